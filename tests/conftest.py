@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.servers import Influxd, Mosquitto
+from wall.settings import Settings
+from wall.store import Store, open_store
+
+
+@pytest.fixture(scope="session")
+def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influxd]:
+    server = Influxd(tmp_path_factory.mktemp("influxd"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    server = Mosquitto(tmp_path_factory.mktemp("mosquitto"))
+    server.start()
+    yield server
+    server.stop()
+
+
+def influx_store_url(influxd: Influxd) -> str:
+    """A fresh database on the shared test server, so tests never see each other's points."""
+    return f"influxdb://127.0.0.1:{influxd.port}/test_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(params=["sqlite", "influxdb"])
+def store_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ioc.db'}"
+    return influx_store_url(request.getfixturevalue("influxd"))
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """Each backend in turn: the contract tests run unchanged against both."""
+    with open_store(Settings(store=store_url)) as s:
+        s.check()
+        yield s

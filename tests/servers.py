@@ -1,0 +1,140 @@
+"""Real servers for tests: influxd and mosquitto from Debian packages, on free loopback ports.
+
+Never mocks: each server is the real binary with a throw-away data folder, stopped after use.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+INSTALL = {
+    "influxd": "apt-get install -y influxdb",
+    "mosquitto": "apt-get install -y mosquitto mosquitto-clients",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def binary(name: str) -> str:
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
+    if path is None:
+        pytest.fail(f"{name} is not installed; install it with: {INSTALL[name]}", pytrace=False)
+    return path
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class ServerProcess:
+    """A server binary with a config file in its own folder; start, stop and restart it."""
+
+    def __init__(self, name: str, folder: Path, port: int):
+        self.name = name
+        self.folder = folder
+        self.port = port
+        self.process: subprocess.Popen | None = None
+        self.log_path = folder / f"{name}.log"
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        return _port_open(self.port)
+
+    def start(self, timeout: float = 30.0) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(self.command(), stdout=log, stderr=log, cwd=self.folder)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited at start: {self.log_path.read_text()}")
+            if self.ready():
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.name} not ready after {timeout} s: {self.log_path.read_text()}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+class Influxd(ServerProcess):
+    def __init__(self, folder: Path):
+        super().__init__("influxd", folder, free_port())
+        self.rpc_port = free_port()
+        self.config = folder / "influxdb.conf"
+        self.config.write_text(
+            f"""reporting-disabled = true
+bind-address = "127.0.0.1:{self.rpc_port}"
+[meta]
+  dir = "{folder / "meta"}"
+[data]
+  dir = "{folder / "data"}"
+  wal-dir = "{folder / "wal"}"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:{self.port}"
+  log-enabled = false
+"""
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [binary("influxd"), "-config", str(self.config)]
+
+    def ready(self) -> bool:
+        try:
+            return requests.get(self.url + "/ping", timeout=0.5).status_code == 204
+        except requests.RequestException:
+            return False
+
+
+class Mosquitto(ServerProcess):
+    def __init__(self, folder: Path):
+        super().__init__("mosquitto", folder, free_port())
+        self.config = folder / "mosquitto.conf"
+        self.config.write_text(
+            f"""listener {self.port} 127.0.0.1
+allow_anonymous true
+persistence true
+persistence_location {folder}/
+max_queued_messages 1000000
+max_inflight_messages 1000
+log_dest stderr
+"""
+        )
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [binary("mosquitto"), "-c", str(self.config)]

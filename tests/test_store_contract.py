@@ -1,0 +1,332 @@
+"""One contract, two backends: every test here runs against SQLite and against a real influxd."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from wall.settings import Settings
+from wall.store import Event, InvalidPoint, Point, Store, open_store
+
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+WARDS = ["Long Thành Bắc", "Long Thành Trung", "Hiệp Tân", "Phường 1, khu A", "Trường Hòa"]
+
+
+def cam(camera_id: str, minute: float, online: bool, ward: str = "Hiệp Tân", **fields) -> Point:
+    return Point(
+        "camera_status",
+        {"camera_id": camera_id, "ward": ward},
+        {"online": online, **fields},
+        T0 + timedelta(minutes=minute),
+    )
+
+
+def test_unicode_and_special_characters_round_trip_exactly(store: Store) -> None:
+    tags = {
+        "ward": "Long Thành Bắc",
+        "site": 'Tòa "Hành chính", tầng=2',
+        "zone": r"Khu\B",
+        "camera_id": "cam 001",
+    }
+    fields = {
+        "name": 'Ngã tư "Trần Phú" \\ Lê Lợi, cổng=1\nlàn 2',
+        "fps": 24.5,
+        "frames": 2**40,
+        "online": True,
+        "empty": "",
+    }
+    store.write([Point("camera_status", tags, fields, T0)])
+    frame = store.points("camera_status", T0, T0 + timedelta(seconds=1))
+    assert len(frame) == 1
+    row = frame.iloc[0].to_dict()
+    assert row["time"] == pd.Timestamp(T0)
+    for key, value in {**tags, **fields}.items():
+        assert row[key] == value, key
+    assert store.points("camera_status", T0, T0 + timedelta(1), where={"ward": "Long Thành Bắc"})[
+        "site"
+    ].tolist() == ['Tòa "Hành chính", tầng=2']
+
+
+@pytest.mark.parametrize(
+    "value", ["ends\\", "a\\,b", "a\\\\b", "a\\ b", "x\\=y", "line\nbreak", ""]
+)
+def test_tag_values_that_cannot_round_trip_are_refused_with_a_reason(value: str) -> None:
+    with pytest.raises(InvalidPoint, match="ward"):
+        Point("camera_status", {"ward": value}, {"online": True}, T0)
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"fps": float("nan")}, "finite"),
+        ({"fps": float("inf")}, "finite"),
+        ({"fps": [1]}, "not a number"),
+        ({"big": 2**63}, "64-bit"),
+        ({}, "no field"),
+        ({"time": 1}, "reserved"),
+    ],
+)
+def test_fields_that_cannot_be_stored_are_refused(fields: dict, problem: str) -> None:
+    with pytest.raises(InvalidPoint, match=problem):
+        Point("camera_status", {"camera_id": "c1"}, fields, T0)
+
+
+def test_naive_time_is_refused() -> None:
+    with pytest.raises(InvalidPoint, match="time zone"):
+        Point("camera_status", {"camera_id": "c1"}, {"online": True}, datetime(2026, 1, 1))
+
+
+def test_writing_the_same_point_twice_leaves_one_point(store: Store) -> None:
+    points = [cam(f"c{i}", i, i % 2 == 0, fps=float(i)) for i in range(10)]
+    store.write(points)
+    store.write(points)
+    store.write(points[:3])
+    frame = store.points("camera_status", T0, T0 + timedelta(hours=1))
+    assert len(frame) == 10
+    assert frame["fps"].tolist() == [float(i) for i in range(10)]
+
+
+def test_a_point_written_again_for_the_same_time_merges_its_fields(store: Store) -> None:
+    store.write([cam("c1", 0, True, fps=25.0)])
+    store.write([cam("c1", 0, False, bitrate_kbps=900)])
+    frame = store.points("camera_status", T0, T0 + timedelta(minutes=1))
+    assert len(frame) == 1
+    assert frame.loc[0, ["online", "fps", "bitrate_kbps"]].tolist() == [False, 25.0, 900]
+    latest = store.latest("camera_status", "camera_id")
+    assert latest.loc[0, ["online", "fps", "bitrate_kbps"]].tolist() == [False, 25.0, 900]
+
+
+def test_latest_point_per_entity_ignores_write_order(store: Store) -> None:
+    points = [cam(f"c{c}", m, m % 2 == 0, fps=float(m)) for c in range(3) for m in range(5)]
+    random.Random(7).shuffle(points)
+    store.write(points)
+    store.write([cam("c0", -30, False)])  # an old point arriving late changes nothing
+    latest = store.latest("camera_status", "camera_id")
+    assert latest["camera_id"].tolist() == ["c0", "c1", "c2"]
+    assert latest["time"].tolist() == [pd.Timestamp(T0 + timedelta(minutes=4))] * 3
+    assert latest["fps"].tolist() == [4.0, 4.0, 4.0]
+    assert latest["online"].tolist() == [True, True, True]
+    assert latest["ward"].tolist() == ["Hiệp Tân"] * 3
+
+
+def test_latest_since_leaves_out_entities_silent_since_then(store: Store) -> None:
+    store.write([cam("quiet", 0, True), cam("busy", 0, True), cam("busy", 30, False)])
+    latest = store.latest("camera_status", "camera_id", since=T0 + timedelta(minutes=10))
+    assert latest["camera_id"].tolist() == ["busy"]
+    assert not latest.loc[0, "online"]
+
+
+def test_latest_follows_an_entity_that_moved_ward(store: Store) -> None:
+    store.write([cam("c1", 0, True, ward="Hiệp Tân"), cam("c1", 5, False, ward="Trường Hòa")])
+    latest = store.latest("camera_status", "camera_id")
+    assert latest[["camera_id", "ward", "online"]].values.tolist() == [["c1", "Trường Hòa", False]]
+
+
+def test_reads_of_an_empty_store_or_range_are_empty_frames(store: Store) -> None:
+    empty_points = store.points("camera_status", T0, T0 + timedelta(hours=1))
+    assert empty_points.empty
+    assert "time" in empty_points.columns
+    assert store.latest("camera_status", "camera_id").empty
+    agg = store.aggregate(
+        "camera_status", "fps", "mean", T0, T0 + timedelta(hours=1), timedelta(minutes=5), ["ward"]
+    )
+    assert agg.empty
+    assert agg.columns.tolist() == ["time", "ward", "value"]
+    store.write([cam("c1", 0, True, fps=1.0)])
+    before = store.points("camera_status", T0 - timedelta(hours=2), T0)
+    assert before.empty
+    counts = store.count_latest("camera_status", "camera_id", by=["ward"], where={"online": False})
+    assert counts.empty
+    assert counts.columns.tolist() == ["ward", "count"]
+
+
+def test_windowed_aggregates_per_tag_with_a_gap(store: Store) -> None:
+    points = []
+    for ward_index, ward in enumerate(WARDS[:2]):
+        for minute in [*range(0, 10), *range(30, 40)]:  # nothing from minute 10 to 30: a gap
+            clients = minute + 100 * ward_index
+            points.append(
+                Point(
+                    "wifi_usage",
+                    {"ap_id": f"ap{ward_index}", "ward": ward},
+                    {"clients": clients, "up": True},
+                    T0 + timedelta(minutes=minute),
+                )
+            )
+    store.write(points)
+    start, end, every = T0, T0 + timedelta(minutes=40), timedelta(minutes=10)
+    mean = store.aggregate("wifi_usage", "clients", "mean", start, end, every, by=["ward"])
+    windows = [T0 + timedelta(minutes=m) for m in (0, 30)]
+    assert mean["time"].tolist() == [pd.Timestamp(w) for w in windows for _ in range(2)]
+    assert mean["ward"].tolist() == sorted(WARDS[:2]) * 2
+    by_ward = {(r.time, r.ward): r.value for r in mean.itertuples()}
+    assert by_ward[(pd.Timestamp(T0), "Long Thành Bắc")] == pytest.approx(4.5)
+    assert by_ward[(pd.Timestamp(windows[1]), "Long Thành Trung")] == pytest.approx(134.5)
+    total = store.aggregate("wifi_usage", "clients", "sum", start, end, every)
+    assert total["value"].tolist() == [45 + 1045, 345 + 1345]
+    count = store.aggregate("wifi_usage", "clients", "count", start, end, timedelta(minutes=5))
+    assert count["value"].tolist() == [10, 10, 10, 10]
+    peak = store.aggregate(
+        "wifi_usage", "clients", "max", start, end, timedelta(hours=1), where={"ward": WARDS[0]}
+    )
+    assert peak[["time", "value"]].values.tolist() == [[pd.Timestamp(T0), 39]]
+    low = store.aggregate("wifi_usage", "clients", "min", start, end, every, by=["ap_id"])
+    assert low[low["ap_id"] == "ap1"]["value"].tolist() == [100, 130]
+
+
+def test_aggregate_windows_align_to_the_epoch_not_the_range_start(store: Store) -> None:
+    store.write([cam("c1", m, True, fps=float(m)) for m in range(0, 20)])
+    agg = store.aggregate(
+        "camera_status",
+        "fps",
+        "max",
+        T0 + timedelta(minutes=3),
+        T0 + timedelta(minutes=20),
+        timedelta(minutes=10),
+    )
+    assert agg["time"].tolist() == [pd.Timestamp(T0), pd.Timestamp(T0 + timedelta(minutes=10))]
+    assert agg["value"].tolist() == [9.0, 19.0]
+
+
+def test_count_of_entities_by_tags_from_their_latest_state(store: Store) -> None:
+    def report(report_id: str, minute: int, status: str, category: str, ward: str) -> Point:
+        return Point(
+            "field_report",
+            {"report_id": report_id, "category": category, "ward": ward},
+            {"status": status},
+            T0 + timedelta(minutes=minute),
+        )
+
+    store.write(
+        [
+            report("r1", 0, "new", "traffic", WARDS[0]),
+            report("r1", 10, "resolved", "traffic", WARDS[0]),
+            report("r2", 0, "new", "traffic", WARDS[0]),
+            report("r3", 0, "new", "lighting", WARDS[0]),
+            report("r3", 5, "in_progress", "lighting", WARDS[0]),
+            report("r4", 0, "assigned", "traffic", WARDS[2]),
+            report("r5", 1, "closed", "flooding", WARDS[2]),
+        ]
+    )
+    open_statuses = ["new", "assigned", "in_progress"]
+    counts = store.count_latest(
+        "field_report", "report_id", by=["category", "ward"], where={"status": open_statuses}
+    )
+    assert counts.values.tolist() == [
+        ["lighting", WARDS[0], 1],
+        ["traffic", WARDS[2], 1],
+        ["traffic", WARDS[0], 1],
+    ]
+    total = store.count_latest("field_report", "report_id", by=[], where={"status": open_statuses})
+    assert total["count"].tolist() == [3]
+
+
+def test_hundred_thousand_points_are_all_read_back(store: Store) -> None:
+    cameras, minutes = 200, 500
+    store.write(
+        Point(
+            "camera_status",
+            {"camera_id": f"cam-{c:04d}", "ward": WARDS[c % len(WARDS)]},
+            {"online": (c + m) % 7 != 0, "fps": float((c * m) % 30)},
+            T0 + timedelta(minutes=m),
+        )
+        for c in range(cameras)
+        for m in range(minutes)
+    )
+    end = T0 + timedelta(minutes=minutes)
+    frame = store.points("camera_status", T0, end)
+    assert len(frame) == cameras * minutes
+    assert frame["camera_id"].nunique() == cameras
+    assert frame["fps"].sum() == sum(
+        float((c * m) % 30) for c in range(cameras) for m in range(minutes)
+    )
+    count = store.aggregate("camera_status", "online", "count", T0, end, timedelta(days=1))
+    assert count["value"].tolist() == [cameras * minutes]
+    assert len(store.latest("camera_status", "camera_id")) == cameras
+
+
+def test_event_log_appends_and_gives_the_latest_event_per_key(store: Store) -> None:
+    first = Event.new("alerts", "camera_offline:c1", "raised", data={"severity": "high"}, at=T0)
+    ack = Event.new(
+        "alerts",
+        "camera_offline:c1",
+        "acknowledged",
+        actor="an",
+        note="Đã gọi đội",
+        at=T0 + timedelta(minutes=1),
+    )
+    other = Event.new("alerts", "ward_outage:Hiệp Tân", "raised", at=T0 + timedelta(minutes=2))
+    store.append_events([first, ack, other])
+    store.append_events([ack])  # a retried append is not a second event
+    events = store.events("alerts")
+    assert [e.event_id for e in events] == [first.event_id, ack.event_id, other.event_id]
+    assert events[1] == ack
+    assert events[0].data == {"severity": "high"}
+    assert store.events("alerts", key="camera_offline:c1") == [first, ack]
+    assert store.events("alerts", since=T0 + timedelta(seconds=30)) == [ack, other]
+    latest = store.latest_events("alerts")
+    assert latest == {"camera_offline:c1": ack, "ward_outage:Hiệp Tân": other}
+    assert store.events("other_stream") == []
+    assert store.latest_events("other_stream") == {}
+
+
+def test_two_acknowledgements_at_the_same_instant_are_both_kept(store: Store) -> None:
+    key = "camera_offline:c9"
+    acks = [Event.new("alerts", key, "acknowledged", actor=who, at=T0) for who in ("an", "bình")]
+    threads = [threading.Thread(target=store.append_events, args=([a],)) for a in acks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    kept = store.events("alerts", key=key)
+    assert sorted(e.actor for e in kept) == ["an", "bình"]
+    assert store.latest_events("alerts")[key] == max(acks, key=lambda e: e.order)
+
+
+def test_both_backends_give_the_same_answers(influxd, tmp_path) -> None:
+    from tests.conftest import influx_store_url
+
+    rng = random.Random(42)
+    points = [
+        Point(
+            "wifi_usage",
+            {"ap_id": f"ap{rng.randrange(30)}", "ward": rng.choice(WARDS)},
+            {
+                "clients": rng.randrange(0, 200),
+                "up": rng.random() > 0.1,
+                "rx_bytes": rng.random() * 1e9,
+            },
+            T0 + timedelta(seconds=rng.randrange(0, 6 * 3600)),
+        )
+        for _ in range(5000)
+    ]
+    answers = []
+    for url in (f"sqlite:///{tmp_path / 'a.db'}", influx_store_url(influxd)):
+        with open_store(Settings(store=url)) as store:
+            store.check()
+            store.write(points)
+            end = T0 + timedelta(hours=6)
+            answers.append(
+                [
+                    store.points("wifi_usage", T0, end),
+                    store.latest("wifi_usage", "ap_id"),
+                    *(
+                        store.aggregate(
+                            "wifi_usage", f, fn, T0, end, timedelta(minutes=15), ["ward"]
+                        )
+                        for f, fn in [
+                            ("clients", "mean"),
+                            ("clients", "sum"),
+                            ("rx_bytes", "max"),
+                            ("up", "count"),
+                        ]
+                    ),
+                    store.count_latest("wifi_usage", "ap_id", by=["ward"], where={"up": True}),
+                ]
+            )
+    for sqlite_frame, influx_frame in zip(*answers, strict=True):
+        pd.testing.assert_frame_equal(sqlite_frame, influx_frame, check_dtype=False)

@@ -1,0 +1,1 @@
+"""IOC Wall: the real-time operations wall of a smart-city Intelligent Operations Center."""

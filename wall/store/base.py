@@ -1,0 +1,355 @@
+"""The store interface every part of the wall uses, and the data it speaks.
+
+Feeds write Points; the wall reads DataFrames. Both backends (embedded SQLite and InfluxDB) sit
+behind the same `Store` methods and must give the same answers: tests/test_store_contract.py runs
+unchanged against both.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import pandas as pd
+
+FieldValue = bool | int | float | str
+Aggregate = Literal["mean", "max", "min", "sum", "count"]
+AGGREGATES: tuple[str, ...] = ("mean", "max", "min", "sum", "count")
+TagFilter = Mapping[str, str | Collection[str]]
+
+NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Names the store itself uses in query results; a tag or field of that name would be ambiguous.
+RESERVED_NAMES = frozenset({"time", "value", "count"})
+
+
+class StoreError(Exception):
+    """The store refused the request: bad data or a bad query. Retrying will not help."""
+
+
+class StoreUnavailable(StoreError):
+    """The store could not be reached (after retries). Retrying later may help."""
+
+
+class InvalidPoint(StoreError, ValueError):
+    """A point (or event) that cannot be stored; the message names what is wrong."""
+
+
+def check_name(kind: str, name: str) -> str:
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise InvalidPoint(f"{kind} {name!r} is not a name of letters, digits and _ (max 64)")
+    return name
+
+
+def check_tag_value(key: str, value: str) -> str:
+    """Tag values must round-trip exactly through every InfluxDB line-protocol parser.
+
+    InfluxDB 1.x and 2.x/3.x disagree on what a backslash before another backslash, before a
+    separator or at the end of a tag value means, so those cannot be stored portably.
+    """
+    if not isinstance(value, str):
+        raise InvalidPoint(f"tag {key}={value!r} is not text")
+    if not value:
+        raise InvalidPoint(f"tag {key} is empty")
+    if len(value) > 256:
+        raise InvalidPoint(f"tag {key} is longer than 256 characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidPoint(f"tag {key}={value!r} contains a control character")
+    if re.search(r"\\(?=[\\, =]|$)", value):
+        raise InvalidPoint(
+            f"tag {key}={value!r}: a backslash before '\\', ',', ' ', '=' or at the end "
+            "cannot be stored"
+        )
+    return value
+
+
+def check_field_value(key: str, value: Any) -> FieldValue:
+    if isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise InvalidPoint(f"field {key}={value} does not fit a 64-bit integer")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidPoint(f"field {key}={value} is not a finite number")
+        return value
+    raise InvalidPoint(f"field {key}={value!r} is not a number, boolean or text")
+
+
+def utc(ts: datetime) -> datetime:
+    if not isinstance(ts, datetime):
+        raise InvalidPoint(f"time {ts!r} is not a datetime")
+    if ts.tzinfo is None:
+        raise InvalidPoint(f"time {ts.isoformat()} has no time zone")
+    return ts.astimezone(UTC)
+
+
+def to_ms(ts: datetime) -> int:
+    """Milliseconds since the epoch: the resolution points are stored with, in every backend."""
+    delta = utc(ts) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def from_ms(ms: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One measurement at one time, in one series (measurement + tags), to the millisecond.
+
+    Writing a point with the same measurement, tags and time again merges its fields into the
+    stored one, as InfluxDB does: writing the same point twice leaves one point.
+    """
+
+    measurement: str
+    tags: Mapping[str, str]
+    fields: Mapping[str, FieldValue]
+    time: datetime
+
+    def __post_init__(self) -> None:
+        check_name("measurement", self.measurement)
+        tags = {check_name("tag", k): check_tag_value(k, v) for k, v in sorted(self.tags.items())}
+        fields_ = {
+            check_name("field", k): check_field_value(k, v)
+            for k, v in sorted(self.fields.items())
+            if v is not None
+        }
+        if not fields_:
+            raise InvalidPoint(f"point of {self.measurement} has no field")
+        for key in (*tags, *fields_):
+            if key in RESERVED_NAMES:
+                raise InvalidPoint(f"{key!r} is reserved and cannot be a tag or field name")
+        if both := set(tags) & set(fields_):
+            raise InvalidPoint(f"{sorted(both)} are both tag and field")
+        object.__setattr__(self, "tags", tags)
+        object.__setattr__(self, "fields", fields_)
+        object.__setattr__(self, "time", from_ms(to_ms(self.time)))
+
+    @property
+    def time_ms(self) -> int:
+        return to_ms(self.time)
+
+    @property
+    def series(self) -> str:
+        """A canonical text form of the series identity (tags are sorted)."""
+        return json.dumps(self.tags, ensure_ascii=False, separators=(",", ":"))
+
+
+_ORIGIN = os.urandom(4).hex()
+_sequence = itertools.count()
+
+
+@dataclass(frozen=True)
+class Event:
+    """An entry of the append-only event log; nothing in it is ever changed or removed.
+
+    `time_ns` carries the event's time to the microsecond plus a per-process counter in the
+    last three digits, and `origin` names the writing process, so two events written at the
+    same instant (two officers acknowledging at once) are two events, never one.
+    """
+
+    stream: str
+    key: str
+    kind: str
+    time_ns: int
+    origin: str
+    event_id: str
+    actor: str | None = None
+    note: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_name("event stream", self.stream)
+        check_tag_value("key", self.key)
+        check_name("event kind", self.kind)
+        check_tag_value("origin", self.origin)
+        json.dumps(self.data)  # raises TypeError early on data that cannot be stored
+
+    @classmethod
+    def new(
+        cls,
+        stream: str,
+        key: str,
+        kind: str,
+        *,
+        actor: str | None = None,
+        note: str | None = None,
+        data: Mapping[str, Any] | None = None,
+        at: datetime | None = None,
+    ) -> Event:
+        at = utc(at) if at is not None else datetime.now(UTC)
+        micros = to_ms(at) * 1000 + at.microsecond % 1000
+        seq = next(_sequence)
+        return cls(
+            stream=stream,
+            key=key,
+            kind=kind,
+            time_ns=micros * 1000 + seq % 1000,
+            origin=_ORIGIN,
+            event_id=f"{_ORIGIN}-{seq}-{micros}",
+            actor=actor,
+            note=note,
+            data=dict(data or {}),
+        )
+
+    @property
+    def time(self) -> datetime:
+        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=self.time_ns // 1000)
+
+    @property
+    def order(self) -> tuple[int, str]:
+        return (self.time_ns, self.event_id)
+
+
+def tag_filter_values(where: TagFilter | None) -> dict[str, list[str]]:
+    """Normalise a tag filter {tag: value or values} to {tag: [values]}, checking names."""
+    result = {}
+    for key, values in (where or {}).items():
+        check_name("tag", key)
+        values = [values] if isinstance(values, str) else sorted(values)
+        if not values:
+            raise StoreError(f"filter on tag {key} has no values")
+        result[key] = [check_tag_value(key, v) for v in values]
+    return result
+
+
+def points_frame(rows: Iterable[Mapping[str, Any]], leading: Sequence[str] = ()) -> pd.DataFrame:
+    """The one shape every read returns: `time` (UTC) first, then `leading`, then the rest by name;
+    rows ordered by time, then by the columns in that order.
+
+    Rows carry `time` as epoch milliseconds; missing values are None (NaN in numeric columns).
+    """
+    rows = list(rows)
+    columns = ["time", *leading]
+    others = sorted({k for row in rows for k in row} - set(columns))
+    frame = pd.DataFrame(rows, columns=[*columns, *others])
+    frame["time"] = pd.to_datetime(frame["time"].astype("int64"), unit="ms", utc=True)
+    # Sorting on every column makes rows of the same time come out in one order everywhere.
+    return frame.sort_values([*columns, *others], kind="stable").reset_index(drop=True)
+
+
+class Store(ABC):
+    """Time series and the event log, in one of the backends (see wall.store.open_store)."""
+
+    @abstractmethod
+    def check(self) -> None:
+        """Reach the backend and prepare it (create database/tables where allowed).
+
+        Raises SettingsError when the settings cannot work with this server (bad credentials),
+        StoreUnavailable when it cannot be reached.
+        """
+
+    @abstractmethod
+    def write(self, points: Iterable[Point]) -> int:
+        """Write points in batches; returns how many. Idempotent per (series, time)."""
+
+    @abstractmethod
+    def points(
+        self, measurement: str, start: datetime, end: datetime, where: TagFilter | None = None
+    ) -> pd.DataFrame:
+        """Every point with start <= time < end: time, tags and fields as columns."""
+
+    @abstractmethod
+    def latest(self, measurement: str, entity: str, since: datetime | None = None) -> pd.DataFrame:
+        """The newest point of each value of tag `entity` (one row each), with its time."""
+
+    @abstractmethod
+    def aggregate(
+        self,
+        measurement: str,
+        field: str,
+        fn: Aggregate,
+        start: datetime,
+        end: datetime,
+        every: timedelta,
+        by: Sequence[str] = (),
+        where: TagFilter | None = None,
+    ) -> pd.DataFrame:
+        """`fn(field)` per window of `every` (aligned to the epoch) and per value of the `by`
+        tags, over start <= time < end. Columns: time (window start), *by, value. Windows with
+        no data are absent, not zero."""
+
+    def count_latest(
+        self,
+        measurement: str,
+        entity: str,
+        by: Sequence[str],
+        where: Mapping[str, Any | Collection[Any]] | None = None,
+        since: datetime | None = None,
+    ) -> pd.DataFrame:
+        """How many entities, by their newest point, match `where` (on tags or fields), per
+        value of the `by` tags. Columns: *by, count."""
+        latest = self.latest(measurement, entity, since)
+        for key, wanted in (where or {}).items():
+            if key not in latest.columns:
+                latest = latest.iloc[0:0]
+                continue
+            wanted = [wanted] if isinstance(wanted, str | bool | int | float) else list(wanted)
+            latest = latest[latest[key].isin(wanted)]
+        by = list(by)
+        if not by:
+            return pd.DataFrame({"count": [len(latest)]})
+        present = [b for b in by if b in latest.columns]
+        if len(present) < len(by) or latest.empty:
+            return pd.DataFrame({**{b: pd.Series(dtype=object) for b in by}, "count": []}).astype(
+                {"count": "int64"}
+            )
+        counts = latest.groupby(by, dropna=False).size().reset_index(name="count")
+        return counts.sort_values(by, kind="stable").reset_index(drop=True)
+
+    @abstractmethod
+    def append_events(self, events: Iterable[Event]) -> None:
+        """Append to the event log; appending the same event (same event_id) again is a no-op."""
+
+    @abstractmethod
+    def events(
+        self, stream: str, key: str | None = None, since: datetime | None = None
+    ) -> list[Event]:
+        """Events of a stream (optionally of one key, from a time on), oldest first."""
+
+    @abstractmethod
+    def latest_events(self, stream: str) -> dict[str, Event]:
+        """The newest event of each key of a stream."""
+
+    def close(self) -> None:  # noqa: B027 - backends with resources override it
+        """Release connections and files."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def check_aggregate(fn: str, every: timedelta) -> int:
+    """Validate an aggregate request; returns the window in milliseconds."""
+    if fn not in AGGREGATES:
+        raise StoreError(f"aggregate {fn!r} is not one of {', '.join(AGGREGATES)}")
+    every_ms = int(every.total_seconds() * 1000)
+    if every_ms <= 0:
+        raise StoreError(f"window {every} must be at least a millisecond")
+    return every_ms
+
+
+def decode_event(row: Mapping[str, Any]) -> Event:
+    return Event(
+        stream=row["stream"],
+        key=row["key"],
+        kind=row["kind"],
+        time_ns=int(row["time_ns"]),
+        origin=row["origin"],
+        event_id=row["event_id"],
+        actor=row.get("actor"),
+        note=row.get("note"),
+        data=json.loads(row.get("data") or "{}"),
+    )

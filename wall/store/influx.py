@@ -1,0 +1,289 @@
+"""InfluxDB through its v1-compatible HTTP API: line protocol on /write, InfluxQL on /query.
+
+InfluxDB 1.x, 2.x (v1 compatibility, `Authorization: Token …`) and 3.x all serve this API, so
+the same store runs on any of them. No Flux.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import pandas as pd
+import requests
+
+from wall.settings import SettingsError
+from wall.store.base import (
+    Aggregate,
+    Event,
+    Point,
+    Store,
+    StoreError,
+    StoreUnavailable,
+    TagFilter,
+    check_aggregate,
+    check_name,
+    decode_event,
+    points_frame,
+    tag_filter_values,
+    to_ms,
+)
+from wall.store.lineprotocol import (
+    encode_point,
+    escape_tag,
+    field_value,
+    quote_identifier,
+    quote_string,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_LINES_PER_REQUEST = 5000
+EVENT_MEASUREMENT = "event_log"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class InfluxStore(Store):
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        timeout_seconds: float = 10.0,
+        retries: int = 4,
+        backoff_seconds: float = 0.25,
+    ):
+        parts = urlsplit(url)
+        scheme = "https" if parts.scheme == "influxdbs" else "http"
+        self.base_url = f"{scheme}://{parts.hostname}:{parts.port or 8086}"
+        self.database = parts.path.strip("/")
+        self.token = token
+        self.timeout_seconds = timeout_seconds
+        self.retries = retries
+        self.backoff_seconds = backoff_seconds
+        self.session = requests.Session()
+        if token:
+            self.session.headers["Authorization"] = f"Token {token}"
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One request with retries and backoff on connection errors, 5xx and 429."""
+        url = self.base_url + path
+        delay = self.backoff_seconds
+        for attempt in range(self.retries + 1):
+            try:
+                response = self.session.request(method, url, timeout=self.timeout_seconds, **kwargs)
+            except requests.RequestException as exc:
+                problem = f"cannot reach InfluxDB at {self.base_url}: {exc.__class__.__name__}"
+            else:
+                if response.status_code not in RETRY_STATUSES:
+                    return response
+                problem = (
+                    f"InfluxDB at {self.base_url} answered {response.status_code}: "
+                    f"{_error_text(response)}"
+                )
+                retry_after = response.headers.get("Retry-After", "")
+                if retry_after.isdigit():
+                    delay = max(delay, min(float(retry_after), 30.0))
+            if attempt < self.retries:
+                log.warning("%s; retrying in %.2f s", problem, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        raise StoreUnavailable(problem)
+
+    def _raise_for_client_error(self, response: requests.Response, what: str) -> None:
+        if response.status_code == 401:
+            raise SettingsError(
+                "IOC_INFLUX_TOKEN",
+                f"InfluxDB at {self.base_url} demands authentication and "
+                + ("refused the token given" if self.token else "no token is set"),
+            )
+        if response.status_code >= 400:
+            raise StoreError(
+                f"InfluxDB refused {what} ({response.status_code}): {_error_text(response)}"
+            )
+
+    def _query(self, q: str, epoch: str = "ms", method: str = "GET") -> list[dict]:
+        """Run InfluxQL; returns the series of the (single) statement's result."""
+        params = {"db": self.database, "q": q, "epoch": epoch}
+        if method == "GET":
+            response = self._request("GET", "/query", params=params)
+        else:
+            response = self._request("POST", "/query", data=params)
+        self._raise_for_client_error(response, "a query")
+        try:
+            results = response.json()["results"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StoreError(f"InfluxDB answered a query with no results: {exc}") from exc
+        result = results[0] if results else {}
+        if "error" in result:
+            raise StoreError(f"InfluxDB query failed: {result['error']} (query: {q})")
+        if result.get("partial"):
+            raise StoreError(f"InfluxDB cut the result short (max-row-limit?) for: {q}")
+        return result.get("series", [])
+
+    def _write_lines(self, lines: list[str], precision: str) -> None:
+        body = gzip.compress("\n".join(lines).encode("utf-8"), compresslevel=1)
+        response = self._request(
+            "POST",
+            "/write",
+            params={"db": self.database, "precision": precision},
+            data=body,
+            headers={"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"},
+        )
+        self._raise_for_client_error(response, f"a write of {len(lines)} lines")
+
+    # -- Store ---------------------------------------------------------------------------
+
+    def check(self) -> None:
+        try:
+            self._query(f"CREATE DATABASE {quote_identifier(self.database)}", method="POST")
+        except StoreUnavailable:
+            raise
+        except StoreError as exc:
+            # 2.x/3.x map databases to buckets themselves; a non-admin 1.x user may not create.
+            log.info("InfluxDB did not create database %s: %s", self.database, exc)
+
+    def write(self, points: Iterable[Point]) -> int:
+        written = 0
+        for lines in _chunks(map(encode_point, points), MAX_LINES_PER_REQUEST):
+            self._write_lines(lines, precision="ms")
+            written += len(lines)
+        return written
+
+    def points(
+        self, measurement: str, start: datetime, end: datetime, where: TagFilter | None = None
+    ) -> pd.DataFrame:
+        check_name("measurement", measurement)
+        series = self._query(
+            f"SELECT * FROM {quote_identifier(measurement)} "
+            f"WHERE {_time_range(start, end)}{_tag_clause(where)}"
+        )
+        return points_frame(_rows(series))
+
+    def latest(self, measurement: str, entity: str, since: datetime | None = None) -> pd.DataFrame:
+        check_name("measurement", measurement)
+        check_name("tag", entity)
+        condition = f" WHERE time >= {to_ms(since) * 1_000_000}" if since else ""
+        series = self._query(
+            f"SELECT * FROM {quote_identifier(measurement)}{condition} "
+            f"GROUP BY {quote_identifier(entity)} ORDER BY time DESC LIMIT 1"
+        )
+        return points_frame(_rows(series), leading=[entity])
+
+    def aggregate(
+        self,
+        measurement: str,
+        field: str,
+        fn: Aggregate,
+        start: datetime,
+        end: datetime,
+        every: timedelta,
+        by: Sequence[str] = (),
+        where: TagFilter | None = None,
+    ) -> pd.DataFrame:
+        every_ms = check_aggregate(fn, every)
+        check_name("measurement", measurement)
+        check_name("field", field)
+        by = [check_name("tag", b) for b in by]
+        group_by = "".join(f", {quote_identifier(b)}" for b in by)
+        series = self._query(
+            f"SELECT {fn}({quote_identifier(field)}) AS value FROM {quote_identifier(measurement)} "
+            f"WHERE {_time_range(start, end)}{_tag_clause(where)} "
+            f"GROUP BY time({every_ms}ms){group_by} fill(none)"
+        )
+        return points_frame(_rows(series), leading=[*by, "value"])
+
+    def append_events(self, events: Iterable[Event]) -> None:
+        lines = [_encode_event(e) for e in events]
+        for chunk in _chunks(iter(lines), MAX_LINES_PER_REQUEST):
+            self._write_lines(chunk, precision="ns")
+
+    def events(
+        self, stream: str, key: str | None = None, since: datetime | None = None
+    ) -> list[Event]:
+        condition = f'"stream" = {quote_string(stream)}'
+        if key is not None:
+            condition += f' AND "key" = {quote_string(key)}'
+        if since is not None:
+            condition += f" AND time >= {to_ms(since) * 1_000_000}"
+        series = self._query(f"SELECT * FROM {EVENT_MEASUREMENT} WHERE {condition}", epoch="ns")
+        return sorted(map(decode_event, _rows(series, time_key="time_ns")), key=lambda e: e.order)
+
+    def latest_events(self, stream: str) -> dict[str, Event]:
+        series = self._query(
+            f'SELECT * FROM {EVENT_MEASUREMENT} WHERE "stream" = {quote_string(stream)} '
+            'GROUP BY "key", "origin" ORDER BY time DESC LIMIT 1',
+            epoch="ns",
+        )
+        newest: dict[str, Event] = {}
+        for event in map(decode_event, _rows(series, time_key="time_ns")):
+            if event.key not in newest or event.order > newest[event.key].order:
+                newest[event.key] = event
+        return newest
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _error_text(response: requests.Response) -> str:
+    try:
+        return str(response.json().get("error") or response.json().get("message"))
+    except (ValueError, AttributeError):
+        return response.text.strip()[:300] or response.reason or "no details"
+
+
+def _chunks(items: Iterator[str], size: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _time_range(start: datetime, end: datetime) -> str:
+    return f"time >= {to_ms(start) * 1_000_000} AND time < {to_ms(end) * 1_000_000}"
+
+
+def _tag_clause(where: TagFilter | None) -> str:
+    clause = ""
+    for key, values in tag_filter_values(where).items():
+        either = " OR ".join(f"{quote_identifier(key)} = {quote_string(v)}" for v in values)
+        clause += f" AND ({either})"
+    return clause
+
+
+def _rows(series: list[dict], time_key: str = "time") -> Iterator[dict]:
+    """Flatten InfluxDB series into row dicts; null and missing group tags ("") are dropped."""
+    for s in series:
+        group_tags = {k: v for k, v in (s.get("tags") or {}).items() if v != ""}
+        if len(group_tags) < len(s.get("tags") or {}):
+            continue  # grouped by a tag the points do not have
+        columns = s["columns"]
+        for values in s["values"]:
+            row = {k: v for k, v in zip(columns, values, strict=True) if v is not None}
+            row[time_key] = row.pop("time")
+            row.update(group_tags)
+            yield row
+
+
+def _encode_event(event: Event) -> str:
+    fields: Mapping[str, Any] = {
+        "event_id": event.event_id,
+        "kind": event.kind,
+        "actor": event.actor,
+        "note": event.note,
+        "data": json.dumps(event.data, ensure_ascii=False),
+    }
+    tags = f"stream={escape_tag(event.stream)},key={escape_tag(event.key)},origin={event.origin}"
+    values = ",".join(f"{k}={field_value(v)}" for k, v in fields.items() if v is not None)
+    return f"{EVENT_MEASUREMENT},{tags} {values} {event.time_ns}"

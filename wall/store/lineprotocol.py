@@ -1,0 +1,42 @@
+"""InfluxDB line protocol and InfluxQL quoting: the two places where text meets the server."""
+
+from __future__ import annotations
+
+from wall.store.base import FieldValue, Point
+
+_KEY_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "=": r"\="})
+_MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ "})
+
+
+def escape_tag(text: str) -> str:
+    """Tag keys and values: escape comma, space and equals sign.
+
+    A backslash is written as-is; Point refuses the backslash placements (before a backslash or
+    separator, or at the end) that InfluxDB versions read back differently.
+    """
+    return text.translate(_KEY_ESCAPES)
+
+
+def field_value(value: FieldValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value}i"
+    if isinstance(value, float):
+        return repr(value)
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def encode_point(point: Point) -> str:
+    """One line, timestamp in milliseconds (written with precision=ms)."""
+    tags = "".join(f",{escape_tag(k)}={escape_tag(v)}" for k, v in point.tags.items())
+    fields = ",".join(f"{escape_tag(k)}={field_value(v)}" for k, v in point.fields.items())
+    return f"{point.measurement.translate(_MEASUREMENT_ESCAPES)}{tags} {fields} {point.time_ms}"
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def quote_string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

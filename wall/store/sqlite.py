@@ -1,0 +1,313 @@
+"""Embedded store: one SQLite file in WAL mode, one writer process and any number of readers.
+
+Points keep tags and fields as JSON; a `latest` table, kept by the same transaction that writes a
+point, answers "newest point of every camera" without scanning history. The event log refuses
+UPDATE and DELETE by trigger: it is append-only in fact, not by convention.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from wall.store.base import (
+    Aggregate,
+    Event,
+    Point,
+    Store,
+    StoreError,
+    StoreUnavailable,
+    TagFilter,
+    check_aggregate,
+    check_name,
+    decode_event,
+    points_frame,
+    tag_filter_values,
+    to_ms,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS points (
+    measurement TEXT NOT NULL,
+    series TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    tags TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    PRIMARY KEY (measurement, series, ts)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS points_by_time ON points (measurement, ts);
+CREATE TABLE IF NOT EXISTS latest (
+    measurement TEXT NOT NULL,
+    series TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    tags TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    PRIMARY KEY (measurement, series)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    stream TEXT NOT NULL,
+    key TEXT NOT NULL,
+    time_ns INTEGER NOT NULL,
+    origin TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    actor TEXT,
+    note TEXT,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_key ON events (stream, key, time_ns);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (stream, time_ns);
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+"""
+
+UPSERT_POINT = """
+INSERT INTO points (measurement, series, ts, tags, fields) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (measurement, series, ts) DO UPDATE SET fields = json_patch(fields, excluded.fields)
+"""
+# The newest point of a series; a point written for the same time merges its fields, as above.
+UPSERT_LATEST = """
+INSERT INTO latest (measurement, series, ts, tags, fields) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (measurement, series) DO UPDATE SET
+    fields = CASE
+        WHEN excluded.ts > latest.ts THEN excluded.fields
+        WHEN excluded.ts = latest.ts THEN json_patch(latest.fields, excluded.fields)
+        ELSE latest.fields END,
+    ts = max(latest.ts, excluded.ts)
+"""
+EVENT_COLUMNS = "stream, key, time_ns, origin, event_id, kind, actor, note, data"
+
+SQL_AGGREGATES = {"mean": "avg", "max": "max", "min": "min", "sum": "sum", "count": "count"}
+WRITE_BATCH = 5000
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: str | Path, timeout_seconds: float = 10.0):
+        self.path = Path(path)
+        self.timeout_seconds = timeout_seconds
+        self._local = threading.local()
+        self._ready = False
+
+    def _connection(self) -> sqlite3.Connection:
+        """One connection per thread: sqlite3 connections must not cross threads."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            self.check()
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=self.timeout_seconds, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA busy_timeout={int(self.timeout_seconds * 1000)}")
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
+        return conn
+
+    def check(self) -> None:
+        if self._ready:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot create folder for {self.path}: {exc}") from exc
+        conn = self._connect()
+        try:
+            conn.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot prepare SQLite store {self.path}: {exc}") from exc
+        finally:
+            conn.close()
+        self._ready = True
+
+    def _execute(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        try:
+            return self._connection().execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store {self.path}: {exc}") from exc
+
+    def write(self, points: Iterable[Point]) -> int:
+        conn = self._connection()
+        written = 0
+        batch: list[tuple] = []
+        for point in points:
+            batch.append(
+                (
+                    point.measurement,
+                    point.series,
+                    point.time_ms,
+                    point.series,
+                    json.dumps(point.fields, ensure_ascii=False, separators=(",", ":")),
+                )
+            )
+            if len(batch) >= WRITE_BATCH:
+                written += self._write_batch(conn, batch)
+                batch = []
+        if batch:
+            written += self._write_batch(conn, batch)
+        return written
+
+    def _write_batch(self, conn: sqlite3.Connection, rows: list[tuple]) -> int:
+        try:
+            with conn:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany(UPSERT_POINT, rows)
+                conn.executemany(UPSERT_LATEST, rows)
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
+        return len(rows)
+
+    def points(
+        self, measurement: str, start: datetime, end: datetime, where: TagFilter | None = None
+    ) -> pd.DataFrame:
+        check_name("measurement", measurement)
+        clause, params = _tag_clause(where)
+        rows = self._execute(
+            f"SELECT ts, tags, fields FROM points WHERE measurement = ? AND ts >= ? AND ts < ?"
+            f"{clause} ORDER BY ts",
+            [measurement, to_ms(start), to_ms(end), *params],
+        )
+        return points_frame(_decode(rows))
+
+    def latest(self, measurement: str, entity: str, since: datetime | None = None) -> pd.DataFrame:
+        check_name("measurement", measurement)
+        check_name("tag", entity)
+        path = f"$.{entity}"
+        rows = self._execute(
+            """
+            SELECT ts, tags, fields FROM (
+                SELECT ts, tags, fields, row_number() OVER (
+                    PARTITION BY json_extract(tags, ?) ORDER BY ts DESC, series) AS newest
+                FROM latest
+                WHERE measurement = ? AND ts >= ? AND json_extract(tags, ?) IS NOT NULL)
+            WHERE newest = 1
+            """,
+            [path, measurement, to_ms(since) if since else -(2**62), path],
+        )
+        return points_frame(_decode(rows), leading=[entity])
+
+    def aggregate(
+        self,
+        measurement: str,
+        field: str,
+        fn: Aggregate,
+        start: datetime,
+        end: datetime,
+        every: timedelta,
+        by: Sequence[str] = (),
+        where: TagFilter | None = None,
+    ) -> pd.DataFrame:
+        every_ms = check_aggregate(fn, every)
+        check_name("measurement", measurement)
+        check_name("field", field)
+        by = [check_name("tag", b) for b in by]
+        clause, params = _tag_clause(where)
+        group_columns = "".join(f", json_extract(tags, '$.{b}') AS {b}" for b in by)
+        group_by = "".join(f", {b}" for b in by)
+        rows = self._execute(
+            f"""
+            SELECT window{group_by}, {SQL_AGGREGATES[fn]}(v) FROM (
+                SELECT ts - (ts % ?) AS window{group_columns}, json_extract(fields, ?) AS v
+                FROM points WHERE measurement = ? AND ts >= ? AND ts < ?{clause})
+            WHERE v IS NOT NULL{"".join(f" AND {b} IS NOT NULL" for b in by)}
+            GROUP BY window{group_by}
+            """,
+            [every_ms, f"$.{field}", measurement, to_ms(start), to_ms(end), *params],
+        )
+        return points_frame(
+            ({"time": r[0], **dict(zip(by, r[1:-1], strict=True)), "value": r[-1]} for r in rows),
+            leading=[*by, "value"],
+        )
+
+    def append_events(self, events: Iterable[Event]) -> None:
+        rows = [
+            (
+                e.stream,
+                e.key,
+                e.time_ns,
+                e.origin,
+                e.event_id,
+                e.kind,
+                e.actor,
+                e.note,
+                json.dumps(e.data, ensure_ascii=False),
+            )
+            for e in events
+        ]
+        conn = self._connection()
+        try:
+            with conn:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany(
+                    f"INSERT OR IGNORE INTO events ({EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                    rows,
+                )
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
+
+    def events(
+        self, stream: str, key: str | None = None, since: datetime | None = None
+    ) -> list[Event]:
+        sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE stream = ?"
+        params: list = [stream]
+        if key is not None:
+            sql += " AND key = ?"
+            params.append(key)
+        if since is not None:
+            sql += " AND time_ns >= ?"
+            params.append(to_ms(since) * 1_000_000)
+        rows = self._execute(sql + " ORDER BY time_ns, event_id", params)
+        return [_event(r) for r in rows]
+
+    def latest_events(self, stream: str) -> dict[str, Event]:
+        rows = self._execute(
+            f"""
+            SELECT {EVENT_COLUMNS} FROM (
+                SELECT *, row_number() OVER (
+                    PARTITION BY key ORDER BY time_ns DESC, event_id DESC) AS newest
+                FROM events WHERE stream = ?)
+            WHERE newest = 1
+            """,
+            [stream],
+        )
+        return {e.key: e for e in map(_event, rows)}
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+def _tag_clause(where: TagFilter | None) -> tuple[str, list]:
+    clause, params = "", []
+    for key, values in tag_filter_values(where).items():
+        clause += f" AND json_extract(tags, '$.{key}') IN ({','.join('?' * len(values))})"
+        params.extend(values)
+    return clause, params
+
+
+def _decode(rows: Iterable[tuple]) -> Iterable[dict]:
+    for ts, tags, fields in rows:
+        yield {"time": ts, **json.loads(tags), **json.loads(fields)}
+
+
+def _event(row: tuple) -> Event:
+    return decode_event(dict(zip(EVENT_COLUMNS.split(", "), row, strict=True)))
+
+
+__all__ = ["SQLiteStore", "StoreError"]
