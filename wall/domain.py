@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
+
 
 @dataclass(frozen=True)
 class Measurement:
@@ -40,7 +42,8 @@ KPI = Measurement(
     "kpi",
     entity="indicator_id",
     tags=("indicator_id", "sector"),
-    fields=("value", "target", "unit", "name", "period"),
+    # The payload's `value` is stored as `actual`: `value` is the store's aggregate column.
+    fields=("actual", "target", "unit", "name", "period"),
 )
 FEED_HEALTH = Measurement(
     "feed_health",
@@ -64,3 +67,41 @@ WARDS = (
     "Trường Đông",
     "Trường Hòa",
 )
+
+# Field report categories the town uses (Open311 service codes map onto these); other codes are
+# still stored. Labels: (Vietnamese, English).
+REPORT_CATEGORIES = {
+    "traffic": ("Giao thông", "Traffic"),
+    "environment": ("Rác thải – môi trường", "Waste and environment"),
+    "lighting": ("Chiếu sáng", "Street lighting"),
+    "flooding": ("Ngập nước", "Flooding"),
+    "urban_order": ("Trật tự đô thị", "Urban order"),
+}
+
+
+def throughput_from_counters(frame: pd.DataFrame) -> pd.DataFrame:
+    """Bits per second per AP between consecutive `wifi_usage` counter points.
+
+    `frame` has columns time, ap_id, rx_bytes, tx_bytes (as `Store.points` returns them). The
+    rate is computed on read because APs send raw counters. A counter that went down (AP reboot,
+    32-bit wrap) is taken to have restarted from zero, as Prometheus' rate() does: the interval
+    counts the new value, never a negative rate. Returns time (end of the interval), ap_id,
+    rx_bps, tx_bps.
+    """
+    columns = ["time", "ap_id", "rx_bps", "tx_bps"]
+    if frame.empty or not {"time", "ap_id"} <= set(frame.columns):
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    data = frame.sort_values(["ap_id", "time"], kind="stable")
+    seconds = data.groupby("ap_id")["time"].diff().dt.total_seconds()
+    result = pd.DataFrame({"time": data["time"], "ap_id": data["ap_id"]})
+    for counter, rate in (("rx_bytes", "rx_bps"), ("tx_bytes", "tx_bps")):
+        if counter not in data.columns:
+            result[rate] = float("nan")
+            continue
+        values = pd.to_numeric(data[counter], errors="coerce")
+        delta = values.groupby(data["ap_id"]).diff()
+        delta = delta.mask(delta < 0, values)  # a reset: the counter restarted from zero
+        result[rate] = delta * 8 / seconds
+    result = result[seconds > 0]
+    result = result[result[["rx_bps", "tx_bps"]].notna().any(axis=1)]
+    return result.sort_values(["time", "ap_id"], kind="stable").reset_index(drop=True)
