@@ -84,7 +84,7 @@ class ServerProcess:
 
 
 class Influxd(ServerProcess):
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, auth: bool = False):
         super().__init__("influxd", folder, free_port())
         self.rpc_port = free_port()
         self.config = folder / "influxdb.conf"
@@ -100,6 +100,7 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 [http]
   bind-address = "127.0.0.1:{self.port}"
   log-enabled = false
+  auth-enabled = {"true" if auth else "false"}
 """
         )
 

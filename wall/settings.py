@@ -106,19 +106,40 @@ def _setting(default: Any, parse: Callable[[Any], Any], doc: str, secret: bool =
     return field(default=default, metadata={"parse": parse, "doc": doc, "secret": secret})
 
 
+def _cache_url(value: Any) -> str:
+    value = _text(value)
+    parts = urlsplit(value)
+    if value and parts.scheme not in ("file", "redis", "rediss"):
+        raise ValueError(
+            f"{value!r} is not a cache URL; leave it empty for the default folder, or use "
+            "file:///path/to/folder or redis://host:port/0"
+        )
+    if parts.scheme == "file" and not parts.path.startswith("/"):
+        raise ValueError(f"{value!r} must name an absolute folder (file:///path/to/folder)")
+    return value
+
+
+def _tiles_url(value: Any) -> str | None:
+    value = _optional_text(value)
+    if value and not all(part in value for part in ("{z}", "{x}", "{y}")):
+        raise ValueError(f"{value!r} must contain {{z}}, {{x}} and {{y}}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     store: str = _setting(
         DEFAULT_STORE,
         _store_url,
         "Time-series store: `sqlite:///path/to/file.db` (embedded, the default, under `data/`) "
-        "or `influxdb://host:port/database` (`influxdbs://` for TLS).",
+        "or `influxdb://host:port/database` (`influxdbs://` for TLS; "
+        "`influxdb://user:password@host:port/database` for InfluxDB 1.x with authentication).",
     )
     influx_token: str | None = _setting(
         None,
         _optional_text,
-        "Token sent as `Authorization: Token …` to InfluxDB (2.x/3.x token, or "
-        "`user:password` on 1.x with auth). Needed when the server demands authentication.",
+        "Token sent as `Authorization: Token …` to InfluxDB 2.x/3.x (1.8+ also takes "
+        "`user:password` here). Needed when the server demands authentication.",
         secret=True,
     )
     influx_timeout_seconds: float = _setting(
@@ -140,18 +161,52 @@ class Settings:
         5.0, _positive_number, "Auto-refresh interval of the wall screens, in seconds."
     )
 
+    cache_url: str = _setting(
+        "",
+        _cache_url,
+        "Where the wall caches query results for one refresh, shared by every worker process: "
+        "empty for a folder under the system temp directory, `file:///path/to/folder`, or "
+        "`redis://host:port/0` for wall replicas on several machines.",
+    )
+    stale_after_seconds: float = _setting(
+        120.0,
+        _positive_number,
+        "A tile whose newest data is older than this many seconds is shown as stale.",
+    )
+    history_refresh_seconds: float = _setting(
+        60.0,
+        _positive_number,
+        "How long the wall reuses a 24-hour history query (timelines, curves) before asking "
+        "the store again, in seconds.",
+    )
+    map_tiles_url: str | None = _setting(
+        None,
+        _tiles_url,
+        "Optional raster tile server for the field-report map (`https://…/{z}/{x}/{y}.png`); "
+        "empty draws the map offline from coordinates alone.",
+    )
+    kiosk_reload_hours: float = _setting(
+        24.0,
+        _positive_number,
+        "A kiosk reloads its page after this many hours, at a rotation boundary and only when "
+        "the server answers, so days of running never grow the browser's memory.",
+    )
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
     def redacted(self) -> dict[str, Any]:
-        """Effective settings for display, secrets masked."""
-        return {
-            f.name: (
-                "***" if f.metadata["secret"] and getattr(self, f.name) else getattr(self, f.name)
-            )
-            for f in fields(self)
-        }
+        """Effective settings for display, secrets (and passwords inside URLs) masked."""
+        shown = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.metadata["secret"] and value:
+                value = "***"
+            elif isinstance(value, str) and (parts := urlsplit(value)).password:
+                value = value.replace(f":{parts.password}@", ":***@", 1)
+            shown[f.name] = value
+        return shown
 
 
 def env_name(name: str) -> str:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pandas as pd
 import requests
@@ -67,6 +67,11 @@ class InfluxStore(Store):
         self.retries = retries
         self.backoff_seconds = backoff_seconds
         self.session = requests.Session()
+        if parts.username:  # InfluxDB 1.x users; 2.x takes a user name and a token this way too
+            self.session.auth = (  # as UTF-8 bytes: requests would encode text as Latin-1
+                unquote(parts.username).encode(),
+                unquote(parts.password or "").encode(),
+            )
         if token:
             self.session.headers["Authorization"] = f"Token {token}"
 
@@ -102,7 +107,11 @@ class InfluxStore(Store):
             raise SettingsError(
                 "IOC_INFLUX_TOKEN",
                 f"InfluxDB at {self.base_url} demands authentication and "
-                + ("refused the token given" if self.token else "no token is set"),
+                + (
+                    "refused the credentials given"
+                    if self.token or self.session.auth
+                    else "no token (or user:password@ in IOC_STORE) is set"
+                ),
             )
         if response.status_code >= 400:
             raise StoreError(

@@ -1,0 +1,126 @@
+"""Settings: defaults that run the embedded demo, TOML + environment, one clear line on error."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wall.settings import PROJECT_DIR, Settings, SettingsError, load_settings, setting_docs
+
+
+def test_defaults_run_the_embedded_store_under_the_project_data_folder() -> None:
+    settings = load_settings(environ={})
+    assert settings.store == f"sqlite:///{PROJECT_DIR / 'data' / 'ioc.db'}"
+    assert settings.timezone == "Asia/Ho_Chi_Minh"
+    assert settings.language == "vi"
+
+
+def test_environment_overrides_the_settings_file(tmp_path: Path) -> None:
+    config = tmp_path / "ioc.toml"
+    config.write_text(
+        'store = "influxdb://influx.local:8086/ioc"\nrefresh_seconds = 3\nlanguage = "en"\n'
+    )
+    settings = load_settings(config, environ={"IOC_REFRESH_SECONDS": "2.5"})
+    assert settings.store == "influxdb://influx.local:8086/ioc"
+    assert settings.refresh_seconds == 2.5
+    assert settings.language == "en"
+    via_env = load_settings(environ={"IOC_CONFIG": str(config)})
+    assert via_env.refresh_seconds == 3
+
+
+@pytest.mark.parametrize(
+    ("environ", "setting", "problem"),
+    [
+        ({"IOC_STORE": "postgres://db/ioc"}, "IOC_STORE", "unknown scheme 'postgres'"),
+        ({"IOC_STORE": "influxdb:///ioc"}, "IOC_STORE", "names no host"),
+        ({"IOC_STORE": "influxdb://h:8086/"}, "IOC_STORE", "one database"),
+        ({"IOC_STORE": "influxdb://h:99999/ioc"}, "IOC_STORE", "bad port"),
+        ({"IOC_STORE": "sqlite://"}, "IOC_STORE", "no database file"),
+        ({"IOC_REFRESH_SECONDS": "five"}, "IOC_REFRESH_SECONDS", "not a number"),
+        ({"IOC_REFRESH_SECONDS": "0"}, "IOC_REFRESH_SECONDS", "greater than 0"),
+        ({"IOC_REFRESH_SECONDS": "nan"}, "IOC_REFRESH_SECONDS", "greater than 0"),
+        ({"IOC_INFLUX_RETRIES": "2.5"}, "IOC_INFLUX_RETRIES", "whole number"),
+        ({"IOC_TIMEZONE": "Asia/Hanoi_City"}, "IOC_TIMEZONE", "time zone"),
+        ({"IOC_LANGUAGE": "fr"}, "IOC_LANGUAGE", "vi, en"),
+    ],
+)
+def test_a_bad_setting_names_itself(environ: dict, setting: str, problem: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ=environ)
+    assert caught.value.setting == setting
+    assert problem in caught.value.problem
+
+
+def test_settings_file_problems_name_the_file_and_key(tmp_path: Path) -> None:
+    config = tmp_path / "ioc.toml"
+    config.write_text("refresh_secnds = 3\n")
+    with pytest.raises(SettingsError, match=r"refresh_secnds.*unknown setting"):
+        load_settings(config, environ={})
+    config.write_text("refresh_seconds = [3]\n")
+    with pytest.raises(
+        SettingsError, match=r"refresh_seconds in .*ioc.toml: \[3\] is not a number"
+    ):
+        load_settings(config, environ={})
+    config.write_text("refresh_seconds = \n")
+    with pytest.raises(SettingsError, match="is not TOML"):
+        load_settings(config, environ={})
+    with pytest.raises(SettingsError, match="does not exist"):
+        load_settings(tmp_path / "missing.toml", environ={})
+
+
+@pytest.mark.parametrize(
+    ("environ", "args", "setting"),
+    [
+        ({"IOC_STORE": "mysql://x/y"}, [], "IOC_STORE"),
+        ({"IOC_REFRESH_SECONDS": "abc"}, [], "IOC_REFRESH_SECONDS"),
+        ({}, ["--config", "/nonexistent/ioc.toml"], "IOC_CONFIG"),
+    ],
+)
+def test_program_stops_with_exit_2_and_one_line(environ: dict, args: list, setting: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "wall", *args, "check"],
+        env={**environ, "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=PROJECT_DIR,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"wall: bad setting {setting}")
+
+
+def test_check_shows_settings_with_secrets_masked(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "wall", "check"],
+        env={
+            "IOC_STORE": f"sqlite:///{tmp_path / 'x.db'}",
+            "IOC_INFLUX_TOKEN": "s3cret",
+            "PATH": "",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=PROJECT_DIR,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "s3cret" not in result.stdout
+    assert "store ready" in result.stdout
+    assert (tmp_path / "x.db").exists()
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (PROJECT_DIR / "README.md").read_text()
+    documented = set(re.findall(r"^\| `(IOC_[A-Z_]+)` \|", readme, flags=re.MULTILINE))
+    assert {name for name, _, _ in setting_docs()} <= documented
+    assert "IOC_CONFIG" in documented
+
+
+def test_settings_are_immutable() -> None:
+    with pytest.raises(AttributeError):
+        Settings().store = "x"  # type: ignore[misc]

@@ -1,0 +1,129 @@
+"""What only the InfluxDB backend meets: authentication, an unreachable or restarting server,
+and data the server refuses. All against real influxd processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+
+from tests.servers import Influxd, free_port
+from wall.settings import Settings, SettingsError
+from wall.store import Point, StoreError, StoreUnavailable, open_store
+
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+
+def wifi(ap: str, minute: int, clients: float | int) -> Point:
+    return Point("wifi_usage", {"ap_id": ap}, {"clients": clients}, T0 + timedelta(minutes=minute))
+
+
+@pytest.fixture(scope="module")
+def secured_influxd(tmp_path_factory) -> Iterator[Influxd]:
+    server = Influxd(tmp_path_factory.mktemp("influxd-auth"), auth=True)
+    server.start()
+    requests.post(
+        server.url + "/query",
+        data={"q": "CREATE USER ioc WITH PASSWORD 'mật khẩu' WITH ALL PRIVILEGES"},
+        timeout=10,
+    ).raise_for_status()
+    yield server
+    server.stop()
+
+
+def test_server_demanding_authentication_without_credentials_is_a_settings_error(
+    secured_influxd,
+) -> None:
+    store = open_store(Settings(store=f"influxdb://127.0.0.1:{secured_influxd.port}/ioc"))
+    with pytest.raises(SettingsError) as caught:
+        store.check()
+    assert caught.value.setting == "IOC_INFLUX_TOKEN"
+    assert "demands authentication" in caught.value.problem
+
+
+def test_wrong_token_is_a_settings_error(secured_influxd) -> None:
+    url = f"influxdb://127.0.0.1:{secured_influxd.port}/ioc"
+    store = open_store(Settings(store=url, influx_token="not-the-token"))
+    with pytest.raises(SettingsError, match="refused the credentials"):
+        store.check()
+
+
+def test_user_and_password_in_the_store_url_authenticate(secured_influxd) -> None:
+    url = f"influxdb://ioc:m%E1%BA%ADt%20kh%E1%BA%A9u@127.0.0.1:{secured_influxd.port}/ioc"
+    settings = Settings(store=url)
+    assert "mật" not in str(settings.redacted())
+    with open_store(settings) as store:
+        store.check()
+        store.write([wifi("ap1", 0, 5)])
+        assert store.latest("wifi_usage", "ap_id")["clients"].tolist() == [5]
+
+
+def test_cli_stops_with_one_line_naming_the_token_setting(secured_influxd, tmp_path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "wall", "check"],
+        env={"IOC_STORE": f"influxdb://127.0.0.1:{secured_influxd.port}/ioc", "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "IOC_INFLUX_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_server_reports_unavailable_after_retries() -> None:
+    port = free_port()
+    store = open_store(
+        Settings(
+            store=f"influxdb://127.0.0.1:{port}/ioc", influx_retries=2, influx_timeout_seconds=1
+        )
+    )
+    store.backoff_seconds = 0.05
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable, match=f"127.0.0.1:{port}"):
+        store.write([wifi("ap1", 0, 1)])
+    assert time.monotonic() - started < 5
+
+
+def test_write_survives_a_server_restart_by_retrying(tmp_path) -> None:
+    server = Influxd(tmp_path)
+    server.start()
+    try:
+        store = open_store(
+            Settings(store=f"influxdb://127.0.0.1:{server.port}/ioc", influx_retries=10)
+        )
+        store.check()
+        store.write([wifi("ap1", 0, 1)])
+        server.stop()
+        restarter = threading.Timer(1.0, server.start)
+        restarter.start()
+        store.write([wifi("ap1", minute, minute) for minute in range(1, 200)])
+        restarter.join()
+        frame = store.points("wifi_usage", T0, T0 + timedelta(hours=4))
+        assert frame["clients"].tolist() == [1, *range(1, 200)]
+    finally:
+        server.stop()
+
+
+def test_refused_data_is_a_clear_error_and_the_good_points_around_it_land(influxd) -> None:
+    from tests.conftest import influx_store_url
+
+    with open_store(Settings(store=influx_store_url(influxd))) as store:
+        store.check()
+        store.write([wifi("ap1", 0, 10)])  # clients is an integer field from now on
+        with pytest.raises(StoreError, match="clients") as caught:
+            store.write([wifi("ap2", 1, 11), wifi("ap3", 1, 2.5), wifi("ap4", 1, 12)])
+        assert not isinstance(caught.value, StoreUnavailable)
+        latest = store.latest("wifi_usage", "ap_id")
+        assert latest[["ap_id", "clients"]].values.tolist() == [
+            ["ap1", 10],
+            ["ap2", 11],
+            ["ap4", 12],
+        ]

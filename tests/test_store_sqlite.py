@@ -1,0 +1,82 @@
+"""The embedded store with one writer process and several reader processes at once."""
+
+from __future__ import annotations
+
+import multiprocessing
+from datetime import UTC, datetime, timedelta
+
+from wall.settings import Settings
+from wall.store import Point, open_store
+
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+BATCHES, CAMERAS = 40, 50
+
+
+def write_camera_minutes(url: str) -> None:
+    with open_store(Settings(store=url)) as store:
+        for minute in range(BATCHES):
+            store.write(
+                Point(
+                    "camera_status",
+                    {"camera_id": f"cam-{c}", "ward": "Hiệp Tân"},
+                    {"online": True, "minute": minute},
+                    T0 + timedelta(minutes=minute),
+                )
+                for c in range(CAMERAS)
+            )
+
+
+def read_while_written(url: str, results: multiprocessing.Queue) -> None:
+    """Read until the writer's last minute is seen; report what each read saw."""
+    seen = []
+    with open_store(Settings(store=url)) as store:
+        for _ in range(2000):
+            latest = store.latest("camera_status", "camera_id")
+            newest = int(latest["minute"].min()) if len(latest) == CAMERAS else -1
+            seen.append(newest)
+            if newest == BATCHES - 1:
+                break
+    results.put(seen)
+
+
+def test_one_writer_and_several_readers_in_separate_processes(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'ioc.db'}"
+    with open_store(Settings(store=url)) as store:
+        store.check()
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    readers = [ctx.Process(target=read_while_written, args=(url, results)) for _ in range(3)]
+    writer = ctx.Process(target=write_camera_minutes, args=(url,))
+    for p in [*readers, writer]:
+        p.start()
+    writer.join(60)
+    seen = [results.get(timeout=60) for _ in readers]
+    for p in readers:
+        p.join(10)
+    assert writer.exitcode == 0
+    assert all(p.exitcode == 0 for p in readers)
+    for reads in seen:
+        assert reads[-1] == BATCHES - 1  # every reader reached the end
+        assert reads == sorted(reads)  # and never saw time go backwards (no torn batch)
+    with open_store(Settings(store=url)) as store:
+        frame = store.points("camera_status", T0, T0 + timedelta(hours=1))
+        assert len(frame) == BATCHES * CAMERAS
+
+
+def test_the_event_log_refuses_changes_to_past_events(tmp_path) -> None:
+    import sqlite3
+
+    from wall.store import Event
+
+    path = tmp_path / "ioc.db"
+    with open_store(Settings(store=f"sqlite:///{path}")) as store:
+        store.append_events([Event.new("alerts", "k", "raised")])
+    conn = sqlite3.connect(path)
+    for statement in ("UPDATE events SET kind = 'cleared'", "DELETE FROM events"):
+        try:
+            conn.execute(statement)
+        except sqlite3.DatabaseError as exc:
+            assert "append-only" in str(exc)
+        else:
+            raise AssertionError(f"{statement} was allowed")
+    assert conn.execute("SELECT kind FROM events").fetchall() == [("raised",)]
