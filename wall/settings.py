@@ -6,8 +6,10 @@ the setting, which the command-line entry points turn into one line on stderr an
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -102,6 +104,154 @@ def _optional_text(value: Any) -> str | None:
     return _text(value) or None
 
 
+def _inventory_path(value: Any) -> str:
+    path = Path(_text(value)).expanduser()
+    if not path.is_file():
+        raise ValueError(f"inventory file {str(path)!r} does not exist")
+    return str(path)
+
+
+def _mqtt_url(value: Any) -> str | None:
+    value = _text(value).strip()
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("mqtt", "mqtts"):
+        raise ValueError(
+            f"unknown scheme {parts.scheme or '(none)'!r} in {value!r}; "
+            "use mqtt://host:1883 or mqtts://host:8883"
+        )
+    if not parts.hostname:
+        raise ValueError(f"{value!r} names no host (mqtt://host:1883)")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ValueError(f"bad port in {value!r}") from exc
+    return value
+
+
+# Polling worker (feeds/poll_worker.py): Open311 and generic HTTP JSON status sources.
+POLL_SOURCE_KINDS = {
+    # The record keys of the feed contract (feeds/payloads.py) a source's fields can fill.
+    "camera": ("online", "fps", "bitrate_kbps", "name", "ward", "lat", "lon", "ts"),
+    "wifi": ("up", "clients", "rx_bytes", "tx_bytes", "site", "ward", "capacity", "ts"),
+}
+POLL_SOURCE_REQUIRED = {"camera": ("online",), "wifi": ("up", "clients")}
+POLL_SOURCE_KEYS = (
+    "name",
+    "kind",
+    "url",
+    "interval_seconds",
+    "headers",
+    "items",
+    "id",
+    "fields",
+    "values",
+)
+POLL_SOURCE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+
+
+def _optional_http_url(value: Any) -> str | None:
+    value = _text(value).strip()
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http:// or https:// URL with a host")
+    return value
+
+
+def _json_or_value(value: Any) -> Any:
+    """Tables and lists come from the TOML file as they are, from the environment as JSON."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"is not JSON ({exc.msg} at character {exc.pos})") from None
+
+
+def _text_table(value: Any, what: str = "table") -> dict[str, str]:
+    value = _json_or_value(value)
+    if not isinstance(value, dict):
+        raise ValueError(f"must be a {what} of text to text, not {type(value).__name__}")
+    for key, item in value.items():
+        if not isinstance(item, str) or not item.strip():
+            raise ValueError(f"{what} entry {key!r} must be non-empty text, not {item!r}")
+    return dict(value)
+
+
+def _poll_sources(value: Any) -> tuple[dict[str, Any], ...]:
+    value = _json_or_value(value)
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        raise ValueError("must be a list of tables ([[poll_sources]] in the TOML file)")
+    sources, names = [], set()
+    for number, source in enumerate(value, start=1):
+        if not isinstance(source, dict):
+            raise ValueError(f"source {number} must be a table, not {source!r}")
+        label = f"source {number} ({source.get('name', 'unnamed')!r})"
+        try:
+            sources.append(_poll_source(source))
+        except ValueError as exc:
+            raise ValueError(f"{label}: {exc}") from None
+        if source["name"] in names:
+            raise ValueError(f"{label}: another source has the name {source['name']!r}")
+        names.add(source["name"])
+    return tuple(sources)
+
+
+def _poll_source(source: dict[str, Any]) -> dict[str, Any]:
+    if unknown := sorted(set(source) - set(POLL_SOURCE_KEYS)):
+        raise ValueError(f"unknown key {unknown[0]!r}; known: {', '.join(POLL_SOURCE_KEYS)}")
+    for key in ("name", "kind", "url", "id", "fields"):
+        if key not in source:
+            raise ValueError(f"key {key!r} is missing")
+    name = source["name"]
+    if not isinstance(name, str) or not POLL_SOURCE_NAME.fullmatch(name):
+        raise ValueError(f"key 'name' must be 1-32 of a-z 0-9 _ - (e.g. 'vms'), not {name!r}")
+    kind = source["kind"]
+    if kind not in POLL_SOURCE_KINDS:
+        raise ValueError(f"key 'kind' must be one of {', '.join(POLL_SOURCE_KINDS)}, not {kind!r}")
+    try:
+        url = _optional_http_url(source["url"])
+        interval = _positive_number(source.get("interval_seconds", 60))
+    except ValueError as exc:
+        key = "url" if "URL" in str(exc) or "text" in str(exc) else "interval_seconds"
+        raise ValueError(f"key {key!r}: {exc}") from None
+    if url is None:
+        raise ValueError("key 'url' is empty")
+    checked: dict[str, Any] = {"name": name, "kind": kind, "url": url, "interval_seconds": interval}
+    for key, default in (("items", ""), ("id", None)):
+        path = source.get(key, default)
+        if not isinstance(path, str) or (key == "id" and not path.strip()):
+            raise ValueError(
+                f"key {key!r} must be a dotted path such as 'data.items', not {path!r}"
+            )
+        checked[key] = path.strip()
+    try:
+        checked["headers"] = _text_table(source.get("headers", {}), "headers table")
+        fields_ = _text_table(source["fields"], "fields table")
+    except ValueError as exc:
+        raise ValueError(
+            f"key {'fields' if 'fields' in str(exc) else 'headers'!r}: {exc}"
+        ) from None
+    known = POLL_SOURCE_KINDS[kind]
+    if unknown := sorted(set(fields_) - set(known)):
+        raise ValueError(f"fields: {unknown[0]!r} is not a {kind} field; known: {', '.join(known)}")
+    if missing := [k for k in POLL_SOURCE_REQUIRED[kind] if k not in fields_]:
+        raise ValueError(f"fields: the {kind} field {missing[0]!r} is required")
+    checked["fields"] = fields_
+    values = _json_or_value(source.get("values", {}))
+    if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
+        raise ValueError("key 'values' must be a table of tables (values.online = {ON = true})")
+    if unmapped := sorted(set(values) - set(fields_)):
+        raise ValueError(f"values: {unmapped[0]!r} is not one of this source's fields")
+    checked["values"] = {k: dict(v) for k, v in values.items()}
+    return checked
+
+
 def _setting(default: Any, parse: Callable[[Any], Any], doc: str, secret: bool = False) -> Any:
     return field(default=default, metadata={"parse": parse, "doc": doc, "secret": secret})
 
@@ -190,6 +340,106 @@ class Settings:
         _positive_number,
         "A kiosk reloads its page after this many hours, at a rotation boundary and only when "
         "the server answers, so days of running never grow the browser's memory.",
+    )
+    inventory: str = _setting(
+        str(PROJECT_DIR / "feeds" / "hoa_thanh_inventory.csv"),
+        _inventory_path,
+        "CSV file of the city's registered cameras and WiFi access points (name, ward, "
+        "coordinates, AP capacity; format in docs/feeds-contract.md). Default: Hòa Thành's.",
+    )
+    mqtt_url: str | None = _setting(
+        None,
+        _mqtt_url,
+        "MQTT broker of the feeds: `mqtt://host:1883` (`mqtts://host:8883` for TLS). Empty: the "
+        "demo's simulator feeds the store in-process instead of over MQTT.",
+    )
+
+    open311_url: str | None = _setting(
+        None,
+        _optional_http_url,
+        "Open311 GeoReport v2 endpoint whose service requests become field reports "
+        "(`https://city.example/open311/v2`, without `requests.json`). Empty: not polled.",
+    )
+    open311_jurisdiction_id: str | None = _setting(
+        None, _optional_text, "`jurisdiction_id` sent to the Open311 endpoint, if it needs one."
+    )
+    open311_api_key: str | None = _setting(
+        None,
+        _optional_text,
+        "`api_key` sent to the Open311 endpoint, if it needs one.",
+        secret=True,
+    )
+    open311_interval_seconds: float = _setting(
+        60.0, _positive_number, "How often the Open311 endpoint is polled, in seconds."
+    )
+    open311_overlap_seconds: float = _setting(
+        600.0,
+        _positive_number,
+        "Each Open311 poll asks again for this many seconds before the newest update already "
+        "seen, so requests that appear late on the server are not missed.",
+    )
+    open311_backfill_days: float = _setting(
+        7.0,
+        _positive_number,
+        "On its first run the Open311 poll fetches the requests of this many past days.",
+    )
+    open311_page_limit: int = _setting(
+        1000,
+        _whole_number,
+        "Most requests the Open311 server returns in one answer (GeoReport v2: 1000). A full "
+        "answer makes the poll split its time window in two and ask again.",
+    )
+    open311_id_prefix: str = _setting(
+        "",
+        _text,
+        "Prefix put before Open311 `service_request_id`s to make the wall's `report_id`, so "
+        "they cannot collide with reports arriving over MQTT (e.g. `311-`).",
+    )
+    open311_categories: dict = _setting(
+        {},
+        _text_table,
+        "Open311 `service_code` or `service_name` to wall category (traffic, environment, "
+        "lighting, flooding, urban_order, other), before the built-in keyword rules; a TOML "
+        'table, or JSON in the environment: `{"PH01" = "traffic"}`.',
+    )
+    open311_statuses: dict = _setting(
+        {},
+        _text_table,
+        "Extra Open311 status texts (the status, an extended `detailed_status`) to wall "
+        "report statuses (new, assigned, in_progress, resolved, closed, rejected).",
+    )
+    open311_ward_field: str = _setting(
+        "address",
+        _text,
+        "Field of an Open311 request (dotted path, e.g. `extended_attributes.ward`) holding "
+        "the ward: its text is matched against the town's wards and `open311_wards`.",
+    )
+    open311_wards: dict = _setting(
+        {},
+        _text_table,
+        "Values of `open311_ward_field` (e.g. a district code) to ward names.",
+    )
+    poll_sources: tuple = _setting(
+        (),
+        _poll_sources,
+        "HTTP JSON status sources polled for camera or WiFi AP status ([[poll_sources]] tables "
+        "in the TOML file, JSON list in the environment; keys in docs/feeds-poll.md). Shown "
+        "masked because their headers carry credentials.",
+        secret=True,
+    )
+    poll_timeout_seconds: float = _setting(
+        10.0, _positive_number, "Timeout of one HTTP request of the polling worker, in seconds."
+    )
+    poll_backoff_max_seconds: float = _setting(
+        600.0,
+        _positive_number,
+        "Longest wait between two tries of a failing polled source (exponential backoff).",
+    )
+    poll_state_dir: str = _setting(
+        str(PROJECT_DIR / "data" / "poll"),
+        _text,
+        "Folder where the polling worker keeps what it already wrote (Open311 cursor and "
+        "report versions), so a restart neither misses nor repeats reports.",
     )
 
     @property

@@ -1,0 +1,151 @@
+"""The inventory file: the shipped Hòa Thành file loads, a city's own file is read exactly, and
+every mistake is reported with file, line and problem."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from feeds.inventory import (
+    DEFAULT_INVENTORY,
+    HOLY_SEE,
+    HOLY_SEE_SITE,
+    InventoryError,
+    generate_inventory,
+    inventory_csv,
+    load_inventory,
+)
+from wall.domain import WARDS
+from wall.settings import Settings, SettingsError, load_settings
+
+HEADER = "kind,id,name,ward,lat,lon,site,capacity\n"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "inventory.csv"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_shipped_hoa_thanh_inventory_is_the_default_and_covers_the_town() -> None:
+    assert Path(Settings().inventory) == DEFAULT_INVENTORY
+    inventory = load_inventory(DEFAULT_INVENTORY)
+    assert 200 <= len(inventory.cameras) <= 600
+    assert 80 <= len(inventory.access_points) <= 150
+    assert set(inventory.wards) == set(WARDS)
+    for device in (*inventory.cameras, *inventory.access_points):
+        assert 11.28 <= device.lat <= 11.32 and 106.10 <= device.lon <= 106.16, device
+    holy_see = [a for a in inventory.access_points if a.site == HOLY_SEE_SITE]
+    assert holy_see and {a.ward for a in holy_see} == {"Long Thành Bắc"}
+    assert all(math.dist((a.lat, a.lon), HOLY_SEE) < 0.002 for a in holy_see)
+
+
+def test_shipped_file_is_what_the_generator_writes() -> None:
+    """So `python -m feeds.inventory` reproduces it and nobody hand-edits generated data."""
+    assert DEFAULT_INVENTORY.read_text(encoding="utf-8") == inventory_csv(generate_inventory())
+
+
+def test_generator_is_deterministic_and_scales() -> None:
+    assert generate_inventory(seed=7) == generate_inventory(seed=7)
+    assert generate_inventory(seed=7) != generate_inventory(seed=8)
+    big = generate_inventory(cameras=3000, access_points=1000)
+    assert len(big.cameras) == 3000 and len(big.access_points) == 1000
+    assert len({c.camera_id for c in big.cameras}) == 3000
+
+
+def test_city_file_with_comments_bom_quotes_and_column_order(tmp_path: Path) -> None:
+    text = (
+        "\ufeff# Camera và điểm phát WiFi của thị xã\n"
+        "id,kind,name,ward,lat,lon,capacity,site\n"
+        'c-1,camera,"Ngã tư Phạm Hùng, hướng chợ",Long Hoa,11.29,106.13,,\n'
+        "\n"
+        "w-1,ap,Chợ Long Hoa – cổng 1,Long Hoa,11.294,106.136,150,Chợ Long Hoa\n"
+        "w-2,ap,Nhà văn hóa,Hiệp Tân,11.31,106.14,60,\n"
+    )
+    inventory = load_inventory(write(tmp_path, text))
+    [camera] = inventory.cameras
+    assert (camera.camera_id, camera.name, camera.ward) == (
+        "c-1",
+        "Ngã tư Phạm Hùng, hướng chợ",
+        "Long Hoa",
+    )
+    assert (camera.lat, camera.lon) == (11.29, 106.13)
+    first, second = inventory.access_points
+    assert (first.ap_id, first.site, first.capacity) == ("w-1", "Chợ Long Hoa", 150)
+    assert second.site == "Nhà văn hóa"  # no site: the AP's name is its site
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "problem"),
+    [
+        ("bus,b1,Xe buýt,Long Hoa,11.3,106.1,,\n", 2, "kind 'bus'"),
+        ("camera,cam 1,X,Long Hoa,11.3,106.1,,\n", 2, "id 'cam 1'"),
+        ("camera,c1,,Long Hoa,11.3,106.1,,\n", 2, "name"),
+        ("camera,c1,X,,11.3,106.1,,\n", 2, "ward is empty"),
+        ("camera,c1,X,Long Hoa,11;3,106.1,,\n", 2, "lat '11;3' is not a number"),
+        ("camera,c1,X,Long Hoa,11.3,186.1,,\n", 2, "lon '186.1' must be between"),
+        ("ap,a1,X,Long Hoa,11.3,106.1,Chợ,\n", 2, "capacity '' of AP"),
+        ("ap,a1,X,Long Hoa,11.3,106.1,Chợ,-5\n", 2, "capacity '-5'"),
+        (
+            "camera,c1,X,Long Hoa,11.3,106.1,,\n# ok\ncamera,c1,Y,Long Hoa,11.3,106.1,,\n",
+            4,
+            "line 2",
+        ),
+        ("camera,c1,Ngã tư A, B,Long Hoa,11.3,106.1,,\n", 2, "quote names"),
+    ],
+)
+def test_bad_rows_are_reported_with_file_line_and_problem(
+    tmp_path: Path, body: str, line: int, problem: str
+) -> None:
+    path = write(tmp_path, HEADER + body)
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(path)
+    assert str(caught.value).startswith(f"{path}:{line}: ")
+    assert problem in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "empty"),
+        ("kind,id,name,ward,lat\n", "missing columns ['lon']"),
+        ("kind,id,name,ward,lat,lon,colour\n", "unknown columns ['colour']"),
+    ],
+)
+def test_bad_header_is_reported(tmp_path: Path, text: str, problem: str) -> None:
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(write(tmp_path, text))
+    assert problem in str(caught.value)
+
+
+def test_unreadable_files_are_reported(tmp_path: Path) -> None:
+    with pytest.raises(InventoryError, match="does not exist"):
+        load_inventory(tmp_path / "missing.csv")
+    path = tmp_path / "latin1.csv"  # a spreadsheet saved in a legacy encoding
+    path.write_bytes(HEADER.encode() + "camera,c1,Thành,Long Hoa,11.3,106.1,,\n".encode("latin-1"))
+    with pytest.raises(InventoryError, match="not UTF-8"):
+        load_inventory(path)
+
+
+def test_inventory_setting_names_a_file_that_exists(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER)
+    assert load_settings(environ={"IOC_INVENTORY": str(path)}).inventory == str(path)
+    with pytest.raises(SettingsError, match="IOC_INVENTORY"):
+        load_settings(environ={"IOC_INVENTORY": str(tmp_path / "nope.csv")})
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("mqtt://broker:1883", "mqtt://broker:1883"), ("mqtts://b.example", "mqtts://b.example")],
+)
+def test_mqtt_url_setting(value: str, expected: str) -> None:
+    assert load_settings(environ={"IOC_MQTT_URL": value}).mqtt_url == expected
+    assert load_settings(environ={"IOC_MQTT_URL": ""}).mqtt_url is None
+
+
+@pytest.mark.parametrize("value", ["http://broker:1883", "mqtt://", "mqtt://b:99999", "broker"])
+def test_bad_mqtt_url_is_a_settings_error(value: str) -> None:
+    with pytest.raises(SettingsError, match="IOC_MQTT_URL"):
+        load_settings(environ={"IOC_MQTT_URL": value})
