@@ -1,0 +1,209 @@
+"""The ingest path on the real store backends, and through a real influxd going down and up."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from feeds.ingest import Ingestor
+from tests.servers import Influxd
+from wall.settings import Settings
+from wall.store import Store, open_store
+from wall.store.influx import InfluxStore
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def camera(i: int) -> tuple[str, bytes]:
+    ts = NOW - timedelta(seconds=60) + timedelta(milliseconds=i)
+    payload = {"online": i % 3 != 0, "fps": 25, "ward": "Hiệp Tân", "ts": ts.isoformat()}
+    return f"ioc/camera/cam-{i:05d}/status", json.dumps(payload).encode()
+
+
+def stored_cameras(store: Store) -> list[str]:
+    frame = store.points("camera_status", NOW - timedelta(hours=1), NOW + timedelta(hours=1))
+    return sorted(frame["camera_id"]) if not frame.empty else []
+
+
+def wait_for(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
+
+
+BAD = [
+    ("ioc/camera/cam-x/status", b"{not json"),
+    ("ioc/camera/cam-x/status", b"[1, 2]"),
+    ("ioc/camera/cam-x/status", b'{"online": "yes"}'),
+    ("ioc/wifi/ap-1/usage", b'{"up": true}'),
+    ("ioc/elevator/e1/status", b'{"online": true}'),
+    ("ioc/camera/cam x/status", b'{"online": true}'),
+    ("ioc/camera/cam-x/status", b'{"online": true, "name": "' + b"x" * 20_000 + b'"}'),
+    ("ioc/camera/cam-x/status", b"\xff\xfe"),
+]
+
+
+def test_good_messages_land_and_bad_ones_are_counted_around_them(store: Store) -> None:
+    durable: list[int] = []
+    ingestor = Ingestor(store, feed="test", batch_size=50, batch_seconds=0.2)
+    results = []
+    for i in range(100):
+        results.append(ingestor.handle(*camera(i), on_durable=lambda i=i: durable.append(i)))
+        if i % 10 == 0:
+            results.append(ingestor.handle(*BAD[i // 10 % len(BAD)]))
+    ingestor.close()
+    assert results.count(False) == 10 and results.count(True) == 100
+    assert stored_cameras(store) == [f"cam-{i:05d}" for i in range(100)]
+    assert durable == list(range(100))  # each once, in arrival order
+    stats = ingestor.stats
+    assert (stats["received"], stats["rejected"], stats["written"]) == (110, 10, 100)
+    assert stats["last_message_time"] is not None
+
+
+def test_on_durable_is_called_only_once_the_points_can_be_read_back(store_url: str) -> None:
+    settings = Settings(store=store_url)
+    with open_store(settings) as writer, open_store(settings) as reader:
+        writer.check()
+        seen_in_store: list[bool] = []
+        ingestor = Ingestor(writer, feed="test", batch_size=7, batch_seconds=0.1)
+        for i in range(20):
+            ingestor.handle(
+                *camera(i),
+                on_durable=lambda i=i: seen_in_store.append(
+                    f"cam-{i:05d}" in stored_cameras(reader)
+                ),
+            )
+        ingestor.close()
+    assert seen_in_store == [True] * 20
+
+
+def test_batches_are_written_by_size_and_the_rest_by_time(store: Store) -> None:
+    durable: list[int] = []
+    ingestor = Ingestor(
+        store, feed="test", batch_size=10, batch_seconds=0.6, batch_idle_seconds=0.6
+    )
+    start = time.monotonic()
+    for i in range(25):
+        ingestor.handle(*camera(i), on_durable=lambda i=i: durable.append(i))
+    wait_for(lambda: len(durable) >= 20)
+    assert len(durable) == 20  # two full batches, the last five wait for the time trigger
+    assert time.monotonic() - start < 0.6
+    wait_for(lambda: len(durable) == 25, timeout=5)
+    assert time.monotonic() - start >= 0.6
+    ingestor.close()
+    assert len(stored_cameras(store)) == 25
+
+
+def test_rejects_are_logged_naming_topic_and_reason_at_most_once_per_interval(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    ingestor = Ingestor(store, feed="test", reject_log_seconds=0.5)
+    dead: list[tuple[str, bytes, str]] = []
+    ingestor.dead_letter = lambda *message: dead.append(message)
+    with caplog.at_level(logging.WARNING, logger="feeds.ingest"):
+        for _ in range(30):
+            ingestor.handle("ioc/wifi/ap-7/usage", b'{"up": true}')
+        lines = [r.getMessage() for r in caplog.records]
+        assert len(lines) == 1
+        assert "ioc/wifi/ap-7/usage" in lines[0] and "clients" in lines[0]
+        time.sleep(0.6)
+        ingestor.handle("ioc/wifi/ap-8/usage", b'{"up": true}')
+        lines = [r.getMessage() for r in caplog.records]
+    ingestor.close()
+    assert len(lines) == 2 and "29 more" in lines[1] and "ioc/wifi/ap-8/usage" in lines[1]
+    assert len(dead) == 31 and dead[0][0] == "ioc/wifi/ap-7/usage" and "clients" in dead[0][2]
+    assert ingestor.stats["rejected"] == 31
+
+
+# -- store down and back: a private influxd, so the shared one is never disturbed --------------
+
+
+@pytest.fixture
+def own_influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influxd]:
+    server = Influxd(tmp_path_factory.mktemp("own-influxd"))
+    server.start()
+    yield server
+    server.stop()
+
+
+def influx(server: Influxd) -> InfluxStore:
+    store = InfluxStore(f"influxdb://127.0.0.1:{server.port}/ingest", timeout_seconds=2, retries=0)
+    store.check()
+    return store
+
+
+def test_store_down_spools_then_replays_everything_when_it_is_back(
+    own_influxd: Influxd, tmp_path: Path
+) -> None:
+    store = influx(own_influxd)
+    ingestor = Ingestor(store, feed="test", batch_size=40, spool_dir=tmp_path / "spool")
+    for i in range(50):
+        ingestor.handle(*camera(i))
+    ingestor.flush()
+    own_influxd.stop()
+    durable: list[int] = []
+    for i in range(50, 250):
+        ingestor.handle(*camera(i), on_durable=lambda i=i: durable.append(i))
+    ingestor.flush()  # durable in the spool while the store is down
+    assert durable == list(range(50, 250))
+    assert ingestor.stats["spooled"] == 200 and not ingestor.stats["store_up"]
+    assert list((tmp_path / "spool").glob("*.spool"))
+    own_influxd.start()
+    for i in range(250, 300):  # new ones queue behind the spool, none is lost
+        ingestor.handle(*camera(i))
+    wait_for(lambda: ingestor.stats["written"] == 300, timeout=20)
+    ingestor.close()
+    assert stored_cameras(store) == [f"cam-{i:05d}" for i in range(300)]
+    assert ingestor.stats["spooled"] == 0 and not list((tmp_path / "spool").glob("*.spool"))
+
+
+def test_spool_left_by_a_stopped_process_is_replayed_by_the_next(
+    own_influxd: Influxd, tmp_path: Path
+) -> None:
+    store = influx(own_influxd)
+    own_influxd.stop()
+    first = Ingestor(store, feed="test", spool_dir=tmp_path / "spool")
+    for i in range(100):
+        first.handle(*camera(i))
+    first.close()
+    assert first.stats["written"] == 0
+    own_influxd.start()
+    second = Ingestor(store, feed="test", spool_dir=tmp_path / "spool")
+    wait_for(lambda: len(stored_cameras(store)) == 100, timeout=15)
+    second.close()
+
+
+def test_full_spool_blocks_the_caller_instead_of_dropping(
+    own_influxd: Influxd, tmp_path: Path
+) -> None:
+    store = influx(own_influxd)
+    own_influxd.stop()
+    ingestor = Ingestor(
+        store, feed="test", batch_size=50, spool_dir=tmp_path / "spool", spool_max_bytes=20_000
+    )
+    handled = []
+
+    def publish() -> None:
+        for i in range(3000):
+            ingestor.handle(*camera(i))
+            handled.append(i)
+
+    sender = threading.Thread(target=publish, daemon=True)
+    sender.start()
+    time.sleep(2)
+    assert sender.is_alive() and len(handled) < 3000  # held back, not dropped
+    assert 0 < ingestor.stats["spool_bytes"] <= 20_000
+    own_influxd.start()
+    sender.join(20)
+    assert not sender.is_alive()
+    ingestor.close()
+    assert len(stored_cameras(store)) == 3000
