@@ -127,3 +127,81 @@ def test_refused_data_is_a_clear_error_and_the_good_points_around_it_land(influx
             ["ap2", 11],
             ["ap4", 12],
         ]
+
+
+class FlakyProxy:
+    """A real HTTP hop in front of the real influxd that answers the first requests with an
+    error status, as an overloaded server or load balancer does; later ones pass through."""
+
+    def __init__(self, target: str, failures: list[int]):
+        import http.server
+
+        self.failures = list(failures)
+        self.requests = 0
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def _forward(self) -> None:
+                proxy.requests += 1
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if proxy.failures:
+                    status = proxy.failures.pop(0)
+                    self.send_response(status)
+                    self.send_header("Retry-After", "0")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                answer = requests.request(
+                    self.command, target + self.path, data=body, headers=headers, timeout=10
+                )
+                self.send_response(answer.status_code)
+                for key in ("Content-Type",):
+                    if key in answer.headers:
+                        self.send_header(key, answer.headers[key])
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            do_GET = do_POST = _forward
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("failures", [[503, 503], [429], [500, 502, 504]])
+def test_overloaded_server_answers_are_retried(influxd, failures: list[int]) -> None:
+    with open_store(Settings(store=f"influxdb://127.0.0.1:{influxd.port}/flaky")) as direct:
+        direct.check()
+    proxy = FlakyProxy(influxd.url, failures)
+    try:
+        store = open_store(Settings(store=f"influxdb://127.0.0.1:{proxy.port}/flaky"))
+        store.backoff_seconds = 0.01
+        store.write([wifi("ap-retry", len(failures), 7)])
+        assert proxy.requests == len(failures) + 1
+        latest = store.latest("wifi_usage", "ap_id")
+        assert latest[latest["ap_id"] == "ap-retry"]["clients"].tolist() == [7]
+    finally:
+        proxy.close()
+
+
+def test_refused_data_is_not_retried(influxd) -> None:
+    with open_store(Settings(store=f"influxdb://127.0.0.1:{influxd.port}/refused")) as direct:
+        direct.check()
+        direct.write([wifi("ap1", 0, 1)])
+    proxy = FlakyProxy(influxd.url, [])
+    try:
+        store = open_store(Settings(store=f"influxdb://127.0.0.1:{proxy.port}/refused"))
+        with pytest.raises(StoreError, match="field type conflict"):
+            store.write([wifi("ap1", 1, 1.5)])
+        assert proxy.requests == 1
+    finally:
+        proxy.close()
