@@ -276,6 +276,76 @@ def _tiles_url(value: Any) -> str | None:
     return value
 
 
+MQTT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def _mqtt_name(value: Any) -> str:
+    """Client ids and shared-subscription groups: what every broker accepts."""
+    value = _text(value).strip()
+    if not MQTT_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} must be 1–64 ASCII letters, digits or _ . -")
+    return value
+
+
+def _optional_mqtt_name(value: Any) -> str | None:
+    return _mqtt_name(value) if _text(value).strip() else None
+
+
+def _mqtt_topic_filter(topic: str) -> str:
+    levels = topic.split("/")
+    for number, level in enumerate(levels):
+        if ("#" in level and (level != "#" or number != len(levels) - 1)) or (
+            "+" in level and level != "+"
+        ):
+            raise ValueError(
+                f"topic filter {topic!r}: '+' must be a whole level and '#' the whole last level"
+            )
+    if not topic or topic.startswith("$share/"):
+        raise ValueError(
+            f"topic filter {topic!r} must not be empty nor $share/… (set mqtt_shared_group)"
+        )
+    return topic
+
+
+def _mqtt_topics(value: Any) -> tuple[str, ...]:
+    """A comma-separated list (environment) or a list of text (TOML file)."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(t, str) for t in items):
+        raise ValueError(f"{value!r} is not a list of topic filters")
+    topics = tuple(_mqtt_topic_filter(t.strip()) for t in items if t.strip())
+    if not topics:
+        raise ValueError("names no topic filter (e.g. ioc/#)")
+    return topics
+
+
+def _optional_mqtt_topic(value: Any) -> str | None:
+    value = _text(value).strip()
+    if value and (any(c in value for c in "+#\0") or value.startswith("$")):
+        raise ValueError(f"{value!r} must be a topic name without + # or a leading $")
+    return value or None
+
+
+def _optional_file(value: Any) -> str | None:
+    value = _text(value).strip()
+    if value and not Path(value).expanduser().is_file():
+        raise ValueError(f"file {value!r} does not exist")
+    return str(Path(value).expanduser()) if value else None
+
+
+def _positive_whole_number(value: Any) -> int:
+    number = _whole_number(value)
+    if number < 1:
+        raise ValueError(f"{value!r} must be at least 1")
+    return number
+
+
+def _spool_bytes(value: Any) -> int:
+    number = _whole_number(value)
+    if number < 4096:
+        raise ValueError(f"{value!r} must be at least 4096 bytes")
+    return number
+
+
 @dataclass(frozen=True)
 class Settings:
     store: str = _setting(
@@ -440,6 +510,72 @@ class Settings:
         _text,
         "Folder where the polling worker keeps what it already wrote (Open311 cursor and "
         "report versions), so a restart neither misses nor repeats reports.",
+    )
+    mqtt_username: str | None = _setting(
+        None, _optional_text, "User name the MQTT worker gives the broker (empty: anonymous)."
+    )
+    mqtt_password: str | None = _setting(
+        None, _optional_text, "Password the MQTT worker gives the broker.", secret=True
+    )
+    mqtt_client_id: str = _setting(
+        "ioc-wall-mqtt",
+        _mqtt_name,
+        "Fixed MQTT client id of the worker: the broker keeps its session (subscriptions and "
+        "unacknowledged messages) under this name while it is down. Give each worker its own.",
+    )
+    mqtt_topics: tuple[str, ...] = _setting(
+        ("ioc/#",),
+        _mqtt_topics,
+        "Topic filters the MQTT worker subscribes to at QoS 1 (comma-separated, or a TOML list).",
+    )
+    mqtt_shared_group: str | None = _setting(
+        None,
+        _optional_mqtt_name,
+        "Shared-subscription group: the worker subscribes to `$share/<group>/<filter>` so "
+        "several workers split one stream. Empty: a plain subscription.",
+    )
+    mqtt_ca_file: str | None = _setting(
+        None,
+        _optional_file,
+        "CA certificate file (PEM) that signs the broker's certificate, for `mqtts://`. "
+        "Empty: the system's trusted CAs.",
+    )
+    mqtt_session_expiry_seconds: int = _setting(
+        7 * 24 * 3600,
+        _positive_whole_number,
+        "How long the broker keeps the worker's session and queued messages while the worker "
+        "is away (MQTT v5; on 3.1.1 the broker's own setting applies).",
+    )
+    mqtt_dead_letter_topic: str | None = _setting(
+        None,
+        _optional_mqtt_topic,
+        "Topic rejected messages are republished to (QoS 1, with the reason and original "
+        "topic as user properties on MQTT v5). Empty: rejects are only counted and logged.",
+    )
+    ingest_batch_size: int = _setting(
+        1000, _positive_whole_number, "Points written to the store in one batch, at most."
+    )
+    ingest_batch_seconds: float = _setting(
+        0.5,
+        _positive_number,
+        "Longest time a received message waits for its batch to be written, in seconds.",
+    )
+    ingest_spool_dir: str = _setting(
+        str(PROJECT_DIR / "data" / "spool"),
+        _text,
+        "Folder of the on-disk spool that holds batches while the store is unreachable (one "
+        "sub-folder per worker client id).",
+    )
+    ingest_spool_max_bytes: int = _setting(
+        256 * 1024 * 1024,
+        _spool_bytes,
+        "Size limit of the spool in bytes; when it is full the worker stops reading from the "
+        "broker (which keeps the messages) instead of dropping any.",
+    )
+    feed_health_seconds: float = _setting(
+        10.0,
+        _positive_number,
+        "Interval at which the feed workers write their `feed_health` points, in seconds.",
     )
 
     @property
