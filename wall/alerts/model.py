@@ -1,0 +1,167 @@
+"""Alert state, derived from the append-only event log (ISA-18.2 / IEC 62682 state model).
+
+One alert per key (rule + entity) at a time. Nothing is stored as "current state": it is folded
+from the events of the key, oldest first, so every transition stays in the log with who, when and
+why, and two officers acknowledging at once are two events of which the first one acknowledges.
+
+States: active_unack → (ack) active_ack → (clear) closed;
+        active_unack → (clear) cleared_unack → (ack) closed; cleared_unack → (raise) active_unack.
+Shelving hides an alert until a time; it is an overlay on these states, not a state of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Literal
+
+from wall.store import Event
+
+STREAM = "alerts"
+SEVERITIES = ("critical", "high", "medium", "low")
+State = Literal["active_unack", "active_ack", "cleared_unack", "closed"]
+OFFICER_ACTIONS = ("acknowledged", "shelved", "unshelved", "noted")
+# ISA-18.2's alarm flood: more than 10 new alerts in 10 minutes for one operator.
+FLOOD_COUNT, FLOOD_WINDOW = 10, timedelta(minutes=10)
+
+
+class AlertActionError(ValueError):
+    """An officer's action that does not apply to the alert as it is now (message says why)."""
+
+
+def alert_key(rule: str, entity: str) -> str:
+    return f"{rule}:{entity}"
+
+
+@dataclass(frozen=True)
+class Alert:
+    key: str
+    rule: str
+    entity: str
+    severity: str
+    title: str
+    state: State
+    raised_at: datetime
+    alert_id: str  # event_id of the raise that opened it
+    ward: str | None = None
+    cleared_at: datetime | None = None
+    acked_at: datetime | None = None
+    acked_by: str | None = None
+    shelved_until: datetime | None = None
+    shelved_by: str | None = None
+    shelve_reason: str | None = None
+    escalated_at: datetime | None = None
+    notes: tuple[tuple[datetime, str, str], ...] = field(default=())  # (time, officer, text)
+    updated_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.state in ("active_unack", "active_ack")
+
+    @property
+    def unacknowledged(self) -> bool:
+        return self.state in ("active_unack", "cleared_unack")
+
+    def shelved(self, now: datetime) -> bool:
+        return self.shelved_until is not None and now < self.shelved_until
+
+
+def _apply(alert: Alert | None, event: Event) -> Alert | None:
+    alert = _transition(alert, event)
+    if alert is not None and event.note and event.kind in OFFICER_ACTIONS:
+        alert = replace(alert, notes=(*alert.notes, (event.time, event.actor or "", event.note)))
+    return alert
+
+
+def _transition(alert: Alert | None, event: Event) -> Alert | None:
+    kind, data, at = event.kind, event.data, event.time
+    if kind == "raised":
+        details = {
+            "severity": data.get("severity", "medium"),
+            "title": data.get("title", event.key),
+            "ward": data.get("ward"),
+        }
+        if alert is None or alert.state == "closed":
+            rule, _, entity = event.key.partition(":")
+            return Alert(
+                key=event.key,
+                rule=data.get("rule", rule),
+                entity=data.get("entity", entity),
+                state="active_unack",
+                raised_at=at,
+                alert_id=event.event_id,
+                updated_at=at,
+                **details,
+            )
+        state = "active_unack" if alert.state == "cleared_unack" else alert.state
+        return replace(alert, state=state, cleared_at=None, updated_at=at, **details)
+    if alert is None:
+        return None  # an action on a key that never raised changes nothing (still in the log)
+    changes: dict = {}
+    if kind == "cleared" and alert.active:
+        closing = alert.state == "active_ack"
+        changes = {"state": "closed" if closing else "cleared_unack", "cleared_at": at}
+    elif kind == "acknowledged" and alert.unacknowledged:
+        state = "active_ack" if alert.state == "active_unack" else "closed"
+        changes = {"state": state, "acked_at": at, "acked_by": event.actor}
+    elif kind == "shelved" and alert.state != "closed":
+        until = datetime.fromisoformat(data["until"])
+        changes = {"shelved_until": until, "shelved_by": event.actor, "shelve_reason": event.note}
+    elif kind == "unshelved":
+        changes = {"shelved_until": None}
+    elif kind == "escalated" and alert.escalated_at is None:
+        changes = {"escalated_at": at}
+    if changes.get("state") == "closed":
+        changes["shelved_until"] = None
+    return replace(alert, updated_at=at, **changes)
+
+
+def fold(events: Iterable[Event]) -> dict[str, Alert]:
+    """Current alert of each key from its events (any order in; applied oldest first)."""
+    alerts: dict[str, Alert] = {}
+    for event in sorted(events, key=lambda e: e.order):
+        alert = _apply(alerts.get(event.key), event)
+        if alert is not None:
+            alerts[event.key] = alert
+    return alerts
+
+
+def officer_action(
+    alert: Alert | None,
+    kind: str,
+    officer: str,
+    now: datetime,
+    note: str | None = None,
+    shelve_for: timedelta | None = None,
+    max_shelve: timedelta = timedelta(hours=8),
+) -> Event:
+    """The event an officer's request appends, or AlertActionError saying why it does not apply."""
+    if kind not in OFFICER_ACTIONS:
+        raise AlertActionError(f"unknown action {kind!r}; known: {', '.join(OFFICER_ACTIONS)}")
+    if alert is None:
+        raise AlertActionError("no such alert")
+    note = (note or "").strip() or None
+    if note and len(note) > 1000:
+        raise AlertActionError("the note is longer than 1000 characters")
+    data: dict[str, str] = {"alert_id": alert.alert_id}
+    if kind == "acknowledged" and not alert.unacknowledged:
+        raise AlertActionError(f"alert is {alert.state}: nothing to acknowledge")
+    if kind == "shelved":
+        if alert.state == "closed":
+            raise AlertActionError("a closed alert cannot be shelved")
+        if not note:
+            raise AlertActionError("shelving needs a reason")
+        if shelve_for is None or not timedelta(0) < shelve_for <= max_shelve:
+            raise AlertActionError(f"shelve for more than 0 and at most {max_shelve}")
+        data["until"] = (now + shelve_for).isoformat()
+    if kind == "unshelved" and not alert.shelved(now):
+        raise AlertActionError("alert is not shelved")
+    if kind == "noted" and not note:
+        raise AlertActionError("the note is empty")
+    return Event.new(STREAM, alert.key, kind, actor=officer, note=note, data=data, at=now)
+
+
+def in_flood(alerts: Iterable[Alert], now: datetime) -> bool:
+    """More than FLOOD_COUNT alerts raised within the last FLOOD_WINDOW."""
+    return sum(1 for a in alerts if timedelta(0) <= now - a.raised_at <= FLOOD_WINDOW) > FLOOD_COUNT
