@@ -181,6 +181,11 @@ def _text_table(value: Any, what: str = "table") -> dict[str, str]:
     return dict(value)
 
 
+def _text_pairs(value: Any) -> tuple[tuple[str, str], ...]:
+    """A text-to-text table, kept as sorted pairs so the settings stay immutable."""
+    return tuple(sorted(_text_table(value).items()))
+
+
 def _poll_sources(value: Any) -> tuple[dict[str, Any], ...]:
     value = _json_or_value(value)
     if isinstance(value, dict):
@@ -208,45 +213,39 @@ def _poll_source(source: dict[str, Any]) -> dict[str, Any]:
     for key in ("name", "kind", "url", "id", "fields"):
         if key not in source:
             raise ValueError(f"key {key!r} is missing")
-    name = source["name"]
+    name, kind = source["name"], source["kind"]
     if not isinstance(name, str) or not POLL_SOURCE_NAME.fullmatch(name):
         raise ValueError(f"key 'name' must be 1-32 of a-z 0-9 _ - (e.g. 'vms'), not {name!r}")
-    kind = source["kind"]
     if kind not in POLL_SOURCE_KINDS:
         raise ValueError(f"key 'kind' must be one of {', '.join(POLL_SOURCE_KINDS)}, not {kind!r}")
-    try:
-        url = _optional_http_url(source["url"])
-        interval = _positive_number(source.get("interval_seconds", 60))
-    except ValueError as exc:
-        key = "url" if "URL" in str(exc) or "text" in str(exc) else "interval_seconds"
-        raise ValueError(f"key {key!r}: {exc}") from None
-    if url is None:
+    checked: dict[str, Any] = {"name": name, "kind": kind}
+    parsers = {
+        "url": (_optional_http_url, None),
+        "interval_seconds": (_positive_number, 60.0),
+        "headers": (lambda v: _text_table(v, "table"), {}),
+        "fields": (lambda v: _text_table(v, "table"), None),
+    }
+    for key, (parse, default) in parsers.items():
+        try:
+            checked[key] = parse(source.get(key, default))
+        except ValueError as exc:
+            raise ValueError(f"key {key!r}: {exc}") from None
+    if checked["url"] is None:
         raise ValueError("key 'url' is empty")
-    checked: dict[str, Any] = {"name": name, "kind": kind, "url": url, "interval_seconds": interval}
-    for key, default in (("items", ""), ("id", None)):
-        path = source.get(key, default)
+    for key in ("items", "id"):
+        path = source.get(key, "")
         if not isinstance(path, str) or (key == "id" and not path.strip()):
-            raise ValueError(
-                f"key {key!r} must be a dotted path such as 'data.items', not {path!r}"
-            )
+            raise ValueError(f"key {key!r} must be a dotted path such as 'data.id', not {path!r}")
         checked[key] = path.strip()
-    try:
-        checked["headers"] = _text_table(source.get("headers", {}), "headers table")
-        fields_ = _text_table(source["fields"], "fields table")
-    except ValueError as exc:
-        raise ValueError(
-            f"key {'fields' if 'fields' in str(exc) else 'headers'!r}: {exc}"
-        ) from None
     known = POLL_SOURCE_KINDS[kind]
-    if unknown := sorted(set(fields_) - set(known)):
+    if unknown := sorted(set(checked["fields"]) - set(known)):
         raise ValueError(f"fields: {unknown[0]!r} is not a {kind} field; known: {', '.join(known)}")
-    if missing := [k for k in POLL_SOURCE_REQUIRED[kind] if k not in fields_]:
+    if missing := [k for k in POLL_SOURCE_REQUIRED[kind] if k not in checked["fields"]]:
         raise ValueError(f"fields: the {kind} field {missing[0]!r} is required")
-    checked["fields"] = fields_
     values = _json_or_value(source.get("values", {}))
     if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
         raise ValueError("key 'values' must be a table of tables (values.online = {ON = true})")
-    if unmapped := sorted(set(values) - set(fields_)):
+    if unmapped := sorted(set(values) - set(checked["fields"])):
         raise ValueError(f"values: {unmapped[0]!r} is not one of this source's fields")
     checked["values"] = {k: dict(v) for k, v in values.items()}
     return checked
@@ -465,16 +464,16 @@ class Settings:
         "Prefix put before Open311 `service_request_id`s to make the wall's `report_id`, so "
         "they cannot collide with reports arriving over MQTT (e.g. `311-`).",
     )
-    open311_categories: dict = _setting(
-        {},
-        _text_table,
+    open311_categories: tuple[tuple[str, str], ...] = _setting(
+        (),
+        _text_pairs,
         "Open311 `service_code` or `service_name` to wall category (traffic, environment, "
         "lighting, flooding, urban_order, other), before the built-in keyword rules; a TOML "
         'table, or JSON in the environment: `{"PH01" = "traffic"}`.',
     )
-    open311_statuses: dict = _setting(
-        {},
-        _text_table,
+    open311_statuses: tuple[tuple[str, str], ...] = _setting(
+        (),
+        _text_pairs,
         "Extra Open311 status texts (the status, an extended `detailed_status`) to wall "
         "report statuses (new, assigned, in_progress, resolved, closed, rejected).",
     )
@@ -484,9 +483,9 @@ class Settings:
         "Field of an Open311 request (dotted path, e.g. `extended_attributes.ward`) holding "
         "the ward: its text is matched against the town's wards and `open311_wards`.",
     )
-    open311_wards: dict = _setting(
-        {},
-        _text_table,
+    open311_wards: tuple[tuple[str, str], ...] = _setting(
+        (),
+        _text_pairs,
         "Values of `open311_ward_field` (e.g. a district code) to ward names.",
     )
     poll_sources: tuple = _setting(

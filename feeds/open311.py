@@ -1,0 +1,655 @@
+"""Open311 GeoReport v2 service requests as the wall's field reports.
+
+GeoReport v2 filters `requests.json` by `requested_datetime` only, so an update to an older
+request never shows up in a "since the last poll" window. Each poll therefore does two things:
+it asks for the requests made since the newest update already seen (minus an overlap, for
+requests that appear late on the server), and it asks again, by `service_request_id`, for every
+request it still holds as open, so a later assignment or closing is not missed.
+
+Every request version becomes one `field_report` point at its `updated_datetime`, validated by
+`feeds.payloads.parse_record("report", …)` exactly like an MQTT report. The versions already
+written are remembered in a state file, so no version is written twice, even across restarts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+import unicodedata
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from feeds.http_sources import Batch, RepeatFilter, SourceError, dig, fetch_json, shown_url
+from feeds.payloads import RejectedMessage, parse_record, parse_timestamp, rfc3339
+from wall.domain import REPORT_CATEGORIES, REPORT_STATUSES, WARDS
+from wall.settings import Settings, SettingsError
+from wall.store.base import from_ms, to_ms
+
+log = logging.getLogger(__name__)
+
+SOURCE_NAME = "open311"
+CATEGORIES = (*REPORT_CATEGORIES, "other")
+SPEC_MAX_SPAN = timedelta(days=90)  # GeoReport v2: a date range may not span more than 90 days
+MIN_SPLIT_SPAN = timedelta(seconds=2)
+IDS_PER_REQUEST = 50
+TRACK_OPEN_FOR = timedelta(days=90)  # open requests older than this are no longer re-asked
+SERVICES_REFRESH_SECONDS = 3600.0
+MAX_TITLE_CHARS = 120
+STATE_VERSION = 1
+
+# Built-in rules on the service name (then code), without diacritics and in lower case; the
+# first category with a matching word wins. `open311_categories` comes before these.
+CATEGORY_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "lighting",
+        ("chieu sang", "den duong", "streetlight", "street light", "street lighting", "lamp"),
+    ),
+    (
+        "flooding",
+        ("ngap", "ngap nuoc", "thoat nuoc", "flood", "flooding", "drain", "drainage", "sewer"),
+    ),
+    (
+        "environment",
+        (
+            "rac",
+            "rac thai",
+            "moi truong",
+            "o nhiem",
+            "ve sinh",
+            "waste",
+            "garbage",
+            "trash",
+            "litter",
+            "dumping",
+            "fly tipping",
+            "recycling",
+            "pollution",
+            "sanitation",
+            "cleaning",
+        ),
+    ),
+    (
+        "urban_order",
+        (
+            "trat tu",
+            "lan chiem",
+            "xay dung trai phep",
+            "quang cao",
+            "graffiti",
+            "encroachment",
+            "illegal construction",
+            "abandoned",
+            "noise",
+            "urban order",
+            "street vendor",
+        ),
+    ),
+    (
+        "traffic",
+        (
+            "giao thong",
+            "o ga",
+            "mat duong",
+            "via he",
+            "tin hieu",
+            "traffic",
+            "pothole",
+            "road",
+            "sidewalk",
+            "pavement",
+            "signal",
+            "parking",
+            "curb",
+        ),
+    ),
+)
+
+# Status texts (the standard open/closed, common extended statuses such as FixMyStreet's and
+# Vietnamese ones), without diacritics and in lower case, to the wall's report statuses.
+DEFAULT_STATUSES: dict[str, str] = {
+    "open": "new",
+    "new": "new",
+    "received": "new",
+    "submitted": "new",
+    "confirmed": "new",
+    "acknowledged": "new",
+    "reported": "new",
+    "moi": "new",
+    "da tiep nhan": "new",
+    "cho xu ly": "new",
+    "assigned": "assigned",
+    "action scheduled": "assigned",
+    "scheduled": "assigned",
+    "internal referral": "assigned",
+    "da phan cong": "assigned",
+    "da giao": "assigned",
+    "in progress": "in_progress",
+    "in process": "in_progress",
+    "investigating": "in_progress",
+    "processing": "in_progress",
+    "dang xu ly": "in_progress",
+    "fixed": "resolved",
+    "resolved": "resolved",
+    "completed": "resolved",
+    "da xu ly": "resolved",
+    "hoan thanh": "resolved",
+    "da khac phuc": "resolved",
+    "closed": "closed",
+    "da dong": "closed",
+    "rejected": "rejected",
+    "duplicate": "rejected",
+    "invalid": "rejected",
+    "not councils responsibility": "rejected",
+    "not responsible": "rejected",
+    "unable to fix": "rejected",
+    "won t fix": "rejected",
+    "no further action": "rejected",
+    "tu choi": "rejected",
+    "trung lap": "rejected",
+    "khong thuoc tham quyen": "rejected",
+}
+OPEN_STATUSES = ("new", "assigned", "in_progress")
+# Where servers put a status more detailed than open/closed (Chicago/Boston-style extensions).
+DETAILED_STATUS_PATHS = (
+    "extended_attributes.detailed_status",
+    "detailed_status",
+    "extended_attributes.status",
+)
+
+
+def plain(text: str) -> str:
+    """Lower case, no diacritics (đ → d), words separated by single spaces: for matching."""
+    text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
+
+
+def _contains(haystack: str, phrase: str) -> bool:
+    return re.search(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", haystack) is not None
+
+
+def scalar(value: Any) -> Any:
+    """A value some servers wrap in a one-element list (XML::Simple-style JSON)."""
+    while isinstance(value, list) and len(value) == 1 and not isinstance(value[0], dict | list):
+        value = value[0]
+    return value
+
+
+def unwrap_list(data: Any, wrappers: tuple[str, ...], what: str) -> list[Any]:
+    """The list of items of an Open311 answer, in either shape real servers use: the spec's
+    bare list, or an object wrapping it ({"service_requests": […]}, FixMyStreet's
+    {"requests": [{"request": […]}]})."""
+    for _ in range(5):
+        if isinstance(data, Mapping):
+            key = next((k for k in wrappers if k in data), None)
+            if key is None:
+                raise ValueError(
+                    f"is an object without a list of {what} (keys: {', '.join(list(data)[:8])})"
+                )
+            data = data[key]
+        elif (
+            isinstance(data, list)
+            and len(data) == 1
+            and isinstance(data[0], Mapping)
+            and set(data[0]) <= set(wrappers)
+            and data[0]
+        ):
+            data = data[0]
+        else:
+            break
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise ValueError(f"is not a list of {what}")
+    return data
+
+
+@dataclass(frozen=True)
+class Version:
+    """What is remembered of a request: the version written, whether it is still open."""
+
+    updated_ms: int
+    open: bool
+    requested_ms: int
+
+
+@dataclass
+class Open311State:
+    cursor_ms: int | None = None  # newest updated_datetime seen
+    versions: dict[str, Version] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Open311Config:
+    url: str
+    jurisdiction_id: str | None = None
+    api_key: str | None = None
+    interval: float = 60.0
+    overlap: timedelta = timedelta(minutes=10)
+    backfill: timedelta = timedelta(days=7)
+    page_limit: int = 1000
+    id_prefix: str = ""
+    categories: Mapping[str, str] = field(default_factory=dict)
+    statuses: Mapping[str, str] = field(default_factory=dict)
+    ward_field: str = "address"
+    wards: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Open311Config:
+        if not settings.open311_url:
+            raise SettingsError("IOC_OPEN311_URL", "is empty: no Open311 endpoint to poll")
+        categories = dict(settings.open311_categories)
+        for key, category in categories.items():
+            if category not in CATEGORIES:
+                raise SettingsError(
+                    "open311_categories",
+                    f"{key!r} maps to {category!r}, which is not one of {', '.join(CATEGORIES)}",
+                )
+        statuses = {}
+        for key, status in settings.open311_statuses:
+            if status not in REPORT_STATUSES:
+                raise SettingsError(
+                    "open311_statuses",
+                    f"{key!r} maps to {status!r}, which is not one of {', '.join(REPORT_STATUSES)}",
+                )
+            statuses[plain(key)] = status
+        wards = dict(settings.open311_wards)
+        for key, ward in wards.items():
+            if ward not in WARDS:
+                raise SettingsError(
+                    "open311_wards",
+                    f"{key!r} maps to {ward!r}, which is not one of the wards: {', '.join(WARDS)}",
+                )
+        return cls(
+            url=settings.open311_url.rstrip("/"),
+            jurisdiction_id=settings.open311_jurisdiction_id,
+            api_key=settings.open311_api_key,
+            interval=settings.open311_interval_seconds,
+            overlap=timedelta(seconds=settings.open311_overlap_seconds),
+            backfill=min(timedelta(days=settings.open311_backfill_days), SPEC_MAX_SPAN),
+            page_limit=settings.open311_page_limit,
+            id_prefix=settings.open311_id_prefix,
+            categories=categories,
+            statuses=statuses,
+            ward_field=settings.open311_ward_field,
+            wards=wards,
+        )
+
+
+class Open311Mapping:
+    """One Open311 request (a decoded JSON object) as a field-report record of the contract."""
+
+    def __init__(self, config: Open311Config):
+        self.config = config
+        self.statuses = {**DEFAULT_STATUSES, **config.statuses}
+        self.service_names: dict[str, str] = {}
+        # Longest first, so "Long Thành Bắc" wins over a shorter name inside it.
+        self.wards = sorted(((plain(w), w) for w in WARDS), key=lambda p: -len(p[0]))
+
+    def identity(self, item: Any) -> tuple[str, datetime, datetime]:
+        """(service_request_id, version time, requested time) or RejectedMessage."""
+        if not isinstance(item, Mapping):
+            raise RejectedMessage("a request in the list is not an object")
+        raw_id = scalar(item.get("service_request_id"))
+        if isinstance(raw_id, bool) or not isinstance(raw_id, str | int) or not str(raw_id):
+            raise RejectedMessage("a request has no service_request_id")
+        requested = self._time(item, "requested_datetime")
+        updated = self._time(item, "updated_datetime") or requested
+        if updated is None:
+            raise RejectedMessage(
+                f"request {raw_id}: neither updated_datetime nor requested_datetime is given"
+            )
+        return str(raw_id).strip(), updated, requested or updated
+
+    def record(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        requested = self._time(item, "requested_datetime")
+        updated = self._time(item, "updated_datetime") or requested
+        lat, lon = self._coordinate(item.get("lat")), self._coordinate(item.get("long"))
+        if lat == 0 and lon == 0:  # servers send 0,0 for "no location"
+            lat = lon = None
+        return {
+            "category": self.category(item),
+            "status": self.status(item),
+            "title": self.title(item),
+            "ward": self.ward(item),
+            "lat": lat,
+            "lon": lon,
+            "created": rfc3339(requested) if requested else None,
+            "updated": rfc3339(updated) if updated else None,
+            "ts": rfc3339(updated) if updated else None,
+        }
+
+    def category(self, item: Mapping[str, Any]) -> str:
+        code = scalar(item.get("service_code"))
+        code = (
+            "" if isinstance(code, bool) or not isinstance(code, str | int) else str(code).strip()
+        )
+        name = scalar(item.get("service_name"))
+        name = name.strip() if isinstance(name, str) else self.service_names.get(code, "")
+        for key in (code, name):
+            if key and key in self.config.categories:
+                return self.config.categories[key]
+        for text in (plain(name), plain(code)):
+            for category, words in CATEGORY_KEYWORDS:
+                if text and any(_contains(text, w) for w in words):
+                    return category
+        return "other"
+
+    def status(self, item: Mapping[str, Any]) -> str:
+        for path in DETAILED_STATUS_PATHS:
+            detailed = scalar(dig(item, path))
+            if isinstance(detailed, str) and detailed.strip():
+                return self._known_status(detailed, path)
+        raw = scalar(item.get("status"))
+        if not isinstance(raw, str) or not raw.strip():
+            raise RejectedMessage("required field 'status' is missing")
+        status = self._known_status(raw, "status")
+        notes = scalar(item.get("status_notes"))
+        if plain(raw) in ("open", "closed") and isinstance(notes, str):
+            status = self._refined_by_notes(status, plain(notes))
+        return status
+
+    def _known_status(self, text: str, key: str) -> str:
+        status = self.statuses.get(plain(text))
+        if status is None:
+            raise RejectedMessage(
+                f"{key} {text[:40]!r} is not a known status; map it in open311_statuses "
+                f"to one of {', '.join(REPORT_STATUSES)}"
+            )
+        return status
+
+    def _refined_by_notes(self, status: str, notes: str) -> str:
+        """status_notes may say more than open/closed ("Duplicate request.", "Đã phân công"):
+        the earliest phrase in the notes that agrees with open/closed refines the status."""
+        agreeing = OPEN_STATUSES if status in OPEN_STATUSES else ("resolved", "rejected")
+        found = [
+            (m.start(), wall_status)
+            for phrase, wall_status in self.statuses.items()
+            if wall_status in agreeing and wall_status != status
+            for m in [re.search(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", notes)]
+            if m
+        ]
+        return min(found)[1] if found else status
+
+    def title(self, item: Mapping[str, Any]) -> str | None:
+        for key in ("description", "service_name"):
+            text = scalar(item.get(key))
+            if isinstance(text, str) and (lines := [ln for ln in text.splitlines() if ln.strip()]):
+                title = " ".join(lines[0].split())
+                if len(title) > MAX_TITLE_CHARS:
+                    title = title[: MAX_TITLE_CHARS - 1].rstrip() + "…"
+                return title
+        return None
+
+    def ward(self, item: Mapping[str, Any]) -> str | None:
+        value = scalar(dig(item, self.config.ward_field))
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            return None
+        text = str(value).strip()
+        if text in self.config.wards:
+            return self.config.wards[text]
+        plain_text = plain(text)
+        return next((w for p, w in self.wards if _contains(plain_text, p)), None)
+
+    @staticmethod
+    def _coordinate(value: Any) -> Any:
+        value = scalar(value)
+        if isinstance(value, str):
+            try:
+                return float(value.strip()) if value.strip() else None
+            except ValueError:
+                return value  # the contract refuses it with its usual message
+        return value
+
+    @staticmethod
+    def _time(item: Mapping[str, Any], key: str) -> datetime | None:
+        value = scalar(item.get(key))
+        if value is None or value == "":
+            return None
+        if isinstance(value, str):  # "…+0700" (no colon) is common; RFC 3339 wants "+07:00"
+            value = re.sub(r"([+-]\d\d)(\d\d)$", r"\1:\2", value.strip())
+        return parse_timestamp(value, key)
+
+
+class Open311Source:
+    """The poll of one Open311 endpoint, with its memory of the versions already written."""
+
+    name = SOURCE_NAME
+
+    def __init__(
+        self,
+        config: Open311Config,
+        *,
+        state_dir: Path,
+        timeout: float,
+        session: requests.Session,
+    ):
+        self.config = config
+        self.interval = config.interval
+        self.timeout = timeout
+        self.session = session
+        self.mapping = Open311Mapping(config)
+        self.state_path = Path(state_dir) / f"{SOURCE_NAME}.json"
+        self.state = self._load_state()
+        self.repeats = RepeatFilter()
+        self.services_loaded_at: float | None = None
+
+    # -- HTTP ----------------------------------------------------------------------------------
+
+    def _params(self, **extra: str) -> dict[str, str]:
+        params = dict(extra)
+        if self.config.jurisdiction_id:
+            params["jurisdiction_id"] = self.config.jurisdiction_id
+        if self.config.api_key:
+            params["api_key"] = self.config.api_key
+        return params
+
+    def get_requests(self, **params: str) -> list[Any]:
+        url = f"{self.config.url}/requests.json"
+        data = fetch_json(
+            self.session, self.name, url, params=self._params(**params), timeout=self.timeout
+        )
+        try:
+            return unwrap_list(data, ("service_requests", "requests", "request"), "requests")
+        except ValueError as exc:
+            raise SourceError(self.name, f"answer from {shown_url(url)} {exc}") from None
+
+    def load_services(self) -> None:
+        """service_code → service_name from services.json, for requests that give only a code.
+        Not fatal: the poll goes on without it and tries again later."""
+        url = f"{self.config.url}/services.json"
+        self.services_loaded_at = time.monotonic()
+        try:
+            data = fetch_json(
+                self.session, self.name, url, params=self._params(), timeout=self.timeout
+            )
+            services = unwrap_list(data, ("services", "service"), "services")
+        except (SourceError, ValueError) as exc:
+            log.warning("%s: services.json not used: %s", self.name, exc)
+            return
+        names = {}
+        for service in services:
+            if isinstance(service, Mapping):
+                code, name = (
+                    scalar(service.get("service_code")),
+                    scalar(service.get("service_name")),
+                )
+                if isinstance(code, str | int) and isinstance(name, str):
+                    names[str(code)] = name
+        self.mapping.service_names = names
+        log.info(
+            "%s: %d services: %s",
+            self.name,
+            len(names),
+            "; ".join(
+                f"{code} {name} → {self.mapping.category({'service_code': code})}"
+                for code, name in list(names.items())[:50]
+            ),
+        )
+
+    def fetch_window(self, start: datetime, end: datetime) -> list[Any]:
+        """Requests made in [start, end]; a full answer (the server's limit) is split in two."""
+        items = self.get_requests(start_date=w3(start), end_date=w3(end))
+        if self.config.page_limit and len(items) >= self.config.page_limit:
+            if end - start < MIN_SPLIT_SPAN * 2:
+                log.warning(
+                    "%s: %d requests between %s and %s fill one answer; some may be missed",
+                    self.name,
+                    len(items),
+                    w3(start),
+                    w3(end),
+                )
+                return items
+            middle = (start + (end - start) / 2).replace(microsecond=0)
+            return self.fetch_window(start, middle) + self.fetch_window(middle, end)
+        return items
+
+    # -- one poll ------------------------------------------------------------------------------
+
+    def fetch(self, received_at: datetime) -> Batch:
+        if (
+            self.services_loaded_at is None
+            or time.monotonic() - self.services_loaded_at > SERVICES_REFRESH_SECONDS
+        ):
+            self.load_services()
+        state = self.state
+        now = received_at.astimezone(UTC).replace(microsecond=0)
+        if state.cursor_ms is not None:
+            start = from_ms(state.cursor_ms) - self.config.overlap
+        else:
+            start = now - self.config.backfill
+        start = start.replace(microsecond=0)
+        items = []
+        for span_start, span_end in spans(start, now + self.config.overlap, SPEC_MAX_SPAN):
+            items += self.fetch_window(span_start, span_end)
+        items += self._open_requests_not_in(items, now)
+
+        batch = Batch(received=len(items))
+        newest: dict[str, tuple[Mapping[str, Any], datetime, datetime]] = {}
+        for item in items:
+            try:
+                raw_id, updated, requested = self.mapping.identity(item)
+            except RejectedMessage as exc:
+                self._reject(batch, "?", exc)
+                continue
+            if raw_id not in newest or updated > newest[raw_id][1]:
+                newest[raw_id] = (item, updated, requested)
+
+        versions = dict(state.versions)
+        cursor_ms = state.cursor_ms
+        for raw_id, (item, updated, requested) in newest.items():
+            cursor_ms = max(cursor_ms or 0, to_ms(updated))
+            known = versions.get(raw_id)
+            if known is not None and to_ms(updated) <= known.updated_ms:
+                continue  # this version (or a newer one) is already written
+            report_id = f"{self.config.id_prefix}{raw_id}"
+            try:
+                record = self.mapping.record(item)
+                points = parse_record("report", report_id, record, received_at)
+            except RejectedMessage as exc:
+                self._reject(batch, f"{raw_id}@{w3(updated)}", exc)
+                continue
+            batch.points += points
+            versions[raw_id] = Version(
+                to_ms(updated), record["status"] in OPEN_STATUSES, to_ms(requested)
+            )
+        batch.state = Open311State(cursor_ms, self._pruned(versions, start, now))
+        return batch
+
+    def _open_requests_not_in(self, items: list[Any], now: datetime) -> list[Any]:
+        seen = {str(scalar(i.get("service_request_id"))) for i in items if isinstance(i, Mapping)}
+        horizon = to_ms(now - TRACK_OPEN_FOR)
+        wanted = sorted(
+            raw_id
+            for raw_id, v in self.state.versions.items()
+            if v.open and raw_id not in seen and v.requested_ms >= horizon
+        )
+        found = []
+        for i in range(0, len(wanted), IDS_PER_REQUEST):
+            found += self.get_requests(service_request_id=",".join(wanted[i : i + IDS_PER_REQUEST]))
+        return found
+
+    def _pruned(self, versions: dict[str, Version], start: datetime, now: datetime) -> dict:
+        """Forget requests no later poll can return: made before the window and not re-asked."""
+        start_ms, horizon = to_ms(start), to_ms(now - TRACK_OPEN_FOR)
+        return {
+            raw_id: v
+            for raw_id, v in versions.items()
+            if v.requested_ms >= start_ms or (v.open and v.requested_ms >= horizon)
+        }
+
+    def _reject(self, batch: Batch, key: str, exc: RejectedMessage) -> None:
+        batch.rejected += 1
+        if self.repeats.should_log(key, exc.reason):
+            log.warning("%s: request %s rejected: %s", self.name, key.split("@")[0], exc.reason)
+
+    def commit(self, batch: Batch) -> None:
+        """The batch's points are written: remember its versions and cursor, durably."""
+        self.state = batch.state
+        self._save_state()
+
+    # -- state file ----------------------------------------------------------------------------
+
+    def _load_state(self) -> Open311State:
+        try:
+            data = json.loads(self.state_path.read_text())
+            if data.get("version") != STATE_VERSION or data.get("endpoint") != self.config.url:
+                log.info(
+                    "%s: state in %s is for another endpoint; starting afresh",
+                    self.name,
+                    self.state_path,
+                )
+                return Open311State()
+            return Open311State(
+                cursor_ms=data["cursor_ms"],
+                versions={k: Version(*v) for k, v in data["versions"].items()},
+            )
+        except FileNotFoundError:
+            return Open311State()
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning(
+                "%s: state file %s is unreadable (%s); starting afresh (reports already in the "
+                "store are written again, which leaves them unchanged)",
+                self.name,
+                self.state_path,
+                exc,
+            )
+            return Open311State()
+
+    def _save_state(self) -> None:
+        data = {
+            "version": STATE_VERSION,
+            "endpoint": self.config.url,
+            "cursor_ms": self.state.cursor_ms,
+            "versions": {
+                k: [v.updated_ms, v.open, v.requested_ms] for k, v in self.state.versions.items()
+            },
+        }
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_path.with_suffix(".tmp")
+        with tmp.open("w") as f:
+            json.dump(data, f, separators=(",", ":"))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.state_path)
+
+
+def w3(ts: datetime) -> str:
+    """The W3C date-time form GeoReport v2 asks for, in UTC: 2010-01-01T00:00:00Z."""
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def spans(
+    start: datetime, end: datetime, longest: timedelta
+) -> Iterator[tuple[datetime, datetime]]:
+    while start < end:
+        yield start, min(end, start + longest)
+        start += longest

@@ -1,0 +1,215 @@
+"""`python -m feeds poll`: polls the Open311 endpoint and the HTTP status sources on their own
+schedules and writes what they return into the store.
+
+A poll that fails (no answer, HTTP error, not JSON, store down) writes nothing and commits
+nothing: the source is asked again after an exponential backoff (or the server's Retry-After),
+starting from the same cursor, so a failure delays data but never loses it. Polled sources are
+their own durable buffer, so no spool is needed here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import logging
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+import requests
+
+from feeds.http_sources import Batch, HttpStatusSource, SourceError
+from feeds.open311 import SOURCE_NAME, Open311Config, Open311Source
+from wall.domain import FEED_HEALTH
+from wall.settings import Settings, SettingsError
+from wall.store import Point, Store, StoreError, open_store
+
+log = logging.getLogger(__name__)
+
+MAX_RETRY_AFTER_SECONDS = 24 * 3600.0
+
+
+class Source(Protocol):
+    name: str
+    interval: float
+
+    def fetch(self, received_at: datetime) -> Batch: ...
+
+    def commit(self, batch: Batch) -> None: ...
+
+
+def backoff_delay(
+    failures: int, interval: float, backoff_max: float, retry_after: float | None = None
+) -> float:
+    """Wait before the next try after `failures` failures in a row.
+
+    The server's Retry-After is obeyed as given (it knows its own load). Otherwise the wait
+    starts at the source's interval and doubles up to `backoff_max`, less up to 20 % so that
+    workers restarted together do not retry together.
+    """
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), MAX_RETRY_AFTER_SECONDS)
+    delay = min(backoff_max, interval * 2 ** min(failures - 1, 30))
+    return max(delay * random.uniform(0.8, 1.0), min(interval, backoff_max))
+
+
+@dataclass
+class SourceHealth:
+    received: int = 0
+    written: int = 0
+    rejected: int = 0
+    failures: int = 0  # failed polls in a row
+    last_success: float | None = None  # time.monotonic()
+
+
+class PollWorker:
+    """Runs each source's poll when it is due, one at a time (the store is used from one
+    thread), and writes a `feed_health` point per source after every poll."""
+
+    def __init__(
+        self,
+        store: Store,
+        sources: Sequence[Source],
+        *,
+        backoff_max: float = 600.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        names = [s.name for s in sources]
+        if duplicate := next((n for n in names if names.count(n) > 1), None):
+            raise SettingsError("poll_sources", f"two sources are named {duplicate!r}")
+        self.store = store
+        self.sources = list(sources)
+        self.backoff_max = backoff_max
+        self.clock = clock
+        self.health = {s.name: SourceHealth() for s in sources}
+        self.started = time.monotonic()
+
+    def poll(self, source: Source) -> float:
+        """Poll one source once; returns the seconds until it is due again."""
+        health = self.health[source.name]
+        received_at = self.clock()
+        try:
+            batch = source.fetch(received_at)
+            self.store.write(batch.points)
+        except SourceError as exc:
+            return self._failed(source, exc.problem, exc.retry_after)
+        except StoreError as exc:
+            return self._failed(source, f"store did not take the points: {exc}", None)
+        source.commit(batch)
+        health.received += batch.received
+        health.written += len(batch.points)
+        health.rejected += batch.rejected
+        health.failures = 0
+        health.last_success = time.monotonic()
+        log.info(
+            "%s: %d items, %d points written, %d rejected",
+            source.name,
+            batch.received,
+            len(batch.points),
+            batch.rejected,
+        )
+        self._write_health(source)
+        return source.interval
+
+    def _failed(self, source: Source, problem: str, retry_after: float | None) -> float:
+        health = self.health[source.name]
+        health.failures += 1
+        delay = backoff_delay(health.failures, source.interval, self.backoff_max, retry_after)
+        log.warning(
+            "%s: %s; try %d failed, next in %.1f s%s",
+            source.name,
+            problem,
+            health.failures,
+            delay,
+            " (the server's Retry-After)" if retry_after is not None else "",
+        )
+        self._write_health(source)
+        return delay
+
+    def _write_health(self, source: Source) -> None:
+        health = self.health[source.name]
+        since = health.last_success if health.last_success is not None else self.started
+        point = Point(
+            FEED_HEALTH.name,
+            {"feed": source.name},
+            {
+                "received": health.received,
+                "written": health.written,
+                "rejected": health.rejected,
+                "last_message_age_s": round(time.monotonic() - since, 3),
+            },
+            self.clock(),
+        )
+        try:
+            self.store.write([point])
+        except StoreError as exc:
+            log.debug("%s: feed health not written: %s", source.name, exc)
+
+    def run(self, stop: threading.Event, max_polls: int | None = None) -> None:
+        """Poll every source when due until `stop` is set (or `max_polls` polls are done)."""
+        due = [(time.monotonic(), i) for i in range(len(self.sources))]
+        heapq.heapify(due)
+        polls = 0
+        while due and not stop.is_set() and (max_polls is None or polls < max_polls):
+            when, index = heapq.heappop(due)
+            if stop.wait(max(0.0, when - time.monotonic())):
+                break
+            delay = self.poll(self.sources[index])
+            polls += 1
+            heapq.heappush(due, (time.monotonic() + delay, index))
+
+
+def build_sources(settings: Settings, session: requests.Session | None = None) -> list[Source]:
+    """The sources the settings name: the Open311 endpoint (if set) and every poll_sources."""
+    session = session or requests.Session()
+    session.headers["User-Agent"] = "ioc-wall-poll"
+    sources: list[Source] = []
+    if settings.open311_url:
+        sources.append(
+            Open311Source(
+                Open311Config.from_settings(settings),
+                state_dir=Path(settings.poll_state_dir),
+                timeout=settings.poll_timeout_seconds,
+                session=session,
+            )
+        )
+    for config in settings.poll_sources:
+        if config["name"] == SOURCE_NAME:
+            raise SettingsError("poll_sources", f"the name {SOURCE_NAME!r} is the Open311 feed's")
+        sources.append(
+            HttpStatusSource(config, timeout=settings.poll_timeout_seconds, session=session)
+        )
+    return sources
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--once", action="store_true", help="poll every source once, then exit (for cron or a test)"
+    )
+
+
+def poll_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Entry of `python -m feeds poll`."""
+    sources = build_sources(settings)
+    if not sources:
+        raise SettingsError(
+            "IOC_OPEN311_URL", "is empty and no [[poll_sources]] are set: nothing to poll"
+        )
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with open_store(settings) as store:
+        try:
+            store.check()
+        except StoreError as exc:  # not fatal: each poll tries the store again
+            log.warning("store not reachable yet: %s", exc)
+        worker = PollWorker(store, sources, backoff_max=settings.poll_backoff_max_seconds)
+        log.info("polling %s", ", ".join(f"{s.name} every {s.interval:g} s" for s in sources))
+        worker.run(stop, max_polls=len(sources) if getattr(args, "once", False) else None)
+    return 0

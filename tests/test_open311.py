@@ -1,0 +1,365 @@
+"""Open311 GeoReport v2 → field reports, against a real HTTP server and both store backends."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import requests
+
+from feeds.open311 import Open311Config, Open311Mapping, Open311Source, unwrap_list
+from feeds.payloads import RejectedMessage
+from feeds.poll_worker import PollWorker
+from tests.poll_fixtures import Open311Fixture, Reply
+from wall.settings import Settings, SettingsError, load_settings
+from wall.store import Store
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def vn(ts: datetime) -> str:
+    """W3C date-time as the spec writes it, here in Vietnam's offset: 2026-11-26T08:30:00+07:00."""
+    return ts.astimezone(timezone(timedelta(hours=7))).isoformat()
+
+
+def request(rid: str | int, hours_ago: float, **extra: object) -> dict:
+    made = NOW - timedelta(hours=hours_ago)
+    item = {
+        "service_request_id": rid,
+        "status": "open",
+        "status_notes": None,
+        "service_name": "Ổ gà, hư hỏng mặt đường",
+        "service_code": "GT01",
+        "description": "Ổ gà lớn trước cổng trường\nXe máy dễ té",
+        "requested_datetime": vn(made),
+        "updated_datetime": vn(made),
+        "address": "12 Phạm Hùng, phường Long Thành Bắc, thị xã Hòa Thành, Tây Ninh",
+        "lat": 11.2871,
+        "long": 106.1302,
+    }
+    item.update(extra)
+    return item
+
+
+@pytest.fixture
+def server() -> Iterator[Open311Fixture]:
+    fixture = Open311Fixture(jurisdiction="hoathanh.tayninh.gov.vn").start()
+    yield fixture
+    fixture.stop()
+
+
+def config(server: Open311Fixture, **overrides: object) -> Open311Config:
+    values = {
+        "url": server.endpoint,
+        "jurisdiction_id": "hoathanh.tayninh.gov.vn",
+        "interval": 0.05,
+        "overlap": timedelta(minutes=10),
+        "backfill": timedelta(days=7),
+        **overrides,
+    }
+    return Open311Config(**values)
+
+
+def source(cfg: Open311Config, state_dir: Path, timeout: float = 2.0) -> Open311Source:
+    return Open311Source(cfg, state_dir=state_dir, timeout=timeout, session=requests.Session())
+
+
+def reports(store: Store) -> list[dict]:
+    frame = store.points("field_report", NOW - timedelta(days=30), NOW + timedelta(hours=1))
+    return frame.to_dict("records")
+
+
+@pytest.mark.parametrize("shape", ["bare", "service_requests", "fixmystreet"])
+def test_requests_in_every_json_shape_become_field_reports_in_the_store(
+    shape: str, store: Store, tmp_path: Path
+) -> None:
+    server = Open311Fixture(shape=shape).start()
+    try:
+        server.requests = [
+            request(101, 5),
+            request(
+                "HT-2026-0102",
+                3,
+                service_code="CS03",
+                service_name="Đèn đường không sáng",
+                description="Đèn đường tắt cả dãy",
+                status="closed",
+                status_notes="Đã khắc phục, thay bóng đèn mới",
+                updated_datetime=vn(NOW - timedelta(hours=1)),
+                address="Đường Lạc Long Quân, Long Hoa",
+                lat="11.2790",
+                long="106.1233",
+            ),
+        ]
+        worker = PollWorker(store, [source(config(server, jurisdiction_id=None), tmp_path)])
+        worker.poll(worker.sources[0])
+    finally:
+        server.stop()
+
+    rows = {r["report_id"]: r for r in reports(store)}
+    assert set(rows) == {"101", "HT-2026-0102"}
+    pothole, lamp = rows["101"], rows["HT-2026-0102"]
+    assert (pothole["category"], pothole["status"], pothole["ward"]) == (
+        "traffic",
+        "new",
+        "Long Thành Bắc",
+    )
+    assert pothole["title"] == "Ổ gà lớn trước cổng trường"
+    assert (pothole["lat"], pothole["lon"]) == (11.2871, 106.1302)
+    assert pothole["created"] == pothole["updated"]
+    assert (lamp["category"], lamp["status"], lamp["ward"]) == ("lighting", "resolved", "Long Hoa")
+    assert (lamp["lat"], lamp["lon"]) == (11.279, 106.1233)
+    # The point stands at the request's updated_datetime: the wall's history is the city's.
+    assert lamp["time"].to_pydatetime() == NOW - timedelta(hours=1)
+    assert lamp["created"] == (NOW - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def test_an_update_to_an_older_request_is_seen_and_no_version_is_written_twice(
+    server: Open311Fixture, store: Store, tmp_path: Path
+) -> None:
+    old = request(7, hours_ago=24 * 3)
+    server.requests = [old, request(8, hours_ago=1)]
+    worker = PollWorker(store, [source(config(server), tmp_path)])
+    open311 = worker.sources[0]
+    worker.poll(open311)
+    # The window of the next poll starts near the newest update seen: request 7 is outside it,
+    # so only the look-up by id can notice that it was closed as a duplicate.
+    old.update(
+        status="closed",
+        status_notes="Duplicate request. Trùng với phản ánh 5",
+        updated_datetime=vn(NOW - timedelta(minutes=5)),
+    )
+    worker.poll(open311)
+    worker.poll(open311)
+
+    history = [(r["report_id"], r["status"]) for r in reports(store) if r["report_id"] == "7"]
+    assert history == [("7", "new"), ("7", "rejected")]
+    assert worker.health["open311"].written == 3  # the third poll wrote nothing again
+    by_id = [s for s in server.request_queries() if "service_request_id" in s.query]
+    # Poll 2 asks for 7 (open, before the window); poll 3 for 8, whose time is now before the
+    # window too, but no longer for 7, which is closed.
+    assert [s.query["service_request_id"] for s in by_id] == ["7", "8"]
+
+
+def test_a_restart_resumes_from_the_saved_cursor_without_writing_again(
+    server: Open311Fixture, store: Store, tmp_path: Path
+) -> None:
+    server.requests = [request(1, 30), request(2, 2)]
+    first = PollWorker(store, [source(config(server), tmp_path)])
+    first.poll(first.sources[0])
+    assert first.health["open311"].written == 2
+
+    restarted = PollWorker(store, [source(config(server), tmp_path)])
+    server.requests.append(request(3, 0.5))
+    restarted.poll(restarted.sources[0])
+
+    assert restarted.health["open311"].written == 1
+    assert sorted(r["report_id"] for r in reports(store)) == ["1", "2", "3"]
+    last_window = [s for s in server.request_queries() if "start_date" in s.query][-1]
+    start = datetime.fromisoformat(last_window.query["start_date"].replace("Z", "+00:00"))
+    # the newest update seen before the restart (request 2's) less the overlap
+    assert start == NOW - timedelta(hours=2) - timedelta(minutes=10)
+
+
+def test_bad_requests_are_rejected_one_by_one_with_a_log_line_and_the_good_ones_kept(
+    server: Open311Fixture, store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.requests = [
+        request(11, 4),
+        request(12, 4, status="pending_review"),
+        request(13, 4, lat="north"),
+        request("has space", 4),
+        request(15, 4, requested_datetime="yesterday", updated_datetime=None),
+        request(16, 4),
+    ]
+    caplog.set_level(logging.WARNING)
+    worker = PollWorker(store, [source(config(server), tmp_path)])
+    worker.poll(worker.sources[0])
+
+    assert sorted(r["report_id"] for r in reports(store)) == ["11", "16"]
+    assert worker.health["open311"].rejected == 4
+    lines = "\n".join(caplog.messages)
+    assert "open311: request 12 rejected: status 'pending_review' is not a known status" in lines
+    assert "open311: request 13 rejected: field 'lat' must be a number, not text" in lines
+    assert "open311: request has space rejected: report id 'has space' must be" in lines
+    assert "requested_datetime" in lines and "is not an RFC 3339 time" in lines
+
+
+@pytest.mark.parametrize(
+    ("fault", "problem"),
+    [
+        (Reply(500, "Internal Server Error"), "HTTP 500 from http://127.0.0.1:"),
+        (Reply(200, "<html>maintenance</html>"), "is not JSON: Expecting value at character 0"),
+        (Reply(200, {"error": "oops"}), "is an object without a list of requests"),
+        (Reply(200, b"[]", delay=1.5), "no complete answer from"),
+        (
+            Reply(403, [{"code": 403, "description": "api_key không hợp lệ"}]),
+            "HTTP 403 from http://127.0.0.1:",
+        ),
+    ],
+    ids=["500", "html", "wrong-object", "slow", "403"],
+)
+def test_a_failed_poll_logs_the_problem_writes_nothing_and_the_next_poll_catches_up(
+    server: Open311Fixture,
+    store: Store,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    fault: Reply,
+    problem: str,
+) -> None:
+    server.requests = [request(21, 1), request(22, 2)]
+    caplog.set_level(logging.WARNING)
+    worker = PollWorker(store, [source(config(server), tmp_path, timeout=0.5)], backoff_max=30)
+    open311 = worker.sources[0]
+    open311.load_services()  # so the fault hits requests.json
+    server.fail_next(fault)
+
+    delay = worker.poll(open311)
+    assert reports(store) == []
+    assert worker.health["open311"].failures == 1
+    failure = next(m for m in caplog.messages if m.startswith("open311: "))
+    assert problem in failure and "/open311/v2/requests.json" in failure
+    assert "hoathanh" not in failure  # no query string (it may carry the api_key) in logs
+    assert 0.04 <= delay <= 0.05
+
+    worker.poll(open311)
+    assert sorted(r["report_id"] for r in reports(store)) == ["21", "22"]
+    assert worker.health["open311"].failures == 0
+
+
+def test_a_full_answer_splits_the_time_window_until_every_request_is_fetched(
+    store: Store, tmp_path: Path
+) -> None:
+    server = Open311Fixture(limit=3).start()
+    try:
+        server.requests = [request(100 + n, hours_ago=n * 7) for n in range(10)]
+        worker = PollWorker(store, [source(config(server, page_limit=3), tmp_path)])
+        worker.poll(worker.sources[0])
+    finally:
+        server.stop()
+    assert sorted(r["report_id"] for r in reports(store)) == [str(100 + n) for n in range(10)]
+
+
+def settings(**values: object) -> Settings:
+    return Settings(open311_url="http://127.0.0.1:1/open311/v2", **values)
+
+
+def mapping(**values: object) -> Open311Mapping:
+    return Open311Mapping(Open311Config.from_settings(settings(**values)))
+
+
+@pytest.mark.parametrize(
+    ("code", "name", "category"),
+    [
+        ("GT01", "Ổ gà, hư hỏng mặt đường", "traffic"),
+        ("A1", "Pothole in street", "traffic"),
+        ("MT02", "Rác thải không được thu gom", "environment"),
+        ("B2", "Street or Sidewalk Cleaning", "environment"),
+        ("CS03", "ĐÈN ĐƯỜNG KHÔNG SÁNG", "lighting"),
+        ("C3", "Streetlight out", "lighting"),
+        ("NG04", "Ngập nước sau mưa", "flooding"),
+        ("TT05", "Lấn chiếm vỉa hè", "urban_order"),
+        ("XX99", "Góp ý khác", "other"),
+        ("rac", None, "environment"),  # a code alone, no name
+        ("trace", "Tracking number request", "other"),  # "rac" only as a whole word
+    ],
+)
+def test_service_codes_and_names_map_onto_the_walls_categories(
+    code: str, name: str | None, category: str
+) -> None:
+    assert mapping().category({"service_code": code, "service_name": name}) == category
+
+
+def test_configured_categories_come_before_the_keyword_rules() -> None:
+    m = mapping(open311_categories=(("GT01", "flooding"), ("Góp ý khác", "urban_order")))
+    assert m.category({"service_code": "GT01", "service_name": "Ổ gà"}) == "flooding"
+    assert m.category({"service_code": "X", "service_name": "Góp ý khác"}) == "urban_order"
+
+
+@pytest.mark.parametrize(
+    ("item", "status"),
+    [
+        ({"status": "open"}, "new"),
+        ({"status": "closed"}, "closed"),
+        ({"status": "closed", "status_notes": "Duplicate request."}, "rejected"),
+        ({"status": "closed", "status_notes": "Đã xử lý xong, hoàn thành"}, "resolved"),
+        ({"status": "open", "status_notes": "Đã phân công đội công trình"}, "assigned"),
+        ({"status": "open", "status_notes": "fixed? no: in progress"}, "in_progress"),
+        ({"status": "in_progress"}, "in_progress"),  # FixMyStreet-style extended status
+        ({"status": "Action Scheduled"}, "assigned"),
+        (
+            {"status": "open", "extended_attributes": {"detailed_status": "Đang xử lý"}},
+            "in_progress",
+        ),
+        ({"status": "closed", "detailed_status": "FIXED"}, "resolved"),
+    ],
+)
+def test_open_closed_and_extended_statuses_map_onto_the_walls_statuses(
+    item: dict, status: str
+) -> None:
+    assert mapping().status(item) == status
+
+
+def test_unknown_statuses_are_refused_until_configured() -> None:
+    with pytest.raises(RejectedMessage, match="'Chờ duyệt' is not a known status"):
+        mapping().status({"status": "Chờ duyệt"})
+    assert (
+        mapping(open311_statuses=(("Chờ duyệt", "new"),)).status({"status": "chờ duyệt"}) == "new"
+    )
+
+
+def test_ward_from_the_address_or_a_configured_field_and_lookup() -> None:
+    m = mapping()
+    assert m.ward({"address": "Hẻm 3, Trường Hòa, Hòa Thành"}) == "Trường Hòa"
+    assert m.ward({"address": "ap Long Thanh Trung, xa Long Thanh Trung"}) == "Long Thành Trung"
+    assert m.ward({"address": "Thị xã Hòa Thành"}) is None  # the town, not a ward
+    coded = mapping(
+        open311_ward_field="extended_attributes.ward",
+        open311_wards=(("7", "Hiệp Tân"),),
+    )
+    assert coded.ward({"extended_attributes": {"ward": 7}}) == "Hiệp Tân"
+    assert coded.ward({"address": "Hiệp Tân"}) is None
+
+
+def test_wrapped_and_bare_lists_are_unwrapped_and_other_shapes_named() -> None:
+    wrappers = ("service_requests", "requests", "request")
+    assert unwrap_list([{"a": 1}], wrappers, "requests") == [{"a": 1}]
+    assert unwrap_list({"service_requests": [{"a": 1}]}, wrappers, "requests") == [{"a": 1}]
+    assert unwrap_list({"requests": [{"request": [{"a": 1}]}]}, wrappers, "requests") == [{"a": 1}]
+    assert unwrap_list({"requests": [{"request": []}]}, wrappers, "requests") == []
+    with pytest.raises(ValueError, match="is not a list of requests"):
+        unwrap_list("nope", wrappers, "requests")
+
+
+@pytest.mark.parametrize(
+    ("environ", "setting", "problem"),
+    [
+        ({"IOC_OPEN311_URL": "ftp://city/open311"}, "IOC_OPEN311_URL", "not an http:// or"),
+        ({"IOC_OPEN311_CATEGORIES": "{bad"}, "IOC_OPEN311_CATEGORIES", "is not JSON"),
+        ({"IOC_OPEN311_STATUSES": '{"x": 1}'}, "IOC_OPEN311_STATUSES", "entry 'x' must be"),
+        ({"IOC_OPEN311_INTERVAL_SECONDS": "0"}, "IOC_OPEN311_INTERVAL_SECONDS", "greater than 0"),
+    ],
+)
+def test_bad_open311_settings_name_the_setting(environ: dict, setting: str, problem: str) -> None:
+    with pytest.raises(SettingsError) as error:
+        load_settings(environ=environ)
+    assert error.value.setting == setting and problem in error.value.problem
+
+
+@pytest.mark.parametrize(
+    ("values", "setting", "problem"),
+    [
+        ({"open311_categories": (("GT01", "roads"),)}, "open311_categories", "'roads'"),
+        ({"open311_statuses": (("x", "done"),)}, "open311_statuses", "'done', which is not"),
+        ({"open311_wards": (("7", "Phường 7"),)}, "open311_wards", "not one of the wards"),
+    ],
+)
+def test_mappings_onto_unknown_categories_statuses_or_wards_are_refused(
+    values: dict, setting: str, problem: str
+) -> None:
+    with pytest.raises(SettingsError) as error:
+        Open311Config.from_settings(settings(**values))
+    assert error.value.setting == setting and problem in error.value.problem
