@@ -1,0 +1,929 @@
+"""A simulated Hòa Thành for demos and load tests: the messages its devices and systems would send.
+
+`CitySimulator` is a pure, deterministic generator of `SimMessage(time, topic, payload)`: the
+same inventory, seed, start time and options give the same messages, however the time range is
+cut into `advance` calls. It is a discrete-event simulation (a heap of scheduled events), so 24 h
+of backfill for a few hundred cameras costs a few hundred thousand events, not a tick per second.
+
+What it models, none of it hand-placed:
+- cameras report status periodically and on change; most fail rarely, a few flap; a few
+  registered cameras never report ("no data"), a few unregistered ones do;
+- power cuts take a whole ward's cameras and APs down at the same instant, then restore them;
+- WiFi clients follow the town's day (morning, lunch and evening peaks), the Holy See's four
+  daily ceremonies, and a large crowd on Cao Đài festival days; APs reboot and reset counters;
+- field reports arrive through the day across categories and move new → assigned →
+  in_progress → resolved → closed (or new → rejected) over hours;
+- ~17 operating indicators with targets, some met and some missed.
+
+Runners: `publish_mqtt` (paho-mqtt 2, when IOC_MQTT_URL is set) and `run_in_process` (feeds the
+`Ingestor` directly, the demo without a broker). `Open311Server` serves the reports as an Open311
+GeoReport v2 endpoint for the polling worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import itertools
+import json
+import logging
+import math
+import random
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from feeds.inventory import (
+    HOLY_SEE,
+    STREETS,
+    AccessPoint,
+    Camera,
+    Inventory,
+    InventoryError,
+    generate_inventory,
+    load_inventory,
+)
+from feeds.payloads import topic_for
+from wall.settings import Settings
+from wall.store import Store
+
+log = logging.getLogger(__name__)
+
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+# Where a report may go next; anything else never happens.
+REPORT_TRANSITIONS = {
+    "new": ("assigned", "rejected"),
+    "assigned": ("in_progress",),
+    "in_progress": ("resolved",),
+    "resolved": ("closed",),
+    "closed": (),
+    "rejected": (),
+}
+
+# Cao Đài festivals at the Holy See (Gregorian dates of the lunar feasts, approximate): Đại lễ
+# Vía Đức Chí Tôn (9/1 âm lịch), Hội Yến Diêu Trì Cung (15/8) and Kỷ niệm Khai Đạo (15/10),
+# each drawing crowds for about three days.
+FESTIVAL_DAYS = frozenset(
+    date.fromisoformat(d)
+    for d in (
+        "2026-02-24", "2026-02-25", "2026-02-26",
+        "2026-09-24", "2026-09-25", "2026-09-26",
+        "2026-11-23", "2026-11-24", "2026-11-25",
+        "2027-02-13", "2027-02-14", "2027-02-15",
+        "2027-09-14", "2027-09-15", "2027-09-16",
+        "2027-11-13", "2027-11-14", "2027-11-15",
+    )
+)  # fmt: skip
+
+REPORT_TITLES = {
+    "traffic": (
+        "Đèn tín hiệu giao thông hỏng tại ngã tư {street} – {cross}",
+        "Ùn tắc giao thông trên đường {street}",
+        "Xe đậu lấn chiếm lòng đường {street}",
+        "Ổ gà lớn trên đường {street}",
+        "Biển báo giao thông bị đổ trên đường {street}",
+    ),
+    "environment": (
+        "Rác thải tồn đọng ven đường {street}",
+        "Đốt rác gây khói tại khu dân cư {ward}",
+        "Nước thải chảy tràn ra đường {street}",
+        "Xác động vật chết trên đường {street}",
+    ),
+    "lighting": (
+        "Đèn đường không sáng trên đường {street}",
+        "Cột đèn chiếu sáng nghiêng trên đường {street}",
+        "Đèn đường sáng cả ban ngày trên đường {street}",
+    ),
+    "flooding": (
+        "Ngập nước sau mưa trên đường {street}",
+        "Cống thoát nước bị nghẹt trên đường {street}",
+        "Nắp hố ga bị mất trên đường {street}",
+    ),
+    "urban_order": (
+        "Lấn chiếm vỉa hè buôn bán trên đường {street}",
+        "Quảng cáo rao vặt trái phép trên đường {street}",
+        "Xây dựng không phép tại {ward}",
+        "Tập kết vật liệu xây dựng dưới lòng đường {street}",
+    ),
+}
+CATEGORY_WEIGHTS = {
+    "traffic": 0.28,
+    "environment": 0.25,
+    "lighting": 0.17,
+    "flooding": 0.12,
+    "urban_order": 0.18,
+}
+
+
+@dataclass(frozen=True)
+class Indicator:
+    indicator_id: str
+    name: str
+    sector: str
+    unit: str
+    target: float
+    level: (
+        float  # where the town stands; above target means met (every indicator: higher is better)
+    )
+    yearly: bool = False
+
+
+# The town's operating indicators ("bộ chỉ số điều hành"); all are "higher is better".
+INDICATORS = (
+    Indicator("hs_dung_han", "Hồ sơ TTHC giải quyết đúng hạn", "hanh_chinh", "%", 98, 99.1),
+    Indicator("dvc_toan_trinh", "Hồ sơ nộp trực tuyến toàn trình", "hanh_chinh", "%", 80, 71.5),
+    Indicator("phan_anh_dung_han", "Phản ánh xử lý đúng hạn", "hanh_chinh", "%", 90, 86.0),
+    Indicator("thu_ngan_sach", "Thu ngân sách so với dự toán", "tai_chinh", "%", 100, 104.2, True),
+    Indicator("giai_ngan_dtc", "Giải ngân vốn đầu tư công", "tai_chinh", "%", 95, 78.4, True),
+    Indicator("dn_thanh_lap", "Doanh nghiệp thành lập mới", "kinh_te", "DN", 180, 196, True),
+    Indicator("khach_du_lich", "Lượt khách du lịch", "du_lich", "nghìn lượt", 320, 351.0),
+    Indicator("doanh_thu_du_lich", "Doanh thu du lịch", "du_lich", "tỷ đồng", 95, 88.3),
+    Indicator("huy_dong_tre_5t", "Huy động trẻ 5 tuổi ra lớp", "giao_duc", "%", 99.5, 99.8, True),
+    Indicator("truong_chuan_qg", "Trường đạt chuẩn quốc gia", "giao_duc", "%", 75, 68.2, True),
+    Indicator("bao_hiem_y_te", "Dân số tham gia bảo hiểm y tế", "y_te", "%", 93, 94.1, True),
+    Indicator("tiem_chung", "Trẻ em tiêm chủng đầy đủ", "y_te", "%", 95, 96.3),
+    Indicator("thu_gom_rac", "Chất thải rắn đô thị được thu gom", "moi_truong", "%", 98, 97.1),
+    Indicator("nuoc_sach", "Hộ dân sử dụng nước sạch", "moi_truong", "%", 99, 99.4, True),
+    Indicator("den_chieu_sang", "Đèn chiếu sáng công cộng hoạt động", "do_thi", "%", 97, 97.9),
+    Indicator("camera_hoat_dong", "Camera giám sát hoạt động", "an_ninh", "%", 95, 0),
+    Indicator("lao_dong_dao_tao", "Lao động qua đào tạo", "xa_hoi", "%", 70, 72.6, True),
+)  # fmt: skip
+CAMERA_AVAILABILITY_KPI = "camera_hoat_dong"  # computed from the simulated cameras
+
+
+@dataclass(frozen=True)
+class SimMessage:
+    time: datetime  # simulated time of sending (UTC); the payload's `ts`
+    topic: str
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class PowerCut:
+    ward: str
+    start: datetime
+    end: datetime
+
+
+@dataclass
+class SimOptions:
+    """Rates are per simulated time. Intervals apply to periodic status (changes are immediate)."""
+
+    status_interval: timedelta = timedelta(seconds=30)
+    backfill_status_interval: timedelta = timedelta(minutes=10)
+    kpi_interval: timedelta = timedelta(minutes=10)
+    backfill_kpi_interval: timedelta = timedelta(hours=1)
+    reports_per_day: float = 48.0
+    power_cut_every: timedelta = timedelta(hours=8)  # mean time between power cuts, town-wide
+    power_cut_minutes: tuple[float, float] = (20.0, 90.0)
+    flaky_share: float = 0.05
+    silent_share: float = 0.01
+    unregistered_cameras: int = 3
+    festival_days: frozenset[date] = FESTIVAL_DAYS
+    publish_reports: bool = True  # False: reports only reach `on_report` (an Open311 server)
+
+    @classmethod
+    def for_rate(cls, rate: float, devices: int, **kwargs: Any) -> SimOptions:
+        """Options whose periodic status messages add up to about `rate` per second."""
+        return cls(status_interval=timedelta(seconds=max(devices, 1) / rate), **kwargs)
+
+
+@dataclass
+class _CameraState:
+    camera: Camera
+    flaky: bool
+    silent: bool
+    fps: float
+    failed: bool = False
+
+
+@dataclass
+class _APState:
+    ap: AccessPoint
+    holy_see: bool
+    rx_bytes: int = 0
+    tx_bytes: int = 0
+    rebooting: bool = False
+
+
+@dataclass
+class ReportState:
+    report_id: str
+    category: str
+    title: str
+    ward: str
+    lat: float
+    lon: float
+    created: datetime
+    status: str = "new"
+    updated: datetime = field(default=datetime.min.replace(tzinfo=UTC))
+
+    def payload(self) -> dict[str, Any]:
+        local = LOCAL_TZ
+        return {
+            "category": self.category,
+            "status": self.status,
+            "title": self.title,
+            "ward": self.ward,
+            "lat": self.lat,
+            "lon": self.lon,
+            "created": self.created.astimezone(local).isoformat(timespec="seconds"),
+            "updated": self.updated.astimezone(local).isoformat(timespec="seconds"),
+            "ts": self.updated.astimezone(local).isoformat(timespec="milliseconds"),
+        }
+
+
+class CitySimulator:
+    def __init__(
+        self,
+        inventory: Inventory,
+        *,
+        seed: int = 2026,
+        start: datetime,
+        live_from: datetime | None = None,
+        options: SimOptions | None = None,
+    ):
+        """`start`: first simulated instant; before `live_from` (backfill) periodic status is
+        sparser, so a day of history is quick to write."""
+        self.inventory = inventory
+        self.options = options or SimOptions()
+        self.rng = random.Random(seed)
+        self.now = start.astimezone(UTC)
+        self.live_from = (live_from or start).astimezone(UTC)
+        self.power_cuts: list[PowerCut] = []
+        self.reports: dict[str, ReportState] = {}
+        self.on_report: Callable[[ReportState], None] | None = None  # e.g. an Open311 server
+        self._heap: list[tuple[datetime, int, Callable[[], Iterable[SimMessage]]]] = []
+        self._order = itertools.count()
+        self._report_count = 0
+        self._unpowered: set[str] = set()
+        rng = self.rng
+        self.cameras = [
+            _CameraState(
+                c,
+                flaky=rng.random() < self.options.flaky_share,
+                silent=rng.random() < self.options.silent_share,
+                fps=rng.choice((15.0, 25.0, 25.0, 30.0)),
+            )
+            for c in inventory.cameras
+        ]
+        for i in range(self.options.unregistered_cameras):
+            template = rng.choice(inventory.cameras) if inventory.cameras else None
+            if template is None:
+                break
+            stranger = Camera(
+                f"cam-x{i + 1:03d}",
+                f"Camera chưa đăng ký {i + 1} – {template.name}",
+                template.ward,
+                template.lat,
+                template.lon,
+            )
+            self.cameras.append(_CameraState(stranger, flaky=False, silent=False, fps=25.0))
+        self.aps = [
+            _APState(
+                a,
+                holy_see=math.dist((a.lat, a.lon), HOLY_SEE) < 0.003,
+                rx_bytes=rng.randrange(10**9, 10**11),
+                tx_bytes=rng.randrange(10**9, 10**10),
+            )
+            for a in inventory.access_points
+        ]
+        for state in self.cameras:
+            if state.silent:
+                continue
+            state.failed = rng.random() < (0.2 if state.flaky else 0.01)
+            self._at(self._uniform_offset(), self._camera_status(state))
+            self._at(self._time_to_flip(state), self._camera_flip(state))
+        for state in self.aps:
+            self._at(self._uniform_offset(), self._ap_sample(state))
+        for indicator in INDICATORS:
+            self._at(self.now, self._kpi(indicator))
+        self._at(self.now, self._report_arrival())
+        self._at(self.now + self._exp(self.options.power_cut_every) / 4, self._power_cut())
+
+    # -- the event loop -------------------------------------------------------------------
+
+    def advance(self, until: datetime) -> Iterator[SimMessage]:
+        """Messages of every event before `until`, in time order."""
+        until = until.astimezone(UTC)
+        while self._heap and self._heap[0][0] < until:
+            when, _, action = heapq.heappop(self._heap)
+            self.now = when
+            yield from action()
+        self.now = max(self.now, until)
+
+    def next_time(self) -> datetime | None:
+        return self._heap[0][0] if self._heap else None
+
+    def _at(self, when: datetime, action: Callable[[], Iterable[SimMessage]]) -> None:
+        heapq.heappush(self._heap, (when, next(self._order), action))
+
+    def _live(self) -> bool:
+        return self.now >= self.live_from
+
+    def _next(self, live: timedelta, backfill: timedelta) -> datetime:
+        """When a periodic reporter speaks next: sparser during backfill, and at the switch to
+        live spread again over one live interval, so live data starts at once."""
+        if self._live():
+            return self.now + live
+        if self.now + backfill < self.live_from:
+            return self.now + backfill
+        return self.live_from + live * self.rng.random()
+
+    def _next_status(self) -> datetime:
+        return self._next(self.options.status_interval, self.options.backfill_status_interval)
+
+    def _status_interval(self) -> timedelta:
+        o = self.options
+        return o.status_interval if self._live() else o.backfill_status_interval
+
+    def _uniform_offset(self) -> datetime:
+        """Spread periodic reporters over one interval so they do not all speak at once."""
+        return self.now + self._status_interval() * self.rng.random()
+
+    def _exp(self, mean: timedelta) -> timedelta:
+        return timedelta(seconds=self.rng.expovariate(1 / mean.total_seconds()))
+
+    def _message(self, kind: str, entity_id: str, payload: dict[str, Any]) -> SimMessage:
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        return SimMessage(self.now, topic_for(kind, entity_id), body)
+
+    def _ms(self) -> int:
+        return int(self.now.timestamp() * 1000)
+
+    # -- cameras --------------------------------------------------------------------------
+
+    def _online(self, state: _CameraState) -> bool:
+        return not state.failed and state.camera.ward not in self._unpowered
+
+    def _camera_message(self, state: _CameraState) -> SimMessage:
+        c, online = state.camera, self._online(state)
+        return self._message(
+            "camera",
+            c.camera_id,
+            {
+                "online": online,
+                "fps": round(state.fps * self.rng.uniform(0.9, 1.0), 1) if online else 0.0,
+                "bitrate_kbps": round(self.rng.gauss(2048, 180), 1) if online else 0.0,
+                "name": c.name,
+                "ward": c.ward,
+                "lat": c.lat,
+                "lon": c.lon,
+                "ts": self._ms(),
+            },
+        )
+
+    def _camera_status(self, state: _CameraState) -> Callable[[], Iterator[SimMessage]]:
+        def action() -> Iterator[SimMessage]:
+            yield self._camera_message(state)
+            self._at(self._next_status(), action)
+
+        return action
+
+    def _time_to_flip(self, state: _CameraState) -> datetime:
+        if state.flaky:
+            mean = timedelta(minutes=3) if state.failed else timedelta(minutes=25)
+        else:
+            mean = timedelta(minutes=50) if state.failed else timedelta(days=4)
+        return self.now + self._exp(mean)
+
+    def _camera_flip(self, state: _CameraState) -> Callable[[], Iterator[SimMessage]]:
+        def action() -> Iterator[SimMessage]:
+            was_online = self._online(state)
+            state.failed = not state.failed
+            if self._online(state) != was_online:
+                yield self._camera_message(state)  # the VMS reports a change at once
+            self._at(self._time_to_flip(state), action)
+
+        return action
+
+    # -- power cuts -----------------------------------------------------------------------
+
+    def _power_cut(self) -> Callable[[], Iterator[SimMessage]]:
+        def start() -> Iterator[SimMessage]:
+            wards = [w for w in self.inventory.wards if w not in self._unpowered]
+            if wards:
+                ward = self.rng.choice(wards)
+                low, high = self.options.power_cut_minutes
+                end = self.now + timedelta(minutes=self.rng.uniform(low, high))
+                self.power_cuts.append(PowerCut(ward, self.now, end))
+                yield from self._set_power(ward, powered=False)
+                self._at(end, lambda: self._set_power(ward, powered=True))
+            self._at(self.now + self._exp(self.options.power_cut_every), start)
+
+        return start
+
+    def _set_power(self, ward: str, *, powered: bool) -> Iterator[SimMessage]:
+        """Every device of the ward changes at the same instant."""
+        was = {id(s): self._online(s) for s in self.cameras if s.camera.ward == ward}
+        if powered:
+            self._unpowered.discard(ward)
+        else:
+            self._unpowered.add(ward)
+        for state in self.cameras:
+            if (
+                state.camera.ward == ward
+                and not state.silent
+                and was[id(state)] != self._online(state)
+            ):
+                yield self._camera_message(state)
+        for state in self.aps:
+            if state.ap.ward == ward:
+                yield self._ap_message(state)
+
+    # -- WiFi -----------------------------------------------------------------------------
+
+    def festival(self, when: datetime) -> bool:
+        return when.astimezone(LOCAL_TZ).date() in self.options.festival_days
+
+    def wifi_load(self, state: _APState, when: datetime) -> float:
+        """Expected share of the AP's capacity in use at that time (before noise)."""
+        local = when.astimezone(LOCAL_TZ)
+        hour = local.hour + local.minute / 60
+
+        def bump(centre: float, width: float, height: float) -> float:
+            distance = min(abs(hour - centre), 24 - abs(hour - centre))
+            return height * math.exp(-((distance / width) ** 2))
+
+        load = 0.06 + bump(7.5, 1.2, 0.30) + bump(12, 1.5, 0.40) + bump(20, 2.0, 0.55)
+        if state.holy_see:
+            load += sum(bump(h, 0.6, 0.25) for h in (0, 6, 12, 18))  # the four daily ceremonies
+        if self.festival(when) and 5 <= hour <= 23:
+            if state.holy_see:
+                load = max(load, 0.97)
+            elif state.ap.ward in ("Long Thành Bắc", "Long Hoa"):
+                load *= 1.6
+        return min(load, 1.0)
+
+    def _ap_message(self, state: _APState) -> SimMessage:
+        a = state.ap
+        up = a.ward not in self._unpowered and not state.rebooting
+        clients = 0
+        if up:
+            expected = a.capacity * self.wifi_load(state, self.now)
+            clients = min(a.capacity, max(0, round(expected * self.rng.lognormvariate(0, 0.15))))
+        return self._message(
+            "wifi",
+            a.ap_id,
+            {
+                "up": up,
+                "clients": clients,
+                "rx_bytes": state.rx_bytes,
+                "tx_bytes": state.tx_bytes,
+                "site": a.site,
+                "ward": a.ward,
+                "capacity": a.capacity,
+                "ts": self._ms(),
+            },
+        )
+
+    def _ap_sample(self, state: _APState) -> Callable[[], Iterator[SimMessage]]:
+        last = [self.now]
+
+        def action() -> Iterator[SimMessage]:
+            seconds = (self.now - last[0]).total_seconds()
+            last[0] = self.now
+            state.rebooting = self.rng.random() < 0.002
+            if state.rebooting:
+                state.rx_bytes = state.tx_bytes = 0  # counters restart after a reboot
+            elif state.ap.ward not in self._unpowered:
+                clients = state.ap.capacity * self.wifi_load(state, self.now)
+                per_client = self.rng.uniform(20_000, 120_000)  # bytes/s
+                state.rx_bytes += int(clients * per_client * seconds)
+                state.tx_bytes += int(clients * per_client * seconds * 0.12)
+            yield self._ap_message(state)
+            self._at(self._next_status(), action)
+
+        return action
+
+    # -- field reports --------------------------------------------------------------------
+
+    def _report_rate(self, when: datetime) -> float:
+        """Reports per hour: people report in daytime."""
+        hour = when.astimezone(LOCAL_TZ).hour
+        daytime = 1.6 if 6 <= hour < 21 else 0.15
+        return self.options.reports_per_day / 24 * daytime
+
+    def _report_arrival(self) -> Callable[[], Iterator[SimMessage]]:
+        peak = self.options.reports_per_day / 24 * 1.6
+
+        def action() -> Iterator[SimMessage]:
+            # Thinning: candidates at the peak rate, kept in proportion to the rate of the hour.
+            if self.rng.random() < self._report_rate(self.now) / peak:
+                yield from self._new_report()
+            self._at(self.now + self._exp(timedelta(hours=1 / peak)), action)
+
+        return action
+
+    def _new_report(self) -> Iterator[SimMessage]:
+        rng = self.rng
+        devices = [*self.inventory.cameras, *self.inventory.access_points]
+        if not devices:
+            return
+        place = rng.choice(devices)
+        category = rng.choices(list(CATEGORY_WEIGHTS), list(CATEGORY_WEIGHTS.values()))[0]
+        street, cross = rng.sample(STREETS, 2)
+        title = rng.choice(REPORT_TITLES[category]).format(
+            street=street, cross=cross, ward=place.ward
+        )
+        self._report_count += 1
+        local = self.now.astimezone(LOCAL_TZ)
+        report = ReportState(
+            report_id=f"PA-{local:%y%m%d-%H%M%S}-{self._report_count % 1000:03d}",
+            category=category,
+            title=title,
+            ward=place.ward,
+            lat=round(place.lat + rng.uniform(-0.001, 0.001), 5),
+            lon=round(place.lon + rng.uniform(-0.001, 0.001), 5),
+            created=self.now,
+            updated=self.now,
+        )
+        self.reports[report.report_id] = report
+        yield from self._report_messages(report)
+        self._schedule_transition(report)
+
+    def _report_messages(self, report: ReportState) -> Iterator[SimMessage]:
+        if self.on_report is not None:
+            self.on_report(report)
+        if self.options.publish_reports:
+            yield self._message("report", report.report_id, report.payload())
+
+    def _schedule_transition(self, report: ReportState) -> None:
+        rng = self.rng
+        choices = REPORT_TRANSITIONS[report.status]
+        if not choices:
+            return
+        if report.status == "new":
+            target = "rejected" if rng.random() < 0.1 else "assigned"
+            minutes = rng.lognormvariate(math.log(30), 0.6)
+        else:
+            target = choices[0]
+            typical = {"assigned": 60, "in_progress": 240, "resolved": 480}[report.status]
+            if report.category == "lighting" and report.status == "in_progress":
+                typical *= 2  # a lift truck has to be booked
+            minutes = rng.lognormvariate(math.log(typical), 0.7)
+
+        def action() -> Iterator[SimMessage]:
+            report.status = target
+            report.updated = self.now
+            yield from self._report_messages(report)
+            self._schedule_transition(report)
+
+        self._at(self.now + timedelta(minutes=minutes), action)
+
+    # -- indicators -----------------------------------------------------------------------
+
+    def camera_availability(self) -> float:
+        reporting = [s for s in self.cameras if not s.silent]
+        online = sum(self._online(s) for s in reporting)
+        return round(100 * online / len(reporting), 1) if reporting else 0.0
+
+    def _kpi(self, indicator: Indicator) -> Callable[[], Iterator[SimMessage]]:
+        drift = [0.0]
+
+        def action() -> Iterator[SimMessage]:
+            local = self.now.astimezone(LOCAL_TZ)
+            if indicator.indicator_id == CAMERA_AVAILABILITY_KPI:
+                value = self.camera_availability()
+            else:
+                drift[0] = 0.9 * drift[0] + self.rng.gauss(0, 0.004)
+                value = round(indicator.level * (1 + drift[0]), 1)
+                if indicator.unit == "%":
+                    value = min(value, 100.0)
+            yield self._message(
+                "kpi",
+                indicator.indicator_id,
+                {
+                    "value": value,
+                    "target": indicator.target,
+                    "unit": indicator.unit,
+                    "name": indicator.name,
+                    "sector": indicator.sector,
+                    "period": f"{local:%Y}" if indicator.yearly else f"{local:%Y-%m}",
+                    "ts": self._ms(),
+                },
+            )
+            o = self.options
+            self._at(self._next(o.kpi_interval, o.backfill_kpi_interval), action)
+
+        return action
+
+
+# -- runners --------------------------------------------------------------------------------
+
+
+class MessageSink(Protocol):
+    """What the in-process runner feeds: feeds.ingest.Ingestor has this shape."""
+
+    def handle(self, topic: str, payload: bytes, received_at: datetime | None = None) -> bool: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def build_simulator(
+    settings: Settings,
+    *,
+    seed: int = 2026,
+    backfill: timedelta = timedelta(hours=24),
+    now: datetime | None = None,
+    options: SimOptions | None = None,
+    inventory: Inventory | None = None,
+) -> CitySimulator:
+    now = now or datetime.now(UTC)
+    return CitySimulator(
+        inventory or load_inventory(settings.inventory),
+        seed=seed,
+        start=now - backfill,
+        live_from=now,
+        options=options,
+    )
+
+
+def feed_sink(
+    simulator: CitySimulator,
+    sink: MessageSink,
+    stop: threading.Event,
+    *,
+    backfilled: threading.Event | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> int:
+    """Backfill up to now as fast as the sink takes it, then follow the clock until `stop`.
+    Returns how many messages were sent."""
+    sent = 0
+    started = time.monotonic()
+    for message in simulator.advance(clock()):
+        sink.handle(message.topic, message.payload)
+        sent += 1
+        if stop.is_set():
+            return sent
+    sink.flush()
+    log.info("backfill: %d messages written in %.1f s", sent, time.monotonic() - started)
+    if backfilled is not None:
+        backfilled.set()
+    while not stop.is_set():
+        next_time = simulator.next_time()
+        wait = (next_time - clock()).total_seconds() if next_time else 1.0
+        if wait > 0 and stop.wait(min(wait, 1.0)):
+            break
+        for message in simulator.advance(clock()):
+            sink.handle(message.topic, message.payload)
+            sent += 1
+    return sent
+
+
+@dataclass
+class InProcessRun:
+    """The simulator feeding a store from a background thread (see `run_in_process`)."""
+
+    simulator: CitySimulator
+    thread: threading.Thread
+    stop: threading.Event
+    backfilled: threading.Event
+
+    def join(self, timeout: float | None = None) -> None:
+        self.thread.join(timeout)
+
+
+def run_in_process(
+    store: Store,
+    settings: Settings,
+    stop: threading.Event,
+    *,
+    seed: int = 2026,
+    backfill: timedelta = timedelta(hours=24),
+    options: SimOptions | None = None,
+    inventory: Inventory | None = None,
+) -> InProcessRun:
+    """Start the simulator in a daemon thread writing into `store` through the Ingestor, the
+    same validation and write path as the MQTT worker. Returns at once; `backfilled` is set
+    when history up to the start is written. Set `stop` to end it (the thread flushes and
+    closes its Ingestor)."""
+    from feeds.ingest import Ingestor
+
+    simulator = build_simulator(
+        settings, seed=seed, backfill=backfill, options=options, inventory=inventory
+    )
+    backfilled = threading.Event()
+
+    def work() -> None:
+        ingestor = Ingestor(store, feed="simulator", batch_size=5000)
+        try:
+            sent = feed_sink(simulator, ingestor, stop, backfilled=backfilled)
+            log.info("simulator stopped after %d messages", sent)
+        except Exception:  # the demo's wall must keep running; say why its data stopped
+            log.exception("simulator failed")
+        finally:
+            ingestor.close()
+            backfilled.set()
+
+    thread = threading.Thread(target=work, name="simulator", daemon=True)
+    thread.start()
+    return InProcessRun(simulator, thread, stop, backfilled)
+
+
+class MqttPublisher:
+    """A MessageSink that publishes to the broker of IOC_MQTT_URL at QoS 1 (paho-mqtt 2).
+
+    At most `window` messages wait for the broker's acknowledgement; beyond that `handle`
+    blocks, so a broker that is down slows the simulator instead of filling memory. paho sends
+    the waiting messages again when it reconnects."""
+
+    def __init__(self, url: str, client_id: str = "ioc-simulator", window: int = 1000):
+        from urllib.parse import unquote, urlsplit
+
+        import paho.mqtt.client as mqtt
+
+        parts = urlsplit(url)
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        if parts.username:
+            self.client.username_pw_set(unquote(parts.username), unquote(parts.password or ""))
+        if parts.scheme == "mqtts":
+            self.client.tls_set()
+        self.client.max_inflight_messages_set(100)
+        self.client.reconnect_delay_set(1, 30)
+        self._connected = threading.Event()
+        self._window = threading.Semaphore(window)
+        self._unacked = 0
+        self._acked = threading.Condition()
+        self.client.on_connect = lambda *args: self._connected.set()
+        self.client.on_disconnect = lambda *args: self._connected.clear()
+        self.client.on_publish = self._on_publish
+        port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+        self.client.connect_async(parts.hostname, port)
+        self.client.loop_start()
+        self.published = 0
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def _on_publish(self, *args: Any) -> None:
+        with self._acked:
+            self._unacked -= 1
+            self._acked.notify_all()
+        self._window.release()
+
+    def handle(self, topic: str, payload: bytes, received_at: datetime | None = None) -> bool:
+        self._window.acquire()
+        with self._acked:
+            self._unacked += 1
+        self.client.publish(topic, payload, qos=1)
+        self.published += 1
+        return True
+
+    def flush(self) -> None:
+        """Wait until the broker acknowledged everything published."""
+        with self._acked:
+            while self._unacked > 0:
+                self._acked.wait(1.0)
+
+    def close(self) -> None:
+        self.flush()
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+# -- python -m feeds simulate -----------------------------------------------------------------
+
+
+def parse_duration(text: str) -> timedelta:
+    """`90s`, `30m`, `24h`, `2d` or `0`."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    if not match or (not match[2] and float(match[1]) != 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90s, 30m, 24h or 2d")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "": "seconds"}[match[2]]
+    return timedelta(**{unit: float(match[1])})
+
+
+def _positive(kind: type) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+        return value
+
+    return parse
+
+
+def _festival_day(text: str) -> date:
+    if text == "today":
+        return datetime.now(LOCAL_TZ).date()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD or today") from None
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=2026, help="same seed, same town (default 2026)")
+    p.add_argument(
+        "--backfill",
+        type=parse_duration,
+        default=timedelta(hours=24),
+        help="history written at start, as fast as possible (default 24h; 0 for none)",
+    )
+    p.add_argument(
+        "--rate",
+        type=_positive(float),
+        help="status messages per second from all cameras and APs together (load tests); "
+        "default: each device every 30 s",
+    )
+    p.add_argument(
+        "--cameras",
+        type=_positive(int),
+        help="simulate a generated town of this many cameras instead of IOC_INVENTORY",
+    )
+    p.add_argument("--aps", type=_positive(int), help="with --cameras: how many WiFi APs")
+    p.add_argument(
+        "--festival",
+        type=_festival_day,
+        action="append",
+        default=[],
+        metavar="YYYY-MM-DD|today",
+        help="an extra Cao Đài festival day (crowd at the Holy See); repeatable",
+    )
+    p.add_argument(
+        "--open311-port",
+        type=int,
+        metavar="PORT",
+        help="serve the field reports as Open311 GeoReport v2 on this port "
+        "(http://HOST:PORT/open311/v2) instead of publishing them",
+    )
+    p.add_argument("--open311-host", default="127.0.0.1", help="address to serve Open311 on")
+    p.add_argument("--duration", type=parse_duration, help="stop after this long (default: run)")
+
+
+def simulate(args: argparse.Namespace, settings: Settings) -> int:
+    if args.cameras or args.aps:
+        inventory = generate_inventory(args.seed, args.cameras or 320, args.aps or 100)
+    else:
+        try:
+            inventory = load_inventory(settings.inventory)
+        except InventoryError as exc:
+            print(f"feeds simulate: {exc}", file=sys.stderr)
+            return 2
+    devices = len(inventory.cameras) + len(inventory.access_points)
+    options = SimOptions.for_rate(args.rate, devices) if args.rate else SimOptions()
+    options.festival_days = options.festival_days | set(args.festival)
+    options.publish_reports = args.open311_port is None
+    simulator = build_simulator(
+        settings, seed=args.seed, backfill=args.backfill, options=options, inventory=inventory
+    )
+    stop = threading.Event()
+    if args.duration:
+        timer = threading.Timer(args.duration.total_seconds(), stop.set)
+        timer.daemon = True
+        timer.start()
+    open311 = None
+    if args.open311_port is not None:
+        from feeds.open311_server import Open311Server
+
+        try:
+            open311 = Open311Server(args.open311_host, args.open311_port).start()
+        except OSError as exc:
+            print(f"feeds simulate: cannot serve Open311 on port {args.open311_port}: {exc}")
+            return 1
+        simulator.on_report = open311.update
+        log.info("serving field reports as Open311 at %s", open311.url)
+    try:
+        if settings.mqtt_url:
+            sink: MessageSink = MqttPublisher(settings.mqtt_url)
+            if not sink.wait_connected(10):
+                print(f"feeds simulate: no MQTT broker answers at {settings.mqtt_url}")
+                sink.close()
+                return 1
+            log.info("publishing to %s", settings.mqtt_url)
+        else:
+            from feeds.ingest import Ingestor
+            from wall.store import StoreUnavailable, open_store
+
+            store = open_store(settings)
+            try:
+                store.check()
+            except StoreUnavailable as exc:
+                print(f"feeds simulate: store not reachable: {exc}", file=sys.stderr)
+                return 1
+            sink = Ingestor(store, feed="simulator", batch_size=5000)
+            log.info("no IOC_MQTT_URL: writing into %s in-process", settings.store)
+        started = time.monotonic()
+        try:
+            sent = feed_sink(simulator, sink, stop)
+        finally:
+            sink.close()
+        log.info("sent %d messages in %.1f s", sent, time.monotonic() - started)
+    finally:
+        if open311 is not None:
+            open311.close()
+    return 0
+
+
+COMMAND = ("simulate a town's cameras, WiFi, field reports and indicators", add_arguments, simulate)
