@@ -251,6 +251,12 @@ def _poll_source(source: dict[str, Any]) -> dict[str, Any]:
     return checked
 
 
+def _alert_rules(value: Any) -> dict:
+    from wall.alerts.rules import check_rules  # the rules module owns its parameter defaults
+
+    return check_rules(_json_or_value(value) or {})
+
+
 def _setting(default: Any, parse: Callable[[Any], Any], doc: str, secret: bool = False) -> Any:
     return field(default=default, metadata={"parse": parse, "doc": doc, "secret": secret})
 
@@ -575,6 +581,30 @@ class Settings:
         10.0,
         _positive_number,
         "Interval at which the feed workers write their `feed_health` points, in seconds.",
+    )
+    alert_rules: dict = _setting(
+        None,
+        _alert_rules,
+        "Alert rules and their parameters: `[alert_rules.camera_offline]` tables in the settings "
+        "file (JSON in the environment) override the defaults listed in docs/alerts.md "
+        "(severity, minutes to hold before raising, clear_minutes, thresholds, enabled).",
+    )
+    alert_evaluate_seconds: float = _setting(
+        15.0, _positive_number, "How often `python -m wall alerts` evaluates the rules, in seconds."
+    )
+    alert_escalate_minutes: float = _setting(
+        15.0,
+        _positive_number,
+        "An unacknowledged critical alert older than this escalates: shown loudly on the wall "
+        "and published to `alert_escalation_topic`.",
+    )
+    alert_escalation_topic: str = _setting(
+        "ioc/alerts/escalated",
+        _text,
+        "MQTT topic escalations are published to (QoS 1, JSON) when `mqtt_url` is set.",
+    )
+    alert_max_shelve_hours: float = _setting(
+        8.0, _positive_number, "Longest time an officer may shelve an alert for, in hours."
     )
 
     @property

@@ -1,0 +1,228 @@
+"""The evaluator on both real backends with an injected clock: raising, hysteresis, grouping,
+escalation and shelve expiry, as the duty officers will meet them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from wall.alerts.evaluator import AlertEvaluator
+from wall.alerts.model import STREAM, fold, officer_action
+from wall.alerts.rules import check_rules
+from wall.store import Point, Store
+
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, minutes: float) -> None:
+        self.now += timedelta(minutes=minutes)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def evaluator(
+    store: Store, clock: Clock, escalations: list | None = None, **rules
+) -> AlertEvaluator:
+    """Feed silence is left out unless a test asks for it: these tests write data sparsely."""
+    rules.setdefault("feed_silent", {"enabled": False})
+    return AlertEvaluator(
+        store,
+        check_rules(rules),
+        escalate_after=timedelta(minutes=15),
+        on_escalation=None if escalations is None else escalations.append,
+        clock=clock,
+    )
+
+
+def cameras(store: Store, clock: Clock, states: dict[str, bool], ward: str = "Hiệp Tân") -> None:
+    store.write(
+        Point("camera_status", {"camera_id": cid, "ward": ward}, {"online": online}, clock.now)
+        for cid, online in states.items()
+    )
+
+
+def kinds(events) -> list[tuple[str, str]]:
+    return [(e.kind, e.key) for e in events]
+
+
+def run_minutes(ev: AlertEvaluator, clock: Clock, minutes: int, each_minute=None) -> list:
+    events = []
+    for minute in range(minutes):
+        clock.advance(1)
+        if each_minute:
+            each_minute(minute)
+        events += ev.evaluate()
+    return events
+
+
+def test_camera_offline_raises_after_holding_for_its_minutes(store: Store, clock: Clock) -> None:
+    ev = evaluator(store, clock)
+    cameras(store, clock, {"cam-1": True, "cam-2": True, "cam-3": True, "cam-4": True})
+    assert ev.evaluate() == []
+    cameras(store, clock, {"cam-1": False})
+    assert run_minutes(ev, clock, 4) == []
+    events = run_minutes(ev, clock, 2)
+    assert kinds(events) == [("raised", "camera_offline:cam-1")]
+    assert events[0].data["severity"] == "high"
+    alert = fold(store.events(STREAM))["camera_offline:cam-1"]
+    assert (alert.state, alert.ward) == ("active_unack", "Hiệp Tân")
+
+
+def test_a_flapping_camera_is_one_alert_and_clears_once_stable(store: Store, clock: Clock) -> None:
+    ev = evaluator(store, clock)
+    cameras(store, clock, {"cam-1": False, "cam-2": True, "cam-3": True, "cam-4": True})
+    raised = run_minutes(ev, clock, 6)
+    assert kinds(raised) == [("raised", "camera_offline:cam-1")]
+    flapping = run_minutes(
+        ev, clock, 60, lambda minute: cameras(store, clock, {"cam-1": minute % 2 == 0})
+    )
+    assert flapping == []  # back for one minute at a time: never long enough to clear
+    cameras(store, clock, {"cam-1": True})
+    cleared = run_minutes(ev, clock, 3)
+    assert kinds(cleared) == [("cleared", "camera_offline:cam-1")]
+    assert fold(store.events(STREAM))["camera_offline:cam-1"].state == "cleared_unack"
+
+
+def test_a_ward_power_cut_is_one_grouped_alert(store: Store, clock: Clock) -> None:
+    ev = evaluator(store, clock)
+    hiep_tan = {f"ht-{i}": True for i in range(30)}
+    cameras(store, clock, hiep_tan, ward="Hiệp Tân")
+    cameras(store, clock, {f"lh-{i}": True for i in range(10)}, ward="Long Hoa")
+    ev.evaluate()
+    cameras(store, clock, dict.fromkeys(hiep_tan, False), ward="Hiệp Tân")
+    cameras(store, clock, {"lh-0": False}, ward="Long Hoa")
+    events = run_minutes(ev, clock, 10)
+    assert sorted(kinds(events)) == [
+        ("raised", "camera_offline:lh-0"),
+        ("raised", "ward_cameras_offline:Hiệp Tân"),
+    ]
+    ward = next(e for e in events if e.key.startswith("ward"))
+    assert ward.data["severity"] == "critical"
+    assert ward.data["facts"] == {"offline": 30, "total": 30, "percent": 100.0}
+
+
+def test_over_capacity_clears_only_below_the_lower_threshold(store: Store, clock: Clock) -> None:
+    ev = evaluator(store, clock)
+
+    def clients(n: int) -> None:
+        store.write(
+            [
+                Point(
+                    "wifi_usage",
+                    {"ap_id": "ap-toa-thanh", "ward": "Long Thành Bắc"},
+                    {"up": True, "clients": n, "capacity": 100},
+                    clock.now,
+                )
+            ]
+        )
+
+    clients(105)
+    assert kinds(run_minutes(ev, clock, 16)) == [("raised", "ap_over_capacity:ap-toa-thanh")]
+    clients(95)  # below capacity but above the 90 % clear threshold: still an alert
+    assert run_minutes(ev, clock, 30) == []
+    clients(80)
+    assert kinds(run_minutes(ev, clock, 6)) == [("cleared", "ap_over_capacity:ap-toa-thanh")]
+
+
+def test_report_past_its_category_deadline_raises_at_once(store: Store, clock: Clock) -> None:
+    ev = evaluator(store, clock)
+
+    def report(rid: str, category: str, status: str, created_hours_ago: float) -> Point:
+        created = clock.now - timedelta(hours=created_hours_ago)
+        return Point(
+            "field_report",
+            {"report_id": rid, "category": category, "ward": "Long Hoa"},
+            {"status": status, "title": "Ổ gà", "created": created.isoformat()},
+            clock.now,
+        )
+
+    store.write(
+        [
+            report("r-late", "traffic", "assigned", 5),  # traffic: 4 h
+            report("r-ok", "lighting", "new", 5),  # lighting: 48 h
+            report("r-done", "traffic", "resolved", 9),
+        ]
+    )
+    assert kinds(ev.evaluate()) == [("raised", "report_overdue:r-late")]
+    clock.advance(1)
+    store.write([report("r-late", "traffic", "resolved", 5)])
+    assert kinds(ev.evaluate()) == [("cleared", "report_overdue:r-late")]
+
+
+def test_a_feed_that_went_quiet_raises(store: Store, clock: Clock) -> None:
+    ev = evaluator(store, clock, feed_silent={"enabled": True})
+    cameras(store, clock, {"cam-1": True})
+    assert run_minutes(ev, clock, 9) == []
+    assert kinds(run_minutes(ev, clock, 1)) == [("raised", "feed_silent:camera_status")]
+
+
+def test_unacknowledged_critical_alert_escalates_once(store: Store, clock: Clock) -> None:
+    published: list = []
+    ev = evaluator(store, clock, published)
+    cameras(store, clock, {f"c{i}": False for i in range(5)}, ward="Trường Hòa")
+    raised = run_minutes(ev, clock, 3)
+    assert kinds(raised) == [("raised", "ward_cameras_offline:Trường Hòa")]
+    cameras(store, clock, {f"c{i}": False for i in range(5)}, ward="Trường Hòa")
+    escalated = run_minutes(
+        ev, clock, 20, lambda m: cameras(store, clock, {"c0": False}, "Trường Hòa")
+    )
+    assert kinds(escalated) == [("escalated", "ward_cameras_offline:Trường Hòa")]
+    assert [a.key for a in published] == ["ward_cameras_offline:Trường Hòa"]
+
+
+def test_acknowledged_alerts_do_not_escalate(store: Store, clock: Clock) -> None:
+    published: list = []
+    ev = evaluator(store, clock, published)
+    cameras(store, clock, {f"c{i}": False for i in range(5)}, ward="Trường Hòa")
+    run_minutes(ev, clock, 3)
+    alert = fold(store.events(STREAM))["ward_cameras_offline:Trường Hòa"]
+    store.append_events([officer_action(alert, "acknowledged", "an", clock.now)])
+    assert run_minutes(ev, clock, 20) == []
+    assert published == []
+
+
+def test_a_shelve_ends_by_itself(store: Store, clock: Clock) -> None:
+    ev = evaluator(store, clock)
+    cameras(store, clock, {"cam-1": False})
+    run_minutes(ev, clock, 6)
+    alert = fold(store.events(STREAM))["camera_offline:cam-1"]
+    store.append_events(
+        [
+            officer_action(
+                alert,
+                "shelved",
+                "an",
+                clock.now,
+                note="Đang thay camera",
+                shelve_for=timedelta(minutes=10),
+            )
+        ]
+    )
+    assert fold(store.events(STREAM))["camera_offline:cam-1"].shelved(clock.now)
+    events = run_minutes(ev, clock, 11)
+    assert kinds(events) == [("unshelved", "camera_offline:cam-1")]
+    assert events[0].actor == "system"
+    assert not fold(store.events(STREAM))["camera_offline:cam-1"].shelved(clock.now)
+
+
+def test_rule_settings_are_checked_with_a_clear_reason() -> None:
+    with pytest.raises(ValueError, match="unknown rule 'camera_ofline'"):
+        check_rules({"camera_ofline": {}})
+    with pytest.raises(ValueError, match=r"camera_offline\.minutes must be a number"):
+        check_rules({"camera_offline": {"minutes": "five"}})
+    with pytest.raises(ValueError, match="severity must be one of"):
+        check_rules({"ap_down": {"severity": "urgent"}})
+    with pytest.raises(ValueError, match="unknown parameter 'percnt'"):
+        check_rules({"ward_cameras_offline": {"percnt": 10}})
+    assert check_rules({"camera_offline": {"minutes": 1}})["camera_offline"]["minutes"] == 1.0

@@ -1,0 +1,136 @@
+"""The alert evaluator (`python -m wall alerts`): conditions in, alert events out.
+
+Each pass folds the alert log, asks the rules what holds now, and appends only transitions:
+a condition raises after holding for its rule's `minutes`, an alert clears after its condition
+has been gone for `clear_minutes` (so a flapping camera stays one alert), an expired shelve
+ends, an unacknowledged critical alert escalates once. The clock is injected for tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+
+from wall.alerts.model import STREAM, Alert, fold
+from wall.alerts.rules import SELF_TIMED, Condition, conditions_now, fetch_city_now
+from wall.store import Event, Store, StoreError
+
+log = logging.getLogger(__name__)
+SYSTEM = "system"
+
+
+class AlertEvaluator:
+    def __init__(
+        self,
+        store: Store,
+        rules: Mapping[str, dict],
+        escalate_after: timedelta = timedelta(minutes=15),
+        on_escalation: Callable[[Alert], None] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self.store = store
+        self.rules = rules
+        self.escalate_after = escalate_after
+        self.on_escalation = on_escalation
+        self.clock = clock
+        self._holding_since: dict[str, datetime] = {}  # condition true, alert not raised yet
+        self._gone_since: dict[str, datetime] = {}  # condition false, alert not cleared yet
+
+    def evaluate(self) -> list[Event]:
+        """One pass; returns the events it appended."""
+        now = self.clock()
+        alerts = fold(self.store.events(STREAM))
+        active = {key for key, a in alerts.items() if a.active}
+        conditions = conditions_now(fetch_city_now(self.store, now), self.rules, active)
+        events = [
+            *self._raise(conditions, alerts, now),
+            *self._clear(conditions, alerts, now),
+            *self._unshelve(alerts, now),
+        ]
+        self.store.append_events(events)
+        escalations = self._escalations(fold(self.store.events(STREAM)), now)
+        if escalations:
+            self.store.append_events([event for event, _ in escalations])
+            for _, alert in escalations:
+                self._notify(alert)
+        return [*events, *(event for event, _ in escalations)]
+
+    def _raise(self, conditions: dict[str, Condition], alerts: dict[str, Alert], now: datetime):
+        for key in list(self._holding_since):
+            if key not in conditions:
+                del self._holding_since[key]
+        for key, condition in conditions.items():
+            self._gone_since.pop(key, None)
+            alert = alerts.get(key)
+            if alert is not None and alert.active:
+                if alert.severity != condition.severity:
+                    yield self._raised(condition, now)
+                continue
+            params = self.rules[condition.rule]
+            start = self._holding_since.setdefault(key, now)
+            if condition.rule in SELF_TIMED:
+                start = min(start, condition.since or start)
+            if now - start >= timedelta(minutes=params["minutes"]):
+                del self._holding_since[key]
+                yield self._raised(condition, now)
+
+    def _clear(self, conditions: dict[str, Condition], alerts: dict[str, Alert], now: datetime):
+        for key, alert in alerts.items():
+            if not alert.active or key in conditions:
+                continue
+            params = self.rules.get(alert.rule)
+            wait = timedelta(minutes=params["clear_minutes"]) if params else timedelta(0)
+            gone = self._gone_since.setdefault(key, now)
+            if now - gone >= wait:
+                del self._gone_since[key]
+                yield Event.new(STREAM, key, "cleared", actor=SYSTEM, at=now)
+
+    @staticmethod
+    def _raised(condition: Condition, now: datetime) -> Event:
+        data = {
+            "rule": condition.rule,
+            "entity": condition.entity,
+            "severity": condition.severity,
+            "ward": condition.ward,
+            "facts": dict(condition.facts),
+        }
+        return Event.new(STREAM, condition.key, "raised", actor=SYSTEM, data=data, at=now)
+
+    @staticmethod
+    def _unshelve(alerts: dict[str, Alert], now: datetime):
+        for key, alert in alerts.items():
+            if alert.shelved_until is not None and now >= alert.shelved_until:
+                yield Event.new(STREAM, key, "unshelved", actor=SYSTEM, note=None, at=now)
+
+    def _escalations(self, alerts: dict[str, Alert], now: datetime) -> list[tuple[Event, Alert]]:
+        due = []
+        for key, alert in alerts.items():
+            if (
+                alert.severity == "critical"
+                and alert.state == "active_unack"
+                and alert.escalated_at is None
+                and not alert.shelved(now)
+                and now - alert.raised_at >= self.escalate_after
+            ):
+                due.append((Event.new(STREAM, key, "escalated", actor=SYSTEM, at=now), alert))
+        return due
+
+    def _notify(self, alert: Alert) -> None:
+        if self.on_escalation is None:
+            return
+        try:
+            self.on_escalation(alert)
+        except Exception:  # a broken notifier must not stop the evaluator
+            log.exception("could not publish the escalation of %s", alert.key)
+
+    def run(self, every: timedelta, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.evaluate()
+            except StoreError as exc:  # the store may be away; try again next pass
+                log.warning("alert evaluation failed: %s", exc)
+            except Exception:  # a bug must not end the evaluator either; the log has the trace
+                log.exception("alert evaluation failed")
+            stop.wait(every.total_seconds())

@@ -1,0 +1,321 @@
+"""Alert rules: pure functions from the city's current data to the conditions that hold now.
+
+Timing (a condition must hold for `minutes` before it raises, and be gone for `clear_minutes`
+before it clears) is the evaluator's job; a rule only says what is true at this instant. Rules
+whose data carry their own duration (a report past its deadline, a feed silent since a time) use
+it directly, so they need no waiting after a restart of the evaluator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from wall.domain import CAMERA_STATUS, FEED_HEALTH, FIELD_REPORT, OPEN_REPORT_STATUSES, WIFI_USAGE
+from wall.store import Store
+
+SEVERITIES = ("critical", "high", "medium", "low")
+
+# Every rule and its parameters; the settings file's [alert_rules.<rule>] tables override them.
+RULE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "ward_cameras_offline": {
+        "severity": "critical",
+        "percent": 30.0,  # raise when more than this share of a ward's cameras is offline
+        "clear_percent": 20.0,  # hysteresis: clear only below this share
+        "min_cameras": 3,
+        "minutes": 2.0,
+        "clear_minutes": 5.0,
+    },
+    "camera_offline": {"severity": "high", "minutes": 5.0, "clear_minutes": 2.0},
+    "ap_down": {"severity": "medium", "minutes": 5.0, "clear_minutes": 2.0},
+    "ap_over_capacity": {
+        "severity": "medium",
+        "percent": 100.0,  # clients above this share of capacity …
+        "clear_percent": 90.0,  # … until they fall below this one
+        "minutes": 15.0,
+        "clear_minutes": 5.0,
+    },
+    "report_overdue": {
+        "severity": "medium",
+        "hours": 72.0,  # deadline of a category not listed below
+        "traffic_hours": 4.0,
+        "flooding_hours": 2.0,
+        "lighting_hours": 48.0,
+        "environment_hours": 24.0,
+        "urban_order_hours": 24.0,
+        "minutes": 0.0,
+        "clear_minutes": 0.0,
+    },
+    "feed_silent": {"severity": "high", "minutes": 10.0, "clear_minutes": 1.0},
+    "rejected_spike": {
+        "severity": "low",
+        "per_10_minutes": 100.0,  # rejected messages of one feed within 10 minutes
+        "minutes": 0.0,
+        "clear_minutes": 10.0,
+    },
+}
+# Rules whose data already carry how long the condition has held.
+SELF_TIMED = ("report_overdue", "feed_silent", "rejected_spike")
+# Measurements whose silence means a feed stopped (reports and indicators arrive rarely).
+WATCHED_FEEDS = (CAMERA_STATUS.name, WIFI_USAGE.name)
+
+
+def check_rules(value: Any) -> dict[str, dict[str, Any]]:
+    """Defaults overridden by the settings table; ValueError naming rule and key on bad input."""
+    if not isinstance(value, Mapping):
+        raise ValueError("must be a table of rules ([alert_rules.camera_offline] …)")
+    rules = {name: dict(params) for name, params in RULE_DEFAULTS.items()}
+    for name, overrides in value.items():
+        if name not in RULE_DEFAULTS:
+            raise ValueError(f"unknown rule {name!r}; known: {', '.join(RULE_DEFAULTS)}")
+        if not isinstance(overrides, Mapping):
+            raise ValueError(f"{name} must be a table of parameters")
+        for key, item in overrides.items():
+            if key == "enabled":
+                if not isinstance(item, bool):
+                    raise ValueError(f"{name}.enabled must be true or false")
+            elif key == "severity":
+                if item not in SEVERITIES:
+                    raise ValueError(f"{name}.severity must be one of {', '.join(SEVERITIES)}")
+            elif key in RULE_DEFAULTS[name]:
+                if isinstance(item, bool) or not isinstance(item, int | float) or item < 0:
+                    raise ValueError(f"{name}.{key} must be a number >= 0, not {item!r}")
+                item = float(item)
+            else:
+                known = ", ".join(["enabled", *RULE_DEFAULTS[name]])
+                raise ValueError(f"{name}: unknown parameter {key!r}; known: {known}")
+            rules[name][key] = item
+    return rules
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A rule that holds for one entity now."""
+
+    rule: str
+    entity: str
+    severity: str
+    ward: str | None = None
+    since: datetime | None = None  # when it started to hold, where the data say so
+    facts: Mapping[str, Any] = field(default_factory=dict)  # figures for the alert's text
+
+    @property
+    def key(self) -> str:
+        return f"{self.rule}:{self.entity}"
+
+
+@dataclass(frozen=True)
+class CityNow:
+    """The data the rules look at, fetched once per evaluation."""
+
+    now: datetime
+    cameras: pd.DataFrame  # newest camera_status per camera
+    aps: pd.DataFrame  # newest wifi_usage per AP
+    reports: pd.DataFrame  # newest field_report per report
+    feed_times: Mapping[str, datetime | None]  # newest point of each watched measurement
+    health: pd.DataFrame  # feed_health points of the last 10 minutes
+
+
+def fetch_city_now(store: Store, now: datetime) -> CityNow:
+    feeds = {}
+    frames = {}
+    for measurement in (CAMERA_STATUS, WIFI_USAGE, FIELD_REPORT):
+        frames[measurement.name] = store.latest(measurement.name, measurement.entity)
+    for name in WATCHED_FEEDS:
+        times = frames[name]["time"]
+        feeds[name] = times.max().to_pydatetime() if len(times) else None
+    return CityNow(
+        now=now,
+        cameras=frames[CAMERA_STATUS.name],
+        aps=frames[WIFI_USAGE.name],
+        reports=frames[FIELD_REPORT.name],
+        feed_times=feeds,
+        health=store.points(FEED_HEALTH.name, now - timedelta(minutes=10), now + timedelta(0, 1)),
+    )
+
+
+def _is(frame: pd.DataFrame, column: str, value: bool) -> pd.Series:
+    if column not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    return frame[column].map(lambda v: v is value or v == value if isinstance(v, bool) else False)
+
+
+def ward_cameras_offline(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
+    cams = city.cameras
+    if cams.empty or "ward" not in cams.columns:
+        return []
+    conditions = []
+    offline = _is(cams, "online", False)
+    for ward, in_ward in cams.groupby("ward").groups.items():
+        total = len(in_ward)
+        down = int(offline.loc[in_ward].sum())
+        percent = 100.0 * down / total
+        threshold = p["clear_percent"] if f"ward_cameras_offline:{ward}" in active else p["percent"]
+        if total >= p["min_cameras"] and percent > threshold:
+            facts = {"offline": down, "total": total, "percent": round(percent, 1)}
+            conditions.append(
+                Condition("ward_cameras_offline", ward, p["severity"], ward, None, facts)
+            )
+    return conditions
+
+
+def camera_offline(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
+    cams = city.cameras[_is(city.cameras, "online", False)]
+    return [
+        Condition(
+            "camera_offline",
+            row["camera_id"],
+            p["severity"],
+            row.get("ward"),
+            facts={"name": row.get("name") or row["camera_id"]},
+        )
+        for row in _records(cams)
+    ]
+
+
+def ap_down(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
+    aps = city.aps[_is(city.aps, "up", False)]
+    return [
+        Condition(
+            "ap_down", row["ap_id"], p["severity"], row.get("ward"), facts={"site": row.get("site")}
+        )
+        for row in _records(aps)
+    ]
+
+
+def ap_over_capacity(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
+    if not {"clients", "capacity"} <= set(city.aps.columns):
+        return []
+    conditions = []
+    for row in _records(city.aps):
+        clients, capacity = row.get("clients"), row.get("capacity")
+        if not _number(clients) or not _number(capacity) or capacity <= 0:
+            continue
+        percent = 100.0 * clients / capacity
+        key = f"ap_over_capacity:{row['ap_id']}"
+        if percent > (p["clear_percent"] if key in active else p["percent"]):
+            facts = {"clients": int(clients), "capacity": int(capacity), "site": row.get("site")}
+            conditions.append(
+                Condition(
+                    "ap_over_capacity", row["ap_id"], p["severity"], row.get("ward"), facts=facts
+                )
+            )
+    return conditions
+
+
+def report_overdue(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
+    reports = city.reports
+    if reports.empty or "status" not in reports.columns:
+        return []
+    conditions = []
+    for row in _records(reports[reports["status"].isin(OPEN_REPORT_STATUSES)]):
+        created = _time(row.get("created")) or row["time"].to_pydatetime()
+        category = row.get("category") or "other"
+        hours = p.get(f"{category}_hours", p["hours"])
+        deadline = created + timedelta(hours=hours)
+        if city.now >= deadline:
+            facts = {"category": category, "hours": hours, "title": row.get("title") or ""}
+            conditions.append(
+                Condition(
+                    "report_overdue",
+                    row["report_id"],
+                    p["severity"],
+                    row.get("ward"),
+                    deadline,
+                    facts,
+                )
+            )
+    return conditions
+
+
+def feed_silent(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
+    conditions = []
+    for feed, newest in city.feed_times.items():
+        if newest is not None and city.now - newest >= timedelta(minutes=p["minutes"]):
+            conditions.append(
+                Condition(
+                    "feed_silent", feed, p["severity"], None, newest, {"since": newest.isoformat()}
+                )
+            )
+    return conditions
+
+
+def rejected_spike(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
+    health = city.health
+    if health.empty or not {"feed", "rejected"} <= set(health.columns):
+        return []
+    conditions = []
+    for feed, rows in health.sort_values("time").groupby("feed"):
+        counts = pd.to_numeric(rows["rejected"], errors="coerce").dropna()
+        steps = counts.diff().dropna()
+        rejected = float(
+            steps.where(steps >= 0, counts.loc[steps.index]).sum()
+        )  # resets count anew
+        if rejected > p["per_10_minutes"]:
+            conditions.append(
+                Condition(
+                    "rejected_spike", str(feed), p["severity"], facts={"rejected": int(rejected)}
+                )
+            )
+    return conditions
+
+
+RULES: dict[str, Callable[[CityNow, dict, set[str]], list[Condition]]] = {
+    "ward_cameras_offline": ward_cameras_offline,
+    "camera_offline": camera_offline,
+    "ap_down": ap_down,
+    "ap_over_capacity": ap_over_capacity,
+    "report_overdue": report_overdue,
+    "feed_silent": feed_silent,
+    "rejected_spike": rejected_spike,
+}
+
+
+def conditions_now(
+    city: CityNow, rules: Mapping[str, dict], active: set[str]
+) -> dict[str, Condition]:
+    """Every condition that holds now, keyed by alert key.
+
+    A ward whose cameras are down together is one grouped alert: its cameras' own
+    camera_offline conditions are left out while the ward condition holds.
+    """
+    found: dict[str, Condition] = {}
+    for name, rule in RULES.items():
+        params = rules[name]
+        if params.get("enabled", True):
+            found.update((c.key, c) for c in rule(city, params, active))
+    grouped_wards = {c.entity for c in found.values() if c.rule == "ward_cameras_offline"}
+    return {
+        key: c
+        for key, c in found.items()
+        if not (c.rule == "camera_offline" and c.ward in grouped_wards)
+    }
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return [{k: v for k, v in row.items() if not _missing(v)} for row in frame.to_dict("records")]
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value
+
+
+def _time(value: Any) -> datetime | None:
+    """A report's `created` field: RFC 3339 text or epoch milliseconds, as the feeds store it."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else None
+    if _number(value):
+        return pd.Timestamp(int(value), unit="ms", tz="UTC").to_pydatetime()
+    return None
