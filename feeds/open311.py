@@ -337,6 +337,8 @@ class Open311Mapping:
         for key in (code, name):
             if key and key in self.config.categories:
                 return self.config.categories[key]
+        if code in CATEGORIES:  # a server whose service codes are the wall's own categories
+            return code
         for text in (plain(name), plain(code)):
             for category, words in CATEGORY_KEYWORDS:
                 if text and any(_contains(text, w) for w in words):

@@ -213,3 +213,10 @@ def poll_command(args: argparse.Namespace, settings: Settings) -> int:
         log.info("polling %s", ", ".join(f"{s.name} every {s.interval:g} s" for s in sources))
         worker.run(stop, max_polls=len(sources) if getattr(args, "once", False) else None)
     return 0
+
+
+COMMAND = (
+    "poll the Open311 endpoint and the HTTP status sources into the store",
+    add_arguments,
+    poll_command,
+)

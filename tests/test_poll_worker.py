@@ -1,0 +1,102 @@
+"""The polling worker's schedule, backoff and failure handling, with real HTTP servers, a real
+unreachable store and both store backends."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+
+from feeds.open311 import Open311Config, Open311Source
+from feeds.poll_worker import PollWorker, backoff_delay
+from tests.poll_fixtures import Open311Fixture, Reply
+from tests.servers import free_port
+from tests.test_open311 import reports, request
+from wall.settings import Settings
+from wall.store import Store, open_store
+
+
+def open311_source(server: Open311Fixture, state_dir: Path, interval: float = 0.05):
+    config = Open311Config(url=server.endpoint, interval=interval)
+    return Open311Source(config, state_dir=state_dir, timeout=2, session=requests.Session())
+
+
+def test_backoff_doubles_from_the_interval_up_to_the_maximum_and_obeys_retry_after() -> None:
+    delays = [backoff_delay(n, interval=10, backoff_max=100) for n in range(1, 7)]
+    assert delays[0] == 10  # never sooner than the normal interval
+    assert all(8 * 2 ** (n - 1) <= d <= 10 * 2 ** (n - 1) for n, d in enumerate(delays[:4], 1))
+    assert 80 <= delays[4] <= 100 and 80 <= delays[5] <= 100
+    assert backoff_delay(1, interval=10, backoff_max=100, retry_after=250) == 250
+    assert backoff_delay(9, interval=10, backoff_max=100, retry_after=0) == 0
+
+
+def test_the_worker_waits_for_the_servers_retry_after_before_asking_again(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = Open311Fixture().start()
+    server.requests = [request(31, 1)]
+    caplog.set_level(logging.WARNING)
+    try:
+        source = open311_source(server, tmp_path)
+        source.load_services()
+        server.fail_next(Reply(429, "slow down", headers={"Retry-After": "1"}))
+        PollWorker(store, [source]).run(threading.Event(), max_polls=2)
+    finally:
+        server.stop()
+    first, second = list(server.request_queries())
+    assert second.at - first.at >= 1.0  # the interval is 0.05 s: only Retry-After explains it
+    assert [r["report_id"] for r in reports(store)] == ["31"]
+    assert any(
+        "open311: HTTP 429 from" in m and "next in 1.0 s (the server's Retry-After)" in m
+        for m in caplog.messages
+    )
+
+
+def test_a_store_that_cannot_be_reached_loses_nothing_the_next_poll_writes_it_all(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = Open311Fixture().start()
+    server.requests = [request(41, 3), request(42, 2)]
+    nothing_listens = f"influxdb://127.0.0.1:{free_port()}/ioc"
+    caplog.set_level(logging.WARNING)
+    try:
+        source = open311_source(server, tmp_path)
+        with open_store(Settings(store=nothing_listens, influx_retries=0)) as down:
+            worker = PollWorker(down, [source])
+            worker.poll(source)
+        assert "open311: store did not take the points" in "\n".join(caplog.messages)
+        assert not (tmp_path / "open311.json").exists()  # nothing committed
+
+        worker.store = store  # the store is back
+        worker.poll(source)
+    finally:
+        server.stop()
+    assert sorted(r["report_id"] for r in reports(store)) == ["41", "42"]
+    saved = json.loads((tmp_path / "open311.json").read_text())
+    assert sorted(saved["versions"]) == ["41", "42"]
+
+
+def test_each_poll_writes_the_sources_health_so_the_wall_sees_a_quiet_feed(
+    store: Store, tmp_path: Path
+) -> None:
+    server = Open311Fixture().start()
+    server.requests = [request(51, 1), request(52, 1, status="gone")]
+    try:
+        source = open311_source(server, tmp_path)
+        worker = PollWorker(store, [source])
+        worker.poll(source)
+        server.fail_next(Reply(503, "down for maintenance"))
+        worker.poll(source)
+    finally:
+        server.stop()
+    now = datetime.now(UTC)
+    health = store.points("feed_health", now - timedelta(minutes=1), now + timedelta(seconds=1))
+    rows = health[health["feed"] == "open311"].to_dict("records")
+    assert len(rows) == 2
+    assert (rows[-1]["received"], rows[-1]["written"], rows[-1]["rejected"]) == (2, 1, 1)
+    assert rows[-1]["last_message_age_s"] > 0  # the failed poll: time since the last success
