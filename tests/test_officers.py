@@ -1,0 +1,78 @@
+"""Officer accounts on both backends: slow salted hashes, no defaults, every change on record."""
+
+from __future__ import annotations
+
+import pytest
+
+from wall.officers import (
+    STREAM,
+    OfficerError,
+    add_officer,
+    authenticate,
+    officers,
+    remove_officer,
+    verify_password,
+)
+from wall.store import Store
+
+
+def test_no_account_exists_until_one_is_added(store: Store) -> None:
+    assert officers(store) == []
+    assert not authenticate(store, "admin", "admin")
+    assert not authenticate(store, "admin", "")
+
+
+def test_added_officer_signs_in_with_that_password_only(store: Store) -> None:
+    add_officer(store, "nguyen.an", "Trực ban đêm 2026!", by="setup")
+    assert [o.name for o in officers(store)] == ["nguyen.an"]
+    assert authenticate(store, "nguyen.an", "Trực ban đêm 2026!")
+    assert not authenticate(store, "nguyen.an", "trực ban đêm 2026!")
+    assert not authenticate(store, "tran.binh", "Trực ban đêm 2026!")
+
+
+def test_the_password_is_stored_only_as_a_salted_hash(store: Store) -> None:
+    add_officer(store, "an", "mật khẩu dài đủ")
+    add_officer(store, "binh", "mật khẩu dài đủ")
+    stored = [e.data["password"] for e in store.events(STREAM)]
+    assert all("mật khẩu" not in s for s in stored)
+    assert stored[0] != stored[1]  # same password, different salt
+    assert all(s.startswith("scrypt$16384$8$1$") for s in stored)
+    assert verify_password("mật khẩu dài đủ", stored[0])
+
+
+def test_removed_officer_cannot_sign_in_and_history_is_kept(store: Store) -> None:
+    add_officer(store, "an", "một mật khẩu tốt")
+    remove_officer(store, "an", by="trưởng ca")
+    assert officers(store) == []
+    assert not authenticate(store, "an", "một mật khẩu tốt")
+    assert [(e.kind, e.actor) for e in store.events(STREAM, key="an")] == [
+        ("added", None),
+        ("removed", "trưởng ca"),
+    ]
+    add_officer(store, "an", "mật khẩu mới hơn")  # the name can be given again
+    assert authenticate(store, "an", "mật khẩu mới hơn")
+    assert not authenticate(store, "an", "một mật khẩu tốt")
+
+
+@pytest.mark.parametrize(
+    ("name", "password", "problem"),
+    [
+        ("An", "long enough pw", "not an officer name"),
+        ("a", "long enough pw", "not an officer name"),
+        ("an<script>", "long enough pw", "not an officer name"),
+        ("binh", "short", "at least 10"),
+        ("binh", "binh-123456789", "must not contain"),
+    ],
+)
+def test_bad_names_and_weak_passwords_are_refused(store: Store, name, password, problem) -> None:
+    with pytest.raises(OfficerError, match=problem):
+        add_officer(store, name, password)
+    assert officers(store) == []
+
+
+def test_duplicate_and_unknown_accounts_are_refused(store: Store) -> None:
+    add_officer(store, "an", "một mật khẩu tốt")
+    with pytest.raises(OfficerError, match="exists already"):
+        add_officer(store, "an", "mật khẩu khác nữa")
+    with pytest.raises(OfficerError, match="no officer 'binh'"):
+        remove_officer(store, "binh")
