@@ -582,7 +582,7 @@ class Settings:
         _positive_number,
         "Interval at which the feed workers write their `feed_health` points, in seconds.",
     )
-    alert_rules: dict = _setting(
+    alert_rules: Mapping[str, Mapping[str, Any]] | None = _setting(
         None,
         _alert_rules,
         "Alert rules and their parameters: `[alert_rules.camera_offline]` tables in the settings "
@@ -590,7 +590,9 @@ class Settings:
         "(severity, minutes to hold before raising, clear_minutes, thresholds, enabled).",
     )
     alert_evaluate_seconds: float = _setting(
-        15.0, _positive_number, "How often `python -m wall alerts` evaluates the rules, in seconds."
+        15.0,
+        _positive_number,
+        "How often `python -m wall alerts` evaluates the rules, in seconds.",
     )
     alert_escalate_minutes: float = _setting(
         15.0,
