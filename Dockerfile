@@ -1,0 +1,31 @@
+# IOC Wall: one image for the wall, the feed workers and the alert evaluator.
+#   docker build -t ioc-wall .
+#   docker run -p 8050:8050 -e IOC_STORE=influxdb://influx:8086/ioc ioc-wall
+#   docker run ioc-wall python -m feeds mqtt      (or: python -m wall alerts)
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+
+COPY wall/ wall/
+COPY layouts/ layouts/
+COPY callbacks/ callbacks/
+COPY feeds/ feeds/
+COPY assets/ assets/
+
+RUN useradd --system --uid 10001 --home-dir /app ioc \
+    && mkdir -p /app/data && chown ioc /app/data
+USER ioc
+VOLUME ["/app/data"]
+EXPOSE 8050
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD python -c "import urllib.request, sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8050/healthz', timeout=4).status != 200)"
+
+CMD ["python", "-m", "wall", "serve", "--host", "0.0.0.0", "--port", "8050"]
