@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import sys
 
-from feeds import simulator
+from feeds import poll_worker, simulator
 from wall.cli import parser, run
 
 COMMANDS = {
     "simulate": simulator.COMMAND,
+    "poll": poll_worker.COMMAND,
 }
 
 

@@ -4,7 +4,8 @@ GeoReport v2 filters `requests.json` by `requested_datetime` only, so an update 
 request never shows up in a "since the last poll" window. Each poll therefore does two things:
 it asks for the requests made since the newest update already seen (minus an overlap, for
 requests that appear late on the server), and it asks again, by `service_request_id`, for every
-request it still holds as open, so a later assignment or closing is not missed.
+request whose last status was not final (closed or rejected), so a later assignment,
+resolution or closing is not missed.
 
 Every request version becomes one `field_report` point at its `updated_datetime`, validated by
 `feeds.payloads.parse_record("report", …)` exactly like an MQTT report. The versions already
@@ -40,10 +41,10 @@ CATEGORIES = (*REPORT_CATEGORIES, "other")
 SPEC_MAX_SPAN = timedelta(days=90)  # GeoReport v2: a date range may not span more than 90 days
 MIN_SPLIT_SPAN = timedelta(seconds=2)
 IDS_PER_REQUEST = 50
-TRACK_OPEN_FOR = timedelta(days=90)  # open requests older than this are no longer re-asked
+TRACK_OPEN_FOR = timedelta(days=90)  # unfinished requests older than this are not re-asked
 SERVICES_REFRESH_SECONDS = 3600.0
 MAX_TITLE_CHARS = 120
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 # Built-in rules on the service name (then code), without diacritics and in lower case; the
 # first category with a matching word wins. `open311_categories` comes before these.
@@ -157,6 +158,7 @@ DEFAULT_STATUSES: dict[str, str] = {
     "khong thuoc tham quyen": "rejected",
 }
 OPEN_STATUSES = ("new", "assigned", "in_progress")
+FINAL_STATUSES = ("closed", "rejected")  # a request in any other status may still change
 # Where servers put a status more detailed than open/closed (Chicago/Boston-style extensions).
 DETAILED_STATUS_PATHS = (
     "extended_attributes.detailed_status",
@@ -214,10 +216,10 @@ def unwrap_list(data: Any, wrappers: tuple[str, ...], what: str) -> list[Any]:
 
 @dataclass(frozen=True)
 class Version:
-    """What is remembered of a request: the version written, whether it is still open."""
+    """What is remembered of a request: the version written, whether it can still change."""
 
     updated_ms: int
-    open: bool
+    final: bool
     requested_ms: int
 
 
@@ -532,7 +534,7 @@ class Open311Source:
         items = []
         for span_start, span_end in spans(start, now + self.config.overlap, SPEC_MAX_SPAN):
             items += self.fetch_window(span_start, span_end)
-        items += self._open_requests_not_in(items, now)
+        items += self._unfinished_requests_not_in(items, now)
 
         batch = Batch(received=len(items))
         newest: dict[str, tuple[Mapping[str, Any], datetime, datetime]] = {}
@@ -561,18 +563,18 @@ class Open311Source:
                 continue
             batch.points += points
             versions[raw_id] = Version(
-                to_ms(updated), record["status"] in OPEN_STATUSES, to_ms(requested)
+                to_ms(updated), record["status"] in FINAL_STATUSES, to_ms(requested)
             )
         batch.state = Open311State(cursor_ms, self._pruned(versions, start, now))
         return batch
 
-    def _open_requests_not_in(self, items: list[Any], now: datetime) -> list[Any]:
+    def _unfinished_requests_not_in(self, items: list[Any], now: datetime) -> list[Any]:
         seen = {str(scalar(i.get("service_request_id"))) for i in items if isinstance(i, Mapping)}
         horizon = to_ms(now - TRACK_OPEN_FOR)
         wanted = sorted(
             raw_id
             for raw_id, v in self.state.versions.items()
-            if v.open and raw_id not in seen and v.requested_ms >= horizon
+            if not v.final and raw_id not in seen and v.requested_ms >= horizon
         )
         found = []
         for i in range(0, len(wanted), IDS_PER_REQUEST):
@@ -585,7 +587,7 @@ class Open311Source:
         return {
             raw_id: v
             for raw_id, v in versions.items()
-            if v.requested_ms >= start_ms or (v.open and v.requested_ms >= horizon)
+            if v.requested_ms >= start_ms or (not v.final and v.requested_ms >= horizon)
         }
 
     def _reject(self, batch: Batch, key: str, exc: RejectedMessage) -> None:
@@ -632,7 +634,7 @@ class Open311Source:
             "endpoint": self.config.url,
             "cursor_ms": self.state.cursor_ms,
             "versions": {
-                k: [v.updated_ms, v.open, v.requested_ms] for k, v in self.state.versions.items()
+                k: [v.updated_ms, v.final, v.requested_ms] for k, v in self.state.versions.items()
             },
         }
         self.state_path.parent.mkdir(parents=True, exist_ok=True)

@@ -190,7 +190,9 @@ def build_sources(settings: Settings, session: requests.Session | None = None) -
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--once", action="store_true", help="poll every source once, then exit (for cron or a test)"
+        "--once",
+        action="store_true",
+        help="poll every source once, then exit (status 1 if a poll failed): for cron or a test",
     )
 
 
@@ -211,8 +213,12 @@ def poll_command(args: argparse.Namespace, settings: Settings) -> int:
             log.warning("store not reachable yet: %s", exc)
         worker = PollWorker(store, sources, backoff_max=settings.poll_backoff_max_seconds)
         log.info("polling %s", ", ".join(f"{s.name} every {s.interval:g} s" for s in sources))
-        worker.run(stop, max_polls=len(sources) if getattr(args, "once", False) else None)
-    return 0
+        if not args.once:
+            worker.run(stop)
+            return 0
+        worker.run(stop, max_polls=len(sources))
+    failed = [name for name, health in worker.health.items() if health.failures]
+    return 1 if failed else 0
 
 
 COMMAND = (

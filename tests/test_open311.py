@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from feeds.inventory import generate_inventory
 from feeds.open311 import Open311Config, Open311Mapping, Open311Source, unwrap_list
+from feeds.open311_server import Open311Server
 from feeds.payloads import RejectedMessage
 from feeds.poll_worker import PollWorker
+from feeds.simulator import CitySimulator, SimOptions
 from tests.poll_fixtures import Open311Fixture, Reply
 from wall.settings import Settings, SettingsError, load_settings
 from wall.store import Store
@@ -363,3 +366,44 @@ def test_mappings_onto_unknown_categories_statuses_or_wards_are_refused(
     with pytest.raises(SettingsError) as error:
         Open311Config.from_settings(settings(**values))
     assert error.value.setting == setting and problem in error.value.problem
+
+
+def test_the_simulators_open311_endpoint_end_to_end_into_the_store(
+    store: Store, tmp_path: Path
+) -> None:
+    """Simulator → its Open311 server → poll worker → store: the wall ends up with each
+    report's current status, though most changed status on the server between two polls."""
+    now = datetime.now(UTC)
+    simulator = CitySimulator(
+        generate_inventory(seed=5, cameras=4, access_points=2),
+        seed=5,
+        start=now - timedelta(hours=30),
+        live_from=now,  # sparse device status: only the reports matter here
+        options=SimOptions(reports_per_day=40, publish_reports=False),
+    )
+    endpoint = Open311Server().start()
+    simulator.on_report = endpoint.update
+    try:
+        cfg = Open311Config.from_settings(
+            Settings(open311_url=endpoint.url, open311_backfill_days=3)
+        )
+        worker = PollWorker(store, [source(cfg, tmp_path)])
+        for until in (now - timedelta(hours=8), now):
+            for _ in simulator.advance(until):
+                pass
+            worker.poll(worker.sources[0])
+    finally:
+        endpoint.close()
+
+    latest = {
+        r["report_id"]: r for r in store.latest("field_report", "report_id").to_dict("records")
+    }
+    expected = {
+        rid: (r.status, r.category, r.ward, r.title) for rid, r in simulator.reports.items()
+    }
+    assert len(expected) >= 20
+    assert {
+        rid: (r["status"], r["category"], r["ward"], r["title"]) for rid, r in latest.items()
+    } == expected
+    health = worker.health["open311"]
+    assert health.rejected == 0 and health.failures == 0

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +22,7 @@ from feeds.poll_worker import PollWorker, backoff_delay
 from tests.poll_fixtures import Open311Fixture, Reply
 from tests.servers import free_port
 from tests.test_open311 import reports, request
-from wall.settings import Settings
+from wall.settings import PROJECT_DIR, Settings
 from wall.store import Store, open_store
 
 
@@ -100,3 +105,60 @@ def test_each_poll_writes_the_sources_health_so_the_wall_sees_a_quiet_feed(
     assert len(rows) == 2
     assert (rows[-1]["received"], rows[-1]["written"], rows[-1]["rejected"]) == (2, 1, 1)
     assert rows[-1]["last_message_age_s"] > 0  # the failed poll: time since the last success
+
+
+def run_poll(tmp_path: Path, env: dict, *args: str, **kwargs) -> subprocess.Popen:
+    environ = {
+        **os.environ,
+        "IOC_STORE": f"sqlite:///{tmp_path / 'ioc.db'}",
+        "IOC_POLL_STATE_DIR": str(tmp_path / "state"),
+        **env,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "feeds", "poll", *args],
+        cwd=PROJECT_DIR,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+def test_python_m_feeds_poll_once_writes_the_reports_and_says_when_a_poll_failed(
+    tmp_path: Path,
+) -> None:
+    server = Open311Fixture(jurisdiction="hoathanh").start()
+    server.requests = [request(61, 2), request(62, 1)]
+    env = {"IOC_OPEN311_URL": server.endpoint, "IOC_OPEN311_JURISDICTION_ID": "hoathanh"}
+    try:
+        done = run_poll(tmp_path, env, "--once")
+        assert done.wait(30) == 0, done.stderr.read()
+        wrong = run_poll(tmp_path, {**env, "IOC_OPEN311_JURISDICTION_ID": "elsewhere"}, "--once")
+        assert wrong.wait(30) == 1
+        assert "jurisdiction_id was not provided" in wrong.stderr.read()
+    finally:
+        server.stop()
+    with open_store(Settings(store=f"sqlite:///{tmp_path / 'ioc.db'}")) as store:
+        assert sorted(r["report_id"] for r in reports(store)) == ["61", "62"]
+
+
+def test_python_m_feeds_poll_runs_until_sigterm_and_refuses_bad_settings_in_one_line(
+    tmp_path: Path,
+) -> None:
+    server = Open311Fixture().start()
+    try:
+        worker = run_poll(tmp_path, {"IOC_OPEN311_URL": server.endpoint})
+        deadline = time.monotonic() + 20
+        while not list(server.request_queries()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(10) == 0
+        assert "Traceback" not in worker.stderr.read()
+    finally:
+        server.stop()
+    bad = run_poll(tmp_path, {"IOC_POLL_SOURCES": '[{"name": "VMS"}]'})
+    assert bad.wait(30) == 2
+    error = bad.stderr.read().strip()
+    assert error.startswith("feeds: bad setting IOC_POLL_SOURCES: source 1 ('VMS'): key")
+    assert len(error.splitlines()) == 1
