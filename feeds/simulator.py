@@ -391,7 +391,7 @@ class CitySimulator:
         if state.flaky:
             mean = timedelta(minutes=3) if state.failed else timedelta(minutes=25)
         else:
-            mean = timedelta(minutes=50) if state.failed else timedelta(days=4)
+            mean = timedelta(minutes=90) if state.failed else timedelta(days=10)
         return self.now + self._exp(mean)
 
     def _camera_flip(self, state: _CameraState) -> Callable[[], Iterator[SimMessage]]:

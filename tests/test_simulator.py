@@ -1,0 +1,377 @@
+"""The city simulator: deterministic, valid per the contract, and realistic in the ways a demo
+and a load test depend on; its in-process run fills a real store, its MQTT run a real broker."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pandas as pd
+import pytest
+import requests
+
+from feeds.__main__ import main
+from feeds.inventory import HOLY_SEE_SITE, Inventory, generate_inventory, load_inventory
+from feeds.open311_server import Open311Server
+from feeds.payloads import parse_message
+from feeds.simulator import (
+    INDICATORS,
+    LOCAL_TZ,
+    REPORT_TRANSITIONS,
+    CitySimulator,
+    SimMessage,
+    SimOptions,
+    run_in_process,
+)
+from wall.domain import REPORT_CATEGORIES, throughput_from_counters
+from wall.settings import Settings
+from wall.store import Store, open_store
+
+START = datetime(2026, 11, 10, 17, 0, tzinfo=UTC)  # midnight in Hòa Thành
+SMALL_TOWN = generate_inventory(seed=5, cameras=60, access_points=16)
+
+
+def simulate(
+    hours: float,
+    *,
+    seed: int = 1,
+    inventory=SMALL_TOWN,
+    options: SimOptions | None = None,
+    start: datetime = START,
+) -> tuple[CitySimulator, list[SimMessage]]:
+    options = options or SimOptions(status_interval=timedelta(minutes=5))
+    sim = CitySimulator(inventory, seed=seed, start=start, options=options)
+    return sim, list(sim.advance(start + timedelta(hours=hours)))
+
+
+def decoded(messages: list[SimMessage], kind: str) -> list[tuple[str, dict]]:
+    return [
+        (m.topic.split("/")[2], json.loads(m.payload))
+        for m in messages
+        if m.topic.split("/")[1] == kind
+    ]
+
+
+def test_same_seed_same_messages_however_time_is_cut() -> None:
+    _, whole = simulate(6, seed=3)
+    sim = CitySimulator(
+        SMALL_TOWN, seed=3, start=START, options=SimOptions(status_interval=timedelta(minutes=5))
+    )
+    pieces = []
+    for minutes in range(7, 6 * 60 + 1, 7):
+        pieces += sim.advance(START + timedelta(minutes=minutes))
+    pieces += sim.advance(START + timedelta(hours=6))
+    assert pieces == whole
+    _, other = simulate(6, seed=4)
+    assert other != whole
+
+
+def test_every_message_fits_the_contract_and_comes_in_time_order() -> None:
+    _, messages = simulate(12)
+    assert {m.topic.split("/")[1] for m in messages} == {"camera", "wifi", "report", "kpi"}
+    times = [m.time for m in messages]
+    assert times == sorted(times)
+    for m in messages:
+        [point] = parse_message(m.topic, m.payload, m.time)  # raises if anything is off
+        assert abs(point.time - m.time) < timedelta(milliseconds=1)
+
+
+def test_power_cut_takes_a_wards_cameras_and_aps_down_together() -> None:
+    options = SimOptions(status_interval=timedelta(minutes=5), power_cut_every=timedelta(hours=2))
+    sim, messages = simulate(12, options=options)
+    assert len(sim.power_cuts) >= 2
+    reporting = {s.camera.camera_id for s in sim.cameras if not s.silent}
+    for cut in sim.power_cuts:
+        if cut.end >= START + timedelta(hours=12):
+            continue
+        ward_cameras = {
+            s.camera.camera_id for s in sim.cameras if s.camera.ward == cut.ward
+        } & reporting
+        online_before = {
+            i: p["online"]
+            for i, p in decoded([m for m in messages if m.time < cut.start], "camera")
+        }
+        ward_aps = {a.ap_id for a in SMALL_TOWN.access_points if a.ward == cut.ward}
+        during = [m for m in messages if cut.start <= m.time < cut.end]
+        at_start = [m for m in during if m.time == cut.start]
+        went_down = {
+            i for i, p in decoded(at_start, "camera") if not p["online"] and p["ward"] == cut.ward
+        }
+        # every camera of the ward that was online went down at the same instant
+        assert went_down == {i for i in ward_cameras if online_before.get(i)}
+        assert went_down
+        assert {i for i, p in decoded(at_start, "wifi") if not p["up"]} == ward_aps
+        # and none of the ward's devices reports working until power is back
+        assert not [i for i, p in decoded(during, "camera") if i in ward_cameras and p["online"]]
+        assert not [i for i, p in decoded(during, "wifi") if i in ward_aps and p["up"]]
+        # power back: the ward's cameras return together (bar any that failed meanwhile)
+        at_end = decoded([m for m in messages if m.time == cut.end], "camera")
+        back = {i for i, p in at_end if p["online"]}
+        assert back <= ward_cameras and len(back) >= 0.8 * len(went_down)
+
+
+def test_cameras_flap_few_are_silent_and_strangers_appear() -> None:
+    sim, messages = simulate(
+        12,
+        options=SimOptions(
+            status_interval=timedelta(minutes=5), power_cut_every=timedelta(days=30)
+        ),
+    )
+    changes: dict[str, int] = defaultdict(int)
+    last: dict[str, bool] = {}
+    for camera_id, p in decoded(messages, "camera"):
+        if camera_id in last and last[camera_id] != p["online"]:
+            changes[camera_id] += 1
+        last[camera_id] = p["online"]
+    flaky = {s.camera.camera_id for s in sim.cameras if s.flaky}
+    assert flaky and all(changes[c] >= 4 for c in flaky)
+    steady = [c for c in last if c not in flaky]
+    assert sum(changes[c] == 0 for c in steady) > 0.8 * len(steady)
+    registered = {c.camera_id for c in SMALL_TOWN.cameras}
+    assert set(last) - registered == {s.camera.camera_id for s in sim.cameras[60:]}
+    silent = {s.camera.camera_id for s in sim.cameras if s.silent}
+    assert not silent & set(last)
+
+
+def wifi_samples(messages: list[SimMessage]) -> list[tuple[datetime, str, dict]]:
+    """(local time, AP id, payload) of every WiFi message."""
+    return [(m.time.astimezone(LOCAL_TZ), i, p) for m in messages for i, p in decoded([m], "wifi")]
+
+
+def test_wifi_follows_the_day_and_the_festival_crowd_fills_the_holy_see() -> None:
+    town = load_inventory(Settings().inventory)
+    inventory = Inventory(cameras=(), access_points=town.access_points)  # only WiFi matters here
+    festival, normal = date(2026, 11, 12), date(2026, 11, 11)
+    options = SimOptions(
+        festival_days=frozenset({festival}),
+        power_cut_every=timedelta(days=30),
+        status_interval=timedelta(minutes=10),
+    )
+    _, messages = simulate(48, inventory=inventory, options=options)
+    samples = wifi_samples(messages)
+    holy = {a.ap_id: a.capacity for a in inventory.access_points if a.site == HOLY_SEE_SITE}
+
+    def holy_see_share(day: date) -> float:
+        """Clients per capacity at the Holy See's APs over the daytime of one day."""
+        shares = [
+            p["clients"] / holy[i]
+            for t, i, p in samples
+            if t.date() == day and 8 <= t.hour < 18 and i in holy
+        ]
+        return sum(shares) / len(shares)
+
+    assert holy_see_share(festival) > 0.9
+    assert holy_see_share(normal) < 0.6
+
+    def town_clients(hours: range) -> float:
+        values = [
+            p["clients"]
+            for t, i, p in samples
+            if t.date() == normal and t.hour in hours and i not in holy
+        ]
+        return sum(values) / len(values)
+
+    assert town_clients(range(19, 22)) > 3 * town_clients(range(2, 5))  # evening peak vs night
+
+
+def test_wifi_counters_never_give_a_negative_rate() -> None:
+    _, messages = simulate(24, options=SimOptions(status_interval=timedelta(minutes=5)))
+    rows = [
+        {
+            "time": pd.Timestamp(m.time),
+            "ap_id": i,
+            "rx_bytes": p["rx_bytes"],
+            "tx_bytes": p["tx_bytes"],
+        }
+        for m in messages
+        for i, p in decoded([m], "wifi")
+    ]
+    rates = throughput_from_counters(pd.DataFrame(rows))
+    assert len(rates) > 1000
+    assert (rates[["rx_bps", "tx_bps"]] >= 0).all().all()
+    assert rates["rx_bps"].max() > 0
+
+
+def test_reports_move_forward_along_allowed_paths_over_hours() -> None:
+    _, messages = simulate(36)
+    history: dict[str, list[dict]] = defaultdict(list)
+    for report_id, p in decoded(messages, "report"):
+        history[report_id].append(p)
+    assert len(history) > 30
+    assert {p[0]["category"] for p in history.values()} == set(REPORT_CATEGORIES)
+    reached = defaultdict(int)
+    for versions in history.values():
+        assert versions[0]["status"] == "new"
+        assert len({v["created"] for v in versions}) == 1
+        for before, after in itertools.pairwise(versions):
+            assert after["status"] in REPORT_TRANSITIONS[before["status"]]
+            assert after["updated"] >= before["updated"]
+        reached[versions[-1]["status"]] += 1
+        if versions[-1]["status"] == "closed":
+            created = datetime.fromisoformat(versions[0]["created"])
+            closed = datetime.fromisoformat(versions[-1]["updated"])
+            assert closed - created > timedelta(hours=1)
+    assert (
+        reached["closed"] and reached["rejected"] and reached["in_progress"] + reached["assigned"]
+    )
+
+
+def test_indicators_cover_sectors_with_targets_met_and_missed() -> None:
+    _, messages = simulate(3)
+    latest = dict(decoded(messages, "kpi"))
+    assert len(latest) == len(INDICATORS) >= 15
+    assert len({p["sector"] for p in latest.values()}) >= 6
+    met = [i for i, p in latest.items() if p["value"] >= p["target"]]
+    missed = [i for i, p in latest.items() if p["value"] < p["target"]]
+    assert len(met) >= 3 and len(missed) >= 3
+    assert all(p["name"] and p["unit"] and p["period"] for p in latest.values())
+
+
+def wait_for(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_in_process_run_fills_the_store_then_follows_the_clock(store: Store) -> None:
+    stop = threading.Event()
+    started = datetime.now(UTC)
+    run = run_in_process(
+        store,
+        Settings(),
+        stop,
+        seed=9,
+        backfill=timedelta(hours=3),
+        options=SimOptions(status_interval=timedelta(seconds=0.5)),
+        inventory=SMALL_TOWN,
+    )
+    try:
+        assert run.backfilled.wait(60)
+        cameras = store.latest("camera_status", "camera_id")
+        reporting = [s for s in run.simulator.cameras if not s.silent]
+        assert len(cameras) == len(reporting)
+        assert set(cameras["ward"]) <= set(SMALL_TOWN.wards)
+        assert len(store.latest("wifi_usage", "ap_id")) == len(SMALL_TOWN.access_points)
+        assert len(store.latest("kpi", "indicator_id")) == len(INDICATORS)
+        assert len(store.latest("field_report", "report_id")) > 0
+        history = store.points("camera_status", started - timedelta(hours=3), started)
+        assert history["time"].min() < pd.Timestamp(started - timedelta(hours=2))
+        # live data follows at once, not after a backfill interval
+        wait_for(
+            lambda: store.latest("camera_status", "camera_id")["time"].min() > pd.Timestamp(started)
+        )
+    finally:
+        stop.set()
+        run.join(30)
+    assert not run.thread.is_alive()
+
+
+def test_open311_endpoint_serves_the_reports() -> None:
+    server = Open311Server().start()
+    try:
+        options = SimOptions(status_interval=timedelta(minutes=10), publish_reports=False)
+        sim = CitySimulator(SMALL_TOWN, seed=2, start=START, options=options)
+        sim.on_report = server.update
+        messages = list(sim.advance(START + timedelta(hours=30)))
+        assert not [m for m in messages if "/report/" in m.topic]
+        services = requests.get(f"{server.url}/services.json", timeout=5).json()
+        assert {s["service_code"] for s in services} == set(REPORT_CATEGORIES)
+
+        def get(**params) -> list[dict]:
+            answer = requests.get(f"{server.url}/requests.json", params=params, timeout=5)
+            assert answer.status_code == 200
+            return answer.json()
+
+        window = (START + timedelta(hours=10), START + timedelta(hours=20))
+        chosen = get(start_date=window[0].isoformat(), end_date=window[1].isoformat())
+        expected = {
+            r.report_id for r in sim.reports.values() if window[0] <= r.created <= window[1]
+        }
+        assert {r["service_request_id"] for r in chosen} == expected
+        for item in chosen:
+            report = sim.reports[item["service_request_id"]]
+            assert item["extended_attributes"]["detailed_status"] == report.status
+            assert item["service_code"] == report.category
+            assert item["status"] == (
+                "open" if report.status in ("new", "assigned", "in_progress") else "closed"
+            )
+            assert datetime.fromisoformat(item["updated_datetime"]) == report.updated.replace(
+                microsecond=0
+            )
+        closed = get(start_date=START.isoformat(), status="closed")
+        assert closed and {r["status"] for r in closed} == {"closed"}
+        some = sorted(expected)[:2]
+        assert {r["service_request_id"] for r in get(service_request_id=",".join(some))} == set(
+            some
+        )
+        one = requests.get(f"{server.url}/requests/{some[0]}.json", timeout=5).json()
+        assert one[0]["service_request_id"] == some[0]
+        missing = requests.get(f"{server.url}/requests/nope.json", timeout=5)
+        assert missing.status_code == 404 and missing.json()[0]["code"] == 404
+        bad = requests.get(f"{server.url}/requests.json", params={"start_date": "x"}, timeout=5)
+        assert bad.status_code == 400 and "start_date" in bad.json()[0]["description"]
+    finally:
+        server.close()
+
+
+def test_simulate_command_writes_into_the_configured_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    monkeypatch.setenv("IOC_STORE", url)
+    argv = ["simulate", "--cameras", "30", "--aps", "6", "--backfill", "2h", "--duration", "1s"]
+    assert main(argv) == 0
+    with open_store(Settings(store=url)) as store:
+        assert len(store.latest("camera_status", "camera_id")) >= 25
+
+
+def test_simulate_command_reports_a_bad_inventory_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    bad = tmp_path / "city.csv"
+    bad.write_text("kind,id,name,ward,lat,lon\ncamera,c1,X,Long Hoa,north,106.1\n")
+    monkeypatch.setenv("IOC_INVENTORY", str(bad))
+    monkeypatch.setenv("IOC_STORE", f"sqlite:///{tmp_path / 'x.db'}")
+    assert main(["simulate", "--backfill", "0", "--duration", "1s"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"feeds simulate: {bad}:2: lat 'north' is not a number (use a decimal point)"
+
+
+@pytest.mark.parametrize("argument", [["--backfill", "soon"], ["--rate", "0"], ["--festival", "x"]])
+def test_bad_simulate_arguments_exit_2(argument: list[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["simulate", *argument])
+    assert caught.value.code == 2
+
+
+def test_simulate_publishes_every_message_to_the_broker(
+    mosquitto, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    received: list[str] = []
+    subscribed = threading.Event()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-sim-sub")
+    client.on_connect = lambda c, *args: c.subscribe("ioc/#", qos=1)
+    client.on_subscribe = lambda *args: subscribed.set()
+    client.on_message = lambda c, u, message: received.append(message.topic)
+    client.connect("127.0.0.1", mosquitto.port)
+    client.loop_start()
+    try:
+        assert subscribed.wait(10)
+        monkeypatch.setenv("IOC_MQTT_URL", mosquitto.url)
+        caplog.set_level("INFO", logger="feeds.simulator")
+        argv = ["simulate", "--cameras", "40", "--aps", "8", "--backfill", "3h"]
+        assert main([*argv, "--duration", "2s"]) == 0
+        sent = int(next(r for r in caplog.messages if r.startswith("sent ")).split()[1])
+        wait_for(lambda: len(received) >= sent, timeout=20)
+        assert len(received) == sent > 1000
+        assert {t.split("/")[1] for t in received} == {"camera", "wifi", "report", "kpi"}
+    finally:
+        client.loop_stop()
+        client.disconnect()
