@@ -375,3 +375,33 @@ def test_simulate_publishes_every_message_to_the_broker(
     finally:
         client.loop_stop()
         client.disconnect()
+
+
+def test_polling_worker_reads_the_simulated_open311_endpoint_exactly(tmp_path: Path) -> None:
+    from feeds.open311 import Open311Config, Open311Source
+
+    server = Open311Server().start()
+    try:
+        now = datetime.now(UTC).replace(microsecond=0)
+        options = SimOptions(status_interval=timedelta(minutes=10), publish_reports=False)
+        sim = CitySimulator(
+            SMALL_TOWN, seed=4, start=now - timedelta(hours=24), live_from=now, options=options
+        )
+        sim.on_report = server.update
+        list(sim.advance(now))
+        source = Open311Source(
+            Open311Config(url=server.url),
+            state_dir=tmp_path,
+            timeout=5,
+            session=requests.Session(),
+        )
+        points = source.fetch(now).points
+        assert {p.tags["report_id"] for p in points} == set(sim.reports)
+        for point in points:
+            report = sim.reports[point.tags["report_id"]]
+            assert point.tags["category"] == report.category
+            assert point.tags["ward"] == report.ward
+            assert point.fields["status"] == report.status
+            assert point.fields["title"] == report.title
+    finally:
+        server.close()
