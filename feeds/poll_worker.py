@@ -142,7 +142,10 @@ class PollWorker:
                 "received": health.received,
                 "written": health.written,
                 "rejected": health.rejected,
+                # Nothing waits in a spool: what a failed poll missed is asked for again.
+                "spooled": 0,
                 "last_message_age_s": round(time.monotonic() - since, 3),
+                "lag_s": 0.0,
             },
             self.clock(),
         )

@@ -474,8 +474,9 @@ class Settings:
         (),
         _text_pairs,
         "Open311 `service_code` or `service_name` to wall category (traffic, environment, "
-        "lighting, flooding, urban_order, other), before the built-in keyword rules; a TOML "
-        'table, or JSON in the environment: `{"PH01" = "traffic"}`.',
+        "lighting, flooding, urban_order, other), before the built-in keyword rules: a TOML "
+        'table (`open311_categories = { PH01 = "traffic" }`), or JSON in the environment '
+        '(`{"PH01": "traffic"}`).',
     )
     open311_statuses: tuple[tuple[str, str], ...] = _setting(
         (),
@@ -503,7 +504,9 @@ class Settings:
         secret=True,
     )
     poll_timeout_seconds: float = _setting(
-        10.0, _positive_number, "Timeout of one HTTP request of the polling worker, in seconds."
+        10.0,
+        _positive_number,
+        "Timeout of one HTTP request of the polling worker (the whole answer), in seconds.",
     )
     poll_backoff_max_seconds: float = _setting(
         600.0,
