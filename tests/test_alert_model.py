@@ -134,21 +134,16 @@ def test_officer_actions_that_do_not_apply_are_refused(kind, kwargs, problem) ->
         officer_action(state_after(raised(0)), kind, "an", at(1), **kwargs)
 
 
-def test_acknowledging_a_closed_alert_is_refused() -> None:
+def test_acknowledging_again_is_recorded_and_changes_nothing() -> None:
     events = [raised(0)]
     events.append(officer_action(state_after(*events), "acknowledged", "an", at(1)))
     events.append(system("cleared", 2))
-    with pytest.raises(AlertActionError, match="nothing to acknowledge"):
-        officer_action(state_after(*events), "acknowledged", "bình", at(3))
+    late = officer_action(state_after(*events), "acknowledged", "bình", at(3), note="muộn")
+    closed = state_after(*events, late)
+    assert (closed.state, closed.acked_by) == ("closed", "an")
+    assert closed.notes == ((at(3), "bình", "muộn"),)
     with pytest.raises(AlertActionError, match="closed alert cannot be shelved"):
-        officer_action(
-            state_after(*events),
-            "shelved",
-            "bình",
-            at(3),
-            note="x",
-            shelve_for=timedelta(minutes=1),
-        )
+        officer_action(closed, "shelved", "bình", at(3), note="x", shelve_for=timedelta(minutes=1))
 
 
 def test_closing_ends_a_shelve_and_escalation_is_recorded_once() -> None:

@@ -251,6 +251,17 @@ def _poll_source(source: dict[str, Any]) -> dict[str, Any]:
     return checked
 
 
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"{value!r} is not true or false")
+
+
 def _alert_rules(value: Any) -> dict:
     from wall.alerts.rules import check_rules  # the rules module owns its parameter defaults
 
@@ -610,6 +621,27 @@ class Settings:
     )
     alert_max_shelve_hours: float = _setting(
         8.0, _positive_number, "Longest time an officer may shelve an alert for, in hours."
+    )
+    secret_key: str | None = _setting(
+        None,
+        _optional_text,
+        "Key that signs officers' session cookies (at least 32 characters). Every wall replica "
+        "needs the same one. Empty: read from `secret_key_file`.",
+        secret=True,
+    )
+    secret_key_file: str = _setting(
+        str(PROJECT_DIR / "data" / "secret_key"),
+        _text,
+        "File holding the session key when `secret_key` is empty; created with a random key "
+        "(mode 600) when missing.",
+    )
+    officer_session_minutes: float = _setting(
+        480.0, _positive_number, "A duty officer's sign-in lasts this many minutes (one shift)."
+    )
+    secure_cookies: bool = _setting(
+        False,
+        _boolean,
+        "Send the session cookie over HTTPS only: set to true when the wall is served over TLS.",
     )
 
     @property

@@ -11,10 +11,10 @@ Shelving hides an alert until a time; it is an overlay on these states, not a st
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from wall.store import Event
 
@@ -45,6 +45,7 @@ class Alert:
     raised_at: datetime
     alert_id: str  # event_id of the raise that opened it
     ward: str | None = None
+    facts: Mapping[str, Any] = field(default_factory=dict)  # figures the rule found
     cleared_at: datetime | None = None
     acked_at: datetime | None = None
     acked_by: str | None = None
@@ -81,6 +82,7 @@ def _transition(alert: Alert | None, event: Event) -> Alert | None:
             "severity": data.get("severity", "medium"),
             "title": data.get("title", event.key),
             "ward": data.get("ward"),
+            "facts": data.get("facts", {}),
         }
         if alert is None or alert.state == "closed":
             rule, _, entity = event.key.partition(":")
@@ -136,7 +138,11 @@ def officer_action(
     shelve_for: timedelta | None = None,
     max_shelve: timedelta = timedelta(hours=8),
 ) -> Event:
-    """The event an officer's request appends, or AlertActionError saying why it does not apply."""
+    """The event an officer's request appends, or AlertActionError saying why it does not apply.
+
+    An acknowledgement is always recorded, even of an alert someone acknowledged a moment
+    before: two officers acknowledging at once both stay on record, and the first one counts.
+    """
     if kind not in OFFICER_ACTIONS:
         raise AlertActionError(f"unknown action {kind!r}; known: {', '.join(OFFICER_ACTIONS)}")
     if alert is None:
@@ -145,8 +151,6 @@ def officer_action(
     if note and len(note) > 1000:
         raise AlertActionError("the note is longer than 1000 characters")
     data: dict[str, str] = {"alert_id": alert.alert_id}
-    if kind == "acknowledged" and not alert.unacknowledged:
-        raise AlertActionError(f"alert is {alert.state}: nothing to acknowledge")
     if kind == "shelved":
         if alert.state == "closed":
             raise AlertActionError("a closed alert cannot be shelved")

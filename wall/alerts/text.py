@@ -1,0 +1,61 @@
+"""What an alert says, in the wall's two languages, from its rule and the figures it found."""
+
+from __future__ import annotations
+
+from wall.alerts.model import Alert
+
+# rule: (Vietnamese, English); fields come from the alert's facts, entity and ward.
+TITLES: dict[str, tuple[str, str]] = {
+    "ward_cameras_offline": (
+        "{ward}: {offline}/{total} camera mất kết nối ({percent:g}%)",
+        "{ward}: {offline} of {total} cameras offline ({percent:g}%)",
+    ),
+    "camera_offline": ("Camera {name} mất kết nối", "Camera {name} offline"),
+    "ap_down": ("Điểm WiFi {entity} ngừng hoạt động", "WiFi access point {entity} down"),
+    "ap_over_capacity": (
+        "Điểm WiFi {entity} quá tải: {clients}/{capacity} người dùng",
+        "WiFi access point {entity} over capacity: {clients}/{capacity} clients",
+    ),
+    "report_overdue": (
+        "Phản ánh {entity} quá hạn xử lý ({hours:g} giờ)",
+        "Field report {entity} past its {hours:g} h deadline",
+    ),
+    "feed_silent": (
+        "Nguồn dữ liệu {entity} ngừng gửi dữ liệu",
+        "Feed {entity} has stopped sending data",
+    ),
+    "rejected_spike": (
+        "Nguồn {entity}: {rejected} bản tin bị từ chối trong 10 phút",
+        "Feed {entity}: {rejected} messages rejected in 10 minutes",
+    ),
+}
+STATES: dict[str, tuple[str, str]] = {
+    "active_unack": ("Chưa xác nhận", "Unacknowledged"),
+    "active_ack": ("Đã xác nhận", "Acknowledged"),
+    "cleared_unack": ("Đã hết – chưa xác nhận", "Cleared – unacknowledged"),
+    "closed": ("Đã đóng", "Closed"),
+}
+SEVERITIES: dict[str, tuple[str, str]] = {
+    "critical": ("Khẩn cấp", "Critical"),
+    "high": ("Cao", "High"),
+    "medium": ("Trung bình", "Medium"),
+    "low": ("Thấp", "Low"),
+}
+
+
+def alert_title(alert: Alert, lang: str) -> str:
+    index = 1 if lang == "en" else 0
+    template = TITLES.get(alert.rule)
+    if template is None:
+        return alert.title
+    values = {"entity": alert.entity, "ward": alert.ward or "", "name": alert.entity}
+    values.update({k: v for k, v in alert.facts.items() if v is not None})
+    try:
+        return template[index].format(**values)
+    except (KeyError, ValueError):  # an event from an older rule version: say what we know
+        return alert.title
+
+
+def label(labels: dict[str, tuple[str, str]], code: str, lang: str) -> str:
+    pair = labels.get(code)
+    return pair[1 if lang == "en" else 0] if pair else code

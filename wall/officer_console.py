@@ -1,0 +1,328 @@
+"""The duty officers' console (/officer): sign in, acknowledge, shelve, annotate, audit.
+
+Wall and kiosk pages stay read-only for everyone: the only requests that change anything are the
+console's POSTs, and each needs a signed-in officer's session cookie (HttpOnly, SameSite=Strict,
+expiring) and that session's CSRF token. Sign-in failures are rate-limited per address and per
+name through the wall's shared cache, so every worker process counts the same attempts. Pages are
+rendered by Jinja with autoescaping: text from feeds and officers is always text, never HTML.
+"""
+
+from __future__ import annotations
+
+import csv
+import hmac
+import io
+import logging
+import os
+import secrets
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, Response, redirect, render_template, request, session
+
+from wall.alerts.model import OFFICER_ACTIONS, STREAM, AlertActionError, fold, officer_action
+from wall.alerts.text import SEVERITIES, STATES, alert_title, label
+from wall.cache import cache
+from wall.officers import authenticate
+from wall.settings import Settings, SettingsError
+from wall.store import Store, StoreError
+
+log = logging.getLogger(__name__)
+
+MAX_FAILURES, FAILURE_WINDOW_SECONDS = 5, 300
+SHELVE_CHOICES_MINUTES = (15, 30, 60, 120, 240, 480)
+SEVERITY_ORDER = {s: i for i, s in enumerate(SEVERITIES)}
+
+TEXT = {
+    "title": ("Bàn trực ban – Cảnh báo", "Duty officer console – Alerts"),
+    "signin": ("Đăng nhập trực ban", "Duty officer sign-in"),
+    "name": ("Tên đăng nhập", "User name"),
+    "password": ("Mật khẩu", "Password"),
+    "signin_button": ("Đăng nhập", "Sign in"),
+    "signout": ("Đăng xuất", "Sign out"),
+    "signed_in_as": ("Đang trực: {name}", "On duty: {name}"),
+    "bad_credentials": ("Sai tên đăng nhập hoặc mật khẩu.", "Wrong user name or password."),
+    "too_many": (
+        "Quá nhiều lần đăng nhập sai. Thử lại sau {minutes} phút.",
+        "Too many failed sign-ins. Try again in {minutes} minutes.",
+    ),
+    "refused": (
+        "Yêu cầu bị từ chối: cần đăng nhập trực ban và mã bảo vệ hợp lệ.",
+        "Request refused: it needs a signed-in duty officer and a valid form token.",
+    ),
+    "expired": (
+        "Phiên trực đã hết hạn, vui lòng đăng nhập lại.",
+        "Session expired; sign in again.",
+    ),
+    "none": ("Không có cảnh báo nào cần xử lý.", "No alerts need attention."),
+    "acknowledged": ("Xác nhận", "Acknowledge"),
+    "shelved": ("Tạm ẩn", "Shelve"),
+    "unshelved": ("Bỏ tạm ẩn", "Unshelve"),
+    "noted": ("Ghi chú", "Add note"),
+    "note": ("Ghi chú / lý do", "Note / reason"),
+    "minutes": ("{n} phút", "{n} min"),
+    "done": ("Đã ghi nhận: {action} – {alert}", "Recorded: {action} – {alert}"),
+    "audit": ("Nhật ký xử lý", "Audit trail"),
+    "audit_csv": ("Tải CSV", "Download CSV"),
+    "alerts": ("Cảnh báo", "Alerts"),
+    "time": ("Thời điểm", "Time"),
+    "officer": ("Cán bộ", "Officer"),
+    "action": ("Thao tác", "Action"),
+    "alert": ("Cảnh báo", "Alert"),
+    "severity": ("Mức độ", "Severity"),
+    "state": ("Trạng thái", "State"),
+    "raised": ("Phát sinh", "Raised"),
+    "shelved_until": ("Tạm ẩn đến {time} ({who}: {why})", "Shelved until {time} ({who}: {why})"),
+    "acked_by": ("Xác nhận bởi {who} lúc {time}", "Acknowledged by {who} at {time}"),
+    "escalated": ("ĐÃ BÁO ĐỘNG CẤP TRÊN", "ESCALATED"),
+    "store_down": (
+        "Không truy cập được kho dữ liệu – thử lại sau.",
+        "The data store cannot be reached – try again shortly.",
+    ),
+}
+
+
+def load_secret_key(settings: Settings) -> str:
+    """From the setting, else from the key file (created once with a random key)."""
+    if settings.secret_key:
+        if len(settings.secret_key) < 32:
+            raise SettingsError("IOC_SECRET_KEY", "must be at least 32 characters long")
+        return settings.secret_key
+    path = Path(settings.secret_key_file)
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as f:
+                f.write(secrets.token_urlsafe(48))
+        key = path.read_text().strip()
+    except FileExistsError:  # another worker created it a moment ago
+        key = path.read_text().strip()
+    except OSError as exc:
+        raise SettingsError("IOC_SECRET_KEY_FILE", f"cannot read or create {path}: {exc}") from None
+    if len(key) < 32:
+        raise SettingsError("IOC_SECRET_KEY_FILE", f"{path} holds fewer than 32 characters")
+    return key
+
+
+def register(server: Flask, settings: Settings, store: Store) -> None:
+    server.secret_key = load_secret_key(settings)
+    server.config.update(
+        SESSION_COOKIE_NAME="ioc_officer",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.officer_session_minutes),
+    )
+    server.register_blueprint(console(settings, store))
+
+
+def console(settings: Settings, store: Store) -> Blueprint:
+    bp = Blueprint("officer", __name__, template_folder="templates")
+    session_length = timedelta(minutes=settings.officer_session_minutes)
+    max_shelve = timedelta(hours=settings.alert_max_shelve_hours)
+
+    def lang() -> str:
+        wanted = request.args.get("lang") or session.get("lang") or settings.language
+        return wanted if wanted in ("vi", "en") else settings.language
+
+    def t(key: str, **values: object) -> str:
+        text = TEXT[key][1 if lang() == "en" else 0]
+        return text.format(**values) if values else text
+
+    def local(ts: datetime) -> str:
+        return ts.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M:%S")
+
+    def csrf_token() -> str:
+        if "csrf" not in session:
+            session["csrf"] = secrets.token_urlsafe(32)
+        return session["csrf"]
+
+    def officer() -> str | None:
+        name, since = session.get("officer"), session.get("since")
+        if not name or not since:
+            return None
+        if datetime.now(UTC) - datetime.fromisoformat(since) > session_length:
+            session.clear()
+            session["flash"] = [("error", t("expired"))]
+            return None
+        return name
+
+    def page(heading: str, template: str, status: int = 200, **values: object) -> tuple[str, int]:
+        messages = [*session.pop("flash", []), *values.pop("messages", [])]
+        html = render_template(
+            f"officer/{template}.html",
+            t=t,
+            lang=lang(),
+            csrf=csrf_token(),
+            url=lambda path: path,
+            heading=heading,
+            officer=officer(),
+            messages=messages,
+            **values,
+        )
+        return html, status
+
+    def refused() -> tuple[str, int]:
+        log.warning("refused %s %s from %s", request.method, request.path, request.remote_addr)
+        return page(t("title"), "base", 403, messages=[("error", t("refused"))])
+
+    def request_is_genuine() -> bool:
+        """The session's CSRF token, and (where the browser says) our own origin."""
+        sent = request.form.get("csrf_token", "")
+        expected = session.get("csrf", "")
+        if not expected or not hmac.compare_digest(sent, expected):
+            return False
+        origin = request.headers.get("Origin")
+        return origin is None or urlsplit(origin).netloc == request.host
+
+    def failures(keys: list[str]) -> int:
+        return max((cache.get(k) or 0) for k in keys)
+
+    @bp.get("/officer/signin")
+    def signin_form():
+        if officer():
+            return redirect("/officer")
+        return page(t("signin"), "signin")
+
+    @bp.post("/officer/signin")
+    def signin():
+        if not request_is_genuine():
+            return refused()
+        name = request.form.get("name", "").strip()
+        window = int(time.time() // FAILURE_WINDOW_SECONDS)
+        keys = [
+            f"signin-fail:addr:{request.remote_addr}:{window}",
+            f"signin-fail:name:{name}:{window}",
+        ]
+        if failures(keys) >= MAX_FAILURES:
+            minutes = FAILURE_WINDOW_SECONDS // 60
+            return page(
+                t("signin"), "signin", 429, messages=[("error", t("too_many", minutes=minutes))]
+            )
+        try:
+            ok = authenticate(store, name, request.form.get("password", ""))
+        except StoreError:
+            return page(t("signin"), "signin", 503, messages=[("error", t("store_down"))])
+        if not ok:
+            for key in keys:
+                cache.set(key, (cache.get(key) or 0) + 1, timeout=FAILURE_WINDOW_SECONDS)
+            log.warning("failed sign-in for %r from %s", name, request.remote_addr)
+            return page(t("signin"), "signin", 401, messages=[("error", t("bad_credentials"))])
+        session.clear()  # a fresh session (and CSRF token) at every sign-in
+        session.permanent = True
+        session.update(officer=name, since=datetime.now(UTC).isoformat(), lang=lang())
+        log.info("officer %s signed in from %s", name, request.remote_addr)
+        return redirect("/officer")
+
+    @bp.post("/officer/signout")
+    def signout():
+        if request_is_genuine():
+            session.clear()
+        return redirect("/officer/signin")
+
+    @bp.get("/officer")
+    def alerts_page():
+        if not officer():
+            return redirect("/officer/signin")
+        try:
+            alerts = fold(store.events(STREAM))
+        except StoreError:
+            return page(t("title"), "base", 503, messages=[("error", t("store_down"))])
+        now = datetime.now(UTC)
+        shown = [a for a in alerts.values() if a.state != "closed"]
+        shown.sort(
+            key=lambda a: (not a.unacknowledged, SEVERITY_ORDER.get(a.severity, 9), a.raised_at)
+        )
+        rows = [alert_view(a, now) for a in shown]
+        return page(t("title"), "alerts", alerts=rows, shelve_choices=SHELVE_CHOICES_MINUTES)
+
+    def alert_view(a, now: datetime) -> dict:
+        actions = []
+        if a.unacknowledged:
+            actions.append("acknowledged")
+        actions.append("unshelved" if a.shelved(now) else "shelved")
+        actions.append("noted")
+        return {
+            "key": a.key,
+            "severity": a.severity,
+            "severity_label": label(SEVERITIES, a.severity, lang()),
+            "state": a.state,
+            "state_label": label(STATES, a.state, lang()),
+            "title": alert_title(a, lang()),
+            "raised": local(a.raised_at),
+            "escalated": a.escalated_at is not None and a.unacknowledged,
+            "acked": t("acked_by", who=a.acked_by, time=local(a.acked_at)) if a.acked_at else "",
+            "shelved": t(
+                "shelved_until", time=local(a.shelved_until), who=a.shelved_by, why=a.shelve_reason
+            )
+            if a.shelved(now)
+            else "",
+            "notes": [f"{local(when)} · {who}: {text}" for when, who, text in a.notes],
+            "actions": actions,
+        }
+
+    @bp.post("/officer/action")
+    def act():
+        name = officer()
+        if not name or not request_is_genuine():
+            return refused()
+        action, key = request.form.get("action", ""), request.form.get("key", "")
+        try:
+            alert = fold(store.events(STREAM, key=key)).get(key) if key else None
+            minutes = request.form.get("minutes")
+            shelve_for = timedelta(minutes=float(minutes)) if minutes else None
+            event = officer_action(
+                alert,
+                action,
+                name,
+                datetime.now(UTC),
+                note=request.form.get("note"),
+                shelve_for=shelve_for,
+                max_shelve=max_shelve,
+            )
+            store.append_events([event])
+        except (AlertActionError, ValueError) as exc:
+            return page(t("title"), "base", 400, messages=[("error", str(exc))])
+        except StoreError:
+            return page(t("title"), "base", 503, messages=[("error", t("store_down"))])
+        log.info("officer %s: %s %s", name, action, key)
+        session["flash"] = [("", t("done", action=t(action), alert=alert_title(alert, lang())))]
+        return redirect("/officer")
+
+    def audit_rows() -> list[tuple[str, str, str, str, str]]:
+        events = store.events(STREAM)
+        alerts = fold(events)
+        rows = []
+        for e in reversed(events):
+            if e.kind in OFFICER_ACTIONS and e.actor:
+                alert = alerts.get(e.key)
+                title = alert_title(alert, lang()) if alert else e.key
+                rows.append((local(e.time), e.actor, t(e.kind), title, e.note or ""))
+        return rows
+
+    @bp.get("/officer/audit")
+    def audit():
+        if not officer():
+            return redirect("/officer/signin")
+        return page(t("audit"), "audit", rows=audit_rows())
+
+    @bp.get("/officer/audit.csv")
+    def audit_csv():
+        if not officer():
+            return redirect("/officer/signin")
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow([t("time"), t("officer"), t("action"), t("alert"), t("note")])
+        for row in audit_rows():
+            # A leading =, +, - or @ would run as a formula in a spreadsheet.
+            writer.writerow(["'" + c if c[:1] in ("=", "+", "-", "@") else c for c in row])
+        return Response(
+            "\ufeff" + out.getvalue(),  # BOM: spreadsheet programs then read UTF-8 Vietnamese
+            mimetype="text/csv",
+            headers={"Content-Disposition": "attachment; filename=ioc-audit.csv"},
+        )
+
+    return bp
