@@ -105,8 +105,7 @@ def fetch_json(
             raise SourceError(
                 source, f"no complete answer from {where} within {timeout:g} s"
             ) from None
-        reason = str(exc.args[0] if exc.args else exc).split(": ")[-1][:200]
-        raise SourceError(source, f"cannot reach {where}: {reason}") from None
+        raise SourceError(source, f"cannot reach {where}: {_connection_problem(exc)}") from None
     except requests.RequestException as exc:
         raise SourceError(source, f"request to {where} failed: {exc}"[:300]) from None
     if response.status_code >= 300:
@@ -125,6 +124,16 @@ def fetch_json(
         ) from None
     except (ValueError, RecursionError) as exc:
         raise SourceError(source, f"answer from {where} is not JSON: {exc}") from None
+
+
+def _connection_problem(exc: requests.ConnectionError) -> str:
+    """The innermost reason ("[Errno 111] Connection refused", "Remote end closed connection
+    without response"), not urllib3's nested wrappers."""
+    inner: object = exc.args[0] if exc.args else exc
+    inner = getattr(inner, "reason", None) or inner
+    if isinstance(inner, BaseException) and inner.args and isinstance(inner.args[-1], Exception):
+        inner = inner.args[-1]
+    return str(inner).split(": ")[-1][:200]
 
 
 def _refuse_constant(name: str) -> None:

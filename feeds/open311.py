@@ -353,8 +353,10 @@ class Open311Mapping:
             if isinstance(detailed, str) and detailed.strip():
                 return self._known_status(detailed, path)
         raw = scalar(item.get("status"))
-        if not isinstance(raw, str) or not raw.strip():
+        if raw is None or raw == "":
             raise RejectedMessage("required field 'status' is missing")
+        if not isinstance(raw, str):
+            raise RejectedMessage(f"field 'status' must be text, not {raw!r}"[:120])
         status = self._known_status(raw, "status")
         notes = scalar(item.get("status_notes"))
         if plain(raw) in ("open", "closed") and isinstance(notes, str):

@@ -101,6 +101,9 @@ class PollWorker:
             return self._failed(source, exc.problem, exc.retry_after)
         except StoreError as exc:
             return self._failed(source, f"store did not take the points: {exc}", None)
+        except Exception as exc:  # a bug must not stop the other sources: log it, back off
+            log.exception("%s: poll failed unexpectedly", source.name)
+            return self._failed(source, f"unexpected {type(exc).__name__}: {exc}", None)
         source.commit(batch)
         health.received += batch.received
         health.written += len(batch.points)

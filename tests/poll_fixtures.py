@@ -113,8 +113,8 @@ def _when(text: str) -> datetime | None:
         return None  # a malformed item the test planted: served whatever the filter
 
 
-def _within(item: dict, start: str | None, end: str | None) -> bool:
-    made = _when(item.get("requested_datetime"))
+def _within(item: Any, start: str | None, end: str | None) -> bool:
+    made = _when(item.get("requested_datetime")) if isinstance(item, dict) else None
     if made is None:
         return True
     return (start is None or made >= _when(start)) and (end is None or made <= _when(end))
@@ -158,10 +158,13 @@ class Open311Fixture(JsonServer):
         found = list(self.requests)
         if "service_request_id" in query:
             ids = set(query["service_request_id"].split(","))
-            found = [r for r in found if str(r["service_request_id"]) in ids]
+            found = [
+                r for r in found if isinstance(r, dict) and str(r["service_request_id"]) in ids
+            ]
         else:
             found = [r for r in found if _within(r, query.get("start_date"), query.get("end_date"))]
             if "status" in query:
                 found = [r for r in found if r["status"] in query["status"].split(",")]
-        found.sort(key=lambda r: str(r["requested_datetime"]), reverse=True)
+        found.sort(key=lambda r: str(r.get("requested_datetime") if isinstance(r, dict) else ""))
+        found.reverse()  # newest first, as servers answer
         return Reply(body=self._wrap(found[: self.limit], "request"))

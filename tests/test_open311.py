@@ -177,18 +177,26 @@ def test_bad_requests_are_rejected_one_by_one_with_a_log_line_and_the_good_ones_
         request("has space", 4),
         request(15, 4, requested_datetime="yesterday", updated_datetime=None),
         request(16, 4),
+        # Wrong types everywhere: rejected or ignored, never a crash.
+        request({"id": 1}, 4),
+        request(18, 4, status=5, lat=[1, 2], long={"x": 1}),
+        request(19, 4, description=7, service_code=None, service_name=["a", "b"], address={}),
+        request(20, 4, extended_attributes="none", status_notes=3, updated_datetime=True),
+        7,
+        None,
     ]
     caplog.set_level(logging.WARNING)
     worker = PollWorker(store, [source(config(server), tmp_path)])
     worker.poll(worker.sources[0])
 
-    assert sorted(r["report_id"] for r in reports(store)) == ["11", "16"]
-    assert worker.health["open311"].rejected == 4
+    assert sorted(r["report_id"] for r in reports(store)) == ["11", "16", "19"]
+    assert worker.health["open311"].rejected == 9
     lines = "\n".join(caplog.messages)
     assert "open311: request 12 rejected: status 'pending_review' is not a known status" in lines
     assert "open311: request 13 rejected: field 'lat' must be a number, not text" in lines
     assert "open311: request has space rejected: report id 'has space' must be" in lines
     assert "requested_datetime" in lines and "is not an RFC 3339 time" in lines
+    assert "open311: request 18 rejected: field 'status' must be text, not 5" in lines
 
 
 @pytest.mark.parametrize(
