@@ -30,6 +30,7 @@ import logging
 import math
 import random
 import re
+import signal
 import sys
 import threading
 import time
@@ -752,7 +753,7 @@ class MqttPublisher:
         self._window = threading.Semaphore(window)
         self._unacked = 0
         self._acked = threading.Condition()
-        self.client.on_connect = lambda *args: self._connected.set()
+        self.client.on_connect = self._on_connect
         self.client.on_disconnect = lambda *args: self._connected.clear()
         self.client.on_publish = self._on_publish
         port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
@@ -762,6 +763,12 @@ class MqttPublisher:
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
+
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            log.error("MQTT broker refused the simulator: %s", reason)
+        else:
+            self._connected.set()
 
     def _on_publish(self, *args: Any) -> None:
         with self._acked:
@@ -879,6 +886,8 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
         settings, seed=args.seed, backfill=args.backfill, options=options, inventory=inventory
     )
     stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())  # flush what is queued, then exit
     if args.duration:
         timer = threading.Timer(args.duration.total_seconds(), stop.set)
         timer.daemon = True

@@ -405,3 +405,14 @@ def test_polling_worker_reads_the_simulated_open311_endpoint_exactly(tmp_path: P
             assert point.fields["title"] == report.title
     finally:
         server.close()
+
+
+def test_rate_option_sets_how_many_status_messages_a_second() -> None:
+    options = SimOptions.for_rate(
+        200, devices=len(SMALL_TOWN.cameras) + len(SMALL_TOWN.access_points)
+    )
+    sim = CitySimulator(SMALL_TOWN, seed=1, start=START, options=options)
+    list(sim.advance(START + timedelta(minutes=1)))  # past the start-up spread
+    minute = list(sim.advance(START + timedelta(minutes=3)))
+    status = [m for m in minute if m.topic.split("/")[1] in ("camera", "wifi")]
+    assert 0.9 * 200 * 120 < len(status) < 1.1 * 200 * 120
