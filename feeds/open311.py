@@ -227,6 +227,9 @@ class Version:
 class Open311State:
     cursor_ms: int | None = None  # newest updated_datetime seen
     versions: dict[str, Version] = field(default_factory=dict)
+    # Requests rejected for their content, asked again by id so that a fixed mapping (say a
+    # status added to open311_statuses) picks them up: service_request_id → requested time.
+    retry: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -536,7 +539,7 @@ class Open311Source:
         items = []
         for span_start, span_end in spans(start, now + self.config.overlap, SPEC_MAX_SPAN):
             items += self.fetch_window(span_start, span_end)
-        items += self._unfinished_requests_not_in(items, now)
+        items += self._requests_to_ask_again(items, now)
 
         batch = Batch(received=len(items))
         newest: dict[str, tuple[Mapping[str, Any], datetime, datetime]] = {}
@@ -549,7 +552,7 @@ class Open311Source:
             if raw_id not in newest or updated > newest[raw_id][1]:
                 newest[raw_id] = (item, updated, requested)
 
-        versions = dict(state.versions)
+        versions, retry = dict(state.versions), dict(state.retry)
         cursor_ms = state.cursor_ms
         for raw_id, (item, updated, requested) in newest.items():
             cursor_ms = max(cursor_ms or 0, to_ms(updated))
@@ -562,22 +565,31 @@ class Open311Source:
                 points = parse_record("report", report_id, record, received_at)
             except RejectedMessage as exc:
                 self._reject(batch, f"{raw_id}@{w3(updated)}", exc)
+                if "," not in raw_id:  # the look-up by id is a comma-separated list
+                    retry[raw_id] = to_ms(requested)
                 continue
+            retry.pop(raw_id, None)
             batch.points += points
             versions[raw_id] = Version(
                 to_ms(updated), record["status"] in FINAL_STATUSES, to_ms(requested)
             )
-        batch.state = Open311State(cursor_ms, self._pruned(versions, start, now))
+        horizon = to_ms(now - TRACK_OPEN_FOR)
+        batch.state = Open311State(
+            cursor_ms,
+            self._pruned(versions, start, now),
+            {raw_id: ms for raw_id, ms in retry.items() if ms >= horizon},
+        )
         return batch
 
-    def _unfinished_requests_not_in(self, items: list[Any], now: datetime) -> list[Any]:
+    def _requests_to_ask_again(self, items: list[Any], now: datetime) -> list[Any]:
         seen = {str(scalar(i.get("service_request_id"))) for i in items if isinstance(i, Mapping)}
         horizon = to_ms(now - TRACK_OPEN_FOR)
-        wanted = sorted(
+        unfinished = {
             raw_id
             for raw_id, v in self.state.versions.items()
-            if not v.final and raw_id not in seen and v.requested_ms >= horizon
-        )
+            if not v.final and v.requested_ms >= horizon
+        }
+        wanted = sorted((unfinished | set(self.state.retry)) - seen)
         found = []
         for i in range(0, len(wanted), IDS_PER_REQUEST):
             found += self.get_requests(service_request_id=",".join(wanted[i : i + IDS_PER_REQUEST]))
@@ -617,6 +629,7 @@ class Open311Source:
             return Open311State(
                 cursor_ms=data["cursor_ms"],
                 versions={k: Version(*v) for k, v in data["versions"].items()},
+                retry=dict(data.get("retry", {})),
             )
         except FileNotFoundError:
             return Open311State()
@@ -638,6 +651,7 @@ class Open311Source:
             "versions": {
                 k: [v.updated_ms, v.final, v.requested_ms] for k, v in self.state.versions.items()
             },
+            "retry": self.state.retry,
         }
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.state_path.with_suffix(".tmp")

@@ -199,6 +199,26 @@ def test_bad_requests_are_rejected_one_by_one_with_a_log_line_and_the_good_ones_
     assert "open311: request 18 rejected: field 'status' must be text, not 5" in lines
 
 
+def test_a_request_rejected_for_its_status_is_written_once_the_status_is_mapped(
+    server: Open311Fixture, store: Store, tmp_path: Path
+) -> None:
+    server.requests = [request(91, 5, status="pending_review"), request(92, 1)]
+    first = PollWorker(store, [source(config(server), tmp_path)])
+    first.poll(first.sources[0])
+    assert [r["report_id"] for r in reports(store)] == ["92"]
+
+    # The operator maps the status and restarts; request 91 is now before the poll's window.
+    mapped = config(server, statuses={"pending review": "new"})
+    restarted = PollWorker(store, [source(mapped, tmp_path)])
+    restarted.poll(restarted.sources[0])
+    assert sorted((r["report_id"], r["status"]) for r in reports(store)) == [
+        ("91", "new"),
+        ("92", "new"),
+    ]
+    asked = [s.query.get("service_request_id") for s in server.request_queries()]
+    assert asked[-1] == "91"
+
+
 @pytest.mark.parametrize(
     ("fault", "problem"),
     [
