@@ -821,6 +821,12 @@ def _positive(kind: type) -> Callable[[str], Any]:
     return parse
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1-65535)")
+    return int(text)
+
+
 def _festival_day(text: str) -> date:
     if text == "today":
         return datetime.now(LOCAL_TZ).date()
@@ -860,7 +866,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--open311-port",
-        type=int,
+        type=_port,
         metavar="PORT",
         help="serve the field reports as Open311 GeoReport v2 on this port "
         "(http://HOST:PORT/open311/v2) instead of publishing them",
@@ -899,7 +905,10 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
         try:
             open311 = Open311Server(args.open311_host, args.open311_port).start()
         except OSError as exc:
-            print(f"feeds simulate: cannot serve Open311 on port {args.open311_port}: {exc}")
+            print(
+                f"feeds simulate: cannot serve Open311 on port {args.open311_port}: {exc}",
+                file=sys.stderr,
+            )
             return 1
         simulator.on_report = open311.update
         log.info("serving field reports as Open311 at %s", open311.url)
@@ -907,7 +916,10 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
         if settings.mqtt_url:
             sink: MessageSink = MqttPublisher(settings.mqtt_url)
             if not sink.wait_connected(10):
-                print(f"feeds simulate: no MQTT broker answers at {settings.mqtt_url}")
+                print(
+                    f"feeds simulate: no MQTT broker answers at {settings.mqtt_url}",
+                    file=sys.stderr,
+                )
                 sink.close()
                 return 1
             log.info("publishing to %s", settings.mqtt_url)

@@ -344,7 +344,10 @@ def test_simulate_command_reports_a_bad_inventory_in_one_line(
     assert err == f"feeds simulate: {bad}:2: lat 'north' is not a number (use a decimal point)"
 
 
-@pytest.mark.parametrize("argument", [["--backfill", "soon"], ["--rate", "0"], ["--festival", "x"]])
+@pytest.mark.parametrize(
+    "argument",
+    [["--backfill", "soon"], ["--rate", "0"], ["--festival", "x"], ["--open311-port", "99999"]],
+)
 def test_bad_simulate_arguments_exit_2(argument: list[str]) -> None:
     with pytest.raises(SystemExit) as caught:
         main(["simulate", *argument])
