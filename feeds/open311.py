@@ -332,13 +332,18 @@ class Open311Mapping:
             "ts": rfc3339(updated) if updated else None,
         }
 
-    def category(self, item: Mapping[str, Any]) -> str:
+    def service(self, item: Mapping[str, Any]) -> tuple[str, str]:
+        """(service_code, service_name), the name from services.json when the request has none."""
         code = scalar(item.get("service_code"))
         code = (
             "" if isinstance(code, bool) or not isinstance(code, str | int) else str(code).strip()
         )
         name = scalar(item.get("service_name"))
-        name = name.strip() if isinstance(name, str) else self.service_names.get(code, "")
+        name = name.strip() if isinstance(name, str) else ""
+        return code, name or self.service_names.get(code, "")
+
+    def category(self, item: Mapping[str, Any]) -> str:
+        code, name = self.service(item)
         for key in (code, name):
             if key and key in self.config.categories:
                 return self.config.categories[key]
@@ -389,8 +394,8 @@ class Open311Mapping:
         return min(found)[1] if found else status
 
     def title(self, item: Mapping[str, Any]) -> str | None:
-        for key in ("description", "service_name"):
-            text = scalar(item.get(key))
+        """The description's first line, else the service's name."""
+        for text in (scalar(item.get("description")), self.service(item)[1]):
             if isinstance(text, str) and (lines := [ln for ln in text.splitlines() if ln.strip()]):
                 title = " ".join(lines[0].split())
                 if len(title) > MAX_TITLE_CHARS:

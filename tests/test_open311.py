@@ -96,6 +96,8 @@ def test_requests_in_every_json_shape_become_field_reports_in_the_store(
                 lat="11.2790",
                 long="106.1233",
             ),
+            # Only a code: its name comes from services.json (in the same JSON shape).
+            request(103, 2, service_code="NG04", service_name=None, description=None),
         ]
         worker = PollWorker(store, [source(config(server, jurisdiction_id=None), tmp_path)])
         worker.poll(worker.sources[0])
@@ -103,7 +105,8 @@ def test_requests_in_every_json_shape_become_field_reports_in_the_store(
         server.stop()
 
     rows = {r["report_id"]: r for r in reports(store)}
-    assert set(rows) == {"101", "HT-2026-0102"}
+    assert set(rows) == {"101", "HT-2026-0102", "103"}
+    assert (rows["103"]["category"], rows["103"]["title"]) == ("flooding", "Ngập nước sau mưa")
     pothole, lamp = rows["101"], rows["HT-2026-0102"]
     assert (pothole["category"], pothole["status"], pothole["ward"]) == (
         "traffic",
