@@ -26,6 +26,7 @@ AGGREGATES: tuple[str, ...] = ("mean", "max", "min", "sum", "count")
 TagFilter = Mapping[str, str | Collection[str]]
 
 NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # Names the store itself uses in query results; a tag or field of that name would be ambiguous.
 RESERVED_NAMES = frozenset({"time", "value", "count"})
@@ -61,7 +62,7 @@ def check_tag_value(key: str, value: str) -> str:
         raise InvalidPoint(f"tag {key} is empty")
     if len(value) > 256:
         raise InvalidPoint(f"tag {key} is longer than 256 characters")
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if CONTROL_CHARACTER.search(value):
         raise InvalidPoint(f"tag {key}={value!r} contains a control character")
     if re.search(r"\\(?=[\\, =]|$)", value):
         raise InvalidPoint(
