@@ -24,11 +24,25 @@ def check(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    """The wall under gunicorn: what a command room runs."""
+    from wall.server import serve as serve_wall
+
+    serve_wall(settings, args.host, args.port, workers=args.workers)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser("wall", "IOC Wall: the operations wall of a smart-city IOC.")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("check", help="show the settings in force and check the store answers")
-    return run(p, {"check": check}, argv)
+    serve_parser = sub.add_parser("serve", help="serve the wall (gunicorn)")
+    serve_parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve_parser.add_argument("--port", type=int, default=8050, help="port to listen on")
+    serve_parser.add_argument(
+        "--workers", type=int, default=2, help="worker processes (they share the cache)"
+    )
+    return run(p, {"check": check, "serve": serve}, argv)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,148 @@
+/* IOC Wall browser side: refresh gate, kiosk rotation, reconnect badge, recovery and the clock.
+ * Nothing here needs a hand on the keyboard: a wall browser is left alone for weeks. */
+(function () {
+  "use strict";
+  var W = (window.iocWall = window.iocWall || {});
+  W.loadedAt = Date.now();
+  W.inflight = {};
+  // A round trip not answered by then is taken as lost (server restart): the next tick retries.
+  var INFLIGHT_LIMIT_MS = 15000;
+  var HEALTH_POLL_MS = 4000;
+  var PAGE_WATCHDOG_MS = 12000;
+
+  function noUpdate() {
+    return window.dash_clientside.no_update;
+  }
+
+  /* Lets a tick through only for the visible screen and only when its last round trip is done,
+   * so slow queries never stack callbacks and hidden kiosk screens cost nothing. */
+  W.gate = function (name, n, current, done) {
+    var triggered = (window.dash_clientside.callback_context.triggered || []).map(function (t) {
+      return t.prop_id;
+    });
+    if (triggered.indexOf(name + "-done.data") !== -1) {
+      delete W.inflight[name];
+      return noUpdate();
+    }
+    if (current !== name) {
+      return noUpdate();
+    }
+    var since = W.inflight[name];
+    if (since && Date.now() - since < INFLIGHT_LIMIT_MS) {
+      return noUpdate();
+    }
+    W.inflight[name] = Date.now();
+    return { n: n || 0, w: window.innerWidth, t: Date.now() };
+  };
+
+  /* Next screen of the kiosk; past the reload age, reload (at this rotation boundary) once the
+   * server answers, which bounds the browser's memory over days of running. */
+  W.rotate = function (n, config, current) {
+    var screens = (config && config.screens) || [];
+    if (!screens.length) {
+      return [noUpdate(), []];
+    }
+    if (config.reload_after_ms && Date.now() - W.loadedAt > config.reload_after_ms) {
+      reloadWhenHealthy();
+    }
+    var next = screens[(screens.indexOf(current) + 1) % screens.length];
+    var classes = screens.map(function (s) {
+      return "screen-frame" + (s === next ? "" : " screen-frame--hidden");
+    });
+    return [next, classes];
+  };
+
+  var reloading = false;
+  function reloadWhenHealthy() {
+    if (reloading) {
+      return;
+    }
+    reloading = true;
+    fetch("/healthz", { cache: "no-store" })
+      .then(function (r) {
+        if (r.ok) {
+          window.location.reload();
+        } else {
+          reloading = false;
+        }
+      })
+      .catch(function () {
+        reloading = false;
+      });
+  }
+
+  /* Reconnecting badge: every refresh round trip reports whether the server answered. */
+  function setOnline(online) {
+    if (!document.body) {
+      return;
+    }
+    document.body.classList.toggle("wall-offline", !online);
+  }
+  var originalFetch = window.fetch.bind(window);
+  window.fetch = function (input, init) {
+    var url = typeof input === "string" ? input : (input && input.url) || "";
+    var request = originalFetch(input, init);
+    if (url.indexOf("_dash-update-component") === -1) {
+      return request;
+    }
+    return request.then(
+      function (response) {
+        setOnline(response.status < 500);
+        return response;
+      },
+      function (error) {
+        setOnline(false);
+        throw error;
+      }
+    );
+  };
+
+  /* A page whose layout never arrived (server down between the HTML and the layout request:
+   * Dash's "Error loading layout") reloads itself as soon as the server answers again. */
+  function pageLoaded() {
+    return !!document.querySelector("#page .screen-frame");
+  }
+  setInterval(function () {
+    if (!pageLoaded() && Date.now() - W.loadedAt > PAGE_WATCHDOG_MS) {
+      setOnline(false);
+      reloadWhenHealthy();
+    }
+  }, HEALTH_POLL_MS);
+
+  /* The clock, in the city's time zone, every second. */
+  var formats = {};
+  function formatter(tz, lang, what) {
+    var key = tz + lang + what;
+    if (!formats[key]) {
+      var locale = lang === "en" ? "en-GB" : "vi-VN";
+      var options =
+        what === "time"
+          ? { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false }
+          : { weekday: "long", day: "2-digit", month: "2-digit", year: "numeric" };
+      options.timeZone = tz;
+      formats[key] = new Intl.DateTimeFormat(locale, options);
+    }
+    return formats[key];
+  }
+  function tick() {
+    var now = new Date();
+    var clocks = document.querySelectorAll(".wall-clock");
+    for (var i = 0; i < clocks.length; i++) {
+      var el = clocks[i];
+      var tz = el.getAttribute("data-tz") || "Asia/Ho_Chi_Minh";
+      var lang = el.getAttribute("data-lang") || "vi";
+      if (!el.firstChild) {
+        var time = document.createElement("div");
+        time.className = "clock-time";
+        var date = document.createElement("div");
+        date.className = "clock-date";
+        el.appendChild(time);
+        el.appendChild(date);
+      }
+      el.firstChild.textContent = formatter(tz, lang, "time").format(now);
+      el.lastChild.textContent = formatter(tz, lang, "date").format(now);
+    }
+  }
+  setInterval(tick, 1000);
+  document.addEventListener("DOMContentLoaded", tick);
+})();

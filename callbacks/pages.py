@@ -1,0 +1,158 @@
+"""Which screens a URL shows: `/`, `/<screen>`, `/kiosk?layouts=…&rotate=…&lang=…`.
+
+A bad parameter never blanks the wall: it is named in a notice on screen, and the valid parts of
+the URL still apply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs
+
+from dash import ALL, Dash, Input, Output, State, dcc, html
+
+from layouts import SCREENS
+from layouts.common import mark
+from wall.i18n import Translator
+from wall.settings import LANGUAGES, Settings
+
+KIOSK_DEFAULT = ("overview", "cameras", "wifi", "reports")
+ROTATE_DEFAULT = 30.0
+ROTATE_LIMITS = (5.0, 3600.0)
+KIOSK_PARAMS = ("layouts", "rotate", "lang")
+
+
+@dataclass(frozen=True)
+class Plan:
+    screens: tuple[str, ...]
+    rotate_seconds: float | None  # None: one screen, no rotation
+    lang: str
+    problems: tuple[tuple[str, dict], ...] = field(default=())  # (text key, values)
+
+
+def plan_for(path: str | None, search: str | None, default_lang: str) -> Plan:
+    """The screens, rotation and language a URL asks for, and what was wrong with it."""
+    query = parse_qs((search or "").lstrip("?"), keep_blank_values=True)
+    problems: list[tuple[str, dict]] = []
+    lang = default_lang
+    if "lang" in query:
+        wanted = query["lang"][-1].strip().lower()
+        if wanted in LANGUAGES:
+            lang = wanted
+        else:
+            problems.append(("param.bad_lang", {"param": "lang", "value": query["lang"][-1]}))
+    name = (path or "/").strip("/") or "overview"
+    if name != "kiosk":
+        if name not in SCREENS:
+            problems.append(("page.not_found", {"path": path}))
+            name = "overview"
+        return Plan((name,), None, lang, tuple(problems))
+    for param in query:
+        if param not in KIOSK_PARAMS:
+            problems.append(("param.unknown", {"param": param, "known": ", ".join(KIOSK_PARAMS)}))
+    screens: list[str] = []
+    if "layouts" in query:
+        for value in ",".join(query["layouts"]).split(","):
+            value = value.strip().lower()
+            if value in SCREENS:
+                if value not in screens:
+                    screens.append(value)
+            elif value:
+                problems.append(
+                    (
+                        "param.unknown_layout",
+                        {"param": "layouts", "value": value, "known": ", ".join(SCREENS)},
+                    )
+                )
+        if not screens:
+            problems.append(
+                ("param.no_layouts", {"param": "layouts", "fallback": ", ".join(KIOSK_DEFAULT)})
+            )
+    screens = screens or list(KIOSK_DEFAULT)
+    rotate = ROTATE_DEFAULT
+    if "rotate" in query:
+        raw = query["rotate"][-1]
+        try:
+            rotate = float(raw)
+            if not ROTATE_LIMITS[0] <= rotate <= ROTATE_LIMITS[1]:
+                raise ValueError(raw)
+        except ValueError:
+            rotate = ROTATE_DEFAULT
+            low, high = ROTATE_LIMITS
+            problems.append(
+                (
+                    "param.bad_rotate",
+                    {
+                        "param": "rotate",
+                        "value": raw,
+                        "low": int(low),
+                        "high": int(high),
+                        "default": int(ROTATE_DEFAULT),
+                    },
+                )
+            )
+    return Plan(tuple(screens), rotate if len(screens) > 1 else None, lang, tuple(problems))
+
+
+def page(plan: Plan, settings: Settings) -> list:
+    """Every screen of the plan mounted at once (only the current one visible and ticking), so a
+    rotation needs no server round trip and keeps showing the last data while offline."""
+    t = Translator(plan.lang)
+    frames = [
+        html.Div(
+            [
+                SCREENS[name].shell(t, settings.timezone),
+                dcc.Interval(id=f"{name}-tick", interval=int(settings.refresh_seconds * 1000)),
+                dcc.Store(id=f"{name}-pull"),
+                dcc.Store(id=f"{name}-done"),
+            ],
+            id={"type": "screen-frame", "name": name},
+            className="screen-frame" + ("" if i == 0 else " screen-frame--hidden"),
+        )
+        for i, name in enumerate(plan.screens)
+    ]
+    notices = [
+        html.Div(mark("at_risk", t, t(key, **values)), className="param-notice")
+        for key, values in plan.problems
+    ]
+    return [
+        *frames,
+        html.Div(notices, className="param-notices") if notices else None,
+        dcc.Store(id="page-current", data=plan.screens[0]),
+        dcc.Store(
+            id="kiosk-config",
+            data={
+                "screens": list(plan.screens),
+                "reload_after_ms": int(settings.kiosk_reload_hours * 3_600_000),
+            },
+        ),
+        dcc.Interval(
+            id="kiosk-rotate",
+            interval=int((plan.rotate_seconds or ROTATE_DEFAULT) * 1000),
+            disabled=plan.rotate_seconds is None,
+        ),
+    ]
+
+
+def register(app: Dash, settings: Settings) -> None:
+    @app.callback(
+        Output("page", "children"),
+        Output("page", "className"),
+        Output("page-lang", "data"),
+        Input("url", "pathname"),
+        Input("url", "search"),
+    )
+    def show_page(path: str | None, search: str | None):
+        plan = plan_for(path, search, settings.language)
+        kiosk = " page--kiosk" if (path or "").strip("/") == "kiosk" else ""
+        return page(plan, settings), f"page{kiosk}", plan.lang
+
+    app.clientside_callback(
+        "function(n, config, current) { return window.iocWall.rotate(n, config, current); }",
+        Output("page-current", "data"),
+        Output({"type": "screen-frame", "name": ALL}, "className"),
+        Input("kiosk-rotate", "n_intervals"),
+        State("kiosk-config", "data"),
+        State("page-current", "data"),
+        prevent_initial_call=True,
+    )

@@ -1,0 +1,131 @@
+"""The store questions the screens ask, each answered through the shared cache.
+
+A part is one question (e.g. "newest point of every camera"); screens list the parts they draw
+from, and two screens (or fifty kiosks) asking for the same part in one tick share one answer.
+Live parts are held for one refresh tick, history parts for `history_refresh_seconds`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from layouts.alerts import STREAM as ALERT_STREAM
+from layouts.alerts import events_frame
+from layouts.cameras import HISTORY as CAMERA_HISTORY
+from layouts.cameras import fold_outages
+from layouts.indicators import TREND_POINTS
+from layouts.wifi import CURVE_WINDOW, THROUGHPUT_WINDOW
+from wall.cache import cache, shared
+from wall.settings import Settings
+from wall.store import Store, open_store
+
+REPORTS_KEPT = timedelta(days=90)
+ALERT_HISTORY = timedelta(days=7)
+COUNTERS_HISTORY = timedelta(hours=3)
+PREVIOUS_KEPT_SECONDS = 3600
+
+
+Previous = tuple[datetime, pd.DataFrame]  # (asked up to, answer) of an incremental part
+
+
+@dataclass(frozen=True)
+class Part:
+    fetch: Callable[[Store, datetime, Previous | None], pd.DataFrame]
+    history: bool = False  # held for history_refresh_seconds instead of one tick
+    incremental: bool = False  # fetch gets the previous answer to extend
+
+
+def _wifi_counters(store: Store, now: datetime, _: object) -> pd.DataFrame:
+    """Counter values at the end of each window per AP (max of a rising counter)."""
+    frames = [
+        store.aggregate(
+            "wifi_usage", counter, "max", now - COUNTERS_HISTORY, now, THROUGHPUT_WINDOW, ["ap_id"]
+        ).rename(columns={"value": counter})
+        for counter in ("rx_bytes", "tx_bytes")
+    ]
+    return frames[0].merge(frames[1], on=["time", "ap_id"], how="outer")
+
+
+def _camera_outages(store: Store, now: datetime, previous: Previous | None) -> pd.DataFrame:
+    """Outages folded forward from the previous answer with only the points since then."""
+    since, spans = now - CAMERA_HISTORY, None
+    if previous is not None and previous[0] > since:
+        since, spans = previous
+    return fold_outages(spans, store.points("camera_status", since, now), now)
+
+
+def _alerts(store: Store, now: datetime, _: object) -> pd.DataFrame:
+    return events_frame(
+        store.latest_events(ALERT_STREAM), store.events(ALERT_STREAM, since=now - ALERT_HISTORY)
+    )
+
+
+PARTS: dict[str, Part] = {
+    "cameras": Part(lambda s, now, _: s.latest("camera_status", "camera_id")),
+    "wifi": Part(lambda s, now, _: s.latest("wifi_usage", "ap_id")),
+    "reports": Part(lambda s, now, _: s.latest("field_report", "report_id", now - REPORTS_KEPT)),
+    "kpi": Part(lambda s, now, _: s.latest("kpi", "indicator_id")),
+    "feeds": Part(lambda s, now, _: s.latest("feed_health", "feed")),
+    "alerts": Part(_alerts),
+    "camera_outages": Part(_camera_outages, history=True, incremental=True),
+    "wifi_clients_48h": Part(
+        lambda s, now, _: s.aggregate(
+            "wifi_usage", "clients", "mean", now - timedelta(days=2), now, CURVE_WINDOW, ["ap_id"]
+        ),
+        history=True,
+    ),
+    "wifi_counters_3h": Part(_wifi_counters, history=True),
+    "kpi_daily": Part(
+        lambda s, now, _: s.aggregate(
+            "kpi",
+            "actual",
+            "mean",
+            now - timedelta(days=TREND_POINTS),
+            now,
+            timedelta(days=1),
+            ["indicator_id"],
+        ),
+        history=True,
+    ),
+}
+
+
+class Queries:
+    """Answers parts through the cache; one store per process, opened on first use."""
+
+    def __init__(self, settings: Settings, store: Store | None = None):
+        self.settings = settings
+        self._store = store
+        self._lock = threading.Lock()
+
+    @property
+    def store(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(self.settings)
+            return self._store
+
+    def part(self, name: str) -> pd.DataFrame:
+        spec = PARTS[name]
+        timeout = (
+            self.settings.history_refresh_seconds if spec.history else self.settings.refresh_seconds
+        )
+
+        def compute() -> pd.DataFrame:
+            now = datetime.now(UTC)
+            previous = cache.get(f"previous:{name}") if spec.incremental else None
+            result = spec.fetch(self.store, now, previous)
+            if spec.incremental:
+                # Kept past one refresh, so the next fold only reads the points since `now`.
+                cache.set(f"previous:{name}", (now, result), timeout=PREVIOUS_KEPT_SECONDS)
+            return result
+
+        return shared(f"part:{name}", timeout, compute)
+
+    def parts(self, names: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+        return {name: self.part(name) for name in names}

@@ -1,0 +1,91 @@
+"""One refresh callback per screen: the parts it needs (through the cache) → its pure builders.
+
+A tick goes: `{screen}-tick` (dcc.Interval) → a browser-side gate that lets it through only when
+the screen is visible and its previous round trip has answered → `{screen}-pull` → the server
+callback below → every output of the screen and `{screen}-done`, which opens the gate again.
+Slow queries therefore never pile up callbacks, and a hidden kiosk screen costs nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from types import ModuleType
+from typing import Any
+
+from dash import Dash, Input, Output, State, no_update
+
+from callbacks.queries import Queries
+from layouts import SCREENS
+from layouts.common import Context, mark, render_outputs
+from wall.i18n import Translator
+from wall.settings import Settings
+
+log = logging.getLogger(__name__)
+SCALE_LIMITS = (0.5, 4.0)
+DESIGN_WIDTH = 1920
+
+
+def scale_for(pull: Any) -> float:
+    """Figure scale from the browser's width (1.0 at 1920 px), so plotly text grows with the CSS."""
+    try:
+        width = float(pull.get("w", DESIGN_WIDTH))
+    except (AttributeError, TypeError, ValueError):
+        return 1.0
+    low, high = SCALE_LIMITS
+    return min(high, max(low, width / DESIGN_WIDTH))
+
+
+def refresh(
+    screen: ModuleType, queries: Queries, settings: Settings, lang: str, pull: Any
+) -> list[Any]:
+    """The values of the screen's outputs, its status line and the done marker."""
+    t = Translator(lang if lang in ("vi", "en") else settings.language)
+    outputs = list(screen.OUTPUTS)
+    done = pull.get("t") if isinstance(pull, dict) else None
+    try:
+        data = queries.parts(screen.PARTS)
+    except Exception as exc:  # the store is down or answered nonsense: keep the last picture
+        log.warning("screen %s: cannot read the store: %s", screen.NAME, exc)
+        status = mark("offline", t, t("store_unavailable"))
+        return [no_update] * len(outputs) + [status, done]
+    ctx = Context(
+        now=datetime.now(UTC),
+        tz=settings.tz,
+        t=t,
+        stale_after_seconds=settings.stale_after_seconds,
+        scale=scale_for(pull),
+        extra={"map_tiles_url": settings.map_tiles_url},
+    )
+    values = render_outputs(screen.OUTPUTS, data, ctx)
+    return [values[key] for key in outputs] + [None, done]
+
+
+def register(app: Dash, settings: Settings, queries: Queries) -> None:
+    for screen in SCREENS.values():
+        _register_screen(app, screen, settings, queries)
+
+
+def _register_screen(app: Dash, screen: ModuleType, settings: Settings, queries: Queries) -> None:
+    name = screen.NAME
+    app.clientside_callback(
+        f"function(n, current, done) {{ return window.iocWall.gate({name!r}, n, current, done); }}",
+        Output(f"{name}-pull", "data"),
+        Input(f"{name}-tick", "n_intervals"),
+        Input("page-current", "data"),
+        Input(f"{name}-done", "data"),
+    )
+    outputs = [Output(*key.rsplit(".", 1)) for key in screen.OUTPUTS]
+
+    @app.callback(
+        *outputs,
+        Output(f"{name}-status", "children"),
+        Output(f"{name}-done", "data"),
+        Input(f"{name}-pull", "data"),
+        State("page-lang", "data"),
+        prevent_initial_call=True,
+    )
+    def update(pull: Any, lang: str) -> list[Any]:
+        return refresh(screen, queries, settings, lang, pull)
+
+    update.__name__ = f"update_{name}"

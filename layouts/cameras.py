@@ -1,0 +1,333 @@
+"""Cameras: every camera as a tile grouped by ward, availability per ward, outages over 24 hours."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+import pandas as pd
+import plotly.graph_objects as go
+from dash import html
+
+from layouts.common import (
+    COLORS,
+    MARKS,
+    Context,
+    age_line,
+    age_text,
+    as_bool,
+    empty_figure,
+    figure,
+    fmt_int,
+    graph,
+    mark,
+    newest_age,
+    percent,
+    screen_header,
+    tile_head,
+)
+from wall.domain import WARDS
+from wall.i18n import Translator
+
+NAME = "cameras"
+PARTS = ("cameras", "camera_outages")
+HISTORY = timedelta(hours=24)
+OUTAGE_COLUMNS = ("camera_id", "start", "end")
+TIMELINE_ROWS = 8
+STATUSES = ("online", "offline", "nodata", "stale")
+
+
+def camera_states(latest: pd.DataFrame, ctx: Context) -> pd.DataFrame:
+    """camera_id, ward, name, status (online/offline/nodata/stale), age: one row per camera."""
+    columns = ["camera_id", "ward", "name", "status", "age", "time"]
+    if latest.empty:
+        return pd.DataFrame(columns=columns)
+    frame = pd.DataFrame({"camera_id": latest["camera_id"], "time": latest["time"]})
+    frame["ward"] = latest["ward"] if "ward" in latest.columns else None
+    frame["name"] = latest["name"] if "name" in latest.columns else None
+    frame["name"] = frame["name"].where(frame["name"].notna(), frame["camera_id"])
+    online = (
+        as_bool(latest["online"])
+        if "online" in latest.columns
+        else pd.Series(pd.NA, index=latest.index, dtype="boolean")
+    )
+    frame["age"] = [ctx.age_seconds(t) for t in frame["time"]]
+    frame["status"] = [
+        "stale" if ctx.is_stale(age) else "nodata" if pd.isna(on) else "online" if on else "offline"
+        for age, on in zip(frame["age"], online, strict=True)
+    ]
+    return frame[columns]
+
+
+def fold_outages(state: pd.DataFrame | None, points: pd.DataFrame, now: datetime) -> pd.DataFrame:
+    """Outage periods so far, extended by newer camera_status points.
+
+    The result has camera_id, start, end (NaT while the outage goes on) and is trimmed to the
+    last 24 hours; feeding it back with the next points is how the wall follows 320 cameras
+    without reading a day of history every minute.
+    """
+    spans = state if state is not None else pd.DataFrame(columns=OUTAGE_COLUMNS)
+    spans = spans.astype({"start": "datetime64[ms, UTC]", "end": "datetime64[ms, UTC]"})
+    open_since = {
+        row.camera_id: row.start for row in spans[spans["end"].isna()].itertuples(index=False)
+    }
+    closed = spans[spans["end"].notna()].to_dict("records")
+    if not points.empty and "online" in points.columns:
+        frame = points.assign(online=as_bool(points["online"])).dropna(subset=["online"])
+        for row in frame.sort_values(["time", "camera_id"]).itertuples(index=False):
+            if not row.online and row.camera_id not in open_since:
+                open_since[row.camera_id] = row.time
+            elif row.online and row.camera_id in open_since:
+                start = open_since.pop(row.camera_id)
+                closed.append({"camera_id": row.camera_id, "start": start, "end": row.time})
+    rows = closed + [{"camera_id": c, "start": s, "end": pd.NaT} for c, s in open_since.items()]
+    result = pd.DataFrame(rows, columns=list(OUTAGE_COLUMNS)).astype(
+        {"start": "datetime64[ms, UTC]", "end": "datetime64[ms, UTC]"}
+    )
+    horizon = pd.Timestamp(now) - pd.Timedelta(HISTORY)
+    result = result[result["end"].isna() | (result["end"] >= horizon)]
+    return result.sort_values(["camera_id", "start"], kind="stable").reset_index(drop=True)
+
+
+def outages(spans: pd.DataFrame, ctx: Context) -> pd.DataFrame:
+    """Outages for drawing: camera_id, start, end (now while ongoing), ongoing."""
+    if spans.empty:
+        return pd.DataFrame(columns=["camera_id", "start", "end", "ongoing"])
+    ongoing = spans["end"].isna()
+    horizon = pd.Timestamp(ctx.now) - pd.Timedelta(HISTORY)
+    return spans.assign(
+        start=spans["start"].clip(lower=horizon),
+        end=spans["end"].fillna(pd.Timestamp(ctx.now)),
+        ongoing=ongoing,
+    )
+
+
+def offline_since(outage_frame: pd.DataFrame) -> dict[str, pd.Timestamp]:
+    ongoing = (
+        outage_frame[outage_frame["ongoing"].astype(bool)]
+        if not outage_frame.empty
+        else outage_frame
+    )
+    return dict(zip(ongoing["camera_id"], ongoing["start"], strict=True))
+
+
+def ward_order(wards: pd.Series) -> list[str]:
+    present = [w for w in wards.dropna().unique()]
+    known = [w for w in WARDS if w in present]
+    return known + sorted(w for w in present if w not in WARDS)
+
+
+def shell(t: Translator, tz: str) -> html.Div:
+    return html.Div(
+        [
+            screen_header(NAME, t, tz),
+            html.Main(
+                [
+                    html.Div(id=f"{NAME}-wards", className="ward-grid"),
+                    html.Div(id=f"{NAME}-offline", className="tile offline-tile"),
+                    html.Div(
+                        [
+                            html.Div(id=f"{NAME}-timeline-head"),
+                            graph(f"{NAME}-timeline"),
+                        ],
+                        className="tile tile--graph timeline-tile",
+                    ),
+                ],
+                className="cameras-grid",
+            ),
+        ],
+        className="screen",
+    )
+
+
+def headline(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
+    states = camera_states(data["cameras"], ctx)
+    counts = states["status"].value_counts()
+    total = len(states)
+    online = int(counts.get("online", 0))
+    pct = percent(online, total)
+    return [
+        html.Span(
+            f"{fmt_int(online, ctx.lang)}/{fmt_int(total, ctx.lang)}"
+            + (f" · {pct}%" if pct is not None else ""),
+            className="headline-number",
+        ),
+        html.Span(
+            [
+                mark(s, ctx.t, f"{ctx.t(f'status.{s}')} {int(counts.get(s, 0))}")
+                for s in STATUSES
+                if s in ("online", "offline") or counts.get(s, 0)
+            ],
+            className="headline-marks",
+        ),
+    ]
+
+
+def ward_panels(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
+    """A panel per ward: availability, and one cell per camera whose shape says its state
+    (320 cameras fit one screen; names of the cameras in trouble are in the offline list)."""
+    states = camera_states(data["cameras"], ctx)
+    if states.empty:
+        return [html.Div(age_line(None, ctx), className="tile tile--calm")]
+    states = states.assign(ward=states["ward"].fillna(ctx.t("cam.unknown_ward")))
+    panels, sizes = [], []
+    for ward in ward_order(states["ward"]):
+        cams = states[states["ward"] == ward].sort_values(["status", "name"], key=_status_first)
+        online = int((cams["status"] == "online").sum())
+        pct = percent(online, len(cams))
+        tone = "ok" if online == len(cams) else "warn" if (pct or 0) >= 90 else "bad"
+        cells = [
+            html.Span(MARKS[status][0], className=f"cam-cell cam-cell--{status}")
+            for status in cams["status"]
+        ]
+        panels.append(
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.Span(ward, className="ward-name"),
+                            html.Span(
+                                f"{online}/{len(cams)} · {pct}%",
+                                className=f"ward-availability ward-availability--{tone}",
+                            ),
+                        ],
+                        className="ward-head",
+                    ),
+                    html.Div(
+                        html.Div(className="ward-bar-fill", style={"width": f"{pct or 0}%"}),
+                        className="ward-bar",
+                    ),
+                    html.Div(cells, className="cam-cells"),
+                ],
+                className="ward-panel",
+                # Space in proportion to the cameras: a big ward never overflows its panel.
+                style={"flexGrow": len(cams)},
+            )
+        )
+        sizes.append(len(cams))
+    rows = [
+        html.Div(
+            panels[i : i + WARDS_PER_ROW],
+            className="ward-row",
+            # Each row's panel heads take room whatever the count: allow for them.
+            style={"flexGrow": sum(sizes[i : i + WARDS_PER_ROW]) + 60},
+        )
+        for i in range(0, len(panels), WARDS_PER_ROW)
+    ]
+    return rows
+
+
+def offline_list(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
+    """Cameras in trouble by name, longest outage first, with how long they have been down."""
+    states = camera_states(data["cameras"], ctx)
+    trouble = states[states["status"] != "online"] if not states.empty else states
+    head = tile_head(ctx.t("cam.offline_list"), newest_age(data["cameras"], ctx), ctx)
+    if trouble.empty:
+        return html.Div(
+            [head, html.Div(mark("online", ctx.t, ctx.t("cam.none_offline")), className="calm")],
+            className="offline-list",
+        )
+    down_since = offline_since(outages(data["camera_outages"], ctx))
+    rows = []
+    for cam in trouble.itertuples(index=False):
+        since = down_since.get(cam.camera_id) if cam.status == "offline" else cam.time
+        age = ctx.age_seconds(since) if since is not None else None
+        rows.append((cam, age if age is not None else float("inf")))
+    rows.sort(key=lambda item: (_STATUS_RANK[item[0].status], -item[1]))
+    shown = rows[:OFFLINE_ROWS]
+    items = [
+        html.Div(
+            [
+                mark(cam.status, ctx.t, ""),
+                html.Div(
+                    [
+                        html.Div(str(cam.name), className="off-name"),
+                        html.Div(str(cam.ward), className="off-ward"),
+                    ],
+                    className="off-what",
+                ),
+                html.Div(
+                    age_text(age, ctx.t) if age != float("inf") else "> 24 h",
+                    className="off-age",
+                ),
+            ],
+            className=f"off-row off-row--{cam.status}",
+        )
+        for cam, age in shown
+    ]
+    if len(rows) > len(shown):
+        items.append(
+            html.Div(f"+ {fmt_int(len(rows) - len(shown), ctx.lang)}", className="al-more")
+        )
+    return html.Div([head, *items], className="offline-list")
+
+
+_STATUS_RANK = {"offline": 0, "stale": 1, "nodata": 2, "online": 3}
+OFFLINE_ROWS = 9
+WARDS_PER_ROW = 4  # the town's four wards (phường) on top, its four communes (xã) below
+
+
+def _status_first(column: pd.Series) -> pd.Series:
+    """Sort key: problems first (offline, stale, no data), then online; names alphabetically."""
+    if column.name == "status":
+        return column.map(_STATUS_RANK)
+    return column.astype(str)
+
+
+def timeline_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
+    return tile_head(ctx.t("cam.timeline"), newest_age(data["cameras"], ctx), ctx)
+
+
+def timeline_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
+    spans = outages(data["camera_outages"], ctx)
+    if spans.empty:
+        return empty_figure(ctx, "✔ " + ctx.t("cam.none_offline"))
+    names = {}
+    latest = data["cameras"]
+    if not latest.empty and "name" in latest.columns:
+        names = dict(
+            zip(latest["camera_id"], latest["name"].fillna(latest["camera_id"]), strict=True)
+        )
+    spans = spans.assign(duration=(spans["end"] - spans["start"]).dt.total_seconds())
+    worst = spans.groupby("camera_id")["duration"].sum().sort_values(ascending=False)
+    shown = list(worst.index[:TIMELINE_ROWS])
+    spans = spans[spans["camera_id"].isin(shown)]
+    labels = [str(names.get(c, c)) for c in spans["camera_id"]]
+    fig = figure(ctx, barmode="overlay", showlegend=True)
+    ongoing_rows = spans["ongoing"].astype(bool)
+    for ongoing, name, color, pattern in (
+        (False, "▮ " + ctx.t("cam.restored"), COLORS["warn"], ""),
+        (True, "✖ " + ctx.t("status.offline"), COLORS["bad"], "/"),
+    ):
+        keep = (ongoing_rows == ongoing).tolist()
+        part = spans[ongoing_rows == ongoing]
+        if part.empty:
+            continue
+        fig.add_trace(
+            go.Bar(
+                y=[label for label, k in zip(labels, keep, strict=True) if k],
+                x=(part["duration"] * 1000).tolist(),
+                base=part["start"].dt.tz_convert(ctx.tz).dt.tz_localize(None).tolist(),
+                orientation="h",
+                marker={"color": color, "pattern": {"shape": pattern, "fgcolor": "#000"}},
+                name=name,
+            )
+        )
+    now_local = pd.Timestamp(ctx.now).tz_convert(ctx.tz).tz_localize(None)
+    fig.update_xaxes(type="date", range=[now_local - HISTORY, now_local], tickformat="%H:%M")
+    fig.update_yaxes(
+        autorange="reversed",
+        categoryorder="array",
+        categoryarray=[str(names.get(c, c)) for c in shown],
+    )
+    fig.update_layout(bargap=0.25)
+    return fig
+
+
+OUTPUTS = {
+    f"{NAME}-headline.children": headline,
+    f"{NAME}-wards.children": ward_panels,
+    f"{NAME}-offline.children": offline_list,
+    f"{NAME}-timeline-head.children": timeline_head,
+    f"{NAME}-timeline.figure": timeline_figure,
+}

@@ -1,0 +1,338 @@
+"""Building blocks every wall screen shares: tiles with their data's age, status marks that never
+rely on colour alone, number formats, and the dark plotly figure style.
+
+Everything here is a pure function of plain data, so the screens can be tested without a browser.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from wall.i18n import Translator
+
+log = logging.getLogger(__name__)
+
+# Okabe–Ito based, readable on the dark background and distinguishable with colour-blindness.
+COLORS = {
+    "ok": "#2fd6a0",
+    "warn": "#f5c542",
+    "bad": "#ff7043",
+    "none": "#9aa7b4",
+    "info": "#5cb8f0",
+    "text": "#f3f6f9",
+    "muted": "#b4c0cc",
+    "grid": "#2c3845",
+    "panel": "#151c25",
+}
+# Every status has a shape and a word as well as a colour.
+MARKS = {
+    "online": ("✔", "ok"),
+    "up": ("✔", "ok"),
+    "met": ("✔", "ok"),
+    "offline": ("✖", "bad"),
+    "down": ("✖", "bad"),
+    "missed": ("✖", "bad"),
+    "at_risk": ("▲", "warn"),
+    "stale": ("◷", "warn"),
+    "nodata": ("○", "none"),
+    "no_target": ("○", "none"),
+    "live": ("●", "ok"),
+}
+STATUS_WORDS = {
+    "online": "status.online",
+    "offline": "status.offline",
+    "nodata": "status.nodata",
+    "stale": "status.stale",
+    "met": "status.met",
+    "at_risk": "status.at_risk",
+    "missed": "status.missed",
+    "no_target": "status.no_target",
+    "up": "status.up",
+    "down": "status.down",
+    "live": "status.live",
+}
+GRAPH_CONFIG = {"staticPlot": True, "responsive": True, "displayModeBar": False}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a screen needs besides its data: the time, the city's zone, the language, the
+    staleness threshold and the size of the display (1.0 = 1920 pixels wide)."""
+
+    now: datetime
+    tz: ZoneInfo
+    t: Translator
+    stale_after_seconds: float
+    scale: float = 1.0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def lang(self) -> str:
+        return self.t.lang
+
+    def age_seconds(self, when: Any) -> float | None:
+        """Seconds since `when` (a UTC timestamp), or None when there is no time at all."""
+        if when is None or (isinstance(when, float) and math.isnan(when)) or pd.isna(when):
+            return None
+        return max(0.0, (self.now - pd.Timestamp(when).to_pydatetime()).total_seconds())
+
+    def is_stale(self, age: float | None) -> bool:
+        return age is not None and age > self.stale_after_seconds
+
+    def local(self, when: Any) -> datetime:
+        return pd.Timestamp(when).to_pydatetime().astimezone(self.tz)
+
+
+def age_text(seconds: float | None, t: Translator) -> str:
+    """'12 giây', '5 phút', '3 giờ', '2 ngày': the rounded age an operator reads at a glance."""
+    if seconds is None:
+        return t("never")
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return t("age.s", n=seconds)
+    if seconds < 3600:
+        return t("age.m", n=seconds // 60)
+    if seconds < 86_400:
+        return t("age.h", n=seconds // 3600)
+    if seconds < 3 * 86_400 and (seconds % 86_400) // 3600:
+        return t("age.dh", d=seconds // 86_400, h=(seconds % 86_400) // 3600)
+    return t("age.d", n=seconds // 86_400)
+
+
+def fmt_int(value: float | int | None, lang: str) -> str:
+    """Grouped digits the local way: 12.345 in Vietnamese, 12,345 in English."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    text = f"{round(value):,}"
+    return text.replace(",", ".") if lang == "vi" else text
+
+
+def fmt_number(value: float | None, lang: str, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if float(value).is_integer():
+        return fmt_int(value, lang)
+    text = f"{value:,.{digits}f}"
+    if lang == "vi":
+        text = text.replace(",", " ").replace(".", ",").replace(" ", ".")
+    return text
+
+
+def percent(part: int, whole: int) -> int | None:
+    return round(100 * part / whole) if whole else None
+
+
+def mark(status: str, t: Translator, word: str | None = None, size: str = "") -> html.Span:
+    """A status as shape + word + colour, e.g. ✖ Mất kết nối."""
+    symbol, tone = MARKS[status]
+    return html.Span(
+        [
+            html.Span(symbol, className="mark-symbol", **{"aria-hidden": "true"}),
+            html.Span(word if word is not None else t(STATUS_WORDS[status]), className="mark-word"),
+        ],
+        className=f"mark mark--{tone} {size}".strip(),
+    )
+
+
+def age_line(age: float | None, ctx: Context) -> html.Div:
+    """The footer every tile carries: how old its data is, and the stale warning past the limit."""
+    if age is None:
+        return html.Div([mark("nodata", ctx.t, ctx.t("never"))], className="age age--none")
+    if ctx.is_stale(age):
+        return html.Div(
+            [mark("stale", ctx.t, ctx.t("stale_since", age=age_text(age, ctx.t)))],
+            className="age age--stale",
+        )
+    return html.Div(ctx.t("updated", age=age_text(age, ctx.t)), className="age")
+
+
+def tile_head(title: str, age: float | None, ctx: Context) -> html.Div:
+    """Title and data age of a tile whose body is a figure (the figure is a separate output)."""
+    stale = " tile-head--stale" if age is None or ctx.is_stale(age) else ""
+    return html.Div(
+        [html.Div(title, className="tile-title"), age_line(age, ctx)],
+        className=f"tile-head{stale}",
+    )
+
+
+def big_tile(
+    title: str,
+    value: str,
+    age: float | None,
+    ctx: Context,
+    *,
+    detail: Any = None,
+    status: str | None = None,
+    status_word: str | None = None,
+    age_note: str | None = None,
+) -> html.Div:
+    """A headline number with its title, optional status mark and detail, and its data age
+    (or `age_note` for data whose age says nothing about freshness, such as an event log)."""
+    stale = age is None or ctx.is_stale(age)
+    return html.Div(
+        [
+            html.Div(title, className="tile-title"),
+            html.Div(html.Span(value, className="big-number"), className="big-row"),
+            html.Div(
+                [
+                    mark(status, ctx.t, status_word, size="mark--big") if status else None,
+                    *(detail if isinstance(detail, list) else [detail]),
+                ],
+                className="tile-detail",
+            )
+            if status or detail is not None
+            else None,
+            age_line(age, ctx) if age_note is None else html.Div(age_note, className="age"),
+        ],
+        className="tile tile--big" + (" tile--stale" if stale and age_note is None else ""),
+    )
+
+
+def newest_age(frame: pd.DataFrame, ctx: Context) -> float | None:
+    if frame is None or frame.empty or "time" not in frame.columns:
+        return None
+    return ctx.age_seconds(frame["time"].max())
+
+
+def figure(ctx: Context, **layout: Any) -> go.Figure:
+    """An empty figure in the wall's style: dark, large type, no hover, legend on top."""
+    s = ctx.scale
+    fig = go.Figure()
+    fig.update_layout(
+        template="plotly_dark",
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        font={"family": "DejaVu Sans, Liberation Sans, sans-serif", "size": 22 * s},
+        font_color=COLORS["text"],
+        margin={"l": 12 * s, "r": 24 * s, "t": 12 * s, "b": 12 * s},
+        hovermode=False,
+        autosize=True,
+        showlegend=False,
+        legend={
+            "orientation": "h",
+            "x": 0,
+            "y": 1.02,
+            "yanchor": "bottom",
+            "font": {"size": 22 * s},
+        },
+        uirevision="wall",
+    )
+    fig.update_xaxes(
+        gridcolor=COLORS["grid"], zeroline=False, automargin=True, tickfont_size=16 * s
+    )
+    fig.update_yaxes(
+        gridcolor=COLORS["grid"], zeroline=False, automargin=True, tickfont_size=16 * s
+    )
+    fig.update_layout(**layout)
+    return fig
+
+
+def empty_figure(ctx: Context, message: str | None = None) -> go.Figure:
+    fig = figure(ctx)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.add_annotation(
+        text=message or ctx.t("no_data"),
+        showarrow=False,
+        font={"size": 26 * ctx.scale, "color": COLORS["muted"]},
+        xref="paper",
+        yref="paper",
+        x=0.5,
+        y=0.5,
+    )
+    return fig
+
+
+BLANK_FIGURE = {
+    "data": [],
+    "layout": {
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "xaxis": {"visible": False},
+        "yaxis": {"visible": False},
+        "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+    },
+}
+
+
+def graph(graph_id: str) -> dcc.Graph:
+    """A figure slot: transparent until its screen's first refresh fills it."""
+    return dcc.Graph(id=graph_id, config=GRAPH_CONFIG, className="graph", figure=BLANK_FIGURE)
+
+
+Builder = Callable[[Mapping[str, pd.DataFrame], Context], Any]
+
+
+def render_outputs(
+    builders: Mapping[str, Builder], data: Mapping[str, pd.DataFrame], ctx: Context
+) -> dict[str, Any]:
+    """Each output of a screen built on its own: one tile that cannot be drawn (unexpected data)
+    shows "no data" and a log line, and the rest of the screen still updates."""
+    result = {}
+    for output, build in builders.items():
+        try:
+            result[output] = build(data, ctx)
+        except Exception:
+            log.exception("cannot draw %s; showing it as 'no data'", output)
+            result[output] = (
+                empty_figure(ctx)
+                if output.endswith(".figure")
+                else html.Div(mark("nodata", ctx.t), className="tile tile--error")
+            )
+    return result
+
+
+def screen_header(name: str, t: Translator, tz: str) -> html.Header:
+    """Screen title, town, the live clock (filled by assets/wall.js in the city's time zone) and
+    the connection badge."""
+    return html.Header(
+        [
+            html.Div(
+                [
+                    html.Div(t(f"screen.{name}"), className="screen-title"),
+                    html.Div(f"{t('ioc')} · {t('town')}", className="screen-subtitle"),
+                ],
+                className="screen-titles",
+            ),
+            html.Div(id=f"{name}-headline", className="screen-headline"),
+            html.Div(
+                [
+                    html.Span(
+                        [mark("offline", t, t("reconnecting"))],
+                        className="reconnect-badge",
+                    ),
+                    html.Div(id=f"{name}-status", className="screen-status"),
+                ],
+                className="screen-badges",
+            ),
+            html.Div(
+                className="wall-clock",
+                **{"data-tz": tz, "data-lang": t.lang},
+            ),
+        ],
+        className="screen-header",
+    )
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_bool(series: pd.Series) -> pd.Series:
+    """A boolean field column as True/False/NA, whatever the backend returned (bool, 0/1)."""
+    return series.map(lambda v: None if v is None or pd.isna(v) else bool(v)).astype("boolean")
+
+
+def to_time(series: pd.Series) -> pd.Series:
+    """RFC 3339 text fields (report created/updated) as UTC timestamps; bad values become NaT."""
+    return pd.to_datetime(series, utc=True, errors="coerce", format="ISO8601")

@@ -1,0 +1,210 @@
+"""Indicators (chỉ số điều hành): the town's operating indicators by sector against target.
+
+Higher is better for every indicator (the schema has no direction field yet); an indicator
+within AT_RISK_SHARE of its target is "at risk". Trends are small inline SVG lines: crisp at any
+resolution and far lighter than seventeen plotly figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from urllib.parse import quote
+
+import pandas as pd
+from dash import html
+
+from layouts.common import COLORS, Context, age_line, fmt_number, mark, newest_age, screen_header
+from wall.i18n import Translator
+
+NAME = "indicators"
+PARTS = ("kpi", "kpi_daily")
+AT_RISK_SHARE = 0.9
+TREND_POINTS = 14
+# Indicators are reported per period, not per minute: they are stale after two days without news.
+KPI_STALE_AFTER_SECONDS = 2 * 86_400
+ASSESSMENTS = ("met", "at_risk", "missed", "no_target")
+SECTOR_LABELS = {
+    "hanh_chinh": ("Hành chính công", "Public administration"),
+    "giao_thong": ("Giao thông", "Traffic"),
+    "moi_truong": ("Môi trường", "Environment"),
+    "y_te": ("Y tế", "Health"),
+    "giao_duc": ("Giáo dục", "Education"),
+    "an_ninh": ("An ninh trật tự", "Public order"),
+    "kinh_te": ("Kinh tế", "Economy"),
+    "so_hoa": ("Chuyển đổi số", "Digital transformation"),
+}
+
+
+def assess(kpis: pd.DataFrame) -> pd.DataFrame:
+    """Latest indicator rows with an `assessment`: met / at_risk / missed / no_target."""
+    if kpis.empty or "actual" not in kpis.columns:
+        return kpis.assign(assessment=pd.Series(dtype=object))
+    value = pd.to_numeric(kpis["actual"], errors="coerce")
+    target = (
+        pd.to_numeric(kpis["target"], errors="coerce")
+        if "target" in kpis.columns
+        else pd.Series(float("nan"), index=kpis.index)
+    )
+    assessment = pd.Series("no_target", index=kpis.index, dtype=object)
+    has_target = target.notna() & value.notna()
+    assessment[has_target & (value >= target)] = "met"
+    assessment[has_target & (value < target) & (value >= target * AT_RISK_SHARE)] = "at_risk"
+    assessment[has_target & (value < target * AT_RISK_SHARE)] = "missed"
+    return kpis.assign(assessment=assessment)
+
+
+def kpi_context(ctx: Context) -> Context:
+    return replace(ctx, stale_after_seconds=max(ctx.stale_after_seconds, KPI_STALE_AFTER_SECONDS))
+
+
+def assessment_counts(kpis: pd.DataFrame, ctx: Context) -> list:
+    counts = kpis["assessment"].value_counts() if not kpis.empty else pd.Series(dtype=int)
+    return [
+        mark(status, ctx.t, f"{ctx.t(f'status.{status}')} {int(counts.get(status, 0))}")
+        for status in ("met", "at_risk", "missed")
+    ]
+
+
+def sparkline(values: list[float], target: float | None, tone: str) -> str:
+    """A trend line as an SVG data URI (with the target as a dashed line)."""
+    width, height, pad = 200, 60, 4
+    points = [v for v in values if v == v]
+    if len(points) < 2:
+        return ""
+    scale_values = [*points, target] if target is not None and target == target else points
+    low, high = min(scale_values), max(scale_values)
+    span = (high - low) or 1.0
+
+    def y(v: float) -> float:
+        return round(height - pad - (v - low) / span * (height - 2 * pad), 1)
+
+    step = (width - 2 * pad) / (len(points) - 1)
+    path = " ".join(f"{round(pad + i * step, 1)},{y(v)}" for i, v in enumerate(points))
+    target_line = (
+        f'<line x1="0" x2="{width}" y1="{y(target)}" y2="{y(target)}" stroke="{COLORS["muted"]}" '
+        'stroke-width="2" stroke-dasharray="6 5"/>'
+        if target is not None and target == target
+        else ""
+    )
+    last_x, last_y = round(pad + (len(points) - 1) * step, 1), y(points[-1])
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'preserveAspectRatio="none">{target_line}'
+        f'<polyline fill="none" stroke="{COLORS[tone]}" stroke-width="4" '
+        f'stroke-linejoin="round" points="{path}"/>'
+        f'<circle cx="{last_x}" cy="{last_y}" r="5" fill="{COLORS[tone]}"/></svg>'
+    )
+    return "data:image/svg+xml;charset=utf-8," + quote(svg)
+
+
+def trends(daily: pd.DataFrame) -> dict[str, list[float]]:
+    """The daily mean of each indicator (Store.aggregate rows: time, indicator_id, value),
+    oldest first, at most TREND_POINTS days."""
+    if daily.empty or not {"indicator_id", "value"} <= set(daily.columns):
+        return {}
+    frame = daily.sort_values("time", kind="stable")
+    return {
+        key: pd.to_numeric(group["value"], errors="coerce").tail(TREND_POINTS).tolist()
+        for key, group in frame.groupby("indicator_id")
+    }
+
+
+TONES = {"met": "ok", "at_risk": "warn", "missed": "bad", "no_target": "none"}
+
+
+def shell(t: Translator, tz: str) -> html.Div:
+    return html.Div(
+        [
+            screen_header(NAME, t, tz),
+            html.Main(id=f"{NAME}-cards", className="kpi-grid"),
+            html.Footer(id=f"{NAME}-age", className="screen-footer"),
+        ],
+        className="screen",
+    )
+
+
+def headline(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
+    kpis = assess(data["kpi"])
+    met = int((kpis["assessment"] == "met").sum()) if not kpis.empty else 0
+    total = (
+        int(kpis["assessment"].isin(("met", "at_risk", "missed")).sum()) if not kpis.empty else 0
+    )
+    return html.Div(
+        [
+            html.Span(ctx.t("kpi.summary", met=met, total=total), className="headline-number"),
+            html.Span(assessment_counts(kpis, ctx), className="headline-marks"),
+        ],
+        className="headline",
+    )
+
+
+def cards(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
+    kpis = assess(data["kpi"])
+    if kpis.empty:
+        return [html.Div(mark("nodata", ctx.t), className="tile tile--calm")]
+    lines = trends(data["kpi_daily"])
+    sector = kpis["sector"] if "sector" in kpis.columns else pd.Series("", index=kpis.index)
+    kpis = kpis.assign(sector=sector.fillna("")).sort_values(["sector", "indicator_id"])
+    result = []
+    for row in kpis.itertuples(index=False):
+        record = row._asdict()
+        target = record.get("target")
+        target = None if target is None or pd.isna(target) else float(target)
+        unit = record.get("unit") or ""
+        unit = "" if pd.isna(unit) else str(unit)
+        name = record.get("name")
+        name = record["indicator_id"] if name is None or pd.isna(name) else str(name)
+        tone = TONES[row.assessment]
+        line = sparkline(lines.get(row.indicator_id, []), target, tone)
+        result.append(
+            html.Div(
+                [
+                    html.Div(
+                        ctx.t.label(SECTOR_LABELS, row.sector) if row.sector else "",
+                        className="kpi-sector",
+                    ),
+                    html.Div(name, className="kpi-name"),
+                    html.Div(
+                        [
+                            html.Span(
+                                fmt_number(float(row.actual), ctx.lang), className="kpi-value"
+                            ),
+                            html.Span(unit, className="kpi-unit"),
+                        ],
+                        className="kpi-value-row",
+                    ),
+                    html.Div(
+                        [
+                            mark(row.assessment, ctx.t),
+                            html.Span(
+                                ctx.t(
+                                    "kpi.target",
+                                    target=f"{fmt_number(target, ctx.lang)} {unit}".strip(),
+                                )
+                                if target is not None
+                                else "",
+                                className="kpi-target",
+                            ),
+                        ],
+                        className="kpi-status-row",
+                    ),
+                    html.Img(src=line, className="kpi-trend", alt="")
+                    if line
+                    else html.Div(className="kpi-trend"),
+                ],
+                className=f"kpi-card kpi-card--{row.assessment}",
+            )
+        )
+    return result
+
+
+def footer(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
+    return age_line(newest_age(data["kpi"], ctx), kpi_context(ctx))
+
+
+OUTPUTS = {
+    f"{NAME}-headline.children": headline,
+    f"{NAME}-cards.children": cards,
+    f"{NAME}-age.children": footer,
+}

@@ -1,0 +1,339 @@
+"""Field reports: open reports by category and ward, new vs resolved per hour, the oldest open
+ones, and where they are on a map that needs no tile server (tiles optional by setting)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+
+import pandas as pd
+import plotly.graph_objects as go
+from dash import html
+
+from layouts.common import (
+    COLORS,
+    Context,
+    age_text,
+    empty_figure,
+    figure,
+    fmt_int,
+    graph,
+    mark,
+    newest_age,
+    screen_header,
+    tile_head,
+    to_time,
+)
+from layouts.overview import open_reports
+from wall.domain import REPORT_CATEGORIES
+from wall.i18n import Translator
+
+NAME = "reports"
+PARTS = ("reports", "cameras")
+HISTORY = timedelta(hours=24)
+OLDEST_SHOWN = 7
+# Category shapes: the map and charts never tell categories apart by colour alone.
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "star", "hexagon", "cross")
+SYMBOL_GLYPHS = ("●", "■", "◆", "▲", "✖", "★", "⬢", "✚")
+PALETTE = ("#5cb8f0", "#f5c542", "#2fd6a0", "#ff7043", "#e58ee6", "#ffffff", "#9aa7b4", "#c7e86b")
+GRAPHS = ("map", "category", "ward", "hourly")
+
+
+def shell(t: Translator, tz: str) -> html.Div:
+    return html.Div(
+        [
+            screen_header(NAME, t, tz),
+            html.Main(
+                [
+                    *(
+                        html.Div(
+                            [html.Div(id=f"{NAME}-{name}-head"), graph(f"{NAME}-{name}")],
+                            className=f"tile tile--graph reports-{name}",
+                        )
+                        for name in GRAPHS
+                    ),
+                    html.Div(id=f"{NAME}-oldest", className="tile reports-oldest"),
+                ],
+                className="reports-grid",
+            ),
+        ],
+        className="screen",
+    )
+
+
+def categories(reports: pd.DataFrame) -> list[str]:
+    """Every category present, the town's known ones first: fixes each one's shape and colour."""
+    present = set(reports["category"].dropna()) if "category" in reports.columns else set()
+    return [c for c in REPORT_CATEGORIES if c in present] + sorted(present - set(REPORT_CATEGORIES))
+
+
+def category_style(reports: pd.DataFrame) -> dict[str, tuple[str, str, str]]:
+    """category → (plotly symbol, glyph for text, colour)."""
+    return {
+        c: (SYMBOLS[i % len(SYMBOLS)], SYMBOL_GLYPHS[i % len(SYMBOLS)], PALETTE[i % len(PALETTE)])
+        for i, c in enumerate(categories(reports))
+    }
+
+
+def headline(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Span:
+    opened = open_reports(data["reports"])
+    return html.Span(
+        f"{fmt_int(len(opened), ctx.lang)} {ctx.t('ov.reports_open').lower()}",
+        className="headline-number",
+    )
+
+
+def map_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
+    return tile_head(ctx.t("rep.map"), newest_age(data["reports"], ctx), ctx)
+
+
+def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
+    """Open reports by category shape; cameras as a faint street-level backdrop and ward names
+    at the middle of their cameras, so the town is recognisable without any map tiles."""
+    reports = data["reports"]
+    opened = open_reports(reports)
+    if not {"lat", "lon"} <= set(opened.columns):
+        return empty_figure(ctx, ctx.t("rep.none_open"))
+    opened = opened.dropna(subset=["lat", "lon"])
+    cams = data["cameras"]
+    cams = (
+        cams.dropna(subset=["lat", "lon"])
+        if {"lat", "lon"} <= set(cams.columns)
+        else cams.iloc[0:0]
+    )
+    tiles = ctx.extra.get("map_tiles_url")
+    style = category_style(reports)
+    traces = []
+    if not cams.empty:
+        traces.append(
+            {
+                "lat": cams["lat"],
+                "lon": cams["lon"],
+                "mode": "markers",
+                "showlegend": False,
+                "marker": {"size": 5 * ctx.scale, "color": "rgba(180,192,204,0.25)"},
+            }
+        )
+        if "ward" in cams.columns:
+            centres = cams.groupby("ward")[["lat", "lon"]].mean().reset_index()
+            traces.append(
+                {
+                    "lat": centres["lat"],
+                    "lon": centres["lon"],
+                    "mode": "text",
+                    "text": centres["ward"],
+                    "showlegend": False,
+                    "textfont": {"size": 17 * ctx.scale, "color": "rgba(220,228,236,0.75)"},
+                }
+            )
+    for category, (symbol, glyph, color) in style.items():
+        part = opened[opened["category"] == category]
+        if part.empty:
+            continue
+        traces.append(
+            {
+                "lat": part["lat"],
+                "lon": part["lon"],
+                "mode": "markers",
+                "name": f"{glyph} {ctx.t.label(REPORT_CATEGORIES, category)} ({len(part)})",
+                "marker": {
+                    "size": 16 * ctx.scale,
+                    "color": color,
+                    "symbol": symbol,
+                    "line": {"width": 1.5, "color": "#000"},
+                },
+            }
+        )
+    fig = figure(ctx, showlegend=True)
+    fig.update_layout(
+        legend={
+            "orientation": "v",
+            "x": 0,
+            "y": 1,
+            "yanchor": "top",
+            "bgcolor": "rgba(11,15,20,0.7)",
+        }
+    )
+    if not traces:
+        return empty_figure(ctx, ctx.t("rep.none_open"))
+    if tiles:
+        for trace in traces:
+            trace["marker"] = {k: v for k, v in trace.get("marker", {}).items() if k != "line"}
+            fig.add_trace(go.Scattermap(**trace))
+        lat = pd.concat([t["lat"] for t in traces])
+        lon = pd.concat([t["lon"] for t in traces])
+        fig.update_layout(
+            map={
+                "style": {
+                    "version": 8,
+                    "sources": {"tiles": {"type": "raster", "tiles": [tiles], "tileSize": 256}},
+                    "layers": [{"id": "tiles", "type": "raster", "source": "tiles"}],
+                },
+                "center": {"lat": float(lat.mean()), "lon": float(lon.mean())},
+                "zoom": 12.5,
+            }
+        )
+        return fig
+    for trace in traces:
+        fig.add_trace(go.Scatter(x=trace.pop("lon"), y=trace.pop("lat"), **trace))
+    fig.update_xaxes(visible=False)
+    # Equal distances look equal: one degree of longitude is cos(latitude) of one of latitude.
+    fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1 / 0.981)
+    return fig
+
+
+def category_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
+    return tile_head(ctx.t("rep.by_category"), newest_age(data["reports"], ctx), ctx)
+
+
+def category_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
+    reports = data["reports"]
+    opened = open_reports(reports)
+    if opened.empty:
+        return empty_figure(ctx, "✔ " + ctx.t("rep.none_open"))
+    style = category_style(reports)
+    counts = opened["category"].value_counts()
+    order = [c for c in style if c in counts]
+    fig = figure(ctx)
+    fig.add_trace(
+        go.Bar(
+            y=[f"{style[c][1]} {ctx.t.label(REPORT_CATEGORIES, c)}" for c in order],
+            x=[int(counts[c]) for c in order],
+            orientation="h",
+            marker_color=[style[c][2] for c in order],
+            text=[fmt_int(counts[c], ctx.lang) for c in order],
+            textposition="outside",
+            textangle=0,
+            cliponaxis=False,
+            textfont={"size": 22 * ctx.scale, "color": COLORS["text"]},
+        )
+    )
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(visible=False)
+    fig.update_layout(bargap=0.2)
+    return fig
+
+
+def ward_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
+    return tile_head(ctx.t("rep.by_ward"), newest_age(data["reports"], ctx), ctx)
+
+
+def ward_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
+    opened = open_reports(data["reports"])
+    if opened.empty or "ward" not in opened.columns:
+        return empty_figure(ctx, "✔ " + ctx.t("rep.none_open"))
+    counts = opened["ward"].fillna(ctx.t("cam.unknown_ward")).value_counts()
+    fig = figure(ctx)
+    fig.add_trace(
+        go.Bar(
+            y=list(counts.index),
+            x=counts.tolist(),
+            orientation="h",
+            marker_color=COLORS["info"],
+            text=[fmt_int(v, ctx.lang) for v in counts],
+            textposition="outside",
+            textangle=0,
+            cliponaxis=False,
+            textfont={"size": 22 * ctx.scale, "color": COLORS["text"]},
+        )
+    )
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(visible=False)
+    fig.update_layout(bargap=0.2)
+    return fig
+
+
+def hourly_counts(reports: pd.DataFrame, ctx: Context) -> pd.DataFrame:
+    """New (by `created`) and resolved (by `updated` of resolved/closed reports) per hour over
+    the last 24 hours: hour (UTC), new, resolved."""
+    end = pd.Timestamp(ctx.now).floor("h") + pd.Timedelta(hours=1)
+    hours = pd.date_range(end - pd.Timedelta(HISTORY), end, freq="h", inclusive="left")
+    result = pd.DataFrame({"hour": hours, "new": 0, "resolved": 0})
+    if reports.empty:
+        return result
+    if "created" in reports.columns:
+        created = to_time(reports["created"]).dt.floor("h")
+        result["new"] = result["hour"].map(created.value_counts()).fillna(0).astype(int)
+    if {"updated", "status"} <= set(reports.columns):
+        done = reports["status"].isin(("resolved", "closed"))
+        updated = to_time(reports.loc[done, "updated"]).dt.floor("h")
+        result["resolved"] = result["hour"].map(updated.value_counts()).fillna(0).astype(int)
+    return result
+
+
+def hourly_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
+    return tile_head(ctx.t("rep.per_hour"), newest_age(data["reports"], ctx), ctx)
+
+
+def hourly_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
+    counts = hourly_counts(data["reports"], ctx)
+    x = counts["hour"].dt.tz_convert(ctx.tz).dt.tz_localize(None)
+    fig = figure(ctx, showlegend=True, barmode="group", bargap=0.25, bargroupgap=0.05)
+    fig.add_trace(
+        go.Bar(x=x, y=counts["new"], name="■ " + ctx.t("rep.new"), marker_color=COLORS["warn"])
+    )
+    fig.add_trace(
+        go.Bar(
+            x=x,
+            y=counts["resolved"],
+            name="▨ " + ctx.t("rep.resolved"),
+            marker={"color": COLORS["ok"], "pattern": {"shape": "/", "fgcolor": "#000"}},
+        )
+    )
+    fig.update_xaxes(tickformat="%H:%M", dtick=3 * 3600 * 1000)
+    fig.update_yaxes(rangemode="tozero")
+    return fig
+
+
+def oldest(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
+    opened = open_reports(data["reports"])
+    head = tile_head(ctx.t("rep.oldest"), newest_age(data["reports"], ctx), ctx)
+    if opened.empty:
+        return [head, html.Div(mark("met", ctx.t, ctx.t("rep.none_open")), className="calm")]
+    opened = opened.assign(
+        opened_at=to_time(opened["created"]) if "created" in opened.columns else opened["time"]
+    )
+    opened = opened.assign(opened_at=opened["opened_at"].fillna(opened["time"]))
+    style = category_style(data["reports"])
+    rows = []
+    for row in opened.sort_values(["opened_at", "report_id"]).head(OLDEST_SHOWN).itertuples():
+        record = row._asdict()
+        title = record.get("title")
+        title = row.report_id if title is None or pd.isna(title) else str(title)
+        ward = record.get("ward")
+        glyph = style.get(row.category, ("", "•", ""))[1]
+        rows.append(
+            html.Div(
+                [
+                    html.Div(age_text(ctx.age_seconds(row.opened_at), ctx.t), className="old-age"),
+                    html.Div(
+                        [
+                            html.Div(title, className="old-title"),
+                            html.Div(
+                                f"{glyph} {ctx.t.label(REPORT_CATEGORIES, row.category)}"
+                                + (f" · {ward}" if ward is not None and not pd.isna(ward) else "")
+                                + f" · {ctx.t(f'rep.status.{row.status}')}",
+                                className="old-where",
+                            ),
+                        ],
+                        className="old-what",
+                    ),
+                ],
+                className="old-row",
+            )
+        )
+    return [head, *rows]
+
+
+OUTPUTS = {
+    f"{NAME}-headline.children": headline,
+    f"{NAME}-map-head.children": map_head,
+    f"{NAME}-category-head.children": category_head,
+    f"{NAME}-ward-head.children": ward_head,
+    f"{NAME}-hourly-head.children": hourly_head,
+    f"{NAME}-map.figure": map_figure,
+    f"{NAME}-category.figure": category_figure,
+    f"{NAME}-ward.figure": ward_figure,
+    f"{NAME}-hourly.figure": hourly_figure,
+    f"{NAME}-oldest.children": oldest,
+}

@@ -1,0 +1,275 @@
+"""WiFi: clients per site now, the 24-hour curve against yesterday, the most loaded access points
+against their capacity, and throughput from the byte counters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+
+import pandas as pd
+import plotly.graph_objects as go
+from dash import html
+
+from layouts.common import (
+    COLORS,
+    Context,
+    big_tile,
+    empty_figure,
+    figure,
+    fmt_int,
+    fmt_number,
+    graph,
+    newest_age,
+    screen_header,
+    tile_head,
+)
+from layouts.overview import fresh
+from wall.domain import throughput_from_counters
+from wall.i18n import Translator
+
+NAME = "wifi"
+PARTS = ("wifi", "wifi_clients_48h", "wifi_counters_3h")
+CURVE_WINDOW = timedelta(minutes=15)
+THROUGHPUT_WINDOW = timedelta(minutes=5)
+SITES_SHOWN = 12
+APS_SHOWN = 7
+GRAPHS = ("sites", "curve", "top", "throughput")
+
+
+def shell(t: Translator, tz: str) -> html.Div:
+    return html.Div(
+        [
+            screen_header(NAME, t, tz),
+            html.Main(
+                [
+                    html.Div(id=f"{NAME}-numbers", className="wifi-numbers"),
+                    *(
+                        html.Div(
+                            [html.Div(id=f"{NAME}-{name}-head"), graph(f"{NAME}-{name}")],
+                            className=f"tile tile--graph wifi-{name}",
+                        )
+                        for name in GRAPHS
+                    ),
+                ],
+                className="wifi-grid",
+            ),
+        ],
+        className="screen",
+    )
+
+
+def clients_per_window(aggregate: pd.DataFrame) -> pd.DataFrame:
+    """Town-wide clients per window from the mean clients of each AP: time, clients."""
+    if aggregate.empty:
+        return pd.DataFrame({"time": pd.Series(dtype="datetime64[ns, UTC]"), "clients": []})
+    total = aggregate.groupby("time", as_index=False)["value"].sum()
+    return total.rename(columns={"value": "clients"})
+
+
+def throughput_series(points: pd.DataFrame, ctx: Context) -> pd.DataFrame:
+    """Town-wide download/upload in Mbit/s per THROUGHPUT_WINDOW: time, rx_mbps, tx_mbps."""
+    rates = throughput_from_counters(points)
+    if rates.empty:
+        return pd.DataFrame(columns=["time", "rx_mbps", "tx_mbps"])
+    rates = rates.assign(time=pd.to_datetime(rates["time"], utc=True).dt.floor(THROUGHPUT_WINDOW))
+    per_ap = rates.groupby(["time", "ap_id"], as_index=False)[["rx_bps", "tx_bps"]].mean()
+    town = per_ap.groupby("time", as_index=False)[["rx_bps", "tx_bps"]].sum()
+    return pd.DataFrame(
+        {
+            "time": town["time"],
+            "rx_mbps": town["rx_bps"] / 1e6,
+            "tx_mbps": town["tx_bps"] / 1e6,
+        }
+    )
+
+
+def numbers(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
+    aps = data["wifi"]
+    live = fresh(aps, ctx)
+    age = newest_age(aps, ctx)
+    up = int(live["up"].fillna(False).astype(bool).sum()) if not live.empty else 0
+    clients = int(aps["clients"].sum()) if not aps.empty and "clients" in aps else None
+    speed = throughput_series(data["wifi_counters_3h"], ctx)
+    now_rate = speed.iloc[-2] if len(speed) > 1 else speed.iloc[-1] if len(speed) else None
+    return [
+        big_tile(ctx.t("ov.clients"), fmt_int(clients, ctx.lang), age, ctx),
+        big_tile(
+            ctx.t("ov.wifi_up"),
+            ctx.t("of", part=fmt_int(up, ctx.lang), whole=fmt_int(len(aps), ctx.lang)),
+            age,
+            ctx,
+            status=None if aps.empty else "up" if up == len(aps) else "down",
+        ),
+        big_tile(
+            ctx.t("wifi.throughput"),
+            "–"
+            if now_rate is None
+            else f"↓ {fmt_number(now_rate['rx_mbps'], ctx.lang)}  ↑ "
+            f"{fmt_number(now_rate['tx_mbps'], ctx.lang)}",
+            age,
+            ctx,
+        ),
+    ]
+
+
+def sites_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
+    return tile_head(ctx.t("wifi.by_site"), newest_age(data["wifi"], ctx), ctx)
+
+
+def sites_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
+    live = data["wifi"]
+    if live.empty or "site" not in live.columns:
+        return empty_figure(ctx)
+    per_site = live.groupby("site")["clients"].sum().sort_values(ascending=False)
+    shown = per_site.head(SITES_SHOWN)
+    fig = figure(ctx)
+    fig.add_trace(
+        go.Bar(
+            y=list(shown.index),
+            x=shown.tolist(),
+            orientation="h",
+            marker_color=COLORS["info"],
+            text=[fmt_int(v, ctx.lang) for v in shown],
+            textposition="outside",
+            textangle=0,
+            textfont={"size": 22 * ctx.scale, "color": COLORS["text"]},
+            cliponaxis=False,
+        )
+    )
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(visible=False, range=[0, float(shown.max()) * 1.25])
+    fig.update_layout(bargap=0.2)
+    return fig
+
+
+def curve_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
+    return tile_head(ctx.t("wifi.curve"), newest_age(data["wifi"], ctx), ctx)
+
+
+def curve_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
+    """Today as a solid filled line, yesterday (shifted by a day) as a dashed line."""
+    totals = clients_per_window(data["wifi_clients_48h"])
+    if totals.empty:
+        return empty_figure(ctx)
+    now = pd.Timestamp(ctx.now)
+    day = pd.Timedelta(days=1)
+    today = totals[totals["time"] >= now - day]
+    yesterday = totals[totals["time"] < now - day].assign(time=lambda f: f["time"] + day)
+    fig = figure(ctx, showlegend=True)
+    for frame, name, style in (
+        (yesterday, "┅ " + ctx.t("wifi.yesterday"), {"dash": "dash", "color": COLORS["muted"]}),
+        (today, "━ " + ctx.t("wifi.today"), {"color": COLORS["info"], "width": 4 * ctx.scale}),
+    ):
+        if frame.empty:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=frame["time"].dt.tz_convert(ctx.tz).dt.tz_localize(None),
+                y=frame["clients"],
+                mode="lines",
+                line={"width": 3 * ctx.scale, **style},
+                name=name,
+            )
+        )
+    local_now = now.tz_convert(ctx.tz).tz_localize(None)
+    fig.update_xaxes(range=[local_now - day, local_now], tickformat="%H:%M")
+    fig.update_yaxes(rangemode="tozero")
+    return fig
+
+
+def top_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
+    return tile_head(ctx.t("wifi.top"), newest_age(data["wifi"], ctx), ctx)
+
+
+def top_loaded(latest: pd.DataFrame) -> pd.DataFrame:
+    """Access points by load (clients / capacity), most loaded first: ap_id, site, clients,
+    capacity, load_pct."""
+    needed = {"ap_id", "clients", "capacity"}
+    if latest.empty or not needed <= set(latest.columns):
+        return pd.DataFrame(columns=["ap_id", "site", "clients", "capacity", "load_pct"])
+    frame = latest[latest["capacity"].fillna(0) > 0].copy()
+    frame["load_pct"] = (100 * frame["clients"] / frame["capacity"]).round()
+    if "site" not in frame.columns:
+        frame["site"] = frame["ap_id"]
+    frame = frame.sort_values(["load_pct", "ap_id"], ascending=[False, True], kind="stable")
+    return frame[["ap_id", "site", "clients", "capacity", "load_pct"]].reset_index(drop=True)
+
+
+def top_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
+    loaded = top_loaded(data["wifi"]).head(APS_SHOWN)
+    if loaded.empty:
+        return empty_figure(ctx)
+    labels = [str(r.site) for r in loaded.itertuples()]
+    tones = [
+        COLORS["bad"] if p >= 90 else COLORS["warn"] if p >= 75 else COLORS["ok"]
+        for p in loaded["load_pct"]
+    ]
+    fig = figure(ctx)
+    fig.add_trace(
+        go.Bar(
+            y=labels,
+            x=loaded["load_pct"].tolist(),
+            orientation="h",
+            marker_color=tones,
+            text=[
+                ("▲ " if r.load_pct >= 90 else "")
+                + f"{int(r.load_pct)}% · "
+                + f"{fmt_int(r.clients, ctx.lang)}/{fmt_int(r.capacity, ctx.lang)}"
+                for r in loaded.itertuples()
+            ],
+            textposition="outside",
+            textangle=0,
+            cliponaxis=False,
+            textfont={"size": 20 * ctx.scale, "color": COLORS["text"]},
+        )
+    )
+    fig.update_layout(bargap=0.2)
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(range=[0, 150], visible=False)
+    return fig
+
+
+def throughput_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
+    return tile_head(ctx.t("wifi.throughput"), newest_age(data["wifi"], ctx), ctx)
+
+
+def throughput_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
+    speed = throughput_series(data["wifi_counters_3h"], ctx)
+    if speed.empty:
+        return empty_figure(ctx)
+    x = speed["time"].dt.tz_convert(ctx.tz).dt.tz_localize(None)
+    fig = figure(ctx, showlegend=True)
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=speed["rx_mbps"],
+            mode="lines",
+            line={"color": COLORS["info"], "width": 4 * ctx.scale},
+            name="━ ↓ " + ctx.t("wifi.download"),
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=speed["tx_mbps"],
+            mode="lines",
+            line={"color": COLORS["warn"], "width": 3 * ctx.scale, "dash": "dot"},
+            name="┅ ↑ " + ctx.t("wifi.upload"),
+        )
+    )
+    fig.update_xaxes(tickformat="%H:%M")
+    fig.update_yaxes(rangemode="tozero")
+    return fig
+
+
+OUTPUTS = {
+    f"{NAME}-numbers.children": numbers,
+    f"{NAME}-sites-head.children": sites_head,
+    f"{NAME}-sites.figure": sites_figure,
+    f"{NAME}-curve-head.children": curve_head,
+    f"{NAME}-curve.figure": curve_figure,
+    f"{NAME}-top-head.children": top_head,
+    f"{NAME}-top.figure": top_figure,
+    f"{NAME}-throughput-head.children": throughput_head,
+    f"{NAME}-throughput.figure": throughput_figure,
+}

@@ -1,0 +1,63 @@
+"""`create_app(settings)`: the Dash wall, ready for a WSGI server (`app.server`).
+
+No dev tools, no debug overlay and no error page ever reach a wall: production mode only, the
+layout is a static root, and every screen fills itself through its own refresh callback.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import dash_bootstrap_components as dbc  # noqa: F401 - registers the component suite
+from dash import Dash, dcc, html
+
+from callbacks import pages, screens
+from callbacks.queries import Queries
+from wall.cache import init_cache
+from wall.settings import PROJECT_DIR, Settings, load_settings
+from wall.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def root_layout() -> html.Div:
+    return html.Div(
+        [
+            dcc.Location(id="url", refresh=False),
+            dcc.Store(id="page-lang"),
+            html.Div(id="page", className="page"),
+        ],
+        id="wall-root",
+    )
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> Dash:
+    """The wall app. `store` is for callers that already hold one (the demo, tests); by default
+    each worker process opens its own from the settings on first use."""
+    settings = settings or load_settings()
+    app = Dash(
+        __name__,
+        title="IOC Hòa Thành",
+        update_title=None,
+        assets_folder=str(PROJECT_DIR / "assets"),
+        serve_locally=True,
+        suppress_callback_exceptions=True,
+        compress=False,
+    )
+    app.enable_dev_tools(debug=False, dev_tools_ui=False, dev_tools_props_check=False)
+    app.layout = root_layout
+    init_cache(app.server, settings)
+    queries = Queries(settings, store)
+    pages.register(app, settings)
+    screens.register(app, settings, queries)
+
+    @app.server.route("/healthz")
+    def healthz() -> tuple[str, int, dict[str, str]]:
+        """Kiosks ask this before reloading, so a reload never lands on a dead server."""
+        return "ok", 200, {"Cache-Control": "no-store", "Content-Type": "text/plain"}
+
+    # Dash prepares its script registry on the first request of a process; with threaded
+    # workers a second request racing the first one is refused ("dash is not a registered
+    # library"). One request here, before any worker is forked, prepares it for all of them.
+    app.server.test_client().get("/")
+    return app

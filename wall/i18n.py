@@ -1,0 +1,155 @@
+"""The wall's words, Vietnamese first (with its diacritics), English one setting away.
+
+Every text an operator reads goes through `Translator`, so a missing translation is a KeyError in
+the tests, never a half-English screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from wall.settings import LANGUAGES
+
+TEXT: dict[str, tuple[str, str]] = {
+    "town": ("Thị xã Hòa Thành", "Hòa Thành town"),
+    "ioc": ("Trung tâm điều hành thông minh", "Intelligent Operations Center"),
+    # Screens
+    "screen.overview": ("Tổng quan", "Overview"),
+    "screen.cameras": ("Camera giám sát", "Cameras"),
+    "screen.wifi": ("WiFi công cộng", "Public WiFi"),
+    "screen.reports": ("Phản ánh hiện trường", "Field reports"),
+    "screen.indicators": ("Chỉ số điều hành", "Operating indicators"),
+    "screen.alerts": ("Cảnh báo", "Alerts"),
+    # States
+    "status.online": ("Trực tuyến", "Online"),
+    "status.offline": ("Mất kết nối", "Offline"),
+    "status.nodata": ("Không có dữ liệu", "No data"),
+    "status.stale": ("Dữ liệu cũ", "Stale"),
+    "status.met": ("Đạt", "Met"),
+    "status.at_risk": ("Nguy cơ", "At risk"),
+    "status.missed": ("Không đạt", "Missed"),
+    "status.no_target": ("Chưa có chỉ tiêu", "No target"),
+    "status.up": ("Hoạt động", "Up"),
+    "status.down": ("Ngừng", "Down"),
+    "status.live": ("Trực tiếp", "Live"),
+    "reconnecting": ("Đang kết nối lại…", "Reconnecting…"),
+    "store_unavailable": (
+        "Không truy cập được kho dữ liệu – đang thử lại",
+        "Data store unreachable – retrying",
+    ),
+    "no_data": ("Không có dữ liệu", "No data"),
+    "updated": ("cập nhật {age} trước", "updated {age} ago"),
+    "stale_since": ("DỮ LIỆU CŨ · {age} trước", "STALE · {age} ago"),
+    "never": ("chưa có dữ liệu", "no data yet"),
+    "age.s": ("{n} giây", "{n} s"),
+    "age.m": ("{n} phút", "{n} min"),
+    "age.h": ("{n} giờ", "{n} h"),
+    "age.d": ("{n} ngày", "{n} d"),
+    "age.dh": ("{d} ngày {h} giờ", "{d} d {h} h"),
+    # Overview
+    "ov.cameras": ("Camera trực tuyến", "Cameras online"),
+    "ov.wifi_up": ("Điểm WiFi hoạt động", "WiFi APs up"),
+    "ov.clients": ("Người dùng WiFi", "WiFi clients now"),
+    "ov.reports_open": ("Phản ánh đang mở", "Open field reports"),
+    "ov.alerts_unack": ("Cảnh báo chưa xác nhận", "Unacknowledged alerts"),
+    "ov.indicators": ("Chỉ tiêu đạt", "Targets met"),
+    "ov.not_online": ("mất kết nối", "offline"),
+    "ov.not_up": ("ngừng hoạt động", "down"),
+    "ov.feeds": ("Nguồn dữ liệu", "Data feeds"),
+    "ov.feed_age": ("tin nhắn cuối {age} trước", "last message {age} ago"),
+    "feed.camera": ("Camera", "Cameras"),
+    "feed.wifi": ("WiFi", "WiFi"),
+    "feed.report": ("Phản ánh", "Field reports"),
+    "feed.kpi": ("Chỉ số", "Indicators"),
+    "of": ("{part} / {whole}", "{part} of {whole}"),
+    # Cameras
+    "cam.by_ward": ("Tỷ lệ trực tuyến theo phường, xã", "Availability by ward"),
+    "cam.timeline": ("Mất kết nối 24 giờ qua", "Outages, last 24 hours"),
+    "cam.offline_list": ("Camera cần xử lý", "Cameras needing attention"),
+    "cam.restored": ("Đã khôi phục", "Restored"),
+    "cam.offline_for": ("mất {age}", "down {age}"),
+    "cam.none_offline": ("Không có camera mất kết nối", "No camera offline"),
+    "cam.unknown_ward": ("Chưa rõ phường", "Ward unknown"),
+    # WiFi
+    "wifi.by_site": ("Người dùng theo điểm", "Clients per site"),
+    "wifi.curve": ("Người dùng 24 giờ (so với hôm qua)", "Clients, 24 h (vs yesterday)"),
+    "wifi.today": ("Hôm nay", "Today"),
+    "wifi.yesterday": ("Hôm qua", "Yesterday"),
+    "wifi.top": ("Điểm truy cập tải cao nhất", "Most loaded access points"),
+    "wifi.throughput": ("Lưu lượng (Mbit/s)", "Throughput (Mbit/s)"),
+    "wifi.download": ("Tải xuống", "Download"),
+    "wifi.upload": ("Tải lên", "Upload"),
+    "wifi.capacity": ("{n}% sức chứa", "{n}% of capacity"),
+    # Reports
+    "rep.by_category": ("Đang mở theo lĩnh vực", "Open by category"),
+    "rep.by_ward": ("Đang mở theo phường, xã", "Open by ward"),
+    "rep.per_hour": ("Mới và đã xử lý mỗi giờ", "New and resolved per hour"),
+    "rep.new": ("Mới", "New"),
+    "rep.resolved": ("Đã xử lý", "Resolved"),
+    "rep.oldest": ("Tồn đọng lâu nhất", "Oldest open"),
+    "rep.map": ("Vị trí phản ánh đang mở", "Open reports on the map"),
+    "rep.open_for": ("{age}", "{age}"),
+    "rep.status.new": ("Mới", "New"),
+    "rep.status.assigned": ("Đã giao", "Assigned"),
+    "rep.status.in_progress": ("Đang xử lý", "In progress"),
+    "rep.none_open": ("Không có phản ánh tồn đọng", "No open report"),
+    # Indicators
+    "kpi.summary": ("{met}/{total} chỉ tiêu đạt", "{met} of {total} targets met"),
+    "kpi.target": ("Chỉ tiêu {target}", "Target {target}"),
+    "kpi.sector": ("Lĩnh vực", "Sector"),
+    # Alerts
+    "al.active": ("Cảnh báo đang hoạt động", "Active alerts"),
+    "al.none": ("Không có cảnh báo", "No active alert"),
+    "al.unacked": ("Chưa xác nhận", "Unacknowledged"),
+    "al.acked_by": ("Đã xác nhận · {actor}", "Acknowledged · {actor}"),
+    "al.acked": ("Đã xác nhận", "Acknowledged"),
+    "al.severity.critical": ("Khẩn cấp", "Critical"),
+    "al.severity.major": ("Nghiêm trọng", "Major"),
+    "al.severity.minor": ("Nhẹ", "Minor"),
+    "al.severity.warning": ("Chú ý", "Warning"),
+    "al.severity.info": ("Thông tin", "Info"),
+    "al.newest": ("cảnh báo mới nhất {age} trước", "newest alert {age} ago"),
+    "al.since": ("{age}", "{age}"),
+    # Kiosk / URL problems
+    "param.unknown_layout": (
+        "Tham số “{param}”: không có màn hình “{value}” (có: {known})",
+        "Parameter “{param}”: no screen “{value}” (known: {known})",
+    ),
+    "param.bad_rotate": (
+        "Tham số “{param}”: “{value}” không phải số giây từ {low} đến {high}; dùng {default} giây",
+        "Parameter “{param}”: “{value}” is not a number of seconds from {low} to {high}; "
+        "using {default} s",
+    ),
+    "param.bad_lang": (
+        "Tham số “{param}”: “{value}” không phải vi hoặc en",
+        "Parameter “{param}”: “{value}” is not vi or en",
+    ),
+    "param.no_layouts": (
+        "Tham số “{param}”: không có màn hình hợp lệ; hiển thị {fallback}",
+        "Parameter “{param}”: no valid screen; showing {fallback}",
+    ),
+    "param.unknown": (
+        "Tham số “{param}” không được hỗ trợ (có: {known})",
+        "Parameter “{param}” is not supported (known: {known})",
+    ),
+    "page.not_found": ("Không có trang “{path}”", "No page “{path}”"),
+}
+
+
+class Translator:
+    """`t("key", n=3)`: the text of `key` in one language, formatted."""
+
+    def __init__(self, lang: str):
+        if lang not in LANGUAGES:
+            raise ValueError(f"language {lang!r} is not one of {', '.join(LANGUAGES)}")
+        self.lang = lang
+        self._index = LANGUAGES.index(lang)
+
+    def __call__(self, key: str, **values: object) -> str:
+        text = TEXT[key][self._index]
+        return text.format(**values) if values else text
+
+    def label(self, labels: Mapping[str, tuple[str, str]], code: str) -> str:
+        """A (vi, en) label of a code, or the code itself when the town has no label for it."""
+        pair = labels.get(code)
+        return pair[self._index] if pair else code.replace("_", " ")

@@ -1,0 +1,58 @@
+"""Production serving of the wall: gunicorn (threaded workers), never the Flask dev server.
+
+The app is built once and the workers are forked from it; each worker opens its own store
+connection on first use, and they share query results through the cache (see wall.cache).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from wall.app import create_app
+from wall.settings import Settings
+from wall.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class WallServer(BaseApplication):
+    def __init__(self, wsgi_app: Any, options: dict[str, Any]):
+        self.wsgi_app = wsgi_app
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return self.wsgi_app
+
+
+def serve(
+    settings: Settings,
+    host: str = "127.0.0.1",
+    port: int = 8050,
+    workers: int = 2,
+    threads: int = 8,
+    store: Store | None = None,
+) -> None:
+    """Serve until stopped (SIGINT/SIGTERM). `store` only with workers=1 (it is not forked)."""
+    app = create_app(settings, store=store)
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        # A wall request waits at most this long for the store; a stuck one is recycled.
+        "timeout": 60,
+        "graceful_timeout": 5,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+    }
+    log.info("wall serving on http://%s:%d/ (%d workers)", host, port, workers)
+    WallServer(app.server, options).run()
