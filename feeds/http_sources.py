@@ -84,30 +84,36 @@ def fetch_json(
     bytes cannot hold the worker.
     """
     where = shown_url(url)
+    too_slow = f"no complete answer from {where} within {timeout:g} s"
     deadline = time.monotonic() + timeout
     try:
-        with session.get(
-            url, params=params, headers=headers, timeout=timeout, stream=True
-        ) as response:
-            body = bytearray()
-            for chunk in response.iter_content(64 * 1024):
-                body += chunk
-                if len(body) > MAX_RESPONSE_BYTES:
-                    raise SourceError(
-                        source, f"answer from {where} is larger than {MAX_RESPONSE_BYTES} bytes"
-                    )
-                if time.monotonic() > deadline:
-                    raise requests.Timeout()
+        response = session.get(url, params=params, headers=headers, timeout=timeout, stream=True)
     except requests.Timeout:
-        raise SourceError(source, f"no complete answer from {where} within {timeout:g} s") from None
+        raise SourceError(source, too_slow) from None
     except requests.ConnectionError as exc:
-        if "timed out" in str(exc):  # a read timeout while streaming the body
-            raise SourceError(
-                source, f"no complete answer from {where} within {timeout:g} s"
-            ) from None
         raise SourceError(source, f"cannot reach {where}: {_connection_problem(exc)}") from None
     except requests.RequestException as exc:
         raise SourceError(source, f"request to {where} failed: {exc}"[:300]) from None
+    # Socket timeouts bound each read only; read1 returns what has arrived, so the deadline is
+    # checked however slowly a server trickles its answer.
+    body = bytearray()
+    try:
+        while chunk := response.raw.read1(64 * 1024, decode_content=True):
+            body += chunk
+            if len(body) > MAX_RESPONSE_BYTES:
+                raise SourceError(
+                    source, f"answer from {where} is larger than {MAX_RESPONSE_BYTES} bytes"
+                )
+            if time.monotonic() > deadline:
+                raise SourceError(source, too_slow)
+    except SourceError:
+        raise
+    except Exception as exc:  # urllib3 and socket errors alike: the answer broke off
+        if "timed out" in str(exc):
+            raise SourceError(source, too_slow) from None
+        raise SourceError(source, f"answer from {where} broke off: {exc}"[:300]) from None
+    finally:
+        response.close()
     if response.status_code >= 300:
         raise SourceError(
             source,

@@ -24,7 +24,8 @@ class Reply:
     status: int = 200
     body: bytes | str | Any = b"[]"
     headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
+    delay: float = 0.0  # seconds before the answer starts
+    trickle: float = 0.0  # seconds between two bytes of the body
 
     def encoded(self) -> bytes:
         if isinstance(self.body, bytes):
@@ -69,7 +70,12 @@ class JsonServer:
                     for key, value in reply.headers.items():
                         self.send_header(key, value)
                     self.end_headers()
-                    self.wfile.write(body)
+                    if not reply.trickle:
+                        self.wfile.write(body)
+                    for byte in body if reply.trickle else b"":
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(reply.trickle)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (its timeout): that is what the test wanted
 

@@ -229,12 +229,13 @@ def test_a_request_rejected_for_its_status_is_written_once_the_status_is_mapped(
         (Reply(200, "<html>maintenance</html>"), "is not JSON: Expecting value at character 0"),
         (Reply(200, {"error": "oops"}), "is an object without a list of requests"),
         (Reply(200, b"[]", delay=1.5), "no complete answer from"),
+        (Reply(200, b" " * 40 + b"[]", trickle=0.05), "no complete answer from"),
         (
             Reply(403, [{"code": 403, "description": "api_key không hợp lệ"}]),
             "HTTP 403 from http://127.0.0.1:",
         ),
     ],
-    ids=["500", "html", "wrong-object", "slow", "403"],
+    ids=["500", "html", "wrong-object", "slow", "trickling", "403"],
 )
 def test_a_failed_poll_logs_the_problem_writes_nothing_and_the_next_poll_catches_up(
     server: Open311Fixture,
