@@ -617,7 +617,16 @@ class Open311Source:
     def commit(self, batch: Batch) -> None:
         """The batch's points are written: remember its versions and cursor, durably."""
         self.state = batch.state
-        self._save_state()
+        try:
+            self._save_state()
+        except OSError as exc:
+            log.error(
+                "%s: cannot save the poll state to %s (%s); after a restart these reports are "
+                "written again, which leaves them unchanged in the store",
+                self.name,
+                self.state_path,
+                exc,
+            )
 
     # -- state file ----------------------------------------------------------------------------
 

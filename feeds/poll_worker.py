@@ -110,7 +110,8 @@ class PollWorker:
         health.rejected += batch.rejected
         health.failures = 0
         health.last_success = time.monotonic()
-        log.info(
+        log.log(
+            logging.INFO if batch.points or batch.rejected else logging.DEBUG,
             "%s: %d items, %d points written, %d rejected",
             source.name,
             batch.received,
@@ -177,6 +178,7 @@ def build_sources(settings: Settings, session: requests.Session | None = None) -
     session.headers["User-Agent"] = "ioc-wall-poll"
     sources: list[Source] = []
     if settings.open311_url:
+        _check_writable(Path(settings.poll_state_dir))
         sources.append(
             Open311Source(
                 Open311Config.from_settings(settings),
@@ -192,6 +194,18 @@ def build_sources(settings: Settings, session: requests.Session | None = None) -
             HttpStatusSource(config, timeout=settings.poll_timeout_seconds, session=session)
         )
     return sources
+
+
+def _check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".writable"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise SettingsError(
+            "IOC_POLL_STATE_DIR", f"cannot keep the poll state in {str(folder)!r}: {exc.strerror}"
+        ) from None
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -162,3 +162,16 @@ def test_python_m_feeds_poll_runs_until_sigterm_and_refuses_bad_settings_in_one_
     error = bad.stderr.read().strip()
     assert error.startswith("feeds: bad setting IOC_POLL_SOURCES: source 1 ('VMS'): key")
     assert len(error.splitlines()) == 1
+
+
+def test_a_state_folder_that_cannot_be_written_is_a_bad_setting(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the state folder should be")
+    bad = run_poll(
+        tmp_path,
+        {"IOC_OPEN311_URL": "http://127.0.0.1:1/open311/v2", "IOC_POLL_STATE_DIR": str(blocker)},
+    )
+    assert bad.wait(30) == 2
+    assert bad.stderr.read().startswith(
+        f"feeds: bad setting IOC_POLL_STATE_DIR: cannot keep the poll state in '{blocker}'"
+    )
