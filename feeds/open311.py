@@ -279,7 +279,7 @@ class Open311Config:
             api_key=settings.open311_api_key,
             interval=settings.open311_interval_seconds,
             overlap=timedelta(seconds=settings.open311_overlap_seconds),
-            backfill=min(timedelta(days=settings.open311_backfill_days), SPEC_MAX_SPAN),
+            backfill=timedelta(days=settings.open311_backfill_days),
             page_limit=settings.open311_page_limit,
             id_prefix=settings.open311_id_prefix,
             categories=categories,
