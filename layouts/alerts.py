@@ -37,14 +37,19 @@ MAX_ROWS = 9
 
 def events_frame(latest: Mapping[str, Event], history: Iterable[Event]) -> pd.DataFrame:
     """One row per alert key from its newest event; `raised` is the time of its newest 'raised'
-    event (from `history`), or the newest event's time when history does not reach back."""
+    event (from `history`), or the newest event's time when history does not reach back.
+    Severity, title and place come from the newest event that carries them, so an
+    acknowledgement that only says who acknowledged keeps the alert's severity and title."""
     raised_at: dict[str, pd.Timestamp] = {}
+    known: dict[str, dict] = {}
     for event in history:
         if event.kind == "raised":
             raised_at[event.key] = pd.Timestamp(event.time)
+        if isinstance(event.data, Mapping):
+            known.setdefault(event.key, {}).update(event.data)
     rows = []
     for key, event in latest.items():
-        data = event.data if isinstance(event.data, Mapping) else {}
+        data = {**known.get(key, {}), **(event.data if isinstance(event.data, Mapping) else {})}
         severity = str(data.get("severity", "info")).lower()
         rows.append(
             {

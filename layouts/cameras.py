@@ -66,8 +66,7 @@ def fold_outages(state: pd.DataFrame | None, points: pd.DataFrame, now: datetime
     last 24 hours; feeding it back with the next points is how the wall follows 320 cameras
     without reading a day of history every minute.
     """
-    spans = state if state is not None else pd.DataFrame(columns=OUTAGE_COLUMNS)
-    spans = spans.astype({"start": "datetime64[ms, UTC]", "end": "datetime64[ms, UTC]"})
+    spans = _utc_spans(state if state is not None else pd.DataFrame(columns=OUTAGE_COLUMNS))
     open_since = {
         row.camera_id: row.start for row in spans[spans["end"].isna()].itertuples(index=False)
     }
@@ -81,12 +80,17 @@ def fold_outages(state: pd.DataFrame | None, points: pd.DataFrame, now: datetime
                 start = open_since.pop(row.camera_id)
                 closed.append({"camera_id": row.camera_id, "start": start, "end": row.time})
     rows = closed + [{"camera_id": c, "start": s, "end": pd.NaT} for c, s in open_since.items()]
-    result = pd.DataFrame(rows, columns=list(OUTAGE_COLUMNS)).astype(
-        {"start": "datetime64[ms, UTC]", "end": "datetime64[ms, UTC]"}
-    )
+    result = _utc_spans(pd.DataFrame(rows, columns=list(OUTAGE_COLUMNS)))
     horizon = pd.Timestamp(now) - pd.Timedelta(HISTORY)
     result = result[result["end"].isna() | (result["end"] >= horizon)]
     return result.sort_values(["camera_id", "start"], kind="stable").reset_index(drop=True)
+
+
+def _utc_spans(spans: pd.DataFrame) -> pd.DataFrame:
+    return spans.assign(
+        start=pd.to_datetime(spans["start"], utc=True).astype("datetime64[ms, UTC]"),
+        end=pd.to_datetime(spans["end"], utc=True).astype("datetime64[ms, UTC]"),
+    )
 
 
 def outages(spans: pd.DataFrame, ctx: Context) -> pd.DataFrame:
@@ -97,7 +101,7 @@ def outages(spans: pd.DataFrame, ctx: Context) -> pd.DataFrame:
     horizon = pd.Timestamp(ctx.now) - pd.Timedelta(HISTORY)
     return spans.assign(
         start=spans["start"].clip(lower=horizon),
-        end=spans["end"].fillna(pd.Timestamp(ctx.now)),
+        end=spans["end"].fillna(pd.Timestamp(ctx.now).as_unit("ms")),
         ongoing=ongoing,
     )
 

@@ -228,10 +228,10 @@ def figure(ctx: Context, **layout: Any) -> go.Figure:
         uirevision="wall",
     )
     fig.update_xaxes(
-        gridcolor=COLORS["grid"], zeroline=False, automargin=True, tickfont_size=16 * s
+        gridcolor=COLORS["grid"], zeroline=False, automargin=True, tickfont_size=20 * s
     )
     fig.update_yaxes(
-        gridcolor=COLORS["grid"], zeroline=False, automargin=True, tickfont_size=16 * s
+        gridcolor=COLORS["grid"], zeroline=False, automargin=True, tickfont_size=20 * s
     )
     fig.update_layout(**layout)
     return fig

@@ -8,16 +8,19 @@ Redis (setting `cache_url`) across wall replicas.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import math
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_caching import Cache
 
 from wall.settings import Settings
@@ -29,6 +32,7 @@ T = TypeVar("T")
 # How long another asker waits for the first one's answer before querying itself.
 WAIT_FOR_OTHER_SECONDS = 10.0
 POLL_SECONDS = 0.02
+LOCK_DIR_CONFIG = "IOC_CACHE_LOCK_DIR"
 
 
 def default_cache_dir() -> Path:
@@ -48,32 +52,89 @@ def cache_config(settings: Settings) -> dict[str, Any]:
 
 
 def init_cache(server: Flask, settings: Settings) -> None:
-    cache.init_app(server, config={**cache_config(settings), "CACHE_KEY_PREFIX": "ioc-wall:"})
+    config = cache_config(settings)
+    cache.init_app(server, config={**config, "CACHE_KEY_PREFIX": "ioc-wall:"})
+    locks = None
+    if config["CACHE_TYPE"] == "FileSystemCache":
+        locks = Path(f"{config['CACHE_DIR']}-locks")
+        locks.mkdir(parents=True, exist_ok=True)
+    server.config[LOCK_DIR_CONFIG] = locks
 
 
 def shared(key: str, timeout: float, compute: Callable[[], T]) -> T:
-    """The cached value of `key`, or compute it once for every process asking at the same time.
-
-    A failure is not cached: the next tick asks the store again.
-    """
+    """The value of `key` for the current period of `timeout` seconds (the refresh tick, aligned
+    to the clock): computed once per period, whichever threads and processes ask during it.
+    A failure is not cached: the next ask tries the store again."""
+    key = f"{key}@{int(time.time() // timeout)}"
     found = cache.get(key)
     if found is not None:
         return found
-    lock = f"{key}:computing"
-    if cache.add(lock, 1, timeout=max(1, int(WAIT_FOR_OTHER_SECONDS))):
-        try:
-            value = compute()
-            cache.set(key, value, timeout=max(1, round(timeout)))
-            return value
-        finally:
-            cache.delete(lock)
-    deadline = time.monotonic() + WAIT_FOR_OTHER_SECONDS
-    while time.monotonic() < deadline:
-        time.sleep(POLL_SECONDS)
+    with _local_lock(key):  # threads of this process queue here
         found = cache.get(key)
         if found is not None:
             return found
-        if cache.get(lock) is None:  # the first asker failed: try ourselves
-            break
-    log.info("cache %s: no answer from another worker in time; querying the store", key)
-    return compute()
+        if _acquire(key):  # and processes here
+            try:
+                value = compute()
+                # Kept a little past the period (the backends count whole seconds).
+                cache.set(key, value, timeout=math.ceil(timeout) + 1)
+                return value
+            finally:
+                _release(key)
+        deadline = time.monotonic() + WAIT_FOR_OTHER_SECONDS
+        while time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+            found = cache.get(key)
+            if found is not None:
+                return found
+            if not _held(key):  # the other process failed: try ourselves
+                break
+        log.info("cache %s: no answer from another worker in time; querying the store", key)
+        return compute()
+
+
+_local_locks: dict[str, threading.Lock] = {}
+_local_locks_guard = threading.Lock()
+
+
+def _local_lock(key: str) -> threading.Lock:
+    with _local_locks_guard:
+        return _local_locks.setdefault(key, threading.Lock())
+
+
+def _lock_file(key: str) -> Path | None:
+    """Folder caches lock with an exclusively created file (atomic on one machine); others (Redis)
+    with the backend's atomic add."""
+    folder = current_app.config.get(LOCK_DIR_CONFIG)
+    if folder is None:
+        return None
+    return folder / hashlib.sha256(key.encode()).hexdigest()
+
+
+def _acquire(key: str) -> bool:
+    path = _lock_file(key)
+    if path is None:
+        return bool(cache.add(f"{key}:computing", 1, timeout=int(WAIT_FOR_OTHER_SECONDS)))
+    try:
+        if time.time() - path.stat().st_mtime > WAIT_FOR_OTHER_SECONDS:
+            path.unlink(missing_ok=True)  # left by a process that died while computing
+    except FileNotFoundError:
+        pass
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
+def _held(key: str) -> bool:
+    path = _lock_file(key)
+    return path.exists() if path is not None else cache.get(f"{key}:computing") is not None
+
+
+def _release(key: str) -> None:
+    path = _lock_file(key)
+    if path is None:
+        cache.delete(f"{key}:computing")
+    else:
+        path.unlink(missing_ok=True)

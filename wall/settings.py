@@ -280,7 +280,7 @@ def _cache_url(value: Any) -> str:
             f"{value!r} is not a cache URL; leave it empty for the default folder, or use "
             "file:///path/to/folder or redis://host:port/0"
         )
-    if parts.scheme == "file" and not parts.path.startswith("/"):
+    if parts.scheme == "file" and (parts.netloc not in ("", "localhost") or not parts.path):
         raise ValueError(f"{value!r} must name an absolute folder (file:///path/to/folder)")
     return value
 

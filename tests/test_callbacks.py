@@ -1,0 +1,278 @@
+"""The wall's callbacks and routing through the real Flask app, on a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import pytest
+
+from callbacks.pages import plan_for
+from callbacks.queries import Queries
+from callbacks.screens import refresh, scale_for
+from layouts import SCREENS
+from tests.browser_fixtures import seed
+from wall.app import create_app
+from wall.settings import PROJECT_DIR, Settings, SettingsError, load_settings
+from wall.store.sqlite import SQLiteStore
+
+
+class CountingStore(SQLiteStore):
+    """A real SQLite store that counts the questions it is asked."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.calls: list[str] = []
+        self._count_lock = threading.Lock()
+
+    def _count(self, name: str) -> None:
+        with self._count_lock:
+            self.calls.append(name)
+
+    def latest(self, *args, **kwargs):
+        self._count(f"latest:{args[0]}")
+        return super().latest(*args, **kwargs)
+
+    def points(self, *args, **kwargs):
+        self._count(f"points:{args[0]}")
+        return super().points(*args, **kwargs)
+
+    def aggregate(self, *args, **kwargs):
+        self._count(f"aggregate:{args[0]}")
+        return super().aggregate(*args, **kwargs)
+
+    def events(self, *args, **kwargs):
+        self._count("events")
+        return super().events(*args, **kwargs)
+
+    def latest_events(self, *args, **kwargs):
+        self._count("latest_events")
+        return super().latest_events(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def seeded_db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("wall") / "ioc.db"
+    with SQLiteStore(path) as store:
+        seed(store, datetime.now(UTC), history_hours=3)
+    return path
+
+
+TICK = 4.0
+
+
+def settings_for(db, cache_dir, **extra) -> Settings:
+    return Settings(
+        store=f"sqlite:///{db}", cache_url=f"file://{cache_dir}", refresh_seconds=TICK, **extra
+    )
+
+
+def wait_for_tick_start() -> None:
+    """Ticks are aligned to the clock; start a burst of requests just after one begins."""
+    time.sleep(TICK - time.time() % TICK + 0.05)
+
+
+def update_request(screen: str, width: int = 1920, lang: str = "vi") -> dict:
+    module = SCREENS[screen]
+    outputs = [*module.OUTPUTS, f"{screen}-status.children", f"{screen}-done.data"]
+    return {
+        "output": "".join(f"..{o}." for o in outputs) + ".",
+        "outputs": [{"id": o.rsplit(".", 1)[0], "property": o.rsplit(".", 1)[1]} for o in outputs],
+        "inputs": [
+            {"id": f"{screen}-pull", "property": "data", "value": {"n": 1, "w": width, "t": 7}}
+        ],
+        "state": [{"id": "page-lang", "property": "data", "value": lang}],
+        "changedPropIds": [f"{screen}-pull.data"],
+    }
+
+
+def test_fifty_kiosks_on_one_screen_cause_one_set_of_store_queries_per_tick(seeded_db, tmp_path):
+    store = CountingStore(seeded_db)
+    app = create_app(settings_for(seeded_db, tmp_path / "cache"), store=store)
+    request = json.dumps(update_request("overview"))
+
+    def ask(_):
+        client = app.server.test_client()
+        response = client.post(
+            "/_dash-update-component", data=request, content_type="application/json"
+        )
+        return response.status_code, response.get_json()
+
+    wait_for_tick_start()
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(ask, range(50)))
+    assert all(code == 200 for code, _ in answers)
+    first = answers[0][1]["response"]
+    assert " / 320" in json.dumps(first, ensure_ascii=False)  # every camera of the town
+    one_set = sorted(store.calls)
+    assert one_set == sorted(
+        [
+            "latest:camera_status",
+            "latest:wifi_usage",
+            "latest:field_report",
+            "latest:kpi",
+            "latest:feed_health",
+            "latest_events",
+            "events",
+        ]
+    )
+    wait_for_tick_start()  # the next tick asks again, once
+    with ThreadPoolExecutor(10) as pool:
+        list(pool.map(ask, range(20)))
+    assert len(store.calls) == 2 * len(one_set)
+
+
+def test_screens_share_a_question_they_both_ask(seeded_db, tmp_path):
+    store = CountingStore(seeded_db)
+    app = create_app(settings_for(seeded_db, tmp_path / "cache"), store=store)
+    client = app.server.test_client()
+    wait_for_tick_start()
+    for screen in ("overview", "cameras"):
+        response = client.post("/_dash-update-component", json=update_request(screen))
+        assert response.status_code == 200
+    assert store.calls.count("latest:camera_status") == 1
+
+
+def test_the_filesystem_cache_is_shared_between_processes(seeded_db, tmp_path):
+    """What gunicorn's workers rely on: one process's answer serves the others."""
+    cache = tmp_path / "cache"
+    program = (
+        "from wall.app import create_app; from callbacks.queries import Queries;"
+        "from wall.settings import Settings;"
+        f"s = Settings(store='sqlite:///{seeded_db}', cache_url='file://{cache}', "
+        "refresh_seconds=30.0); app = create_app(s);"
+        "ctx = app.server.app_context(); ctx.push(); print(len(Queries(s).part('cameras')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", program], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "320"
+    store = CountingStore(seeded_db)
+    settings = Settings(
+        store=f"sqlite:///{seeded_db}", cache_url=f"file://{cache}", refresh_seconds=30.0
+    )
+    app = create_app(settings, store=store)
+    with app.server.app_context():
+        assert len(Queries(settings, store).part("cameras")) == 320
+    assert store.calls == []
+
+
+def test_an_unreachable_store_keeps_the_picture_and_says_so(tmp_path):
+    settings = Settings(
+        store="influxdb://127.0.0.1:9/nothing",
+        influx_retries=0,
+        influx_timeout_seconds=0.5,
+        cache_url=f"file://{tmp_path / 'cache'}",
+    )
+    app = create_app(settings)
+    response = app.server.test_client().post(
+        "/_dash-update-component", json=update_request("cameras")
+    )
+    assert response.status_code == 200
+    answer = response.get_json()["response"]
+    # Nothing on the screen is replaced: the last data stays; only the status line speaks.
+    assert set(answer) == {"cameras-status", "cameras-done"}
+    status = json.dumps(answer["cameras-status"], ensure_ascii=False)
+    assert "Không truy cập được kho dữ liệu" in status
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_every_screen_refreshes_in_english_when_asked(seeded_db, tmp_path):
+    settings = settings_for(seeded_db, tmp_path / "cache")
+    app = create_app(settings)
+    queries = Queries(settings, SQLiteStore(seeded_db))
+    with app.server.app_context():
+        for name, screen in SCREENS.items():
+            values = refresh(screen, queries, settings, "en", {"w": 3840, "t": 1})
+            assert len(values) == len(screen.OUTPUTS) + 2, name
+            assert values[-2] is None and values[-1] == 1
+    shown = json.dumps(
+        refresh(SCREENS["indicators"], queries, settings, "en", {"w": 1920, "t": 2})[0],
+        default=str,
+    )
+    assert "targets met" in shown
+
+
+def test_figures_scale_with_the_wall_width():
+    assert scale_for({"w": 1920}) == 1.0
+    assert scale_for({"w": 3840}) == 2.0
+    assert scale_for({"w": 100_000}) == 4.0
+    assert scale_for("garbage") == 1.0
+
+
+def test_the_page_for_a_url_names_every_bad_parameter_and_keeps_the_good_parts():
+    plan = plan_for("/kiosk", "?layouts=overview,nope,wifi&rotate=abc&lang=fr&x=1", "vi")
+    assert plan.screens == ("overview", "wifi")
+    assert plan.rotate_seconds == 30.0
+    assert plan.lang == "vi"
+    problems = {key: values for key, values in plan.problems}
+    assert problems["param.unknown_layout"]["value"] == "nope"
+    assert problems["param.bad_rotate"]["value"] == "abc"
+    assert problems["param.bad_lang"]["value"] == "fr"
+    assert problems["param.unknown"]["param"] == "x"
+
+
+def test_kiosk_defaults_and_single_screens():
+    kiosk = plan_for("/kiosk", "?rotate=12&lang=en", "vi")
+    assert kiosk.screens == ("overview", "cameras", "wifi", "reports")
+    assert kiosk.rotate_seconds == 12.0 and kiosk.lang == "en" and not kiosk.problems
+    assert plan_for("/", "", "vi").screens == ("overview",)
+    single = plan_for("/alerts", "", "en")
+    assert single.screens == ("alerts",) and single.rotate_seconds is None
+    lost = plan_for("/nowhere", "", "vi")
+    assert lost.screens == ("overview",) and lost.problems[0][0] == "page.not_found"
+    nothing = plan_for("/kiosk", "?layouts=,zzz", "vi")
+    assert nothing.screens == ("overview", "cameras", "wifi", "reports")
+    assert [k for k, _ in nothing.problems] == ["param.unknown_layout", "param.no_layouts"]
+    assert plan_for("/kiosk", "?rotate=1", "vi").problems[0][0] == "param.bad_rotate"
+
+
+def test_the_page_callback_shows_bad_parameters_on_screen(tmp_path):
+    app = create_app(Settings(store=f"sqlite:///{tmp_path / 'x.db'}", cache_url=""))
+    body = {
+        "output": "..page.children...page.className...page-lang.data..",
+        "outputs": [
+            {"id": "page", "property": "children"},
+            {"id": "page", "property": "className"},
+            {"id": "page-lang", "property": "data"},
+        ],
+        "inputs": [
+            {"id": "url", "property": "pathname", "value": "/kiosk"},
+            {"id": "url", "property": "search", "value": "?layouts=overview,bogus&rotate=-3"},
+        ],
+        "changedPropIds": ["url.pathname"],
+    }
+    response = app.server.test_client().post("/_dash-update-component", json=body)
+    assert response.status_code == 200
+    text = json.dumps(response.get_json(), ensure_ascii=False)
+    assert "Tham số “layouts”: không có màn hình “bogus”" in text
+    assert "Tham số “rotate”: “-3”" in text
+    assert "page page--kiosk" in text
+
+
+def test_production_mode_only():
+    app = create_app(Settings(store="sqlite:////tmp/ioc-wall-test-unused.db", cache_url=""))
+    assert not app.config.get("debug", False)
+    client = app.server.test_client()
+    html = client.get("/kiosk").get_data(as_text=True)
+    assert '"ui":false' in html and '"props_check":false' in html
+    assert client.get("/healthz").get_data(as_text=True) == "ok"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("IOC_CACHE_URL", "memcached://x"), ("IOC_CACHE_URL", "file://relative/path")],
+)
+def test_bad_cache_settings_name_the_setting(name, value):
+    with pytest.raises(SettingsError, match=name):
+        load_settings(environ={name: value})
+
+
+def test_bad_tiles_url_names_the_setting():
+    with pytest.raises(SettingsError, match="IOC_MAP_TILES_URL"):
+        load_settings(environ={"IOC_MAP_TILES_URL": "https://tiles.example/x.png"})

@@ -1,0 +1,383 @@
+"""The screens' pure functions: DataFrames in, components and figures out, no browser."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pytest
+
+from layouts import SCREENS, alerts, cameras, indicators, overview, reports, wifi
+from layouts.common import Context, age_text, fmt_int, fmt_number, render_outputs
+from wall.i18n import TEXT, Translator
+from wall.store import Event
+
+NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+
+
+def ctx(lang: str = "vi", stale: float = 120.0) -> Context:
+    return Context(NOW, ZoneInfo("Asia/Ho_Chi_Minh"), Translator(lang), stale)
+
+
+def texts(component) -> str:
+    """Every text shown by a component tree, in order, as one string."""
+    if component is None:
+        return ""
+    if isinstance(component, str | int | float):
+        return str(component)
+    if isinstance(component, list | tuple):
+        return " ".join(texts(c) for c in component)
+    return texts(getattr(component, "children", None))
+
+
+def classes(component) -> list[str]:
+    found = []
+    if isinstance(component, list | tuple):
+        for c in component:
+            found += classes(c)
+    elif component is not None and not isinstance(component, str | int | float):
+        found += (getattr(component, "className", "") or "").split()
+        found += classes(getattr(component, "children", None))
+    return found
+
+
+def ts(minutes_ago: float) -> pd.Timestamp:
+    return pd.Timestamp(NOW - timedelta(minutes=minutes_ago))
+
+
+def camera_latest(rows) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"time": ts(age), "camera_id": cid, "ward": ward, "online": online, "name": cid}
+            for cid, ward, online, age in rows
+        ]
+    )
+
+
+def test_camera_states_tell_online_offline_stale_and_missing_apart():
+    latest = camera_latest(
+        [
+            ("c1", "Long Hoa", True, 0.5),
+            ("c2", "Long Hoa", False, 0.5),
+            ("c3", "Hiệp Tân", True, 10),  # older than the 120 s limit
+            ("c4", "Hiệp Tân", None, 0.5),
+        ]
+    )
+    states = cameras.camera_states(latest, ctx())
+    assert dict(zip(states["camera_id"], states["status"], strict=True)) == {
+        "c1": "online",
+        "c2": "offline",
+        "c3": "stale",
+        "c4": "nodata",
+    }
+    headline = texts(cameras.headline({"cameras": latest}, ctx()))
+    assert "1/4 · 25%" in headline
+    assert "Trực tuyến 1" in headline and "Mất kết nối 1" in headline
+    assert "Dữ liệu cũ 1" in headline
+
+
+def test_outages_fold_incrementally_to_the_same_answer_as_all_at_once():
+    def point(cid, minutes_ago, online):
+        return {"time": ts(minutes_ago), "camera_id": cid, "online": online}
+
+    history = pd.DataFrame(
+        [
+            point("c1", 300, True),
+            point("c1", 200, False),
+            point("c1", 150, False),
+            point("c1", 100, True),
+            point("c2", 90, True),
+            point("c2", 30, False),
+            point("c2", 10, False),
+        ]
+    )
+    whole = cameras.fold_outages(None, history, NOW)
+    first = cameras.fold_outages(None, history[history["time"] < ts(120)], NOW)
+    stepwise = cameras.fold_outages(first, history[history["time"] >= ts(120)], NOW)
+    pd.testing.assert_frame_equal(whole, stepwise)
+    assert whole["camera_id"].tolist() == ["c1", "c2"]
+    assert whole["start"].tolist() == [ts(200), ts(30)]
+    assert whole["end"].iloc[0] == ts(100) and pd.isna(whole["end"].iloc[1])
+    drawn = cameras.outages(whole, ctx())
+    assert drawn["ongoing"].tolist() == [False, True]
+    assert drawn["end"].iloc[1] == pd.Timestamp(NOW)
+    assert cameras.offline_since(drawn) == {"c2": ts(30)}
+
+
+def test_outages_older_than_a_day_are_dropped():
+    old = pd.DataFrame(
+        [
+            {"time": ts(60 * 30), "camera_id": "c1", "online": False},
+            {"time": ts(60 * 26), "camera_id": "c1", "online": True},
+        ]
+    )
+    assert cameras.fold_outages(None, old, NOW).empty
+
+
+def test_offline_list_names_the_cameras_down_longest_first():
+    latest = camera_latest(
+        [("short", "Long Hoa", False, 0.2), ("long", "Hiệp Tân", False, 0.2), ("ok", "X", True, 0)]
+    )
+    spans = pd.DataFrame(
+        {"camera_id": ["long", "short"], "start": [ts(180), ts(12)], "end": [pd.NaT, pd.NaT]}
+    )
+    spans["end"] = pd.to_datetime(spans["end"], utc=True)
+    shown = texts(cameras.offline_list({"cameras": latest, "camera_outages": spans}, ctx()))
+    assert shown.index("long") < shown.index("short")
+    assert "3 giờ" in shown and "12 phút" in shown
+    assert "ok" not in shown.split()
+
+
+def kpi_rows(values) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"time": ts(5), "indicator_id": f"k{i}", "sector": "y_te", "actual": v, "target": t}
+            for i, (v, t) in enumerate(values)
+        ]
+    )
+
+
+def test_indicators_are_met_at_risk_or_missed_against_their_target():
+    kpis = indicators.assess(kpi_rows([(100, 95), (90, 95), (50, 95), (3, None)]))
+    assert kpis["assessment"].tolist() == ["met", "at_risk", "missed", "no_target"]
+
+
+def test_indicator_headline_counts_targets_met_in_both_languages():
+    values = [(100, 90)] * 11 + [(10, 90)] * 6
+    data = {"kpi": kpi_rows(values), "kpi_daily": pd.DataFrame()}
+    assert "11/17 chỉ tiêu đạt" in texts(indicators.headline(data, ctx("vi")))
+    assert "11 of 17 targets met" in texts(indicators.headline(data, ctx("en")))
+    assert len(indicators.cards(data, ctx())) == 17
+
+
+def test_indicator_trend_is_an_svg_line_with_the_target():
+    daily = pd.DataFrame(
+        {"time": [ts(60 * 24 * d) for d in (2, 1, 0)], "indicator_id": "k0", "value": [1, 2, 3]}
+    )
+    assert indicators.trends(daily) == {"k0": [1.0, 2.0, 3.0]}
+    uri = indicators.sparkline([1, 2, 3], 2.5, "ok")
+    assert uri.startswith("data:image/svg+xml") and "stroke-dasharray" in uri
+    assert indicators.sparkline([1], 2.5, "ok") == ""
+
+
+def alert_events():
+    raised = [
+        Event.new("alerts", "a1", "raised", data={"severity": "minor", "title": "Nhẹ"}, at=NOW),
+        Event.new("alerts", "a2", "raised", data={"severity": "critical", "title": "Khẩn"}, at=NOW),
+        Event.new("alerts", "a3", "raised", data={"severity": "major", "title": "Đã xong"}, at=NOW),
+    ]
+    later = NOW + timedelta(minutes=1)
+    ack = Event.new("alerts", "a1", "acknowledged", actor="Trần Thị Bình", at=later)
+    cleared = Event.new("alerts", "a3", "cleared", at=later)
+    latest = {"a1": ack, "a2": raised[1], "a3": cleared}
+    return alerts.events_frame(latest, [*raised, ack, cleared])
+
+
+def test_active_alerts_leave_out_cleared_ones_and_put_the_most_severe_first():
+    active = alerts.active_alerts(alert_events())
+    assert active["key"].tolist() == ["a2", "a1"]
+    assert active["acknowledged"].tolist() == [False, True]
+    # The acknowledged alert keeps the severity and title of its raise.
+    assert active["title"].tolist() == ["Khẩn", "Nhẹ"]
+
+
+def test_alert_list_shows_who_acknowledged_and_the_overview_counts_the_rest():
+    frame = alert_events()
+    shown = texts(alerts.alert_list({"alerts": frame}, ctx()))
+    assert "Khẩn cấp" in shown and "Chưa xác nhận" in shown
+    assert "Đã xác nhận · Trần Thị Bình" in shown
+    assert "Đã xong" not in shown
+    tile = overview.alerts_tile({"alerts": frame}, ctx())
+    assert texts(tile).startswith("Cảnh báo chưa xác nhận 1 ")
+
+
+def test_events_of_an_unknown_severity_still_show_as_info():
+    odd = Event.new("alerts", "x", "raised", data={"severity": "weird"}, at=NOW)
+    frame = alerts.events_frame({"x": odd}, [odd])
+    assert frame["severity"].tolist() == ["info"] and frame["title"].tolist() == ["x"]
+
+
+def test_stale_tiles_say_so_in_words_and_style():
+    aps = pd.DataFrame(
+        {"time": [ts(10)], "ap_id": ["ap1"], "up": [True], "clients": [7], "capacity": [10]}
+    )
+    tile = overview.clients_tile({"wifi": aps}, ctx(stale=120))
+    assert "tile--stale" in classes(tile)
+    assert "DỮ LIỆU CŨ · 10 phút trước" in texts(tile)
+    fresh = overview.clients_tile({"wifi": aps}, ctx(stale=3600))
+    assert "tile--stale" not in classes(fresh)
+    assert "cập nhật 10 phút trước" in texts(fresh)
+
+
+def test_stale_access_points_do_not_count_as_up():
+    aps = pd.DataFrame(
+        {"time": [ts(0.1), ts(10)], "ap_id": ["a", "b"], "up": [True, True], "clients": [1, 2]}
+    )
+    assert "1 / 2" in texts(overview.wifi_tile({"wifi": aps}, ctx()))
+
+
+def test_feed_strip_marks_a_silent_feed_stale():
+    data = {
+        "feeds": pd.DataFrame(),
+        "cameras": camera_latest([("c1", "Long Hoa", True, 0.2)]),
+        "wifi": pd.DataFrame({"time": [ts(30)], "ap_id": ["a"]}),
+        "reports": pd.DataFrame(),
+        "kpi": kpi_rows([(1, 1)]),
+    }
+    chips = overview.feeds_strip(data, ctx())
+    by_feed = {texts(c.children[0]): classes(c) for c in chips[1:]}
+    assert "feed-chip--live" in by_feed["Camera"]
+    assert "feed-chip--stale" in by_feed["WiFi"]
+    assert "feed-chip--nodata" in by_feed["Phản ánh"]
+    # Indicators are reported per period: five minutes without news is not stale for them.
+    assert "feed-chip--live" in by_feed["Chỉ số"]
+
+
+def test_hourly_reports_count_new_by_created_and_resolved_by_update():
+    frame = pd.DataFrame(
+        {
+            "time": [ts(5)] * 3,
+            "report_id": ["r1", "r2", "r3"],
+            "status": ["new", "resolved", "closed"],
+            "created": [
+                "2026-11-26T07:10:00.000Z",
+                "2026-11-26T05:00:00.000Z",
+                "2026-11-20T01:00Z",
+            ],
+            "updated": ["2026-11-26T07:10:00.000Z", "2026-11-26T07:30:00.000Z", "bad"],
+        }
+    )
+    counts = reports.hourly_counts(frame, ctx()).set_index("hour")
+    assert len(counts) == 24
+    assert counts.loc[pd.Timestamp("2026-11-26T07:00Z"), "new"] == 1
+    assert counts.loc[pd.Timestamp("2026-11-26T07:00Z"), "resolved"] == 1
+    assert counts.loc[pd.Timestamp("2026-11-26T05:00Z"), "new"] == 1
+    assert counts["new"].sum() == 2 and counts["resolved"].sum() == 1
+
+
+def test_oldest_open_reports_come_first_with_their_age():
+    frame = pd.DataFrame(
+        {
+            "time": [ts(1)] * 3,
+            "report_id": ["r1", "r2", "r3"],
+            "category": ["traffic", "flooding", "traffic"],
+            "ward": ["Long Hoa"] * 3,
+            "status": ["new", "in_progress", "resolved"],
+            "title": ["Mới đây", "Lâu rồi", "Xong"],
+            "created": ["2026-11-26T07:30:00Z", "2026-11-25T02:00:00Z", "2026-11-24T00:00:00Z"],
+        }
+    )
+    shown = texts(reports.oldest({"reports": frame}, ctx()))
+    assert shown.index("Lâu rồi") < shown.index("Mới đây")
+    assert "1 ngày 6 giờ" in shown and "30 phút" in shown
+    assert "Xong" not in shown and "Ngập nước" in shown
+
+
+def test_report_map_draws_offline_without_tiles_and_with_tiles_when_set():
+    frame = pd.DataFrame(
+        {
+            "time": [ts(1)],
+            "report_id": ["r1"],
+            "category": ["traffic"],
+            "status": ["new"],
+            "lat": [11.29],
+            "lon": [106.13],
+        }
+    )
+    data = {"reports": frame, "cameras": pd.DataFrame()}
+    offline = reports.map_figure(data, ctx())
+    assert [t.type for t in offline.data] == ["scatter"]
+    assert offline.data[0].marker.symbol == "circle"
+    tiled_ctx = Context(
+        NOW, ZoneInfo("UTC"), Translator("vi"), 120, extra={"map_tiles_url": "http://t/{z}/{x}/{y}"}
+    )
+    tiled = reports.map_figure(data, tiled_ctx)
+    assert [t.type for t in tiled.data] == ["scattermap"]
+    assert tiled.layout.map.style["sources"]["tiles"]["tiles"] == ["http://t/{z}/{x}/{y}"]
+
+
+def test_wifi_curve_compares_today_with_yesterday_shifted_by_a_day():
+    rows = [
+        {"time": ts(60 * 30), "ap_id": "a", "value": 5.0},
+        {"time": ts(60 * 30), "ap_id": "b", "value": 7.0},
+        {"time": ts(60), "ap_id": "a", "value": 3.0},
+    ]
+    totals = wifi.clients_per_window(pd.DataFrame(rows))
+    assert totals["clients"].tolist() == [12.0, 3.0]
+    fig = wifi.curve_figure({"wifi_clients_48h": pd.DataFrame(rows), "wifi": pd.DataFrame()}, ctx())
+    names = [t.name for t in fig.data]
+    assert names == ["┅ Hôm qua", "━ Hôm nay"]
+    assert fig.data[0].line.dash == "dash"  # yesterday differs by line style, not colour only
+    # Yesterday's point 30 h ago is drawn 6 h ago, in the city's time: 08:00 UTC is 15:00 there.
+    assert pd.Timestamp(fig.data[0].x[0]) == pd.Timestamp("2026-11-26 09:00")
+
+
+def test_throughput_comes_from_counter_differences():
+    counters = pd.DataFrame(
+        {
+            "time": [ts(10), ts(5), ts(10), ts(5)],
+            "ap_id": ["a", "a", "b", "b"],
+            "rx_bytes": [0, 37_500_000, 100, 100],
+            "tx_bytes": [0, 3_750_000, 100, 100],
+        }
+    )
+    speed = wifi.throughput_series(counters, ctx())
+    assert speed["rx_mbps"].tolist() == [1.0] and speed["tx_mbps"].tolist() == [0.1]
+
+
+def test_most_loaded_access_points_come_first():
+    latest = pd.DataFrame(
+        {
+            "ap_id": ["a", "b", "c"],
+            "site": ["x", "y", "z"],
+            "clients": [10, 45, 3],
+            "capacity": [100, 50, None],
+        }
+    )
+    assert wifi.top_loaded(latest)["ap_id"].tolist() == ["b", "a"]
+
+
+def test_a_tile_that_cannot_be_drawn_shows_no_data_and_the_rest_still_draws():
+    def broken(data, ctx):
+        raise KeyError("surprise")
+
+    values = render_outputs(
+        {"a.children": broken, "b.figure": broken, "c.children": lambda d, c: "fine"}, {}, ctx()
+    )
+    assert "Không có dữ liệu" in texts(values["a.children"])
+    assert values["b.figure"].layout.annotations[0].text == "Không có dữ liệu"
+    assert values["c.children"] == "fine"
+
+
+@pytest.mark.parametrize("name", list(SCREENS))
+def test_every_screen_draws_from_empty_data_without_error(name, caplog):
+    screen = SCREENS[name]
+    empty = {
+        part: (alerts.events_frame({}, []) if part == "alerts" else pd.DataFrame())
+        for part in screen.PARTS
+    }
+    values = render_outputs(screen.OUTPUTS, empty, ctx())
+    assert set(values) == set(screen.OUTPUTS)
+    assert "cannot draw" not in caplog.text
+
+
+def test_ages_and_numbers_read_the_local_way():
+    vi, en = Translator("vi"), Translator("en")
+    assert [age_text(s, vi) for s in (5, 125, 7300, 90_000, 400_000)] == [
+        "5 giây",
+        "2 phút",
+        "2 giờ",
+        "1 ngày 1 giờ",
+        "4 ngày",
+    ]
+    assert age_text(125, en) == "2 min" and age_text(None, vi) == "chưa có dữ liệu"
+    assert fmt_int(12345, "vi") == "12.345" and fmt_int(12345, "en") == "12,345"
+    assert fmt_number(86.54, "vi") == "86,5" and fmt_number(1234.5, "en") == "1,234.5"
+
+
+def test_every_text_has_both_languages():
+    for key, (vi, en) in TEXT.items():
+        assert vi.strip() and en.strip(), key
+    assert Translator("vi")("screen.indicators") == "Chỉ số điều hành"
+    assert Translator("en")("screen.indicators") == "Operating indicators"
