@@ -139,15 +139,13 @@ def alert_list(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
         return html.Div(mark("met", ctx.t, ctx.t("al.none")), className="tile tile--calm")
     rows = []
     for row in active.head(MAX_ROWS).itertuples(index=False):
-        state = (
-            mark(
-                "met",
-                ctx.t,
-                ctx.t("al.acked_by", actor=row.actor) if row.actor else ctx.t("al.acked"),
-            )
-            if row.acknowledged
-            else mark("offline", ctx.t, ctx.t("al.unacked"))
-        )
+        if row.acknowledged:
+            state = [
+                mark("met", ctx.t, ctx.t("al.acked")),
+                html.Div(row.actor, className="al-actor") if row.actor else None,
+            ]
+        else:
+            state = mark("offline", ctx.t, ctx.t("al.unacked"))
         rows.append(
             html.Div(
                 [

@@ -101,7 +101,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "al.active": ("Cảnh báo đang hoạt động", "Active alerts"),
     "al.none": ("Không có cảnh báo", "No active alert"),
     "al.unacked": ("Chưa xác nhận", "Unacknowledged"),
-    "al.acked_by": ("Đã xác nhận · {actor}", "Acknowledged · {actor}"),
     "al.acked": ("Đã xác nhận", "Acknowledged"),
     "al.severity.critical": ("Khẩn cấp", "Critical"),
     "al.severity.major": ("Nghiêm trọng", "Major"),

@@ -1,0 +1,326 @@
+"""The wall in a real headless Chromium against `python -m wall serve` on a seeded store.
+
+One server and one browser for the module; a feeder thread keeps the data live like the feed
+workers would, so staleness can be shown by stopping part of it. Screenshots of every screen at
+1920×1080 and 3840×2160 land in test-artifacts/screenshots/ (look at them).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import JavascriptException, WebDriverException
+from selenium.webdriver.chrome.service import Service
+
+from layouts import SCREENS
+from tests.browser_fixtures import WallProcess, seed
+from wall.i18n import Translator
+from wall.settings import PROJECT_DIR
+from wall.store import Point
+from wall.store.sqlite import SQLiteStore
+
+SCREENSHOTS = PROJECT_DIR / "test-artifacts" / "screenshots"
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+)
+STALE_AFTER = 20
+SIZES = ((1920, 1080), (3840, 2160))
+
+
+class Feeder:
+    """Writes the newest camera, WiFi and report points every second, as live feeds would."""
+
+    def __init__(self, store: SQLiteStore):
+        self.store = store
+        self.paused: set[str] = set()
+        self._stop = threading.Event()
+        latest = {m: store.latest(m, e) for m, e in self.ENTITIES.items()}
+        self.templates = {
+            m: [
+                Point(
+                    m,
+                    {k: row[k] for k in self.TAGS[m] if isinstance(row.get(k), str)},
+                    {k: row[k] for k in self.FIELDS[m] if k in row and row[k] == row[k]},
+                    datetime.now(UTC),
+                )
+                for row in frame.to_dict("records")
+            ]
+            for m, frame in latest.items()
+        }
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    ENTITIES: ClassVar = {
+        "camera_status": "camera_id",
+        "wifi_usage": "ap_id",
+        "field_report": "report_id",
+    }
+    TAGS: ClassVar = {
+        "camera_status": ("camera_id", "ward"),
+        "wifi_usage": ("ap_id", "ward", "site"),
+        "field_report": ("report_id", "category", "ward"),
+    }
+    FIELDS: ClassVar = {
+        "camera_status": ("online", "fps", "name", "lat", "lon"),
+        "wifi_usage": ("up", "clients", "rx_bytes", "tx_bytes", "capacity"),
+        "field_report": ("status", "title", "lat", "lon", "created", "updated"),
+    }
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            now = datetime.now(UTC)
+            points = []
+            for measurement, templates in self.templates.items():
+                if measurement in self.paused:
+                    continue
+                chosen = templates if measurement != "field_report" else templates[:1]
+                points += [Point(p.measurement, p.tags, p.fields, now) for p in chosen]
+            self.store.write(points)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def wall(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("wall-browser")
+    store = SQLiteStore(folder / "ioc.db")
+    seed(store, datetime.now(UTC) - timedelta(seconds=1))
+    feeder = Feeder(store)
+    feeder.start()
+    server = WallProcess(
+        {
+            "IOC_STORE": f"sqlite:///{folder / 'ioc.db'}",
+            "IOC_CACHE_URL": f"file://{folder / 'cache'}",
+            "IOC_REFRESH_SECONDS": "1",
+            "IOC_HISTORY_REFRESH_SECONDS": "30",
+            "IOC_STALE_AFTER_SECONDS": str(STALE_AFTER),
+        },
+        log_path=folder / "wall.log",
+    )
+    server.start()
+    server.feeder = feeder
+    yield server
+    server.stop()
+    feeder.stop()
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='wall-chromium-')}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(20)
+    resize(driver, *SIZES[0])
+    yield driver
+    driver.quit()
+
+
+def resize(driver, width: int, height: int) -> None:
+    """The page's viewport exactly this size, as on a wall panel (no window decorations)."""
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    )
+
+
+def wait_for(driver, script: str, timeout: float = 20.0, what: str = ""):
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        try:
+            value = driver.execute_script(script)
+        except (JavascriptException, WebDriverException):
+            value = None
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what or script}: last {value!r}")
+
+
+def console_errors(driver) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+# True once the visible screen shows data: every tile and figure of it filled.
+SCREEN_DRAWN = """
+const frame = Array.from(document.querySelectorAll('.screen-frame'))
+    .find(f => !f.classList.contains('screen-frame--hidden'));
+if (!frame) return false;
+const graphs = Array.from(frame.querySelectorAll('.js-plotly-plot'));
+const drawn = graphs.every(g => g.data && g.data.length > 0 && g.querySelector('.main-svg'));
+const tiles = frame.querySelectorAll('.tile, .kpi-card, .ward-panel, .count-box').length;
+return drawn && tiles > 0 && !frame.querySelector('.tile--error') ? frame.querySelector(
+    '.screen-title').textContent : false;
+"""
+FITS = """
+const d = document.documentElement;
+const shown = '.screen-frame:not(.screen-frame--hidden) *';
+const outside = Array.from(document.querySelectorAll(shown))
+    .filter(e => { const r = e.getBoundingClientRect(), w = innerWidth, h = innerHeight;
+                   return r.width > 0 && (r.right > w + 1 || r.bottom > h + 1); })
+    .map(e => e.className || e.tagName);
+return {scroll: [d.scrollWidth, d.scrollHeight, innerWidth, innerHeight], outside: outside};
+"""
+
+
+@pytest.mark.parametrize("name", list(SCREENS))
+def test_every_screen_renders_with_data_fills_the_wall_and_logs_no_error(wall, browser, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    resize(browser, *SIZES[0])
+    browser.get(f"{wall.url}/{name}")
+    title = wait_for(browser, SCREEN_DRAWN, what=f"{name} drawn")
+    assert title == Translator("vi")(f"screen.{name}")
+    for width, height in SIZES:
+        resize(browser, width, height)
+        # The next refresh redraws the figures for this size (their text scales with the wall).
+        wait_for(
+            browser,
+            f"return Array.from(document.querySelectorAll('.js-plotly-plot'))"
+            f".every(g => g._fullLayout && g._fullLayout.font.size >= {22 * width / 1920 - 0.5})",
+            what=f"figures scaled for {width}",
+        )
+        time.sleep(0.8)  # let plotly finish laying out at the new size
+        fit = browser.execute_script(FITS)
+        assert fit["scroll"] == [width, height, width, height], fit
+        assert fit["outside"] == [], f"{name} at {width}×{height}: {fit['outside'][:5]}"
+        browser.save_screenshot(str(SCREENSHOTS / f"{name}-{width}x{height}.png"))
+    assert console_errors(browser) == []
+
+
+def test_the_screen_titles_are_vietnamese_and_english_is_one_parameter_away(wall, browser):
+    resize(browser, *SIZES[0])
+    browser.get(f"{wall.url}/indicators")
+    assert wait_for(browser, SCREEN_DRAWN) == "Chỉ số điều hành"
+    headline = browser.execute_script("return document.querySelector('.headline').textContent")
+    assert "chỉ tiêu đạt" in headline
+    browser.get(f"{wall.url}/indicators?lang=en")
+    assert wait_for(browser, SCREEN_DRAWN) == "Operating indicators"
+    assert "targets met" in browser.execute_script(
+        "return document.querySelector('.headline').textContent"
+    )
+
+
+VISIBLE = """
+const f = Array.from(document.querySelectorAll('.screen-frame'))
+    .find(f => !f.classList.contains('screen-frame--hidden'));
+return f ? f.querySelector('.screen-title').textContent : null;
+"""
+
+
+def test_kiosk_rotates_by_itself_with_the_cursor_hidden(wall, browser):
+    resize(browser, *SIZES[0])
+    browser.get(f"{wall.url}/kiosk?layouts=overview,alerts&rotate=5")
+    assert wait_for(browser, SCREEN_DRAWN) == "Tổng quan"
+    assert browser.execute_script(
+        "return getComputedStyle(document.querySelector('.screen')).cursor"
+    ) == ("none")
+    seen = [browser.execute_script(VISIBLE)]
+    deadline = time.monotonic() + 16
+    while time.monotonic() < deadline and seen[-3:] != ["Tổng quan", "Cảnh báo", "Tổng quan"]:
+        time.sleep(0.5)
+        shown = browser.execute_script(VISIBLE)
+        if shown != seen[-1]:
+            seen.append(shown)
+    assert seen[-3:] == ["Tổng quan", "Cảnh báo", "Tổng quan"], seen
+    assert wait_for(browser, SCREEN_DRAWN)
+    assert console_errors(browser) == []
+
+
+def test_bad_kiosk_parameters_are_named_on_screen_and_the_rest_works(wall, browser):
+    resize(browser, *SIZES[0])
+    browser.get(f"{wall.url}/kiosk?layouts=overview,bogus&rotate=soon")
+    assert wait_for(browser, SCREEN_DRAWN) == "Tổng quan"
+    notice = browser.execute_script("return document.querySelector('.param-notices').textContent")
+    assert "Tham số “layouts”: không có màn hình “bogus”" in notice
+    assert "Tham số “rotate”: “soon”" in notice
+    assert "Traceback" not in browser.page_source
+    browser.save_screenshot(str(SCREENSHOTS / "kiosk-bad-parameters-1920x1080.png"))
+
+
+def test_kiosk_survives_a_server_restart(wall, browser):
+    resize(browser, *SIZES[0])
+    browser.get(f"{wall.url}/kiosk?layouts=overview,cameras&rotate=30")
+    wait_for(browser, SCREEN_DRAWN)
+    before = browser.execute_script("return document.querySelector('.big-number').textContent")
+    wall.stop()
+    wait_for(
+        browser,
+        "return document.body.classList.contains('wall-offline') && "
+        "getComputedStyle(document.querySelector('.reconnect-badge')).display !== 'none'",
+        timeout=25,
+        what="reconnecting badge",
+    )
+    # The last data stays on the screen while the server is away.
+    assert (
+        browser.execute_script("return document.querySelector('.big-number').textContent") == before
+    )
+    browser.save_screenshot(str(SCREENSHOTS / "kiosk-reconnecting-1920x1080.png"))
+    wall.start()
+    wait_for(
+        browser,
+        "return !document.body.classList.contains('wall-offline')",
+        timeout=30,
+        what="recovery after restart",
+    )
+    updated = browser.execute_script("return document.querySelector('.age').textContent")
+    assert "giây" in updated
+
+
+def test_a_kiosk_switched_on_while_the_server_is_down_opens_the_wall_when_it_is_back(wall, browser):
+    start_page = (PROJECT_DIR / "assets" / "kiosk-start.html").as_uri()
+    wall.stop()
+    browser.get(f"{start_page}?url={wall.url}/kiosk?layouts=overview")
+    time.sleep(3)
+    assert "Đang chờ máy chủ" in browser.execute_script("return document.body.textContent")
+    wall.start()
+    wait_for(
+        browser, "return location.href.startsWith('http')", timeout=20, what="start page moved"
+    )
+    assert wait_for(browser, SCREEN_DRAWN) == "Tổng quan"
+
+
+def test_tiles_turn_stale_when_a_feed_stops(wall, browser):
+    resize(browser, *SIZES[0])
+    browser.get(f"{wall.url}/overview")
+    wait_for(browser, SCREEN_DRAWN)
+    cameras_tile = "document.querySelector('#overview-cameras .tile')"
+    assert "tile--stale" not in browser.execute_script(f"return {cameras_tile}.className")
+    wall.feeder.paused.add("camera_status")
+    try:
+        wait_for(
+            browser,
+            f"return {cameras_tile}.className.includes('tile--stale') && "
+            f"{cameras_tile}.textContent.includes('DỮ LIỆU CŨ')",
+            timeout=STALE_AFTER + 15,
+            what="stale camera tile",
+        )
+        # The other feeds still run: their tiles stay live.
+        assert "tile--stale" not in browser.execute_script(
+            "return document.querySelector('#overview-clients .tile').className"
+        )
+        browser.save_screenshot(str(SCREENSHOTS / "overview-camera-feed-stopped-1920x1080.png"))
+    finally:
+        wall.feeder.paused.discard("camera_status")
