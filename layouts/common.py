@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -61,6 +61,9 @@ STATUS_WORDS = {
     "down": "status.down",
     "live": "status.live",
 }
+# Data that arrives when something happens, or once a period, is not stale after a quiet couple
+# of minutes: its staleness limit is at least this (seconds) whatever stale_after_seconds says.
+STALE_FLOOR_SECONDS = {"reports": 6 * 3600, "kpi": 2 * 86_400}
 GRAPH_CONFIG = {"staticPlot": True, "responsive": True, "displayModeBar": False}
 
 
@@ -85,6 +88,11 @@ class Context:
         if when is None or (isinstance(when, float) and math.isnan(when)) or pd.isna(when):
             return None
         return max(0.0, (self.now - pd.Timestamp(when).to_pydatetime()).total_seconds())
+
+    def for_part(self, part: str) -> Context:
+        """This context with the staleness limit of one data part (see STALE_FLOOR_SECONDS)."""
+        floor = STALE_FLOOR_SECONDS.get(part, 0)
+        return replace(self, stale_after_seconds=max(self.stale_after_seconds, floor))
 
     def is_stale(self, age: float | None) -> bool:
         return age is not None and age > self.stale_after_seconds

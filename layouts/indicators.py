@@ -8,7 +8,6 @@ resolution and far lighter than seventeen plotly figures.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from urllib.parse import quote
 
 import pandas as pd
@@ -21,8 +20,7 @@ NAME = "indicators"
 PARTS = ("kpi", "kpi_daily")
 AT_RISK_SHARE = 0.9
 TREND_POINTS = 14
-# Indicators are reported per period, not per minute: they are stale after two days without news.
-KPI_STALE_AFTER_SECONDS = 2 * 86_400
+
 ASSESSMENTS = ("met", "at_risk", "missed", "no_target")
 SECTOR_LABELS = {
     "hanh_chinh": ("Hành chính công", "Public administration"),
@@ -33,6 +31,10 @@ SECTOR_LABELS = {
     "an_ninh": ("An ninh trật tự", "Public order"),
     "kinh_te": ("Kinh tế", "Economy"),
     "so_hoa": ("Chuyển đổi số", "Digital transformation"),
+    "tai_chinh": ("Tài chính", "Finance"),
+    "du_lich": ("Du lịch", "Tourism"),
+    "do_thi": ("Đô thị", "Urban services"),
+    "xa_hoi": ("Xã hội", "Social affairs"),
 }
 
 
@@ -52,10 +54,6 @@ def assess(kpis: pd.DataFrame) -> pd.DataFrame:
     assessment[has_target & (value < target) & (value >= target * AT_RISK_SHARE)] = "at_risk"
     assessment[has_target & (value < target * AT_RISK_SHARE)] = "missed"
     return kpis.assign(assessment=assessment)
-
-
-def kpi_context(ctx: Context) -> Context:
-    return replace(ctx, stale_after_seconds=max(ctx.stale_after_seconds, KPI_STALE_AFTER_SECONDS))
 
 
 def assessment_counts(kpis: pd.DataFrame, ctx: Context) -> list:
@@ -200,7 +198,7 @@ def cards(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
 
 
 def footer(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
-    return age_line(newest_age(data["kpi"], ctx), kpi_context(ctx))
+    return age_line(newest_age(data["kpi"], ctx), ctx.for_part("kpi"))
 
 
 OUTPUTS = {

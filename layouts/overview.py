@@ -8,6 +8,7 @@ import pandas as pd
 from dash import html
 
 from layouts import alerts as alerts_screen
+from layouts import cameras as cameras_screen
 from layouts import indicators as indicators_screen
 from layouts.common import (
     Context,
@@ -25,13 +26,14 @@ from wall.i18n import Translator
 NAME = "overview"
 PARTS = ("cameras", "wifi", "reports", "kpi", "feeds", "alerts")
 TILES = ("cameras", "wifi", "clients", "reports", "alerts", "indicators")
-# The data behind each feed chip: (feed name, data part, label key).
+# The data behind each feed chip: (data part, label key).
 FEEDS = (
-    ("camera", "cameras", "feed.camera"),
-    ("wifi", "wifi", "feed.wifi"),
-    ("report", "reports", "feed.report"),
-    ("kpi", "kpi", "feed.kpi"),
+    ("cameras", "feed.camera"),
+    ("wifi", "feed.wifi"),
+    ("reports", "feed.report"),
+    ("kpi", "feed.kpi"),
 )
+MAX_WORKER_CHIPS = 3
 
 
 def shell(t: Translator, tz: str) -> html.Div:
@@ -56,43 +58,51 @@ def fresh(frame: pd.DataFrame, ctx: Context) -> pd.DataFrame:
     return frame[frame["time"] >= limit]
 
 
+def status_marks(counts: Mapping[str, int], ctx: Context, words: Mapping[str, str]) -> list:
+    """Marks for the states that need attention, e.g. ✖ 7 mất kết nối  ◷ 3 dữ liệu cũ."""
+    return [
+        mark(status, ctx.t, f"{fmt_int(counts[status], ctx.lang)} {ctx.t(word)}")
+        for status, word in words.items()
+        if counts.get(status, 0)
+    ]
+
+
 def cameras_tile(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
-    cams = data["cameras"]
-    total = len(cams)
-    live = fresh(cams, ctx)
-    online = int(live["online"].fillna(False).astype(bool).sum()) if not live.empty else 0
+    states = cameras_screen.camera_states(data["cameras"], ctx)
+    counts = states["status"].value_counts().to_dict()
+    total, online = len(states), counts.get("online", 0)
     pct = percent(online, total)
-    status = None if not total else "online" if online == total else "offline"
-    word = (
-        ctx.t("status.online") if online == total else f"{total - online} {ctx.t('ov.not_online')}"
+    problems = status_marks(
+        counts,
+        ctx,
+        {"offline": "ov.not_online", "stale": "ov.stale", "nodata": "ov.unknown"},
     )
     return big_tile(
         ctx.t("ov.cameras"),
         ctx.t("of", part=fmt_int(online, ctx.lang), whole=fmt_int(total, ctx.lang)),
-        newest_age(cams, ctx),
+        newest_age(data["cameras"], ctx),
         ctx,
-        detail=f"{pct}%" if pct is not None else None,
-        status=status,
-        status_word=word,
+        detail=[*problems, f"{pct}%"] if pct is not None else None,
+        status="online" if total and online == total else None,
     )
 
 
 def wifi_tile(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
     aps = data["wifi"]
     live = fresh(aps, ctx)
-    up = int(live["up"].fillna(False).astype(bool).sum()) if not live.empty else 0
-    total = len(aps)
-    status = None if not total else "up" if up == total else "down"
+    up_flags = live["up"].fillna(False).astype(bool) if not live.empty else pd.Series(dtype=bool)
+    counts = {"up": int(up_flags.sum()), "down": int((~up_flags).sum())}
+    counts["stale"] = len(aps) - len(live)
+    total, up = len(aps), counts["up"]
     pct = percent(up, total)
-    word = ctx.t("status.up") if up == total else f"{total - up} {ctx.t('ov.not_up')}"
+    problems = status_marks(counts, ctx, {"down": "ov.not_up", "stale": "ov.stale"})
     return big_tile(
         ctx.t("ov.wifi_up"),
         ctx.t("of", part=fmt_int(up, ctx.lang), whole=fmt_int(total, ctx.lang)),
         newest_age(aps, ctx),
         ctx,
-        detail=f"{pct}%" if pct is not None else None,
-        status=status,
-        status_word=word,
+        detail=[*problems, f"{pct}%"] if pct is not None else None,
+        status="up" if total and up == total else None,
     )
 
 
@@ -121,7 +131,7 @@ def reports_tile(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
         ctx.t("ov.reports_open"),
         fmt_int(len(opened), ctx.lang),
         newest_age(reports, ctx),
-        ctx,
+        ctx.for_part("reports"),
         detail=f"{ctx.t('rep.status.new')}: {fmt_int(new, ctx.lang)}",
     )
 
@@ -158,41 +168,41 @@ def indicators_tile(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
         ctx.t("ov.indicators"),
         ctx.t("of", part=fmt_int(met, ctx.lang), whole=fmt_int(with_target, ctx.lang)),
         newest_age(data["kpi"], ctx),
-        indicators_screen.kpi_context(ctx),
+        ctx.for_part("kpi"),
         detail=indicators_screen.assessment_counts(kpis, ctx),
     )
 
 
 def feeds_strip(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
-    """One chip per feed: live or stale (by the newest point it wrote) and the message age."""
-    health = data["feeds"]
-    reported = {}
-    if not health.empty and "feed" in health.columns:
-        for row in health.itertuples(index=False):
-            age = ctx.age_seconds(row.time)
-            extra = getattr(row, "last_message_age_s", None)
-            if age is not None and extra is not None and not pd.isna(extra):
-                age += float(extra)
-            reported[row.feed] = age
+    """One chip per kind of data (live or stale by the newest point written), then one per feed
+    worker that reports its health (by the age of its last message)."""
     chips = [html.Span(ctx.t("ov.feeds"), className="feed-strip-title")]
-    for feed, part, label in FEEDS:
-        age = reported.get(feed, newest_age(data[part], ctx))
-        limit = indicators_screen.kpi_context(ctx) if feed == "kpi" else ctx
-        status = "nodata" if age is None else "stale" if limit.is_stale(age) else "live"
-        chips.append(
-            html.Div(
-                [
-                    html.Span(ctx.t(label), className="feed-name"),
-                    mark(status, ctx.t),
-                    html.Span(
-                        ctx.t("ov.feed_age", age=age_text(age, ctx.t)) if age is not None else "",
-                        className="feed-age",
-                    ),
-                ],
-                className=f"feed-chip feed-chip--{status}",
-            )
-        )
+    for part, label in FEEDS:
+        chips.append(feed_chip(ctx.t(label), newest_age(data[part], ctx), ctx.for_part(part)))
+    health = data["feeds"]
+    if not health.empty and "feed" in health.columns:
+        for row in health.head(MAX_WORKER_CHIPS).to_dict("records"):
+            age = ctx.age_seconds(row["time"])
+            last_message = row.get("last_message_age_s")
+            if age is not None and last_message is not None and not pd.isna(last_message):
+                age += float(last_message)
+            chips.append(feed_chip(str(row["feed"]), age, ctx))
     return chips
+
+
+def feed_chip(name: str, age: float | None, ctx: Context) -> html.Div:
+    status = "nodata" if age is None else "stale" if ctx.is_stale(age) else "live"
+    return html.Div(
+        [
+            html.Span(name, className="feed-name"),
+            mark(status, ctx.t),
+            html.Span(
+                ctx.t("ov.feed_age", age=age_text(age, ctx.t)) if age is not None else "",
+                className="feed-age",
+            ),
+        ],
+        className=f"feed-chip feed-chip--{status}",
+    )
 
 
 OUTPUTS = {

@@ -84,7 +84,7 @@ def headline(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Span:
 
 
 def map_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
-    return tile_head(ctx.t("rep.map"), newest_age(data["reports"], ctx), ctx)
+    return tile_head(ctx.t("rep.map"), newest_age(data["reports"], ctx), ctx.for_part("reports"))
 
 
 def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
@@ -183,7 +183,9 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
 
 
 def category_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
-    return tile_head(ctx.t("rep.by_category"), newest_age(data["reports"], ctx), ctx)
+    return tile_head(
+        ctx.t("rep.by_category"), newest_age(data["reports"], ctx), ctx.for_part("reports")
+    )
 
 
 def category_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
@@ -215,7 +217,9 @@ def category_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure
 
 
 def ward_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
-    return tile_head(ctx.t("rep.by_ward"), newest_age(data["reports"], ctx), ctx)
+    return tile_head(
+        ctx.t("rep.by_ward"), newest_age(data["reports"], ctx), ctx.for_part("reports")
+    )
 
 
 def ward_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
@@ -224,6 +228,8 @@ def ward_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
         return empty_figure(ctx, "✔ " + ctx.t("rep.none_open"))
     counts = opened["ward"].fillna(ctx.t("cam.unknown_ward")).value_counts()
     fig = figure(ctx)
+    # Every ward named, even when the bars are close: plotly would otherwise skip labels.
+    fig.update_yaxes(tickmode="array", tickvals=list(counts.index))
     fig.add_trace(
         go.Bar(
             y=list(counts.index),
@@ -262,7 +268,9 @@ def hourly_counts(reports: pd.DataFrame, ctx: Context) -> pd.DataFrame:
 
 
 def hourly_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
-    return tile_head(ctx.t("rep.per_hour"), newest_age(data["reports"], ctx), ctx)
+    return tile_head(
+        ctx.t("rep.per_hour"), newest_age(data["reports"], ctx), ctx.for_part("reports")
+    )
 
 
 def hourly_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
@@ -287,7 +295,7 @@ def hourly_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
 
 def oldest(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
     opened = open_reports(data["reports"])
-    head = tile_head(ctx.t("rep.oldest"), newest_age(data["reports"], ctx), ctx)
+    head = tile_head(ctx.t("rep.oldest"), newest_age(data["reports"], ctx), ctx.for_part("reports"))
     if opened.empty:
         return [head, html.Div(mark("met", ctx.t, ctx.t("rep.none_open")), className="calm")]
     opened = opened.assign(

@@ -232,6 +232,13 @@ def test_feed_strip_marks_a_silent_feed_stale():
     assert "feed-chip--nodata" in by_feed["Phản ánh"]
     # Indicators are reported per period: five minutes without news is not stale for them.
     assert "feed-chip--live" in by_feed["Chỉ số"]
+    # A worker reporting its health is judged by the age of its last message.
+    data["feeds"] = pd.DataFrame(
+        {"time": [ts(0.5)], "feed": ["mqtt"], "last_message_age_s": [200.0]}
+    )
+    worker = overview.feeds_strip(data, ctx())[-1]
+    assert texts(worker.children[0]) == "mqtt" and "feed-chip--stale" in classes(worker)
+    assert "tin nhắn cuối 3 phút trước" in texts(worker)
 
 
 def test_hourly_reports_count_new_by_created_and_resolved_by_update():
@@ -381,3 +388,12 @@ def test_every_text_has_both_languages():
         assert vi.strip() and en.strip(), key
     assert Translator("vi")("screen.indicators") == "Chỉ số điều hành"
     assert Translator("en")("screen.indicators") == "Operating indicators"
+
+
+def test_cameras_not_heard_from_are_counted_stale_not_offline():
+    latest = camera_latest(
+        [("c1", "Long Hoa", True, 0.2), ("c2", "Long Hoa", False, 0.2), ("c3", "X", True, 30)]
+    )
+    shown = texts(overview.cameras_tile({"cameras": latest}, ctx()))
+    assert "1 / 3" in shown
+    assert "1 mất kết nối" in shown and "1 dữ liệu cũ" in shown

@@ -32,17 +32,56 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Everything a newcomer needs on the embedded store: the simulator feeding the store
+    in-process (the same validation and write path as the MQTT worker), and the wall."""
+    import threading
+
+    from feeds.simulator import run_in_process
+    from wall.server import serve as serve_wall
+
+    store = open_store(settings)
+    try:
+        store.check()
+    except StoreUnavailable as exc:
+        print(f"store not reachable: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    simulation = run_in_process(store, settings, stop)
+    url = f"http://{args.host}:{args.port}"
+    print(
+        f"IOC Wall demo on {settings.store}\n"
+        f"  wall:  {url}/\n"
+        f"  kiosk: {url}/kiosk?layouts=overview,cameras,wifi,reports,indicators,alerts"
+        "&rotate=20\n"
+        "The simulator is writing a day of history first; the screens fill in as it goes.\n"
+        "Stop with Ctrl+C.",
+        flush=True,
+    )
+    try:
+        serve_wall(settings, args.host, args.port, workers=args.workers)
+    finally:
+        stop.set()
+        simulation.join(10)
+        store.close()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser("wall", "IOC Wall: the operations wall of a smart-city IOC.")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("check", help="show the settings in force and check the store answers")
-    serve_parser = sub.add_parser("serve", help="serve the wall (gunicorn)")
-    serve_parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve_parser.add_argument("--port", type=int, default=8050, help="port to listen on")
-    serve_parser.add_argument(
-        "--workers", type=int, default=2, help="worker processes (they share the cache)"
-    )
-    return run(p, {"check": check, "serve": serve}, argv)
+    for name, help_text in (
+        ("serve", "serve the wall (gunicorn)"),
+        ("demo", "simulator + wall on the embedded store: see the wall in one command"),
+    ):
+        command = sub.add_parser(name, help=help_text)
+        command.add_argument("--host", default="127.0.0.1", help="address to listen on")
+        command.add_argument("--port", type=int, default=8050, help="port to listen on")
+        command.add_argument(
+            "--workers", type=int, default=2, help="worker processes (they share the cache)"
+        )
+    return run(p, {"check": check, "serve": serve, "demo": demo}, argv)
 
 
 if __name__ == "__main__":

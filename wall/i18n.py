@@ -55,6 +55,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "ov.indicators": ("Chỉ tiêu đạt", "Targets met"),
     "ov.not_online": ("mất kết nối", "offline"),
     "ov.not_up": ("ngừng hoạt động", "down"),
+    "ov.stale": ("dữ liệu cũ", "stale"),
+    "ov.unknown": ("không có dữ liệu", "no data"),
     "ov.feeds": ("Nguồn dữ liệu", "Data feeds"),
     "ov.feed_age": ("tin nhắn cuối {age} trước", "last message {age} ago"),
     "feed.camera": ("Camera", "Cameras"),
