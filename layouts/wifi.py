@@ -83,6 +83,13 @@ def throughput_series(points: pd.DataFrame, ctx: Context) -> pd.DataFrame:
     )
 
 
+def fmt_rate(mbps: float, lang: str) -> str:
+    """Mbit/s as read from afar: 86,5 Mbit/s, or 1,3 Gbit/s past a thousand."""
+    if mbps >= 1000:
+        return f"{fmt_number(round(mbps / 1000, 1), lang)} Gbit/s"
+    return f"{fmt_number(round(mbps, 1 if mbps < 100 else 0), lang)} Mbit/s"
+
+
 def numbers(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
     aps = data["wifi"]
     live = fresh(aps, ctx)
@@ -101,13 +108,13 @@ def numbers(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
             status=None if aps.empty else "up" if up == len(aps) else "down",
         ),
         big_tile(
-            ctx.t("wifi.throughput"),
-            "–"
-            if now_rate is None
-            else f"↓ {fmt_number(now_rate['rx_mbps'], ctx.lang)}  ↑ "
-            f"{fmt_number(now_rate['tx_mbps'], ctx.lang)}",
+            ctx.t("wifi.throughput_now"),
+            "–" if now_rate is None else f"↓ {fmt_rate(now_rate['rx_mbps'], ctx.lang)}",
             age,
             ctx,
+            detail=None
+            if now_rate is None
+            else f"↑ {fmt_rate(now_rate['tx_mbps'], ctx.lang)} · {ctx.t('wifi.upload')}",
         ),
     ]
 
@@ -199,7 +206,8 @@ def top_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
     loaded = top_loaded(data["wifi"]).head(APS_SHOWN)
     if loaded.empty:
         return empty_figure(ctx)
-    labels = [str(r.site) for r in loaded.itertuples()]
+    # Several access points share a site: the id keeps each bar its own row.
+    labels = [f"{r.site} ({r.ap_id})" for r in loaded.itertuples()]
     tones = [
         COLORS["bad"] if p >= 90 else COLORS["warn"] if p >= 75 else COLORS["ok"]
         for p in loaded["load_pct"]

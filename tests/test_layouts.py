@@ -397,3 +397,9 @@ def test_cameras_not_heard_from_are_counted_stale_not_offline():
     shown = texts(overview.cameras_tile({"cameras": latest}, ctx()))
     assert "1 / 3" in shown
     assert "1 mất kết nối" in shown and "1 dữ liệu cũ" in shown
+
+
+def test_throughput_reads_in_megabits_or_gigabits():
+    assert wifi.fmt_rate(86.54, "vi") == "86,5 Mbit/s"
+    assert wifi.fmt_rate(412.4, "en") == "412 Mbit/s"
+    assert wifi.fmt_rate(1312.0, "vi") == "1,3 Gbit/s"

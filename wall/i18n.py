@@ -79,6 +79,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "wifi.yesterday": ("Hôm qua", "Yesterday"),
     "wifi.top": ("Điểm truy cập tải cao nhất", "Most loaded access points"),
     "wifi.throughput": ("Lưu lượng (Mbit/s)", "Throughput (Mbit/s)"),
+    "wifi.throughput_now": ("Lưu lượng tải xuống", "Download now"),
     "wifi.download": ("Tải xuống", "Download"),
     "wifi.upload": ("Tải lên", "Upload"),
     "wifi.capacity": ("{n}% sức chứa", "{n}% of capacity"),
