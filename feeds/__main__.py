@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import sys
 
-from feeds import poll_worker, simulator
+from feeds import mqtt_worker, poll_worker, simulator
 from wall.cli import parser, run
 
 COMMANDS = {
     "simulate": simulator.COMMAND,
     "poll": poll_worker.COMMAND,
+    "mqtt": mqtt_worker.COMMAND,
 }
 
 

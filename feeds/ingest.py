@@ -108,6 +108,7 @@ class Ingestor:
         self._closing = False
         self._abandon = False
         self._store_up = True
+        self._store_checked = False  # check() creates the database: at start, and after outages
         self._next_retry = 0.0
         self._retry_delay = RETRY_MIN_SECONDS
         self._spool_full_logged = False
@@ -177,10 +178,11 @@ class Ingestor:
             self._closing = True
             self._cond.notify_all()
         self._writer.join(timeout)
-        if self._writer.is_alive():
-            with self._cond:
-                self._abandon = True
-                self._cond.notify_all()
+        gave_up = self._writer.is_alive()
+        with self._cond:
+            self._abandon = True  # also releases callers blocked on a full queue
+            self._cond.notify_all()
+        if gave_up:
             log.error(
                 "gave up on %d queued messages: the store is down and the spool is full",
                 len(self._pending),
@@ -223,13 +225,15 @@ class Ingestor:
         with self._cond:
             while self._pending_points >= self.max_pending and not self._abandon:
                 self._cond.wait(0.5)
+            if self._abandon:
+                return  # closed: never durable, so never acknowledged
             now = time.monotonic()
             self._pending.append(_Item(points, on_durable, now))
             self._pending_points += len(points)
             self._enqueued += 1
             self._last_arrival = now
-            if self._pending_points >= self.batch_size:
-                self._cond.notify_all()
+            if len(self._pending) == 1 or self._pending_points >= self.batch_size:
+                self._cond.notify_all()  # the writer starts a batch's timers, or writes it
 
     # -- writer thread ---------------------------------------------------------------------
 
@@ -345,6 +349,9 @@ class Ingestor:
         return True
 
     def _store_write(self, points: list[Point]) -> None:
+        if not self._store_checked:
+            self.store.check()
+            self._store_checked = True
         try:
             written = self.store.write(points)
         except (StoreUnavailable, SettingsError):
@@ -381,6 +388,7 @@ class Ingestor:
             where = f"spooling to {self.spool.folder}" if self.spool else "holding messages"
             log.error("store unavailable (%s): %s until it answers", exc, where)
         self._store_up = False
+        self._store_checked = False
         self._next_retry = time.monotonic() + self._retry_delay
         self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_SECONDS)
 

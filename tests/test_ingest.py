@@ -103,6 +103,15 @@ def test_batches_are_written_by_size_and_the_rest_by_time(store: Store) -> None:
     assert len(stored_cameras(store)) == 25
 
 
+def test_a_lone_message_is_written_without_waiting_for_more(store: Store) -> None:
+    durable: list[int] = []
+    ingestor = Ingestor(store, feed="test", batch_size=1000, batch_seconds=0.3)
+    ingestor.handle(*camera(7), on_durable=lambda: durable.append(7))
+    wait_for(lambda: durable == [7], timeout=3)
+    assert stored_cameras(store) == ["cam-00007"]
+    ingestor.close()
+
+
 def test_rejects_are_logged_naming_topic_and_reason_at_most_once_per_interval(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:

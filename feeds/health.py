@@ -1,0 +1,70 @@
+"""Feed health: each worker writes its own counters as `feed_health` points, so the wall can
+show a feed that went quiet, fell behind or is spooling because the store is down.
+
+Counters (received, written, rejected) count from the worker's start; `spooled` is what waits in
+the spool now; `last_message_age_s` is the time since the last message arrived; `lag_s` is how
+long the oldest message not yet durably written has been waiting (0 when none is).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+
+from feeds.ingest import Ingestor
+from wall.domain import FEED_HEALTH
+from wall.store import Point
+
+log = logging.getLogger(__name__)
+
+
+def health_point(feed: str, stats: dict, started: float, now: datetime) -> Point:
+    """`started`: time.monotonic() of the worker's start, the age before any message came."""
+    last = stats["last_message_time"]
+    since = (now - last).total_seconds() if last is not None else time.monotonic() - started
+    return Point(
+        FEED_HEALTH.name,
+        {"feed": feed},
+        {
+            "received": stats["received"],
+            "written": stats["written"],
+            "rejected": stats["rejected"],
+            "spooled": stats["spooled"],
+            "last_message_age_s": round(max(0.0, since), 3),
+            "lag_s": float(stats["lag_s"]),
+        },
+        now,
+    )
+
+
+class HealthReporter:
+    """Every `interval` seconds, a feed_health point through the ingestor's own write path (so
+    it is batched, and spooled while the store is down, like the data it describes)."""
+
+    def __init__(self, ingestor: Ingestor, feed: str, interval: float):
+        self.ingestor = ingestor
+        self.feed = feed
+        self.interval = interval
+        self.started = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"health-{feed}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def report(self) -> None:
+        point = health_point(self.feed, self.ingestor.stats, self.started, datetime.now(UTC))
+        self.ingestor.write_points([point])
+
+    def stop(self) -> None:
+        """Stop and write one last point (queued: the ingestor's close makes it durable)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self.report()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.report()

@@ -1,0 +1,187 @@
+"""The connection to the broker: URL, TLS, credentials, MQTT v5 with a 3.1.1 fallback, a
+persistent session under a fixed client id, reconnect with backoff, manual acknowledgements.
+
+paho's network thread runs `on_message`; the handler given here must only queue work. Each message
+comes with an `ack` that sends its PUBACK later, from any thread, and only on the connection the
+message came in on: after a reconnect the broker sends unacknowledged messages again (same packet
+ids), so a late ack for the old connection could acknowledge a different message on the new one.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from wall.settings import Settings
+
+log = logging.getLogger(__name__)
+
+KEEPALIVE_SECONDS = 30
+RECONNECT_MIN_SECONDS = 1
+RECONNECT_MAX_SECONDS = 30
+RECEIVE_MAXIMUM = 65535  # in-flight QoS 1 messages the broker may send before our acks
+UNSUPPORTED_PROTOCOL = 132  # CONNACK reason (v5); paho maps a 3.1.1 broker's refusal onto it
+
+MessageHandler = Callable[[mqtt.MQTTMessage, Callable[[], None]], None]
+
+
+@dataclass(frozen=True)
+class Broker:
+    host: str
+    port: int
+    tls: bool
+
+    @classmethod
+    def from_url(cls, url: str) -> Broker:
+        """`mqtt://host:1883` or `mqtts://host:8883` (already validated by the settings)."""
+        parts = urlsplit(url)
+        tls = parts.scheme == "mqtts"
+        return cls(parts.hostname or "", parts.port or (8883 if tls else 1883), tls)
+
+    def __str__(self) -> str:
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+class MqttConnection:
+    """One client id's connection; survives broker restarts and network loss on its own."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        subscriptions: Sequence[tuple[str, int]],
+        on_message: MessageHandler,
+    ):
+        if not settings.mqtt_url:
+            raise ValueError("IOC_MQTT_URL is not set")
+        self.settings = settings
+        self.broker = Broker.from_url(settings.mqtt_url)
+        self.subscriptions = list(subscriptions)
+        self.handle_message = on_message
+        self.protocol = MQTTProtocolVersion.MQTTv5
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()  # the broker confirmed every subscription
+        self.fallback_needed = threading.Event()
+        self._generation = 0  # one per connection: acks of another connection are dropped
+        self.client = self._new_client()
+
+    def start(self) -> None:
+        """Connect in the background (retrying with backoff until the broker answers)."""
+        log.info("connecting to %s as %s", self.broker, self.settings.mqtt_client_id)
+        properties = None
+        clean_start: bool | int = mqtt.MQTT_CLEAN_START_FIRST_ONLY
+        if self.protocol == MQTTProtocolVersion.MQTTv5:
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = self.settings.mqtt_session_expiry_seconds
+            properties.ReceiveMaximum = RECEIVE_MAXIMUM
+            clean_start = False
+        self.client.connect_async(
+            self.broker.host,
+            self.broker.port,
+            keepalive=KEEPALIVE_SECONDS,
+            clean_start=clean_start,
+            properties=properties,
+        )
+        self.client.loop_start()
+
+    def fall_back_to_311(self) -> None:
+        """The broker refused MQTT v5: the same session settings over MQTT 3.1.1."""
+        self.stop()
+        log.warning("%s refused MQTT v5; connecting with MQTT 3.1.1", self.broker)
+        self.protocol = MQTTProtocolVersion.MQTTv311
+        self.fallback_needed.clear()
+        self.client = self._new_client()
+        self.start()
+
+    def stop(self) -> None:
+        self.connected.clear()
+        self.subscribed.clear()
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.connected.clear()
+
+    def publish(self, topic: str, payload: bytes, properties: Properties | None = None) -> None:
+        """Queue a QoS 1 message (paho sends it from its network thread; never blocks)."""
+        if self.protocol != MQTTProtocolVersion.MQTTv5:
+            properties = None
+        self.client.publish(topic, payload, qos=1, properties=properties)
+
+    def _new_client(self) -> mqtt.Client:
+        v5 = self.protocol == MQTTProtocolVersion.MQTTv5
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=self.settings.mqtt_client_id,
+            clean_session=None if v5 else False,
+            protocol=self.protocol,
+            manual_ack=True,
+        )
+        client.reconnect_delay_set(RECONNECT_MIN_SECONDS, RECONNECT_MAX_SECONDS)
+        if self.settings.mqtt_username:
+            client.username_pw_set(self.settings.mqtt_username, self.settings.mqtt_password)
+        if self.broker.tls:
+            client.tls_set(ca_certs=self.settings.mqtt_ca_file, cert_reqs=ssl.CERT_REQUIRED)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        return client
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            if (
+                reason_code.value == UNSUPPORTED_PROTOCOL
+                and self.protocol == MQTTProtocolVersion.MQTTv5
+            ):
+                self.fallback_needed.set()
+                return
+            log.error("%s refused the connection: %s", self.broker, reason_code)
+            return
+        self._generation += 1
+        log.info(
+            "connected to %s (MQTT %s, session %s)",
+            self.broker,
+            "5" if self.protocol == MQTTProtocolVersion.MQTTv5 else "3.1.1",
+            "resumed" if flags.session_present else "new",
+        )
+        client.subscribe(self.subscriptions)
+        self.connected.set()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        refused = False
+        for (topic, _qos), code in zip(self.subscriptions, reason_codes, strict=False):
+            if code.is_failure:
+                log.error("%s refused the subscription to %s: %s", self.broker, topic, code)
+                refused = True
+        if not refused:
+            self.subscribed.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._generation += 1
+        if self.connected.is_set():
+            log.warning("disconnected from %s (%s); reconnecting", self.broker, reason_code)
+        self.connected.clear()
+        self.subscribed.clear()
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        log.warning("cannot reach %s; retrying", self.broker)
+
+    def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        generation, mid, qos = self._generation, message.mid, message.qos
+
+        def ack() -> None:
+            if qos and generation == self._generation:
+                client.ack(mid, qos)
+
+        try:
+            self.handle_message(message, ack)
+        except Exception:  # an exception here would stop paho's network loop
+            log.exception("message on %r not handled", message._topic)

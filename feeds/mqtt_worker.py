@@ -1,0 +1,126 @@
+"""`python -m feeds mqtt`: broker → validation → batched, spooled writes → acknowledgement.
+
+paho's network thread only hands each message to the Ingestor (validation and a queue put); the
+Ingestor's writer thread writes batches and, once a batch is durable, sends the PUBACKs. A message
+is acknowledged to the broker only after its points are in the store or the fsynced spool, so
+whatever happens to the worker, an acknowledged message is never lost and an unacknowledged one is
+sent again by the broker (at least once). Rejected messages are acknowledged too (after the ones
+before them): sending them again would not make them valid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from feeds.health import HealthReporter
+from feeds.ingest import Ingestor
+from feeds.mqtt_client import MqttConnection
+from feeds.spool import SpoolLocked
+from feeds.subscription import subscriptions
+from wall.settings import Settings, SettingsError
+from wall.store import Store, StoreUnavailable, open_store
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_FLUSH_SECONDS = 20.0
+
+
+class MqttWorker:
+    def __init__(self, settings: Settings, store: Store):
+        if not settings.mqtt_url:
+            raise SettingsError("IOC_MQTT_URL", "is not set; the MQTT worker needs a broker")
+        self.settings = settings
+        self.store = store
+        self.feed = f"mqtt:{settings.mqtt_client_id}"
+        spool_dir = Path(settings.ingest_spool_dir) / settings.mqtt_client_id
+        try:
+            self.ingestor = Ingestor(
+                store,
+                feed=self.feed,
+                batch_size=settings.ingest_batch_size,
+                batch_seconds=settings.ingest_batch_seconds,
+                spool_dir=spool_dir,
+                spool_max_bytes=settings.ingest_spool_max_bytes,
+                dead_letter=self._dead_letter if settings.mqtt_dead_letter_topic else None,
+            )
+        except SpoolLocked as exc:
+            raise SettingsError(
+                "IOC_MQTT_CLIENT_ID", f"{exc}: give each worker its own client id"
+            ) from None
+        except OSError as exc:
+            raise SettingsError("IOC_INGEST_SPOOL_DIR", f"cannot use {spool_dir}: {exc}") from None
+        self.connection = MqttConnection(settings, subscriptions(settings), self._on_message)
+        self.health = HealthReporter(self.ingestor, self.feed, settings.feed_health_seconds)
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        """Until `stopping` is set; then flush what was received and disconnect."""
+        self.health.start()
+        self.connection.start()
+        try:
+            while not self.stopping.wait(0.2):
+                if self.connection.fallback_needed.is_set():
+                    self.connection.fall_back_to_311()
+        finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        log.info("stopping: writing what was received, then disconnecting")
+        self.health.stop()
+        # The session stays subscribed (no unsubscribe): the broker keeps messages for us.
+        self.ingestor.close(timeout=SHUTDOWN_FLUSH_SECONDS)
+        self.connection.stop()
+        stats = self.ingestor.stats
+        log.info(
+            "stopped: %d received, %d points written, %d rejected, %d in the spool",
+            stats["received"],
+            stats["written"],
+            stats["rejected"],
+            stats["spooled"],
+        )
+
+    def _on_message(self, message: mqtt.MQTTMessage, ack) -> None:
+        if message.topic == self.settings.mqtt_dead_letter_topic:
+            ack()  # our own dead letters, when the filters cover that topic
+            return
+        self.ingestor.handle(message.topic, message.payload, on_durable=ack)
+
+    def _dead_letter(self, topic: str, payload: bytes, reason: str) -> None:
+        properties = Properties(PacketTypes.PUBLISH)
+        properties.UserProperty = [("topic", topic), ("reason", reason[:500])]
+        assert self.settings.mqtt_dead_letter_topic
+        self.connection.publish(self.settings.mqtt_dead_letter_topic, payload, properties)
+
+
+def mqtt_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Entry of `python -m feeds mqtt`: runs until SIGTERM or Ctrl-C."""
+    store = open_store(settings)
+    worker = MqttWorker(settings, store)
+    try:
+        store.check()  # bad credentials end the program here (exit 2), not in the writer
+    except StoreUnavailable as exc:
+        log.warning("store not reachable at start (%s); spooling until it answers", exc)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: worker.stopping.set())
+    worker.run()
+    store.close()
+    return 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """No options of its own: the broker, topics and batching are settings (see --help)."""
+
+
+COMMAND = (
+    "MQTT ingest worker: subscribe to the city's telemetry and write it to the store",
+    add_arguments,
+    mqtt_command,
+)

@@ -1,0 +1,317 @@
+"""The MQTT worker end to end: a real paho publisher, a real mosquitto, the real store.
+
+Broker restarts use a private mosquitto and store outages a private influxd, so the shared
+servers of the session are never disturbed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from feeds.mqtt_worker import MqttWorker
+from tests.conftest import influx_store_url
+from tests.servers import Influxd, Mosquitto
+from wall.settings import PROJECT_DIR, Settings
+from wall.store import Store, open_store
+from wall.store.influx import InfluxStore
+
+START = datetime.now(UTC) - timedelta(minutes=5)
+
+
+def worker_settings(broker_url: str, store_url: str, tmp_path: Path, **overrides) -> Settings:
+    return Settings(
+        store=store_url,
+        mqtt_url=broker_url,
+        mqtt_client_id=f"test-{uuid.uuid4().hex[:10]}",
+        ingest_batch_seconds=0.1,
+        ingest_spool_dir=str(tmp_path / "spool"),
+        feed_health_seconds=0.3,
+        influx_retries=0,
+        **overrides,
+    )
+
+
+@contextmanager
+def running(settings: Settings, store: Store) -> Iterator[MqttWorker]:
+    worker = MqttWorker(settings, store)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        assert worker.connection.subscribed.wait(10), "worker did not subscribe"
+        yield worker
+    finally:
+        worker.stopping.set()
+        thread.join(30)
+        assert not thread.is_alive()
+
+
+class Publisher:
+    """A real paho client publishing at QoS 1; remembers which messages the broker acknowledged
+    and keeps unacknowledged ones to resend after a reconnect, as any sensor gateway would."""
+
+    def __init__(self, port: int):
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"pub-{uuid.uuid4().hex[:8]}",
+            protocol=mqtt.MQTTv311,
+            clean_session=False,
+        )
+        self.client.reconnect_delay_set(0.1, 0.5)
+        self.client.max_inflight_messages_set(100)
+        self._acked_mids: set[int] = set()
+        self._keys: dict[int, str] = {}
+        self.client.on_publish = lambda c, u, mid, rc, p: self._acked_mids.add(mid)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    @property
+    def acked(self) -> set[str]:
+        """Keys of the messages the broker acknowledged (PUBACK)."""
+        return {key for mid, key in list(self._keys.items()) if mid in self._acked_mids}
+
+    def camera(self, camera_id: str, online: bool = True) -> None:
+        ts = START + timedelta(milliseconds=int(camera_id.rsplit("-", 1)[-1]))
+        payload = json.dumps({"online": online, "fps": 12.5, "ts": ts.isoformat()})
+        self.raw(f"ioc/camera/{camera_id}/status", payload.encode(), camera_id)
+
+    def raw(self, topic: str, payload: bytes, key: str | None = None) -> None:
+        info = self.client.publish(topic, payload, qos=1)
+        if key is not None:
+            self._keys[info.mid] = key
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def stored(store: Store) -> set[str]:
+    frame = store.points("camera_status", START - timedelta(hours=1), START + timedelta(hours=1))
+    return set(frame["camera_id"]) if not frame.empty else set()
+
+
+def wait_for(condition, timeout: float = 15.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout} s")
+        time.sleep(0.05)
+
+
+def ids(start: int, stop: int) -> list[str]:
+    return [f"cam-{i:05d}" for i in range(start, stop)]
+
+
+BAD_PAYLOADS = [  # every class the contract rejects, each with what the reason must name
+    ("ioc/camera/c-1/status", b"{online: true", "not JSON"),
+    ("ioc/camera/c-1/status", b'["online", true]', "JSON object"),
+    ("ioc/camera/c-1/status", b'{"online": "yes"}', "online"),
+    ("ioc/camera/c-1/status", b'{"fps": 10}', "online"),
+    ("ioc/wifi/ap-1/usage", b'{"up": true, "clients": -3}', "clients"),
+    ("ioc/report/r-1", b'{"category": "traffic", "status": "lost"}', "status"),
+    ("ioc/kpi/k-1", b'{"value": "high"}', "value"),
+    ("ioc/camera/c-1/status", b'{"online": true, "ts": "yesterday"}', "ts"),
+    ("ioc/elevator/e-1/status", b'{"online": true}', "unknown topic"),
+    ("ioc/camera/c\\,1/status", b'{"online": true}', "camera id"),
+    ("ioc/camera/c-1/status", b'{"online": true, "name": "' + b"x" * 70_000 + b'"}', "limit"),
+    ("ioc/camera/c-1/status", b'{"online": true, "name": "\xff\xfe"}', "UTF-8"),
+]
+
+
+def test_bad_payloads_are_rejected_and_dead_lettered_while_every_good_one_lands(
+    mosquitto: Mosquitto, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    settings = worker_settings(
+        mosquitto.url, store_url, tmp_path, mqtt_dead_letter_topic="dead/ioc"
+    )
+    dead: list[tuple[str, dict]] = []
+    listener = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    listener.on_message = lambda c, u, m: dead.append((m.payload, dict(m.properties.UserProperty)))
+    listener.connect("127.0.0.1", mosquitto.port)
+    listener.subscribe("dead/ioc", qos=1)
+    listener.loop_start()
+    publisher = Publisher(mosquitto.port)
+    with running(settings, store) as worker:
+        for n, camera_id in enumerate(ids(0, 240)):
+            publisher.camera(camera_id)
+            if n % 20 == 0:
+                topic, payload, _ = BAD_PAYLOADS[n // 20]
+                publisher.raw(topic, payload)
+        wait_for(lambda: stored(store) == set(ids(0, 240)), what="all good messages stored")
+        wait_for(lambda: len(dead) == len(BAD_PAYLOADS), what="all bad ones dead-lettered")
+        publisher.camera("cam-09999")  # the worker is still running
+        wait_for(lambda: "cam-09999" in stored(store), what="a message after the bad ones")
+        assert worker.ingestor.stats["rejected"] == len(BAD_PAYLOADS)
+    publisher.close()
+    listener.loop_stop()
+    for (topic, payload, names), (dead_payload, properties) in zip(BAD_PAYLOADS, dead, strict=True):
+        assert dead_payload == payload and properties["topic"] == topic
+        assert names in properties["reason"], (names, properties["reason"])
+    health = store.latest("feed_health", "feed")
+    row = health[health["feed"] == f"mqtt:{settings.mqtt_client_id}"].iloc[0]
+    assert row["received"] == 241 + len(BAD_PAYLOADS)
+    assert row["rejected"] == len(BAD_PAYLOADS)
+    assert row["written"] >= 241
+
+
+def private_broker(folder: Path) -> Mosquitto:
+    """A mosquitto of our own that keeps sessions across a restart. Started as root, mosquitto
+    drops to the `mosquitto` user and then cannot save its database in a root-owned folder."""
+    broker = Mosquitto(folder)
+    if os.geteuid() == 0:
+        broker.config.write_text(broker.config.read_text() + "user root\n")
+    broker.start()
+    return broker
+
+
+def test_broker_restart_mid_stream_loses_nothing_the_broker_acknowledged(
+    tmp_path: Path, influxd: Influxd
+) -> None:
+    broker = private_broker(tmp_path)
+    settings = worker_settings(broker.url, influx_store_url(influxd), tmp_path)
+    with open_store(settings) as store:
+        store.check()
+        with running(settings, store) as worker:
+            publisher = Publisher(broker.port)
+            for camera_id in ids(0, 300):
+                publisher.camera(camera_id)
+            broker.restart()  # mid-stream: some sent, some in flight, some still to come
+            for camera_id in ids(300, 600):
+                publisher.camera(camera_id)
+            wait_for(lambda: len(publisher.acked) == 600, what="publisher resent and acked")
+            wait_for(lambda: stored(store) >= publisher.acked, what="acknowledged ones stored")
+            assert worker.connection.connected.is_set()
+        publisher.close()
+    broker.stop()
+
+
+def test_store_down_spools_and_replays_without_losing_a_message(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    (tmp_path / "influxd").mkdir()
+    server = Influxd(tmp_path / "influxd")
+    server.start()
+    settings = worker_settings(mosquitto.url, f"influxdb://127.0.0.1:{server.port}/wall", tmp_path)
+    store = InfluxStore(settings.store, timeout_seconds=2, retries=0)
+    store.check()
+    publisher = Publisher(mosquitto.port)
+    try:
+        with running(settings, store) as worker:
+            for camera_id in ids(0, 200):
+                publisher.camera(camera_id)
+            wait_for(lambda: len(stored(store)) == 200, what="first part stored")
+            server.stop()
+            for camera_id in ids(200, 500):
+                publisher.camera(camera_id)
+            wait_for(lambda: worker.ingestor.stats["spooled"] >= 300, what="spooled")
+            assert not worker.ingestor.stats["store_up"]
+            server.start()
+            wait_for(lambda: len(stored(store)) == 500, what="spool replayed")
+            wait_for(lambda: worker.ingestor.stats["spooled"] == 0, what="spool emptied")
+    finally:
+        publisher.close()
+        server.stop()
+
+
+def test_workers_in_one_shared_group_split_the_stream(
+    mosquitto: Mosquitto, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    group = f"g{uuid.uuid4().hex[:6]}"
+    first = worker_settings(mosquitto.url, store_url, tmp_path / "a", mqtt_shared_group=group)
+    second = worker_settings(mosquitto.url, store_url, tmp_path / "b", mqtt_shared_group=group)
+    publisher = Publisher(mosquitto.port)
+    with running(first, store) as a, running(second, store) as b:
+        for camera_id in ids(0, 400):
+            publisher.camera(camera_id)
+        wait_for(lambda: len(stored(store)) == 400, what="all stored")
+        wait_for(lambda: a.ingestor.stats["received"] + b.ingestor.stats["received"] >= 400)
+        counts = a.ingestor.stats["received"], b.ingestor.stats["received"]
+    publisher.close()
+    assert sum(counts) == 400 and min(counts) > 0, counts  # each message to one worker only
+
+
+# -- the real command, killed and restarted --------------------------------------------------
+
+
+def start_command(settings: Settings, log_path: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_DIR),
+        "IOC_STORE": settings.store,
+        "IOC_MQTT_URL": settings.mqtt_url or "",
+        "IOC_MQTT_CLIENT_ID": settings.mqtt_client_id,
+        "IOC_INGEST_SPOOL_DIR": settings.ingest_spool_dir,
+        "IOC_INGEST_BATCH_SECONDS": "0.1",
+        "IOC_FEED_HEALTH_SECONDS": "0.5",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "feeds", "mqtt"],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=log_path.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def wait_subscribed(log_path: Path, times: int) -> None:
+    wait_for(
+        lambda: log_path.read_text().count("connected to mqtt://") >= times,
+        what="worker connected",
+    )
+    time.sleep(0.3)  # the subscription follows the connection
+
+
+def test_killed_worker_loses_nothing_and_gets_what_was_published_while_it_was_down(
+    mosquitto: Mosquitto, influxd: Influxd, tmp_path: Path
+) -> None:
+    settings = worker_settings(mosquitto.url, influx_store_url(influxd), tmp_path)
+    log_path = tmp_path / "worker.log"
+    publisher = Publisher(mosquitto.port)
+    with open_store(settings) as store:
+        store.check()
+        worker = start_command(settings, log_path)
+        try:
+            wait_subscribed(log_path, 1)
+            for camera_id in ids(0, 2000):
+                publisher.camera(camera_id)
+            wait_for(lambda: len(stored(store)) > 200, what="some stored")
+            worker.send_signal(signal.SIGKILL)  # mid-stream, no chance to flush
+            worker.wait(10)
+            for camera_id in ids(2000, 2500):  # published while the worker is down
+                publisher.camera(camera_id)
+            wait_for(lambda: len(publisher.acked) == 2500, what="broker took all")
+            worker = start_command(settings, log_path)
+            wait_for(lambda: stored(store) == set(ids(0, 2500)), what="everything stored")
+            assert "session resumed" in log_path.read_text()
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(20) == 0, log_path.read_text()
+    publisher.close()
+    assert "stopped:" in log_path.read_text()  # SIGTERM: flushed, then disconnected
+
+
+def test_command_without_a_broker_says_which_setting_is_missing(tmp_path: Path) -> None:
+    env = {**os.environ, "IOC_STORE": f"sqlite:///{tmp_path / 'ioc.db'}", "IOC_MQTT_URL": ""}
+    result = subprocess.run(
+        [sys.executable, "-m", "feeds", "mqtt"],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "IOC_MQTT_URL" in result.stderr and "Traceback" not in result.stderr
