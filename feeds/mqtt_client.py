@@ -152,7 +152,10 @@ class MqttConnection:
             "5" if self.protocol == MQTTProtocolVersion.MQTTv5 else "3.1.1",
             "resumed" if flags.session_present else "new",
         )
-        client.subscribe(self.subscriptions)
+        if self.subscriptions:  # a publish-only connection (the alert service) has none
+            client.subscribe(self.subscriptions)
+        else:
+            self.subscribed.set()
         self.connected.set()
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:

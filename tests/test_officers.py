@@ -76,3 +76,39 @@ def test_duplicate_and_unknown_accounts_are_refused(store: Store) -> None:
         add_officer(store, "an", "mật khẩu khác nữa")
     with pytest.raises(OfficerError, match="no officer 'binh'"):
         remove_officer(store, "binh")
+
+
+def test_users_command_adds_lists_and_removes_accounts(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from wall.settings import PROJECT_DIR
+
+    env = {"IOC_STORE": f"sqlite:///{tmp_path / 'ioc.db'}", "PATH": "", "USER": "ca-truong"}
+
+    def users(*args: str, password: str = "") -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "wall", "users", *args],
+            input=password,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=PROJECT_DIR,
+        )
+
+    weak = users("add", "nguyen.an", "--password-stdin", password="ngắn\n")
+    assert weak.returncode == 1
+    assert weak.stderr.strip() == "wall users: the password must have at least 10 characters"
+    assert (
+        users("add", "nguyen.an", "--password-stdin", password="Một mật khẩu dài\n").returncode == 0
+    )
+    listed = users("list")
+    assert listed.stdout.split("\t")[0] == "nguyen.an"
+    assert users("remove", "nguyen.an").returncode == 0
+    assert users("list").stdout == ""
+    missing = users("remove", "nguyen.an")
+    assert (missing.returncode, missing.stderr.strip()) == (
+        1,
+        "wall users: there is no officer 'nguyen.an'",
+    )

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import signal
 import sys
+import threading
 
 from wall.cli import parser, run
+from wall.officers import OfficerError, add_officer, officers, remove_officer
 from wall.settings import Settings
 from wall.store import StoreUnavailable, open_store
 
@@ -67,6 +71,53 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def alerts(args: argparse.Namespace, settings: Settings) -> int:
+    """The alert evaluator, until SIGTERM/SIGINT."""
+    from wall.alerts import service
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return service.run(settings, stop)
+
+
+def users(args: argparse.Namespace, settings: Settings) -> int:
+    """Duty-officer accounts: add (asks the password twice, or reads stdin), remove, list."""
+
+    try:
+        with open_store(settings) as store:
+            store.check()
+            if args.action == "list":
+                for officer in officers(store):
+                    print(
+                        f"{officer.name}\t{officer.added_at.astimezone(settings.tz):%Y-%m-%d %H:%M}"
+                    )
+            elif args.action == "remove":
+                remove_officer(store, args.name, by=getpass.getuser())
+                print(f"removed officer {args.name}")
+            else:
+                add_officer(
+                    store, args.name, _new_password(args.password_stdin), by=getpass.getuser()
+                )
+                print(f"added officer {args.name}")
+    except OfficerError as exc:
+        print(f"wall users: {exc}", file=sys.stderr)
+        return 1
+    except StoreUnavailable as exc:
+        print(f"wall users: store not reachable: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _new_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Password again: ") != password:
+        raise OfficerError("the two passwords differ")
+    return password
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser("wall", "IOC Wall: the operations wall of a smart-city IOC.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -81,7 +132,16 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument(
             "--workers", type=int, default=2, help="worker processes (they share the cache)"
         )
-    return run(p, {"check": check, "serve": serve, "demo": demo}, argv)
+    sub.add_parser("alerts", help="evaluate the alert rules continuously (the alert service)")
+    users_parser = sub.add_parser("users", help="duty-officer accounts: add, remove, list")
+    actions = users_parser.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="add an officer (asks for the password)")
+    add.add_argument("name")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    actions.add_parser("remove", help="remove an officer").add_argument("name")
+    actions.add_parser("list", help="list the officers")
+    commands = {"check": check, "serve": serve, "demo": demo, "alerts": alerts, "users": users}
+    return run(p, commands, argv)
 
 
 if __name__ == "__main__":
