@@ -14,12 +14,13 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
-from layouts.alerts import STREAM as ALERT_STREAM
-from layouts.alerts import events_frame
+from layouts.alerts import alerts_frame
 from layouts.cameras import HISTORY as CAMERA_HISTORY
 from layouts.cameras import fold_outages
 from layouts.indicators import TREND_POINTS
 from layouts.wifi import CURVE_WINDOW, THROUGHPUT_WINDOW
+from wall.alerts.model import STREAM as ALERT_STREAM
+from wall.alerts.model import fold
 from wall.cache import cache, shared
 from wall.settings import Settings
 from wall.store import Store, open_store
@@ -60,9 +61,16 @@ def _camera_outages(store: Store, now: datetime, previous: Previous | None) -> p
 
 
 def _alerts(store: Store, now: datetime, _: object) -> pd.DataFrame:
-    return events_frame(
-        store.latest_events(ALERT_STREAM), store.events(ALERT_STREAM, since=now - ALERT_HISTORY)
-    )
+    """Alerts folded from the log: the last week of events, plus the whole history of any key
+    whose current episode began before that week (its newest event says it may still be on)."""
+    since = now - ALERT_HISTORY
+    latest = store.latest_events(ALERT_STREAM)
+    events = {e.event_id: e for e in store.events(ALERT_STREAM, since=since)}
+    raised_lately = {e.key for e in events.values() if e.kind == "raised"}
+    for key, newest in latest.items():
+        if key not in raised_lately and (newest.kind != "cleared" or newest.time >= since):
+            events.update((e.event_id, e) for e in store.events(ALERT_STREAM, key=key))
+    return alerts_frame(fold(events.values()))
 
 
 PARTS: dict[str, Part] = {

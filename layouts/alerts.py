@@ -1,86 +1,95 @@
-"""Alerts: whatever the "alerts" event log holds, active ones by severity and age.
+"""Alerts: what the "alerts" event log holds, active ones by severity and age.
 
-The rules that raise alerts and the acknowledgement flow live elsewhere; this screen reads the
-newest event of each alert key (see docs/wall.md for the event shape it expects).
+The rules that raise alerts and the officers' acknowledgement live in wall.alerts; this screen
+folds the log with the same state model (wall.alerts.model.fold) and says it with the same words
+(wall.alerts.text), so the wall and the officers' console never disagree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import pandas as pd
 from dash import html
 
 from layouts.common import Context, age_text, fmt_int, mark, screen_header
+from wall.alerts.model import SEVERITIES, Alert
+from wall.alerts.text import SEVERITIES as SEVERITY_WORDS
+from wall.alerts.text import STATES as STATE_WORDS
+from wall.alerts.text import alert_title, label
 from wall.i18n import Translator
-from wall.store.base import Event
 
 NAME = "alerts"
 PARTS = ("alerts",)
-STREAM = "alerts"
-SEVERITIES = ("critical", "major", "minor", "warning", "info")
-# Shape and tone per severity: the order of shapes (◆ ▲ ● ■ ○) carries the rank without colour.
+# Shape and tone per severity: the order of shapes (◆ ▲ ● ○) carries the rank without colour.
 SEVERITY_MARKS = {
     "critical": ("◆", "bad"),
-    "major": ("▲", "bad"),
-    "minor": ("●", "warn"),
-    "warning": ("■", "warn"),
-    "info": ("○", "info"),
+    "high": ("▲", "bad"),
+    "medium": ("●", "warn"),
+    "low": ("○", "info"),
 }
-# Kinds after which an alert is over; any other newest kind (raised, acknowledged, escalated,
-# updated, …) leaves it on the wall.
-ENDED_KINDS = frozenset({"cleared", "resolved", "closed", "expired", "suppressed"})
-ACK_KINDS = frozenset({"acknowledged", "ack"})
-COLUMNS = ("key", "kind", "time", "raised", "severity", "title", "where", "actor", "acknowledged")
+COLUMNS = (
+    "key",
+    "severity",
+    "state",
+    "title_vi",
+    "title_en",
+    "ward",
+    "raised",
+    "acked_by",
+    "shelved_until",
+    "time",
+)
+SHOWN_STATES = ("active_unack", "active_ack", "cleared_unack")
 MAX_ROWS = 9
 
 
-def events_frame(latest: Mapping[str, Event], history: Iterable[Event]) -> pd.DataFrame:
-    """One row per alert key from its newest event; `raised` is the time of its newest 'raised'
-    event (from `history`), or the newest event's time when history does not reach back.
-    Severity, title and place come from the newest event that carries them, so an
-    acknowledgement that only says who acknowledged keeps the alert's severity and title."""
-    raised_at: dict[str, pd.Timestamp] = {}
-    known: dict[str, dict] = {}
-    for event in history:
-        if event.kind == "raised":
-            raised_at[event.key] = pd.Timestamp(event.time)
-        if isinstance(event.data, Mapping):
-            known.setdefault(event.key, {}).update(event.data)
-    rows = []
-    for key, event in latest.items():
-        data = {**known.get(key, {}), **(event.data if isinstance(event.data, Mapping) else {})}
-        severity = str(data.get("severity", "info")).lower()
-        rows.append(
-            {
-                "key": key,
-                "kind": event.kind,
-                "time": pd.Timestamp(event.time),
-                "raised": raised_at.get(key, pd.Timestamp(event.time)),
-                "severity": severity if severity in SEVERITIES else "info",
-                "title": str(data.get("title") or key),
-                "where": str(data.get("ward") or data.get("source") or ""),
-                "actor": event.actor or "",
-                "acknowledged": event.kind in ACK_KINDS,
-            }
-        )
+def alerts_frame(alerts: Mapping[str, Alert]) -> pd.DataFrame:
+    """One row per alert as the officers' console sees it (wall.alerts.model.fold), with its
+    title in both languages; `time` is its last change."""
+    rows = [
+        {
+            "key": alert.key,
+            "severity": alert.severity if alert.severity in SEVERITIES else "medium",
+            "state": alert.state,
+            "title_vi": alert_title(alert, "vi"),
+            "title_en": alert_title(alert, "en"),
+            "ward": alert.ward or "",
+            "raised": pd.Timestamp(alert.raised_at),
+            "acked_by": alert.acked_by or "",
+            "shelved_until": pd.Timestamp(alert.shelved_until) if alert.shelved_until else pd.NaT,
+            "time": pd.Timestamp(alert.updated_at or alert.raised_at),
+        }
+        for alert in alerts.values()
+    ]
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    frame["acknowledged"] = frame["acknowledged"].astype(bool)
+    for column in ("raised", "shelved_until", "time"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame
 
 
-def active_alerts(frame: pd.DataFrame) -> pd.DataFrame:
-    """Alerts still on: most severe first, then the oldest first."""
+def shown_alerts(frame: pd.DataFrame, ctx: Context) -> pd.DataFrame:
+    """What the wall lists: active or not yet acknowledged, not shelved; most severe first, then
+    the oldest first."""
     if frame.empty:
-        return frame
-    active = frame[~frame["kind"].isin(ENDED_KINDS)].copy()
-    active["rank"] = active["severity"].map(SEVERITIES.index)
-    return active.sort_values(["rank", "raised", "key"], kind="stable").reset_index(drop=True)
+        return frame.assign(rank=pd.Series(dtype=int))
+    now = pd.Timestamp(ctx.now)
+    shelved = frame["shelved_until"].notna() & (frame["shelved_until"] > now)
+    shown = frame[frame["state"].isin(SHOWN_STATES) & ~shelved].copy()
+    shown["rank"] = shown["severity"].map(SEVERITIES.index)
+    return shown.sort_values(["rank", "raised", "key"], kind="stable").reset_index(drop=True)
+
+
+def shelved_count(frame: pd.DataFrame, ctx: Context) -> int:
+    if frame.empty:
+        return 0
+    open_ = frame["state"] != "closed"
+    return int((open_ & (frame["shelved_until"] > pd.Timestamp(ctx.now))).sum())
 
 
 def severity_mark(severity: str, t: Translator, suffix: str = "") -> html.Span:
     symbol, tone = SEVERITY_MARKS[severity]
-    word = t(f"al.severity.{severity}")
+    word = label(SEVERITY_WORDS, severity, t.lang)
     return html.Span(
         [
             html.Span(symbol, className="mark-symbol", **{"aria-hidden": "true"}),
@@ -107,9 +116,9 @@ def shell(t: Translator, tz: str) -> html.Div:
 
 
 def counts(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
-    active = active_alerts(data["alerts"])
-    tally = active["severity"].value_counts() if not active.empty else pd.Series(dtype=int)
-    unacked = int((~active["acknowledged"]).sum()) if not active.empty else 0
+    shown = shown_alerts(data["alerts"], ctx)
+    tally = shown["severity"].value_counts() if not shown.empty else pd.Series(dtype=int)
+    unacked = int((shown["state"] != "active_ack").sum()) if not shown.empty else 0
     boxes = [
         html.Div(
             [
@@ -130,41 +139,51 @@ def counts(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
             className="count-box count-box--unacked",
         )
     )
+    shelved = shelved_count(data["alerts"], ctx)
+    boxes.append(
+        html.Div(
+            [
+                html.Div(fmt_int(shelved, ctx.lang), className="count-number"),
+                mark("nodata", ctx.t, ctx.t("al.shelved")),
+            ],
+            className="count-box" + ("" if shelved else " count-box--zero"),
+        )
+    )
     return boxes
 
 
 def alert_list(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
-    active = active_alerts(data["alerts"])
-    if active.empty:
+    shown = shown_alerts(data["alerts"], ctx)
+    if shown.empty:
         return html.Div(mark("met", ctx.t, ctx.t("al.none")), className="tile tile--calm")
     rows = []
-    for row in active.head(MAX_ROWS).itertuples(index=False):
-        if row.acknowledged:
+    for row in shown.head(MAX_ROWS).itertuples(index=False):
+        state_word = label(STATE_WORDS, row.state, ctx.lang)
+        if row.state == "active_ack":
             state = [
-                mark("met", ctx.t, ctx.t("al.acked")),
-                html.Div(row.actor, className="al-actor") if row.actor else None,
+                mark("met", ctx.t, state_word),
+                html.Div(row.acked_by, className="al-actor") if row.acked_by else None,
             ]
         else:
-            state = mark("offline", ctx.t, ctx.t("al.unacked"))
+            state = mark("offline" if row.state == "active_unack" else "at_risk", ctx.t, state_word)
         rows.append(
             html.Div(
                 [
                     html.Div(severity_mark(row.severity, ctx.t), className="al-sev"),
                     html.Div(
                         [
-                            html.Div(row.title, className="al-title"),
-                            html.Div(row.where, className="al-where"),
+                            html.Div(getattr(row, f"title_{ctx.lang}"), className="al-title"),
+                            html.Div(row.ward, className="al-where"),
                         ],
                         className="al-what",
                     ),
                     html.Div(age_text(ctx.age_seconds(row.raised), ctx.t), className="al-age"),
                     html.Div(state, className="al-state"),
                 ],
-                className=f"al-row al-row--{row.severity}"
-                + (" al-row--acked" if row.acknowledged else ""),
+                className=f"al-row al-row--{row.severity} al-row--{row.state}",
             )
         )
-    more = len(active) - MAX_ROWS
+    more = len(shown) - MAX_ROWS
     if more > 0:
         rows.append(html.Div(f"+ {fmt_int(more, ctx.lang)}", className="al-more"))
     return html.Div(

@@ -137,8 +137,8 @@ def reports_tile(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
 
 
 def alerts_tile(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
-    active = alerts_screen.active_alerts(data["alerts"])
-    unacked = active[~active["acknowledged"]] if not active.empty else active
+    shown = alerts_screen.shown_alerts(data["alerts"], ctx)
+    unacked = shown[shown["state"] != "active_ack"] if not shown.empty else shown
     counts = unacked["severity"].value_counts() if not unacked.empty else pd.Series(dtype=int)
     detail = [
         alerts_screen.severity_mark(sev, ctx.t, f"{int(counts[sev])}")

@@ -23,6 +23,7 @@ from feeds.inventory import load_inventory
 from wall.settings import PROJECT_DIR
 from wall.store import Event, Point, Store
 
+MINUTES_3 = timedelta(minutes=3)
 INVENTORY = PROJECT_DIR / "feeds" / "hoa_thanh_inventory.csv"
 CATEGORIES = ("traffic", "environment", "lighting", "flooding", "urban_order")
 TITLES = {
@@ -51,13 +52,15 @@ INDICATORS = (
     ("sh-01", "so_hoa", "Thanh toán không dùng tiền mặt", 58.0, 60, "%"),
     ("sh-02", "so_hoa", "Điểm WiFi công cộng hoạt động", 100.0, 100, "điểm"),
 )
+# (rule, entity, severity, ward, facts): as wall.alerts' rules raise them.
 ALERTS = (
-    ("cam-outage-long-hoa", "critical", "Mất kết nối 6 camera khu chợ Long Hoa", "Long Hoa"),
-    ("wifi-overload-toa-thanh", "major", "Điểm WiFi Tòa Thánh quá tải", "Long Thành Bắc"),
-    ("flood-hiep-tan", "major", "Ngập nước đường Hiệp Tân sau mưa", "Hiệp Tân"),
-    ("report-backlog", "minor", "12 phản ánh quá hạn xử lý", "Trường Tây"),
-    ("feed-kpi-late", "warning", "Chỉ số kinh tế chưa cập nhật tháng này", ""),
-)
+    ("ward_cameras_offline", "Long Hoa", "critical", "Long Hoa",
+     {"offline": 6, "total": 69, "percent": 8.7}),
+    ("ap_over_capacity", "ap-001", "high", "Long Thành Bắc", {"clients": 262, "capacity": 250}),
+    ("camera_offline", "Cầu Lý Thường Kiệt", "high", "Long Hoa", {}),
+    ("report_overdue", "pa-0007", "medium", "Trường Tây", {"hours": 48}),
+    ("feed_silent", "open311", "low", None, {}),
+)  # fmt: skip
 
 
 def seed(store: Store, now: datetime, *, history_hours: int = 26, fresh: bool = True) -> None:
@@ -149,25 +152,21 @@ def seed(store: Store, now: datetime, *, history_hours: int = 26, fresh: bool = 
         points = [Point(p.measurement, p.tags, p.fields, p.time - shift) for p in points]
     store.write(points)
     events = []
-    for n, (key, severity, title, ward) in enumerate(ALERTS):
+    for n, (rule, entity, severity, ward, facts) in enumerate(ALERTS):
+        key = f"{rule}:{entity}"
         raised = now - timedelta(minutes=7 + 23 * n)
-        data = {"severity": severity, "title": title, "ward": ward}
-        events.append(Event.new("alerts", key, "raised", data=data, at=raised))
+        data = {"severity": severity, "title": key, "ward": ward, "facts": facts, "rule": rule}
+        events.append(Event.new("alerts", key, "raised", actor="system", data=data, at=raised))
         if n in (1, 4):
             events.append(
                 Event.new(
-                    "alerts",
-                    key,
-                    "acknowledged",
-                    actor="Nguyễn Văn An",
-                    data=data,
-                    at=raised + timedelta(minutes=3),
+                    "alerts", key, "acknowledged", actor="Nguyễn Văn An", at=raised + MINUTES_3
                 )
             )
-    events.append(
-        Event.new("alerts", "old-one", "raised", data={"severity": "major", "title": "Cũ"}, at=now)
-    )
-    events.append(Event.new("alerts", "old-one", "cleared", at=now + timedelta(milliseconds=5)))
+    cleared_raise = {"severity": "high", "title": "ap_down:ap-009", "rule": "ap_down"}
+    events.append(Event.new("alerts", "ap_down:ap-009", "raised", data=cleared_raise, at=now))
+    events.append(Event.new("alerts", "ap_down:ap-009", "acknowledged", actor="Lê Thị Hoa", at=now))
+    events.append(Event.new("alerts", "ap_down:ap-009", "cleared", at=now + MINUTES_3 / 60))
     store.append_events(events)
 
 

@@ -324,3 +324,39 @@ def test_tiles_turn_stale_when_a_feed_stops(wall, browser):
         browser.save_screenshot(str(SCREENSHOTS / "overview-camera-feed-stopped-1920x1080.png"))
     finally:
         wall.feeder.paused.discard("camera_status")
+
+
+def test_a_page_whose_layout_failed_to_load_recovers_by_itself(wall, browser):
+    """A page whose layout request failed (server gone between the page and its layout: Dash
+    stays on "Loading..." or "Error loading layout") never stays that way."""
+    resize(browser, *SIZES[0])
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*_dash-layout*"]})
+    try:
+        browser.get(f"{wall.url}/overview")
+        time.sleep(3)
+        assert browser.execute_script("return document.querySelector('.screen-frame')") is None
+        browser.save_screenshot(str(SCREENSHOTS / "layout-not-loaded-1920x1080.png"))
+    finally:
+        browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+    assert wait_for(browser, SCREEN_DRAWN, timeout=30) == "Tổng quan"
+
+
+def test_a_kiosk_reloads_itself_at_a_rotation_boundary_after_its_reload_age(wall, browser):
+    """Days of running are bounded by a periodic full reload; here the age is 7 seconds."""
+    quick = WallProcess({**wall.env, "IOC_KIOSK_RELOAD_HOURS": "0.002"})
+    quick.start()
+    try:
+        resize(browser, *SIZES[0])
+        browser.get(f"{quick.url}/kiosk?layouts=overview,alerts&rotate=5")
+        wait_for(browser, SCREEN_DRAWN)
+        browser.execute_script("window.beforeReload = true")
+        wait_for(
+            browser,
+            "return window.beforeReload === undefined && !!window.iocWall",
+            timeout=25,
+            what="a full page reload",
+        )
+        assert wait_for(browser, SCREEN_DRAWN) == "Tổng quan"
+    finally:
+        quick.stop()

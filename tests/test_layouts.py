@@ -10,6 +10,7 @@ import pytest
 
 from layouts import SCREENS, alerts, cameras, indicators, overview, reports, wifi
 from layouts.common import Context, age_text, fmt_int, fmt_number, render_outputs
+from wall.alerts.model import fold
 from wall.i18n import TEXT, Translator
 from wall.store import Event
 
@@ -162,40 +163,68 @@ def test_indicator_trend_is_an_svg_line_with_the_target():
 
 
 def alert_events():
-    raised = [
-        Event.new("alerts", "a1", "raised", data={"severity": "minor", "title": "Nhẹ"}, at=NOW),
-        Event.new("alerts", "a2", "raised", data={"severity": "critical", "title": "Khẩn"}, at=NOW),
-        Event.new("alerts", "a3", "raised", data={"severity": "major", "title": "Đã xong"}, at=NOW),
+    def raise_(key, severity, minutes_ago, **facts):
+        rule = key.partition(":")[0]
+        data = {
+            "severity": severity,
+            "title": key,
+            "rule": rule,
+            "ward": "Long Hoa",
+            "facts": facts,
+        }
+        return Event.new(
+            "alerts", key, "raised", data=data, at=NOW - timedelta(minutes=minutes_ago)
+        )
+
+    later = NOW - timedelta(minutes=1)
+    return [
+        raise_("ap_down:ap-001", "medium", 30),
+        raise_("camera_offline:cam-7", "critical", 10),
+        raise_("ap_down:ap-002", "high", 20),
+        raise_("feed_silent:open311", "low", 40),
+        raise_("ap_down:ap-003", "high", 50),
+        Event.new("alerts", "ap_down:ap-001", "acknowledged", actor="Trần Thị Bình", at=later),
+        Event.new("alerts", "ap_down:ap-002", "acknowledged", actor="Trần Thị Bình", at=later),
+        Event.new("alerts", "ap_down:ap-002", "cleared", at=NOW),
+        Event.new("alerts", "ap_down:ap-003", "cleared", at=NOW),
+        Event.new(
+            "alerts",
+            "feed_silent:open311",
+            "shelved",
+            actor="Trần Thị Bình",
+            note="bảo trì",
+            data={"until": (NOW + timedelta(hours=1)).isoformat()},
+            at=later,
+        ),
     ]
-    later = NOW + timedelta(minutes=1)
-    ack = Event.new("alerts", "a1", "acknowledged", actor="Trần Thị Bình", at=later)
-    cleared = Event.new("alerts", "a3", "cleared", at=later)
-    latest = {"a1": ack, "a2": raised[1], "a3": cleared}
-    return alerts.events_frame(latest, [*raised, ack, cleared])
 
 
-def test_active_alerts_leave_out_cleared_ones_and_put_the_most_severe_first():
-    active = alerts.active_alerts(alert_events())
-    assert active["key"].tolist() == ["a2", "a1"]
-    assert active["acknowledged"].tolist() == [False, True]
-    # The acknowledged alert keeps the severity and title of its raise.
-    assert active["title"].tolist() == ["Khẩn", "Nhẹ"]
+def alert_frame():
+    return alerts.alerts_frame(fold(alert_events()))
+
+
+def test_the_wall_lists_alerts_as_the_officers_console_folds_them():
+    shown = alerts.shown_alerts(alert_frame(), ctx())
+    # ap-002 was acknowledged then cleared (closed); open311 is shelved; ap-003 cleared unacked.
+    assert shown["key"].tolist() == ["camera_offline:cam-7", "ap_down:ap-003", "ap_down:ap-001"]
+    assert shown["state"].tolist() == ["active_unack", "cleared_unack", "active_ack"]
+    assert shown["title_vi"].tolist()[0] == "Camera cam-7 mất kết nối"
+    assert shown["title_en"].tolist()[2] == "WiFi access point ap-001 down"
 
 
 def test_alert_list_shows_who_acknowledged_and_the_overview_counts_the_rest():
-    frame = alert_events()
+    frame = alert_frame()
     shown = texts(alerts.alert_list({"alerts": frame}, ctx()))
     assert "Khẩn cấp" in shown and "Chưa xác nhận" in shown
     assert "Đã xác nhận Trần Thị Bình" in shown
-    assert "Đã xong" not in shown
+    assert "Đã hết – chưa xác nhận" in shown
+    assert "ap-002" not in shown and "open311" not in shown
+    counts = texts(alerts.counts({"alerts": frame}, ctx()))
+    assert "2 ✖ Chưa xác nhận" in counts and "1 ○ Tạm ẩn" in counts
     tile = overview.alerts_tile({"alerts": frame}, ctx())
-    assert texts(tile).startswith("Cảnh báo chưa xác nhận 1 ")
-
-
-def test_events_of_an_unknown_severity_still_show_as_info():
-    odd = Event.new("alerts", "x", "raised", data={"severity": "weird"}, at=NOW)
-    frame = alerts.events_frame({"x": odd}, [odd])
-    assert frame["severity"].tolist() == ["info"] and frame["title"].tolist() == ["x"]
+    assert texts(tile).startswith("Cảnh báo chưa xác nhận 2 ")
+    english = texts(alerts.alert_list({"alerts": frame}, ctx("en")))
+    assert "Camera cam-7 offline" in english and "Critical" in english
 
 
 def test_stale_tiles_say_so_in_words_and_style():
@@ -361,7 +390,7 @@ def test_a_tile_that_cannot_be_drawn_shows_no_data_and_the_rest_still_draws():
 def test_every_screen_draws_from_empty_data_without_error(name, caplog):
     screen = SCREENS[name]
     empty = {
-        part: (alerts.events_frame({}, []) if part == "alerts" else pd.DataFrame())
+        part: (alerts.alerts_frame({}) if part == "alerts" else pd.DataFrame())
         for part in screen.PARTS
     }
     values = render_outputs(screen.OUTPUTS, empty, ctx())

@@ -65,11 +65,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "feed.kpi": ("Chỉ số", "Indicators"),
     "of": ("{part} / {whole}", "{part} of {whole}"),
     # Cameras
-    "cam.by_ward": ("Tỷ lệ trực tuyến theo phường, xã", "Availability by ward"),
     "cam.timeline": ("Mất kết nối 24 giờ qua", "Outages, last 24 hours"),
     "cam.offline_list": ("Camera cần xử lý", "Cameras needing attention"),
     "cam.restored": ("Đã khôi phục", "Restored"),
-    "cam.offline_for": ("mất {age}", "down {age}"),
     "cam.none_offline": ("Không có camera mất kết nối", "No camera offline"),
     "cam.unknown_ward": ("Chưa rõ phường", "Ward unknown"),
     # WiFi
@@ -82,7 +80,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "wifi.throughput_now": ("Lưu lượng tải xuống", "Download now"),
     "wifi.download": ("Tải xuống", "Download"),
     "wifi.upload": ("Tải lên", "Upload"),
-    "wifi.capacity": ("{n}% sức chứa", "{n}% of capacity"),
     # Reports
     "rep.by_category": ("Đang mở theo lĩnh vực", "Open by category"),
     "rep.by_ward": ("Đang mở theo phường, xã", "Open by ward"),
@@ -91,7 +88,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "rep.resolved": ("Đã xử lý", "Resolved"),
     "rep.oldest": ("Tồn đọng lâu nhất", "Oldest open"),
     "rep.map": ("Vị trí phản ánh đang mở", "Open reports on the map"),
-    "rep.open_for": ("{age}", "{age}"),
     "rep.status.new": ("Mới", "New"),
     "rep.status.assigned": ("Đã giao", "Assigned"),
     "rep.status.in_progress": ("Đang xử lý", "In progress"),
@@ -104,14 +100,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "al.active": ("Cảnh báo đang hoạt động", "Active alerts"),
     "al.none": ("Không có cảnh báo", "No active alert"),
     "al.unacked": ("Chưa xác nhận", "Unacknowledged"),
-    "al.acked": ("Đã xác nhận", "Acknowledged"),
-    "al.severity.critical": ("Khẩn cấp", "Critical"),
-    "al.severity.major": ("Nghiêm trọng", "Major"),
-    "al.severity.minor": ("Nhẹ", "Minor"),
-    "al.severity.warning": ("Chú ý", "Warning"),
-    "al.severity.info": ("Thông tin", "Info"),
+    "al.shelved": ("Tạm ẩn", "Shelved"),
     "al.newest": ("cảnh báo mới nhất {age} trước", "newest alert {age} ago"),
-    "al.since": ("{age}", "{age}"),
     # Kiosk / URL problems
     "param.unknown_layout": (
         "Tham số “{param}”: không có màn hình “{value}” (có: {known})",
