@@ -6,9 +6,11 @@ servers of the session are never disturbed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -315,3 +317,71 @@ def test_command_without_a_broker_says_which_setting_is_missing(tmp_path: Path) 
     )
     assert result.returncode == 2
     assert "IOC_MQTT_URL" in result.stderr and "Traceback" not in result.stderr
+
+
+class MqttV311OnlyFront:
+    """A TCP front of the real mosquitto that answers an MQTT v5 CONNECT as a 3.1.1-only broker
+    does (CONNACK return code 1, "unacceptable protocol version", then close) and passes every
+    other connection through unchanged."""
+
+    def __init__(self, upstream_port: int):
+        self.upstream_port = upstream_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.refused_v5 = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        connect = client.recv(65536)  # the CONNECT packet: paho sends it in one write
+        length_bytes = next(i for i in range(1, 5) if connect[i] < 128)
+        protocol_level = connect[1 + length_bytes + 6]  # after the length and b"\0\4MQTT"
+        if protocol_level == 5:
+            self.refused_v5 += 1
+            client.sendall(b"\x20\x02\x00\x01")
+            client.close()
+            return
+        upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+        upstream.sendall(connect)
+        for source, target in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pipe, args=(source, target), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, target):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_broker_that_refuses_mqtt_5_is_spoken_to_in_mqtt_3_1_1(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    front = MqttV311OnlyFront(mosquitto.port)
+    settings = worker_settings(
+        f"mqtt://127.0.0.1:{front.port}", f"sqlite:///{tmp_path / 'ioc.db'}", tmp_path
+    )
+    publisher = Publisher(mosquitto.port)
+    with open_store(settings) as store, running(settings, store) as worker:
+        assert front.refused_v5 == 1
+        assert worker.connection.protocol == mqtt.MQTTv311
+        for camera_id in ids(0, 50):
+            publisher.camera(camera_id)
+        wait_for(lambda: stored(store) == set(ids(0, 50)), what="stored over 3.1.1")
+    front.close()
+    publisher.close()
