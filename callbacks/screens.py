@@ -13,11 +13,13 @@ from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
+import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, no_update
 
 from callbacks.queries import Queries
 from layouts import SCREENS
 from layouts.common import Context, mark, render_outputs
+from wall.cache import shared
 from wall.i18n import Translator
 from wall.settings import Settings
 
@@ -27,38 +29,55 @@ DESIGN_WIDTH = 1920
 
 
 def scale_for(pull: Any) -> float:
-    """Figure scale from the browser's width (1.0 at 1920 px), so plotly text grows with the CSS."""
+    """Figure scale from the browser's width (1.0 at 1920 px), so plotly text grows with the CSS;
+    in steps of 1/8, so walls of nearly the same size share one drawing."""
     try:
         width = float(pull.get("w", DESIGN_WIDTH))
     except (AttributeError, TypeError, ValueError):
         return 1.0
     low, high = SCALE_LIMITS
-    return min(high, max(low, width / DESIGN_WIDTH))
+    return min(high, max(low, round(width / DESIGN_WIDTH * 8) / 8))
 
 
 def refresh(
     screen: ModuleType, queries: Queries, settings: Settings, lang: str, pull: Any
 ) -> list[Any]:
-    """The values of the screen's outputs, its status line and the done marker."""
+    """The values of the screen's outputs, its status line and the done marker.
+
+    The drawing itself is shared like the queries: kiosks showing the same screen in the same
+    language at the same size get one drawing per tick between them.
+    """
     t = Translator(lang if lang in ("vi", "en") else settings.language)
     outputs = list(screen.OUTPUTS)
     done = pull.get("t") if isinstance(pull, dict) else None
-    try:
+    scale = scale_for(pull)
+
+    def draw() -> list[Any]:
         data = queries.parts(screen.PARTS)
+        ctx = Context(
+            now=datetime.now(UTC),
+            tz=settings.tz,
+            t=t,
+            stale_after_seconds=settings.stale_after_seconds,
+            scale=scale,
+            extra={"map_tiles_url": settings.map_tiles_url},
+        )
+        values = render_outputs(screen.OUTPUTS, data, ctx)
+        # Figures as plain dicts: what Dash sends anyway, and far quicker out of the cache.
+        return [
+            values[key].to_dict() if isinstance(values[key], go.Figure) else values[key]
+            for key in outputs
+        ]
+
+    try:
+        values = shared(
+            f"screen:{screen.NAME}:{t.lang}:{scale:.2f}", settings.refresh_seconds, draw
+        )
     except Exception as exc:  # the store is down or answered nonsense: keep the last picture
         log.warning("screen %s: cannot read the store: %s", screen.NAME, exc)
         status = mark("offline", t, t("store_unavailable"))
         return [no_update] * len(outputs) + [status, done]
-    ctx = Context(
-        now=datetime.now(UTC),
-        tz=settings.tz,
-        t=t,
-        stale_after_seconds=settings.stale_after_seconds,
-        scale=scale_for(pull),
-        extra={"map_tiles_url": settings.map_tiles_url},
-    )
-    values = render_outputs(screen.OUTPUTS, data, ctx)
-    return [values[key] for key in outputs] + [None, done]
+    return [*values, None, done]
 
 
 def register(app: Dash, settings: Settings, queries: Queries) -> None:

@@ -194,10 +194,10 @@ def test_every_screen_refreshes_in_english_when_asked(seeded_db, tmp_path):
             values = refresh(screen, queries, settings, "en", {"w": 3840, "t": 1})
             assert len(values) == len(screen.OUTPUTS) + 2, name
             assert values[-2] is None and values[-1] == 1
-    shown = json.dumps(
-        refresh(SCREENS["indicators"], queries, settings, "en", {"w": 1920, "t": 2})[0],
-        default=str,
-    )
+        shown = json.dumps(
+            refresh(SCREENS["indicators"], queries, settings, "en", {"w": 1920, "t": 2})[0],
+            default=str,
+        )
     assert "targets met" in shown
 
 
