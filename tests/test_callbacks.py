@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -11,12 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
+import redis
+import requests
 
 from callbacks.pages import plan_for
 from callbacks.queries import Queries
 from callbacks.screens import refresh, scale_for
 from layouts import SCREENS
-from tests.browser_fixtures import seed
+from tests.browser_fixtures import free_port, seed
 from wall.app import create_app
 from wall.settings import PROJECT_DIR, Settings, SettingsError, load_settings
 from wall.store.sqlite import SQLiteStore
@@ -279,3 +283,85 @@ def test_bad_cache_settings_name_the_setting(name, value):
 def test_bad_tiles_url_names_the_setting():
     with pytest.raises(SettingsError, match="IOC_MAP_TILES_URL"):
         load_settings(environ={"IOC_MAP_TILES_URL": "https://tiles.example/x.png"})
+
+
+def test_the_demo_command_feeds_the_store_and_serves_the_wall(tmp_path):
+    """`python -m wall demo`, the README's run command: simulator + wall, then a clean stop."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "IOC_STORE": f"sqlite:///{tmp_path / 'ioc.db'}",
+        "IOC_CACHE_URL": f"file://{tmp_path / 'cache'}",
+    }
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "wall", "demo", "--port", str(port), "--workers", "1"],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        cameras = 0
+        while time.monotonic() < deadline and not cameras:
+            time.sleep(1)
+            try:
+                healthy = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok
+            except requests.RequestException:
+                healthy = False
+            if healthy and (tmp_path / "ioc.db").exists():
+                with SQLiteStore(tmp_path / "ioc.db") as store:
+                    cameras = len(store.latest("camera_status", "camera_id"))
+        assert cameras > 300, "the simulator's cameras reached the store"
+        page = requests.get(f"http://127.0.0.1:{port}/kiosk", timeout=5).text
+        assert "IOC Hòa Thành" in page
+    finally:
+        os.killpg(demo.pid, signal.SIGINT)
+        output, _ = demo.communicate(timeout=30)
+    assert f"http://127.0.0.1:{port}/" in output
+    assert "Traceback" not in output
+    assert demo.returncode == 0, output[-2000:]
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    """A real redis-server (Debian package) on a free port, for wall replicas sharing a cache."""
+    port = free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", folder],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            redis.Redis.from_url(url).ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                server.kill()
+                raise
+            time.sleep(0.1)
+    yield url
+    server.terminate()
+    server.wait(10)
+
+
+def test_wall_replicas_share_answers_through_redis(seeded_db, redis_url):
+    settings = Settings(store=f"sqlite:///{seeded_db}", cache_url=redis_url, refresh_seconds=600.0)
+    remaining = 600 - time.time() % 600
+    if remaining < 10:
+        time.sleep(remaining + 0.1)
+    first, second = CountingStore(seeded_db), CountingStore(seeded_db)
+    for store in (first, second):  # two replicas: separate apps, one Redis
+        app = create_app(settings, store=store)
+        response = app.server.test_client().post(
+            "/_dash-update-component", json=update_request("alerts")
+        )
+        assert response.status_code == 200
+    assert first.calls == ["latest_events", "events"]
+    assert second.calls == []
