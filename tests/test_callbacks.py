@@ -285,14 +285,20 @@ def test_bad_tiles_url_names_the_setting():
         load_settings(environ={"IOC_MAP_TILES_URL": "https://tiles.example/x.png"})
 
 
-def test_the_demo_command_feeds_the_store_and_serves_the_wall(tmp_path):
-    """`python -m wall demo`, the README's run command: simulator + wall, then a clean stop."""
+@pytest.mark.parametrize("feed", ["in-process", "mqtt"])
+def test_the_demo_command_feeds_the_store_and_serves_the_wall(tmp_path, request, feed):
+    """`python -m wall demo`, the README's run command: simulator + wall, then a clean stop;
+    over a real mosquitto when IOC_MQTT_URL is set."""
     port = free_port()
     env = {
         **os.environ,
         "IOC_STORE": f"sqlite:///{tmp_path / 'ioc.db'}",
         "IOC_CACHE_URL": f"file://{tmp_path / 'cache'}",
     }
+    if feed == "mqtt":
+        env["IOC_MQTT_URL"] = request.getfixturevalue("mosquitto").url
+        env["IOC_MQTT_CLIENT_ID"] = f"wall-demo-{port}"
+        env["IOC_INGEST_SPOOL_DIR"] = str(tmp_path / "spool")
     demo = subprocess.Popen(
         [sys.executable, "-m", "wall", "demo", "--port", str(port), "--workers", "1"],
         cwd=PROJECT_DIR,
@@ -321,6 +327,7 @@ def test_the_demo_command_feeds_the_store_and_serves_the_wall(tmp_path):
         os.killpg(demo.pid, signal.SIGINT)
         output, _ = demo.communicate(timeout=30)
     assert f"http://127.0.0.1:{port}/" in output
+    assert ("MQTT worker" in output) == (feed == "mqtt")
     assert "Traceback" not in output
     assert demo.returncode == 0, output[-2000:]
 

@@ -37,11 +37,10 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def demo(args: argparse.Namespace, settings: Settings) -> int:
-    """Everything a newcomer needs on the embedded store: the simulator feeding the store
-    in-process (the same validation and write path as the MQTT worker), and the wall."""
-    import threading
-
-    from feeds.simulator import run_in_process
+    """Everything a newcomer needs: the city simulator, the feed path into the store, and the
+    wall. With no IOC_MQTT_URL the simulator writes in-process through the same validation and
+    write path as the MQTT worker; with it, the simulator publishes to that broker and an MQTT
+    worker in this process writes what arrives."""
     from wall.server import serve as serve_wall
 
     store = open_store(settings)
@@ -51,22 +50,48 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"store not reachable: {exc}", file=sys.stderr)
         return 1
     stop = threading.Event()
-    simulation = run_in_process(store, settings, stop)
+    if settings.mqtt_url:
+        from feeds.mqtt_worker import MqttWorker
+        from feeds.simulator import MqttPublisher, build_simulator, feed_sink
+
+        worker = MqttWorker(settings, store)
+        publisher = MqttPublisher(settings.mqtt_url)
+        if not publisher.wait_connected(10):
+            print(f"no MQTT broker answers at {settings.mqtt_url}", file=sys.stderr)
+            publisher.close()
+            return 1
+        simulator = threading.Thread(
+            target=feed_sink, args=(build_simulator(settings), publisher, stop), daemon=True
+        )
+        receiver = threading.Thread(target=worker.run, name="mqtt-worker", daemon=True)
+        receiver.start()
+        simulator.start()
+        # In this order: the simulator stops, the worker writes what it received, then the
+        # publisher disconnects.
+        shutdown = [(stop.set, simulator), (worker.stopping.set, receiver), (publisher.close, None)]
+        feed_path = f"simulator → {settings.mqtt_url} → MQTT worker"
+    else:
+        from feeds.simulator import run_in_process
+
+        shutdown = [(stop.set, run_in_process(store, settings, stop).thread)]
+        feed_path = "simulator in-process"
     url = f"http://{args.host}:{args.port}"
     print(
-        f"IOC Wall demo on {settings.store}\n"
+        f"IOC Wall demo: {feed_path} → {settings.store}\n"
         f"  wall:  {url}/\n"
         f"  kiosk: {url}/kiosk?layouts=overview,cameras,wifi,reports,indicators,alerts"
         "&rotate=20\n"
-        "The simulator is writing a day of history first; the screens fill in as it goes.\n"
+        "The simulator writes a day of history first; the screens fill in as it goes.\n"
         "Stop with Ctrl+C.",
         flush=True,
     )
     try:
         serve_wall(settings, args.host, args.port, workers=args.workers)
     finally:
-        stop.set()
-        simulation.join(10)
+        for stopper, thread in shutdown:
+            stopper()
+            if thread is not None:
+                thread.join(10)
         store.close()
     return 0
 
