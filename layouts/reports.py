@@ -137,7 +137,7 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
                 "mode": "markers",
                 "name": f"{glyph} {ctx.t.label(REPORT_CATEGORIES, category)} ({len(part)})",
                 "marker": {
-                    "size": 16 * ctx.scale,
+                    "size": 19 * ctx.scale,
                     "color": color,
                     "symbol": symbol,
                     "line": {"width": 1.5, "color": "#000"},
@@ -146,11 +146,12 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
         )
     fig = figure(ctx, showlegend=True)
     fig.update_layout(
+        # Bottom left: the town's outline leaves that corner free.
         legend={
             "orientation": "v",
             "x": 0,
-            "y": 1,
-            "yanchor": "top",
+            "y": 0,
+            "yanchor": "bottom",
             "bgcolor": "rgba(11,15,20,0.7)",
         }
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -372,3 +373,17 @@ def test_wall_replicas_share_answers_through_redis(seeded_db, redis_url):
         assert response.status_code == 200
     assert first.calls == ["latest_events", "events"]
     assert second.calls == []
+
+
+def test_refresh_answers_travel_compressed(seeded_db, tmp_path):
+    app = create_app(settings_for(seeded_db, tmp_path / "cache"))
+    client = app.server.test_client()
+    plain = client.post("/_dash-update-component", json=update_request("cameras"))
+    packed = client.post(
+        "/_dash-update-component",
+        json=update_request("cameras"),
+        headers={"Accept-Encoding": "gzip"},
+    )
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert len(packed.data) * 5 < len(plain.data)
+    assert json.loads(gzip.decompress(packed.data)) == json.loads(plain.data)

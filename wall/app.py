@@ -42,7 +42,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         assets_folder=str(PROJECT_DIR / "assets"),
         serve_locally=True,
         suppress_callback_exceptions=True,
-        compress=False,
+        # Refresh answers are JSON of 10–60 kB: gzip cuts them several-fold on the wire.
+        compress=True,
     )
     app.enable_dev_tools(debug=False, dev_tools_ui=False, dev_tools_props_check=False)
     app.layout = root_layout
