@@ -11,7 +11,9 @@ acknowledged by InfluxDB, checked by counting the points in InfluxDB afterwards)
 
 - `mosquitto_sub -q 1 -c -C N`: the broker's own drain rate;
 - a bare paho-mqtt client (MQTT v5 and 3.1.1) whose on_message only counts;
-- the MQTT worker (`feeds.mqtt_worker.MqttWorker`, MQTT v5, default batch settings).
+- the MQTT worker, `python -m feeds mqtt` (MQTT v5, default batch settings), as one process and
+  as two processes of one shared-subscription group (`$share/<group>/ioc/#`); their clock starts
+  at the first point in InfluxDB, so process start-up is not counted.
 
 Prints msgs/s for each and the worker's ratio to the bare paho client on the same protocol.
 """
@@ -22,6 +24,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -37,9 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from feeds.mqtt_worker import MqttWorker
 from tests.servers import Influxd, Mosquitto
-from wall.settings import Settings
+from wall.settings import PROJECT_DIR
 from wall.store.influx import InfluxStore
 
 TOPIC_FILTER = "ioc/#"
@@ -69,7 +71,9 @@ def fill_session(port: int, count: int) -> None:
     )
 
 
-def register_session(port: int, client_id: str, protocol: int) -> None:
+def register_session(
+    port: int, client_id: str, protocol: int, topic_filter: str = TOPIC_FILTER
+) -> None:
     """Create the consumer's persistent session and subscription, then leave."""
     v5 = protocol == mqtt.MQTTv5
     client = mqtt.Client(
@@ -89,7 +93,7 @@ def register_session(port: int, client_id: str, protocol: int) -> None:
     client.on_subscribe = lambda *a: subscribed.set()
     client.connect("127.0.0.1", port, clean_start=False if v5 else 3, properties=properties)
     client.loop_start()
-    client.subscribe(TOPIC_FILTER, qos=1)
+    client.subscribe(topic_filter, qos=1)
     assert subscribed.wait(10)
     client.disconnect()
     client.loop_stop()
@@ -146,31 +150,48 @@ def count_points(store: InfluxStore) -> int:
     return int(frame["value"].sum()) if not frame.empty else 0
 
 
-def run_worker(port: int, influx_port: int, count: int, folder: Path) -> float:
-    database = f"bench_{uuid.uuid4().hex[:8]}"
-    settings = Settings(
-        store=f"influxdb://127.0.0.1:{influx_port}/{database}",
-        mqtt_url=f"mqtt://127.0.0.1:{port}",
-        mqtt_client_id=f"bench-worker-{uuid.uuid4().hex[:6]}",
-        ingest_spool_dir=str(folder / "spool"),
-        feed_health_seconds=3600,
-    )
-    store = InfluxStore(settings.store)
+def run_workers(port: int, influx_port: int, count: int, folder: Path, processes: int) -> float:
+    """`processes` × `python -m feeds mqtt`, one shared group when more than one."""
+    store_url = f"influxdb://127.0.0.1:{influx_port}/bench_{uuid.uuid4().hex[:8]}"
+    store = InfluxStore(store_url)
     store.check()
-    register_session(port, settings.mqtt_client_id, mqtt.MQTTv5)
+    group = f"bench{uuid.uuid4().hex[:6]}" if processes > 1 else ""
+    client_ids = [f"bench-worker-{uuid.uuid4().hex[:6]}" for _ in range(processes)]
+    for client_id in client_ids:
+        shared = f"$share/{group}/{TOPIC_FILTER}" if group else TOPIC_FILTER
+        register_session(port, client_id, mqtt.MQTTv5, shared)
     fill_session(port, count)
-    worker = MqttWorker(settings, store)
-    start = time.perf_counter()
-    thread = threading.Thread(target=worker.run)
-    thread.start()
-    while worker.ingestor.stats["written"] < count:
-        time.sleep(0.005)
-    elapsed = time.perf_counter() - start
-    worker.stopping.set()
-    thread.join()
-    stored = count_points(store)
+    env = {
+        **os.environ,
+        "IOC_STORE": store_url,
+        "IOC_MQTT_URL": f"mqtt://127.0.0.1:{port}",
+        "IOC_MQTT_SHARED_GROUP": group,
+        "IOC_INGEST_SPOOL_DIR": str(folder / "spool"),
+        "IOC_FEED_HEALTH_SECONDS": "3600",
+    }
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "feeds", "--log-level", "WARNING", "mqtt"],
+            cwd=PROJECT_DIR,
+            env={**env, "IOC_MQTT_CLIENT_ID": client_id},
+        )
+        for client_id in client_ids
+    ]
+    try:
+        while (first := count_points(store)) == 0:
+            if any(worker.poll() is not None for worker in workers):
+                raise RuntimeError("a worker exited before writing anything")
+            time.sleep(0.05)
+        start = time.perf_counter()
+        while (stored := count_points(store)) < count:
+            time.sleep(0.25)
+        elapsed = time.perf_counter() - start
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(60)
     assert stored == count, f"InfluxDB holds {stored} of {count} points"
-    return count / elapsed
+    return (count - first) / elapsed
 
 
 def main() -> int:
@@ -198,8 +219,11 @@ def main() -> int:
                 "mosquitto_sub -q 1": lambda: run_mosquitto_sub(broker.port, args.n),
                 "bare paho, MQTT 3.1.1": lambda: run_bare_paho(broker.port, args.n, mqtt.MQTTv311),
                 "bare paho, MQTT v5": lambda: run_bare_paho(broker.port, args.n, mqtt.MQTTv5),
-                "worker → InfluxDB (v5)": lambda: run_worker(
-                    broker.port, influxd.port, args.n, folder
+                "worker → InfluxDB": lambda: run_workers(
+                    broker.port, influxd.port, args.n, folder, 1
+                ),
+                "2 workers, shared group": lambda: run_workers(
+                    broker.port, influxd.port, args.n, folder, 2
                 ),
             }
             for _ in range(args.repeat):  # interleaved, so machine noise hits all alike
@@ -213,9 +237,11 @@ def main() -> int:
     for name, rate in median.items():
         each = ", ".join(f"{r:,.0f}" for r in runs[name])
         print(f"  {name:<26} {rate:>10,.0f}   ({each})")
-    worker = median["worker → InfluxDB (v5)"]
-    print(f"worker / bare paho v5:      {worker / median['bare paho, MQTT v5']:.2f}")
-    print(f"worker / mosquitto_sub -q 1: {worker / median['mosquitto_sub -q 1']:.2f}")
+    paho_v5 = median["bare paho, MQTT v5"]
+    for name in ("worker → InfluxDB", "2 workers, shared group"):
+        print(f"{name} / bare paho v5: {median[name] / paho_v5:.2f}")
+    drain = median["worker → InfluxDB"] / median["mosquitto_sub -q 1"]
+    print(f"worker / mosquitto_sub -q 1: {drain:.2f}")
     return 0
 
 

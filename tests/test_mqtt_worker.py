@@ -18,15 +18,17 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from feeds.mqtt_worker import MqttWorker
 from tests.conftest import influx_store_url
-from tests.servers import Influxd, Mosquitto
+from tests.servers import Influxd, Mosquitto, free_port
 from wall.settings import PROJECT_DIR, Settings
 from wall.store import Store, open_store
 from wall.store.influx import InfluxStore
@@ -385,3 +387,76 @@ def test_broker_that_refuses_mqtt_5_is_spoken_to_in_mqtt_3_1_1(
         wait_for(lambda: stored(store) == set(ids(0, 50)), what="stored over 3.1.1")
     front.close()
     publisher.close()
+
+
+@pytest.fixture
+def tls_broker(tmp_path: Path) -> Iterator[tuple[Mosquitto, int, Path]]:
+    """A private mosquitto with a plain listener (for the publisher) and a TLS listener that
+    demands a user name and password; (broker, TLS port, CA file)."""
+    folder = tmp_path / "tls-broker"
+    folder.mkdir()
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost"),
+            *("-addext", "subjectAltName=DNS:localhost"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    passwords = folder / "passwords"
+    subprocess.run(
+        ["mosquitto_passwd", "-b", "-c", str(passwords), "wall", "Mật-khẩu 1"],
+        check=True,
+        capture_output=True,
+    )
+    broker = Mosquitto(folder)
+    tls_port = free_port()
+    broker.config.write_text(
+        f"""per_listener_settings true
+persistence false
+log_dest stderr
+{"user root" if os.geteuid() == 0 else ""}
+listener {broker.port} 127.0.0.1
+allow_anonymous true
+listener {tls_port} 127.0.0.1
+allow_anonymous false
+password_file {passwords}
+certfile {cert}
+keyfile {key}
+"""
+    )
+    broker.start()
+    yield broker, tls_port, cert
+    broker.stop()
+
+
+def test_tls_with_user_name_and_password(
+    tls_broker: tuple[Mosquitto, int, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    broker, tls_port, ca_file = tls_broker
+    settings = worker_settings(
+        f"mqtts://localhost:{tls_port}",
+        f"sqlite:///{tmp_path / 'ioc.db'}",
+        tmp_path,
+        mqtt_ca_file=str(ca_file),
+        mqtt_username="wall",
+        mqtt_password="Mật-khẩu 1",
+    )
+    publisher = Publisher(broker.port)
+    with open_store(settings) as store:
+        with running(settings, store):
+            for camera_id in ids(0, 20):
+                publisher.camera(camera_id)
+            wait_for(lambda: stored(store) == set(ids(0, 20)), what="stored over TLS")
+        wrong = replace(settings, mqtt_password="sai", mqtt_client_id="test-wrong-password")
+        worker = MqttWorker(wrong, store)
+        thread = threading.Thread(target=worker.run, daemon=True)
+        thread.start()
+        wait_for(lambda: "refused the connection" in caplog.text, what="refusal logged")
+        assert not worker.connection.subscribed.is_set()
+        worker.stopping.set()
+        thread.join(30)
+    publisher.close()
+    assert "Not authorized" in caplog.text or "Bad user name or password" in caplog.text
