@@ -5,6 +5,7 @@
   var W = (window.iocWall = window.iocWall || {});
   W.loadedAt = Date.now();
   W.inflight = {};
+  W.requests = 0; // refresh round trips sent since the page loaded
   // A round trip not answered by then is taken as lost (server restart): the next tick retries.
   var INFLIGHT_LIMIT_MS = 15000;
   var HEALTH_POLL_MS = 4000;
@@ -14,16 +15,10 @@
     return window.dash_clientside.no_update;
   }
 
-  /* Lets a tick through only for the visible screen and only when its last round trip is done,
-   * so slow queries never stack callbacks and hidden kiosk screens cost nothing. */
-  W.gate = function (name, n, current, done) {
-    var triggered = (window.dash_clientside.callback_context.triggered || []).map(function (t) {
-      return t.prop_id;
-    });
-    if (triggered.indexOf(name + "-done.data") !== -1) {
-      delete W.inflight[name];
-      return noUpdate();
-    }
+  /* Lets a tick through only for the visible screen and only when its last round trip has
+   * finished (see the fetch wrapper below), so slow queries never stack callbacks and hidden
+   * kiosk screens cost nothing. */
+  W.gate = function (name, n, current) {
     if (current !== name) {
       return noUpdate();
     }
@@ -78,6 +73,11 @@
     }
     document.body.classList.toggle("wall-offline", !online);
   }
+  /* The screen a refresh request is for: its outputs include "<screen>-status.children". */
+  function screenOf(init) {
+    var match = /\.\.([a-z]+)-status\.children\./.exec((init && init.body) || "");
+    return match ? match[1] : null;
+  }
   var originalFetch = window.fetch.bind(window);
   window.fetch = function (input, init) {
     var url = typeof input === "string" ? input : (input && input.url) || "";
@@ -85,12 +85,21 @@
     if (url.indexOf("_dash-update-component") === -1) {
       return request;
     }
+    W.requests += 1;
+    var screen = screenOf(init);
+    function finished() {
+      if (screen) {
+        delete W.inflight[screen];
+      }
+    }
     return request.then(
       function (response) {
+        finished();
         setOnline(response.status < 500);
         return response;
       },
       function (error) {
+        finished();
         setOnline(false);
         throw error;
       }

@@ -104,7 +104,6 @@ def page(plan: Plan, settings: Settings) -> list:
                 SCREENS[name].shell(t, settings.timezone),
                 dcc.Interval(id=f"{name}-tick", interval=int(settings.refresh_seconds * 1000)),
                 dcc.Store(id=f"{name}-pull"),
-                dcc.Store(id=f"{name}-done"),
             ],
             id={"type": "screen-frame", "name": name},
             className="screen-frame" + ("" if i == 0 else " screen-frame--hidden"),

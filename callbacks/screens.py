@@ -1,9 +1,10 @@
 """One refresh callback per screen: the parts it needs (through the cache) → its pure builders.
 
 A tick goes: `{screen}-tick` (dcc.Interval) → a browser-side gate that lets it through only when
-the screen is visible and its previous round trip has answered → `{screen}-pull` → the server
-callback below → every output of the screen and `{screen}-done`, which opens the gate again.
-Slow queries therefore never pile up callbacks, and a hidden kiosk screen costs nothing.
+the screen is visible and its previous round trip has finished (assets/wall.js watches the
+requests themselves, so the callback graph has no cycle) → `{screen}-pull` → the server callback
+below → every output of the screen at once. Slow queries therefore never pile up callbacks, and
+a hidden kiosk screen costs nothing.
 """
 
 from __future__ import annotations
@@ -42,14 +43,13 @@ def scale_for(pull: Any) -> float:
 def refresh(
     screen: ModuleType, queries: Queries, settings: Settings, lang: str, pull: Any
 ) -> list[Any]:
-    """The values of the screen's outputs, its status line and the done marker.
+    """The values of the screen's outputs, then its status line.
 
     The drawing itself is shared like the queries: kiosks showing the same screen in the same
     language at the same size get one drawing per tick between them.
     """
     t = Translator(lang if lang in ("vi", "en") else settings.language)
     outputs = list(screen.OUTPUTS)
-    done = pull.get("t") if isinstance(pull, dict) else None
     scale = scale_for(pull)
 
     def draw() -> list[Any]:
@@ -76,8 +76,8 @@ def refresh(
     except Exception as exc:  # the store is down or answered nonsense: keep the last picture
         log.warning("screen %s: cannot read the store: %s", screen.NAME, exc)
         status = mark("offline", t, t("store_unavailable"))
-        return [no_update] * len(outputs) + [status, done]
-    return [*values, None, done]
+        return [no_update] * len(outputs) + [status]
+    return [*values, None]
 
 
 def register(app: Dash, settings: Settings, queries: Queries) -> None:
@@ -88,18 +88,16 @@ def register(app: Dash, settings: Settings, queries: Queries) -> None:
 def _register_screen(app: Dash, screen: ModuleType, settings: Settings, queries: Queries) -> None:
     name = screen.NAME
     app.clientside_callback(
-        f"function(n, current, done) {{ return window.iocWall.gate({name!r}, n, current, done); }}",
+        f"function(n, current) {{ return window.iocWall.gate({name!r}, n, current); }}",
         Output(f"{name}-pull", "data"),
         Input(f"{name}-tick", "n_intervals"),
         Input("page-current", "data"),
-        Input(f"{name}-done", "data"),
     )
     outputs = [Output(*key.rsplit(".", 1)) for key in screen.OUTPUTS]
 
     @app.callback(
         *outputs,
         Output(f"{name}-status", "children"),
-        Output(f"{name}-done", "data"),
         Input(f"{name}-pull", "data"),
         State("page-lang", "data"),
         prevent_initial_call=True,

@@ -7,6 +7,8 @@ workers would, so staleness can be shown by stopping part of it. Screenshots of 
 
 from __future__ import annotations
 
+import os
+import signal
 import tempfile
 import threading
 import time
@@ -360,3 +362,27 @@ def test_a_kiosk_reloads_itself_at_a_rotation_boundary_after_its_reload_age(wall
         assert wait_for(browser, SCREEN_DRAWN) == "Tổng quan"
     finally:
         quick.stop()
+
+
+def test_a_stalled_server_does_not_pile_up_refreshes(wall, browser):
+    """Ticks every second while the server hangs (processes stopped): at most one request waits;
+    when the server goes on, the screen refreshes again."""
+    resize(browser, *SIZES[0])
+    browser.get(f"{wall.url}/overview")
+    wait_for(browser, SCREEN_DRAWN)
+    time.sleep(1.5)
+    os.killpg(wall.process.pid, signal.SIGSTOP)
+    try:
+        before = browser.execute_script("return window.iocWall.requests")
+        time.sleep(6)  # six ticks
+        during = browser.execute_script("return window.iocWall.requests")
+    finally:
+        os.killpg(wall.process.pid, signal.SIGCONT)
+    assert during - before <= 1
+    wait_for(
+        browser,
+        f"return window.iocWall.requests > {during + 2}",
+        timeout=25,
+        what="refreshes again after the stall",
+    )
+    assert wait_for(browser, SCREEN_DRAWN) == "Tổng quan"

@@ -84,7 +84,7 @@ def wait_for_tick_start() -> None:
 
 def update_request(screen: str, width: int = 1920, lang: str = "vi") -> dict:
     module = SCREENS[screen]
-    outputs = [*module.OUTPUTS, f"{screen}-status.children", f"{screen}-done.data"]
+    outputs = [*module.OUTPUTS, f"{screen}-status.children"]
     return {
         "output": "".join(f"..{o}." for o in outputs) + ".",
         "outputs": [{"id": o.rsplit(".", 1)[0], "property": o.rsplit(".", 1)[1]} for o in outputs],
@@ -184,7 +184,7 @@ def test_an_unreachable_store_keeps_the_picture_and_says_so(tmp_path):
     assert response.status_code == 200
     answer = response.get_json()["response"]
     # Nothing on the screen is replaced: the last data stays; only the status line speaks.
-    assert set(answer) == {"cameras-status", "cameras-done"}
+    assert set(answer) == {"cameras-status"}
     status = json.dumps(answer["cameras-status"], ensure_ascii=False)
     assert "Không truy cập được kho dữ liệu" in status
     assert "Traceback" not in response.get_data(as_text=True)
@@ -197,8 +197,8 @@ def test_every_screen_refreshes_in_english_when_asked(seeded_db, tmp_path):
     with app.server.app_context():
         for name, screen in SCREENS.items():
             values = refresh(screen, queries, settings, "en", {"w": 3840, "t": 1})
-            assert len(values) == len(screen.OUTPUTS) + 2, name
-            assert values[-2] is None and values[-1] == 1
+            assert len(values) == len(screen.OUTPUTS) + 1, name
+            assert values[-1] is None  # no trouble to report in the status line
         shown = json.dumps(
             refresh(SCREENS["indicators"], queries, settings, "en", {"w": 1920, "t": 2})[0],
             default=str,
