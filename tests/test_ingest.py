@@ -216,3 +216,24 @@ def test_full_spool_blocks_the_caller_instead_of_dropping(
     assert not sender.is_alive()
     ingestor.close()
     assert len(stored_cameras(store)) == 3000
+
+
+def test_a_down_store_never_slows_the_caller_and_shows_as_lag(
+    own_influxd: Influxd,
+) -> None:
+    store = InfluxStore(
+        f"influxdb://127.0.0.1:{own_influxd.port}/ingest", timeout_seconds=2, retries=2
+    )
+    own_influxd.stop()
+    durable: list[int] = []
+    ingestor = Ingestor(store, feed="test", batch_size=10, batch_seconds=0.05)  # no spool
+    for i in range(30):  # well under the queue bound: handle must return at once
+        ingestor.handle(*camera(i), on_durable=lambda i=i: durable.append(i))
+    assert ingestor.stats["received"] == 30 and durable == []  # the writer is stuck, not us
+    time.sleep(1)
+    assert ingestor.stats["lag_s"] >= 1 and not ingestor.stats["store_up"]
+    own_influxd.start()
+    wait_for(lambda: len(durable) == 30, timeout=20)
+    assert ingestor.stats["lag_s"] == 0
+    ingestor.close()
+    assert stored_cameras(store) == [f"cam-{i:05d}" for i in range(30)]
