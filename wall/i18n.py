@@ -63,7 +63,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "feed.wifi": ("WiFi", "WiFi"),
     "feed.report": ("Phản ánh", "Field reports"),
     "feed.kpi": ("Chỉ số", "Indicators"),
-    "of": ("{part} / {whole}", "{part} of {whole}"),
+    "of": ("{part} / {whole}", "{part} / {whole}"),
     # Cameras
     "cam.timeline": ("Mất kết nối 24 giờ qua", "Outages, last 24 hours"),
     "cam.offline_list": ("Camera cần xử lý", "Cameras needing attention"),
