@@ -349,15 +349,21 @@ class Ingestor:
         return True
 
     def _store_write(self, points: list[Point]) -> None:
-        if not self._store_checked:
-            self.store.check()
-            self._store_checked = True
         try:
-            written = self.store.write(points)
-        except (StoreUnavailable, SettingsError):
+            if not self._store_checked:
+                self.store.check()
+                self._store_checked = True
+            try:
+                written = self.store.write(points)
+            except (StoreUnavailable, SettingsError):
+                raise
+            except StoreError as exc:
+                written = self._write_each(points, exc)
+        except (StoreError, SettingsError):
             raise
-        except StoreError as exc:
-            written = self._write_each(points, exc)
+        except Exception as exc:  # a bug must not kill the writer: keep the data, retry later
+            log.exception("unexpected error from the store")
+            raise StoreUnavailable(f"unexpected error from the store: {exc!r}") from exc
         with self._cond:
             self.written += written
 

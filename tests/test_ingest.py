@@ -237,3 +237,25 @@ def test_a_down_store_never_slows_the_caller_and_shows_as_lag(
     assert ingestor.stats["lag_s"] == 0
     ingestor.close()
     assert stored_cameras(store) == [f"cam-{i:05d}" for i in range(30)]
+
+
+def test_an_unexpected_store_error_keeps_the_data_for_a_retry(store: Store, tmp_path: Path) -> None:
+    """A store failing in a way nobody foresaw (here: a bug raising TypeError on the first
+    write) must neither stop the writer nor lose the batch."""
+    real_write = store.write
+    calls = []
+
+    def write_with_a_bug_once(points):
+        calls.append(1)
+        if len(calls) == 1:
+            raise TypeError("unforeseen")
+        return real_write(points)
+
+    store.write = write_with_a_bug_once
+    ingestor = Ingestor(store, feed="test", spool_dir=tmp_path / "spool")
+    for i in range(20):
+        ingestor.handle(*camera(i))
+    ingestor.flush()
+    wait_for(lambda: len(stored_cameras(store)) == 20, timeout=10)
+    ingestor.close()
+    assert len(calls) >= 2
