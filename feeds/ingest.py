@@ -223,7 +223,9 @@ class Ingestor:
 
     def _enqueue(self, points: Sequence[Point], on_durable: Callable[[], None] | None) -> None:
         with self._cond:
-            while self._pending_points >= self.max_pending and not self._abandon:
+            while (
+                self._pending_points >= self.max_pending or len(self._pending) >= self.max_pending
+            ) and not self._abandon:  # items count too: rejected messages carry no points
                 self._cond.wait(0.5)
             if self._abandon:
                 return  # closed: never durable, so never acknowledged
