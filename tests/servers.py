@@ -5,6 +5,7 @@ Never mocks: each server is the real binary with a throw-away data folder, stopp
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -124,6 +125,7 @@ class Mosquitto(ServerProcess):
         self.config = folder / "mosquitto.conf"
         self.config.write_text(
             f"""listener {self.port} 127.0.0.1
+{"user root" if os.geteuid() == 0 else ""}
 allow_anonymous true
 persistence true
 persistence_location {folder}/
