@@ -190,7 +190,13 @@ def big_tile(
     return html.Div(
         [
             html.Div(title, className="tile-title"),
-            html.Div(html.Span(value, className="big-number"), className="big-row"),
+            html.Div(
+                # Long values ("12.345 / 20.000") step down a size rather than overflow.
+                html.Span(
+                    value, className="big-number" + (" big-number--long" if len(value) > 9 else "")
+                ),
+                className="big-row",
+            ),
             html.Div(
                 [
                     mark(status, ctx.t, status_word, size="mark--big") if status else None,

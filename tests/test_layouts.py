@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from layouts import SCREENS, alerts, cameras, indicators, overview, reports, wifi
-from layouts.common import Context, age_text, fmt_int, fmt_number, render_outputs
+from layouts.common import Context, age_text, big_tile, fmt_int, fmt_number, render_outputs
 from wall.alerts.model import fold
 from wall.i18n import TEXT, Translator
 from wall.store import Event
@@ -432,3 +432,8 @@ def test_throughput_reads_in_megabits_or_gigabits():
     assert wifi.fmt_rate(86.54, "vi") == "86,5 Mbit/s"
     assert wifi.fmt_rate(412.4, "en") == "412 Mbit/s"
     assert wifi.fmt_rate(1312.0, "vi") == "1,3 Gbit/s"
+
+
+def test_long_headline_numbers_step_down_a_size():
+    assert "big-number--long" not in classes(big_tile("x", "313 / 320", 1.0, ctx()))
+    assert "big-number--long" in classes(big_tile("x", "12.345 / 20.000", 1.0, ctx()))
