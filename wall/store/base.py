@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Literal
 
 import pandas as pd
@@ -44,6 +45,7 @@ class InvalidPoint(StoreError, ValueError):
     """A point (or event) that cannot be stored; the message names what is wrong."""
 
 
+@lru_cache(maxsize=4096)  # the same few names are in every point
 def check_name(kind: str, name: str) -> str:
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise InvalidPoint(f"{kind} {name!r} is not a name of letters, digits and _ (max 64)")
@@ -70,6 +72,16 @@ def check_tag_value(key: str, value: str) -> str:
             "cannot be stored"
         )
     return value
+
+
+def _known_tag_value(key: str, value: Any) -> str:
+    """check_tag_value, remembered: the same ids and wards arrive in every message."""
+    if not isinstance(value, str):
+        return check_tag_value(key, value)
+    return _cached_tag_value(key, value)
+
+
+_cached_tag_value = lru_cache(maxsize=65536)(check_tag_value)
 
 
 def check_field_value(key: str, value: Any) -> FieldValue:
@@ -119,7 +131,7 @@ class Point:
 
     def __post_init__(self) -> None:
         check_name("measurement", self.measurement)
-        tags = {check_name("tag", k): check_tag_value(k, v) for k, v in sorted(self.tags.items())}
+        tags = {check_name("tag", k): _known_tag_value(k, v) for k, v in sorted(self.tags.items())}
         fields_ = {
             check_name("field", k): check_field_value(k, v)
             for k, v in sorted(self.fields.items())
@@ -134,11 +146,13 @@ class Point:
             raise InvalidPoint(f"{sorted(both)} are both tag and field")
         object.__setattr__(self, "tags", tags)
         object.__setattr__(self, "fields", fields_)
-        object.__setattr__(self, "time", from_ms(to_ms(self.time)))
+        time_ms = to_ms(self.time)
+        object.__setattr__(self, "time", from_ms(time_ms))
+        object.__setattr__(self, "_time_ms", time_ms)
 
     @property
     def time_ms(self) -> int:
-        return to_ms(self.time)
+        return self._time_ms
 
     @property
     def series(self) -> str:
