@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
+import dash_bootstrap_components as dbc
 from dash import ALL, Dash, Input, Output, State, dcc, html
 
 from layouts import SCREENS
@@ -111,7 +112,7 @@ def page(plan: Plan, settings: Settings) -> list:
         for i, name in enumerate(plan.screens)
     ]
     notices = [
-        html.Div(mark("at_risk", t, t(key, **values)), className="param-notice")
+        dbc.Alert(mark("at_risk", t, t(key, **values)), className="param-notice", fade=False)
         for key, values in plan.problems
     ]
     return [

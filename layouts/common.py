@@ -10,7 +10,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,7 +32,6 @@ COLORS = {
     "text": "#f3f6f9",
     "muted": "#b4c0cc",
     "grid": "#2c3845",
-    "panel": "#151c25",
 }
 # Every status has a shape and a word as well as a colour.
 MARKS = {
@@ -336,10 +335,6 @@ def screen_header(name: str, t: Translator, tz: str) -> html.Header:
         ],
         className="screen-header",
     )
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def as_bool(series: pd.Series) -> pd.Series:

@@ -6,9 +6,6 @@ layout is a static root, and every screen fills itself through its own refresh c
 
 from __future__ import annotations
 
-import logging
-
-import dash_bootstrap_components as dbc  # noqa: F401 - registers the component suite
 from dash import Dash, dcc, html
 
 from callbacks import pages, screens
@@ -16,8 +13,6 @@ from callbacks.queries import Queries
 from wall.cache import init_cache
 from wall.settings import PROJECT_DIR, Settings, load_settings
 from wall.store import Store
-
-log = logging.getLogger(__name__)
 
 
 def root_layout() -> html.Div:
