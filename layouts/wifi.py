@@ -10,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import html
 
+from layouts import overview
 from layouts.common import (
     COLORS,
     Context,
@@ -23,7 +24,6 @@ from layouts.common import (
     screen_header,
     tile_head,
 )
-from layouts.overview import fresh
 from wall.domain import throughput_from_counters
 from wall.i18n import Translator
 
@@ -91,26 +91,17 @@ def fmt_rate(mbps: float, lang: str) -> str:
 
 
 def numbers(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
-    aps = data["wifi"]
-    live = fresh(aps, ctx)
-    age = newest_age(aps, ctx)
-    up = int(live["up"].fillna(False).astype(bool).sum()) if not live.empty else 0
-    clients = int(aps["clients"].sum()) if not aps.empty and "clients" in aps else None
+    """Clients now and APs up (the overview's own tiles), and throughput now."""
     speed = throughput_series(data["wifi_counters_3h"], ctx)
+    # The last complete window: the newest one is still filling.
     now_rate = speed.iloc[-2] if len(speed) > 1 else speed.iloc[-1] if len(speed) else None
     return [
-        big_tile(ctx.t("ov.clients"), fmt_int(clients, ctx.lang), age, ctx),
-        big_tile(
-            ctx.t("ov.wifi_up"),
-            ctx.t("of", part=fmt_int(up, ctx.lang), whole=fmt_int(len(aps), ctx.lang)),
-            age,
-            ctx,
-            status=None if aps.empty else "up" if up == len(aps) else "down",
-        ),
+        overview.clients_tile(data, ctx),
+        overview.wifi_tile(data, ctx),
         big_tile(
             ctx.t("wifi.throughput_now"),
             "–" if now_rate is None else f"↓ {fmt_rate(now_rate['rx_mbps'], ctx.lang)}",
-            age,
+            newest_age(data["wifi"], ctx),
             ctx,
             detail=None
             if now_rate is None
