@@ -31,14 +31,21 @@ COUNTERS_HISTORY = timedelta(hours=3)
 PREVIOUS_KEPT_SECONDS = 3600
 
 
-Previous = tuple[datetime, pd.DataFrame]  # (asked up to, answer) of an incremental part
+# (asked up to, answer, when last folded from scratch) of an incremental part.
+Previous = tuple[datetime, pd.DataFrame, datetime]
+# Points that reach the store late (a feed replaying its spool) are older than the last fold:
+# an incremental answer is rebuilt from the whole history this often, so none is missed longer.
+REFOLD_EVERY = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
 class Part:
-    fetch: Callable[[Store, datetime, Previous | None], pd.DataFrame]
+    """One question. An incremental one gets its previous Previous and returns the next; the
+    screens see only its answer."""
+
+    fetch: Callable[[Store, datetime, Previous | None], pd.DataFrame | Previous]
     history: bool = False  # held for history_refresh_seconds instead of one tick
-    incremental: bool = False  # fetch gets the previous answer to extend
+    incremental: bool = False
 
 
 def _wifi_counters(store: Store, now: datetime, _: object) -> pd.DataFrame:
@@ -52,12 +59,12 @@ def _wifi_counters(store: Store, now: datetime, _: object) -> pd.DataFrame:
     return frames[0].merge(frames[1], on=["time", "ap_id"], how="outer")
 
 
-def _camera_outages(store: Store, now: datetime, previous: Previous | None) -> pd.DataFrame:
+def _camera_outages(store: Store, now: datetime, previous: Previous | None) -> Previous:
     """Outages folded forward from the previous answer with only the points since then."""
-    since, spans = now - CAMERA_HISTORY, None
-    if previous is not None and previous[0] > since:
-        since, spans = previous
-    return fold_outages(spans, store.points("camera_status", since, now), now)
+    since, spans, born = now - CAMERA_HISTORY, None, now
+    if previous is not None and previous[0] > since and now - previous[2] < REFOLD_EVERY:
+        since, spans, born = previous
+    return now, fold_outages(spans, store.points("camera_status", since, now), now), born
 
 
 def _alerts(store: Store, now: datetime, _: object) -> pd.DataFrame:
@@ -126,12 +133,12 @@ class Queries:
 
         def compute() -> pd.DataFrame:
             now = datetime.now(UTC)
-            previous = cache.get(f"previous:{name}") if spec.incremental else None
-            result = spec.fetch(self.store, now, previous)
-            if spec.incremental:
-                # Kept past one refresh, so the next fold only reads the points since `now`.
-                cache.set(f"previous:{name}", (now, result), timeout=PREVIOUS_KEPT_SECONDS)
-            return result
+            if not spec.incremental:
+                return spec.fetch(self.store, now, None)
+            state = spec.fetch(self.store, now, cache.get(f"previous:{name}"))
+            # Kept past one refresh, so the next fold only reads the points since this one.
+            cache.set(f"previous:{name}", state, timeout=PREVIOUS_KEPT_SECONDS)
+            return state[1]
 
         return shared(f"part:{name}", timeout, compute)
 

@@ -11,14 +11,15 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pytest
 import redis
 import requests
 
 from callbacks.pages import plan_for
-from callbacks.queries import Queries
+from callbacks.queries import PARTS, REFOLD_EVERY, Queries
 from callbacks.screens import refresh, scale_for
 from layouts import SCREENS
 from tests.browser_fixtures import free_port, seed
@@ -388,3 +389,16 @@ def test_refresh_answers_travel_compressed(seeded_db, tmp_path):
     assert packed.headers["Content-Encoding"] == "gzip"
     assert len(packed.data) * 5 < len(plain.data)
     assert json.loads(gzip.decompress(packed.data)) == json.loads(plain.data)
+
+
+def test_camera_outages_fold_forward_and_are_rebuilt_hourly(seeded_db):
+    store = CountingStore(seeded_db)
+    fetch = PARTS["camera_outages"].fetch
+    now = datetime.now(UTC)
+    first = fetch(store, now, None)
+    later = now + timedelta(minutes=1)
+    second = fetch(store, later, first)
+    assert second[2] == first[2] == now  # folded forward, not from scratch
+    pd.testing.assert_frame_equal(second[1], fetch(store, later, None)[1])
+    rebuilt = fetch(store, now + REFOLD_EVERY, second)
+    assert rebuilt[2] == now + REFOLD_EVERY
