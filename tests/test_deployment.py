@@ -1,0 +1,499 @@
+"""The deployment, checked without a container engine: docker-compose.yml parses and names the
+project's services; every command in it runs here, with the compose environment mapped onto
+real local servers (mosquitto with deploy/mosquitto.conf, influxd, redis-server); and the
+scaled-out shapes it relies on work across processes (gunicorn workers sharing a tick through
+Redis, two `feeds mqtt` processes splitting one stream).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+import yaml
+
+from tests.conftest import influx_store_url
+from tests.servers import Influxd, Mosquitto, free_port
+from tests.test_callbacks import update_request
+from tests.test_mqtt_worker import Publisher, ids, stored, wait_for
+from wall.settings import PROJECT_DIR, Settings, env_name, load_settings
+from wall.store import open_store
+
+COMPOSE_FILE = PROJECT_DIR / "docker-compose.yml"
+ENV_EXAMPLE = PROJECT_DIR / "deploy" / "env.example"
+DBRP_SCRIPT = PROJECT_DIR / "deploy" / "influxdb-init" / "10-ioc-dbrp.sh"
+PROJECT_SERVICES = {
+    "wall": ["python", "-m", "wall", "serve"],
+    "mqtt-worker-1": ["python", "-m", "feeds", "mqtt"],
+    "mqtt-worker-2": ["python", "-m", "feeds", "mqtt"],
+    "poll-worker": ["python", "-m", "feeds", "poll"],
+    "alerts": ["python", "-m", "wall", "alerts"],
+    "simulator": ["python", "-m", "feeds", "simulate"],
+}
+KNOWN_SETTINGS = {env_name(f.name) for f in fields(Settings)}
+SECRET_SETTINGS = {env_name(f.name) for f in fields(Settings) if f.metadata["secret"]}
+INTERPOLATION = re.compile(r"\$(\$|\{(\w+)(?::([-?])([^}]*))?\})")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines())
+    return {
+        name.strip(): value.strip() for name, *rest in pairs for value in rest if name[:1] != "#"
+    }
+
+
+def interpolate(value: str, variables: dict[str, str]) -> str:
+    """Compose's ${NAME}, ${NAME:-default}, ${NAME:?error} and $$, as `docker compose` does."""
+
+    def one(match: re.Match) -> str:
+        if match.group(1) == "$":
+            return "$"
+        name, kind, extra = match.group(2), match.group(3), match.group(4)
+        if variables.get(name):
+            return variables[name]
+        if kind == "?":
+            raise AssertionError(f"compose needs {name}: {extra}")
+        return extra if kind == "-" else ""
+
+    return INTERPOLATION.sub(one, value)
+
+
+def compose(variables: dict[str, str] | None = None) -> dict:
+    """The compose file as `docker compose config` would see it with .env = deploy/env.example."""
+    text = interpolate(COMPOSE_FILE.read_text(), variables or read_env_file(ENV_EXAMPLE))
+    return yaml.safe_load(text)
+
+
+def test_compose_runs_the_project_services_with_restart_policies_and_health_checks():
+    services = compose()["services"]
+    assert set(services) == {*PROJECT_SERVICES, "mosquitto", "influxdb", "redis"}
+    for name, command in PROJECT_SERVICES.items():
+        service = services[name]
+        assert service["command"][: len(command)] == command, name
+        assert service["image"] == "ioc-wall:latest" and service["build"] == "."
+        assert service["restart"] == "unless-stopped", name
+        assert "healthcheck" in service, f"{name}: say whether a health check applies"
+    for name in ("mosquitto", "influxdb", "redis", "wall"):
+        assert services[name]["healthcheck"]["test"], name
+        assert services[name]["restart"] == "unless-stopped", name
+    assert services["simulator"]["profiles"] == ["simulator"]
+    assert "--host" in services["wall"]["command"] and "0.0.0.0" in services["wall"]["command"]
+    assert int(services["wall"]["command"][services["wall"]["command"].index("--workers") + 1]) > 1
+    assert services["wall"]["environment"]["IOC_CACHE_URL"].startswith("redis://redis:")
+    workers = [services[f"mqtt-worker-{n}"]["environment"] for n in (1, 2)]
+    assert workers[0]["IOC_MQTT_SHARED_GROUP"] == workers[1]["IOC_MQTT_SHARED_GROUP"]
+    assert workers[0]["IOC_MQTT_CLIENT_ID"] != workers[1]["IOC_MQTT_CLIENT_ID"]
+
+
+def test_every_environment_variable_of_the_project_services_is_a_setting():
+    for name in PROJECT_SERVICES:
+        environment = compose()["services"][name]["environment"]
+        unknown = set(environment) - KNOWN_SETTINGS
+        assert not unknown, f"{name}: not settings of wall/settings.py: {unknown}"
+        load_settings(environ={key: str(value) for key, value in environment.items()})
+
+
+def test_secrets_come_from_the_env_file_never_from_the_compose_file():
+    text = COMPOSE_FILE.read_text()
+    raw = yaml.safe_load(text)
+    for name in PROJECT_SERVICES:
+        environment = {**raw["x-ioc-settings"], **raw["services"][name]["environment"]}
+        for setting in SECRET_SETTINGS & set(environment):
+            assert environment[setting].startswith("${"), f"{name}: {setting} written in the file"
+    required = {m.group(2) for m in INTERPOLATION.finditer(text) if m.group(3) == "?"}
+    assert required <= set(read_env_file(ENV_EXAMPLE)), "deploy/env.example lacks a variable"
+    with pytest.raises(AssertionError, match="IOC_SECRET_KEY"):
+        compose({k: v for k, v in read_env_file(ENV_EXAMPLE).items() if k != "IOC_SECRET_KEY"})
+
+
+def test_influxdb_init_maps_the_database_the_services_use_to_the_bucket():
+    services = compose()["services"]
+    database = services["wall"]["environment"]["IOC_STORE"].rsplit("/", 1)[1]
+    script = DBRP_SCRIPT.read_text()
+    assert "influx v1 dbrp create" in script and f"--db {database}" in script
+    assert "DOCKER_INFLUXDB_INIT_BUCKET_ID" in script and "--default" in script
+    influxdb = services["influxdb"]
+    assert influxdb["environment"]["DOCKER_INFLUXDB_INIT_MODE"] == "setup"
+    assert "./deploy/influxdb-init:/docker-entrypoint-initdb.d:ro" in influxdb["volumes"]
+    token = influxdb["environment"]["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"]
+    assert token == services["wall"]["environment"]["IOC_INFLUX_TOKEN"]
+    assert subprocess.run(["bash", "-n", str(DBRP_SCRIPT)]).returncode == 0
+    assert os.access(DBRP_SCRIPT, os.X_OK), "the image runs only executable init scripts"
+
+
+# -- the compose services, run here ------------------------------------------------------------
+
+
+class LocalStack:
+    """The compose services as local processes: container host names and paths mapped onto
+    ports and folders of this machine."""
+
+    def __init__(self, folder: Path, influx_port: int):
+        self.folder = folder
+        self.ports = {
+            "mosquitto": free_port(),
+            "redis": free_port(),
+            "wall": free_port(),
+            "open311": free_port(),
+        }
+        self.influx_port = influx_port
+        self.services = compose()["services"]
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def local(self, text: str) -> str:
+        for container, here in (
+            ("influxdb:8086", f"127.0.0.1:{self.influx_port}"),
+            ("mosquitto:1883", f"127.0.0.1:{self.ports['mosquitto']}"),
+            ("redis:6379", f"127.0.0.1:{self.ports['redis']}"),
+            ("simulator:8311", f"127.0.0.1:{self.ports['open311']}"),
+            ("/app/data", str(self.folder / "app-data")),
+            ("/mosquitto/", f"{self.folder}/mosquitto/"),
+            ("-p 1883", f"-p {self.ports['mosquitto']}"),
+            ("0.0.0.0", "127.0.0.1"),
+        ):
+            text = text.replace(container, here)
+        if os.geteuid() != 0:  # the container runs as root; here the broker is ours
+            text = text.replace("chown mosquitto:mosquitto", f"chown {os.getuid()}")
+        return text
+
+    def command(self, name: str) -> list[str]:
+        args = [self.local(arg) for arg in self.services[name]["command"]]
+        ports = {"8050": self.ports["wall"], "8311": self.ports["open311"]}
+        return [str(ports.get(arg, arg)) for arg in args]
+
+    def environment(self, name: str) -> dict[str, str]:
+        environment = self.services[name].get("environment", {})
+        return {
+            **os.environ,
+            "PATH": f"{os.environ['PATH']}:/usr/sbin",
+            "PYTHONPATH": str(PROJECT_DIR),
+            **{key: self.local(str(value)) for key, value in environment.items()},
+        }
+
+    def start(self, name: str, command: list[str] | None = None) -> subprocess.Popen:
+        command = command or self.command(name)
+        if command[0] == "python":
+            command = [sys.executable, *command[1:]]
+        log = (self.folder / f"{name}.log").open("ab")
+        process = subprocess.Popen(
+            command,
+            cwd=PROJECT_DIR,
+            env=self.environment(name),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes[name] = process
+        return process
+
+    def log(self, name: str) -> str:
+        return (self.folder / f"{name}.log").read_text(errors="replace")
+
+    def healthcheck(self, name: str) -> subprocess.CompletedProcess:
+        kind, *test = self.services[name]["healthcheck"]["test"]
+        args = ["sh", "-c", self.local(test[0])] if kind == "CMD-SHELL" else test
+        args = [self.local(arg) for arg in args]
+        if args[0] == "redis-cli":
+            args = [args[0], "-p", str(self.ports["redis"]), *args[1:]]
+        if args[0] == "python":
+            args = [sys.executable, *args[1:]]
+            args[-1] = args[-1].replace(":8050/", f":{self.ports['wall']}/")
+        return subprocess.run(
+            args, env=self.environment(name), capture_output=True, text=True, timeout=15
+        )
+
+    def start_broker(self) -> None:
+        config = self.folder / "mosquitto" / "config" / "mosquitto.conf"
+        for sub in ("config", "auth", "data"):
+            (self.folder / "mosquitto" / sub).mkdir(parents=True, exist_ok=True)
+        text = (PROJECT_DIR / "deploy" / "mosquitto.conf").read_text()
+        text = text.replace("listener 1883", f"listener {self.ports['mosquitto']} 127.0.0.1")
+        config.write_text(self.local(text) + ("user root\n" if os.geteuid() == 0 else ""))
+        self.start("mosquitto")
+        wait_for(lambda: self.healthcheck("mosquitto").returncode == 0, 15, "mosquitto healthy")
+
+    def stop(self) -> None:
+        for name, process in reversed(self.processes.items()):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+                    raise AssertionError(f"{name} did not stop on SIGTERM") from None
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, influxd: Influxd) -> Iterator[LocalStack]:
+    stack = LocalStack(tmp_path_factory.mktemp("stack"), influxd.port)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def test_broker_config_keeps_queued_messages_of_a_disconnected_worker_beyond_1000(stack):
+    """deploy/mosquitto.conf on a real mosquitto: a worker that is down misses nothing."""
+    stack.start_broker()
+    env = stack.environment("mqtt-worker-1")
+    user, password = env["IOC_MQTT_USERNAME"], env["IOC_MQTT_PASSWORD"]
+    port = str(stack.ports["mosquitto"])
+    anonymous = subprocess.run(
+        ["mosquitto_pub", "-p", port, "-t", "ioc/x", "-m", "1"], capture_output=True, timeout=10
+    )
+    assert anonymous.returncode != 0, "the broker refuses anonymous clients"
+    login = ["-p", port, "-u", user, "-P", password, "-q", "1"]
+    session = ["-i", f"worker-{uuid.uuid4().hex[:6]}", "-c", "-t", "queued/#"]
+    subscribed = subprocess.run(
+        ["mosquitto_sub", *login, *session, "-E"], capture_output=True, timeout=10
+    )
+    assert subscribed.returncode == 0, subscribed.stderr
+    lines = "".join(f"{n}\n" for n in range(2500))  # the worker is away: 2,500 messages
+    published = subprocess.run(
+        ["mosquitto_pub", *login, "-t", "queued/x", "-l"], input=lines.encode(), timeout=30
+    )
+    assert published.returncode == 0
+    back = subprocess.run(
+        ["mosquitto_sub", *login, *session, "-C", "2500", "-W", "15"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert back.stdout.split() == [str(n) for n in range(2500)], back.stderr
+
+
+def test_every_compose_command_runs_here_and_does_its_job(stack):
+    if "mosquitto" not in stack.processes:
+        stack.start_broker()
+    stack.start("redis", [*stack.command("redis"), "--port", str(stack.ports["redis"]),
+                          "--bind", "127.0.0.1", "--dir", str(stack.folder)])  # fmt: skip
+    wait_for(lambda: stack.healthcheck("redis").returncode == 0, 10, "redis healthy")
+    for name in ("mqtt-worker-1", "mqtt-worker-2", "alerts", "wall", "simulator"):
+        stack.start(name)
+    wait_for(lambda: _port_open(stack.ports["open311"]), 30, "simulator serves Open311")
+    stack.start("poll-worker")
+    wait_for(lambda: stack.healthcheck("wall").returncode == 0, 30, "wall healthy")
+    assert requests.get(f"http://127.0.0.1:{stack.ports['wall']}/healthz", timeout=5).ok
+    environment = stack.environment("wall")
+    with open_store(Settings(store=environment["IOC_STORE"])) as store:
+
+        def latest(measurement: str, key: str):
+            frame = store.latest(measurement, key)
+            return frame.set_index(key) if not frame.empty else frame
+
+        wait_for(lambda: len(latest("camera_status", "camera_id")) >= 300, 60, "cameras stored")
+        both = {"mqtt:ioc-mqtt-1", "mqtt:ioc-mqtt-2"}
+        wait_for(lambda: both <= set(latest("feed_health", "feed").index), 30, "workers' health")
+        health = latest("feed_health", "feed")
+        assert health.loc["mqtt:ioc-mqtt-1", "received"] > 0
+        assert health.loc["mqtt:ioc-mqtt-2", "received"] > 0, "the shared group splits the stream"
+        wait_for(lambda: len(latest("field_report", "report_id")) > 0, 30, "reports polled")
+        reports = latest("field_report", "report_id")
+        assert all(str(r).startswith("311-") for r in reports.index), "came through Open311"
+    for name, process in stack.processes.items():
+        assert process.poll() is None, f"{name} exited: {stack.log(name)[-2000:]}"
+        assert "Traceback" not in stack.log(name), stack.log(name)[-3000:]
+    assert stack.healthcheck("mosquitto").returncode == 0
+    stack.stop()
+    for name, process in stack.processes.items():
+        assert process.returncode in (0, -signal.SIGTERM), f"{name}: {process.returncode}"
+
+
+# -- scaled out: processes sharing work -----------------------------------------------------------
+
+
+@pytest.fixture
+def redis_server(tmp_path) -> Iterator[str]:
+    port = free_port()
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        wait_for(lambda: _answers(url), 10, "redis-server up")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url).ping())
+    except redis.ConnectionError:
+        return False
+
+
+def _worker_pids(master: int) -> list[int]:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return [int(pid) for pid in children]
+
+
+def _connected_to(pid: int, port: int) -> bool:
+    """Has process `pid` a TCP connection to 127.0.0.1:`port`? (from /proc, no extra package)"""
+    sockets = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        target = os.readlink(fd) if fd.is_symlink() else ""
+        if target.startswith("socket:["):
+            sockets.add(target[8:-1])
+    for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
+        columns = line.split()
+        if int(columns[2].split(":")[1], 16) == port and columns[9] in sockets:
+            return True
+    return False
+
+
+def test_wall_worker_processes_share_one_tick_through_redis(tmp_path, redis_server):
+    """`python -m wall serve` with 3 gunicorn workers: a screen's tick is queried once, by
+    whichever worker comes first, and the other workers answer it from Redis."""
+    (tmp_path / "influxd").mkdir()
+    influx = Influxd(tmp_path / "influxd")
+    influx.config.write_text(
+        influx.config.read_text().replace("query-log-enabled = false", "query-log-enabled = true")
+    )
+    influx.start()
+    store_url = f"influxdb://127.0.0.1:{influx.port}/ioc"
+    with open_store(Settings(store=store_url)) as store:
+        store.check()  # creates the database, as the DBRP mapping does on InfluxDB 2
+    port = free_port()
+    env = {
+        **os.environ,
+        "IOC_STORE": store_url,
+        "IOC_CACHE_URL": redis_server,
+        "IOC_REFRESH_SECONDS": "600",
+        "IOC_HISTORY_REFRESH_SECONDS": "600",
+    }
+    wall = subprocess.Popen(
+        [sys.executable, "-m", "wall", "serve", "--port", str(port), "--workers", "3"],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=(tmp_path / "wall.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _healthy(url), 30, "wall up")
+        if 600 - time.time() % 600 < 20:  # the whole test within one tick
+            time.sleep(600 - time.time() % 600 + 0.1)
+
+        def queries() -> int:
+            log = influx.log_path.read_text(errors="replace")
+            return len(re.findall(r'msg="Executing query" .* query="SELECT', log))
+
+        request = update_request("cameras")
+        before = queries()
+        first = requests.post(f"{url}/_dash-update-component", json=request, timeout=30)
+        assert first.status_code == 200
+        one_tick = queries() - before
+        assert one_tick > 0, "the first asker queries the store"
+
+        def ask(_) -> int:
+            with requests.Session() as session:  # a new connection: any worker may take it
+                response = session.post(f"{url}/_dash-update-component", json=request, timeout=30)
+            return response.status_code
+
+        pids = _worker_pids(wall.pid)
+        redis_port = int(redis_server.rsplit(":", 1)[1].split("/")[0])
+        for _ in range(20):  # until at least two worker processes have answered
+            with ThreadPoolExecutor(12) as pool:
+                assert set(pool.map(ask, range(24))) == {200}
+            answered = [pid for pid in pids if _connected_to(pid, redis_port)]
+            if len(answered) >= 2:
+                break
+        assert len(pids) == 3 and len(answered) >= 2, (pids, answered)
+        assert queries() - before == one_tick, "other workers answered from Redis"
+        assert (
+            first.json()
+            == requests.post(f"{url}/_dash-update-component", json=request, timeout=30).json()
+        )
+    finally:
+        wall.terminate()
+        wall.wait(20)
+        influx.stop()
+    assert "Traceback" not in (tmp_path / "wall.log").read_text()
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/healthz", timeout=1).ok
+    except requests.RequestException:
+        return False
+
+
+def test_two_mqtt_worker_processes_split_one_stream_without_loss_or_doubles(
+    mosquitto: Mosquitto, influxd: Influxd, tmp_path: Path
+):
+    store_url = influx_store_url(influxd)
+    group = f"g{uuid.uuid4().hex[:6]}"
+    client_ids = [f"split-{n}-{uuid.uuid4().hex[:6]}" for n in (1, 2)]
+    workers = []
+    for client_id in client_ids:
+        env = {
+            **os.environ,
+            "IOC_STORE": store_url,
+            "IOC_MQTT_URL": mosquitto.url,
+            "IOC_MQTT_CLIENT_ID": client_id,
+            "IOC_MQTT_SHARED_GROUP": group,
+            "IOC_INGEST_SPOOL_DIR": str(tmp_path / "spool"),
+            "IOC_INGEST_BATCH_SECONDS": "0.1",
+            "IOC_FEED_HEALTH_SECONDS": "0.5",
+        }
+        log = tmp_path / f"{client_id}.log"
+        workers.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "feeds", "mqtt"],
+                cwd=PROJECT_DIR,
+                env=env,
+                stdout=log.open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+        )
+    publisher = Publisher(mosquitto.port)
+    try:
+        for client_id in client_ids:
+            wait_for(lambda c=client_id: "connected to" in (tmp_path / f"{c}.log").read_text(), 15)
+        time.sleep(0.5)  # the subscription follows the connection
+        for camera_id in ids(0, 3000):
+            publisher.camera(camera_id)
+        with open_store(Settings(store=store_url)) as store:
+            wait_for(lambda: len(stored(store)) == 3000, 30, "every message stored")
+
+            def received() -> dict[str, float]:
+                frame = store.latest("feed_health", "feed")
+                return dict(zip(frame["feed"], frame["received"], strict=True))
+
+            wait_for(lambda: sum(received().values()) >= 3000, 15, "health counted all")
+            time.sleep(1.2)  # two more health intervals: a late double would show
+            counts = received()
+            assert len(stored(store)) == 3000
+    finally:
+        publisher.close()
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            worker.wait(20)
+    assert set(counts) == {f"mqtt:{c}" for c in client_ids}
+    assert sum(counts.values()) == 3000, counts  # each message went to one worker only
+    assert min(counts.values()) > 0, counts  # and both took a share
+    assert all(worker.returncode == 0 for worker in workers)
