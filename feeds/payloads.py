@@ -36,6 +36,9 @@ MAX_TITLE_CHARS = 500
 MAX_PERIOD_CHARS = 32
 EARLIEST_TS = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_CLOCK_AHEAD = timedelta(minutes=10)
+RFC3339_PATTERN = re.compile(
+    r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d(:\d\d(\.\d{1,9})?)?([Zz]|[+-]\d\d:\d\d)"
+)
 
 
 class RejectedMessage(ValueError):
@@ -57,18 +60,21 @@ def topic_for(kind: str, entity_id: str) -> str:
     raise ValueError(f"unknown kind {kind!r}; known: {', '.join(KINDS)}")
 
 
+_TOPIC_SHAPES = {  # (kind, number of levels): the last level
+    ("camera", 4): "status",
+    ("wifi", 4): "usage",
+    ("report", 3): None,
+    ("kpi", 3): None,
+}
+
+
 def parse_topic(topic: str) -> tuple[str, str]:
     """(kind, entity id) of a contract topic; RejectedMessage for any other topic."""
     levels = topic.split("/")
-    shapes = {
-        ("camera", 4): "status",
-        ("wifi", 4): "usage",
-        ("report", 3): None,
-        ("kpi", 3): None,
-    }
     kind = levels[1] if len(levels) > 1 and levels[0] == TOPIC_ROOT else None
-    if (kind, len(levels)) not in shapes or (
-        shapes[(kind, len(levels))] is not None and levels[3] != shapes[(kind, len(levels))]
+    shape = (kind, len(levels))
+    if shape not in _TOPIC_SHAPES or (
+        _TOPIC_SHAPES[shape] is not None and levels[3] != _TOPIC_SHAPES[shape]
     ):
         raise RejectedMessage(
             f"unknown topic {topic!r}; expected ioc/camera/<id>/status, ioc/wifi/<id>/usage, "
@@ -89,7 +95,7 @@ def parse_message(topic: str, payload: bytes, received_at: datetime) -> list[Poi
     except UnicodeDecodeError as exc:
         raise RejectedMessage(f"payload is not UTF-8 (byte {exc.start})") from None
     try:
-        data = json.loads(text, parse_constant=_refuse_constant)
+        data = _decoder.decode(text)
     except RejectedMessage:
         raise
     except json.JSONDecodeError as exc:
@@ -224,14 +230,17 @@ def parse_timestamp(value: Any, key: str = "ts") -> datetime:
             f"field {key!r} must be an RFC 3339 string or epoch milliseconds, "
             f"not {_json_type(value)}"
         )
-    if not re.fullmatch(
-        r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d(:\d\d(\.\d{1,9})?)?([Zz]|[+-]\d\d:\d\d)", value
-    ):
+    shape = RFC3339_PATTERN.fullmatch(value)
+    if shape is None:
         raise RejectedMessage(
             f"field {key!r}={value[:40]!r} is not an RFC 3339 time with an offset "
             "(e.g. 2026-11-26T08:30:00+07:00)"
         )
-    text = re.sub(r"(\.\d{6})\d+", r"\1", value).replace("z", "Z")
+    fraction = shape[2]
+    text = (
+        value if fraction is None or len(fraction) <= 7 else value.replace(fraction, fraction[:7])
+    )
+    text = text.replace("z", "Z")
     try:
         ts = datetime.fromisoformat(text)
     except ValueError:
@@ -335,6 +344,9 @@ class _Fields:
 
 def _refuse_constant(name: str) -> None:
     raise RejectedMessage(f"payload is not JSON: {name} is not a JSON number")
+
+
+_decoder = json.JSONDecoder(parse_constant=_refuse_constant)  # one for all: json.loads builds one
 
 
 def _json_type(value: Any) -> str:

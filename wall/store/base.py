@@ -130,6 +130,27 @@ class Point:
     time: datetime
 
     def __post_init__(self) -> None:
+        tags_in, fields_in = self.tags, self.fields
+        tag_keys = sorted(tags_in.keys())
+        field_keys = sorted(k for k, v in fields_in.items() if v is not None)
+        shape = (self.measurement, *tag_keys, None, *field_keys)
+        if shape in _checked_shapes:  # names known good: only the values are left to check
+            tags = {k: _known_tag_value(k, tags_in[k]) for k in tag_keys}
+            fields_ = {k: check_field_value(k, fields_in[k]) for k in field_keys}
+        else:
+            tags, fields_ = self._check_names_and_values()
+            if len(_checked_shapes) >= MAX_CHECKED_SHAPES:
+                _checked_shapes.clear()
+            _checked_shapes.add(shape)
+        object.__setattr__(self, "tags", tags)
+        object.__setattr__(self, "fields", fields_)
+        ts = self.time
+        time_ms = to_ms(ts)
+        if type(ts) is not datetime or ts.tzinfo is not UTC or ts.microsecond % 1000:
+            object.__setattr__(self, "time", from_ms(time_ms))  # else it already is that
+        object.__setattr__(self, "_time_ms", time_ms)
+
+    def _check_names_and_values(self) -> tuple[dict[str, str], dict[str, FieldValue]]:
         check_name("measurement", self.measurement)
         tags = {check_name("tag", k): _known_tag_value(k, v) for k, v in sorted(self.tags.items())}
         fields_ = {
@@ -144,11 +165,7 @@ class Point:
                 raise InvalidPoint(f"{key!r} is reserved and cannot be a tag or field name")
         if both := set(tags) & set(fields_):
             raise InvalidPoint(f"{sorted(both)} are both tag and field")
-        object.__setattr__(self, "tags", tags)
-        object.__setattr__(self, "fields", fields_)
-        time_ms = to_ms(self.time)
-        object.__setattr__(self, "time", from_ms(time_ms))
-        object.__setattr__(self, "_time_ms", time_ms)
+        return tags, fields_
 
     @property
     def time_ms(self) -> int:
@@ -159,6 +176,11 @@ class Point:
         """A canonical text form of the series identity (tags are sorted)."""
         return json.dumps(self.tags, ensure_ascii=False, separators=(",", ":"))
 
+
+# (measurement, *tag names, None, *field names) of points whose names passed every check: the
+# same few shapes arrive in every message, so their name checks run once.
+_checked_shapes: set[tuple[Any, ...]] = set()
+MAX_CHECKED_SHAPES = 4096
 
 _ORIGIN = os.urandom(4).hex()
 _sequence = itertools.count()
