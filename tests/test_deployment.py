@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -132,6 +133,42 @@ def test_influxdb_init_maps_the_database_the_services_use_to_the_bucket():
     assert token == services["wall"]["environment"]["IOC_INFLUX_TOKEN"]
     assert subprocess.run(["bash", "-n", str(DBRP_SCRIPT)]).returncode == 0
     assert os.access(DBRP_SCRIPT, os.X_OK), "the image runs only executable init scripts"
+
+
+def test_docker_compose_accepts_the_file_and_refuses_it_without_a_secret(tmp_path):
+    """The file as a compose implementation reads it (Debian's docker-compose 1.29 validates
+    and interpolates without a container engine)."""
+    tool = shutil.which("docker-compose")
+    if tool is None:
+        pytest.fail("docker-compose is not installed: apt-get install -y docker-compose")
+    shutil.copy(COMPOSE_FILE, tmp_path)
+    shutil.copy(ENV_EXAMPLE, tmp_path / ".env")
+
+    def config(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [tool, "--profile", "simulator", "config", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    resolved = config()
+    assert resolved.returncode == 0, resolved.stderr
+    # Its output escapes $ again as $$: read it back as compose would.
+    services = yaml.safe_load(resolved.stdout.replace("$$", "$"))["services"]
+    ours = compose()["services"]
+    assert set(services) == set(ours)
+    for name, service in services.items():  # what the tests below run is what compose runs
+        assert service.get("command") == ours[name].get("command"), name
+        assert service.get("environment") == ours[name].get("environment"), name
+    assert services["mqtt-worker-2"]["healthcheck"] == {"test": ["NONE"]}  # image check off
+    env = read_env_file(ENV_EXAMPLE)
+    (tmp_path / ".env").write_text(
+        "".join(f"{k}={v}\n" for k, v in env.items() if k != "IOC_MQTT_PASSWORD")
+    )
+    refused = config("-q")
+    assert refused.returncode != 0 and "IOC_MQTT_PASSWORD" in refused.stderr
 
 
 # -- the compose services, run here ------------------------------------------------------------
