@@ -174,12 +174,40 @@ def test_docker_compose_accepts_the_file_and_refuses_it_without_a_secret(tmp_pat
 # -- the compose services, run here ------------------------------------------------------------
 
 
+def image_files(folder: Path) -> Path:
+    """The project files the Dockerfile copies into /app, copied into `folder`: the services
+    below run from there, so a file the image lacks fails them as it would in the container."""
+    app = folder / "app"
+    app.mkdir()
+    for line in (PROJECT_DIR / "Dockerfile").read_text().splitlines():
+        if line.startswith("COPY "):
+            source, target = line.split()[1:3]
+            destination = app / target.removeprefix("./")
+            if (PROJECT_DIR / source).is_dir():
+                shutil.copytree(PROJECT_DIR / source, destination,
+                                ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+            else:
+                shutil.copy(PROJECT_DIR / source, destination)
+    return app
+
+
+def test_dockerfile_builds_a_slim_non_root_image_with_a_health_check():
+    lines = (PROJECT_DIR / "Dockerfile").read_text().splitlines()
+    assert [line for line in lines if line.startswith("FROM ")] == ["FROM python:3.11-slim"]
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0")
+    assert any(line.startswith("HEALTHCHECK ") for line in lines)
+    installs = " ".join(line for line in lines if "pip install" in line)
+    assert "requirements.txt" in installs and "requirements-dev" not in installs
+
+
 class LocalStack:
-    """The compose services as local processes: container host names and paths mapped onto
-    ports and folders of this machine."""
+    """The compose services as local processes, run from the image's files: container host
+    names and paths mapped onto ports and folders of this machine."""
 
     def __init__(self, folder: Path, influx_port: int):
         self.folder = folder
+        self.app = image_files(folder)
         self.ports = {
             "mosquitto": free_port(),
             "redis": free_port(),
@@ -216,7 +244,7 @@ class LocalStack:
         return {
             **os.environ,
             "PATH": f"{os.environ['PATH']}:/usr/sbin",
-            "PYTHONPATH": str(PROJECT_DIR),
+            "PYTHONPATH": str(self.app),
             **{key: self.local(str(value)) for key, value in environment.items()},
         }
 
@@ -227,7 +255,7 @@ class LocalStack:
         log = (self.folder / f"{name}.log").open("ab")
         process = subprocess.Popen(
             command,
-            cwd=PROJECT_DIR,
+            cwd=self.app,
             env=self.environment(name),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -333,6 +361,12 @@ def test_every_compose_command_runs_here_and_does_its_job(stack):
             return frame.set_index(key) if not frame.empty else frame
 
         wait_for(lambda: len(latest("camera_status", "camera_id")) >= 300, 60, "cameras stored")
+        screen = requests.post(
+            f"http://127.0.0.1:{stack.ports['wall']}/_dash-update-component",
+            json=update_request("cameras"),
+            timeout=30,
+        )
+        assert screen.status_code == 200  # drawn from InfluxDB, through Redis
         both = {"mqtt:ioc-mqtt-1", "mqtt:ioc-mqtt-2"}
         wait_for(lambda: both <= set(latest("feed_health", "feed").index), 30, "workers' health")
         health = latest("feed_health", "feed")
@@ -341,6 +375,9 @@ def test_every_compose_command_runs_here_and_does_its_job(stack):
         wait_for(lambda: len(latest("field_report", "report_id")) > 0, 30, "reports polled")
         reports = latest("field_report", "report_id")
         assert all(str(r).startswith("311-") for r in reports.index), "came through Open311"
+    alerts = stack.log("alerts")
+    assert "evaluating alert rules" in alerts and "connected to mqtt://" in alerts
+    assert "cannot read the store" not in stack.log("wall")
     for name, process in stack.processes.items():
         assert process.poll() is None, f"{name} exited: {stack.log(name)[-2000:]}"
         assert "Traceback" not in stack.log(name), stack.log(name)[-3000:]
