@@ -172,11 +172,8 @@ def test_bad_payloads_are_rejected_and_dead_lettered_while_every_good_one_lands(
 
 
 def private_broker(folder: Path) -> Mosquitto:
-    """A mosquitto of our own that keeps sessions across a restart. Started as root, mosquitto
-    drops to the `mosquitto` user and then cannot save its database in a root-owned folder."""
-    broker = Mosquitto(folder)
-    if os.geteuid() == 0:
-        broker.config.write_text(broker.config.read_text() + "user root\n")
+    """A mosquitto of our own that keeps sessions across a restart."""
+    broker = Mosquitto(folder)  # tests.servers lets a root mosquitto keep its database
     broker.start()
     return broker
 
