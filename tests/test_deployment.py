@@ -282,7 +282,7 @@ class LocalStack:
 
     def start_broker(self) -> None:
         config = self.folder / "mosquitto" / "config" / "mosquitto.conf"
-        for sub in ("config", "auth", "data"):
+        for sub in ("config", "auth", "data"):  # volumes of the mosquitto service
             (self.folder / "mosquitto" / sub).mkdir(parents=True, exist_ok=True)
         text = (PROJECT_DIR / "deploy" / "mosquitto.conf").read_text()
         text = text.replace("listener 1883", f"listener {self.ports['mosquitto']} 127.0.0.1")
@@ -313,10 +313,15 @@ def stack(tmp_path_factory, influxd: Influxd) -> Iterator[LocalStack]:
 
 def test_broker_config_keeps_queued_messages_of_a_disconnected_worker_beyond_1000(stack):
     """deploy/mosquitto.conf on a real mosquitto: a worker that is down misses nothing."""
-    stack.start_broker()
+    passwords = stack.folder / "mosquitto" / "auth" / "passwd"
+    passwords.parent.mkdir(parents=True)
+    subprocess.run(["mosquitto_passwd", "-c", "-b", passwords, "gateway-1", "s3cret"], check=True)
+    stack.start_broker()  # as at a restart: the file holds an account added by the operator
     env = stack.environment("mqtt-worker-1")
     user, password = env["IOC_MQTT_USERNAME"], env["IOC_MQTT_PASSWORD"]
     port = str(stack.ports["mosquitto"])
+    gateway = ["mosquitto_pub", "-p", port, "-u", "gateway-1", "-P", "s3cret", "-t", "ioc/x"]
+    assert subprocess.run([*gateway, "-m", "1"], timeout=10).returncode == 0, "account kept"
     anonymous = subprocess.run(
         ["mosquitto_pub", "-p", port, "-t", "ioc/x", "-m", "1"], capture_output=True, timeout=10
     )
