@@ -175,3 +175,14 @@ def test_flood_is_more_than_ten_new_alerts_in_ten_minutes() -> None:
     assert not in_flood(alerts(10, 5), at(5))
     assert in_flood(alerts(11, 5), at(5))
     assert not in_flood(alerts(11, 5), at(30))  # the burst is over
+
+
+def test_alert_titles_speak_vietnamese_first_and_english_on_request() -> None:
+    from wall.alerts.text import alert_title
+
+    data = {"rule": "ward_cameras_offline", "ward": "Long Hoa"}
+    data["facts"] = {"offline": 6, "total": 69, "percent": 8.7}
+    event = Event.new(STREAM, "ward_cameras_offline:Long Hoa", "raised", data=data, at=at(0))
+    alert = fold([event])["ward_cameras_offline:Long Hoa"]
+    assert alert_title(alert, "vi") == "Long Hoa: 6/69 camera mất kết nối (8,7%)"
+    assert alert_title(alert, "en") == "Long Hoa: 6 of 69 cameras offline (8.7%)"

@@ -10,6 +10,7 @@ from dash import Dash, dcc, html
 
 from callbacks import pages, screens
 from callbacks.queries import Queries
+from wall import officer_console
 from wall.cache import init_cache
 from wall.settings import PROJECT_DIR, Settings, load_settings
 from wall.store import Store
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     queries = Queries(settings, store)
     pages.register(app, settings)
     screens.register(app, settings, queries)
+    officer_console.register(app.server, settings, queries.store)
 
     @app.server.route("/healthz")
     def healthz() -> tuple[str, int, dict[str, str]]:

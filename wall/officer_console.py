@@ -62,6 +62,7 @@ TEXT = {
     "unshelved": ("Bỏ tạm ẩn", "Unshelve"),
     "noted": ("Ghi chú", "Add note"),
     "note": ("Ghi chú / lý do", "Note / reason"),
+    "note_label": ("Ghi chú", "Note"),
     "minutes": ("{n} phút", "{n} min"),
     "done": ("Đã ghi nhận: {action} – {alert}", "Recorded: {action} – {alert}"),
     "audit": ("Nhật ký xử lý", "Audit trail"),

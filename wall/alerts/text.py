@@ -7,8 +7,8 @@ from wall.alerts.model import Alert
 # rule: (Vietnamese, English); fields come from the alert's facts, entity and ward.
 TITLES: dict[str, tuple[str, str]] = {
     "ward_cameras_offline": (
-        "{ward}: {offline}/{total} camera mất kết nối ({percent:g}%)",
-        "{ward}: {offline} of {total} cameras offline ({percent:g}%)",
+        "{ward}: {offline}/{total} camera mất kết nối ({percent}%)",
+        "{ward}: {offline} of {total} cameras offline ({percent}%)",
     ),
     "camera_offline": ("Camera {name} mất kết nối", "Camera {name} offline"),
     "ap_down": ("Điểm WiFi {entity} ngừng hoạt động", "WiFi access point {entity} down"),
@@ -17,8 +17,8 @@ TITLES: dict[str, tuple[str, str]] = {
         "WiFi access point {entity} over capacity: {clients}/{capacity} clients",
     ),
     "report_overdue": (
-        "Phản ánh {entity} quá hạn xử lý ({hours:g} giờ)",
-        "Field report {entity} past its {hours:g} h deadline",
+        "Phản ánh {entity} quá hạn xử lý ({hours} giờ)",
+        "Field report {entity} past its {hours} h deadline",
     ),
     "feed_silent": (
         "Nguồn dữ liệu {entity} ngừng gửi dữ liệu",
@@ -49,7 +49,11 @@ def alert_title(alert: Alert, lang: str) -> str:
     if template is None:
         return alert.title
     values = {"entity": alert.entity, "ward": alert.ward or "", "name": alert.entity}
-    values.update({k: v for k, v in alert.facts.items() if v is not None})
+    for key, value in alert.facts.items():
+        if isinstance(value, float):  # 8.7 in English, 8,7 in Vietnamese
+            value = f"{value:g}" if index else f"{value:g}".replace(".", ",")
+        if value is not None:
+            values[key] = value
     try:
         return template[index].format(**values)
     except (KeyError, ValueError):  # an event from an older rule version: say what we know
