@@ -87,7 +87,7 @@ def test_compose_runs_the_project_services_with_restart_policies_and_health_chec
         assert service["image"] == "ioc-wall:latest" and service["build"] == "."
         assert service["restart"] == "unless-stopped", name
         assert "healthcheck" in service, f"{name}: say whether a health check applies"
-    for name in ("mosquitto", "influxdb", "redis", "wall"):
+    for name in ("mosquitto", "influxdb", "redis", "wall", "mqtt-worker-1", "mqtt-worker-2"):
         assert services[name]["healthcheck"]["test"], name
         assert services[name]["restart"] == "unless-stopped", name
     assert services["simulator"]["profiles"] == ["simulator"]
@@ -162,7 +162,7 @@ def test_docker_compose_accepts_the_file_and_refuses_it_without_a_secret(tmp_pat
     for name, service in services.items():  # what the tests below run is what compose runs
         assert service.get("command") == ours[name].get("command"), name
         assert service.get("environment") == ours[name].get("environment"), name
-    assert services["mqtt-worker-2"]["healthcheck"] == {"test": ["NONE"]}  # image check off
+    assert services["poll-worker"]["healthcheck"] == {"test": ["NONE"]}  # the image's check off
     env = read_env_file(ENV_EXAMPLE)
     (tmp_path / ".env").write_text(
         "".join(f"{k}={v}\n" for k, v in env.items() if k != "IOC_MQTT_PASSWORD")
@@ -267,7 +267,7 @@ class LocalStack:
     def log(self, name: str) -> str:
         return (self.folder / f"{name}.log").read_text(errors="replace")
 
-    def healthcheck(self, name: str) -> subprocess.CompletedProcess:
+    def healthcheck(self, name: str, **environment: str) -> subprocess.CompletedProcess:
         kind, *test = self.services[name]["healthcheck"]["test"]
         args = ["sh", "-c", self.local(test[0])] if kind == "CMD-SHELL" else test
         args = [self.local(arg) for arg in args]
@@ -277,7 +277,12 @@ class LocalStack:
             args = [sys.executable, *args[1:]]
             args[-1] = args[-1].replace(":8050/", f":{self.ports['wall']}/")
         return subprocess.run(
-            args, env=self.environment(name), capture_output=True, text=True, timeout=15
+            args,
+            cwd=self.app,
+            env={**self.environment(name), **environment},
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
 
     def start_broker(self) -> None:
@@ -374,6 +379,19 @@ def test_every_compose_command_runs_here_and_does_its_job(stack):
         assert screen.status_code == 200  # drawn from InfluxDB, through Redis
         both = {"mqtt:ioc-mqtt-1", "mqtt:ioc-mqtt-2"}
         wait_for(lambda: both <= set(latest("feed_health", "feed").index), 30, "workers' health")
+        for worker in ("mqtt-worker-1", "mqtt-worker-2"):
+            assert stack.healthcheck(worker).returncode == 0, stack.healthcheck(worker).stderr
+        absent = stack.healthcheck("mqtt-worker-1", IOC_MQTT_CLIENT_ID="ioc-mqtt-never-ran")
+        assert (
+            absent.returncode == 1 and "no feed_health of mqtt:ioc-mqtt-never-ran" in absent.stderr
+        )
+        unreachable = stack.healthcheck(
+            "mqtt-worker-1",
+            IOC_STORE=f"influxdb://127.0.0.1:{free_port()}/ioc",
+            IOC_INFLUX_RETRIES="0",
+        )
+        assert unreachable.returncode == 1 and "store not reachable" in unreachable.stderr
+        assert "Traceback" not in absent.stderr + unreachable.stderr
         health = latest("feed_health", "feed")
         assert health.loc["mqtt:ioc-mqtt-1", "received"] > 0
         assert health.loc["mqtt:ioc-mqtt-2", "received"] > 0, "the shared group splits the stream"
