@@ -306,7 +306,8 @@ class CitySimulator:
             self._at(self._uniform_offset(), self._ap_sample(state))
         for indicator in INDICATORS:
             self._at(self.now, self._kpi(indicator))
-        self._at(self.now, self._report_arrival())
+        if self.options.reports_per_day > 0:
+            self._at(self.now, self._report_arrival())
         self._at(self.now + self._exp(self.options.power_cut_every) / 4, self._power_cut())
 
     # -- the event loop -------------------------------------------------------------------

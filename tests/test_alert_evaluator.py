@@ -109,7 +109,7 @@ def test_a_ward_power_cut_is_one_grouped_alert(store: Store, clock: Clock) -> No
     ]
     ward = next(e for e in events if e.key.startswith("ward"))
     assert ward.data["severity"] == "critical"
-    assert ward.data["facts"] == {"offline": 30, "total": 30, "percent": 100.0}
+    assert ward.data["facts"] == {"offline": 30, "total": 30, "percent": 100.0, "aps_down": 0}
 
 
 def test_over_capacity_clears_only_below_the_lower_threshold(store: Store, clock: Clock) -> None:
@@ -226,3 +226,48 @@ def test_rule_settings_are_checked_with_a_clear_reason() -> None:
     with pytest.raises(ValueError, match="unknown parameter 'percnt'"):
         check_rules({"ward_cameras_offline": {"percnt": 10}})
     assert check_rules({"camera_offline": {"minutes": 1}})["camera_offline"]["minutes"] == 1.0
+
+
+def test_a_simulated_ward_power_cut_yields_one_grouped_alert(tmp_path) -> None:
+    """The evaluator against the city simulator: when a ward loses power, its cameras go dark
+    together and the duty officer sees one critical ward alert, not one alert per camera."""
+    from feeds.inventory import load_inventory
+    from feeds.payloads import parse_message
+    from feeds.simulator import CitySimulator, SimOptions
+    from wall.settings import Settings
+    from wall.store import open_store
+
+    options = SimOptions(
+        status_interval=timedelta(minutes=5),
+        power_cut_every=timedelta(hours=2),
+        power_cut_minutes=(30.0, 30.0),
+        flaky_share=0.0,
+        reports_per_day=0.0,
+    )
+    simulator = CitySimulator(
+        load_inventory(Settings().inventory), seed=7, start=T0, options=options
+    )
+    clock = Clock()
+    with open_store(Settings(store=f"sqlite:///{tmp_path / 'ioc.db'}")) as store:
+        ev = evaluator(store, clock)
+        raised = []
+        while clock.now < T0 + timedelta(hours=12):
+            clock.advance(1)
+            store.write(
+                point
+                for message in simulator.advance(clock.now)
+                for point in parse_message(message.topic, message.payload, message.time)
+            )
+            raised += [e for e in ev.evaluate() if e.kind == "raised"]
+            cuts = simulator.power_cuts
+            if cuts and clock.now >= cuts[0].start + timedelta(minutes=15):
+                break
+        assert simulator.power_cuts, "no power cut happened in 12 simulated hours"
+        ward = simulator.power_cuts[0].ward
+        during = [e for e in raised if e.time >= simulator.power_cuts[0].start]
+        in_ward = [e for e in during if e.data.get("ward") == ward]
+        assert [e.key for e in in_ward] == [f"ward_cameras_offline:{ward}"]
+        assert in_ward[0].data["severity"] == "critical"
+        facts = in_ward[0].data["facts"]
+        assert facts["offline"] == facts["total"] > 3
+        assert facts["aps_down"] > 0  # the ward's WiFi went down with it, inside the same alert

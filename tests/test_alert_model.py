@@ -181,8 +181,10 @@ def test_alert_titles_speak_vietnamese_first_and_english_on_request() -> None:
     from wall.alerts.text import alert_title
 
     data = {"rule": "ward_cameras_offline", "ward": "Long Hoa"}
-    data["facts"] = {"offline": 6, "total": 69, "percent": 8.7}
+    data["facts"] = {"offline": 6, "total": 69, "percent": 8.7, "aps_down": 2}
     event = Event.new(STREAM, "ward_cameras_offline:Long Hoa", "raised", data=data, at=at(0))
     alert = fold([event])["ward_cameras_offline:Long Hoa"]
-    assert alert_title(alert, "vi") == "Long Hoa: 6/69 camera mất kết nối (8,7%)"
-    assert alert_title(alert, "en") == "Long Hoa: 6 of 69 cameras offline (8.7%)"
+    assert alert_title(alert, "vi") == (
+        "Long Hoa: 6/69 camera mất kết nối (8,7%), 2 điểm WiFi ngừng"
+    )
+    assert alert_title(alert, "en") == "Long Hoa: 6 of 69 cameras offline (8.7%), 2 WiFi APs down"

@@ -8,8 +8,9 @@ it directly, so they need no waiting after a restart of the evaluator.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -58,6 +59,8 @@ RULE_DEFAULTS: dict[str, dict[str, Any]] = {
         "clear_minutes": 10.0,
     },
 }
+# Conditions a ward-wide outage stands for, in that ward.
+GROUPED_IN_WARD = ("camera_offline", "ap_down")
 # Rules whose data already carry how long the condition has held.
 SELF_TIMED = ("report_overdue", "feed_silent", "rejected_spike")
 # Measurements whose silence means a feed stopped (reports and indicators arrive rarely).
@@ -280,20 +283,27 @@ def conditions_now(
 ) -> dict[str, Condition]:
     """Every condition that holds now, keyed by alert key.
 
-    A ward whose cameras are down together is one grouped alert: its cameras' own
-    camera_offline conditions are left out while the ward condition holds.
+    A ward whose cameras are down together (a power cut) is one grouped alert: its cameras'
+    and access points' own conditions are left out while the ward condition holds, and counted
+    in the ward's facts instead.
     """
     found: dict[str, Condition] = {}
     for name, rule in RULES.items():
         params = rules[name]
         if params.get("enabled", True):
             found.update((c.key, c) for c in rule(city, params, active))
-    grouped_wards = {c.entity for c in found.values() if c.rule == "ward_cameras_offline"}
-    return {
-        key: c
-        for key, c in found.items()
-        if not (c.rule == "camera_offline" and c.ward in grouped_wards)
-    }
+    wards = {c.entity for c in found.values() if c.rule == "ward_cameras_offline"}
+    grouped: dict[str, Counter] = {ward: Counter() for ward in wards}
+    kept = {}
+    for key, c in found.items():
+        if c.rule in GROUPED_IN_WARD and c.ward in wards:
+            grouped[c.ward][c.rule] += 1
+        else:
+            kept[key] = c
+    for key, c in kept.items():
+        if c.rule == "ward_cameras_offline":
+            kept[key] = replace(c, facts={**c.facts, "aps_down": grouped[c.entity]["ap_down"]})
+    return kept
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:

@@ -10,6 +10,11 @@ TITLES: dict[str, tuple[str, str]] = {
         "{ward}: {offline}/{total} camera mất kết nối ({percent}%)",
         "{ward}: {offline} of {total} cameras offline ({percent}%)",
     ),
+    # The same, when the outage took the ward's WiFi access points down too (a power cut).
+    "ward_cameras_offline+aps": (
+        "{ward}: {offline}/{total} camera mất kết nối ({percent}%), {aps_down} điểm WiFi ngừng",
+        "{ward}: {offline} of {total} cameras offline ({percent}%), {aps_down} WiFi APs down",
+    ),
     "camera_offline": ("Camera {name} mất kết nối", "Camera {name} offline"),
     "ap_down": ("Điểm WiFi {entity} ngừng hoạt động", "WiFi access point {entity} down"),
     "ap_over_capacity": (
@@ -45,7 +50,7 @@ SEVERITIES: dict[str, tuple[str, str]] = {
 
 def alert_title(alert: Alert, lang: str) -> str:
     index = 1 if lang == "en" else 0
-    template = TITLES.get(alert.rule)
+    template = TITLES.get(alert.rule + ("+aps" if alert.facts.get("aps_down") else ""))
     if template is None:
         return alert.title
     values = {"entity": alert.entity, "ward": alert.ward or "", "name": alert.entity}
