@@ -21,7 +21,7 @@ from layouts.indicators import TREND_POINTS
 from layouts.wifi import CURVE_WINDOW, THROUGHPUT_WINDOW
 from wall.alerts.model import STREAM as ALERT_STREAM
 from wall.alerts.model import fold
-from wall.cache import cache, shared
+from wall.cache import remember, remembered, shared
 from wall.settings import Settings
 from wall.store import Store, open_store
 
@@ -135,9 +135,9 @@ class Queries:
             now = datetime.now(UTC)
             if not spec.incremental:
                 return spec.fetch(self.store, now, None)
-            state = spec.fetch(self.store, now, cache.get(f"previous:{name}"))
+            state = spec.fetch(self.store, now, remembered(f"previous:{name}"))
             # Kept past one refresh, so the next fold only reads the points since this one.
-            cache.set(f"previous:{name}", state, timeout=PREVIOUS_KEPT_SECONDS)
+            remember(f"previous:{name}", state, PREVIOUS_KEPT_SECONDS)
             return state[1]
 
         return shared(f"part:{name}", timeout, compute)

@@ -915,15 +915,16 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
         log.info("serving field reports as Open311 at %s", open311.url)
     try:
         if settings.mqtt_url:
+            broker = settings.redacted()["mqtt_url"]  # never the password in a log
             sink: MessageSink = MqttPublisher(settings.mqtt_url)
             if not sink.wait_connected(10):
                 print(
-                    f"feeds simulate: no MQTT broker answers at {settings.mqtt_url}",
+                    f"feeds simulate: no MQTT broker answers at {broker}",
                     file=sys.stderr,
                 )
                 sink.close()
                 return 1
-            log.info("publishing to %s", settings.mqtt_url)
+            log.info("publishing to %s", broker)
         else:
             from feeds.ingest import Ingestor
             from wall.store import StoreUnavailable, open_store

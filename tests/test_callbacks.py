@@ -402,3 +402,18 @@ def test_camera_outages_fold_forward_and_are_rebuilt_hourly(seeded_db):
     pd.testing.assert_frame_equal(second[1], fetch(store, later, None)[1])
     rebuilt = fetch(store, now + REFOLD_EVERY, second)
     assert rebuilt[2] == now + REFOLD_EVERY
+
+
+def test_with_the_cache_down_screens_are_drawn_from_the_store(seeded_db):
+    """Redis away (a restart, a network blip): slower refreshes, never a blank wall."""
+    from tests.servers import free_port
+
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"
+    store = CountingStore(seeded_db)
+    app = create_app(Settings(store=f"sqlite:///{seeded_db}", cache_url=dead_redis), store=store)
+    response = app.server.test_client().post(
+        "/_dash-update-component", json=update_request("alerts")
+    )
+    assert response.status_code == 200
+    assert "tile--error" not in response.get_data(as_text=True)
+    assert store.calls == ["latest_events", "events"]

@@ -22,11 +22,14 @@ from urllib.parse import unquote, urlsplit
 
 from flask import Flask, current_app
 from flask_caching import Cache
+from redis.exceptions import RedisError
 
 from wall.settings import Settings
 
 log = logging.getLogger(__name__)
 cache = Cache()
+# What a cache backend raises when it cannot be reached or written.
+CACHE_DOWN = (RedisError, OSError)
 
 T = TypeVar("T")
 # How long another asker waits for the first one's answer before querying itself.
@@ -64,7 +67,42 @@ def init_cache(server: Flask, settings: Settings) -> None:
 def shared(key: str, timeout: float, compute: Callable[[], T]) -> T:
     """The value of `key` for the current period of `timeout` seconds (the refresh tick, aligned
     to the clock): computed once per period, whichever threads and processes ask during it.
-    A failure is not cached: the next ask tries the store again."""
+    A failure is not cached: the next ask tries the store again. With the cache itself away
+    (Redis down, folder unwritable) every ask goes to the store: slower, never blank."""
+    try:
+        return _shared(key, timeout, compute)
+    except CACHE_DOWN as exc:
+        _warn_cache_down(exc)
+        return compute()
+
+
+def remembered(key: str) -> Any:
+    """A value kept across ticks, or None (also when the cache is away)."""
+    try:
+        return cache.get(key)
+    except CACHE_DOWN as exc:
+        _warn_cache_down(exc)
+        return None
+
+
+def remember(key: str, value: Any, timeout: float) -> None:
+    try:
+        cache.set(key, value, timeout=math.ceil(timeout))
+    except CACHE_DOWN as exc:
+        _warn_cache_down(exc)
+
+
+_last_cache_warning = 0.0
+
+
+def _warn_cache_down(exc: Exception) -> None:
+    global _last_cache_warning
+    if time.monotonic() - _last_cache_warning > 60:  # one line a minute, not one per request
+        _last_cache_warning = time.monotonic()
+        log.warning("cache unavailable (%s); asking the store directly", exc)
+
+
+def _shared(key: str, timeout: float, compute: Callable[[], T]) -> T:
     key = f"{key}@{int(time.time() // timeout)}"
     found = cache.get(key)
     if found is not None:
