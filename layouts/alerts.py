@@ -13,10 +13,10 @@ import pandas as pd
 from dash import html
 
 from layouts.common import Context, age_text, fmt_int, mark, screen_header
-from wall.alerts.model import SEVERITIES, Alert
+from wall.alerts.model import SEVERITIES, Alert, in_flood
+from wall.alerts.text import RULE_NAMES, alert_title, label
 from wall.alerts.text import SEVERITIES as SEVERITY_WORDS
 from wall.alerts.text import STATES as STATE_WORDS
-from wall.alerts.text import alert_title, label
 from wall.i18n import Translator
 
 NAME = "alerts"
@@ -30,6 +30,8 @@ SEVERITY_MARKS = {
 }
 COLUMNS = (
     "key",
+    "rule",
+    "escalated",
     "severity",
     "state",
     "title_vi",
@@ -50,6 +52,9 @@ def alerts_frame(alerts: Mapping[str, Alert]) -> pd.DataFrame:
     rows = [
         {
             "key": alert.key,
+            "rule": alert.rule,
+            # Loud on the wall until someone acknowledges it.
+            "escalated": alert.escalated_at is not None and alert.unacknowledged,
             "severity": alert.severity if alert.severity in SEVERITIES else "medium",
             "state": alert.state,
             "title_vi": alert_title(alert, "vi"),
@@ -156,8 +161,27 @@ def alert_list(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
     shown = shown_alerts(data["alerts"], ctx)
     if shown.empty:
         return html.Div(mark("met", ctx.t, ctx.t("al.none")), className="tile tile--calm")
+    flood = in_flood(data["alerts"]["raised"].dt.to_pydatetime(), ctx.now)
+    rows = grouped_rows(shown, ctx) if flood else alert_rows(shown, ctx)
+    more = len(rows) - MAX_ROWS
+    rows = rows[:MAX_ROWS]
+    if more > 0:
+        rows.append(html.Div(f"+ {fmt_int(more, ctx.lang)}", className="al-more"))
+    banner = (
+        html.Div(mark("offline", ctx.t, ctx.t("al.flood", n=flood)), className="al-flood")
+        if flood
+        else None
+    )
+    return html.Div(
+        [html.Div(ctx.t("al.active"), className="tile-title"), banner, *rows],
+        className="tile al-list",
+    )
+
+
+def alert_rows(shown: pd.DataFrame, ctx: Context) -> list:
+    """One row per alert; an escalated one carries a loud word and frame."""
     rows = []
-    for row in shown.head(MAX_ROWS).itertuples(index=False):
+    for row in shown.itertuples(index=False):
         state_word = label(STATE_WORDS, row.state, ctx.lang)
         if row.state == "active_ack":
             state = [
@@ -166,6 +190,11 @@ def alert_list(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
             ]
         else:
             state = mark("offline" if row.state == "active_unack" else "at_risk", ctx.t, state_word)
+        escalated = (
+            html.Div(f"⚠ {ctx.t('al.escalated')}", className="al-escalated")
+            if row.escalated
+            else None
+        )
         rows.append(
             html.Div(
                 [
@@ -178,17 +207,63 @@ def alert_list(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
                         className="al-what",
                     ),
                     html.Div(age_text(ctx.age_seconds(row.raised), ctx.t), className="al-age"),
-                    html.Div(state, className="al-state"),
+                    html.Div([escalated, state], className="al-state"),
                 ],
-                className=f"al-row al-row--{row.severity} al-row--{row.state}",
+                className=f"al-row al-row--{row.severity} al-row--{row.state}"
+                + (" al-row--escalated" if row.escalated else ""),
             )
         )
-    more = len(shown) - MAX_ROWS
-    if more > 0:
-        rows.append(html.Div(f"+ {fmt_int(more, ctx.lang)}", className="al-more"))
-    return html.Div(
-        [html.Div(ctx.t("al.active"), className="tile-title"), *rows], className="tile al-list"
-    )
+    return rows
+
+
+def grouped_rows(shown: pd.DataFrame, ctx: Context) -> list:
+    """In a flood, one row per kind of alert (most severe kinds first), so the few that matter
+    are not scrolled away by the many."""
+    rows = []
+    for (rank, rule), group in shown.groupby(["rank", "rule"], sort=True):
+        severity = SEVERITIES[rank]
+        unacked = int((group["state"] != "active_ack").sum())
+        wards = ", ".join(sorted({w for w in group["ward"] if w})[:4])
+        rows.append(
+            html.Div(
+                [
+                    html.Div(severity_mark(severity, ctx.t), className="al-sev"),
+                    html.Div(
+                        [
+                            html.Div(
+                                f"{label(RULE_NAMES, rule, ctx.lang)} · "
+                                f"{ctx.t('al.group', n=fmt_int(len(group), ctx.lang))}",
+                                className="al-title",
+                            ),
+                            html.Div(wards, className="al-where"),
+                        ],
+                        className="al-what",
+                    ),
+                    html.Div(
+                        age_text(ctx.age_seconds(group["raised"].min()), ctx.t),
+                        className="al-age",
+                    ),
+                    html.Div(
+                        [
+                            html.Div(f"⚠ {ctx.t('al.escalated')}", className="al-escalated")
+                            if group["escalated"].any()
+                            else None,
+                            mark(
+                                "offline",
+                                ctx.t,
+                                ctx.t("al.group_unacked", n=fmt_int(unacked, ctx.lang)),
+                            )
+                            if unacked
+                            else mark("met", ctx.t, label(STATE_WORDS, "active_ack", ctx.lang)),
+                        ],
+                        className="al-state",
+                    ),
+                ],
+                className=f"al-row al-row--{severity} al-row--group"
+                + (" al-row--escalated" if group["escalated"].any() else ""),
+            )
+        )
+    return rows
 
 
 OUTPUTS = {

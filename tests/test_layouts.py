@@ -227,6 +227,52 @@ def test_alert_list_shows_who_acknowledged_and_the_overview_counts_the_rest():
     assert "Camera cam-7 offline" in english and "Critical" in english
 
 
+def test_an_escalated_alert_is_loud_until_acknowledged():
+    key = "ward_cameras_offline:Hiệp Tân"
+    data = {"rule": "ward_cameras_offline", "severity": "critical", "ward": "Hiệp Tân"}
+    data["facts"] = {"offline": 30, "total": 30, "percent": 100.0}
+    raised = Event.new("alerts", key, "raised", data=data, at=NOW - timedelta(minutes=20))
+    escalated = Event.new("alerts", key, "escalated", at=NOW - timedelta(minutes=5))
+    loud = alerts.alert_list({"alerts": alerts.alerts_frame(fold([raised, escalated]))}, ctx())
+    assert "ĐÃ BÁO CẤP TRÊN" in texts(loud)
+    assert "al-row--escalated" in str(loud)
+    ack = Event.new("alerts", key, "acknowledged", actor="an", at=NOW)
+    calm = alerts.alert_list({"alerts": alerts.alerts_frame(fold([raised, escalated, ack]))}, ctx())
+    assert "ĐÃ BÁO CẤP TRÊN" not in texts(calm)
+    assert "al-row--escalated" not in str(calm)
+
+
+def test_an_alarm_flood_is_said_once_and_grouped_by_kind():
+    events = [
+        Event.new(
+            "alerts",
+            f"camera_offline:cam-{i}",
+            "raised",
+            data={"rule": "camera_offline", "severity": "high", "ward": "Long Hoa"},
+            at=NOW - timedelta(minutes=i % 9),
+        )
+        for i in range(25)
+    ]
+    events.append(
+        Event.new(
+            "alerts",
+            "feed_silent:camera_status",
+            "raised",
+            data={"rule": "feed_silent", "severity": "critical"},
+            at=NOW - timedelta(minutes=1),
+        )
+    )
+    shown = texts(alerts.alert_list({"alerts": alerts.alerts_frame(fold(events))}, ctx()))
+    assert "Lũ cảnh báo: 26 cảnh báo mới trong 10 phút" in shown
+    # The critical kind first, then the 25 camera alerts as one row, not 25.
+    assert shown.index("Nguồn dữ liệu ngừng gửi") < shown.index("Camera mất kết nối · 25 cảnh báo")
+    assert "cam-3" not in shown
+    calm = [e for e in events if e.key.endswith(("cam-1", "cam-2"))]
+    assert "Lũ cảnh báo" not in texts(
+        alerts.alert_list({"alerts": alerts.alerts_frame(fold(calm))}, ctx())
+    )
+
+
 def test_stale_tiles_say_so_in_words_and_style():
     aps = pd.DataFrame(
         {"time": [ts(10)], "ap_id": ["ap1"], "up": [True], "clients": [7], "capacity": [10]}

@@ -102,6 +102,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "al.unacked": ("Chưa xác nhận", "Unacknowledged"),
     "al.shelved": ("Tạm ẩn", "Shelved"),
     "al.newest": ("cảnh báo mới nhất {age} trước", "newest alert {age} ago"),
+    "al.flood": (
+        "Lũ cảnh báo: {n} cảnh báo mới trong 10 phút – đang gộp theo loại",
+        "Alarm flood: {n} new alerts in 10 minutes – grouped by kind",
+    ),
+    "al.escalated": ("ĐÃ BÁO CẤP TRÊN", "ESCALATED"),
+    "al.group": ("{n} cảnh báo", "{n} alerts"),
+    "al.group_unacked": ("{n} chưa xác nhận", "{n} unacknowledged"),
     # Kiosk / URL problems
     "param.unknown_layout": (
         "Tham số “{param}”: không có màn hình “{value}” (có: {known})",

@@ -166,6 +166,8 @@ def officer_action(
     return Event.new(STREAM, alert.key, kind, actor=officer, note=note, data=data, at=now)
 
 
-def in_flood(alerts: Iterable[Alert], now: datetime) -> bool:
-    """More than FLOOD_COUNT alerts raised within the last FLOOD_WINDOW."""
-    return sum(1 for a in alerts if timedelta(0) <= now - a.raised_at <= FLOOD_WINDOW) > FLOOD_COUNT
+def in_flood(raised_times: Iterable[datetime], now: datetime) -> int:
+    """How many alerts were raised in the last FLOOD_WINDOW when that is a flood (more than
+    FLOOD_COUNT), else 0."""
+    recent = sum(1 for t in raised_times if timedelta(0) <= now - t <= FLOOD_WINDOW)
+    return recent if recent > FLOOD_COUNT else 0

@@ -34,6 +34,15 @@ TITLES: dict[str, tuple[str, str]] = {
         "Feed {entity}: {rejected} messages rejected in 10 minutes",
     ),
 }
+RULE_NAMES: dict[str, tuple[str, str]] = {
+    "ward_cameras_offline": ("Mất điện / mất kết nối cả phường", "Ward-wide outage"),
+    "camera_offline": ("Camera mất kết nối", "Camera offline"),
+    "ap_down": ("Điểm WiFi ngừng hoạt động", "WiFi access point down"),
+    "ap_over_capacity": ("Điểm WiFi quá tải", "WiFi access point over capacity"),
+    "report_overdue": ("Phản ánh quá hạn", "Field report overdue"),
+    "feed_silent": ("Nguồn dữ liệu ngừng gửi", "Feed stopped"),
+    "rejected_spike": ("Bản tin bị từ chối tăng vọt", "Spike of rejected messages"),
+}
 STATES: dict[str, tuple[str, str]] = {
     "active_unack": ("Chưa xác nhận", "Unacknowledged"),
     "active_ack": ("Đã xác nhận", "Acknowledged"),
