@@ -24,6 +24,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -150,8 +151,18 @@ def count_points(store: InfluxStore) -> int:
     return int(frame["value"].sum()) if not frame.empty else 0
 
 
-def run_workers(port: int, influx_port: int, count: int, folder: Path, processes: int) -> float:
-    """`processes` × `python -m feeds mqtt`, one shared group when more than one."""
+def run_workers(
+    port: int,
+    influx_port: int,
+    count: int,
+    folder: Path,
+    processes: int,
+    tree: Path = PROJECT_DIR,
+    protocol: str = "5",
+    profile: Path | None = None,
+) -> float:
+    """`processes` × `python -m feeds mqtt` from the source `tree`, one shared group when more
+    than one; with `profile`, py-spy records each worker (all threads) into that folder."""
     store_url = f"influxdb://127.0.0.1:{influx_port}/bench_{uuid.uuid4().hex[:8]}"
     store = InfluxStore(store_url)
     store.check()
@@ -159,7 +170,8 @@ def run_workers(port: int, influx_port: int, count: int, folder: Path, processes
     client_ids = [f"bench-worker-{uuid.uuid4().hex[:6]}" for _ in range(processes)]
     for client_id in client_ids:
         shared = f"$share/{group}/{TOPIC_FILTER}" if group else TOPIC_FILTER
-        register_session(port, client_id, mqtt.MQTTv5, shared)
+        version = mqtt.MQTTv311 if protocol == "3.1.1" else mqtt.MQTTv5
+        register_session(port, client_id, version, shared)
     fill_session(port, count)
     env = {
         **os.environ,
@@ -169,14 +181,19 @@ def run_workers(port: int, influx_port: int, count: int, folder: Path, processes
         "IOC_INGEST_SPOOL_DIR": str(folder / "spool"),
         "IOC_FEED_HEALTH_SECONDS": "3600",
     }
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "feeds", "--log-level", "WARNING", "mqtt"],
-            cwd=PROJECT_DIR,
-            env={**env, "IOC_MQTT_CLIENT_ID": client_id},
-        )
-        for client_id in client_ids
-    ]
+    if protocol != "5":  # an older tree may not know the setting
+        env["IOC_MQTT_PROTOCOL"] = protocol
+    command = [sys.executable, "-m", "feeds", "--log-level", "WARNING", "mqtt"]
+    workers = []
+    for i, client_id in enumerate(client_ids):
+        if profile is not None:
+            out = profile / f"worker-{processes}x-{i}-{client_id}.txt"
+            spy = [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw"]
+            command_i = [*spy, "--threads", "--rate", "200", "-o", str(out), "--", *command]
+        else:
+            command_i = command
+        env_i = {**env, "IOC_MQTT_CLIENT_ID": client_id, "PYTHONPATH": str(tree)}
+        workers.append(subprocess.Popen(command_i, cwd=tree, env=env_i))
     try:
         while (first := count_points(store)) == 0:
             if any(worker.poll() is not None for worker in workers):
@@ -184,11 +201,16 @@ def run_workers(port: int, influx_port: int, count: int, folder: Path, processes
             time.sleep(0.05)
         start = time.perf_counter()
         while (stored := count_points(store)) < count:
-            time.sleep(0.25)
+            time.sleep(0.25 if count <= 100_000 else 1.0)  # counting costs influxd CPU too
         elapsed = time.perf_counter() - start
     finally:
         for worker in workers:
-            worker.send_signal(signal.SIGTERM)
+            if profile is not None:  # py-spy forwards no signal: stop its child, the worker
+                children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text()
+                for child in children.split():
+                    os.kill(int(child), signal.SIGTERM)
+            else:
+                worker.send_signal(signal.SIGTERM)
             worker.wait(60)
     assert stored == count, f"InfluxDB holds {stored} of {count} points"
     return (count - first) / elapsed
@@ -198,37 +220,72 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("-n", type=int, default=100_000, help="messages per run")
     p.add_argument("--repeat", type=int, default=3, help="runs of each consumer (median shown)")
+    p.add_argument(
+        "--before",
+        type=Path,
+        metavar="TREE",
+        help="also run the worker from this source tree (e.g. `git archive` of an older commit)",
+    )
+    p.add_argument(
+        "--only", help="comma-separated consumers to run: " + ", ".join(CONSUMERS) + ", before"
+    )
+    p.add_argument(
+        "--backlog-workers",
+        type=int,
+        metavar="K",
+        help="instead: K workers of one shared group drain one backlog of N messages, once",
+    )
+    p.add_argument(
+        "--max-inflight",
+        type=int,
+        default=0,
+        help="the broker's max_inflight_messages (0: as many as each client's receive maximum)",
+    )
+    p.add_argument(
+        "--protocol",
+        choices=("5", "3.1.1"),
+        default="5",
+        help="MQTT version of the backlog's workers",
+    )
+    p.add_argument("--profile", type=Path, metavar="DIR", help="py-spy the workers into DIR")
     p.add_argument("--publish-only", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.publish_only:
         publish(args.publish_only, args.n)
         return 0
     logging.basicConfig(level=logging.WARNING)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "mosquitto").mkdir()
         (folder / "influxd").mkdir()
         broker = Mosquitto(folder / "mosquitto")
-        broker.config.write_text(broker.config.read_text() + "queue_qos0_messages true\n")
+        config = re.sub(r"(?m)^max_(inflight|queued)_messages .*$\n", "", broker.config.read_text())
+        broker.config.write_text(
+            config + "queue_qos0_messages true\nmax_queued_messages 0\n"
+            f"max_inflight_messages {args.max_inflight}\n"
+        )
         influxd = Influxd(folder / "influxd")
         broker.start()
         influxd.start()
         try:
-            runs: dict[str, list[float]] = {}
-            consumers = {
-                "mosquitto_sub -q 1": lambda: run_mosquitto_sub(broker.port, args.n),
-                "bare paho, MQTT 3.1.1": lambda: run_bare_paho(broker.port, args.n, mqtt.MQTTv311),
-                "bare paho, MQTT v5": lambda: run_bare_paho(broker.port, args.n, mqtt.MQTTv5),
-                "worker → InfluxDB": lambda: run_workers(
-                    broker.port, influxd.port, args.n, folder, 1
-                ),
-                "2 workers, shared group": lambda: run_workers(
-                    broker.port, influxd.port, args.n, folder, 2
-                ),
-            }
-            for _ in range(args.repeat):  # interleaved, so machine noise hits all alike
-                for name, run in consumers.items():
-                    runs.setdefault(name, []).append(run())
+            if args.backlog_workers:
+                rate = run_workers(
+                    broker.port,
+                    influxd.port,
+                    args.n,
+                    folder,
+                    args.backlog_workers,
+                    profile=args.profile,
+                )
+                print(
+                    f"backlog of {args.n:,} messages, {args.backlog_workers} worker(s) in one "
+                    f"shared group, MQTT {args.protocol}: {rate:,.0f} msgs/s, "
+                    f"drained in {args.n / rate:.0f} s"
+                )
+                return 0
+            runs = run_consumers(args, broker.port, influxd.port, folder)
         finally:
             broker.stop()
             influxd.stop()
@@ -236,13 +293,56 @@ def main() -> int:
     print(f"{args.n} messages per run, median of {args.repeat} runs (msgs/s):")
     for name, rate in median.items():
         each = ", ".join(f"{r:,.0f}" for r in runs[name])
-        print(f"  {name:<26} {rate:>10,.0f}   ({each})")
-    paho_v5 = median["bare paho, MQTT v5"]
-    for name in ("worker → InfluxDB", "2 workers, shared group"):
-        print(f"{name} / bare paho v5: {median[name] / paho_v5:.2f}")
-    drain = median["worker → InfluxDB"] / median["mosquitto_sub -q 1"]
-    print(f"worker / mosquitto_sub -q 1: {drain:.2f}")
+        print(f"  {name:<32} {rate:>10,.0f}   ({each})")
+    for name, rate in median.items():
+        for protocol in ("3.1.1", "v5"):
+            reference = median.get(f"bare paho, MQTT {protocol}")
+            if "worker" in name and reference and protocol in name:
+                print(f"{name} / bare paho {protocol}: {rate / reference:.2f}")
+    one, two = median.get("worker (MQTT v5)"), median.get("2 workers, shared group (MQTT v5)")
+    if one and two:
+        print(f"2 workers / 1 worker: {two / one:.2f}")
     return 0
+
+
+CONSUMERS = ("sub", "paho311", "paho5", "worker311", "worker5", "workers2")
+
+
+def run_consumers(
+    args: argparse.Namespace, port: int, influx_port: int, folder: Path
+) -> dict[str, list[float]]:
+    profile = args.profile
+    consumers = {
+        "sub": ("mosquitto_sub -q 1", lambda: run_mosquitto_sub(port, args.n)),
+        "paho311": ("bare paho, MQTT 3.1.1", lambda: run_bare_paho(port, args.n, mqtt.MQTTv311)),
+        "paho5": ("bare paho, MQTT v5", lambda: run_bare_paho(port, args.n, mqtt.MQTTv5)),
+        "worker311": (
+            "worker (MQTT 3.1.1)",
+            lambda: run_workers(
+                port, influx_port, args.n, folder, 1, protocol="3.1.1", profile=profile
+            ),
+        ),
+        "worker5": (
+            "worker (MQTT v5)",
+            lambda: run_workers(port, influx_port, args.n, folder, 1, profile=profile),
+        ),
+        "workers2": (
+            "2 workers, shared group (MQTT v5)",
+            lambda: run_workers(port, influx_port, args.n, folder, 2, profile=profile),
+        ),
+    }
+    if args.before:
+        consumers["before"] = (
+            "worker before (MQTT v5)",
+            lambda: run_workers(port, influx_port, args.n, folder, 1, tree=args.before),
+        )
+    chosen = args.only.split(",") if args.only else list(consumers)
+    runs: dict[str, list[float]] = {}
+    for _ in range(args.repeat):  # interleaved, so machine noise hits all alike
+        for key in chosen:
+            name, run = consumers[key]
+            runs.setdefault(name, []).append(run())
+    return runs
 
 
 if __name__ == "__main__":

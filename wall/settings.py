@@ -94,6 +94,16 @@ def _language(value: str) -> str:
     return value
 
 
+MQTT_PROTOCOLS = ("5", "3.1.1")
+
+
+def _mqtt_protocol(value: Any) -> str:
+    value = str(value).strip()
+    if value not in MQTT_PROTOCOLS:
+        raise ValueError(f"{value!r} is not one of {', '.join(MQTT_PROTOCOLS)}")
+    return value
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not text")
@@ -642,6 +652,13 @@ class Settings:
         False,
         _boolean,
         "Send the session cookie over HTTPS only: set to true when the wall is served over TLS.",
+    )
+    mqtt_protocol: str = _setting(
+        "5",
+        _mqtt_protocol,
+        "MQTT version the worker speaks first: 5, or 3.1.1 (about twice the messages per second "
+        "through paho; no session expiry or dead-letter properties). On 5 it falls back to "
+        "3.1.1 by itself when the broker refuses 5.",
     )
 
     @property

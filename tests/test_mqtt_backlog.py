@@ -1,0 +1,84 @@
+"""A worker draining a backlog: the broker sends a session's queued messages back to back, so the
+worker's reads span many packets (and packets span reads); each must arrive whole, once, and be
+acknowledged only when stored. On both MQTT versions the worker speaks."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.conftest import influx_store_url
+from tests.servers import Influxd, Mosquitto
+from tests.test_mqtt_worker import START, Publisher, ids, running, stored, wait_for, worker_settings
+from wall.settings import SettingsError, load_settings
+from wall.store import open_store
+
+BACKLOG = 3000
+
+
+def redelivered(port: int, client_id: str, protocol: str) -> int:
+    """Messages the broker still holds for the session: unacknowledged ones come again."""
+    v5 = protocol == "5"
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+        clean_session=None if v5 else False,
+    )
+    received = []
+    client.on_message = lambda c, u, message: received.append(message.topic)
+    client.connect("127.0.0.1", port, clean_start=False if v5 else 3)
+    client.loop_start()
+    time.sleep(1.0)
+    client.disconnect()
+    client.loop_stop()
+    return len(received)
+
+
+@pytest.mark.parametrize("protocol", ["5", "3.1.1"])
+def test_a_backlog_lands_whole_and_is_acknowledged_once_stored(
+    protocol: str, mosquitto: Mosquitto, influxd: Influxd, tmp_path: Path
+) -> None:
+    settings = worker_settings(
+        mosquitto.url, influx_store_url(influxd), tmp_path, mqtt_protocol=protocol
+    )
+    with open_store(settings) as store:
+        store.check()
+        with running(settings, store) as worker:  # creates the persistent session
+            assert worker.connection.protocol == (mqtt.MQTTv5 if protocol == "5" else 4)
+        publisher = Publisher(mosquitto.port)
+        padding = "x" * 12_000  # ignored key: a 12 KB packet, larger than most reads' remainder
+        for i, camera_id in enumerate(ids(0, BACKLOG)):
+            if i % 500 == 250:
+                publisher.raw(
+                    "ioc/camera/c-1/status", b'{"online": true, "name": "' + b"x" * 70_000 + b'"}'
+                )
+            if i % 100 == 7:
+                ts = (START.timestamp() * 1000) + int(camera_id.rsplit("-", 1)[-1])
+                payload = json.dumps(
+                    {"online": True, "name": "Ngã tư", "ts": ts, "padding": padding}
+                )
+                publisher.raw(f"ioc/camera/{camera_id}/status", payload.encode(), camera_id)
+            else:
+                publisher.camera(camera_id)
+        wait_for(lambda: len(publisher.acked) == BACKLOG, what="broker took the backlog")
+        publisher.close()
+        with running(settings, store) as worker:
+            wait_for(lambda: stored(store) == set(ids(0, BACKLOG)), what="backlog stored")
+            wait_for(lambda: worker.ingestor.stats["rejected"] == BACKLOG // 500, what="rejects")
+            frame = store.points("camera_status", START, START.replace(year=START.year + 1))
+            named = frame[frame["name"].notna()] if "name" in frame else frame.iloc[0:0]
+            assert len(named) == BACKLOG // 100 and set(named["name"]) == {"Ngã tư"}
+    client_id = settings.mqtt_client_id
+    assert redelivered(mosquitto.port, client_id, protocol) == 0  # every message acknowledged
+
+
+def test_mqtt_protocol_setting_names_itself_when_wrong(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="IOC_MQTT_PROTOCOL"):
+        load_settings(environ={"IOC_MQTT_PROTOCOL": "4"})
+    assert load_settings(environ={"IOC_MQTT_PROTOCOL": "3.1.1"}).mqtt_protocol == "3.1.1"
