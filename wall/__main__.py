@@ -70,18 +70,24 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
         # publisher disconnects.
         shutdown = [(stop.set, simulator), (worker.stopping.set, receiver), (publisher.close, None)]
         feed_path = f"simulator → {settings.mqtt_url} → MQTT worker"
+        history_written = None
     else:
         from feeds.simulator import run_in_process
 
-        shutdown = [(stop.set, run_in_process(store, settings, stop).thread)]
+        run = run_in_process(store, settings, stop)
+        shutdown = [(stop.set, run.thread)]
         feed_path = "simulator in-process"
+        history_written = run.backfilled
+    shutdown.append((stop.set, start_alert_service(settings, stop, after=history_written)))
     url = f"http://{args.host}:{args.port}"
     print(
         f"IOC Wall demo: {feed_path} → {settings.store}\n"
         f"  wall:  {url}/\n"
         f"  kiosk: {url}/kiosk?layouts=overview,cameras,wifi,reports,indicators,alerts"
         "&rotate=20\n"
-        "The simulator writes a day of history first; the screens fill in as it goes.\n"
+        f"  duty officers: {url}/officer (accounts: python -m wall users add NAME)\n"
+        "The simulator writes a day of history first; the screens fill in as it goes,\n"
+        "and the alert rules start once it is written.\n"
         "Stop with Ctrl+C.",
         flush=True,
     )
@@ -94,6 +100,24 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
                 thread.join(10)
         store.close()
     return 0
+
+
+def start_alert_service(
+    settings: Settings, stop: threading.Event, after: threading.Event | None
+) -> threading.Thread:
+    """The alert evaluator in a thread of the demo, once the simulator's history is written (so
+    the backfill's old timestamps do not read as silent feeds)."""
+    from wall.alerts import service
+
+    def run() -> None:
+        while after is not None and not after.wait(1):
+            if stop.is_set():
+                return
+        service.run(settings, stop)
+
+    thread = threading.Thread(target=run, name="alert-service", daemon=True)
+    thread.start()
+    return thread
 
 
 def alerts(args: argparse.Namespace, settings: Settings) -> int:
