@@ -25,6 +25,7 @@ from flask import Blueprint, Flask, Response, redirect, render_template, request
 from wall.alerts.model import OFFICER_ACTIONS, STREAM, AlertActionError, fold, officer_action
 from wall.alerts.text import SEVERITIES, STATES, alert_title, label
 from wall.cache import cache
+from wall.i18n import Translator
 from wall.officers import authenticate
 from wall.settings import Settings, SettingsError
 from wall.store import Store, StoreError
@@ -34,55 +35,6 @@ log = logging.getLogger(__name__)
 MAX_FAILURES, FAILURE_WINDOW_SECONDS = 5, 300
 SHELVE_CHOICES_MINUTES = (15, 30, 60, 120, 240, 480)
 SEVERITY_ORDER = {s: i for i, s in enumerate(SEVERITIES)}
-
-TEXT = {
-    "title": ("Bàn trực ban – Cảnh báo", "Duty officer console – Alerts"),
-    "signin": ("Đăng nhập trực ban", "Duty officer sign-in"),
-    "name": ("Tên đăng nhập", "User name"),
-    "password": ("Mật khẩu", "Password"),
-    "signin_button": ("Đăng nhập", "Sign in"),
-    "signout": ("Đăng xuất", "Sign out"),
-    "signed_in_as": ("Đang trực: {name}", "On duty: {name}"),
-    "bad_credentials": ("Sai tên đăng nhập hoặc mật khẩu.", "Wrong user name or password."),
-    "too_many": (
-        "Quá nhiều lần đăng nhập sai. Thử lại sau {minutes} phút.",
-        "Too many failed sign-ins. Try again in {minutes} minutes.",
-    ),
-    "refused": (
-        "Yêu cầu bị từ chối: cần đăng nhập trực ban và mã bảo vệ hợp lệ.",
-        "Request refused: it needs a signed-in duty officer and a valid form token.",
-    ),
-    "expired": (
-        "Phiên trực đã hết hạn, vui lòng đăng nhập lại.",
-        "Session expired; sign in again.",
-    ),
-    "none": ("Không có cảnh báo nào cần xử lý.", "No alerts need attention."),
-    "acknowledged": ("Xác nhận", "Acknowledge"),
-    "shelved": ("Tạm ẩn", "Shelve"),
-    "unshelved": ("Bỏ tạm ẩn", "Unshelve"),
-    "noted": ("Ghi chú", "Add note"),
-    "note": ("Ghi chú / lý do", "Note / reason"),
-    "note_label": ("Ghi chú", "Note"),
-    "minutes": ("{n} phút", "{n} min"),
-    "done": ("Đã ghi nhận: {action} – {alert}", "Recorded: {action} – {alert}"),
-    "audit": ("Nhật ký xử lý", "Audit trail"),
-    "audit_csv": ("Tải CSV", "Download CSV"),
-    "alerts": ("Cảnh báo", "Alerts"),
-    "time": ("Thời điểm", "Time"),
-    "officer": ("Cán bộ", "Officer"),
-    "action": ("Thao tác", "Action"),
-    "alert": ("Cảnh báo", "Alert"),
-    "severity": ("Mức độ", "Severity"),
-    "state": ("Trạng thái", "State"),
-    "raised": ("Phát sinh", "Raised"),
-    "shelved_until": ("Tạm ẩn đến {time} ({who}: {why})", "Shelved until {time} ({who}: {why})"),
-    "acked_by": ("Xác nhận bởi {who} lúc {time}", "Acknowledged by {who} at {time}"),
-    "escalated": ("ĐÃ BÁO ĐỘNG CẤP TRÊN", "ESCALATED"),
-    "store_down": (
-        "Không truy cập được kho dữ liệu – thử lại sau.",
-        "The data store cannot be reached – try again shortly.",
-    ),
-}
 
 
 def load_secret_key(settings: Settings) -> str:
@@ -130,8 +82,7 @@ def console(settings: Settings, store: Store) -> Blueprint:
         return wanted if wanted in ("vi", "en") else settings.language
 
     def t(key: str, **values: object) -> str:
-        text = TEXT[key][1 if lang() == "en" else 0]
-        return text.format(**values) if values else text
+        return Translator(lang())(f"oc.{key}", **values)
 
     def local(ts: datetime) -> str:
         return ts.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M:%S")
