@@ -88,10 +88,12 @@ def _wifi_points(now: datetime, steps: int, rng: random.Random) -> Iterator[Poin
             yield Point("wifi_usage", tags, {**fields, "capacity": capacity}, at)
 
 
-def _report_points(now: datetime, history: timedelta, rng: random.Random) -> Iterator[Point]:
+def _report_points(
+    now: datetime, history: timedelta, rng: random.Random, reports: int
+) -> Iterator[Point]:
     """Each report: created (new), then assigned, and most of them resolved."""
     span = int(history.total_seconds())
-    for n in range(REPORTS):
+    for n in range(reports):
         category = CATEGORIES[n % len(CATEGORIES)]
         tags = {"report_id": f"pa-{n:05d}", "category": category, "ward": WARDS[n % len(WARDS)]}
         created = now - timedelta(seconds=rng.randrange(60, span))
@@ -142,7 +144,9 @@ def _write(store: Store, points: Iterator[Point]) -> int:
     return written
 
 
-def seed_city(store: Store, now: datetime, days: float, progress=None) -> SeedCounts:
+def seed_city(
+    store: Store, now: datetime, days: float, progress=None, reports: int = REPORTS
+) -> SeedCounts:
     """Write `days` of city history ending at `now`; `progress(what, count)` after each kind."""
     rng = random.Random(2026)
     history = timedelta(days=days)
@@ -154,7 +158,7 @@ def seed_city(store: Store, now: datetime, days: float, progress=None) -> SeedCo
     counts.wifi_points = _write(store, _wifi_points(now, steps, rng))
     if progress:
         progress("wifi_usage", counts.wifi_points)
-    counts.report_points = _write(store, _report_points(now, history, rng))
+    counts.report_points = _write(store, _report_points(now, history, rng, reports))
     if progress:
         progress("field_report", counts.report_points)
     counts.other_points = _write(store, _kpi_points(now))
