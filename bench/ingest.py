@@ -143,6 +143,12 @@ def run_bare_paho(port: int, count: int, protocol: int) -> float:
     return count / elapsed
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def count_points(store: InfluxStore) -> int:
     now = datetime.now(UTC)
     frame = store.aggregate(
@@ -203,6 +209,14 @@ def run_workers(
         while (stored := count_points(store)) < count:
             time.sleep(0.25 if count <= 100_000 else 1.0)  # counting costs influxd CPU too
         elapsed = time.perf_counter() - start
+        if profile is None:
+            cpu = [cpu_seconds(worker.pid) for worker in workers]
+            print(
+                f"  {processes} worker(s): {count:,} messages in {elapsed:.1f} s, worker CPU "
+                + " + ".join(f"{c:.1f}" for c in cpu)
+                + f" s = {count / sum(cpu):,.0f} msgs per worker CPU-second",
+                flush=True,
+            )
     finally:
         for worker in workers:
             if profile is not None:  # py-spy forwards no signal: stop its child, the worker

@@ -14,7 +14,6 @@ import ssl
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
@@ -32,60 +31,7 @@ RECONNECT_MAX_SECONDS = 30
 RECEIVE_MAXIMUM = 65535  # in-flight QoS 1 messages the broker may send before our acks
 UNSUPPORTED_PROTOCOL = 132  # CONNACK reason (v5); paho maps a 3.1.1 broker's refusal onto it
 
-READ_CHUNK_BYTES = 64 * 1024
-PACKETS_PER_READ = 256  # then paho's loop gets to send what is queued (acknowledgements)
-
 MessageHandler = Callable[[mqtt.MQTTMessage, Callable[[], None]], None]
-
-
-class _BufferedSocket:
-    """The broker connection, read 64 KiB at a time.
-
-    paho reads every packet with three `recv` calls (type, length, body) after a `select`, which
-    costs more than paho's own handling of a small message. This serves those reads from one
-    large read, and `pending()` (paho's hook for TLS sockets) tells paho's loop that bytes are
-    waiting so it does not wait in `select` for them.
-    """
-
-    def __init__(self, sock: Any):
-        self._sock = sock
-        self._data = b""
-        self._pos = 0
-
-    def recv(self, bufsize: int) -> bytes:
-        if self._pos >= len(self._data):
-            data = self._sock.recv(max(bufsize, READ_CHUNK_BYTES))
-            if len(data) <= bufsize:
-                return data
-            self._data, self._pos = data, 0
-        end = self._pos + bufsize
-        chunk = self._data[self._pos : end]
-        self._pos = end
-        return chunk
-
-    def pending(self) -> int:
-        inner = self._sock.pending() if hasattr(self._sock, "pending") else 0
-        return len(self._data) - self._pos + inner
-
-    def __getattr__(self, name: str) -> Any:  # send, fileno, close, setsockopt…
-        return getattr(self._sock, name)
-
-
-class _BufferedClient(mqtt.Client):
-    """paho's client on a _BufferedSocket, reading up to PACKETS_PER_READ packets per loop turn
-    (paho reads one per turn when it has nothing of its own in flight)."""
-
-    def _create_socket(self) -> Any:
-        return _BufferedSocket(super()._create_socket())
-
-    def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
-        rc = super().loop_read(max_packets)
-        for _ in range(PACKETS_PER_READ - 1):
-            sock = self._sock
-            if rc or sock is None or not sock.pending():
-                break
-            rc = super().loop_read(max_packets)
-        return rc
 
 
 @dataclass(frozen=True)
@@ -174,7 +120,7 @@ class MqttConnection:
 
     def _new_client(self) -> mqtt.Client:
         v5 = self.protocol == MQTTProtocolVersion.MQTTv5
-        client = _BufferedClient(
+        client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=self.settings.mqtt_client_id,
             clean_session=None if v5 else False,
