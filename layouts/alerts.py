@@ -183,18 +183,17 @@ def alert_rows(shown: pd.DataFrame, ctx: Context) -> list:
     rows = []
     for row in shown.itertuples(index=False):
         state_word = label(STATE_WORDS, row.state, ctx.lang)
-        if row.state == "active_ack":
-            state = [
-                mark("met", ctx.t, state_word),
-                html.Div(row.acked_by, className="al-actor") if row.acked_by else None,
-            ]
-        else:
-            state = mark("offline" if row.state == "active_unack" else "at_risk", ctx.t, state_word)
-        escalated = (
+        state = [
             html.Div(f"⚠ {ctx.t('al.escalated')}", className="al-escalated")
             if row.escalated
             else None
-        )
+        ]
+        if row.state == "active_ack":
+            state.append(mark("met", ctx.t, state_word))
+            state.append(html.Div(row.acked_by, className="al-actor") if row.acked_by else None)
+        else:
+            tone = "offline" if row.state == "active_unack" else "at_risk"
+            state.append(mark(tone, ctx.t, state_word))
         rows.append(
             html.Div(
                 [
@@ -207,7 +206,7 @@ def alert_rows(shown: pd.DataFrame, ctx: Context) -> list:
                         className="al-what",
                     ),
                     html.Div(age_text(ctx.age_seconds(row.raised), ctx.t), className="al-age"),
-                    html.Div([escalated, state], className="al-state"),
+                    html.Div(state, className="al-state"),
                 ],
                 className=f"al-row al-row--{row.severity} al-row--{row.state}"
                 + (" al-row--escalated" if row.escalated else ""),

@@ -227,6 +227,15 @@ def test_alert_list_shows_who_acknowledged_and_the_overview_counts_the_rest():
     assert "Camera cam-7 offline" in english and "Critical" in english
 
 
+def renderable(component) -> bool:
+    """True when React can render the tree: children are components, text or flat lists (a list
+    inside a list is an error in the browser, React #31)."""
+    children = getattr(component, "children", None)
+    if isinstance(children, list | tuple):
+        return all(not isinstance(c, list | tuple) and renderable(c) for c in children)
+    return children is None or isinstance(children, str | int | float) or renderable(children)
+
+
 def test_an_escalated_alert_is_loud_until_acknowledged():
     key = "ward_cameras_offline:Hiệp Tân"
     data = {"rule": "ward_cameras_offline", "severity": "critical", "ward": "Hiệp Tân"}
@@ -236,10 +245,12 @@ def test_an_escalated_alert_is_loud_until_acknowledged():
     loud = alerts.alert_list({"alerts": alerts.alerts_frame(fold([raised, escalated]))}, ctx())
     assert "ĐÃ BÁO CẤP TRÊN" in texts(loud)
     assert "al-row--escalated" in str(loud)
+    assert renderable(loud)
     ack = Event.new("alerts", key, "acknowledged", actor="an", at=NOW)
     calm = alerts.alert_list({"alerts": alerts.alerts_frame(fold([raised, escalated, ack]))}, ctx())
     assert "ĐÃ BÁO CẤP TRÊN" not in texts(calm)
     assert "al-row--escalated" not in str(calm)
+    assert renderable(calm)
 
 
 def test_an_alarm_flood_is_said_once_and_grouped_by_kind():
@@ -267,6 +278,7 @@ def test_an_alarm_flood_is_said_once_and_grouped_by_kind():
     # The critical kind first, then the 25 camera alerts as one row, not 25.
     assert shown.index("Nguồn dữ liệu ngừng gửi") < shown.index("Camera mất kết nối · 25 cảnh báo")
     assert "cam-3" not in shown
+    assert renderable(alerts.alert_list({"alerts": alerts.alerts_frame(fold(events))}, ctx()))
     calm = [e for e in events if e.key.endswith(("cam-1", "cam-2"))]
     assert "Lũ cảnh báo" not in texts(
         alerts.alert_list({"alerts": alerts.alerts_frame(fold(calm))}, ctx())
