@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.report import write_section
-from bench.seed_city import open_bench_store, seed_city, seeding_doc
+from bench.seed_city import REPORTS, open_bench_store, seed_city
 from callbacks.queries import PARTS, Queries
 from callbacks.screens import refresh, scale_for
 from layouts import SCREENS
@@ -133,12 +133,14 @@ def expire_tick(screen, settings: Settings) -> None:
             cache.delete(f"part:{part}@{period}")
 
 
-def city(kind: str, days: float, cold_runs: int, warm_runs: int, seeded: list) -> list[dict]:
+def city(
+    kind: str, days: float, reports: int, cold_runs: int, warm_runs: int, seeded: list
+) -> list[dict]:
     folder = Path(tempfile.mkdtemp(prefix="wall-bench-city-"))
     store, url, server = open_bench_store(kind, folder)
     try:
         started = time.perf_counter()
-        counts = seed_city(store, datetime.now(UTC), days)
+        counts = seed_city(store, datetime.now(UTC), days, reports=reports)
         seconds = time.perf_counter() - started
         seeded.append((kind, days, counts, seconds))
         print(f"{kind}: seeded {counts.points:,} points in {seconds:.0f} s")
@@ -203,7 +205,7 @@ def city(kind: str, days: float, cold_runs: int, warm_runs: int, seeded: list) -
             server.stop()
 
 
-def city_doc(command: str, days: float, rows: list[dict]) -> str:
+def city_doc(command: str, days: float, reports: int, rows: list[dict]) -> str:
     lines = [
         "Command (seeds each store with bench/seed_city.py, starting a private influxd):",
         "",
@@ -211,8 +213,9 @@ def city_doc(command: str, days: float, rows: list[dict]) -> str:
         command,
         "```",
         "",
-        f"City seed with {days:g} day(s) of 5-minute history (2,000 cameras, 1,000 APs, 50,000",
-        "field reports). Server time of `callbacks.screens.refresh` per screen, in ms:",
+        f"City seed with {days:g} day(s) of 5-minute history (2,000 cameras, 1,000 APs,",
+        f"{reports:,} field reports). Server time of `callbacks.screens.refresh` per screen,",
+        "in ms:",
         "**cold** = nothing cached (first tick after a start); **tick** = a new tick in steady",
         "state (live parts and the drawing expired, history parts still held); **warm** = another",
         "kiosk in the same tick (the shared drawing). Bytes = the `/_dash-update-component`",
@@ -233,12 +236,20 @@ def city_doc(command: str, days: float, rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def seeded_note(seeded: list) -> str:
+    return "Seeding in the same run: " + "; ".join(
+        f"{kind} {counts.points:,} points in {seconds:.0f} s ({counts.points / seconds:,.0f}/s)"
+        for kind, _, counts, seconds in seeded
+    )
+
+
 def main() -> None:
     args = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     args.add_argument("--kiosks", type=int, default=50)
     args.add_argument("--city", action="store_true", help="city scale (bench/seed_city.py)")
     args.add_argument("--store", default="sqlite,influxdb", help="city: comma-separated")
     args.add_argument("--days", type=float, default=1.0, help="city: days of history")
+    args.add_argument("--reports", type=int, default=50_000, help="city: field reports seeded")
     args.add_argument("--cold-runs", type=int, default=10)
     args.add_argument("--warm-runs", type=int, default=100)
     args.add_argument("--write-doc", action="store_true", help="write docs/benchmarks.md")
@@ -248,17 +259,18 @@ def main() -> None:
         return
     rows, seeded = [], []
     for kind in opts.store.split(","):
-        rows += city(kind, opts.days, opts.cold_runs, opts.warm_runs, seeded)
+        rows += city(kind, opts.days, opts.reports, opts.cold_runs, opts.warm_runs, seeded)
     if opts.write_doc:
         command = (
             f"/tmp/venv/bin/python bench/wall_refresh.py --city --store {opts.store} "
-            f"--days {opts.days:g} --cold-runs {opts.cold_runs} --warm-runs {opts.warm_runs} "
-            "--write-doc"
+            f"--days {opts.days:g} --reports {opts.reports} --cold-runs {opts.cold_runs} "
+            f"--warm-runs {opts.warm_runs} --write-doc"
         )
-        write_section(
-            "City-scale seeding", seeding_doc(command + "  # seeds, then measures", seeded)
-        )
-        write_section("Wall refresh at city scale", city_doc(command, opts.days, rows))
+        heading = "Wall refresh at city scale"
+        if opts.reports != REPORTS:
+            heading += f", {opts.reports:,} field reports"
+        text = city_doc(command, opts.days, opts.reports, rows) + "\n\n" + seeded_note(seeded)
+        write_section(heading, text)
 
 
 if __name__ == "__main__":
