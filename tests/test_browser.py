@@ -127,6 +127,13 @@ def wall(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
+    driver = chromium()
+    yield driver
+    driver.quit()
+
+
+def chromium() -> webdriver.Chrome:
+    """Debian's headless Chromium with a fresh profile, its viewport one 1080p wall panel."""
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     for flag in CHROMIUM_FLAGS:
@@ -136,8 +143,7 @@ def browser():
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.set_page_load_timeout(20)
     resize(driver, *SIZES[0])
-    yield driver
-    driver.quit()
+    return driver
 
 
 def resize(driver, width: int, height: int) -> None:

@@ -4,18 +4,15 @@ text from feeds renders inert. Screenshots land in test-artifacts/screenshots/."
 
 from __future__ import annotations
 
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 from tests.browser_fixtures import WallProcess, seed
-from tests.test_browser import CHROMIUM_FLAGS, SCREENSHOTS, resize, wait_for
+from tests.test_browser import SCREENSHOTS, chromium, wait_for
 from wall.alerts.model import STREAM, fold
 from wall.officers import add_officer
 from wall.store import Event, Point
@@ -66,18 +63,6 @@ def wall(tmp_path_factory):
     yield server
     server.stop()
     store.close()
-
-
-def chromium():
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='wall-chromium-')}")
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    driver.set_page_load_timeout(20)
-    resize(driver, 1920, 1080)
-    return driver
 
 
 @pytest.fixture(scope="module")
