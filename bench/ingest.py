@@ -11,11 +11,13 @@ acknowledged by InfluxDB, checked by counting the points in InfluxDB afterwards)
 
 - `mosquitto_sub -q 1 -c -C N`: the broker's own drain rate;
 - a bare paho-mqtt client (MQTT v5 and 3.1.1) whose on_message only counts;
-- the MQTT worker, `python -m feeds mqtt` (MQTT v5, default batch settings), as one process and
-  as two processes of one shared-subscription group (`$share/<group>/ioc/#`); their clock starts
-  at the first point in InfluxDB, so process start-up is not counted.
+- the MQTT worker, `python -m feeds mqtt` (default batch settings), on MQTT v5 and 3.1.1 as one
+  process, and on v5 as two processes of one shared-subscription group (`$share/<group>/ioc/#`);
+  their clock starts at the first point in InfluxDB, so process start-up is not counted;
+- with `--before TREE`, the worker of another source tree, in the same rounds.
 
-Prints msgs/s for each and the worker's ratio to the bare paho client on the same protocol.
+Prints msgs/s for each, the worker's ratio to the bare paho client on the same protocol and each
+worker's CPU time. `--backlog-workers K` instead drains one backlog of N with K workers.
 """
 
 from __future__ import annotations
