@@ -24,15 +24,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.long_run_heap import CHROMIUM_FLAGS
 from bench.report import write_section
 from bench.wall_refresh import percentile
-from tests.browser_fixtures import WallProcess, seed
+from tests.browser_fixtures import WallProcess, chromium, seed
 from tests.servers import Mosquitto
 from wall.settings import PROJECT_DIR
 from wall.store.sqlite import SQLiteStore
@@ -73,12 +70,7 @@ def main() -> None:
     publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-latency-pub")
     publisher.connect("127.0.0.1", broker.port)
     publisher.loop_start()
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={folder / 'chromium'}")
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver = chromium(profile=folder / "chromium")
     rng = random.Random(6)
     latencies: list[float] = []
     missed = 0

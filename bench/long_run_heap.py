@@ -18,26 +18,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.report import write_section
-from tests.browser_fixtures import WallProcess, seed
+from tests.browser_fixtures import WallProcess, chromium, seed
 from wall.store.sqlite import SQLiteStore
 
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1920,1080",
-)
 COUNT_REFRESHES = """
 if (!window.__refreshes) {
   window.__refreshes = 0;
@@ -84,12 +70,7 @@ def main() -> None:
         log_path=folder / "wall.log",
     )
     wall.start()
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={folder / 'chromium'}")
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver = chromium(profile=folder / "chromium")
     try:
         driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": COUNT_REFRESHES})
         driver.execute_cdp_cmd("Performance.enable", {})

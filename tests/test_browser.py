@@ -9,36 +9,22 @@ from __future__ import annotations
 
 import os
 import signal
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
 import pytest
-from selenium import webdriver
 from selenium.common.exceptions import JavascriptException, WebDriverException
-from selenium.webdriver.chrome.service import Service
 
 from layouts import SCREENS
-from tests.browser_fixtures import WallProcess, seed
+from tests.browser_fixtures import WallProcess, chromium, resize, seed
 from wall.i18n import Translator
 from wall.settings import PROJECT_DIR
 from wall.store import Point
 from wall.store.sqlite import SQLiteStore
 
 SCREENSHOTS = PROJECT_DIR / "test-artifacts" / "screenshots"
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-)
 STALE_AFTER = 20
 SIZES = ((1920, 1080), (3840, 2160))
 
@@ -130,28 +116,6 @@ def browser():
     driver = chromium()
     yield driver
     driver.quit()
-
-
-def chromium() -> webdriver.Chrome:
-    """Debian's headless Chromium with a fresh profile, its viewport one 1080p wall panel."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='wall-chromium-')}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    driver.set_page_load_timeout(20)
-    resize(driver, *SIZES[0])
-    return driver
-
-
-def resize(driver, width: int, height: int) -> None:
-    """The page's viewport exactly this size, as on a wall panel (no window decorations)."""
-    driver.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
-    )
 
 
 def wait_for(driver, script: str, timeout: float = 20.0, what: str = ""):

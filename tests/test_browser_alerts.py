@@ -11,8 +11,8 @@ import pytest
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 
-from tests.browser_fixtures import WallProcess, seed
-from tests.test_browser import SCREENSHOTS, chromium, wait_for
+from tests.browser_fixtures import WallProcess, chromium, seed
+from tests.test_browser import SCREENSHOTS, wait_for
 from wall.alerts.model import STREAM, fold
 from wall.officers import add_officer
 from wall.store import Event, Point
