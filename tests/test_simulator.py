@@ -249,7 +249,9 @@ def test_in_process_run_fills_the_store_then_follows_the_clock(store: Store) -> 
         stop,
         seed=9,
         backfill=timedelta(hours=3),
-        options=SimOptions(status_interval=timedelta(seconds=0.5)),
+        # Reports follow the hour of day (few at night): a high rate so the 3 h backfill has
+        # some whatever time the test runs at.
+        options=SimOptions(status_interval=timedelta(seconds=0.5), reports_per_day=2000),
         inventory=SMALL_TOWN,
     )
     try:
@@ -369,7 +371,8 @@ def test_simulate_publishes_every_message_to_the_broker(
         assert subscribed.wait(10)
         monkeypatch.setenv("IOC_MQTT_URL", mosquitto.url)
         caplog.set_level("INFO", logger="feeds.simulator")
-        argv = ["simulate", "--cameras", "40", "--aps", "8", "--backfill", "3h"]
+        # A whole day of backfill: reports follow the hour of day, and 3 h of night may have none.
+        argv = ["simulate", "--cameras", "40", "--aps", "8", "--backfill", "24h"]
         assert main([*argv, "--duration", "2s"]) == 0
         sent = int(next(r for r in caplog.messages if r.startswith("sent ")).split()[1])
         wait_for(lambda: len(received) >= sent, timeout=20)
