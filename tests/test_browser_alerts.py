@@ -105,13 +105,20 @@ def test_an_acknowledgement_reaches_every_kiosk_within_one_refresh(wall, kiosk, 
     officer.find_element(By.NAME, "name").send_keys("nguyen.an")
     officer.find_element(By.NAME, "password").send_keys(PASSWORD)
     officer.find_element(By.CSS_SELECTOR, "form button").click()
-    section = officer.find_element(By.CSS_SELECTOR, f'section[data-key="{KEY}"]')
+    selector = f'section[data-key="{KEY}"]'
+    wait_for(officer, f"return !!document.querySelector({selector!r})", what="the console")
+    section = officer.find_element(By.CSS_SELECTOR, selector)
     ack = section.find_element(By.CSS_SELECTOR, 'form input[value="acknowledged"]')
     form = ack.find_element(By.XPATH, "./..")
     form.find_element(By.NAME, "note").send_keys("Đã cử đội kỹ thuật")
     form.find_element(By.TAG_NAME, "button").click()
     acknowledged_at = time.monotonic()
-    assert "Đã ghi nhận: Xác nhận" in officer.find_element(By.CSS_SELECTOR, ".msg").text
+    recorded = wait_for(
+        officer,
+        "const m = document.querySelector('.msg'); return m && m.textContent",
+        what="the console's confirmation",
+    )
+    assert "Đã ghi nhận: Xác nhận" in recorded
     officer.save_screenshot(str(SCREENSHOTS / "officer-console-1920x1080.png"))
 
     wait_for(
