@@ -22,10 +22,16 @@ from layouts.wifi import CURVE_WINDOW, THROUGHPUT_WINDOW
 from wall.alerts.model import STREAM as ALERT_STREAM
 from wall.alerts.model import fold
 from wall.cache import remember, remembered, shared
+from wall.domain import CLOSED_REPORT_STATUSES, FIELD_REPORT, OPEN_REPORT_STATUSES
 from wall.settings import Settings
 from wall.store import Store, open_store
 
 REPORTS_KEPT = timedelta(days=90)
+# The screens draw the open reports of any age and count those created or closed in 24 h.
+REPORTS_RECENT = timedelta(hours=24)
+# A poll writes a request's version at its `updated_datetime`, which may be a poll or more old.
+REPORTS_LATE = timedelta(minutes=15)
+REPORT = FIELD_REPORT.entity
 ALERT_HISTORY = timedelta(days=7)
 COUNTERS_HISTORY = timedelta(hours=3)
 PREVIOUS_KEPT_SECONDS = 3600
@@ -67,6 +73,34 @@ def _camera_outages(store: Store, now: datetime, previous: Previous | None) -> P
     return now, fold_outages(spans, store.points("camera_status", since, now), now), born
 
 
+def _reports(store: Store, now: datetime, previous: Previous | None) -> Previous:
+    """Open reports of any age and every report changed in the last 24 h. Folded from scratch
+    each REFOLD_EVERY; between folds only the reports changed since the last one are read, so
+    a tick does not ask about 90 days of a city's closed reports."""
+    if previous is not None and now - previous[2] < REFOLD_EVERY:
+        asked, reports, born = previous
+        changed = [reports, store.latest(FIELD_REPORT.name, REPORT, asked - REPORTS_LATE)]
+    else:
+        born = now
+        closed = {"status": CLOSED_REPORT_STATUSES}
+        changed = [
+            store.latest(FIELD_REPORT.name, REPORT, now - REPORTS_KEPT, unless=closed),
+            store.latest(FIELD_REPORT.name, REPORT, now - REPORTS_RECENT),
+        ]
+    return now, newest_open_or_recent([f for f in changed if not f.empty], now), born
+
+
+def newest_open_or_recent(frames: list[pd.DataFrame], now: datetime) -> pd.DataFrame:
+    """The newest row of each report among `frames`, keeping those open or changed lately."""
+    if not frames:
+        return pd.DataFrame(columns=["time", REPORT])
+    merged = pd.concat(frames, ignore_index=True).sort_values(["time", REPORT], kind="stable")
+    newest = merged.drop_duplicates(REPORT, keep="last")
+    status = newest["status"] if "status" in newest.columns else pd.Series("", index=newest.index)
+    keep = status.isin(OPEN_REPORT_STATUSES) | (newest["time"] >= now - REPORTS_RECENT)
+    return newest[keep].reset_index(drop=True)
+
+
 def _alerts(store: Store, now: datetime, _: object) -> pd.DataFrame:
     """Alerts folded from the log: the last week of events, plus the whole history of any key
     whose current episode began before that week (its newest event says it may still be on)."""
@@ -83,7 +117,7 @@ def _alerts(store: Store, now: datetime, _: object) -> pd.DataFrame:
 PARTS: dict[str, Part] = {
     "cameras": Part(lambda s, now, _: s.latest("camera_status", "camera_id")),
     "wifi": Part(lambda s, now, _: s.latest("wifi_usage", "ap_id")),
-    "reports": Part(lambda s, now, _: s.latest("field_report", "report_id", now - REPORTS_KEPT)),
+    "reports": Part(_reports, incremental=True),
     "kpi": Part(lambda s, now, _: s.latest("kpi", "indicator_id")),
     "feeds": Part(lambda s, now, _: s.latest("feed_health", "feed")),
     "alerts": Part(_alerts),

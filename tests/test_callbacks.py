@@ -25,6 +25,7 @@ from layouts import SCREENS
 from tests.browser_fixtures import free_port, seed
 from wall.app import create_app
 from wall.settings import PROJECT_DIR, Settings, SettingsError, load_settings
+from wall.store import Point
 from wall.store.sqlite import SQLiteStore
 
 
@@ -120,17 +121,18 @@ def test_fifty_kiosks_on_one_screen_cause_one_set_of_store_queries_per_tick(seed
         [
             "latest:camera_status",
             "latest:wifi_usage",
-            "latest:field_report",
+            "latest:field_report",  # the open reports of 90 days, folded from scratch
+            "latest:field_report",  # and those changed in the last 24 h
             "latest:kpi",
             "latest:feed_health",
             "latest_events",
             "events",
         ]
     )
-    wait_for_tick_start()  # the next tick asks again, once
+    wait_for_tick_start()  # the next tick asks again, once; reports only what changed since
     with ThreadPoolExecutor(10) as pool:
         list(pool.map(ask, range(20)))
-    assert len(store.calls) == 2 * len(one_set)
+    assert len(store.calls) == 2 * len(one_set) - 1
 
 
 def test_screens_share_a_question_they_both_ask(seeded_db, tmp_path):
@@ -402,6 +404,55 @@ def test_camera_outages_fold_forward_and_are_rebuilt_hourly(seeded_db):
     pd.testing.assert_frame_equal(second[1], fetch(store, later, None)[1])
     rebuilt = fetch(store, now + REFOLD_EVERY, second)
     assert rebuilt[2] == now + REFOLD_EVERY
+
+
+def test_reports_part_keeps_open_reports_of_any_age_and_the_last_day_of_changes(tmp_path):
+    """A city's wall reads its 90 days of reports once an hour, and between those only what
+    changed: open reports stay however old, closed ones only while they count in the 24 h."""
+    store = SQLiteStore(tmp_path / "reports.db")
+    now = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+    def report(report_id: str, ago: timedelta, status: str) -> Point:
+        tags = {"report_id": report_id, "category": "rác thải", "ward": "Hiệp Tân"}
+        return Point("field_report", tags, {"status": status, "title": report_id}, now - ago)
+
+    store.write(
+        [
+            report("old-open", timedelta(days=40), "new"),
+            report("old-closed", timedelta(days=40), "new"),
+            report("old-closed", timedelta(days=3), "resolved"),
+            report("closed-today", timedelta(days=2), "assigned"),
+            report("closed-today", timedelta(hours=23), "resolved"),
+            report("too-old", timedelta(days=100), "new"),
+        ]
+    )
+    fetch = PARTS["reports"].fetch
+    first = fetch(store, now, None)
+    assert sorted(first[1]["report_id"]) == ["closed-today", "old-open"]
+
+    # A report closed, one opened, and a version that arrives a few minutes late.
+    store.write(
+        [
+            report("old-open", timedelta(minutes=-1), "resolved"),
+            report("new-today", timedelta(minutes=-2), "new"),
+            report("late", timedelta(minutes=3), "assigned"),
+        ]
+    )
+    later = now + timedelta(minutes=5)
+    second = fetch(store, later, first)
+    assert second[2] == now  # folded forward, not from scratch
+    pd.testing.assert_frame_equal(second[1], fetch(store, later, None)[1])
+    current = second[1].set_index("report_id")["status"].to_dict()
+    assert current == {
+        "closed-today": "resolved",
+        "old-open": "resolved",
+        "new-today": "new",
+        "late": "assigned",
+    }
+    # Two hours on, the report closed 25 h ago no longer counts; the open ones stay.
+    third = fetch(store, now + timedelta(hours=2), second)
+    assert sorted(third[1]["report_id"]) == ["late", "new-today", "old-open"]
+    assert fetch(store, now + REFOLD_EVERY, second)[2] == now + REFOLD_EVERY
 
 
 def test_with_the_cache_down_screens_are_drawn_from_the_store(seeded_db):

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from wall.settings import Settings
-from wall.store import Event, InvalidPoint, Point, Store, open_store
+from wall.store import Event, InvalidPoint, Point, Store, StoreError, open_store
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 WARDS = ["Long Thành Bắc", "Long Thành Trung", "Hiệp Tân", "Phường 1, khu A", "Trường Hòa"]
@@ -118,6 +118,57 @@ def test_latest_since_leaves_out_entities_silent_since_then(store: Store) -> Non
     latest = store.latest("camera_status", "camera_id", since=T0 + timedelta(minutes=10))
     assert latest["camera_id"].tolist() == ["busy"]
     assert not latest.loc[0, "online"]
+
+
+def report(report_id: str, minute: float, status: str, **fields) -> Point:
+    tags = {"report_id": report_id, "category": "đèn đường", "ward": "Hiệp Tân"}
+    return Point("field_report", tags, {"status": status, **fields}, T0 + timedelta(minutes=minute))
+
+
+def test_latest_unless_leaves_out_entities_whose_newest_point_matches(store: Store) -> None:
+    store.write(
+        [
+            report("closed-later", 0, "new"),
+            report("closed-later", 5, "resolved"),
+            report("reopened", 0, "resolved"),
+            report("reopened", 5, "assigned"),
+            report("open", 1, "new"),
+            report("no-status", 2, "new"),
+            # The newest point of a report lacks the field: it matches no filtered value.
+            Point(
+                "field_report",
+                {"report_id": "no-status"},
+                {"title": "x"},
+                T0 + timedelta(minutes=3),
+            ),
+            report("rejected", 4, "rejected"),
+        ]
+    )
+    closed = {"status": ["resolved", "closed", "rejected"]}
+    latest = store.latest("field_report", "report_id", unless=closed)
+    assert sorted(latest["report_id"]) == ["no-status", "open", "reopened"]
+    assert latest.set_index("report_id").loc["reopened", "status"] == "assigned"
+    since = store.latest(
+        "field_report", "report_id", since=T0 + timedelta(minutes=2), unless=closed
+    )
+    assert sorted(since["report_id"]) == ["no-status", "reopened"]
+    assert len(store.latest("field_report", "report_id")) == 5
+
+
+def test_latest_unless_filters_on_numbers_and_booleans(store: Store) -> None:
+    store.write([cam("up", 0, True, fps=25.0), cam("down", 0, False, fps=0.0)])
+    assert store.latest("camera_status", "camera_id", unless={"online": [False]})[
+        "camera_id"
+    ].tolist() == ["up"]
+    assert store.latest("camera_status", "camera_id", unless={"fps": [25.0]})[
+        "camera_id"
+    ].tolist() == ["down"]
+
+
+@pytest.mark.parametrize("unless", [{"status": "resolved"}, {"status": []}, {"bad name": ["x"]}])
+def test_latest_unless_refuses_a_malformed_filter(store: Store, unless: dict) -> None:
+    with pytest.raises(StoreError, match="field"):
+        store.latest("field_report", "report_id", unless=unless)
 
 
 def test_latest_follows_an_entity_that_moved_ward(store: Store) -> None:

@@ -55,6 +55,7 @@ MEASUREMENTS = (CAMERA_STATUS, WIFI_USAGE, FIELD_REPORT, KPI, FEED_HEALTH)
 
 REPORT_STATUSES = ("new", "assigned", "in_progress", "resolved", "closed", "rejected")
 OPEN_REPORT_STATUSES = ("new", "assigned", "in_progress")
+CLOSED_REPORT_STATUSES = tuple(s for s in REPORT_STATUSES if s not in OPEN_REPORT_STATUSES)
 
 # Hòa Thành (Tây Ninh): four wards (phường) and four communes (xã).
 WARDS = (

@@ -16,7 +16,14 @@ from typing import Any
 
 import pandas as pd
 
-from wall.domain import CAMERA_STATUS, FEED_HEALTH, FIELD_REPORT, OPEN_REPORT_STATUSES, WIFI_USAGE
+from wall.domain import (
+    CAMERA_STATUS,
+    CLOSED_REPORT_STATUSES,
+    FEED_HEALTH,
+    FIELD_REPORT,
+    OPEN_REPORT_STATUSES,
+    WIFI_USAGE,
+)
 from wall.store import Store
 
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -118,7 +125,7 @@ class CityNow:
     now: datetime
     cameras: pd.DataFrame  # newest camera_status per camera
     aps: pd.DataFrame  # newest wifi_usage per AP
-    reports: pd.DataFrame  # newest field_report per report
+    reports: pd.DataFrame  # newest field_report per report still open
     feed_times: Mapping[str, datetime | None]  # newest point of each watched measurement
     health: pd.DataFrame  # feed_health points of the last 10 minutes
 
@@ -126,8 +133,12 @@ class CityNow:
 def fetch_city_now(store: Store, now: datetime) -> CityNow:
     feeds = {}
     frames = {}
-    for measurement in (CAMERA_STATUS, WIFI_USAGE, FIELD_REPORT):
+    for measurement in (CAMERA_STATUS, WIFI_USAGE):
         frames[measurement.name] = store.latest(measurement.name, measurement.entity)
+    # A city keeps tens of thousands of closed reports; only the open ones can be overdue.
+    frames[FIELD_REPORT.name] = store.latest(
+        FIELD_REPORT.name, FIELD_REPORT.entity, unless={"status": CLOSED_REPORT_STATUSES}
+    )
     for name in WATCHED_FEEDS:
         times = frames[name]["time"]
         feeds[name] = times.max().to_pydatetime() if len(times) else None

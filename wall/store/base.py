@@ -25,6 +25,8 @@ FieldValue = bool | int | float | str
 Aggregate = Literal["mean", "max", "min", "sum", "count"]
 AGGREGATES: tuple[str, ...] = ("mean", "max", "min", "sum", "count")
 TagFilter = Mapping[str, str | Collection[str]]
+# {field: values}: entities whose newest point has one of the values in that field.
+FieldFilter = Mapping[str, Collection[FieldValue]]
 
 NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
@@ -260,6 +262,26 @@ def tag_filter_values(where: TagFilter | None) -> dict[str, list[str]]:
     return result
 
 
+def field_filter_values(unless: FieldFilter | None) -> dict[str, list[FieldValue]]:
+    """Normalise a field filter {field: values}, checking names and values."""
+    result = {}
+    for name, values in (unless or {}).items():
+        check_name("field", name)
+        if isinstance(values, str) or not values:
+            raise StoreError(f"filter on field {name} needs a list of values")
+        for v in values:
+            if not isinstance(v, FieldValue):
+                raise StoreError(f"filter on field {name}: {v!r} is not a field value")
+        result[name] = list(values)
+    return result
+
+
+def without_matching(rows: Iterable[Mapping[str, Any]], unless: FieldFilter | None):
+    """The rows whose fields match none of `unless` (a field missing from a row matches none)."""
+    filters = field_filter_values(unless)
+    return [row for row in rows if not any(row.get(f) in values for f, values in filters.items())]
+
+
 def points_frame(rows: Iterable[Mapping[str, Any]], leading: Sequence[str] = ()) -> pd.DataFrame:
     """The one shape every read returns: `time` (UTC) first, then `leading`, then the rest by name;
     rows ordered by time, then by the columns in that order.
@@ -297,8 +319,16 @@ class Store(ABC):
         """Every point with start <= time < end: time, tags and fields as columns."""
 
     @abstractmethod
-    def latest(self, measurement: str, entity: str, since: datetime | None = None) -> pd.DataFrame:
-        """The newest point of each value of tag `entity` (one row each), with its time."""
+    def latest(
+        self,
+        measurement: str,
+        entity: str,
+        since: datetime | None = None,
+        unless: FieldFilter | None = None,
+    ) -> pd.DataFrame:
+        """The newest point of each value of tag `entity` (one row each), with its time; `unless`
+        leaves out the entities whose newest point has one of the given values in a field
+        (e.g. the reports whose status is closed)."""
 
     @abstractmethod
     def aggregate(

@@ -22,6 +22,7 @@ from wall.settings import SettingsError
 from wall.store.base import (
     Aggregate,
     Event,
+    FieldFilter,
     Point,
     Store,
     StoreError,
@@ -30,9 +31,11 @@ from wall.store.base import (
     check_aggregate,
     check_name,
     decode_event,
+    field_filter_values,
     points_frame,
     tag_filter_values,
     to_ms,
+    without_matching,
 )
 from wall.store.lineprotocol import (
     encode_point,
@@ -176,15 +179,23 @@ class InfluxStore(Store):
         )
         return points_frame(_rows(series))
 
-    def latest(self, measurement: str, entity: str, since: datetime | None = None) -> pd.DataFrame:
+    def latest(
+        self,
+        measurement: str,
+        entity: str,
+        since: datetime | None = None,
+        unless: FieldFilter | None = None,
+    ) -> pd.DataFrame:
         check_name("measurement", measurement)
         check_name("tag", entity)
+        field_filter_values(unless)
         condition = f" WHERE time >= {to_ms(since) * 1_000_000}" if since else ""
         series = self._query(
             f"SELECT * FROM {quote_identifier(measurement)}{condition} "
             f"GROUP BY {quote_identifier(entity)} ORDER BY time DESC LIMIT 1"
         )
-        return points_frame(_rows(series), leading=[entity])
+        # InfluxQL cannot filter on the newest point alone (a WHERE picks points, not entities).
+        return points_frame(without_matching(_rows(series), unless), leading=[entity])
 
     def aggregate(
         self,

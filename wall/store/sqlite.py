@@ -19,6 +19,7 @@ import pandas as pd
 from wall.store.base import (
     Aggregate,
     Event,
+    FieldFilter,
     Point,
     Store,
     StoreError,
@@ -27,6 +28,7 @@ from wall.store.base import (
     check_aggregate,
     check_name,
     decode_event,
+    field_filter_values,
     points_frame,
     tag_filter_values,
     to_ms,
@@ -183,20 +185,33 @@ class SQLiteStore(Store):
         )
         return points_frame(_decode(rows))
 
-    def latest(self, measurement: str, entity: str, since: datetime | None = None) -> pd.DataFrame:
+    def latest(
+        self,
+        measurement: str,
+        entity: str,
+        since: datetime | None = None,
+        unless: FieldFilter | None = None,
+    ) -> pd.DataFrame:
         check_name("measurement", measurement)
         check_name("tag", entity)
         path = f"$.{entity}"
+        excluded, parameters = "", []
+        for field, values in field_filter_values(unless).items():
+            # Not IN with a missing field (NULL) would drop the row: a missing field matches none.
+            excluded += (
+                f" AND coalesce(json_extract(fields, ?) IN ({', '.join('?' * len(values))}), 0) = 0"
+            )
+            parameters += [f"$.{field}", *values]
         rows = self._execute(
-            """
+            f"""
             SELECT ts, tags, fields FROM (
                 SELECT ts, tags, fields, row_number() OVER (
                     PARTITION BY json_extract(tags, ?) ORDER BY ts DESC, series) AS newest
                 FROM latest
                 WHERE measurement = ? AND ts >= ? AND json_extract(tags, ?) IS NOT NULL)
-            WHERE newest = 1
+            WHERE newest = 1{excluded}
             """,
-            [path, measurement, to_ms(since) if since else -(2**62), path],
+            [path, measurement, to_ms(since) if since else -(2**62), path, *parameters],
         )
         return points_frame(_decode(rows), leading=[entity])
 
