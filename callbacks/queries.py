@@ -94,8 +94,10 @@ def newest_open_or_recent(frames: list[pd.DataFrame], now: datetime) -> pd.DataF
     """The newest row of each report among `frames`, keeping those open or changed lately."""
     if not frames:
         return pd.DataFrame(columns=["time", REPORT])
-    merged = pd.concat(frames, ignore_index=True).sort_values(["time", REPORT], kind="stable")
-    newest = merged.drop_duplicates(REPORT, keep="last")
+    newest = frames[0]  # one frame is already one row per report: a quiet tick sorts nothing
+    if len(frames) > 1:
+        merged = pd.concat(frames, ignore_index=True).sort_values(["time", REPORT], kind="stable")
+        newest = merged.drop_duplicates(REPORT, keep="last")
     status = newest["status"] if "status" in newest.columns else pd.Series("", index=newest.index)
     keep = status.isin(OPEN_REPORT_STATUSES) | (newest["time"] >= now - REPORTS_RECENT)
     return newest[keep].reset_index(drop=True)
