@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 from dash import dcc, html
 
 from wall.i18n import Translator
@@ -217,12 +218,26 @@ def newest_age(frame: pd.DataFrame, ctx: Context) -> float | None:
     return ctx.age_seconds(frame["time"].max())
 
 
+def _wall_template() -> go.layout.Template:
+    """plotly_dark cut to what the wall draws: the whole template is 7 KB in every figure sent to
+    every kiosk, and copying it took ~0.1 s per figure."""
+    dark = pio.templates["plotly_dark"]
+    used_layout = ("xaxis", "yaxis", "annotationdefaults", "shapedefaults", "colorway", "font")
+    return go.layout.Template(
+        layout={key: dark.layout[key] for key in used_layout},
+        data={kind: dark.data[kind] for kind in ("bar", "scatter", "scattermap")},
+    )
+
+
+WALL_TEMPLATE = _wall_template()
+
+
 def figure(ctx: Context, **layout: Any) -> go.Figure:
     """An empty figure in the wall's style: dark, large type, no hover, legend on top."""
     s = ctx.scale
     fig = go.Figure()
     fig.update_layout(
-        template="plotly_dark",
+        template=WALL_TEMPLATE,
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
         font={"family": "DejaVu Sans, Liberation Sans, sans-serif", "size": 22 * s},

@@ -63,7 +63,7 @@ def shell(t: Translator, tz: str) -> html.Div:
 
 def categories(reports: pd.DataFrame) -> list[str]:
     """Every category present, the town's known ones first: fixes each one's shape and colour."""
-    present = set(reports["category"].dropna()) if "category" in reports.columns else set()
+    present = set(reports["category"].dropna().unique()) if "category" in reports.columns else set()
     return [c for c in REPORT_CATEGORIES if c in present] + sorted(present - set(REPORT_CATEGORIES))
 
 
