@@ -1,9 +1,11 @@
 """A kiosk tab's JS heap after many refresh ticks: prints figures, asserts nothing.
 
     python bench/long_run_heap.py [--ticks 2000] [--refresh 0.2] [--write-doc]
+    python bench/long_run_heap.py --page '/kiosk?layouts=overview,cameras,wifi,reports&rotate=5'
 
 Serves the wall (`python -m wall serve`) on the town's seeded store with an accelerated refresh,
-opens the overview in headless Chromium (selenium), counts the refresh callbacks the page sends
+opens `--page` (the overview by default; a kiosk URL rotates through the screens) in headless
+Chromium (selenium), counts the refresh callbacks the page sends
 (fetches to /_dash-update-component, counted in the page), and reads the tab's used JS heap
 (CDP Performance.getMetrics, JSHeapUsedSize) after a forced garbage collection at tick 100 and
 at `--ticks`. Target: the second within +20 % of the first.
@@ -55,6 +57,7 @@ def main() -> None:
     args = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     args.add_argument("--ticks", type=int, default=2000)
     args.add_argument("--refresh", type=float, default=0.2, help="refresh_seconds")
+    args.add_argument("--page", default="/", help="the wall's URL path, e.g. /kiosk?rotate=5")
     args.add_argument("--write-doc", action="store_true")
     opts = args.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="long-run-"))
@@ -74,7 +77,7 @@ def main() -> None:
     try:
         driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": COUNT_REFRESHES})
         driver.execute_cdp_cmd("Performance.enable", {})
-        driver.get(wall.url + "/")
+        driver.get(wall.url + opts.page)
         start = time.monotonic()
         timeout = opts.ticks * opts.refresh * 4 + 120
         wait_for_ticks(driver, 100, timeout)
@@ -95,13 +98,13 @@ def main() -> None:
     if opts.write_doc:
         command = (
             f"/tmp/venv/bin/python bench/long_run_heap.py --ticks {opts.ticks} "
-            f"--refresh {opts.refresh:g} --write-doc"
+            f"--refresh {opts.refresh:g} --page '{opts.page}' --write-doc"
         )
         write_section(
-            "Kiosk tab heap over a long run",
+            "Kiosk tab heap over a long run" + ("" if opts.page == "/" else f": {opts.page}"),
             f"Command (serves the wall on the town's seeded SQLite store, headless Chromium):\n\n"
             f"```sh\n{command}\n```\n\n"
-            "The overview in one tab with an accelerated refresh; refreshes counted in the page "
+            f"`{opts.page}` in one tab with an accelerated refresh; refreshes counted in the page "
             "(fetches to /_dash-update-component); JSHeapUsedSize from CDP after a forced GC. "
             "Concurrent with other engineers' benchmarks on the 2-core machine. Target: within "
             "+20 %.\n\n"
