@@ -127,7 +127,7 @@ def expire_tick(screen, settings: Settings) -> None:
     """Forget what a new tick recomputes: the screen's drawing and its live parts."""
     period = int(time.time() // settings.refresh_seconds)
     for lang in ("vi", "en"):
-        cache.delete(f"screen:{screen.NAME}:{lang}:{scale_for(PULL):.2f}@{period}")
+        cache.delete(f"drawing:{screen.NAME}:{lang}:{scale_for(PULL):.2f}@{period}")
     for part in screen.PARTS:
         if not PARTS[part].history:
             cache.delete(f"part:{part}@{period}")
