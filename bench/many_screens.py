@@ -67,15 +67,21 @@ def run_kiosks(url: str, kiosks: int, ticks: int) -> tuple[int, int, list[float]
 
     def kiosk(k: int) -> None:
         session = requests.Session()
-        body = update_request(screens[k % len(screens)])
+        screen = screens[k % len(screens)]
+        shown = None  # the digests of what this kiosk shows, kept as the browser keeps them
         phase = (k / kiosks) * REFRESH_SECONDS
         for tick in range(ticks):
             delay = start + phase + tick * REFRESH_SECONDS - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
             began = time.monotonic()
+            body = update_request(screen, shown=shown)
             try:
-                ok = session.post(f"{url}/_dash-update-component", json=body, timeout=30).ok
+                response = session.post(f"{url}/_dash-update-component", json=body, timeout=30)
+                ok = response.ok
+                if ok:
+                    written = response.json()["response"].get(f"{screen}-shown")
+                    shown = written["data"] if written else shown
             except requests.RequestException:
                 ok = False
             with lock:
@@ -159,7 +165,8 @@ def doc(opts: argparse.Namespace, rows: list[dict]) -> str:
         "```",
         "",
         "Kiosk clients POST the screens' refresh requests (the request shape of",
-        "`tests/test_callbacks.update_request`, which is what the browser sends) every 5 s, each",
+        "`tests/test_callbacks.update_request`, which is what the browser sends, with the digests",
+        "of what the kiosk shows) every 5 s, each",
         f"at its own phase, for {opts.ticks} ticks; kiosk k shows screen k mod 6. Store queries",
         "counted by influxd (`queryReq`), CPU of the gunicorn master and workers from /proc.",
         "Concurrent with another engineer's ingest benchmark on the 2-core machine.",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
+from uuid import uuid4
 
 import dash_bootstrap_components as dbc
 from dash import ALL, Dash, Input, Output, State, dcc, html
@@ -105,6 +106,7 @@ def page(plan: Plan, settings: Settings) -> list:
                 SCREENS[name].shell(t, settings.timezone),
                 dcc.Interval(id=f"{name}-tick", interval=int(settings.refresh_seconds * 1000)),
                 dcc.Store(id=f"{name}-pull"),
+                dcc.Store(id=f"{name}-shown"),  # digests of what the screen shows
             ],
             id={"type": "screen-frame", "name": name},
             className="screen-frame" + ("" if i == 0 else " screen-frame--hidden"),
@@ -119,6 +121,8 @@ def page(plan: Plan, settings: Settings) -> list:
         *frames,
         html.Div(notices, className="param-notices") if notices else None,
         dcc.Store(id="page-current", data=plan.screens[0]),
+        # This rendering of the page, so that digests recorded on an earlier one never count.
+        dcc.Store(id="page-id", data=uuid4().hex),
         dcc.Store(
             id="kiosk-config",
             data={

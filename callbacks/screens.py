@@ -3,19 +3,29 @@
 A tick goes: `{screen}-tick` (dcc.Interval) → a browser-side gate that lets it through only when
 the screen is visible and its previous round trip has finished (assets/wall.js watches the
 requests themselves, so the callback graph has no cycle) → `{screen}-pull` → the server callback
-below → every output of the screen at once. Slow queries therefore never pile up callbacks, and
-a hidden kiosk screen costs nothing.
+below → the outputs of the screen. Slow queries therefore never pile up callbacks, and a hidden
+kiosk screen costs nothing.
+
+A kiosk is sent only what changed: each tick's shared drawing carries a digest of every output,
+the kiosk keeps the digests of what it shows (`{screen}-shown`, written by the same callback), and
+an output whose digest the kiosk already has is answered `no_update`. The digests are of the
+content, so they stay true across server restarts and worker processes; a reloaded page has none
+and gets everything. A response that fails never reaches the page, and of two responses of one
+callback Dash applies only the latest, so the digests a kiosk holds are those of what it shows.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, no_update
+from plotly.io.json import to_json_plotly
 
 from callbacks.queries import Queries
 from layouts import SCREENS
@@ -40,19 +50,58 @@ def scale_for(pull: Any) -> float:
     return min(high, max(low, round(width / DESIGN_WIDTH * 8) / 8))
 
 
+class Drawing(NamedTuple):
+    """A screen's outputs for one tick, and the digest of each."""
+
+    values: list[Any]
+    digests: list[str]
+
+
+def digest(value: Any) -> str:
+    """A short fingerprint of an output's JSON, as Dash sends it: equal digests, same value."""
+    return hashlib.blake2b(to_json_plotly(value).encode(), digest_size=8).hexdigest()
+
+
+def for_kiosk(keys: Sequence[str], drawing: Drawing, shown: Any, page_id: Any) -> list[Any]:
+    """The drawing as one kiosk needs it: `no_update` for each output whose digest the kiosk
+    holds, the value otherwise; then the digests it will hold (`no_update` if the same).
+
+    `shown` counts only if it was recorded on this very page (`page_id`, new at each rendering of
+    the page): a response that was on its way when the page was rendered anew must not vouch for
+    the fresh, empty components."""
+    known: Any = {}
+    if isinstance(shown, dict) and shown.get("page") == page_id:
+        known = shown.get("digests")
+    if not isinstance(known, dict):
+        known = {}
+    values = [
+        no_update if known.get(key) == fingerprint else value
+        for key, value, fingerprint in zip(keys, drawing.values, drawing.digests, strict=True)
+    ]
+    digests = dict(zip(keys, drawing.digests, strict=True))
+    return [*values, no_update if digests == known else {"page": page_id, "digests": digests}]
+
+
 def refresh(
-    screen: ModuleType, queries: Queries, settings: Settings, lang: str, pull: Any
+    screen: ModuleType,
+    queries: Queries,
+    settings: Settings,
+    lang: str,
+    pull: Any,
+    shown: Any = None,
+    page_id: Any = None,
 ) -> list[Any]:
-    """The values of the screen's outputs, then its status line.
+    """The values of the screen's outputs (`no_update` for those the kiosk already shows, see
+    `for_kiosk`), its status line, then the digests the kiosk will hold.
 
     The drawing itself is shared like the queries: kiosks showing the same screen in the same
-    language at the same size get one drawing per tick between them.
+    language at the same size get one drawing (and one set of digests) per tick between them.
     """
     t = Translator(lang if lang in ("vi", "en") else settings.language)
     outputs = list(screen.OUTPUTS)
     scale = scale_for(pull)
 
-    def draw() -> list[Any]:
+    def draw() -> Drawing:
         data = queries.parts(screen.PARTS)
         ctx = Context(
             now=datetime.now(UTC),
@@ -64,20 +113,23 @@ def refresh(
         )
         values = render_outputs(screen.OUTPUTS, data, ctx)
         # Figures as plain dicts: what Dash sends anyway, and far quicker out of the cache.
-        return [
+        plain = [
             values[key].to_dict() if isinstance(values[key], go.Figure) else values[key]
             for key in outputs
         ]
+        return Drawing(plain, [digest(value) for value in plain])
 
     try:
-        values = shared(
-            f"screen:{screen.NAME}:{t.lang}:{scale:.2f}", settings.refresh_seconds, draw
+        drawing = shared(
+            f"drawing:{screen.NAME}:{t.lang}:{scale:.2f}", settings.refresh_seconds, draw
         )
     except Exception as exc:  # the store is down or answered nonsense: keep the last picture
         log.warning("screen %s: cannot read the store: %s", screen.NAME, exc)
         status = mark("offline", t, t("store_unavailable"))
-        return [no_update] * len(outputs) + [status]
-    return [*values, None]
+        # The kiosk keeps its picture, so it keeps the digests of that picture too.
+        return [no_update] * len(outputs) + [status, no_update]
+    *values, digests = for_kiosk(outputs, drawing, shown, page_id)
+    return [*values, None, digests]
 
 
 def register(app: Dash, settings: Settings, queries: Queries) -> None:
@@ -98,11 +150,14 @@ def _register_screen(app: Dash, screen: ModuleType, settings: Settings, queries:
     @app.callback(
         *outputs,
         Output(f"{name}-status", "children"),
+        Output(f"{name}-shown", "data"),
         Input(f"{name}-pull", "data"),
         State("page-lang", "data"),
+        State(f"{name}-shown", "data"),
+        State("page-id", "data"),
         prevent_initial_call=True,
     )
-    def update(pull: Any, lang: str) -> list[Any]:
-        return refresh(screen, queries, settings, lang, pull)
+    def update(pull: Any, lang: str, shown: Any, page_id: Any) -> list[Any]:
+        return refresh(screen, queries, settings, lang, pull, shown, page_id)
 
     update.__name__ = f"update_{name}"

@@ -283,6 +283,7 @@ def timeline_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
 
 
 def timeline_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
+    ctx = ctx.on_time_axis()
     spans = outages(data["camera_outages"], ctx)
     if spans.empty:
         return empty_figure(ctx, "✔ " + ctx.t("cam.none_offline"))

@@ -94,6 +94,12 @@ class Context:
         floor = STALE_FLOOR_SECONDS.get(part, 0)
         return replace(self, stale_after_seconds=max(self.stale_after_seconds, floor))
 
+    def on_time_axis(self) -> Context:
+        """This context with `now` rounded up to the minute, for a chart spanning hours: drawn
+        from the same data it stays the same chart for a minute, so kiosks are not sent it
+        again every tick; a minute does not show on such an axis."""
+        return replace(self, now=pd.Timestamp(self.now).ceil("min").to_pydatetime())
+
     def is_stale(self, age: float | None) -> bool:
         return age is not None and age > self.stale_after_seconds
 

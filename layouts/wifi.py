@@ -146,6 +146,7 @@ def curve_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
 
 def curve_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
     """Today as a solid filled line, yesterday (shifted by a day) as a dashed line."""
+    ctx = ctx.on_time_axis()
     totals = clients_per_window(data["wifi_clients_48h"])
     if totals.empty:
         return empty_figure(ctx)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,13 +18,17 @@ import pandas as pd
 import pytest
 import redis
 import requests
+from dash import html, no_update
 
 from callbacks.pages import plan_for
 from callbacks.queries import PARTS, REFOLD_EVERY, Queries
-from callbacks.screens import refresh, scale_for
+from callbacks.screens import Drawing, digest, for_kiosk, refresh, scale_for
 from layouts import SCREENS
+from layouts.common import BLANK_FIGURE
 from tests.browser_fixtures import free_port, seed
 from wall.app import create_app
+from wall.domain import REPORT_CATEGORIES
+from wall.i18n import Translator
 from wall.settings import PROJECT_DIR, Settings, SettingsError, load_settings
 from wall.store import Point
 from wall.store.sqlite import SQLiteStore
@@ -71,6 +76,7 @@ def seeded_db(tmp_path_factory):
 
 
 TICK = 4.0
+PAGE_ID = "a-page"
 
 
 def settings_for(db, cache_dir, **extra) -> Settings:
@@ -84,16 +90,24 @@ def wait_for_tick_start() -> None:
     time.sleep(TICK - time.time() % TICK + 0.05)
 
 
-def update_request(screen: str, width: int = 1920, lang: str = "vi") -> dict:
+def update_request(
+    screen: str, width: int = 1920, lang: str = "vi", shown: dict | None = None
+) -> dict:
+    """The refresh request a browser sends; `shown`: the digests the kiosk holds (none: a page
+    just loaded)."""
     module = SCREENS[screen]
-    outputs = [*module.OUTPUTS, f"{screen}-status.children"]
+    outputs = [*module.OUTPUTS, f"{screen}-status.children", f"{screen}-shown.data"]
     return {
         "output": "".join(f"..{o}." for o in outputs) + ".",
         "outputs": [{"id": o.rsplit(".", 1)[0], "property": o.rsplit(".", 1)[1]} for o in outputs],
         "inputs": [
             {"id": f"{screen}-pull", "property": "data", "value": {"n": 1, "w": width, "t": 7}}
         ],
-        "state": [{"id": "page-lang", "property": "data", "value": lang}],
+        "state": [
+            {"id": "page-lang", "property": "data", "value": lang},
+            {"id": f"{screen}-shown", "property": "data", "value": shown},
+            {"id": "page-id", "property": "data", "value": PAGE_ID},
+        ],
         "changedPropIds": [f"{screen}-pull.data"],
     }
 
@@ -200,8 +214,8 @@ def test_every_screen_refreshes_in_english_when_asked(seeded_db, tmp_path):
     with app.server.app_context():
         for name, screen in SCREENS.items():
             values = refresh(screen, queries, settings, "en", {"w": 3840, "t": 1})
-            assert len(values) == len(screen.OUTPUTS) + 1, name
-            assert values[-1] is None  # no trouble to report in the status line
+            assert len(values) == len(screen.OUTPUTS) + 2, name
+            assert values[-2] is None  # no trouble to report in the status line
         shown = json.dumps(
             refresh(SCREENS["indicators"], queries, settings, "en", {"w": 1920, "t": 2})[0],
             default=str,
@@ -214,6 +228,99 @@ def test_figures_scale_with_the_wall_width():
     assert scale_for({"w": 3840}) == 2.0
     assert scale_for({"w": 100_000}) == 4.0
     assert scale_for("garbage") == 1.0
+
+
+KEYS = ("s-head.children", "s-chart.figure", "s-list.children")
+
+
+def drawing(*values) -> Drawing:
+    return Drawing(list(values), [digest(v) for v in values])
+
+
+def tile(text: str) -> html.Div:
+    return html.Div([html.Span("Camera"), html.Span(text)], className="tile")
+
+
+def test_a_kiosk_is_sent_only_the_outputs_it_does_not_already_show():
+    chart = {**BLANK_FIGURE, "data": [{"type": "bar", "x": [1, 2], "y": [3, 4]}]}
+    first = drawing(tile("12 giây"), chart, tile("A"))
+    *values, shown = for_kiosk(KEYS, first, None, "page-1")
+    assert values == first.values  # a page that just loaded gets everything
+    assert shown == {"page": "page-1", "digests": dict(zip(KEYS, first.digests, strict=True))}
+    assert for_kiosk(KEYS, first, shown, "page-1") == [no_update] * 4
+    # The next tick: only the age in the head changed, and the chart was drawn again alike.
+    again = {**BLANK_FIGURE, "data": [{"type": "bar", "x": [1, 2], "y": [3, 4]}]}
+    second = drawing(tile("17 giây"), again, tile("A"))
+    *values, shown_next = for_kiosk(KEYS, second, shown, "page-1")
+    assert values == [second.values[0], no_update, no_update]
+    assert shown_next["digests"]["s-head.children"] != shown["digests"]["s-head.children"]
+    # One number deep in the chart changes: the chart is sent.
+    moved = {**BLANK_FIGURE, "data": [{"type": "bar", "x": [1, 2], "y": [3, 5]}]}
+    third = drawing(tile("17 giây"), moved, tile("A"))
+    assert for_kiosk(KEYS, third, shown_next, "page-1")[:3] == [no_update, moved, no_update]
+
+
+def test_digests_recorded_on_another_rendering_of_the_page_or_garbled_count_for_nothing():
+    first = drawing(tile("1"), BLANK_FIGURE, tile("2"))
+    *_, shown = for_kiosk(KEYS, first, None, "page-1")
+    # A response that was on its way when the page was rendered anew vouches for nothing.
+    assert for_kiosk(KEYS, first, shown, "page-2")[:3] == first.values
+    for garbage in ("x", [1, 2], {"page": "page-1", "digests": ["a"]}, {"digests": 5}, 7):
+        *values, written = for_kiosk(KEYS, first, garbage, "page-1")
+        assert values == first.values, garbage
+        assert written == shown
+
+
+def test_an_unchanged_tick_sends_what_changed_and_a_new_report_reaches_the_kiosk(
+    seeded_db, tmp_path
+):
+    db = tmp_path / "ioc.db"
+    shutil.copy(seeded_db, db)
+    app = create_app(settings_for(db, tmp_path / "cache"))
+    client = app.server.test_client()
+    outputs = [*SCREENS["reports"].OUTPUTS]
+
+    def ask(shown):
+        response = client.post(
+            "/_dash-update-component", json=update_request("reports", shown=shown)
+        )
+        assert response.status_code == 200
+        return response.get_json()["response"]
+
+    wait_for_tick_start()
+    full = ask(None)
+    assert set(full) == {o.rsplit(".", 1)[0] for o in outputs} | {"reports-status", "reports-shown"}
+    shown = full["reports-shown"]["data"]
+    assert set(ask(shown)) == {"reports-status"}  # the same tick: nothing to send
+    wait_for_tick_start()  # a new drawing, from the same data
+    unchanged = ask(shown)
+    assert "reports-map" not in unchanged and "reports-category" not in unchanged
+    new_shown = unchanged.get("reports-shown", {}).get("data", shown)
+    for output in outputs:  # sent exactly when its digest changed
+        key = output.rsplit(".", 1)[0]
+        assert (key in unchanged) == (new_shown["digests"][output] != shown["digests"][output])
+    with SQLiteStore(db) as store:
+        store.write(
+            [
+                Point(
+                    "field_report",
+                    {"report_id": "pa-9999", "category": "flooding", "ward": "Long Hoa"},
+                    {"status": "new", "title": "Ngập", "lat": 11.2987, "lon": 106.1234},
+                    datetime.now(UTC),
+                )
+            ]
+        )
+    wait_for_tick_start()
+    changed = ask(new_shown)
+
+    def legend(answer):  # e.g. "≈ Ngập úng (12)": open reports per category
+        return [t["name"] for t in answer["reports-map"]["figure"]["data"] if t.get("name")]
+
+    flooding = Translator("vi").label(REPORT_CATEGORIES, "flooding")
+    [before] = [name for name in legend(full) if flooding in name]
+    [after] = [name for name in legend(changed) if flooding in name]
+    count = int(before.rsplit("(", 1)[1].rstrip(")"))
+    assert after.endswith(f"({count + 1})")
 
 
 def test_the_page_for_a_url_names_every_bad_parameter_and_keeps_the_good_parts():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -405,6 +406,35 @@ def test_wifi_curve_compares_today_with_yesterday_shifted_by_a_day():
     assert fig.data[0].line.dash == "dash"  # yesterday differs by line style, not colour only
     # Yesterday's point 30 h ago is drawn 6 h ago, in the city's time: 08:00 UTC is 15:00 there.
     assert pd.Timestamp(fig.data[0].x[0]) == pd.Timestamp("2026-11-26 09:00")
+
+
+def test_day_long_charts_stay_the_same_drawing_for_a_minute_of_ticks_from_the_same_data():
+    """So a kiosk is not sent them again every tick; the axis still ends at the present minute."""
+    spans = pd.DataFrame(
+        {"camera_id": ["c1", "c2"], "start": [ts(300), ts(30)], "end": [ts(100), pd.NaT]}
+    )
+    spans["end"] = pd.to_datetime(spans["end"], utc=True)
+    rows = [
+        {"time": ts(60 * 30), "ap_id": "a", "value": 5.0},
+        {"time": ts(9), "ap_id": "a", "value": 3.0},
+    ]
+    data = {
+        "camera_outages": spans,
+        "cameras": camera_latest([("c1", "Long Hoa", True, 0), ("c2", "Long Hoa", False, 0)]),
+        "wifi_clients_48h": pd.DataFrame(rows),
+        "wifi": pd.DataFrame(),
+    }
+
+    def drawn(seconds: float) -> list[dict]:
+        at = replace(ctx(), now=NOW + timedelta(seconds=seconds))
+        return [cameras.timeline_figure(data, at).to_dict(), wifi.curve_figure(data, at).to_dict()]
+
+    first = drawn(1)
+    assert drawn(59) == first
+    later = drawn(61)
+    for before, after in zip(first, later, strict=True):
+        assert before["layout"]["xaxis"]["range"] != after["layout"]["xaxis"]["range"]
+    assert pd.Timestamp(first[0]["layout"]["xaxis"]["range"][1]) == pd.Timestamp("2026-11-26 15:01")
 
 
 def test_throughput_comes_from_counter_differences():
