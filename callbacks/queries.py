@@ -60,11 +60,13 @@ def _wifi_counters(store: Store, now: datetime, _: object) -> pd.DataFrame:
 
 
 def _camera_outages(store: Store, now: datetime, previous: Previous | None) -> Previous:
-    """Outages folded forward from the previous answer with only the points since then."""
+    """Outages folded forward from the previous answer with only the points since then, and of
+    those only the ones where a camera went offline or came back (`Store.changes`)."""
     since, spans, born = now - CAMERA_HISTORY, None, now
     if previous is not None and previous[0] > since and now - previous[2] < REFOLD_EVERY:
         since, spans, born = previous
-    return now, fold_outages(spans, store.points("camera_status", since, now), now), born
+    changes = store.changes("camera_status", "online", "camera_id", since, now)
+    return now, fold_outages(spans, changes, now), born
 
 
 def _alerts(store: Store, now: datetime, _: object) -> pd.DataFrame:

@@ -60,10 +60,12 @@ def camera_states(latest: pd.DataFrame, ctx: Context) -> pd.DataFrame:
 
 
 def fold_outages(state: pd.DataFrame | None, points: pd.DataFrame, now: datetime) -> pd.DataFrame:
-    """Outage periods so far, extended by newer camera_status points.
+    """Outage periods so far, extended by newer camera_status points (time, camera_id, online):
+    all of them, or only those where a camera's `online` changed (`Store.changes`), which give
+    the same periods.
 
     The result has camera_id, start, end (NaT while the outage goes on) and is trimmed to the
-    last 24 hours; feeding it back with the next points is how the wall follows 320 cameras
+    last 24 hours; feeding it back with the next points is how the wall follows its cameras
     without reading a day of history every minute.
     """
     spans = _utc_spans(state if state is not None else pd.DataFrame(columns=OUTAGE_COLUMNS))

@@ -225,6 +225,63 @@ def test_count_of_entities_by_tags_from_their_latest_state(store: Store) -> None
     assert total["count"].tolist() == [3]
 
 
+def test_changes_give_each_cameras_first_point_and_the_points_where_it_went_off_or_back(
+    store: Store,
+) -> None:
+    store.write(
+        [
+            cam("c1", 0, True),
+            cam("c1", 5, True),
+            cam("c1", 10, False),
+            cam("c1", 15, False),
+            cam("c1", 20, True),
+            cam("c2", 5, False),
+            cam("c2", 10, False),
+            Point("camera_status", {"camera_id": "c2", "ward": "Hiệp Tân"}, {"fps": 1.0}, T0),
+            Point("camera_status", {"ward": "Hiệp Tân"}, {"online": False}, T0),  # no camera_id
+            cam("c3", -5, False),  # before the range
+            cam("c3", 0, False),
+            cam("c3", 30, True),  # at its end: outside
+        ]
+    )
+    changes = store.changes("camera_status", "online", "camera_id", T0, T0 + timedelta(minutes=30))
+    assert changes.columns.tolist() == ["time", "camera_id", "online"]
+    assert [
+        (int((t - pd.Timestamp(T0)).total_seconds() // 60), c, bool(o))
+        for t, c, o in changes.itertuples(index=False)
+    ] == [(0, "c1", True), (0, "c3", False), (5, "c2", False), (10, "c1", False), (20, "c1", True)]
+    assert changes["online"].map(type).eq(bool).all()
+    empty = store.changes(
+        "camera_status", "online", "camera_id", T0 - timedelta(days=2), T0 - timedelta(days=1)
+    )
+    assert empty.empty and empty.columns.tolist() == ["time", "camera_id", "online"]
+
+
+def test_changes_follow_the_entity_across_its_series_and_agree_with_its_points(
+    store: Store,
+) -> None:
+    """A camera whose ward changes back and forth is one camera: its changes run across its
+    series in time order, exactly as read from all of its points."""
+    rng = random.Random(11)
+    points = [
+        cam(f"c{n}", minute, rng.random() < 0.3, ward=rng.choice(WARDS[:2]))
+        for minute in range(0, 600, 2)
+        for n in range(8)
+    ]
+    store.write(points)
+    start, end = T0 + timedelta(minutes=40), T0 + timedelta(minutes=560)
+    every = store.points("camera_status", start, end)
+    expected = []
+    for camera_id, rows in every.sort_values("time", kind="stable").groupby("camera_id"):
+        previous = None
+        for row in rows.itertuples(index=False):
+            if row.online != previous:
+                expected.append((row.time, camera_id, bool(row.online)))
+                previous = row.online
+    changes = store.changes("camera_status", "online", "camera_id", start, end)
+    assert list(changes.itertuples(index=False, name=None)) == sorted(expected)
+
+
 def test_hundred_thousand_points_are_all_read_back(store: Store) -> None:
     cameras, minutes = 200, 500
     store.write(

@@ -186,6 +186,31 @@ class InfluxStore(Store):
         )
         return points_frame(_rows(series), leading=[entity])
 
+    def changes(
+        self, measurement: str, field: str, entity: str, start: datetime, end: datetime
+    ) -> pd.DataFrame:
+        check_name("measurement", measurement)
+        check_name("field", field)
+        check_name("tag", entity)
+        # InfluxQL has no "previous value": read the one field (not the whole points), per entity.
+        series = self._query(
+            f"SELECT {quote_identifier(field)} FROM {quote_identifier(measurement)} "
+            f"WHERE {_time_range(start, end)} GROUP BY {quote_identifier(entity)}"
+        )
+        rows = []
+        for s in series:
+            key = (s.get("tags") or {}).get(entity)
+            if not key:
+                continue  # points without the entity tag
+            at, of = s["columns"].index("time"), s["columns"].index(field)
+            previous: Any = None
+            for values in s["values"]:  # one entity, oldest first
+                value = values[of]
+                if value is not None and (previous is None or value != previous):
+                    rows.append({"time": values[at], entity: key, field: value})
+                    previous = value
+        return points_frame(rows, leading=[entity, field])
+
     def aggregate(
         self,
         measurement: str,

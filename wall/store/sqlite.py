@@ -86,6 +86,12 @@ ON CONFLICT (measurement, series) DO UPDATE SET
 """
 EVENT_COLUMNS = "stream, key, time_ns, origin, event_id, kind, actor, note, data"
 
+# The points of one measurement in a time range, series by series: each series' points are one
+# range of the primary key, read in order, where the time index would look each point up apart.
+# Parameters: start, end (ms), measurement.
+SERIES_SCAN = """(SELECT l.series, p.ts, p.tags, p.fields FROM latest l CROSS JOIN points p
+    ON p.measurement = l.measurement AND p.series = l.series AND p.ts >= ? AND p.ts < ?
+    WHERE l.measurement = ?)"""
 SQL_AGGREGATES = {"mean": "avg", "max": "max", "min": "min", "sum": "sum", "count": "count"}
 WRITE_BATCH = 5000
 
@@ -200,6 +206,43 @@ class SQLiteStore(Store):
         )
         return points_frame(_decode(rows), leading=[entity])
 
+    def changes(
+        self, measurement: str, field: str, entity: str, start: datetime, end: datetime
+    ) -> pd.DataFrame:
+        check_name("measurement", measurement)
+        check_name("field", field)
+        check_name("tag", entity)
+        # One row per series with its times and values in time order (the scan reads each series
+        # along its key, and GROUP BY keeps that order without a sort): comparing neighbours here
+        # is several times cheaper than SQLite's lag() window, which sorts every point.
+        # `->` gives each value as JSON text: true and 1 stay apart, and no JSON text holds \x1f.
+        rows = self._execute(
+            f"""
+            SELECT json_extract(tags, ?), group_concat(ts), group_concat(value, char(31)) FROM (
+                SELECT series, ts, tags, fields -> ? AS value FROM {SERIES_SCAN})
+            WHERE value IS NOT NULL GROUP BY series
+            """,
+            [f"$.{entity}", f"$.{field}", to_ms(start), to_ms(end), measurement],
+        )
+        per_entity: dict[str, list[tuple[list[int], list[str]]]] = {}
+        for key, times, values in rows:
+            if key is not None:  # else a series without the entity tag
+                per_entity.setdefault(str(key), []).append(
+                    (list(map(int, times.split(","))), values.split("\x1f"))
+                )
+        changed = []
+        for key, runs in per_entity.items():
+            times, values = runs[0]
+            if len(runs) > 1 or times != sorted(times):  # an entity with several series
+                pairs = sorted(pair for run in runs for pair in zip(run[0], run[1], strict=True))
+                times, values = [t for t, _ in pairs], [v for _, v in pairs]
+            changed += [
+                {"time": times[i], entity: key, field: json.loads(values[i])}
+                for i in range(len(values))
+                if i == 0 or values[i] != values[i - 1]
+            ]
+        return points_frame(changed, leading=[entity, field])
+
     def aggregate(
         self,
         measurement: str,
@@ -222,11 +265,11 @@ class SQLiteStore(Store):
             f"""
             SELECT window{group_by}, {SQL_AGGREGATES[fn]}(v) FROM (
                 SELECT ts - (ts % ?) AS window{group_columns}, json_extract(fields, ?) AS v
-                FROM points WHERE measurement = ? AND ts >= ? AND ts < ?{clause})
+                FROM {SERIES_SCAN} WHERE 1{clause})
             WHERE v IS NOT NULL{"".join(f" AND {b} IS NOT NULL" for b in by)}
             GROUP BY window{group_by}
             """,
-            [every_ms, f"$.{field}", measurement, to_ms(start), to_ms(end), *params],
+            [every_ms, f"$.{field}", to_ms(start), to_ms(end), measurement, *params],
         )
         return points_frame(
             ({"time": r[0], **dict(zip(by, r[1:-1], strict=True)), "value": r[-1]} for r in rows),
