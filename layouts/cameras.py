@@ -226,30 +226,28 @@ def ward_panels(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
 
 
 def ward_cells(statuses: pd.Series, ctx: Context) -> list:
-    """One cell per camera, problems first; in a ward of more cameras than its panel holds
-    (a city's hundreds), one cell per camera in trouble (up to WARD_CELLS) and the rest as one
-    counted cell per state, e.g. "✔ 238": what the back of the room reads, at a fraction of
-    the bytes of 2,000 cells."""
+    """One cell per camera, problems first. A ward of more cameras than its panel holds (a
+    city's hundreds) gets up to TROUBLE_CELLS cells of cameras in trouble, then one counted
+    cell per state for the rest ("✔ 238", "✖ +174"): what the back of the room reads, where
+    2,000 cells were mostly clipped and cost ~220 KB per tick."""
     if len(statuses) <= WARD_CELLS:
         return [
             html.Span(MARKS[status][0], className=f"cam-cell cam-cell--{status}")
             for status in statuses
         ]
-    trouble = statuses[statuses != "online"]
-    shown = trouble.iloc[:WARD_CELLS]
+    shown = statuses[statuses != "online"].iloc[:TROUBLE_CELLS]
     rest = statuses.iloc[len(shown) :].value_counts()
+    counted = [
+        html.Span(
+            f"{MARKS[status][0]} {'+' if status in shown.values else ''}"
+            f"{fmt_int(int(rest[status]), ctx.lang)}",
+            className=f"cam-cell cam-cell--{status} cam-cell--many",
+        )
+        for status in sorted(rest.index, key=_STATUS_RANK.get)
+    ]
     return [
-        *(
-            html.Span(MARKS[status][0], className=f"cam-cell cam-cell--{status}")
-            for status in shown
-        ),
-        *(
-            html.Span(
-                f"{MARKS[status][0]} {fmt_int(int(rest[status]), ctx.lang)}",
-                className=f"cam-cell cam-cell--{status} cam-cell--many",
-            )
-            for status in sorted(rest.index, key=_STATUS_RANK.get)
-        ),
+        *(html.Span(MARKS[s][0], className=f"cam-cell cam-cell--{s}") for s in shown),
+        *counted,
     ]
 
 
@@ -300,8 +298,10 @@ def offline_list(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
 
 _STATUS_RANK = {"offline": 0, "stale": 1, "nodata": 2, "online": 3}
 OFFLINE_ROWS = 9
-# The cells a ward panel holds at 1920×1080 (the town's biggest ward has 69 cameras).
+# A ward panel at 1920×1080 holds a cell per camera up to WARD_CELLS (the town's biggest ward
+# has 69 cameras); past that, TROUBLE_CELLS cells and the counted cells fit a quarter of the row.
 WARD_CELLS = 80
+TROUBLE_CELLS = 32
 WARDS_PER_ROW = 4  # the town's four wards (phường) on top, its four communes (xã) below
 
 

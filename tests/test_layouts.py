@@ -96,6 +96,12 @@ def test_a_city_ward_shows_its_cameras_in_trouble_one_by_one_and_counts_the_rest
     assert "295/302 · 98%" in texts(rows[0].children[0])
     # A town-sized ward keeps one cell per camera.
     assert hiep_tan == ["cam-cell--offline"] + ["cam-cell--online"] * 39
+    # A power cut: the first cells in trouble, then the rest counted, all within the panel.
+    dark = [(f"dark-{n:03d}", "Long Hoa", n < 5, 0.5) for n in range(250)]
+    panel = cameras.ward_panels({"cameras": camera_latest(dark)}, ctx())[0].children[0]
+    cells = [c for c in classes(panel) if c.startswith("cam-cell--")]
+    assert cells[: cameras.TROUBLE_CELLS] == ["cam-cell--offline"] * cameras.TROUBLE_CELLS
+    assert "✖ +213" in texts(panel) and "✔ 5" in texts(panel)
 
 
 def test_outages_fold_incrementally_to_the_same_answer_as_all_at_once():
