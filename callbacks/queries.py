@@ -92,7 +92,14 @@ PARTS: dict[str, Part] = {
     "camera_outages": Part(_camera_outages, history=True, incremental=True),
     "wifi_clients_48h": Part(
         lambda s, now, _: s.aggregate(
-            "wifi_usage", "clients", "mean", now - timedelta(days=2), now, CURVE_WINDOW, ["ap_id"]
+            "wifi_usage",
+            "clients",
+            "mean",
+            now - timedelta(days=2),
+            now,
+            CURVE_WINDOW,
+            ["ap_id"],
+            combine="sum",
         ),
         history=True,
     ),

@@ -59,7 +59,8 @@ def shell(t: Translator, tz: str) -> html.Div:
 
 
 def clients_per_window(aggregate: pd.DataFrame) -> pd.DataFrame:
-    """Town-wide clients per window from the mean clients of each AP: time, clients."""
+    """Town-wide clients per window from the mean clients of each AP (one row per AP and
+    window, or already summed by the store): time, clients."""
     if aggregate.empty:
         return pd.DataFrame({"time": pd.Series(dtype="datetime64[ns, UTC]"), "clients": []})
     total = aggregate.groupby("time", as_index=False)["value"].sum()

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from wall.settings import Settings
-from wall.store import Event, InvalidPoint, Point, Store, open_store
+from wall.store import Event, InvalidPoint, Point, Store, StoreError, open_store
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 WARDS = ["Long Thành Bắc", "Long Thành Trung", "Hiệp Tân", "Phường 1, khu A", "Trường Hòa"]
@@ -176,6 +176,36 @@ def test_windowed_aggregates_per_tag_with_a_gap(store: Store) -> None:
     assert peak[["time", "value"]].values.tolist() == [[pd.Timestamp(T0), 39]]
     low = store.aggregate("wifi_usage", "clients", "min", start, end, every, by=["ap_id"])
     assert low[low["ap_id"] == "ap1"]["value"].tolist() == [100, 130]
+
+
+def test_aggregates_combined_across_groups_give_the_towns_total_per_window(store: Store) -> None:
+    """The town's clients: each access point's mean per window, summed over the access points."""
+    points = [
+        Point(
+            "wifi_usage",
+            {"ap_id": ap, "ward": WARDS[0]},
+            {"clients": clients + minute},
+            T0 + timedelta(minutes=minute),
+        )
+        for ap, clients, minutes in (("ap0", 10, range(0, 20, 5)), ("ap1", 100, range(0, 10)))
+        for minute in minutes
+    ]
+    points.append(Point("wifi_usage", {"ward": WARDS[0]}, {"clients": 5000}, T0))  # no ap_id
+    store.write(points)
+    start, end, every = T0, T0 + timedelta(minutes=20), timedelta(minutes=10)
+    town = store.aggregate(
+        "wifi_usage", "clients", "mean", start, end, every, ["ap_id"], combine="sum"
+    )
+    assert town.columns.tolist() == ["time", "value"]
+    assert town["time"].tolist() == [pd.Timestamp(T0), pd.Timestamp(T0 + every)]
+    # Window 0: ap0 mean(10, 15) + ap1 mean(100..109); window 1: ap0 mean(20, 25) only.
+    assert town["value"].tolist() == pytest.approx([12.5 + 104.5, 22.5])
+    busiest = store.aggregate(
+        "wifi_usage", "clients", "max", start, end, every, ["ap_id"], combine="max"
+    )
+    assert busiest["value"].tolist() == [109, 25]
+    with pytest.raises(StoreError, match="median"):
+        store.aggregate("wifi_usage", "clients", "mean", start, end, every, combine="median")
 
 
 def test_aggregate_windows_align_to_the_epoch_not_the_range_start(store: Store) -> None:
@@ -383,6 +413,16 @@ def test_both_backends_give_the_same_answers(influxd, tmp_path) -> None:
                         ]
                     ),
                     store.count_latest("wifi_usage", "ap_id", by=["ward"], where={"up": True}),
+                    store.aggregate(
+                        "wifi_usage",
+                        "clients",
+                        "mean",
+                        T0,
+                        end,
+                        timedelta(minutes=15),
+                        ["ap_id"],
+                        combine="sum",
+                    ),
                 ]
             )
     for sqlite_frame, influx_frame in zip(*answers, strict=True):

@@ -221,17 +221,28 @@ class InfluxStore(Store):
         every: timedelta,
         by: Sequence[str] = (),
         where: TagFilter | None = None,
+        combine: Aggregate | None = None,
     ) -> pd.DataFrame:
-        every_ms = check_aggregate(fn, every)
+        every_ms = check_aggregate(fn, every, combine)
         check_name("measurement", measurement)
         check_name("field", field)
         by = [check_name("tag", b) for b in by]
         group_by = "".join(f", {quote_identifier(b)}" for b in by)
-        series = self._query(
+        # Combined, points without a `by` tag would join the sum as a group of their own: left
+        # out here, as the answer without `combine` leaves them out.
+        tagged = "".join(f" AND {quote_identifier(b)} != ''" for b in by) if combine else ""
+        windows = (
             f"SELECT {fn}({quote_identifier(field)}) AS value FROM {quote_identifier(measurement)} "
-            f"WHERE {_time_range(start, end)}{_tag_clause(where)} "
+            f"WHERE {_time_range(start, end)}{_tag_clause(where)}{tagged} "
             f"GROUP BY time({every_ms}ms){group_by} fill(none)"
         )
+        if combine is not None:
+            series = self._query(
+                f"SELECT {combine}(value) AS value FROM ({windows}) "
+                f"WHERE {_time_range(start, end)} GROUP BY time({every_ms}ms) fill(none)"
+            )
+            return points_frame(_rows(series), leading=["value"])
+        series = self._query(windows)
         return points_frame(_rows(series), leading=[*by, "value"])
 
     def append_events(self, events: Iterable[Event]) -> None:

@@ -253,24 +253,30 @@ class SQLiteStore(Store):
         every: timedelta,
         by: Sequence[str] = (),
         where: TagFilter | None = None,
+        combine: Aggregate | None = None,
     ) -> pd.DataFrame:
-        every_ms = check_aggregate(fn, every)
+        every_ms = check_aggregate(fn, every, combine)
         check_name("measurement", measurement)
         check_name("field", field)
         by = [check_name("tag", b) for b in by]
         clause, params = _tag_clause(where)
         group_columns = "".join(f", json_extract(tags, '$.{b}') AS {b}" for b in by)
         group_by = "".join(f", {b}" for b in by)
-        rows = self._execute(
-            f"""
-            SELECT window{group_by}, {SQL_AGGREGATES[fn]}(v) FROM (
+        windows = f"""
+            SELECT window{group_by}, {SQL_AGGREGATES[fn]}(v) AS value FROM (
                 SELECT ts - (ts % ?) AS window{group_columns}, json_extract(fields, ?) AS v
                 FROM {SERIES_SCAN} WHERE 1{clause})
             WHERE v IS NOT NULL{"".join(f" AND {b} IS NOT NULL" for b in by)}
             GROUP BY window{group_by}
-            """,
-            [every_ms, f"$.{field}", to_ms(start), to_ms(end), measurement, *params],
-        )
+            """
+        params = [every_ms, f"$.{field}", to_ms(start), to_ms(end), measurement, *params]
+        if combine is not None:
+            rows = self._execute(
+                f"SELECT window, {SQL_AGGREGATES[combine]}(value) FROM ({windows}) GROUP BY window",
+                params,
+            )
+            return points_frame(({"time": r[0], "value": r[1]} for r in rows), leading=["value"])
+        rows = self._execute(windows, params)
         return points_frame(
             ({"time": r[0], **dict(zip(by, r[1:-1], strict=True)), "value": r[-1]} for r in rows),
             leading=[*by, "value"],
