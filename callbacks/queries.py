@@ -18,7 +18,7 @@ from layouts.alerts import alerts_frame
 from layouts.cameras import HISTORY as CAMERA_HISTORY
 from layouts.cameras import fold_outages
 from layouts.indicators import TREND_POINTS
-from layouts.wifi import CURVE_WINDOW, THROUGHPUT_WINDOW
+from layouts.wifi import CURVE_WINDOW, THROUGHPUT_WINDOW, throughput_series
 from wall.alerts.model import STREAM as ALERT_STREAM
 from wall.alerts.model import fold
 from wall.cache import remember, remembered, shared
@@ -48,15 +48,16 @@ class Part:
     incremental: bool = False
 
 
-def _wifi_counters(store: Store, now: datetime, _: object) -> pd.DataFrame:
-    """Counter values at the end of each window per AP (max of a rising counter)."""
+def _wifi_throughput(store: Store, now: datetime, _: object) -> pd.DataFrame:
+    """The town's throughput per window, from each AP's counter values at the end of each
+    window (max of a rising counter)."""
     frames = [
         store.aggregate(
             "wifi_usage", counter, "max", now - COUNTERS_HISTORY, now, THROUGHPUT_WINDOW, ["ap_id"]
         ).rename(columns={"value": counter})
         for counter in ("rx_bytes", "tx_bytes")
     ]
-    return frames[0].merge(frames[1], on=["time", "ap_id"], how="outer")
+    return throughput_series(frames[0].merge(frames[1], on=["time", "ap_id"], how="outer"))
 
 
 def _camera_outages(store: Store, now: datetime, previous: Previous | None) -> Previous:
@@ -103,7 +104,7 @@ PARTS: dict[str, Part] = {
         ),
         history=True,
     ),
-    "wifi_counters_3h": Part(_wifi_counters, history=True),
+    "wifi_throughput_3h": Part(_wifi_throughput, history=True),
     "kpi_daily": Part(
         lambda s, now, _: s.aggregate(
             "kpi",

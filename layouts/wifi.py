@@ -28,7 +28,7 @@ from wall.domain import throughput_from_counters
 from wall.i18n import Translator
 
 NAME = "wifi"
-PARTS = ("wifi", "wifi_clients_48h", "wifi_counters_3h")
+PARTS = ("wifi", "wifi_clients_48h", "wifi_throughput_3h")
 CURVE_WINDOW = timedelta(minutes=15)
 THROUGHPUT_WINDOW = timedelta(minutes=5)
 SITES_SHOWN = 12
@@ -67,8 +67,10 @@ def clients_per_window(aggregate: pd.DataFrame) -> pd.DataFrame:
     return total.rename(columns={"value": "clients"})
 
 
-def throughput_series(points: pd.DataFrame, ctx: Context) -> pd.DataFrame:
-    """Town-wide download/upload in Mbit/s per THROUGHPUT_WINDOW: time, rx_mbps, tx_mbps."""
+def throughput_series(points: pd.DataFrame) -> pd.DataFrame:
+    """Town-wide download/upload in Mbit/s per THROUGHPUT_WINDOW from each AP's byte counters
+    (time, ap_id, rx_bytes, tx_bytes): time, rx_mbps, tx_mbps. Computed once per history
+    refresh by the `wifi_throughput_3h` part, not in every tick's drawing."""
     rates = throughput_from_counters(points)
     if rates.empty:
         return pd.DataFrame(columns=["time", "rx_mbps", "tx_mbps"])
@@ -93,7 +95,7 @@ def fmt_rate(mbps: float, lang: str) -> str:
 
 def numbers(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
     """Clients now and APs up (the overview's own tiles), and throughput now."""
-    speed = throughput_series(data["wifi_counters_3h"], ctx)
+    speed = data["wifi_throughput_3h"]
     # The last complete window: the newest one is still filling.
     now_rate = speed.iloc[-2] if len(speed) > 1 else speed.iloc[-1] if len(speed) else None
     return [
@@ -234,7 +236,7 @@ def throughput_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
 
 
 def throughput_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
-    speed = throughput_series(data["wifi_counters_3h"], ctx)
+    speed = data["wifi_throughput_3h"]
     if speed.empty:
         return empty_figure(ctx)
     x = speed["time"].dt.tz_convert(ctx.tz).dt.tz_localize(None)

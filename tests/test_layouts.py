@@ -442,7 +442,7 @@ def test_throughput_comes_from_counter_differences():
             "tx_bytes": [0, 3_750_000, 100, 100],
         }
     )
-    speed = wifi.throughput_series(counters, ctx())
+    speed = wifi.throughput_series(counters)
     assert speed["rx_mbps"].tolist() == [1.0] and speed["tx_mbps"].tolist() == [0.1]
 
 
