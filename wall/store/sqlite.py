@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from wall.store.base import (
@@ -224,20 +225,22 @@ class SQLiteStore(Store):
             """,
             [f"$.{entity}", f"$.{field}", to_ms(start), to_ms(end), measurement],
         )
-        per_entity: dict[str, list[tuple[list[int], list[str]]]] = {}
+        per_entity: dict[str, list[tuple[np.ndarray, list[str]]]] = {}
         for key, times, values in rows:
             if key is not None:  # else a series without the entity tag
                 per_entity.setdefault(str(key), []).append(
-                    (list(map(int, times.split(","))), values.split("\x1f"))
+                    (np.fromstring(times, dtype=np.int64, sep=","), values.split("\x1f"))
                 )
         changed = []
         for key, runs in per_entity.items():
             times, values = runs[0]
-            if len(runs) > 1 or times != sorted(times):  # an entity with several series
-                pairs = sorted(pair for run in runs for pair in zip(run[0], run[1], strict=True))
-                times, values = [t for t, _ in pairs], [v for _, v in pairs]
+            if len(runs) > 1 or (np.diff(times) < 0).any():  # e.g. an entity that moved ward
+                times = np.concatenate([run[0] for run in runs])
+                order = np.argsort(times, kind="stable")
+                every = [value for run in runs for value in run[1]]
+                times, values = times[order], [every[i] for i in order]
             changed += [
-                {"time": times[i], entity: key, field: json.loads(values[i])}
+                {"time": int(times[i]), entity: key, field: json.loads(values[i])}
                 for i in range(len(values))
                 if i == 0 or values[i] != values[i - 1]
             ]
