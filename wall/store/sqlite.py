@@ -7,6 +7,7 @@ UPDATE and DELETE by trigger: it is append-only in fact, not by convention.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
@@ -231,6 +232,7 @@ class SQLiteStore(Store):
                 per_entity.setdefault(str(key), []).append(
                     (np.fromstring(times, dtype=np.int64, sep=","), values.split("\x1f"))
                 )
+        decode = functools.lru_cache(maxsize=4096)(json.loads)  # a state field has few values
         changed = []
         for key, runs in per_entity.items():
             times, values = runs[0]
@@ -240,7 +242,7 @@ class SQLiteStore(Store):
                 every = [value for run in runs for value in run[1]]
                 times, values = times[order], [every[i] for i in order]
             changed += [
-                {"time": int(times[i]), entity: key, field: json.loads(values[i])}
+                {"time": int(times[i]), entity: key, field: decode(values[i])}
                 for i in range(len(values))
                 if i == 0 or values[i] != values[i - 1]
             ]
