@@ -208,6 +208,37 @@ def test_aggregates_combined_across_groups_give_the_towns_total_per_window(store
         store.aggregate("wifi_usage", "clients", "mean", start, end, every, combine="median")
 
 
+def test_several_fields_are_aggregated_in_one_pass_a_column_each(store: Store) -> None:
+    def counters(ap: str, minute: int, **fields) -> Point:
+        return Point("wifi_usage", {"ap_id": ap}, fields, T0 + timedelta(minutes=minute))
+
+    store.write(
+        [counters("ap0", m, rx_bytes=m, tx_bytes=10 * m) for m in range(10)]
+        + [counters("ap1", m, rx_bytes=100 + m, tx_bytes=1000 + m) for m in range(0, 10, 3)]
+        + [counters("ap0", 12, rx_bytes=100)]  # a point without tx_bytes
+    )
+    start, end, every = T0, T0 + timedelta(minutes=20), timedelta(minutes=10)
+    both = store.aggregate(
+        "wifi_usage", ["rx_bytes", "tx_bytes"], "max", start, end, every, ["ap_id"]
+    )
+    assert both.columns.tolist() == ["time", "ap_id", "rx_bytes", "tx_bytes"]
+    rows = [(r.ap_id, r.rx_bytes, r.tx_bytes) for r in both.itertuples()]
+    assert rows[:2] == [("ap0", 9, 90), ("ap1", 109, 1009)]
+    assert rows[2][:2] == ("ap0", 100) and pd.isna(rows[2][2])
+    for name in ("rx_bytes", "tx_bytes"):
+        alone = store.aggregate("wifi_usage", name, "max", start, end, every, ["ap_id"])
+        assert both.dropna(subset=[name])[name].tolist() == alone["value"].tolist()
+    town = store.aggregate(
+        "wifi_usage", ["rx_bytes", "tx_bytes"], "max", start, end, every, ["ap_id"], combine="sum"
+    )
+    assert town.values.tolist() == [
+        [pd.Timestamp(T0), 118, 1099],
+        [pd.Timestamp(T0 + every), 100, pytest.approx(float("nan"), nan_ok=True)],
+    ]
+    with pytest.raises(StoreError, match="several different"):
+        store.aggregate("wifi_usage", ["rx_bytes", "rx_bytes"], "max", start, end, every)
+
+
 def test_aggregate_windows_align_to_the_epoch_not_the_range_start(store: Store) -> None:
     store.write([cam("c1", m, True, fps=float(m)) for m in range(0, 20)])
     agg = store.aggregate(

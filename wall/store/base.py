@@ -314,7 +314,7 @@ class Store(ABC):
     def aggregate(
         self,
         measurement: str,
-        field: str,
+        field: str | Sequence[str],
         fn: Aggregate,
         start: datetime,
         end: datetime,
@@ -330,6 +330,9 @@ class Store(ABC):
         With `combine`, the values of each window are combined across the `by` groups into one,
         in the store: e.g. the town's clients as the sum over access points of each one's mean
         (a screen that draws the town reads 192 windows, not 192 × 1,000). Columns: time, value.
+
+        Several fields (a list) are aggregated in one pass: one column per field, named after
+        it, in place of `value`; a window appears when any of them has data.
         """
 
     def count_latest(
@@ -393,6 +396,16 @@ def check_aggregate(fn: str, every: timedelta, combine: str | None = None) -> in
     if every_ms <= 0:
         raise StoreError(f"window {every} must be at least a millisecond")
     return every_ms
+
+
+def aggregated_fields(field: str | Sequence[str]) -> tuple[list[str], list[str]]:
+    """The fields an aggregate reads, checked, and the names of its value columns."""
+    if isinstance(field, str):
+        return [check_name("field", field)], ["value"]
+    fields = [check_name("field", f) for f in field]
+    if not fields or len(set(fields)) < len(fields):
+        raise StoreError(f"aggregate of {fields!r}: name one field or several different ones")
+    return fields, fields
 
 
 def decode_event(row: Mapping[str, Any]) -> Event:

@@ -27,6 +27,7 @@ from wall.store.base import (
     StoreError,
     StoreUnavailable,
     TagFilter,
+    aggregated_fields,
     check_aggregate,
     check_name,
     decode_event,
@@ -214,7 +215,7 @@ class InfluxStore(Store):
     def aggregate(
         self,
         measurement: str,
-        field: str,
+        field: str | Sequence[str],
         fn: Aggregate,
         start: datetime,
         end: datetime,
@@ -225,25 +226,32 @@ class InfluxStore(Store):
     ) -> pd.DataFrame:
         every_ms = check_aggregate(fn, every, combine)
         check_name("measurement", measurement)
-        check_name("field", field)
+        fields, names = aggregated_fields(field)
         by = [check_name("tag", b) for b in by]
         group_by = "".join(f", {quote_identifier(b)}" for b in by)
         # Combined, points without a `by` tag would join the sum as a group of their own: left
         # out here, as the answer without `combine` leaves them out.
         tagged = "".join(f" AND {quote_identifier(b)} != ''" for b in by) if combine else ""
+        selected = ", ".join(
+            f"{fn}({quote_identifier(f)}) AS {quote_identifier(name)}"
+            for f, name in zip(fields, names, strict=True)
+        )
         windows = (
-            f"SELECT {fn}({quote_identifier(field)}) AS value FROM {quote_identifier(measurement)} "
+            f"SELECT {selected} FROM {quote_identifier(measurement)} "
             f"WHERE {_time_range(start, end)}{_tag_clause(where)}{tagged} "
             f"GROUP BY time({every_ms}ms){group_by} fill(none)"
         )
         if combine is not None:
+            combined = ", ".join(
+                f"{combine}({quote_identifier(name)}) AS {quote_identifier(name)}" for name in names
+            )
             series = self._query(
-                f"SELECT {combine}(value) AS value FROM ({windows}) "
+                f"SELECT {combined} FROM ({windows}) "
                 f"WHERE {_time_range(start, end)} GROUP BY time({every_ms}ms) fill(none)"
             )
-            return points_frame(_rows(series), leading=["value"])
+            return points_frame(_rows(series), leading=names)
         series = self._query(windows)
-        return points_frame(_rows(series), leading=[*by, "value"])
+        return points_frame(_rows(series), leading=[*by, *names])
 
     def append_events(self, events: Iterable[Event]) -> None:
         lines = [_encode_event(e) for e in events]

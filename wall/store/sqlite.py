@@ -26,6 +26,7 @@ from wall.store.base import (
     StoreError,
     StoreUnavailable,
     TagFilter,
+    aggregated_fields,
     check_aggregate,
     check_name,
     decode_event,
@@ -251,7 +252,7 @@ class SQLiteStore(Store):
     def aggregate(
         self,
         measurement: str,
-        field: str,
+        field: str | Sequence[str],
         fn: Aggregate,
         start: datetime,
         end: datetime,
@@ -262,29 +263,48 @@ class SQLiteStore(Store):
     ) -> pd.DataFrame:
         every_ms = check_aggregate(fn, every, combine)
         check_name("measurement", measurement)
-        check_name("field", field)
+        fields, names = aggregated_fields(field)
         by = [check_name("tag", b) for b in by]
         clause, params = _tag_clause(where)
         group_columns = "".join(f", json_extract(tags, '$.{b}') AS {b}" for b in by)
         group_by = "".join(f", {b}" for b in by)
+        values = "".join(f", json_extract(fields, ?) AS v{i}" for i in range(len(fields)))
         windows = f"""
-            SELECT window{group_by}, {SQL_AGGREGATES[fn]}(v) AS value FROM (
-                SELECT ts - (ts % ?) AS window{group_columns}, json_extract(fields, ?) AS v
+            SELECT window{group_by},
+                {", ".join(f"{SQL_AGGREGATES[fn]}(v{i}) AS v{i}" for i in range(len(fields)))}
+            FROM (
+                SELECT ts - (ts % ?) AS window{group_columns}{values}
                 FROM {SERIES_SCAN} WHERE 1{clause})
-            WHERE v IS NOT NULL{"".join(f" AND {b} IS NOT NULL" for b in by)}
+            WHERE ({" OR ".join(f"v{i} IS NOT NULL" for i in range(len(fields)))})
+                {"".join(f" AND {b} IS NOT NULL" for b in by)}
             GROUP BY window{group_by}
             """
-        params = [every_ms, f"$.{field}", to_ms(start), to_ms(end), measurement, *params]
+        params = [
+            every_ms,
+            *(f"$.{f}" for f in fields),
+            to_ms(start),
+            to_ms(end),
+            measurement,
+            *params,
+        ]
         if combine is not None:
+            combined = ", ".join(f"{SQL_AGGREGATES[combine]}(v{i})" for i in range(len(fields)))
             rows = self._execute(
-                f"SELECT window, {SQL_AGGREGATES[combine]}(value) FROM ({windows}) GROUP BY window",
-                params,
+                f"SELECT window, {combined} FROM ({windows}) GROUP BY window", params
             )
-            return points_frame(({"time": r[0], "value": r[1]} for r in rows), leading=["value"])
-        rows = self._execute(windows, params)
+            by = []
+        else:
+            rows = self._execute(windows, params)
         return points_frame(
-            ({"time": r[0], **dict(zip(by, r[1:-1], strict=True)), "value": r[-1]} for r in rows),
-            leading=[*by, "value"],
+            (
+                {
+                    "time": r[0],
+                    **dict(zip(by, r[1 : 1 + len(by)], strict=True)),
+                    **dict(zip(names, r[1 + len(by) :], strict=True)),
+                }
+                for r in rows
+            ),
+            leading=[*by, *names],
         )
 
     def append_events(self, events: Iterable[Event]) -> None:
