@@ -18,7 +18,7 @@ from layouts.alerts import alerts_frame
 from layouts.cameras import HISTORY as CAMERA_HISTORY
 from layouts.cameras import fold_outages
 from layouts.indicators import TREND_POINTS
-from layouts.wifi import CURVE_WINDOW, THROUGHPUT_WINDOW
+from layouts.wifi import CURVE_WINDOW, THROUGHPUT_WINDOW, throughput_series
 from wall.alerts.model import STREAM as ALERT_STREAM
 from wall.alerts.model import fold
 from wall.cache import remember, remembered, shared
@@ -54,23 +54,29 @@ class Part:
     incremental: bool = False
 
 
-def _wifi_counters(store: Store, now: datetime, _: object) -> pd.DataFrame:
-    """Counter values at the end of each window per AP (max of a rising counter)."""
-    frames = [
-        store.aggregate(
-            "wifi_usage", counter, "max", now - COUNTERS_HISTORY, now, THROUGHPUT_WINDOW, ["ap_id"]
-        ).rename(columns={"value": counter})
-        for counter in ("rx_bytes", "tx_bytes")
-    ]
-    return frames[0].merge(frames[1], on=["time", "ap_id"], how="outer")
+def _wifi_throughput(store: Store, now: datetime, _: object) -> pd.DataFrame:
+    """The town's throughput per window, from each AP's counter values at the end of each
+    window (max of a rising counter), both counters read in one pass."""
+    counters = store.aggregate(
+        "wifi_usage",
+        ["rx_bytes", "tx_bytes"],
+        "max",
+        now - COUNTERS_HISTORY,
+        now,
+        THROUGHPUT_WINDOW,
+        ["ap_id"],
+    )
+    return throughput_series(counters)
 
 
 def _camera_outages(store: Store, now: datetime, previous: Previous | None) -> Previous:
-    """Outages folded forward from the previous answer with only the points since then."""
+    """Outages folded forward from the previous answer with only the points since then, and of
+    those only the ones where a camera went offline or came back (`Store.changes`)."""
     since, spans, born = now - CAMERA_HISTORY, None, now
     if previous is not None and previous[0] > since and now - previous[2] < REFOLD_EVERY:
         since, spans, born = previous
-    return now, fold_outages(spans, store.points("camera_status", since, now), now), born
+    changes = store.changes("camera_status", "online", "camera_id", since, now)
+    return now, fold_outages(spans, changes, now), born
 
 
 def _reports(store: Store, now: datetime, previous: Previous | None) -> Previous:
@@ -126,11 +132,18 @@ PARTS: dict[str, Part] = {
     "camera_outages": Part(_camera_outages, history=True, incremental=True),
     "wifi_clients_48h": Part(
         lambda s, now, _: s.aggregate(
-            "wifi_usage", "clients", "mean", now - timedelta(days=2), now, CURVE_WINDOW, ["ap_id"]
+            "wifi_usage",
+            "clients",
+            "mean",
+            now - timedelta(days=2),
+            now,
+            CURVE_WINDOW,
+            ["ap_id"],
+            combine="sum",
         ),
         history=True,
     ),
-    "wifi_counters_3h": Part(_wifi_counters, history=True),
+    "wifi_throughput_3h": Part(_wifi_throughput, history=True),
     "kpi_daily": Part(
         lambda s, now, _: s.aggregate(
             "kpi",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from dash import html
@@ -51,19 +52,25 @@ def camera_states(latest: pd.DataFrame, ctx: Context) -> pd.DataFrame:
         if "online" in latest.columns
         else pd.Series(pd.NA, index=latest.index, dtype="boolean")
     )
-    frame["age"] = [ctx.age_seconds(t) for t in frame["time"]]
-    frame["status"] = [
-        "stale" if ctx.is_stale(age) else "nodata" if pd.isna(on) else "online" if on else "offline"
-        for age, on in zip(frame["age"], online, strict=True)
-    ]
+    now = pd.Timestamp(ctx.now)
+    age = (now - pd.to_datetime(frame["time"], utc=True)).dt.total_seconds().clip(lower=0)
+    frame["age"] = age.astype(object).where(age.notna(), None)
+    stale = age.gt(ctx.stale_after_seconds)  # no time at all (NaN) is not stale
+    frame["status"] = np.select(
+        [stale, online.isna(), online.fillna(False).astype(bool)],
+        ["stale", "nodata", "online"],
+        "offline",
+    )
     return frame[columns]
 
 
 def fold_outages(state: pd.DataFrame | None, points: pd.DataFrame, now: datetime) -> pd.DataFrame:
-    """Outage periods so far, extended by newer camera_status points.
+    """Outage periods so far, extended by newer camera_status points (time, camera_id, online):
+    all of them, or only those where a camera's `online` changed (`Store.changes`), which give
+    the same periods.
 
     The result has camera_id, start, end (NaT while the outage goes on) and is trimmed to the
-    last 24 hours; feeding it back with the next points is how the wall follows 320 cameras
+    last 24 hours; feeding it back with the next points is how the wall follows its cameras
     without reading a day of history every minute.
     """
     spans = _utc_spans(state if state is not None else pd.DataFrame(columns=OUTAGE_COLUMNS))
@@ -180,10 +187,7 @@ def ward_panels(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
         online = int((cams["status"] == "online").sum())
         pct = percent(online, len(cams))
         tone = "ok" if online == len(cams) else "warn" if (pct or 0) >= 90 else "bad"
-        cells = [
-            html.Span(MARKS[status][0], className=f"cam-cell cam-cell--{status}")
-            for status in cams["status"]
-        ]
+        cells = ward_cells(cams["status"], ctx)
         panels.append(
             html.Div(
                 [
@@ -219,6 +223,32 @@ def ward_panels(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
         for i in range(0, len(panels), WARDS_PER_ROW)
     ]
     return rows
+
+
+def ward_cells(statuses: pd.Series, ctx: Context) -> list:
+    """One cell per camera, problems first. A ward of more cameras than its panel holds (a
+    city's hundreds) gets up to TROUBLE_CELLS cells of cameras in trouble, then one counted
+    cell per state for the rest ("✔ 238", "✖ +174"): what the back of the room reads, where
+    2,000 cells were mostly clipped and cost ~220 KB per tick."""
+    if len(statuses) <= WARD_CELLS:
+        return [
+            html.Span(MARKS[status][0], className=f"cam-cell cam-cell--{status}")
+            for status in statuses
+        ]
+    shown = statuses[statuses != "online"].iloc[:TROUBLE_CELLS]
+    rest = statuses.iloc[len(shown) :].value_counts()
+    counted = [
+        html.Span(
+            f"{MARKS[status][0]} {'+' if status in shown.values else ''}"
+            f"{fmt_int(int(rest[status]), ctx.lang)}",
+            className=f"cam-cell cam-cell--{status} cam-cell--many",
+        )
+        for status in sorted(rest.index, key=_STATUS_RANK.get)
+    ]
+    return [
+        *(html.Span(MARKS[s][0], className=f"cam-cell cam-cell--{s}") for s in shown),
+        *counted,
+    ]
 
 
 def offline_list(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
@@ -268,6 +298,10 @@ def offline_list(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
 
 _STATUS_RANK = {"offline": 0, "stale": 1, "nodata": 2, "online": 3}
 OFFLINE_ROWS = 9
+# A ward panel at 1920×1080 holds a cell per camera up to WARD_CELLS (the town's biggest ward
+# has 69 cameras); past that, TROUBLE_CELLS cells and the counted cells fit a quarter of the row.
+WARD_CELLS = 80
+TROUBLE_CELLS = 32
 WARDS_PER_ROW = 4  # the town's four wards (phường) on top, its four communes (xã) below
 
 

@@ -28,7 +28,7 @@ from wall.domain import throughput_from_counters
 from wall.i18n import Translator
 
 NAME = "wifi"
-PARTS = ("wifi", "wifi_clients_48h", "wifi_counters_3h")
+PARTS = ("wifi", "wifi_clients_48h", "wifi_throughput_3h")
 CURVE_WINDOW = timedelta(minutes=15)
 THROUGHPUT_WINDOW = timedelta(minutes=5)
 SITES_SHOWN = 12
@@ -59,15 +59,18 @@ def shell(t: Translator, tz: str) -> html.Div:
 
 
 def clients_per_window(aggregate: pd.DataFrame) -> pd.DataFrame:
-    """Town-wide clients per window from the mean clients of each AP: time, clients."""
+    """Town-wide clients per window from the mean clients of each AP (one row per AP and
+    window, or already summed by the store): time, clients."""
     if aggregate.empty:
         return pd.DataFrame({"time": pd.Series(dtype="datetime64[ns, UTC]"), "clients": []})
     total = aggregate.groupby("time", as_index=False)["value"].sum()
     return total.rename(columns={"value": "clients"})
 
 
-def throughput_series(points: pd.DataFrame, ctx: Context) -> pd.DataFrame:
-    """Town-wide download/upload in Mbit/s per THROUGHPUT_WINDOW: time, rx_mbps, tx_mbps."""
+def throughput_series(points: pd.DataFrame) -> pd.DataFrame:
+    """Town-wide download/upload in Mbit/s per THROUGHPUT_WINDOW from each AP's byte counters
+    (time, ap_id, rx_bytes, tx_bytes): time, rx_mbps, tx_mbps. Computed once per history
+    refresh by the `wifi_throughput_3h` part, not in every tick's drawing."""
     rates = throughput_from_counters(points)
     if rates.empty:
         return pd.DataFrame(columns=["time", "rx_mbps", "tx_mbps"])
@@ -92,7 +95,7 @@ def fmt_rate(mbps: float, lang: str) -> str:
 
 def numbers(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
     """Clients now and APs up (the overview's own tiles), and throughput now."""
-    speed = throughput_series(data["wifi_counters_3h"], ctx)
+    speed = data["wifi_throughput_3h"]
     # The last complete window: the newest one is still filling.
     now_rate = speed.iloc[-2] if len(speed) > 1 else speed.iloc[-1] if len(speed) else None
     return [
@@ -234,7 +237,7 @@ def throughput_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
 
 
 def throughput_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
-    speed = throughput_series(data["wifi_counters_3h"], ctx)
+    speed = data["wifi_throughput_3h"]
     if speed.empty:
         return empty_figure(ctx)
     x = speed["time"].dt.tz_convert(ctx.tz).dt.tz_localize(None)

@@ -54,6 +54,10 @@ class CountingStore(SQLiteStore):
         self._count(f"points:{args[0]}")
         return super().points(*args, **kwargs)
 
+    def changes(self, *args, **kwargs):
+        self._count(f"changes:{args[0]}")
+        return super().changes(*args, **kwargs)
+
     def aggregate(self, *args, **kwargs):
         self._count(f"aggregate:{args[0]}")
         return super().aggregate(*args, **kwargs)

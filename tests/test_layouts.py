@@ -79,6 +79,32 @@ def test_camera_states_tell_online_offline_stale_and_missing_apart():
     assert "Dữ liệu cũ 1" in headline
 
 
+def test_a_city_ward_shows_its_cameras_in_trouble_one_by_one_and_counts_the_rest():
+    city = [(f"big-{n:03d}", "Long Hoa", n >= 5, 0.5) for n in range(300)]  # 5 offline
+    city += [("big-stale", "Long Hoa", True, 10), ("big-unknown", "Long Hoa", None, 0.5)]
+    town = [(f"small-{n:02d}", "Hiệp Tân", n != 3, 0.5) for n in range(40)]
+    rows = cameras.ward_panels({"cameras": camera_latest(city + town)}, ctx())
+    long_hoa, hiep_tan = (
+        [c for c in classes(panel) if c.startswith("cam-cell--")] for panel in rows[0].children
+    )
+    assert long_hoa == ["cam-cell--offline"] * 5 + [
+        "cam-cell--stale",
+        "cam-cell--nodata",
+        "cam-cell--online",
+        "cam-cell--many",
+    ]
+    assert "✔ 295" in texts(rows[0].children[0])
+    assert "295/302 · 98%" in texts(rows[0].children[0])
+    # A town-sized ward keeps one cell per camera.
+    assert hiep_tan == ["cam-cell--offline"] + ["cam-cell--online"] * 39
+    # A power cut: the first cells in trouble, then the rest counted, all within the panel.
+    dark = [(f"dark-{n:03d}", "Long Hoa", n < 5, 0.5) for n in range(250)]
+    panel = cameras.ward_panels({"cameras": camera_latest(dark)}, ctx())[0].children[0]
+    cells = [c for c in classes(panel) if c.startswith("cam-cell--")]
+    assert cells[: cameras.TROUBLE_CELLS] == ["cam-cell--offline"] * cameras.TROUBLE_CELLS
+    assert "✖ +213" in texts(panel) and "✔ 5" in texts(panel)
+
+
 def test_outages_fold_incrementally_to_the_same_answer_as_all_at_once():
     def point(cid, minutes_ago, online):
         return {"time": ts(minutes_ago), "camera_id": cid, "online": online}
@@ -446,7 +472,7 @@ def test_throughput_comes_from_counter_differences():
             "tx_bytes": [0, 3_750_000, 100, 100],
         }
     )
-    speed = wifi.throughput_series(counters, ctx())
+    speed = wifi.throughput_series(counters)
     assert speed["rx_mbps"].tolist() == [1.0] and speed["tx_mbps"].tolist() == [0.1]
 
 

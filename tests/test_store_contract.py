@@ -229,6 +229,67 @@ def test_windowed_aggregates_per_tag_with_a_gap(store: Store) -> None:
     assert low[low["ap_id"] == "ap1"]["value"].tolist() == [100, 130]
 
 
+def test_aggregates_combined_across_groups_give_the_towns_total_per_window(store: Store) -> None:
+    """The town's clients: each access point's mean per window, summed over the access points."""
+    points = [
+        Point(
+            "wifi_usage",
+            {"ap_id": ap, "ward": WARDS[0]},
+            {"clients": clients + minute},
+            T0 + timedelta(minutes=minute),
+        )
+        for ap, clients, minutes in (("ap0", 10, range(0, 20, 5)), ("ap1", 100, range(0, 10)))
+        for minute in minutes
+    ]
+    points.append(Point("wifi_usage", {"ward": WARDS[0]}, {"clients": 5000}, T0))  # no ap_id
+    store.write(points)
+    start, end, every = T0, T0 + timedelta(minutes=20), timedelta(minutes=10)
+    town = store.aggregate(
+        "wifi_usage", "clients", "mean", start, end, every, ["ap_id"], combine="sum"
+    )
+    assert town.columns.tolist() == ["time", "value"]
+    assert town["time"].tolist() == [pd.Timestamp(T0), pd.Timestamp(T0 + every)]
+    # Window 0: ap0 mean(10, 15) + ap1 mean(100..109); window 1: ap0 mean(20, 25) only.
+    assert town["value"].tolist() == pytest.approx([12.5 + 104.5, 22.5])
+    busiest = store.aggregate(
+        "wifi_usage", "clients", "max", start, end, every, ["ap_id"], combine="max"
+    )
+    assert busiest["value"].tolist() == [109, 25]
+    with pytest.raises(StoreError, match="median"):
+        store.aggregate("wifi_usage", "clients", "mean", start, end, every, combine="median")
+
+
+def test_several_fields_are_aggregated_in_one_pass_a_column_each(store: Store) -> None:
+    def counters(ap: str, minute: int, **fields) -> Point:
+        return Point("wifi_usage", {"ap_id": ap}, fields, T0 + timedelta(minutes=minute))
+
+    store.write(
+        [counters("ap0", m, rx_bytes=m, tx_bytes=10 * m) for m in range(10)]
+        + [counters("ap1", m, rx_bytes=100 + m, tx_bytes=1000 + m) for m in range(0, 10, 3)]
+        + [counters("ap0", 12, rx_bytes=100)]  # a point without tx_bytes
+    )
+    start, end, every = T0, T0 + timedelta(minutes=20), timedelta(minutes=10)
+    both = store.aggregate(
+        "wifi_usage", ["rx_bytes", "tx_bytes"], "max", start, end, every, ["ap_id"]
+    )
+    assert both.columns.tolist() == ["time", "ap_id", "rx_bytes", "tx_bytes"]
+    rows = [(r.ap_id, r.rx_bytes, r.tx_bytes) for r in both.itertuples()]
+    assert rows[:2] == [("ap0", 9, 90), ("ap1", 109, 1009)]
+    assert rows[2][:2] == ("ap0", 100) and pd.isna(rows[2][2])
+    for name in ("rx_bytes", "tx_bytes"):
+        alone = store.aggregate("wifi_usage", name, "max", start, end, every, ["ap_id"])
+        assert both.dropna(subset=[name])[name].tolist() == alone["value"].tolist()
+    town = store.aggregate(
+        "wifi_usage", ["rx_bytes", "tx_bytes"], "max", start, end, every, ["ap_id"], combine="sum"
+    )
+    assert town.values.tolist() == [
+        [pd.Timestamp(T0), 118, 1099],
+        [pd.Timestamp(T0 + every), 100, pytest.approx(float("nan"), nan_ok=True)],
+    ]
+    with pytest.raises(StoreError, match="several different"):
+        store.aggregate("wifi_usage", ["rx_bytes", "rx_bytes"], "max", start, end, every)
+
+
 def test_aggregate_windows_align_to_the_epoch_not_the_range_start(store: Store) -> None:
     store.write([cam("c1", m, True, fps=float(m)) for m in range(0, 20)])
     agg = store.aggregate(
@@ -274,6 +335,63 @@ def test_count_of_entities_by_tags_from_their_latest_state(store: Store) -> None
     ]
     total = store.count_latest("field_report", "report_id", by=[], where={"status": open_statuses})
     assert total["count"].tolist() == [3]
+
+
+def test_changes_give_each_cameras_first_point_and_the_points_where_it_went_off_or_back(
+    store: Store,
+) -> None:
+    store.write(
+        [
+            cam("c1", 0, True),
+            cam("c1", 5, True),
+            cam("c1", 10, False),
+            cam("c1", 15, False),
+            cam("c1", 20, True),
+            cam("c2", 5, False),
+            cam("c2", 10, False),
+            Point("camera_status", {"camera_id": "c2", "ward": "Hiệp Tân"}, {"fps": 1.0}, T0),
+            Point("camera_status", {"ward": "Hiệp Tân"}, {"online": False}, T0),  # no camera_id
+            cam("c3", -5, False),  # before the range
+            cam("c3", 0, False),
+            cam("c3", 30, True),  # at its end: outside
+        ]
+    )
+    changes = store.changes("camera_status", "online", "camera_id", T0, T0 + timedelta(minutes=30))
+    assert changes.columns.tolist() == ["time", "camera_id", "online"]
+    assert [
+        (int((t - pd.Timestamp(T0)).total_seconds() // 60), c, bool(o))
+        for t, c, o in changes.itertuples(index=False)
+    ] == [(0, "c1", True), (0, "c3", False), (5, "c2", False), (10, "c1", False), (20, "c1", True)]
+    assert changes["online"].map(type).eq(bool).all()
+    empty = store.changes(
+        "camera_status", "online", "camera_id", T0 - timedelta(days=2), T0 - timedelta(days=1)
+    )
+    assert empty.empty and empty.columns.tolist() == ["time", "camera_id", "online"]
+
+
+def test_changes_follow_the_entity_across_its_series_and_agree_with_its_points(
+    store: Store,
+) -> None:
+    """A camera whose ward changes back and forth is one camera: its changes run across its
+    series in time order, exactly as read from all of its points."""
+    rng = random.Random(11)
+    points = [
+        cam(f"c{n}", minute, rng.random() < 0.3, ward=rng.choice(WARDS[:2]))
+        for minute in range(0, 600, 2)
+        for n in range(8)
+    ]
+    store.write(points)
+    start, end = T0 + timedelta(minutes=40), T0 + timedelta(minutes=560)
+    every = store.points("camera_status", start, end)
+    expected = []
+    for camera_id, rows in every.sort_values("time", kind="stable").groupby("camera_id"):
+        previous = None
+        for row in rows.itertuples(index=False):
+            if row.online != previous:
+                expected.append((row.time, camera_id, bool(row.online)))
+                previous = row.online
+    changes = store.changes("camera_status", "online", "camera_id", start, end)
+    assert list(changes.itertuples(index=False, name=None)) == sorted(expected)
 
 
 def test_hundred_thousand_points_are_all_read_back(store: Store) -> None:
@@ -377,6 +495,16 @@ def test_both_backends_give_the_same_answers(influxd, tmp_path) -> None:
                         ]
                     ),
                     store.count_latest("wifi_usage", "ap_id", by=["ward"], where={"up": True}),
+                    store.aggregate(
+                        "wifi_usage",
+                        "clients",
+                        "mean",
+                        T0,
+                        end,
+                        timedelta(minutes=15),
+                        ["ap_id"],
+                        combine="sum",
+                    ),
                 ]
             )
     for sqlite_frame, influx_frame in zip(*answers, strict=True):

@@ -331,20 +331,39 @@ class Store(ABC):
         (e.g. the reports whose status is closed)."""
 
     @abstractmethod
+    def changes(
+        self, measurement: str, field: str, entity: str, start: datetime, end: datetime
+    ) -> pd.DataFrame:
+        """The points of start <= time < end at which an entity (a value of tag `entity`) took a
+        new value of `field`: its first point with the field in the range, then each point whose
+        value differs from its previous one's. Points without the field are skipped. Columns:
+        time, entity, field. A day of a camera's status every 5 minutes is 288 points but only
+        the few of its outages: what a fold of state periods needs, without reading the rest."""
+
+    @abstractmethod
     def aggregate(
         self,
         measurement: str,
-        field: str,
+        field: str | Sequence[str],
         fn: Aggregate,
         start: datetime,
         end: datetime,
         every: timedelta,
         by: Sequence[str] = (),
         where: TagFilter | None = None,
+        combine: Aggregate | None = None,
     ) -> pd.DataFrame:
         """`fn(field)` per window of `every` (aligned to the epoch) and per value of the `by`
         tags, over start <= time < end. Columns: time (window start), *by, value. Windows with
-        no data are absent, not zero."""
+        no data are absent, not zero.
+
+        With `combine`, the values of each window are combined across the `by` groups into one,
+        in the store: e.g. the town's clients as the sum over access points of each one's mean
+        (a screen that draws the town reads 192 windows, not 192 × 1,000). Columns: time, value.
+
+        Several fields (a list) are aggregated in one pass: one column per field, named after
+        it, in place of `value`; a window appears when any of them has data.
+        """
 
     def count_latest(
         self,
@@ -398,14 +417,25 @@ class Store(ABC):
         self.close()
 
 
-def check_aggregate(fn: str, every: timedelta) -> int:
+def check_aggregate(fn: str, every: timedelta, combine: str | None = None) -> int:
     """Validate an aggregate request; returns the window in milliseconds."""
-    if fn not in AGGREGATES:
-        raise StoreError(f"aggregate {fn!r} is not one of {', '.join(AGGREGATES)}")
+    for name in (fn, combine) if combine is not None else (fn,):
+        if name not in AGGREGATES:
+            raise StoreError(f"aggregate {name!r} is not one of {', '.join(AGGREGATES)}")
     every_ms = int(every.total_seconds() * 1000)
     if every_ms <= 0:
         raise StoreError(f"window {every} must be at least a millisecond")
     return every_ms
+
+
+def aggregated_fields(field: str | Sequence[str]) -> tuple[list[str], list[str]]:
+    """The fields an aggregate reads, checked, and the names of its value columns."""
+    if isinstance(field, str):
+        return [check_name("field", field)], ["value"]
+    fields = [check_name("field", f) for f in field]
+    if not fields or len(set(fields)) < len(fields):
+        raise StoreError(f"aggregate of {fields!r}: name one field or several different ones")
+    return fields, fields
 
 
 def decode_event(row: Mapping[str, Any]) -> Event:

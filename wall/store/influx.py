@@ -28,6 +28,7 @@ from wall.store.base import (
     StoreError,
     StoreUnavailable,
     TagFilter,
+    aggregated_fields,
     check_aggregate,
     check_name,
     decode_event,
@@ -197,28 +198,71 @@ class InfluxStore(Store):
         # InfluxQL cannot filter on the newest point alone (a WHERE picks points, not entities).
         return points_frame(without_matching(_rows(series), unless), leading=[entity])
 
+    def changes(
+        self, measurement: str, field: str, entity: str, start: datetime, end: datetime
+    ) -> pd.DataFrame:
+        check_name("measurement", measurement)
+        check_name("field", field)
+        check_name("tag", entity)
+        # InfluxQL has no "previous value": read the one field (not the whole points), per entity.
+        series = self._query(
+            f"SELECT {quote_identifier(field)} FROM {quote_identifier(measurement)} "
+            f"WHERE {_time_range(start, end)} GROUP BY {quote_identifier(entity)}"
+        )
+        rows = []
+        for s in series:
+            key = (s.get("tags") or {}).get(entity)
+            if not key:
+                continue  # points without the entity tag
+            at, of = s["columns"].index("time"), s["columns"].index(field)
+            previous: Any = None
+            for values in s["values"]:  # one entity, oldest first
+                value = values[of]
+                if value is not None and (previous is None or value != previous):
+                    rows.append({"time": values[at], entity: key, field: value})
+                    previous = value
+        return points_frame(rows, leading=[entity, field])
+
     def aggregate(
         self,
         measurement: str,
-        field: str,
+        field: str | Sequence[str],
         fn: Aggregate,
         start: datetime,
         end: datetime,
         every: timedelta,
         by: Sequence[str] = (),
         where: TagFilter | None = None,
+        combine: Aggregate | None = None,
     ) -> pd.DataFrame:
-        every_ms = check_aggregate(fn, every)
+        every_ms = check_aggregate(fn, every, combine)
         check_name("measurement", measurement)
-        check_name("field", field)
+        fields, names = aggregated_fields(field)
         by = [check_name("tag", b) for b in by]
         group_by = "".join(f", {quote_identifier(b)}" for b in by)
-        series = self._query(
-            f"SELECT {fn}({quote_identifier(field)}) AS value FROM {quote_identifier(measurement)} "
-            f"WHERE {_time_range(start, end)}{_tag_clause(where)} "
+        # Combined, points without a `by` tag would join the sum as a group of their own: left
+        # out here, as the answer without `combine` leaves them out.
+        tagged = "".join(f" AND {quote_identifier(b)} != ''" for b in by) if combine else ""
+        selected = ", ".join(
+            f"{fn}({quote_identifier(f)}) AS {quote_identifier(name)}"
+            for f, name in zip(fields, names, strict=True)
+        )
+        windows = (
+            f"SELECT {selected} FROM {quote_identifier(measurement)} "
+            f"WHERE {_time_range(start, end)}{_tag_clause(where)}{tagged} "
             f"GROUP BY time({every_ms}ms){group_by} fill(none)"
         )
-        return points_frame(_rows(series), leading=[*by, "value"])
+        if combine is not None:
+            combined = ", ".join(
+                f"{combine}({quote_identifier(name)}) AS {quote_identifier(name)}" for name in names
+            )
+            series = self._query(
+                f"SELECT {combined} FROM ({windows}) "
+                f"WHERE {_time_range(start, end)} GROUP BY time({every_ms}ms) fill(none)"
+            )
+            return points_frame(_rows(series), leading=names)
+        series = self._query(windows)
+        return points_frame(_rows(series), leading=[*by, *names])
 
     def append_events(self, events: Iterable[Event]) -> None:
         lines = [_encode_event(e) for e in events]

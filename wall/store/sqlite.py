@@ -7,6 +7,7 @@ UPDATE and DELETE by trigger: it is append-only in fact, not by convention.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
@@ -14,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from wall.store.base import (
@@ -25,6 +27,7 @@ from wall.store.base import (
     StoreError,
     StoreUnavailable,
     TagFilter,
+    aggregated_fields,
     check_aggregate,
     check_name,
     decode_event,
@@ -88,6 +91,12 @@ ON CONFLICT (measurement, series) DO UPDATE SET
 """
 EVENT_COLUMNS = "stream, key, time_ns, origin, event_id, kind, actor, note, data"
 
+# The points of one measurement in a time range, series by series: each series' points are one
+# range of the primary key, read in order, where the time index would look each point up apart.
+# Parameters: start, end (ms), measurement.
+SERIES_SCAN = """(SELECT l.series, p.ts, p.tags, p.fields FROM latest l CROSS JOIN points p
+    ON p.measurement = l.measurement AND p.series = l.series AND p.ts >= ? AND p.ts < ?
+    WHERE l.measurement = ?)"""
 SQL_AGGREGATES = {"mean": "avg", "max": "max", "min": "min", "sum": "sum", "count": "count"}
 WRITE_BATCH = 5000
 
@@ -215,37 +224,102 @@ class SQLiteStore(Store):
         )
         return points_frame(_decode(rows), leading=[entity])
 
+    def changes(
+        self, measurement: str, field: str, entity: str, start: datetime, end: datetime
+    ) -> pd.DataFrame:
+        check_name("measurement", measurement)
+        check_name("field", field)
+        check_name("tag", entity)
+        # One row per series with its times and values in time order (the scan reads each series
+        # along its key, and GROUP BY keeps that order without a sort): comparing neighbours here
+        # is several times cheaper than SQLite's lag() window, which sorts every point.
+        # `->` gives each value as JSON text: true and 1 stay apart, and no JSON text holds \x1f.
+        rows = self._execute(
+            f"""
+            SELECT json_extract(tags, ?), group_concat(ts), group_concat(value, char(31)) FROM (
+                SELECT series, ts, tags, fields -> ? AS value FROM {SERIES_SCAN})
+            WHERE value IS NOT NULL GROUP BY series
+            """,
+            [f"$.{entity}", f"$.{field}", to_ms(start), to_ms(end), measurement],
+        )
+        per_entity: dict[str, list[tuple[np.ndarray, list[str]]]] = {}
+        for key, times, values in rows:
+            if key is not None:  # else a series without the entity tag
+                per_entity.setdefault(str(key), []).append(
+                    (np.fromstring(times, dtype=np.int64, sep=","), values.split("\x1f"))
+                )
+        decode = functools.lru_cache(maxsize=4096)(json.loads)  # a state field has few values
+        changed = []
+        for key, runs in per_entity.items():
+            times, values = runs[0]
+            if len(runs) > 1 or (np.diff(times) < 0).any():  # e.g. an entity that moved ward
+                times = np.concatenate([run[0] for run in runs])
+                order = np.argsort(times, kind="stable")
+                every = [value for run in runs for value in run[1]]
+                times, values = times[order], [every[i] for i in order]
+            changed += [
+                {"time": int(times[i]), entity: key, field: decode(values[i])}
+                for i in range(len(values))
+                if i == 0 or values[i] != values[i - 1]
+            ]
+        return points_frame(changed, leading=[entity, field])
+
     def aggregate(
         self,
         measurement: str,
-        field: str,
+        field: str | Sequence[str],
         fn: Aggregate,
         start: datetime,
         end: datetime,
         every: timedelta,
         by: Sequence[str] = (),
         where: TagFilter | None = None,
+        combine: Aggregate | None = None,
     ) -> pd.DataFrame:
-        every_ms = check_aggregate(fn, every)
+        every_ms = check_aggregate(fn, every, combine)
         check_name("measurement", measurement)
-        check_name("field", field)
+        fields, names = aggregated_fields(field)
         by = [check_name("tag", b) for b in by]
         clause, params = _tag_clause(where)
         group_columns = "".join(f", json_extract(tags, '$.{b}') AS {b}" for b in by)
         group_by = "".join(f", {b}" for b in by)
-        rows = self._execute(
-            f"""
-            SELECT window{group_by}, {SQL_AGGREGATES[fn]}(v) FROM (
-                SELECT ts - (ts % ?) AS window{group_columns}, json_extract(fields, ?) AS v
-                FROM points WHERE measurement = ? AND ts >= ? AND ts < ?{clause})
-            WHERE v IS NOT NULL{"".join(f" AND {b} IS NOT NULL" for b in by)}
+        values = "".join(f", json_extract(fields, ?) AS v{i}" for i in range(len(fields)))
+        windows = f"""
+            SELECT window{group_by},
+                {", ".join(f"{SQL_AGGREGATES[fn]}(v{i}) AS v{i}" for i in range(len(fields)))}
+            FROM (
+                SELECT ts - (ts % ?) AS window{group_columns}{values}
+                FROM {SERIES_SCAN} WHERE 1{clause})
+            WHERE ({" OR ".join(f"v{i} IS NOT NULL" for i in range(len(fields)))})
+                {"".join(f" AND {b} IS NOT NULL" for b in by)}
             GROUP BY window{group_by}
-            """,
-            [every_ms, f"$.{field}", measurement, to_ms(start), to_ms(end), *params],
-        )
+            """
+        params = [
+            every_ms,
+            *(f"$.{f}" for f in fields),
+            to_ms(start),
+            to_ms(end),
+            measurement,
+            *params,
+        ]
+        if combine is not None:
+            combined = ", ".join(f"{SQL_AGGREGATES[combine]}(v{i})" for i in range(len(fields)))
+            rows = self._execute(
+                f"SELECT window, {combined} FROM ({windows}) GROUP BY window", params
+            )
+            by = []
+        else:
+            rows = self._execute(windows, params)
         return points_frame(
-            ({"time": r[0], **dict(zip(by, r[1:-1], strict=True)), "value": r[-1]} for r in rows),
-            leading=[*by, "value"],
+            (
+                {
+                    "time": r[0],
+                    **dict(zip(by, r[1 : 1 + len(by)], strict=True)),
+                    **dict(zip(names, r[1 + len(by) :], strict=True)),
+                }
+                for r in rows
+            ),
+            leading=[*by, *names],
         )
 
     def append_events(self, events: Iterable[Event]) -> None:
