@@ -143,8 +143,10 @@ const frame = Array.from(document.querySelectorAll('.screen-frame'))
 if (!frame) return false;
 const graphs = Array.from(frame.querySelectorAll('.js-plotly-plot'));
 const drawn = graphs.every(g => g.data && g.data.length > 0 && g.querySelector('.main-svg'));
-const tiles = frame.querySelectorAll('.tile, .kpi-card, .ward-panel, .count-box').length;
-return drawn && tiles > 0 && !frame.querySelector('.tile--error') ? frame.querySelector(
+const tiles = Array.from(frame.querySelectorAll('.tile, .kpi-card, .ward-panel, .count-box'));
+// Before the first answer the shell's tiles are there but empty: wait until every one has text.
+const filled = tiles.length > 0 && tiles.every(t => t.innerText.trim().length > 0);
+return drawn && filled && !frame.querySelector('.tile--error') ? frame.querySelector(
     '.screen-title').textContent : false;
 """
 FITS = """
