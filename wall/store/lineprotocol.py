@@ -40,13 +40,12 @@ def encode_frame(columns: FrameColumns) -> list[str]:
     """The lines encode_point gives for each of the frame's points, built column by column."""
     lines = np.full(len(columns), columns.measurement.translate(_MEASUREMENT_ESCAPES), dtype=object)
     for key, values in columns.tags.items():
-        lines += f",{escape_tag(key)}="
-        lines += encoded(values, escape_tag)
+        prefix = f",{escape_tag(key)}="
+        lines += encoded(values, lambda v, prefix=prefix: prefix + escape_tag(v))
     for n, (key, values) in enumerate(columns.fields.items()):
-        lines += f"{',' if n else ' '}{escape_tag(key)}="
-        lines += encoded(values, field_value)
-    lines += " "
-    lines += encoded(columns.time_ms, str)
+        prefix = f"{',' if n else ' '}{escape_tag(key)}="
+        lines += encoded(values, lambda v, prefix=prefix: prefix + field_value(v))
+    lines += encoded(columns.time_ms, lambda ms: f" {ms}")
     return lines.tolist()
 
 

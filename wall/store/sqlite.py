@@ -97,6 +97,7 @@ SQL_AGGREGATES = {"mean": "avg", "max": "max", "min": "min", "sum": "sum", "coun
 WRITE_BATCH = 5000
 FRAME_BATCH = 100_000  # rows of a frame per transaction
 FRAME_CACHE_KIB = 256 * 1024
+FRAME_CHECKPOINT = 65_536  # pages (of 4 KiB): 256 MiB of log
 
 
 class SQLiteStore(Store):
@@ -165,15 +166,20 @@ class SQLiteStore(Store):
     def write_frame(self, measurement: str, frame: pd.DataFrame, tags: Sequence[str]) -> int:
         columns = frame_columns(measurement, frame, tags)
         conn = self._connection()
-        # A bulk load touches a page of every series in turn: hold them all while it runs.
-        (cache_size,) = conn.execute("PRAGMA cache_size").fetchone()
-        conn.execute(f"PRAGMA cache_size=-{FRAME_CACHE_KIB}")
+        # A bulk load touches a page of every series in turn: hold them all while it runs, and
+        # copy the log back into the database file (a checkpoint) once per FRAME_CHECKPOINT
+        # pages rather than after every transaction (each rewrites those pages).
+        settings = {"cache_size": -FRAME_CACHE_KIB, "wal_autocheckpoint": FRAME_CHECKPOINT}
+        before = {name: conn.execute(f"PRAGMA {name}").fetchone()[0] for name in settings}
         try:
+            for name, value in settings.items():
+                conn.execute(f"PRAGMA {name}={value}")
             for start in range(0, len(columns), FRAME_BATCH):
                 rows, newest = _frame_rows(columns.rows(start, start + FRAME_BATCH))
                 self._write_batch(conn, rows, newest)
         finally:
-            conn.execute(f"PRAGMA cache_size={cache_size}")
+            for name, value in before.items():
+                conn.execute(f"PRAGMA {name}={value}")
         return len(columns)
 
     def _write_batch(
@@ -372,13 +378,22 @@ def _json_objects(columns: dict[str, np.ndarray], rows: int) -> np.ndarray:
     """Per row, json.dumps({name: value, …}) as `write` encodes tags (the series) and fields."""
     text = np.full(rows, "{", dtype=object)
     for n, (name, values) in enumerate(columns.items()):
-        text += ("," if n else "") + _json_value(name) + ":"
-        text += encoded(values, _json_value)
+        prefix = ("," if n else "") + _json_value(name) + ":"
+        text += encoded(values, lambda v, prefix=prefix: prefix + _json_value(v))
     return text + "}"
 
 
+_encode_text = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def _json_value(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    """json.dumps(value, ensure_ascii=False) of a name or field value, without building an
+    encoder for each value (json writes ints and floats by their repr)."""
+    if isinstance(value, str):
+        return _encode_text(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
 
 
 def _decode(rows: Iterable[tuple]) -> Iterable[dict]:
