@@ -178,7 +178,8 @@ def report_frame(now_ms: int, rng: np.random.Generator, reports: int) -> tuple[p
     n = np.arange(reports)
     age = rng.integers(60_000, int(REPORT_SPAN.total_seconds() * 1000), reports)
     created = now_ms - age
-    resolved = rng.random(reports) < RESOLVED_SHARE * np.minimum(1.0, age / (7 * DAY_MS))
+    resolved_after_ms = RESOLVED_AFTER.total_seconds() * 1000
+    resolved = rng.random(reports) < RESOLVED_SHARE * np.minimum(1.0, age / resolved_after_ms)
     status = np.where(resolved, "resolved", rng.choice(OPEN_STATUSES, reports, p=[0.3, 0.4, 0.3]))
     # Assigned within 10 h (and within half the report's age), then resolved or started on
     # within 3 days (and before now).
