@@ -27,7 +27,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.report import write_section
-from bench.seed_city import open_bench_store, seed_city
+from bench.seed_city import open_bench_store, open_kept_store, seed_city
 from layouts import SCREENS
 from tests.browser_fixtures import WallProcess
 from tests.test_callbacks import update_request
@@ -117,14 +117,21 @@ def main() -> None:
     args.add_argument("--ticks", type=int, default=6)
     args.add_argument("--days", type=float, default=0.05)
     args.add_argument("--reports", type=int, default=50_000, help="field reports seeded")
+    args.add_argument("--seeded", type=Path, metavar="DIR", help="reuse seed_city.py --keep DIR")
     args.add_argument("--write-doc", action="store_true")
     opts = args.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="many-screens-"))
-    store, url, server = open_bench_store("influxdb", folder)
+    if opts.seeded:
+        store, url, server, entry = open_kept_store(opts.seeded, "influxdb")
+        opts.days, opts.reports = entry["days"], entry["reports"]
+        print(f"reusing the influxd seeded in {opts.seeded}, topped up: {entry['topped_up']}")
+    else:
+        store, url, server = open_bench_store("influxdb", folder)
     wall = None
     try:
-        counts = seed_city(store, datetime.now(UTC), opts.days, reports=opts.reports)
-        print(f"seeded {counts.points:,} points into influxd")
+        if not opts.seeded:
+            counts = seed_city(store, datetime.now(UTC), opts.days, reports=opts.reports)
+            print(f"seeded {counts.points:,} points into influxd")
         env = {
             "IOC_STORE": url,
             "IOC_REFRESH_SECONDS": str(REFRESH_SECONDS),
@@ -153,9 +160,14 @@ def main() -> None:
 
 
 def doc(opts: argparse.Namespace, rows: list[dict]) -> str:
+    history = (
+        f"--seeded {opts.seeded}"
+        if opts.seeded
+        else f"--days {opts.days:g} --reports {opts.reports}"
+    )
     command = (
         f"/tmp/venv/bin/python bench/many_screens.py --kiosks {opts.kiosks} --ticks {opts.ticks} "
-        f"--days {opts.days:g} --reports {opts.reports} --write-doc"
+        f"{history} --write-doc"
     )
     lines = [
         "Command (private influxd seeded at city scale, `python -m wall serve` with 2 workers):",

@@ -35,7 +35,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.report import write_section
-from bench.seed_city import REPORTS, open_bench_store, seed_city
+from bench.seed_city import (
+    REPORTS,
+    SeedCounts,
+    open_bench_store,
+    open_kept_store,
+    read_manifest,
+    seed_city,
+)
 from callbacks.queries import PARTS, Queries
 from callbacks.screens import refresh, scale_for
 from layouts import SCREENS
@@ -171,16 +178,29 @@ def kiosk_bytes(client, screen, settings: Settings) -> dict:
 
 
 def city(
-    kind: str, days: float, reports: int, cold_runs: int, warm_runs: int, seeded: list
+    kind: str,
+    days: float,
+    reports: int,
+    cold_runs: int,
+    warm_runs: int,
+    seeded: list,
+    kept: Path | None = None,
 ) -> list[dict]:
+    """`kept`: a folder of stores seeded with `bench/seed_city.py --keep`, reused (topped up)."""
     folder = Path(tempfile.mkdtemp(prefix="wall-bench-city-"))
-    store, url, server = open_bench_store(kind, folder)
+    if kept:
+        store, url, server, entry = open_kept_store(kept, kind)
+        seeded.append((kind, entry))
+        print(f"{kind}: {kept_note(entry)}")
+    else:
+        store, url, server = open_bench_store(kind, folder)
     try:
-        started = time.perf_counter()
-        counts = seed_city(store, datetime.now(UTC), days, reports=reports)
-        seconds = time.perf_counter() - started
-        seeded.append((kind, days, counts, seconds))
-        print(f"{kind}: seeded {counts.points:,} points in {seconds:.0f} s")
+        if not kept:
+            started = time.perf_counter()
+            counts = seed_city(store, datetime.now(UTC), days, reports=reports)
+            seconds = time.perf_counter() - started
+            seeded.append((kind, days, counts, seconds))
+            print(f"{kind}: seeded {counts.points:,} points in {seconds:.0f} s")
         settings = Settings(
             store=url,
             cache_url=f"file://{folder / 'cache'}",
@@ -276,9 +296,23 @@ def city_doc(command: str, days: float, reports: int, rows: list[dict]) -> str:
 
 
 def seeded_note(seeded: list) -> str:
+    if seeded and len(seeded[0]) == 2:
+        return "Stores reused from `bench/seed_city.py --keep`: " + "; ".join(
+            f"{kind}: {kept_note(entry)}" for kind, entry in seeded
+        )
     return "Seeding in the same run: " + "; ".join(
         f"{kind} {counts.points:,} points in {seconds:.0f} s ({counts.points / seconds:,.0f}/s)"
         for kind, _, counts, seconds in seeded
+    )
+
+
+def kept_note(entry: dict) -> str:
+    counts, top = SeedCounts(**entry["counts"]), entry["topped_up"]
+    return (
+        f"{entry['days']:g} days seeded at {entry['now'][:16]} UTC ({counts.points:,} points, "
+        f"{counts.open_reports:,} of {entry['reports']:,} reports open), cameras and APs topped "
+        f"up from {top['from'][:16]} with {top['points']:,} points in {top['seconds']:.0f} s; "
+        "reports, indicators and alerts as seeded"
     )
 
 
@@ -289,6 +323,9 @@ def main() -> None:
     args.add_argument("--store", default="sqlite,influxdb", help="city: comma-separated")
     args.add_argument("--days", type=float, default=1.0, help="city: days of history")
     args.add_argument("--reports", type=int, default=50_000, help="city: field reports seeded")
+    args.add_argument(
+        "--seeded", type=Path, metavar="DIR", help="city: reuse seed_city.py --keep DIR"
+    )
     args.add_argument("--cold-runs", type=int, default=10)
     args.add_argument("--warm-runs", type=int, default=100)
     args.add_argument("--write-doc", action="store_true", help="write docs/benchmarks.md")
@@ -297,13 +334,23 @@ def main() -> None:
         town(opts.kiosks)
         return
     rows, seeded = [], []
+    if opts.seeded:
+        manifest = read_manifest(opts.seeded)["stores"]
+        entry = manifest[next(k for k in opts.store.split(",") if k in manifest)]
+        opts.days, opts.reports = entry["days"], entry["reports"]
     for kind in opts.store.split(","):
-        rows += city(kind, opts.days, opts.reports, opts.cold_runs, opts.warm_runs, seeded)
+        rows += city(
+            kind, opts.days, opts.reports, opts.cold_runs, opts.warm_runs, seeded, opts.seeded
+        )
     if opts.write_doc:
+        history = (
+            f"--seeded {opts.seeded}"
+            if opts.seeded
+            else f"--days {opts.days:g} --reports {opts.reports}"
+        )
         command = (
             f"/tmp/venv/bin/python bench/wall_refresh.py --city --store {opts.store} "
-            f"--days {opts.days:g} --reports {opts.reports} --cold-runs {opts.cold_runs} "
-            f"--warm-runs {opts.warm_runs} --write-doc"
+            f"{history} --cold-runs {opts.cold_runs} --warm-runs {opts.warm_runs} --write-doc"
         )
         heading = "Wall refresh at city scale"
         if opts.reports != REPORTS:

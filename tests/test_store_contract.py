@@ -100,6 +100,99 @@ def test_a_point_written_again_for_the_same_time_merges_its_fields(store: Store)
     assert latest.loc[0, ["online", "fps", "bitrate_kbps"]].tolist() == [False, 25.0, 900]
 
 
+def frame_points(measurement: str, frame: pd.DataFrame, tags: list[str]) -> list[Point]:
+    """The points a frame stands for, row by row: what `write_frame` must store alike."""
+    return [
+        Point(
+            measurement,
+            {t: row[t] for t in tags},
+            {k: v for k, v in row.items() if k not in tags and k != "time"},
+            row["time"].to_pydatetime(),
+        )
+        for row in frame.astype(object).to_dict("records")
+    ]
+
+
+def tricky_camera_frame() -> pd.DataFrame:
+    """Rows out of time order, a row written twice for one time, text that needs escaping in
+    JSON and line protocol, -0.0 and big integers."""
+    minutes = [5, 0, 5, 3, 1, 3, 2]
+    return pd.DataFrame(
+        {
+            "time": pd.to_datetime([T0 + timedelta(minutes=m) for m in minutes], utc=True),
+            "camera_id": ["c1", "c1", "c2", "c 3", "c2", "c 3", "c1"],
+            "ward": [
+                "Hiệp Tân",
+                "Hiệp Tân",
+                'Tòa "A", tầng=2',
+                r"Khu\B",
+                'Tòa "A", tầng=2',
+                r"Khu\B",
+                "Hiệp Tân",
+            ],
+            "name": ['Ngã tư "Trần Phú" \\ Lê Lợi', "", "cổng=1\nlàn 2", "a,b c", "x", "y", "z"],
+            "fps": [24.5, -0.0, 0.0, 1e300, 25.0, 12.25, 1 / 3],
+            "frames": [2**62, -1, 0, 7, 8, 9, 10],
+            "online": [True, False, True, False, True, True, False],
+        }
+    )
+
+
+def test_a_frame_is_stored_as_writing_its_points_stores_it(store: Store) -> None:
+    frame, tags = tricky_camera_frame(), ["camera_id", "ward"]
+    for measurement in ("camera_status", "camera_copy"):
+        # Already stored: a newer point of c2 than the frame's, and c1 at 0 with another field.
+        store.write(
+            [
+                Point(
+                    measurement,
+                    {"camera_id": "c2", "ward": 'Tòa "A", tầng=2'},
+                    {"fps": 1.0},
+                    T0 + timedelta(minutes=9),
+                ),
+                Point(measurement, {"camera_id": "c1", "ward": "Hiệp Tân"}, {"note": "trước"}, T0),
+            ]
+        )
+    assert store.write(frame_points("camera_status", frame, tags)) == len(frame)
+    assert store.write_frame("camera_copy", frame, tags) == len(frame)
+    end = T0 + timedelta(hours=1)
+    pd.testing.assert_frame_equal(
+        store.points("camera_copy", T0, end), store.points("camera_status", T0, end)
+    )
+    pd.testing.assert_frame_equal(
+        store.latest("camera_copy", "camera_id"), store.latest("camera_status", "camera_id")
+    )
+    merged = store.points("camera_copy", T0, T0 + timedelta(seconds=1))
+    assert merged.loc[0, ["note", "fps", "online"]].tolist() == ["trước", -0.0, False]
+    latest = store.latest("camera_copy", "camera_id")
+    assert dict(zip(latest["camera_id"], latest["fps"], strict=True)) == {
+        "c1": 24.5,
+        "c2": 1.0,
+        "c 3": 12.25,
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda f: f.assign(fps=[1.0] * 6 + [float("nan")]), "fps has missing values"),
+        (lambda f: f.assign(fps=[1.0] * 6 + [float("inf")]), "fps .* not finite"),
+        (lambda f: f.assign(frames=[1] * 6 + ["x"]), "frames mixes text"),
+        (lambda f: f.assign(ward=["Hiệp Tân"] * 6 + ["ends\\"]), "ward"),
+        (lambda f: f.assign(count=1), "reserved"),
+        (lambda f: f.assign(time=f["time"].dt.tz_localize(None)), "time zone"),
+        (lambda f: f.drop(columns="time"), "no time column"),
+        (lambda f: f.drop(columns="ward"), "no column for tags"),
+    ],
+)
+def test_a_frame_with_a_point_that_cannot_be_stored_is_refused_naming_it(
+    store: Store, change, problem: str
+) -> None:
+    with pytest.raises(InvalidPoint, match=problem):
+        store.write_frame("camera_status", change(tricky_camera_frame()), ["camera_id", "ward"])
+    assert store.points("camera_status", T0, T0 + timedelta(hours=1)).empty
+
+
 def test_latest_point_per_entity_ignores_write_order(store: Store) -> None:
     points = [cam(f"c{c}", m, m % 2 == 0, fps=float(m)) for c in range(3) for m in range(5)]
     random.Random(7).shuffle(points)

@@ -205,3 +205,14 @@ def test_refused_data_is_not_retried(influxd) -> None:
         assert proxy.requests == 1
     finally:
         proxy.close()
+
+
+def test_a_frame_is_sent_as_the_lines_of_its_points() -> None:
+    from tests.test_store_contract import frame_points, tricky_camera_frame
+    from wall.store.base import frame_columns
+    from wall.store.lineprotocol import encode_frame, encode_point
+
+    frame, tags = tricky_camera_frame(), ["ward", "camera_id"]
+    assert encode_frame(frame_columns("camera_status", frame, tags)) == [
+        encode_point(p) for p in frame_points("camera_status", frame, tags)
+    ]

@@ -80,3 +80,22 @@ def test_the_event_log_refuses_changes_to_past_events(tmp_path) -> None:
         else:
             raise AssertionError(f"{statement} was allowed")
     assert conn.execute("SELECT kind FROM events").fetchall() == [("raised",)]
+
+
+def test_a_frame_becomes_the_rows_its_points_would() -> None:
+    from tests.test_store_contract import frame_points, tricky_camera_frame
+    from wall.store.base import frame_columns
+    from wall.store.sqlite import _frame_rows, _point_row
+
+    frame, tags = tricky_camera_frame(), ["ward", "camera_id"]
+    rows, newest = _frame_rows(frame_columns("camera_status", frame, tags))
+    points = frame_points("camera_status", frame, tags)
+    # Reordered series by series (the order of rows written twice is kept: the contract test).
+    assert sorted(rows) == sorted(_point_row(p) for p in points)
+    t0 = min(r[2] for r in rows)
+    assert sorted((r[1], (r[2] - t0) // 60_000) for r in newest) == [
+        ('{"camera_id":"c 3","ward":"Khu\\\\B"}', 3),
+        ('{"camera_id":"c 3","ward":"Khu\\\\B"}', 3),
+        ('{"camera_id":"c1","ward":"Hiệp Tân"}', 5),
+        ('{"camera_id":"c2","ward":"Tòa \\"A\\", tầng=2"}', 5),
+    ]

@@ -13,12 +13,13 @@ import math
 import os
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 FieldValue = bool | int | float | str
@@ -297,6 +298,96 @@ def points_frame(rows: Iterable[Mapping[str, Any]], leading: Sequence[str] = ())
     return frame.sort_values([*columns, *others], kind="stable").reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class FrameColumns:
+    """A frame of points, checked as Point checks each point: tags and fields sorted by name,
+    one value per row in each column (tags text; fields bool, int64, float64 or text)."""
+
+    measurement: str
+    tags: dict[str, np.ndarray]
+    fields: dict[str, np.ndarray]
+    time_ms: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.time_ms)
+
+    def rows(self, start: int, stop: int) -> FrameColumns:
+        def cut(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            return {name: values[start:stop] for name, values in columns.items()}
+
+        return FrameColumns(
+            self.measurement, cut(self.tags), cut(self.fields), self.time_ms[start:stop]
+        )
+
+
+def frame_columns(measurement: str, frame: pd.DataFrame, tags: Sequence[str]) -> FrameColumns:
+    """The points of `frame` (a `time` column, the `tags` columns, every other column a field),
+    refused with InvalidPoint naming the column where Point would refuse one of them."""
+    if "time" not in frame.columns:
+        raise InvalidPoint(f"frame of {measurement} has no time column")
+    missing_tags = [t for t in tags if t not in frame.columns]
+    if missing_tags:
+        raise InvalidPoint(f"frame of {measurement} has no column for tags {missing_tags}")
+    if frame.columns.duplicated().any():
+        raise InvalidPoint(f"frame of {measurement} has the same column twice")
+    names = [c for c in frame.columns if c != "time"]
+    if len(frame):  # the name checks of Point (reserved names, tag and field both, no field)
+        first = {c: frame[c].iloc[0] for c in frame.columns}
+        first = {c: v.item() if isinstance(v, np.generic) else v for c, v in first.items()}
+        fields = {f: first[f] for f in names if f not in tags}
+        Point(measurement, {t: first[t] for t in tags}, fields, first["time"])
+    time = frame["time"]
+    if not isinstance(time.dtype, pd.DatetimeTZDtype):
+        raise InvalidPoint(f"time of a {measurement} frame is not a datetime with a time zone")
+    # Milliseconds rounded down, as to_ms does.
+    time_ms = time.dt.tz_convert(UTC).astype("datetime64[ns, UTC]").astype("int64").to_numpy()
+    time_ms = time_ms // 1_000_000
+    return FrameColumns(
+        measurement,
+        {t: _tag_column(t, frame[t]) for t in sorted(tags)},
+        {f: _field_column(f, frame[f]) for f in sorted(set(names) - set(tags))},
+        time_ms,
+    )
+
+
+def _tag_column(key: str, column: pd.Series) -> np.ndarray:
+    values = column.to_numpy(dtype=object)
+    for value in pd.unique(values):
+        check_tag_value(key, value)
+    return values
+
+
+def _field_column(key: str, column: pd.Series) -> np.ndarray:
+    if column.isna().any():
+        raise InvalidPoint(f"field {key} has missing values")
+    dtype = column.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return column.to_numpy(dtype=bool)
+    if pd.api.types.is_integer_dtype(dtype):
+        if len(column) and (column.min() < INT64_MIN or column.max() > INT64_MAX):
+            raise InvalidPoint(f"field {key} has values that do not fit a 64-bit integer")
+        return column.to_numpy(dtype=np.int64)
+    if pd.api.types.is_float_dtype(dtype):
+        values = column.to_numpy(dtype=np.float64)
+        if not np.isfinite(values).all():
+            raise InvalidPoint(f"field {key} has values that are not finite numbers")
+        return values
+    values = column.to_numpy(dtype=object)
+    if not all(type(v) is str for v in pd.unique(values)):
+        raise InvalidPoint(f"field {key} mixes text with other values: one kind per column")
+    return values
+
+
+def encoded(values: np.ndarray, encode: Callable[[Any], str]) -> np.ndarray:
+    """`encode(value)` of each value (as a Python value), called once per distinct value."""
+    if values.dtype == np.float64:  # by their bits, so that 0.0 and -0.0 stay apart
+        codes, bits = pd.factorize(values.view(np.int64))
+        distinct = bits.view(np.float64)
+    else:
+        codes, distinct = pd.factorize(values)
+    return np.array([encode(v) for v in distinct.tolist()], dtype=object)[codes]
+
+
 class Store(ABC):
     """Time series and the event log, in one of the backends (see wall.store.open_store)."""
 
@@ -311,6 +402,12 @@ class Store(ABC):
     @abstractmethod
     def write(self, points: Iterable[Point]) -> int:
         """Write points in batches; returns how many. Idempotent per (series, time)."""
+
+    @abstractmethod
+    def write_frame(self, measurement: str, frame: pd.DataFrame, tags: Sequence[str]) -> int:
+        """Write one point per row of `frame`: a `time` column (with a time zone), the `tags`
+        columns, every other column a field, no missing values. Stores exactly what `write`
+        stores for those points (in row order), for bulk loads such as a city's history."""
 
     @abstractmethod
     def points(

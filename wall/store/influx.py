@@ -33,12 +33,14 @@ from wall.store.base import (
     check_name,
     decode_event,
     field_filter_values,
+    frame_columns,
     points_frame,
     tag_filter_values,
     to_ms,
     without_matching,
 )
 from wall.store.lineprotocol import (
+    encode_frame,
     encode_point,
     escape_tag,
     field_value,
@@ -169,6 +171,14 @@ class InfluxStore(Store):
             self._write_lines(lines, precision="ms")
             written += len(lines)
         return written
+
+    def write_frame(self, measurement: str, frame: pd.DataFrame, tags: Sequence[str]) -> int:
+        columns = frame_columns(measurement, frame, tags)
+        for start in range(0, len(columns), MAX_LINES_PER_REQUEST):
+            self._write_lines(
+                encode_frame(columns.rows(start, start + MAX_LINES_PER_REQUEST)), "ms"
+            )
+        return len(columns)
 
     def points(
         self, measurement: str, start: datetime, end: datetime, where: TagFilter | None = None

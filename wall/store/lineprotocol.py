@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from wall.store.base import FieldValue, Point
+import numpy as np
+
+from wall.store.base import FieldValue, FrameColumns, Point, encoded
 
 _KEY_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "=": r"\="})
 _MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ "})
@@ -32,6 +34,19 @@ def encode_point(point: Point) -> str:
     tags = "".join(f",{escape_tag(k)}={escape_tag(v)}" for k, v in point.tags.items())
     fields = ",".join(f"{escape_tag(k)}={field_value(v)}" for k, v in point.fields.items())
     return f"{point.measurement.translate(_MEASUREMENT_ESCAPES)}{tags} {fields} {point.time_ms}"
+
+
+def encode_frame(columns: FrameColumns) -> list[str]:
+    """The lines encode_point gives for each of the frame's points, built column by column."""
+    lines = np.full(len(columns), columns.measurement.translate(_MEASUREMENT_ESCAPES), dtype=object)
+    for key, values in columns.tags.items():
+        prefix = f",{escape_tag(key)}="
+        lines += encoded(values, lambda v, prefix=prefix: prefix + escape_tag(v))
+    for n, (key, values) in enumerate(columns.fields.items()):
+        prefix = f"{',' if n else ' '}{escape_tag(key)}="
+        lines += encoded(values, lambda v, prefix=prefix: prefix + field_value(v))
+    lines += encoded(columns.time_ms, lambda ms: f" {ms}")
+    return lines.tolist()
 
 
 def quote_identifier(name: str) -> str:

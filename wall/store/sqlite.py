@@ -13,6 +13,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from wall.store.base import (
     Aggregate,
     Event,
     FieldFilter,
+    FrameColumns,
     Point,
     Store,
     StoreError,
@@ -31,7 +33,9 @@ from wall.store.base import (
     check_aggregate,
     check_name,
     decode_event,
+    encoded,
     field_filter_values,
+    frame_columns,
     points_frame,
     tag_filter_values,
     to_ms,
@@ -99,6 +103,9 @@ SERIES_SCAN = """(SELECT l.series, p.ts, p.tags, p.fields FROM latest l CROSS JO
     WHERE l.measurement = ?)"""
 SQL_AGGREGATES = {"mean": "avg", "max": "max", "min": "min", "sum": "sum", "count": "count"}
 WRITE_BATCH = 5000
+FRAME_BATCH = 100_000  # rows of a frame per transaction
+FRAME_CACHE_KIB = 256 * 1024
+FRAME_CHECKPOINT = 65_536  # pages (of 4 KiB): 256 MiB of log
 
 
 class SQLiteStore(Store):
@@ -156,15 +163,7 @@ class SQLiteStore(Store):
         written = 0
         batch: list[tuple] = []
         for point in points:
-            batch.append(
-                (
-                    point.measurement,
-                    point.series,
-                    point.time_ms,
-                    point.series,
-                    json.dumps(point.fields, ensure_ascii=False, separators=(",", ":")),
-                )
-            )
+            batch.append(_point_row(point))
             if len(batch) >= WRITE_BATCH:
                 written += self._write_batch(conn, batch)
                 batch = []
@@ -172,12 +171,34 @@ class SQLiteStore(Store):
             written += self._write_batch(conn, batch)
         return written
 
-    def _write_batch(self, conn: sqlite3.Connection, rows: list[tuple]) -> int:
+    def write_frame(self, measurement: str, frame: pd.DataFrame, tags: Sequence[str]) -> int:
+        columns = frame_columns(measurement, frame, tags)
+        conn = self._connection()
+        # A bulk load touches a page of every series in turn: hold them all while it runs, and
+        # copy the log back into the database file (a checkpoint) once per FRAME_CHECKPOINT
+        # pages rather than after every transaction (each rewrites those pages).
+        settings = {"cache_size": -FRAME_CACHE_KIB, "wal_autocheckpoint": FRAME_CHECKPOINT}
+        before = {name: conn.execute(f"PRAGMA {name}").fetchone()[0] for name in settings}
+        try:
+            for name, value in settings.items():
+                conn.execute(f"PRAGMA {name}={value}")
+            for start in range(0, len(columns), FRAME_BATCH):
+                rows, newest = _frame_rows(columns.rows(start, start + FRAME_BATCH))
+                self._write_batch(conn, rows, newest)
+        finally:
+            for name, value in before.items():
+                conn.execute(f"PRAGMA {name}={value}")
+        return len(columns)
+
+    def _write_batch(
+        self, conn: sqlite3.Connection, rows: list[tuple], newest: list[tuple] | None = None
+    ) -> int:
+        """`newest`: the rows that can change `latest` (by default all of them)."""
         try:
             with conn:
                 conn.execute("BEGIN IMMEDIATE")
                 conn.executemany(UPSERT_POINT, rows)
-                conn.executemany(UPSERT_LATEST, rows)
+                conn.executemany(UPSERT_LATEST, rows if newest is None else newest)
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
         return len(rows)
@@ -388,6 +409,64 @@ def _tag_clause(where: TagFilter | None) -> tuple[str, list]:
         clause += f" AND json_extract(tags, '$.{key}') IN ({','.join('?' * len(values))})"
         params.extend(values)
     return clause, params
+
+
+def _point_row(point: Point) -> tuple:
+    return (
+        point.measurement,
+        point.series,
+        point.time_ms,
+        point.series,
+        json.dumps(point.fields, ensure_ascii=False, separators=(",", ":")),
+    )
+
+
+def _frame_rows(columns: FrameColumns) -> tuple[list[tuple], list[tuple]]:
+    """The rows `write` would build for the frame's points, and those of them that can change
+    `latest`: the newest of each series (all of them if several have its newest time). The
+    other rows are older than one of those, so UPSERT_LATEST would end as if they were never
+    written."""
+    series = _json_objects(columns.tags, len(columns))
+    codes, distinct = pd.factorize(series)
+    # Series by series, in time order (stable: points written twice keep their order), so the
+    # inserts walk each series' pages once instead of hopping between series at every time.
+    order = np.lexsort((columns.time_ms, codes))
+    series, codes, ts = series[order], codes[order], columns.time_ms[order]
+    rows = list(
+        zip(
+            repeat(columns.measurement),
+            series,
+            ts.tolist(),
+            series,
+            _json_objects(columns.fields, len(columns))[order],
+            strict=False,
+        )
+    )
+    newest = np.full(len(distinct), np.iinfo(np.int64).min)
+    np.maximum.at(newest, codes, ts)
+    return rows, [rows[i] for i in np.flatnonzero(ts == newest[codes]).tolist()]
+
+
+def _json_objects(columns: dict[str, np.ndarray], rows: int) -> np.ndarray:
+    """Per row, json.dumps({name: value, …}) as `write` encodes tags (the series) and fields."""
+    text = np.full(rows, "{", dtype=object)
+    for n, (name, values) in enumerate(columns.items()):
+        prefix = ("," if n else "") + _json_value(name) + ":"
+        text += encoded(values, lambda v, prefix=prefix: prefix + _json_value(v))
+    return text + "}"
+
+
+_encode_text = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _json_value(value: object) -> str:
+    """json.dumps(value, ensure_ascii=False) of a name or field value, without building an
+    encoder for each value (json writes ints and floats by their repr)."""
+    if isinstance(value, str):
+        return _encode_text(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
 
 
 def _decode(rows: Iterable[tuple]) -> Iterable[dict]:
