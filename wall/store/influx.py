@@ -49,6 +49,8 @@ from wall.store.lineprotocol import (
 )
 
 log = logging.getLogger(__name__)
+# Entities whose changes one query reads (each is an OR term of its WHERE).
+CHANGED_ENTITIES_PER_QUERY = 200
 
 MAX_LINES_PER_REQUEST = 5000
 EVENT_MEASUREMENT = "event_log"
@@ -214,23 +216,36 @@ class InfluxStore(Store):
         check_name("measurement", measurement)
         check_name("field", field)
         check_name("tag", entity)
-        # InfluxQL has no "previous value": read the one field (not the whole points), per entity.
-        series = self._query(
-            f"SELECT {quote_identifier(field)} FROM {quote_identifier(measurement)} "
-            f"WHERE {_time_range(start, end)} GROUP BY {quote_identifier(entity)}"
+        # InfluxQL has no "previous value". The server counts each entity's distinct values,
+        # so only the entities that changed in the range are read point by point; the others
+        # are their first point. (A city's day: 2,000 cameras × 288 points, a few dozen changed.)
+        source = f"FROM {quote_identifier(measurement)} WHERE {_time_range(start, end)}"
+        group = f"GROUP BY {quote_identifier(entity)}"
+        column, tag = quote_identifier(field), quote_identifier(entity)
+        firsts = self._query(f"SELECT first({column}) AS {column} {source} {group}")
+        counts = self._query(f"SELECT count(distinct({column})) AS n {source} {group}")
+        changed = sorted(
+            key
+            for s in counts
+            if (key := (s.get("tags") or {}).get(entity)) and s["values"][0][1] > 1
         )
-        rows = []
-        for s in series:
-            key = (s.get("tags") or {}).get(entity)
-            if not key:
-                continue  # points without the entity tag
-            at, of = s["columns"].index("time"), s["columns"].index(field)
-            previous: Any = None
-            for values in s["values"]:  # one entity, oldest first
-                value = values[of]
-                if value is not None and (previous is None or value != previous):
-                    rows.append({"time": values[at], entity: key, field: value})
-                    previous = value
+        rows = [
+            {"time": s["values"][0][0], entity: key, field: s["values"][0][1]}
+            for s in firsts
+            if (key := (s.get("tags") or {}).get(entity)) and key not in changed
+        ]
+        for chunk in _chunks(iter(changed), CHANGED_ENTITIES_PER_QUERY):
+            either = " OR ".join(f"{tag} = {quote_string(key)}" for key in chunk)
+            series = self._query(f"SELECT {column} {source} AND ({either}) {group}")
+            for s in series:
+                key = s["tags"][entity]
+                at, of = s["columns"].index("time"), s["columns"].index(field)
+                previous: Any = None
+                for values in s["values"]:  # one entity, oldest first
+                    value = values[of]
+                    if value is not None and (previous is None or value != previous):
+                        rows.append({"time": values[at], entity: key, field: value})
+                        previous = value
         return points_frame(rows, leading=[entity, field])
 
     def aggregate(
