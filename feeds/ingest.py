@@ -139,21 +139,39 @@ class Ingestor:
         while the queue is full (back-pressure). Never raises on data.
         """
         received_at = received_at or datetime.now(UTC)
-        try:
-            points = parse_message(topic, payload, received_at)
-            accepted = True
-        except RejectedMessage as exc:
-            points, accepted = [], False
-            self._reject(topic, payload, exc.reason)
-        except Exception as exc:  # a bug in validation must not stop the feed
-            log.exception("validation failed unexpectedly on %s", topic)
-            points, accepted = [], False
-            self._reject(topic, payload, f"internal validation error: {exc!r}")
+        points = self._validate(topic, payload, received_at)
         with self._cond:
             self.received += 1
             self.last_message_time = received_at
+        self._enqueue(points or [], on_durable)
+        return points is not None
+
+    def handle_batch(
+        self,
+        messages: Sequence[tuple[str, bytes, datetime]],
+        on_durable: Callable[[], None] | None = None,
+    ) -> None:
+        """`handle` for (topic, payload, received at) messages in arrival order, with one
+        `on_durable` for them all: called once every point of the batch is durable."""
+        points: list[Point] = []
+        for topic, payload, received_at in messages:
+            points.extend(self._validate(topic, payload, received_at) or ())
+        with self._cond:
+            self.received += len(messages)
+            if messages:
+                self.last_message_time = messages[-1][2]
         self._enqueue(points, on_durable)
-        return accepted
+
+    def _validate(self, topic: str, payload: bytes, received_at: datetime) -> list[Point] | None:
+        """The message's points, or None when it was rejected (counted, logged, dead-lettered)."""
+        try:
+            return parse_message(topic, payload, received_at)
+        except RejectedMessage as exc:
+            self._reject(topic, payload, exc.reason)
+        except Exception as exc:  # a bug in validation must not stop the feed
+            log.exception("validation failed unexpectedly on %s", topic)
+            self._reject(topic, payload, f"internal validation error: {exc!r}")
+        return None
 
     def write_points(
         self, points: Sequence[Point], on_durable: Callable[[], None] | None = None
