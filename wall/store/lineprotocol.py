@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from wall.store.base import FieldValue, Point
 
 _KEY_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "=": r"\="})
-_MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ "})
 
 
 def escape_tag(text: str) -> str:
@@ -18,6 +19,8 @@ def escape_tag(text: str) -> str:
 
 
 def field_value(value: FieldValue) -> str:
+    if type(value) is float:  # the common case first
+        return repr(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -27,11 +30,20 @@ def field_value(value: FieldValue) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+@lru_cache(maxsize=65536)  # the same ids and wards arrive in every batch
+def _tag_text(key: str, value: str) -> str:
+    return f",{key}={escape_tag(value)}"
+
+
 def encode_point(point: Point) -> str:
-    """One line, timestamp in milliseconds (written with precision=ms)."""
-    tags = "".join(f",{escape_tag(k)}={escape_tag(v)}" for k, v in point.tags.items())
-    fields = ",".join(f"{escape_tag(k)}={field_value(v)}" for k, v in point.fields.items())
-    return f"{point.measurement.translate(_MEASUREMENT_ESCAPES)}{tags} {fields} {point.time_ms}"
+    """One line, timestamp in milliseconds (written with precision=ms).
+
+    Measurement, tag and field names go out as they are: Point lets only names of letters,
+    digits and _ through (check_name), which line protocol never escapes.
+    """
+    tags = "".join([_tag_text(k, v) for k, v in point.tags.items()])
+    fields = ",".join([f"{k}={field_value(v)}" for k, v in point.fields.items()])
+    return f"{point.measurement}{tags} {fields} {point.time_ms}"
 
 
 def quote_identifier(name: str) -> str:
