@@ -1,11 +1,12 @@
 """The one validation-and-write path of the feeds: messages in, batches of points into the store.
 
-The MQTT worker and the simulator's in-process mode both call `Ingestor.handle`. Validation runs
-on the caller's thread (it is pure and fast); everything slow (store writes, spool fsyncs,
+The simulator's in-process mode calls `Ingestor.handle` for each message, the MQTT worker
+`Ingestor.handle_batch` for each batch its receiver process hands over. Validation runs on the
+caller's thread (it is pure and fast); everything slow (store writes, spool fsyncs,
 replays) runs on one background writer thread, batch after batch, so `on_durable` callbacks fire
 in the order messages arrived. When the store is unreachable, batches go to the on-disk spool and
 are replayed, oldest first, before anything newer once the store answers again. When the spool is
-full, `handle` blocks: the caller stops reading rather than dropping data.
+full, `handle` and `handle_batch` block: the caller stops reading rather than dropping data.
 """
 
 from __future__ import annotations

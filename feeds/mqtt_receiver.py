@@ -98,14 +98,13 @@ class ReceiverProcess:
         """Send the acks already due, disconnect, and end the receiver process."""
         self._stopping = True
         self._send(self._pipe, ("stop",))
-        if self.process is not None:
-            self.process.join(STOP_SECONDS)
-            if self.process.is_alive():
+        reader = self._reader
+        if reader is not None and reader is not threading.current_thread():
+            reader.join(STOP_SECONDS)  # it ends once the receiver process has ended
+            if reader.is_alive() and self.process is not None:
                 log.error("the MQTT receiver did not stop within %g s; ending it", STOP_SECONDS)
                 self.process.kill()
-                self.process.join()
-        if self._reader is not None and self._reader is not threading.current_thread():
-            self._reader.join(STOP_SECONDS)
+                reader.join()
         self.connected.clear()
         self.subscribed.clear()
 
@@ -147,7 +146,7 @@ class ReceiverProcess:
         pipe.close()
         self.connected.clear()
         self.subscribed.clear()
-        process.join(STOP_SECONDS)
+        process.join()  # this thread alone waits for the process: two waits would race
         if not self._stopping:
             log.error(
                 "the MQTT receiver process ended (exit code %s); starting a new one",
