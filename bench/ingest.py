@@ -17,7 +17,8 @@ acknowledged by InfluxDB, checked by counting the points in InfluxDB afterwards)
 - with `--before TREE`, the worker of another source tree, in the same rounds.
 
 Prints msgs/s for each, the worker's ratio to the bare paho client on the same protocol and each
-worker's CPU time. `--backlog-workers K` instead drains one backlog of N with K workers.
+worker's CPU time from its first point on (its receiver process included, start-up left out).
+`--backlog-workers K` instead drains one backlog of N with K workers.
 """
 
 from __future__ import annotations
