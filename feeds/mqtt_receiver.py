@@ -34,7 +34,7 @@ from paho.mqtt.enums import MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from feeds.mqtt_client import Broker, MqttConnection
+from feeds.mqtt_client import MqttConnection
 from wall.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,6 @@ class ReceiverProcess:
         self.settings = settings
         self.subscriptions = list(subscriptions)
         self.on_batch = on_batch
-        self.broker = Broker.from_url(settings.mqtt_url)
         self.protocol = (
             MQTTProtocolVersion.MQTTv311
             if settings.mqtt_protocol == "3.1.1"
