@@ -17,7 +17,8 @@ acknowledged by InfluxDB, checked by counting the points in InfluxDB afterwards)
 - with `--before TREE`, the worker of another source tree, in the same rounds.
 
 Prints msgs/s for each, the worker's ratio to the bare paho client on the same protocol and each
-worker's CPU time. `--backlog-workers K` instead drains one backlog of N with K workers.
+worker's CPU time from its first point on (its receiver process included, start-up left out).
+`--backlog-workers K` instead drains one backlog of N with K workers.
 """
 
 from __future__ import annotations
@@ -146,9 +147,15 @@ def run_bare_paho(port: int, count: int, protocol: int) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time a process and its running children (the worker's MQTT receiver)
+    have used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:  # ended meanwhile
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(int(child)) for child in children)
 
 
 def count_points(store: InfluxStore) -> int:
@@ -197,6 +204,7 @@ def run_workers(
         if profile is not None:
             out = profile / f"worker-{processes}x-{i}-{client_id}.txt"
             spy = [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw"]
+            spy.append("--subprocesses")
             command_i = [*spy, "--threads", "--rate", "200", "-o", str(out), "--", *command]
         else:
             command_i = command
@@ -208,15 +216,17 @@ def run_workers(
                 raise RuntimeError("a worker exited before writing anything")
             time.sleep(0.05)
         start = time.perf_counter()
+        cpu_start = [cpu_seconds(worker.pid) for worker in workers]  # start-up not counted
         while (stored := count_points(store)) < count:
-            time.sleep(0.25 if count <= 100_000 else 1.0)  # counting costs influxd CPU too
+            # counting all the points costs influxd CPU too: less often as they grow
+            time.sleep(min(5.0, max(0.25, (time.perf_counter() - start) / 40)))
         elapsed = time.perf_counter() - start
         if profile is None:
-            cpu = [cpu_seconds(worker.pid) for worker in workers]
+            cpu = [cpu_seconds(w.pid) - c for w, c in zip(workers, cpu_start, strict=True)]
             print(
-                f"  {processes} worker(s): {count:,} messages in {elapsed:.1f} s, worker CPU "
-                + " + ".join(f"{c:.1f}" for c in cpu)
-                + f" s = {count / sum(cpu):,.0f} msgs per worker CPU-second",
+                f"  {processes} worker(s): {count - first:,} messages in {elapsed:.1f} s, "
+                "worker CPU " + " + ".join(f"{c:.1f}" for c in cpu) + " s = "
+                f"{(count - first) / sum(cpu):,.0f} msgs per worker CPU-second",
                 flush=True,
             )
     finally:
@@ -293,6 +303,7 @@ def main() -> int:
                     args.n,
                     folder,
                     args.backlog_workers,
+                    protocol=args.protocol,
                     profile=args.profile,
                 )
                 print(

@@ -1,11 +1,12 @@
 """The one validation-and-write path of the feeds: messages in, batches of points into the store.
 
-The MQTT worker and the simulator's in-process mode both call `Ingestor.handle`. Validation runs
-on the caller's thread (it is pure and fast); everything slow (store writes, spool fsyncs,
+The simulator's in-process mode calls `Ingestor.handle` for each message, the MQTT worker
+`Ingestor.handle_batch` for each batch its receiver process hands over. Validation runs on the
+caller's thread (it is pure and fast); everything slow (store writes, spool fsyncs,
 replays) runs on one background writer thread, batch after batch, so `on_durable` callbacks fire
 in the order messages arrived. When the store is unreachable, batches go to the on-disk spool and
 are replayed, oldest first, before anything newer once the store answers again. When the spool is
-full, `handle` blocks: the caller stops reading rather than dropping data.
+full, `handle` and `handle_batch` block: the caller stops reading rather than dropping data.
 """
 
 from __future__ import annotations
@@ -139,21 +140,39 @@ class Ingestor:
         while the queue is full (back-pressure). Never raises on data.
         """
         received_at = received_at or datetime.now(UTC)
-        try:
-            points = parse_message(topic, payload, received_at)
-            accepted = True
-        except RejectedMessage as exc:
-            points, accepted = [], False
-            self._reject(topic, payload, exc.reason)
-        except Exception as exc:  # a bug in validation must not stop the feed
-            log.exception("validation failed unexpectedly on %s", topic)
-            points, accepted = [], False
-            self._reject(topic, payload, f"internal validation error: {exc!r}")
+        points = self._validate(topic, payload, received_at)
         with self._cond:
             self.received += 1
             self.last_message_time = received_at
+        self._enqueue(points or [], on_durable)
+        return points is not None
+
+    def handle_batch(
+        self,
+        messages: Sequence[tuple[str, bytes, datetime]],
+        on_durable: Callable[[], None] | None = None,
+    ) -> None:
+        """`handle` for (topic, payload, received at) messages in arrival order, with one
+        `on_durable` for them all: called once every point of the batch is durable."""
+        points: list[Point] = []
+        for topic, payload, received_at in messages:
+            points.extend(self._validate(topic, payload, received_at) or ())
+        with self._cond:
+            self.received += len(messages)
+            if messages:
+                self.last_message_time = messages[-1][2]
         self._enqueue(points, on_durable)
-        return accepted
+
+    def _validate(self, topic: str, payload: bytes, received_at: datetime) -> list[Point] | None:
+        """The message's points, or None when it was rejected (counted, logged, dead-lettered)."""
+        try:
+            return parse_message(topic, payload, received_at)
+        except RejectedMessage as exc:
+            self._reject(topic, payload, exc.reason)
+        except Exception as exc:  # a bug in validation must not stop the feed
+            log.exception("validation failed unexpectedly on %s", topic)
+            self._reject(topic, payload, f"internal validation error: {exc!r}")
+        return None
 
     def write_points(
         self, points: Sequence[Point], on_durable: Callable[[], None] | None = None

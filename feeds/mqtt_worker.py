@@ -1,11 +1,12 @@
 """`python -m feeds mqtt`: broker → validation → batched, spooled writes → acknowledgement.
 
-paho's network thread only hands each message to the Ingestor (validation and a queue put); the
-Ingestor's writer thread writes batches and, once a batch is durable, sends the PUBACKs. A message
-is acknowledged to the broker only after its points are in the store or the fsynced spool, so
-whatever happens to the worker, an acknowledged message is never lost and an unacknowledged one is
-sent again by the broker (at least once). Rejected messages are acknowledged too (after the ones
-before them): sending them again would not make them valid.
+The receiver process (feeds.mqtt_receiver) hands the messages over in batches; this process
+validates them (the Ingestor, on the receiver's reader thread) and the Ingestor's writer thread
+writes them; once a batch is durable the receiver sends its PUBACKs. A message is acknowledged
+to the broker only after its points are in the store or the fsynced spool, so whatever happens
+to the worker, an acknowledged message is never lost and an unacknowledged one is sent again by
+the broker (at least once). Rejected messages are acknowledged too (with their batch): sending
+them again would not make them valid.
 """
 
 from __future__ import annotations
@@ -16,13 +17,9 @@ import signal
 import threading
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-
 from feeds.health import HealthReporter
 from feeds.ingest import Ingestor
-from feeds.mqtt_client import MqttConnection
+from feeds.mqtt_receiver import Message, ReceiverProcess
 from feeds.spool import SpoolLocked
 from feeds.subscription import subscriptions
 from wall.settings import Settings, SettingsError
@@ -57,7 +54,7 @@ class MqttWorker:
             ) from None
         except OSError as exc:
             raise SettingsError("IOC_INGEST_SPOOL_DIR", f"cannot use {spool_dir}: {exc}") from None
-        self.connection = MqttConnection(settings, subscriptions(settings), self._on_message)
+        self.connection = ReceiverProcess(settings, subscriptions(settings), self._on_batch)
         self.health = HealthReporter(self.ingestor, self.feed, settings.feed_health_seconds)
         self.stopping = threading.Event()
 
@@ -66,9 +63,8 @@ class MqttWorker:
         self.health.start()
         self.connection.start()
         try:
-            while not self.stopping.wait(0.2):
-                if self.connection.fallback_needed.is_set():
-                    self.connection.fall_back_to_311()
+            while not self.stopping.wait(0.5):  # with a timeout, so signals are handled
+                pass
         finally:
             self.shutdown()
 
@@ -87,17 +83,19 @@ class MqttWorker:
             stats["spooled"],
         )
 
-    def _on_message(self, message: mqtt.MQTTMessage, ack) -> None:
-        if message.topic == self.settings.mqtt_dead_letter_topic:
-            ack()  # our own dead letters, when the filters cover that topic
-            return
-        self.ingestor.handle(message.topic, message.payload, on_durable=ack)
+    def _on_batch(self, messages: list[Message], ack) -> None:
+        dead_letters = self.settings.mqtt_dead_letter_topic
+        if dead_letters:  # our own dead letters, when the filters cover that topic
+            messages = [message for message in messages if message[0] != dead_letters]
+        self.ingestor.handle_batch(messages, on_durable=ack)
 
     def _dead_letter(self, topic: str, payload: bytes, reason: str) -> None:
-        properties = Properties(PacketTypes.PUBLISH)
-        properties.UserProperty = [("topic", topic), ("reason", reason[:500])]
         assert self.settings.mqtt_dead_letter_topic
-        self.connection.publish(self.settings.mqtt_dead_letter_topic, payload, properties)
+        self.connection.publish(
+            self.settings.mqtt_dead_letter_topic,
+            payload,
+            [("topic", topic), ("reason", reason[:500])],
+        )
 
 
 def mqtt_command(args: argparse.Namespace, settings: Settings) -> int:

@@ -69,6 +69,29 @@ def test_good_messages_land_and_bad_ones_are_counted_around_them(store: Store) -
     assert stats["last_message_time"] is not None
 
 
+def test_a_batch_is_durable_once_all_its_good_messages_are_stored_and_bad_ones_counted(
+    store: Store,
+) -> None:
+    durable: list[tuple[int, list[str]]] = []
+    ingestor = Ingestor(store, feed="test", batch_size=50, batch_seconds=0.1)
+    for n in range(3):  # batches of 40 good messages with bad ones among them
+        batch = []
+        for i in range(n * 40, n * 40 + 40):
+            batch.append((*camera(i), NOW))
+            if i % 10 == 0:
+                batch.append((*BAD[i // 10 % len(BAD)], NOW))
+        ingestor.handle_batch(
+            batch, on_durable=lambda n=n: durable.append((n, stored_cameras(store)))
+        )
+    ingestor.close()
+    assert [n for n, _ in durable] == [0, 1, 2]  # each batch once, in arrival order
+    for n, seen in durable:
+        assert {f"cam-{i:05d}" for i in range(n * 40 + 40)} <= set(seen)
+    stats = ingestor.stats
+    assert (stats["received"], stats["rejected"], stats["written"]) == (132, 12, 120)
+    assert stats["last_message_time"] == NOW
+
+
 def test_on_durable_is_called_only_once_the_points_can_be_read_back(store_url: str) -> None:
     settings = Settings(store=store_url)
     with open_store(settings) as writer, open_store(settings) as reader:

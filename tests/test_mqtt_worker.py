@@ -244,6 +244,23 @@ def test_workers_in_one_shared_group_split_the_stream(
     assert sum(counts) == 400 and min(counts) > 0, counts  # each message to one worker only
 
 
+def test_a_receiver_process_that_dies_is_replaced_and_nothing_is_lost(
+    mosquitto: Mosquitto, store: Store, store_url: str, tmp_path: Path
+) -> None:
+    settings = worker_settings(mosquitto.url, store_url, tmp_path)
+    publisher = Publisher(mosquitto.port)
+    with running(settings, store) as worker:
+        for camera_id in ids(0, 300):
+            publisher.camera(camera_id)
+        first = worker.connection.process
+        os.kill(first.pid, signal.SIGKILL)  # mid-stream, e.g. the kernel's OOM killer
+        for camera_id in ids(300, 600):
+            publisher.camera(camera_id)
+        wait_for(lambda: stored(store) == set(ids(0, 600)), what="everything stored")
+        assert worker.connection.process.pid != first.pid
+    publisher.close()
+
+
 # -- the real command, killed and restarted --------------------------------------------------
 
 
@@ -275,6 +292,16 @@ def wait_subscribed(log_path: Path, times: int) -> None:
     time.sleep(0.3)  # the subscription follows the connection
 
 
+def running_pids() -> set[int]:
+    """Processes that run (zombies left to be reaped do not)."""
+    pids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            if stat.read_text().rsplit(")", 1)[1].split()[0] not in "ZX":
+                pids.add(int(stat.parent.name))
+    return pids
+
+
 def test_killed_worker_loses_nothing_and_gets_what_was_published_while_it_was_down(
     mosquitto: Mosquitto, influxd: Influxd, tmp_path: Path
 ) -> None:
@@ -289,8 +316,15 @@ def test_killed_worker_loses_nothing_and_gets_what_was_published_while_it_was_do
             for camera_id in ids(0, 2000):
                 publisher.camera(camera_id)
             wait_for(lambda: len(stored(store)) > 200, what="some stored")
+            children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
+            assert children  # the receiver process
             worker.send_signal(signal.SIGKILL)  # mid-stream, no chance to flush
             worker.wait(10)
+            wait_for(
+                lambda: not {int(c) for c in children} & running_pids(),
+                timeout=5,
+                what="the worker's processes end with it",
+            )
             for camera_id in ids(2000, 2500):  # published while the worker is down
                 publisher.camera(camera_id)
             wait_for(lambda: len(publisher.acked) == 2500, what="broker took all")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from wall.store.base import FieldValue, FrameColumns, Point, encoded
 
 _KEY_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "=": r"\="})
-_MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ "})
 
 
 def escape_tag(text: str) -> str:
@@ -20,6 +21,8 @@ def escape_tag(text: str) -> str:
 
 
 def field_value(value: FieldValue) -> str:
+    if type(value) is float:  # the common case first
+        return repr(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -29,21 +32,30 @@ def field_value(value: FieldValue) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+@lru_cache(maxsize=65536)  # the same ids and wards arrive in every batch
+def _tag_text(key: str, value: str) -> str:
+    return f",{key}={escape_tag(value)}"
+
+
 def encode_point(point: Point) -> str:
-    """One line, timestamp in milliseconds (written with precision=ms)."""
-    tags = "".join(f",{escape_tag(k)}={escape_tag(v)}" for k, v in point.tags.items())
-    fields = ",".join(f"{escape_tag(k)}={field_value(v)}" for k, v in point.fields.items())
-    return f"{point.measurement.translate(_MEASUREMENT_ESCAPES)}{tags} {fields} {point.time_ms}"
+    """One line, timestamp in milliseconds (written with precision=ms).
+
+    Measurement, tag and field names go out as they are: Point lets only names of letters,
+    digits and _ through (check_name), which line protocol never escapes.
+    """
+    tags = "".join([_tag_text(k, v) for k, v in point.tags.items()])
+    fields = ",".join([f"{k}={field_value(v)}" for k, v in point.fields.items()])
+    return f"{point.measurement}{tags} {fields} {point.time_ms}"
 
 
 def encode_frame(columns: FrameColumns) -> list[str]:
     """The lines encode_point gives for each of the frame's points, built column by column."""
-    lines = np.full(len(columns), columns.measurement.translate(_MEASUREMENT_ESCAPES), dtype=object)
+    lines = np.full(len(columns), columns.measurement, dtype=object)  # names: as encode_point
     for key, values in columns.tags.items():
-        prefix = f",{escape_tag(key)}="
+        prefix = f",{key}="
         lines += encoded(values, lambda v, prefix=prefix: prefix + escape_tag(v))
     for n, (key, values) in enumerate(columns.fields.items()):
-        prefix = f"{',' if n else ' '}{escape_tag(key)}="
+        prefix = f"{',' if n else ' '}{key}="
         lines += encoded(values, lambda v, prefix=prefix: prefix + field_value(v))
     lines += encoded(columns.time_ms, lambda ms: f" {ms}")
     return lines.tolist()
