@@ -29,8 +29,6 @@ from wall.store import Store, open_store
 REPORTS_KEPT = timedelta(days=90)
 # The screens draw the open reports of any age and count those created or closed in 24 h.
 REPORTS_RECENT = timedelta(hours=24)
-# A poll writes a request's version at its `updated_datetime`, which may be a poll or more old.
-REPORTS_LATE = timedelta(minutes=15)
 REPORT = FIELD_REPORT.entity
 ALERT_HISTORY = timedelta(days=7)
 COUNTERS_HISTORY = timedelta(hours=3)
@@ -42,6 +40,9 @@ Previous = tuple[datetime, pd.DataFrame, datetime]
 # Points that reach the store late (a feed replaying its spool) are older than the last fold:
 # an incremental answer is rebuilt from the whole history this often, so none is missed longer.
 REFOLD_EVERY = timedelta(hours=1)
+# Points reach the store a little after their time (a worker's batch; an Open311 poll writes a
+# request's version at its `updated_datetime`): each tick reads again this much before the last.
+LATE = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -79,34 +80,57 @@ def _camera_outages(store: Store, now: datetime, previous: Previous | None) -> P
     return now, fold_outages(spans, changes, now), born
 
 
-def _reports(store: Store, now: datetime, previous: Previous | None) -> Previous:
-    """Open reports of any age and every report changed in the last 24 h. Folded from scratch
-    each REFOLD_EVERY; between folds only the reports changed since the last one are read, so
-    a tick does not ask about 90 days of a city's closed reports."""
-    if previous is not None and now - previous[2] < REFOLD_EVERY:
-        asked, reports, born = previous
-        changed = [reports, store.latest(FIELD_REPORT.name, REPORT, asked - REPORTS_LATE)]
-    else:
-        born = now
-        closed = {"status": CLOSED_REPORT_STATUSES}
-        changed = [
-            store.latest(FIELD_REPORT.name, REPORT, now - REPORTS_KEPT, unless=closed),
-            store.latest(FIELD_REPORT.name, REPORT, now - REPORTS_RECENT),
-        ]
-    return now, newest_open_or_recent([f for f in changed if not f.empty], now), born
+def newest(
+    measurement: str,
+    entity: str,
+    from_scratch: Callable[[Store, datetime], list[pd.DataFrame]] | None = None,
+    keep: Callable[[pd.DataFrame, datetime], pd.Series] | None = None,
+) -> Callable[[Store, datetime, Previous | None], Previous]:
+    """A part: the newest point of each entity, read whole once per REFOLD_EVERY and between
+    those folded forward with only the points since the previous tick. A month of a city's
+    history makes "the newest point of every camera" slow to ask (InfluxDB looks through every
+    shard); "what changed in the last minutes" stays cheap. `keep` leaves out the rows no
+    screen draws."""
+
+    def fetch(store: Store, now: datetime, previous: Previous | None) -> Previous:
+        if previous is not None and now - previous[2] < REFOLD_EVERY:
+            asked, frame, born = previous
+            frames = [frame, store.latest(measurement, entity, asked - LATE)]
+        else:
+            born = now
+            frames = (from_scratch or (lambda s, _: [s.latest(measurement, entity)]))(store, now)
+        answer = newest_per_entity([f for f in frames if not f.empty], entity)
+        if keep is not None and not answer.empty:
+            answer = answer[keep(answer, now)].reset_index(drop=True)
+        return now, answer, born
+
+    return fetch
 
 
-def newest_open_or_recent(frames: list[pd.DataFrame], now: datetime) -> pd.DataFrame:
-    """The newest row of each report among `frames`, keeping those open or changed lately."""
+def newest_per_entity(frames: list[pd.DataFrame], entity: str) -> pd.DataFrame:
+    """The newest row of each entity among frames of newest points, ordered as the store orders
+    them (time, then entity)."""
     if not frames:
-        return pd.DataFrame(columns=["time", REPORT])
-    newest = frames[0]  # one frame is already one row per report: a quiet tick sorts nothing
-    if len(frames) > 1:
-        merged = pd.concat(frames, ignore_index=True).sort_values(["time", REPORT], kind="stable")
-        newest = merged.drop_duplicates(REPORT, keep="last")
-    status = newest["status"] if "status" in newest.columns else pd.Series("", index=newest.index)
-    keep = status.isin(OPEN_REPORT_STATUSES) | (newest["time"] >= now - REPORTS_RECENT)
-    return newest[keep].reset_index(drop=True)
+        return pd.DataFrame(columns=["time", entity])
+    if len(frames) == 1:  # already one row per entity: a quiet tick sorts nothing
+        return frames[0]
+    merged = pd.concat(frames, ignore_index=True).sort_values(["time", entity], kind="stable")
+    return merged.drop_duplicates(entity, keep="last").reset_index(drop=True)
+
+
+def _open_reports_and_recent(store: Store, now: datetime) -> list[pd.DataFrame]:
+    """A city's 90 days hold tens of thousands of closed reports: ask only for the open ones,
+    and for everything changed in the last 24 h (the screens count those)."""
+    closed = {"status": CLOSED_REPORT_STATUSES}
+    return [
+        store.latest(FIELD_REPORT.name, REPORT, now - REPORTS_KEPT, unless=closed),
+        store.latest(FIELD_REPORT.name, REPORT, now - REPORTS_RECENT),
+    ]
+
+
+def open_or_recent(reports: pd.DataFrame, now: datetime) -> pd.Series:
+    status = reports["status"] if "status" in reports.columns else pd.Series("", reports.index)
+    return status.isin(OPEN_REPORT_STATUSES) | (reports["time"] >= now - REPORTS_RECENT)
 
 
 def _alerts(store: Store, now: datetime, _: object) -> pd.DataFrame:
@@ -123,11 +147,14 @@ def _alerts(store: Store, now: datetime, _: object) -> pd.DataFrame:
 
 
 PARTS: dict[str, Part] = {
-    "cameras": Part(lambda s, now, _: s.latest("camera_status", "camera_id")),
-    "wifi": Part(lambda s, now, _: s.latest("wifi_usage", "ap_id")),
-    "reports": Part(_reports, incremental=True),
-    "kpi": Part(lambda s, now, _: s.latest("kpi", "indicator_id")),
-    "feeds": Part(lambda s, now, _: s.latest("feed_health", "feed")),
+    "cameras": Part(newest("camera_status", "camera_id"), incremental=True),
+    "wifi": Part(newest("wifi_usage", "ap_id"), incremental=True),
+    "reports": Part(
+        newest(FIELD_REPORT.name, REPORT, _open_reports_and_recent, open_or_recent),
+        incremental=True,
+    ),
+    "kpi": Part(newest("kpi", "indicator_id"), incremental=True),
+    "feeds": Part(newest("feed_health", "feed"), incremental=True),
     "alerts": Part(_alerts),
     "camera_outages": Part(_camera_outages, history=True, incremental=True),
     "wifi_clients_48h": Part(

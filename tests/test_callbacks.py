@@ -566,6 +566,39 @@ def test_reports_part_keeps_open_reports_of_any_age_and_the_last_day_of_changes(
     assert fetch(store, now + REFOLD_EVERY, second)[2] == now + REFOLD_EVERY
 
 
+def test_newest_camera_states_fold_forward_to_what_a_fresh_read_gives(seeded_db):
+    """Between hourly refolds a tick reads only the last minutes, and still ends up with the
+    answer a full read gives: new states, a camera heard for the first time, a late point."""
+    store = CountingStore(seeded_db)
+    fetch = PARTS["cameras"].fetch
+    now = datetime.now(UTC)
+    first = fetch(store, now, None)
+    later = now + timedelta(minutes=2)
+    cameras = first[1]["camera_id"].tolist()
+    # Stamped before the first read but written after it (a worker's late batch).
+    newest_seen = first[1]["time"].iloc[1].to_pydatetime()
+    late = newest_seen + (now - newest_seen) / 2
+
+    def camera(camera_id: str, at: datetime, online: bool) -> Point:
+        return Point("camera_status", {"camera_id": camera_id}, {"online": online}, at)
+
+    store.write(
+        [
+            camera(cameras[0], now + timedelta(minutes=1), False),
+            camera("cam-new", now + timedelta(minutes=1), True),
+            camera(cameras[1], late, False),
+        ]
+    )
+    store.calls.clear()
+    second = fetch(store, later, first)
+    assert second[2] == now  # folded forward
+    assert store.calls == ["latest:camera_status"]
+    pd.testing.assert_frame_equal(second[1], fetch(store, later, None)[1])
+    states = second[1].set_index("camera_id")["online"]
+    assert not states[cameras[0]] and states["cam-new"] and not states[cameras[1]]
+    assert len(second[1]) == len(first[1]) + 1
+
+
 def test_with_the_cache_down_screens_are_drawn_from_the_store(seeded_db):
     """Redis away (a restart, a network blip): slower refreshes, never a blank wall."""
     from tests.servers import free_port
