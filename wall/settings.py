@@ -389,7 +389,10 @@ class Settings:
         secret=True,
     )
     influx_timeout_seconds: float = _setting(
-        10.0, _positive_number, "Timeout of one HTTP request to InfluxDB, in seconds."
+        30.0,
+        _positive_number,
+        "Timeout of one HTTP request to InfluxDB, in seconds. At city scale on InfluxDB 1.x the "
+        "hourly read of the open field reports (one series per report) takes ~10 s.",
     )
     influx_retries: int = _setting(
         4,
