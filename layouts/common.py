@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -268,6 +268,32 @@ def figure(ctx: Context, **layout: Any) -> go.Figure:
         gridcolor=COLORS["grid"], zeroline=False, automargin=True, tickfont_size=20 * s
     )
     fig.update_layout(**layout)
+    return fig
+
+
+def horizontal_bars(
+    ctx: Context, labels: Sequence[str], values: Sequence[float], colors: str | Sequence[str]
+) -> go.Figure:
+    """The wall's ranking chart: bars from the top down, each with its value beside it."""
+    fig = figure(ctx)
+    # Every label shown, even when the bars are close: plotly would otherwise skip some.
+    fig.update_yaxes(tickmode="array", tickvals=list(labels), autorange="reversed")
+    fig.add_trace(
+        go.Bar(
+            y=list(labels),
+            x=list(values),
+            orientation="h",
+            marker_color=colors,
+            text=[fmt_int(v, ctx.lang) for v in values],
+            textposition="outside",
+            textangle=0,
+            cliponaxis=False,
+            textfont={"size": 22 * ctx.scale, "color": COLORS["text"]},
+        )
+    )
+    # A quarter past the longest bar, so its value fits beside it.
+    fig.update_xaxes(visible=False, range=[0, max(1.0, float(max(values))) * 1.25])
+    fig.update_layout(bargap=0.2)
     return fig
 
 

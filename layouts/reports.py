@@ -18,6 +18,7 @@ from layouts.common import (
     figure,
     fmt_int,
     graph,
+    horizontal_bars,
     mark,
     newest_age,
     screen_header,
@@ -197,24 +198,12 @@ def category_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure
     style = category_style(reports)
     counts = opened["category"].value_counts()
     order = [c for c in style if c in counts]
-    fig = figure(ctx)
-    fig.add_trace(
-        go.Bar(
-            y=[f"{style[c][1]} {ctx.t.label(REPORT_CATEGORIES, c)}" for c in order],
-            x=[int(counts[c]) for c in order],
-            orientation="h",
-            marker_color=[style[c][2] for c in order],
-            text=[fmt_int(counts[c], ctx.lang) for c in order],
-            textposition="outside",
-            textangle=0,
-            cliponaxis=False,
-            textfont={"size": 22 * ctx.scale, "color": COLORS["text"]},
-        )
+    return horizontal_bars(
+        ctx,
+        [f"{style[c][1]} {ctx.t.label(REPORT_CATEGORIES, c)}" for c in order],
+        [int(counts[c]) for c in order],
+        [style[c][2] for c in order],
     )
-    fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(visible=False)
-    fig.update_layout(bargap=0.2)
-    return fig
 
 
 def ward_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
@@ -228,26 +217,7 @@ def ward_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
     if opened.empty or "ward" not in opened.columns:
         return empty_figure(ctx, "✔ " + ctx.t("rep.none_open"))
     counts = opened["ward"].fillna(ctx.t("cam.unknown_ward")).value_counts()
-    fig = figure(ctx)
-    # Every ward named, even when the bars are close: plotly would otherwise skip labels.
-    fig.update_yaxes(tickmode="array", tickvals=list(counts.index))
-    fig.add_trace(
-        go.Bar(
-            y=list(counts.index),
-            x=counts.tolist(),
-            orientation="h",
-            marker_color=COLORS["info"],
-            text=[fmt_int(v, ctx.lang) for v in counts],
-            textposition="outside",
-            textangle=0,
-            cliponaxis=False,
-            textfont={"size": 22 * ctx.scale, "color": COLORS["text"]},
-        )
-    )
-    fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(visible=False)
-    fig.update_layout(bargap=0.2)
-    return fig
+    return horizontal_bars(ctx, list(counts.index), counts.tolist(), COLORS["info"])
 
 
 def hourly_counts(reports: pd.DataFrame, ctx: Context) -> pd.DataFrame:

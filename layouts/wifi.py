@@ -20,6 +20,7 @@ from layouts.common import (
     fmt_int,
     fmt_number,
     graph,
+    horizontal_bars,
     newest_age,
     screen_header,
     tile_head,
@@ -123,24 +124,7 @@ def sites_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
         return empty_figure(ctx)
     per_site = live.groupby("site")["clients"].sum().sort_values(ascending=False)
     shown = per_site.head(SITES_SHOWN)
-    fig = figure(ctx)
-    fig.add_trace(
-        go.Bar(
-            y=list(shown.index),
-            x=shown.tolist(),
-            orientation="h",
-            marker_color=COLORS["info"],
-            text=[fmt_int(v, ctx.lang) for v in shown],
-            textposition="outside",
-            textangle=0,
-            textfont={"size": 22 * ctx.scale, "color": COLORS["text"]},
-            cliponaxis=False,
-        )
-    )
-    fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(visible=False, range=[0, float(shown.max()) * 1.25])
-    fig.update_layout(bargap=0.2)
-    return fig
+    return horizontal_bars(ctx, list(shown.index), shown.tolist(), COLORS["info"])
 
 
 def curve_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
