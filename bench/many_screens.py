@@ -181,7 +181,7 @@ def doc(opts: argparse.Namespace, rows: list[dict]) -> str:
         "of what the kiosk shows) every 5 s, each",
         f"at its own phase, for {opts.ticks} ticks; kiosk k shows screen k mod 6. Store queries",
         "counted by influxd (`queryReq`), CPU of the gunicorn master and workers from /proc.",
-        "Concurrent with another engineer's ingest benchmark on the 2-core machine.",
+        "On the 2-core development machine; compare the rows of one run.",
         "",
         "| kiosks | store queries per tick | wall CPU (% of one core) | response p95 ms | failed |",
         "|---:|---:|---:|---:|---:|",
