@@ -51,6 +51,13 @@ class Broker:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
 
+def configured_protocol(settings: Settings) -> MQTTProtocolVersion:
+    """The MQTT version the settings ask for (`mqtt_protocol`), before any fallback."""
+    if settings.mqtt_protocol == "3.1.1":
+        return MQTTProtocolVersion.MQTTv311
+    return MQTTProtocolVersion.MQTTv5
+
+
 class MqttConnection:
     """One client id's connection; survives broker restarts and network loss on its own."""
 
@@ -66,11 +73,7 @@ class MqttConnection:
         self.broker = Broker.from_url(settings.mqtt_url)
         self.subscriptions = list(subscriptions)
         self.handle_message = on_message
-        self.protocol = (
-            MQTTProtocolVersion.MQTTv311
-            if settings.mqtt_protocol == "3.1.1"
-            else MQTTProtocolVersion.MQTTv5
-        )
+        self.protocol = configured_protocol(settings)
         self.connected = threading.Event()
         self.subscribed = threading.Event()  # the broker confirmed every subscription
         self.fallback_needed = threading.Event()

@@ -30,11 +30,10 @@ from datetime import UTC, datetime
 from functools import partial
 from multiprocessing.connection import Connection
 
-from paho.mqtt.enums import MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from feeds.mqtt_client import MqttConnection
+from feeds.mqtt_client import MqttConnection, configured_protocol
 from wall.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,11 +60,7 @@ class ReceiverProcess:
         self.settings = settings
         self.subscriptions = list(subscriptions)
         self.on_batch = on_batch
-        self.protocol = (
-            MQTTProtocolVersion.MQTTv311
-            if settings.mqtt_protocol == "3.1.1"
-            else MQTTProtocolVersion.MQTTv5
-        )
+        self.protocol = configured_protocol(settings)
         self.connected = threading.Event()
         self.subscribed = threading.Event()  # the broker confirmed every subscription
         self._stopping = False
