@@ -25,6 +25,7 @@ from wall.cache import remember, remembered, shared
 from wall.domain import CLOSED_REPORT_STATUSES, FIELD_REPORT, OPEN_REPORT_STATUSES
 from wall.settings import Settings
 from wall.store import Store, open_store
+from wall.store.newest import REFOLD_EVERY, Previous, newest
 
 REPORTS_KEPT = timedelta(days=90)
 # The screens draw the open reports of any age and count those created or closed in 24 h.
@@ -33,16 +34,6 @@ REPORT = FIELD_REPORT.entity
 ALERT_HISTORY = timedelta(days=7)
 COUNTERS_HISTORY = timedelta(hours=3)
 PREVIOUS_KEPT_SECONDS = 3600
-
-
-# (asked up to, answer, when last folded from scratch) of an incremental part.
-Previous = tuple[datetime, pd.DataFrame, datetime]
-# Points that reach the store late (a feed replaying its spool) are older than the last fold:
-# an incremental answer is rebuilt from the whole history this often, so none is missed longer.
-REFOLD_EVERY = timedelta(hours=1)
-# Points reach the store a little after their time (a worker's batch; an Open311 poll writes a
-# request's version at its `updated_datetime`): each tick reads again this much before the last.
-LATE = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -80,44 +71,6 @@ def _camera_outages(store: Store, now: datetime, previous: Previous | None) -> P
     return now, fold_outages(spans, changes, now), born
 
 
-def newest(
-    measurement: str,
-    entity: str,
-    from_scratch: Callable[[Store, datetime], list[pd.DataFrame]] | None = None,
-    keep: Callable[[pd.DataFrame, datetime], pd.Series] | None = None,
-) -> Callable[[Store, datetime, Previous | None], Previous]:
-    """A part: the newest point of each entity, read whole once per REFOLD_EVERY and between
-    those folded forward with only the points since the previous tick. A month of a city's
-    history makes "the newest point of every camera" slow to ask (InfluxDB looks through every
-    shard); "what changed in the last minutes" stays cheap. `keep` leaves out the rows no
-    screen draws."""
-
-    def fetch(store: Store, now: datetime, previous: Previous | None) -> Previous:
-        if previous is not None and now - previous[2] < REFOLD_EVERY:
-            asked, frame, born = previous
-            frames = [frame, store.latest(measurement, entity, asked - LATE)]
-        else:
-            born = now
-            frames = (from_scratch or (lambda s, _: [s.latest(measurement, entity)]))(store, now)
-        answer = newest_per_entity([f for f in frames if not f.empty], entity)
-        if keep is not None and not answer.empty:
-            answer = answer[keep(answer, now)].reset_index(drop=True)
-        return now, answer, born
-
-    return fetch
-
-
-def newest_per_entity(frames: list[pd.DataFrame], entity: str) -> pd.DataFrame:
-    """The newest row of each entity among frames of newest points, ordered as the store orders
-    them (time, then entity)."""
-    if not frames:
-        return pd.DataFrame(columns=["time", entity])
-    if len(frames) == 1:  # already one row per entity: a quiet tick sorts nothing
-        return frames[0]
-    merged = pd.concat(frames, ignore_index=True).sort_values(["time", entity], kind="stable")
-    return merged.drop_duplicates(entity, keep="last").reset_index(drop=True)
-
-
 def _open_reports_and_recent(store: Store, now: datetime) -> list[pd.DataFrame]:
     """A city's 90 days hold tens of thousands of closed reports: ask only for the open ones,
     and for everything changed in the last 24 h (the screens count those)."""
@@ -140,8 +93,8 @@ def _alerts(store: Store, now: datetime, _: object) -> pd.DataFrame:
     latest = store.latest_events(ALERT_STREAM)
     events = {e.event_id: e for e in store.events(ALERT_STREAM, since=since)}
     raised_lately = {e.key for e in events.values() if e.kind == "raised"}
-    for key, newest in latest.items():
-        if key not in raised_lately and (newest.kind != "cleared" or newest.time >= since):
+    for key, last_event in latest.items():
+        if key not in raised_lately and (last_event.kind != "cleared" or last_event.time >= since):
             events.update((e.event_id, e) for e in store.events(ALERT_STREAM, key=key))
     return alerts_frame(fold(events.values()))
 

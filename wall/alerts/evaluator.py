@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from wall.alerts.model import STREAM, Alert, fold
-from wall.alerts.rules import SELF_TIMED, Condition, conditions_now, fetch_city_now
+from wall.alerts.rules import SELF_TIMED, CityReader, Condition, conditions_now
 from wall.store import Event, Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -37,13 +37,14 @@ class AlertEvaluator:
         self.clock = clock
         self._holding_since: dict[str, datetime] = {}  # condition true, alert not raised yet
         self._gone_since: dict[str, datetime] = {}  # condition false, alert not cleared yet
+        self._read_city = CityReader()
 
     def evaluate(self) -> list[Event]:
         """One pass; returns the events it appended."""
         now = self.clock()
         alerts = fold(self.store.events(STREAM))
         active = {key for key, a in alerts.items() if a.active}
-        conditions = conditions_now(fetch_city_now(self.store, now), self.rules, active)
+        conditions = conditions_now(self._read_city(self.store, now), self.rules, active)
         events = [
             *self._raise(conditions, alerts, now),
             *self._clear(conditions, alerts, now),

@@ -1,0 +1,61 @@
+"""The newest point of each entity, kept current by reading only what changed since.
+
+"The newest point of every camera" over a month of a city's history is slow to ask (InfluxDB
+looks through every shard: 4 s for 2,000 cameras over 30 days, against 0.18 s for the last 15
+minutes). The wall's screens and the alert evaluator both ask it every few seconds, so they read
+it whole once per REFOLD_EVERY and in between fold the last minutes forward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+from wall.store.base import Store
+
+# (asked up to, answer, when last folded from scratch) of an incremental question.
+Previous = tuple[datetime, pd.DataFrame, datetime]
+# Points that reach the store late (a feed replaying its spool) are older than the last fold:
+# an incremental answer is rebuilt from the whole history this often, so none is missed longer.
+REFOLD_EVERY = timedelta(hours=1)
+# Points reach the store a little after their time (a worker's batch; an Open311 poll writes a
+# request's version at its `updated_datetime`): each fold reads again this much before the last.
+LATE = timedelta(minutes=15)
+
+
+def newest(
+    measurement: str,
+    entity: str,
+    from_scratch: Callable[[Store, datetime], list[pd.DataFrame]] | None = None,
+    keep: Callable[[pd.DataFrame, datetime], pd.Series] | None = None,
+) -> Callable[[Store, datetime, Previous | None], Previous]:
+    """The newest point of each entity: `fetch(store, now, previous)` reads it whole (with
+    `from_scratch`, or `latest`) once per REFOLD_EVERY and otherwise folds forward only the
+    points since the previous fold; `keep` leaves out the rows no reader needs."""
+
+    def fetch(store: Store, now: datetime, previous: Previous | None) -> Previous:
+        if previous is not None and now - previous[2] < REFOLD_EVERY:
+            asked, frame, born = previous
+            frames = [frame, store.latest(measurement, entity, asked - LATE)]
+        else:
+            born = now
+            frames = (from_scratch or (lambda s, _: [s.latest(measurement, entity)]))(store, now)
+        answer = newest_per_entity([f for f in frames if not f.empty], entity)
+        if keep is not None and not answer.empty:
+            answer = answer[keep(answer, now)].reset_index(drop=True)
+        return now, answer, born
+
+    return fetch
+
+
+def newest_per_entity(frames: list[pd.DataFrame], entity: str) -> pd.DataFrame:
+    """The newest row of each entity among frames of newest points, ordered as the store orders
+    them (time, then entity)."""
+    if not frames:
+        return pd.DataFrame(columns=["time", entity])
+    if len(frames) == 1:  # already one row per entity: a quiet tick sorts nothing
+        return frames[0]
+    merged = pd.concat(frames, ignore_index=True).sort_values(["time", entity], kind="stable")
+    return merged.drop_duplicates(entity, keep="last").reset_index(drop=True)
