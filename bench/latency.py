@@ -126,7 +126,7 @@ def main() -> None:
             f"```sh\n{command}\n```\n\n"
             "Each probe publishes at QoS 1 an indicator with a new name at a random phase of the "
             "tick, and waits until the name is in the page's text (polled every 50 ms). "
-            "Concurrent with other engineers' benchmarks on the 2-core machine.\n\n"
+            "On the 2-core development machine.\n\n"
             f"{summary}.",
         )
 

@@ -106,7 +106,7 @@ def main() -> None:
             f"```sh\n{command}\n```\n\n"
             f"`{opts.page}` in one tab with an accelerated refresh; refreshes counted in the page "
             "(fetches to /_dash-update-component); JSHeapUsedSize from CDP after a forced GC. "
-            "Concurrent with other engineers' benchmarks on the 2-core machine. Target: within "
+            "On the 2-core development machine. Target: within "
             "+20 %.\n\n"
             "| after refreshes | JS heap used (MB) |\n|---:|---:|\n"
             f"| 100 | {early / 1e6:.2f} |\n| {ticks} | {late / 1e6:.2f} |\n\n"
