@@ -38,6 +38,9 @@ SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "star", "hexagon",
 SYMBOL_GLYPHS = ("●", "■", "◆", "▲", "✖", "★", "⬢", "✚")
 PALETTE = ("#5cb8f0", "#f5c542", "#2fd6a0", "#ff7043", "#e58ee6", "#ffffff", "#9aa7b4", "#c7e86b")
 GRAPHS = ("map", "category", "ward", "hourly")
+# Up to this many open reports each gets a full-size, outlined marker; past it markers shrink
+# (down to a third) so a city's thousands read as a density of colour, not an overlapping blob.
+MAP_FULL_MARKERS = 400
 
 
 def shell(t: Translator, tz: str) -> html.Div:
@@ -104,6 +107,7 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
     )
     tiles = ctx.extra.get("map_tiles_url")
     style = category_style(reports)
+    shrink = max(1 / 3, min(1.0, (MAP_FULL_MARKERS / max(len(opened), 1)) ** 0.5))
     traces = []
     if not cams.empty:
         traces.append(
@@ -115,18 +119,6 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
                 "marker": {"size": 5 * ctx.scale, "color": "rgba(180,192,204,0.25)"},
             }
         )
-        if "ward" in cams.columns:
-            centres = cams.groupby("ward")[["lat", "lon"]].mean().reset_index()
-            traces.append(
-                {
-                    "lat": centres["lat"],
-                    "lon": centres["lon"],
-                    "mode": "text",
-                    "text": centres["ward"],
-                    "showlegend": False,
-                    "textfont": {"size": 17 * ctx.scale, "color": "rgba(220,228,236,0.75)"},
-                }
-            )
     for category, (symbol, glyph, color) in style.items():
         part = opened[opened["category"] == category]
         if part.empty:
@@ -138,17 +130,30 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
                 "mode": "markers",
                 "name": f"{glyph} {ctx.t.label(REPORT_CATEGORIES, category)} ({len(part)})",
                 "marker": {
-                    "size": 19 * ctx.scale,
+                    "size": 19 * ctx.scale * shrink,
                     "color": color,
                     "symbol": symbol,
-                    "line": {"width": 1.5, "color": "#000"},
+                    "line": {"width": 1.5 if shrink == 1 else 0, "color": "#000"},
                 },
+            }
+        )
+    if not cams.empty and "ward" in cams.columns:  # on top, readable over many reports
+        centres = cams.groupby("ward")[["lat", "lon"]].mean().reset_index()
+        traces.append(
+            {
+                "lat": centres["lat"],
+                "lon": centres["lon"],
+                "mode": "text",
+                "text": centres["ward"],
+                "showlegend": False,
+                "textfont": {"size": 17 * ctx.scale, "color": "rgba(220,228,236,0.75)"},
             }
         )
     fig = figure(ctx, showlegend=True)
     fig.update_layout(
         # Bottom left: the town's outline leaves that corner free.
         legend={
+            "itemsizing": "constant",  # legend shapes stay big when the map's markers shrink
             "orientation": "v",
             "x": 0,
             "y": 0,

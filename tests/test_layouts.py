@@ -418,6 +418,25 @@ def test_report_map_draws_offline_without_tiles_and_with_tiles_when_set():
     assert tiled.layout.map.style["sources"]["tiles"]["tiles"] == ["http://t/{z}/{x}/{y}"]
 
 
+def test_report_map_markers_shrink_when_a_city_has_thousands_open():
+    def map_of(count: int):
+        frame = pd.DataFrame(
+            {
+                "time": [ts(1)] * count,
+                "report_id": [f"r{n}" for n in range(count)],
+                "category": ["traffic"] * count,
+                "status": ["new"] * count,
+                "lat": [11.2 + n * 1e-5 for n in range(count)],
+                "lon": [106.1] * count,
+            }
+        )
+        return reports.map_figure({"reports": frame, "cameras": pd.DataFrame()}, ctx())
+
+    few, many = map_of(20).data[0].marker, map_of(8000).data[0].marker
+    assert many.size < few.size / 2 and many.line.width == 0 < few.line.width
+    assert many.size >= few.size / 3  # still visible from the back of the room
+
+
 def test_wifi_curve_compares_today_with_yesterday_shifted_by_a_day():
     rows = [
         {"time": ts(60 * 30), "ap_id": "a", "value": 5.0},
