@@ -488,6 +488,8 @@ def test_wall_worker_processes_share_one_tick_through_redis(tmp_path, redis_serv
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: _healthy(url), 30, "wall up")
+        # One worker answering is not all three booted (a loaded machine starts them slowly).
+        wait_for(lambda: len(_worker_pids(wall.pid)) == 3, 30, "three wall workers")
         if 600 - time.time() % 600 < 20:  # the whole test within one tick
             time.sleep(600 - time.time() % 600 + 0.1)
 
