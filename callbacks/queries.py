@@ -22,7 +22,7 @@ from layouts.wifi import CURVE_WINDOW, THROUGHPUT_WINDOW, throughput_series
 from wall.alerts.model import STREAM as ALERT_STREAM
 from wall.alerts.model import fold
 from wall.cache import remember, remembered, shared
-from wall.domain import CLOSED_REPORT_STATUSES, FIELD_REPORT, OPEN_REPORT_STATUSES
+from wall.domain import CLOSED_REPORT_STATUSES, FIELD_REPORT, is_open_report
 from wall.settings import Settings
 from wall.store import Store, open_store
 from wall.store.newest import REFOLD_EVERY, Previous, newest
@@ -82,8 +82,7 @@ def _open_reports_and_recent(store: Store, now: datetime) -> list[pd.DataFrame]:
 
 
 def open_or_recent(reports: pd.DataFrame, now: datetime) -> pd.Series:
-    status = reports["status"] if "status" in reports.columns else pd.Series("", reports.index)
-    return status.isin(OPEN_REPORT_STATUSES) | (reports["time"] >= now - REPORTS_RECENT)
+    return is_open_report(reports) | (reports["time"] >= now - REPORTS_RECENT)
 
 
 def _alerts(store: Store, now: datetime, _: object) -> pd.DataFrame:

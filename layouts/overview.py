@@ -20,7 +20,7 @@ from layouts.common import (
     percent,
     screen_header,
 )
-from wall.domain import OPEN_REPORT_STATUSES
+from wall.domain import is_open_report
 from wall.i18n import Translator
 
 NAME = "overview"
@@ -118,9 +118,7 @@ def clients_tile(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
 
 
 def open_reports(reports: pd.DataFrame) -> pd.DataFrame:
-    if reports.empty or "status" not in reports.columns:
-        return reports.iloc[0:0]
-    return reports[reports["status"].isin(OPEN_REPORT_STATUSES)]
+    return reports[is_open_report(reports)]
 
 
 def reports_tile(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:

@@ -57,6 +57,15 @@ REPORT_STATUSES = ("new", "assigned", "in_progress", "resolved", "closed", "reje
 OPEN_REPORT_STATUSES = ("new", "assigned", "in_progress")
 CLOSED_REPORT_STATUSES = tuple(s for s in REPORT_STATUSES if s not in OPEN_REPORT_STATUSES)
 
+
+def is_open_report(reports: pd.DataFrame) -> pd.Series:
+    """Which rows of `field_report` points are of a report still open (a row without a status
+    is not)."""
+    if "status" not in reports.columns:
+        return pd.Series(False, reports.index, dtype=bool)
+    return reports["status"].isin(OPEN_REPORT_STATUSES)
+
+
 # Hòa Thành (Tây Ninh): four wards (phường) and four communes (xã).
 WARDS = (
     "Long Hoa",

@@ -21,8 +21,8 @@ from wall.domain import (
     CLOSED_REPORT_STATUSES,
     FEED_HEALTH,
     FIELD_REPORT,
-    OPEN_REPORT_STATUSES,
     WIFI_USAGE,
+    is_open_report,
 )
 from wall.store import Store
 from wall.store.newest import Previous, newest
@@ -138,7 +138,7 @@ def _open_reports(store: Store, _: datetime) -> list[pd.DataFrame]:
 
 
 def _still_open(reports: pd.DataFrame, _: datetime) -> pd.Series:
-    return reports.get("status", pd.Series(None, reports.index, object)).isin(OPEN_REPORT_STATUSES)
+    return is_open_report(reports)
 
 
 class CityReader:
@@ -251,7 +251,7 @@ def report_overdue(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
     if reports.empty or "status" not in reports.columns:
         return []
     conditions = []
-    for row in _records(reports[reports["status"].isin(OPEN_REPORT_STATUSES)]):
+    for row in _records(reports[is_open_report(reports)]):
         created = _time(row.get("created")) or row["time"].to_pydatetime()
         category = row.get("category") or "other"
         hours = p.get(f"{category}_hours", p["hours"])
