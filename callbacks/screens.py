@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any, NamedTuple
 
-import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, no_update
 from plotly.io.json import to_json_plotly
 
@@ -112,11 +111,7 @@ def refresh(
             extra={"map_tiles_url": settings.map_tiles_url},
         )
         values = render_outputs(screen.OUTPUTS, data, ctx)
-        # Figures as plain dicts: what Dash sends anyway, and far quicker out of the cache.
-        plain = [
-            values[key].to_dict() if isinstance(values[key], go.Figure) else values[key]
-            for key in outputs
-        ]
+        plain = [values[key] for key in outputs]
         return Drawing(plain, [digest(value) for value in plain])
 
     try:

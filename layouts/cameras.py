@@ -7,13 +7,13 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 from dash import html
 
 from layouts.common import (
     COLORS,
     MARKS,
     Context,
+    Figure,
     age_line,
     age_text,
     as_bool,
@@ -316,7 +316,7 @@ def timeline_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
     return tile_head(ctx.t("cam.timeline"), newest_age(data["cameras"], ctx), ctx)
 
 
-def timeline_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
+def timeline_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     ctx = ctx.on_time_axis()
     spans = outages(data["camera_outages"], ctx)
     if spans.empty:
@@ -332,7 +332,7 @@ def timeline_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure
     shown = list(worst.index[:TIMELINE_ROWS])
     spans = spans[spans["camera_id"].isin(shown)]
     labels = [str(names.get(c, c)) for c in spans["camera_id"]]
-    fig = figure(ctx, barmode="overlay", showlegend=True)
+    fig = figure(ctx, barmode="overlay", showlegend=True, bargap=0.25)
     ongoing_rows = spans["ongoing"].astype(bool)
     for ongoing, name, color, pattern in (
         (False, "▮ " + ctx.t("cam.restored"), COLORS["warn"], ""),
@@ -342,24 +342,26 @@ def timeline_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure
         part = spans[ongoing_rows == ongoing]
         if part.empty:
             continue
-        fig.add_trace(
-            go.Bar(
-                y=[label for label, k in zip(labels, keep, strict=True) if k],
-                x=(part["duration"] * 1000).tolist(),
-                base=part["start"].dt.tz_convert(ctx.tz).dt.tz_localize(None).tolist(),
-                orientation="h",
-                marker={"color": color, "pattern": {"shape": pattern, "fgcolor": "#000"}},
-                name=name,
-            )
+        fig["data"].append(
+            {
+                "type": "bar",
+                "y": [label for label, k in zip(labels, keep, strict=True) if k],
+                "x": (part["duration"] * 1000).tolist(),
+                "base": part["start"].dt.tz_convert(ctx.tz).dt.tz_localize(None).tolist(),
+                "orientation": "h",
+                "marker": {"color": color, "pattern": {"shape": pattern, "fgcolor": "#000"}},
+                "name": name,
+            }
         )
     now_local = pd.Timestamp(ctx.now).tz_convert(ctx.tz).tz_localize(None)
-    fig.update_xaxes(type="date", range=[now_local - HISTORY, now_local], tickformat="%H:%M")
-    fig.update_yaxes(
+    fig["layout"]["xaxis"].update(
+        type="date", range=[now_local - HISTORY, now_local], tickformat="%H:%M"
+    )
+    fig["layout"]["yaxis"].update(
         autorange="reversed",
         categoryorder="array",
         categoryarray=[str(names.get(c, c)) for c in shown],
     )
-    fig.update_layout(bargap=0.25)
     return fig
 
 

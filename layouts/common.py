@@ -224,92 +224,114 @@ def newest_age(frame: pd.DataFrame, ctx: Context) -> float | None:
     return ctx.age_seconds(frame["time"].max())
 
 
-def _wall_template() -> go.layout.Template:
+# A plotly figure as Dash sends it: {"data": [trace, …], "layout": {…}}. The screens build them as
+# plain dicts: plotly's figure objects validate every property as it is set, which took most of a
+# city-scale drawing (0.2 s for the reports map alone); tests check the dicts are valid figures.
+Figure = dict[str, Any]
+
+
+def _wall_template() -> dict[str, Any]:
     """plotly_dark cut to what the wall draws: the whole template is 7 KB in every figure sent to
-    every kiosk, and copying it took ~0.1 s per figure."""
+    every kiosk."""
     dark = pio.templates["plotly_dark"]
     used_layout = ("xaxis", "yaxis", "annotationdefaults", "shapedefaults", "colorway", "font")
     return go.layout.Template(
         layout={key: dark.layout[key] for key in used_layout},
         data={kind: dark.data[kind] for kind in ("bar", "scatter", "scattermap")},
-    )
+    ).to_plotly_json()
 
 
 WALL_TEMPLATE = _wall_template()
 
 
-def figure(ctx: Context, **layout: Any) -> go.Figure:
-    """An empty figure in the wall's style: dark, large type, no hover, legend on top."""
+def figure(ctx: Context, **layout: Any) -> Figure:
+    """An empty figure in the wall's style: dark, large type, no hover, legend on top. `layout`
+    is merged in as plotly's update_layout would (nested settings key by key)."""
     s = ctx.scale
-    fig = go.Figure()
-    fig.update_layout(
-        template=WALL_TEMPLATE,
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        font={"family": "DejaVu Sans, Liberation Sans, sans-serif", "size": 22 * s},
-        font_color=COLORS["text"],
-        margin={"l": 12 * s, "r": 24 * s, "t": 12 * s, "b": 12 * s},
-        hovermode=False,
-        autosize=True,
-        showlegend=False,
-        legend={
+    base = {
+        "template": WALL_TEMPLATE,
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "font": {
+            "family": "DejaVu Sans, Liberation Sans, sans-serif",
+            "size": 22 * s,
+            "color": COLORS["text"],
+        },
+        "margin": {"l": 12 * s, "r": 24 * s, "t": 12 * s, "b": 12 * s},
+        "hovermode": False,
+        "autosize": True,
+        "showlegend": False,
+        "legend": {
             "orientation": "h",
             "x": 0,
             "y": 1.02,
             "yanchor": "bottom",
             "font": {"size": 22 * s},
         },
-        uirevision="wall",
-    )
-    fig.update_xaxes(
-        gridcolor=COLORS["grid"], zeroline=False, automargin=True, tickfont_size=20 * s
-    )
-    fig.update_yaxes(
-        gridcolor=COLORS["grid"], zeroline=False, automargin=True, tickfont_size=20 * s
-    )
-    fig.update_layout(**layout)
-    return fig
+        "uirevision": "wall",
+    }
+    for axis in ("xaxis", "yaxis"):
+        base[axis] = {
+            "gridcolor": COLORS["grid"],
+            "zeroline": False,
+            "automargin": True,
+            "tickfont": {"size": 20 * s},
+        }
+    return {"data": [], "layout": merged(base, layout)}
+
+
+def merged(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with `update` merged in, nested dicts key by key (as plotly's update_layout)."""
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            merged(base[key], value)
+        else:
+            base[key] = value
+    return base
 
 
 def horizontal_bars(
     ctx: Context, labels: Sequence[str], values: Sequence[float], colors: str | Sequence[str]
-) -> go.Figure:
+) -> Figure:
     """The wall's ranking chart: bars from the top down, each with its value beside it."""
-    fig = figure(ctx)
-    # Every label shown, even when the bars are close: plotly would otherwise skip some.
-    fig.update_yaxes(tickmode="array", tickvals=list(labels), autorange="reversed")
-    fig.add_trace(
-        go.Bar(
-            y=list(labels),
-            x=list(values),
-            orientation="h",
-            marker_color=colors,
-            text=[fmt_int(v, ctx.lang) for v in values],
-            textposition="outside",
-            textangle=0,
-            cliponaxis=False,
-            textfont={"size": 22 * ctx.scale, "color": COLORS["text"]},
-        )
+    fig = figure(ctx, bargap=0.2)
+    fig["data"].append(
+        {
+            "type": "bar",
+            "y": list(labels),
+            "x": list(values),
+            "orientation": "h",
+            "marker": {"color": colors},
+            "text": [fmt_int(v, ctx.lang) for v in values],
+            "textposition": "outside",
+            "textangle": 0,
+            "cliponaxis": False,
+            "textfont": {"size": 22 * ctx.scale, "color": COLORS["text"]},
+        }
     )
+    layout = fig["layout"]
+    # Every label shown, even when the bars are close: plotly would otherwise skip some.
+    layout["yaxis"].update(tickmode="array", tickvals=list(labels), autorange="reversed")
     # A quarter past the longest bar, so its value fits beside it.
-    fig.update_xaxes(visible=False, range=[0, max(1.0, float(max(values))) * 1.25])
-    fig.update_layout(bargap=0.2)
+    layout["xaxis"].update(visible=False, range=[0, max(1.0, float(max(values))) * 1.25])
     return fig
 
 
-def empty_figure(ctx: Context, message: str | None = None) -> go.Figure:
+def empty_figure(ctx: Context, message: str | None = None) -> Figure:
     fig = figure(ctx)
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    fig.add_annotation(
-        text=message or ctx.t("no_data"),
-        showarrow=False,
-        font={"size": 26 * ctx.scale, "color": COLORS["muted"]},
-        xref="paper",
-        yref="paper",
-        x=0.5,
-        y=0.5,
-    )
+    fig["layout"]["xaxis"]["visible"] = False
+    fig["layout"]["yaxis"]["visible"] = False
+    fig["layout"]["annotations"] = [
+        {
+            "text": message or ctx.t("no_data"),
+            "showarrow": False,
+            "font": {"size": 26 * ctx.scale, "color": COLORS["muted"]},
+            "xref": "paper",
+            "yref": "paper",
+            "x": 0.5,
+            "y": 0.5,
+        }
+    ]
     return fig
 
 

@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 import pandas as pd
-import plotly.graph_objects as go
 from dash import html
 
 from layouts.common import (
     COLORS,
     Context,
+    Figure,
     age_text,
     empty_figure,
     figure,
@@ -41,6 +41,9 @@ GRAPHS = ("map", "category", "ward", "hourly")
 # Up to this many open reports each gets a full-size, outlined marker; past it markers shrink
 # (down to a third) so a city's thousands read as a density of colour, not an overlapping blob.
 MAP_FULL_MARKERS = 400
+# Map positions to about a metre: the figure is sent as JSON text, a city's 8,000 open reports
+# at full float precision took twice the bytes.
+MAP_DECIMALS = 5
 
 
 def shell(t: Translator, tz: str) -> html.Div:
@@ -91,7 +94,7 @@ def map_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
     return tile_head(ctx.t("rep.map"), newest_age(data["reports"], ctx), ctx.for_part("reports"))
 
 
-def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
+def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     """Open reports by category shape; cameras as a faint street-level backdrop and ward names
     at the middle of their cameras, so the town is recognisable without any map tiles."""
     reports = data["reports"]
@@ -112,8 +115,8 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
     if not cams.empty:
         traces.append(
             {
-                "lat": cams["lat"],
-                "lon": cams["lon"],
+                "lat": cams["lat"].round(MAP_DECIMALS),
+                "lon": cams["lon"].round(MAP_DECIMALS),
                 "mode": "markers",
                 "showlegend": False,
                 "marker": {"size": 5 * ctx.scale, "color": "rgba(180,192,204,0.25)"},
@@ -125,8 +128,8 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
             continue
         traces.append(
             {
-                "lat": part["lat"],
-                "lon": part["lon"],
+                "lat": part["lat"].round(MAP_DECIMALS),
+                "lon": part["lon"].round(MAP_DECIMALS),
                 "mode": "markers",
                 "name": f"{glyph} {ctx.t.label(REPORT_CATEGORIES, category)} ({len(part)})",
                 "marker": {
@@ -141,16 +144,19 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
         centres = cams.groupby("ward")[["lat", "lon"]].mean().reset_index()
         traces.append(
             {
-                "lat": centres["lat"],
-                "lon": centres["lon"],
+                "lat": centres["lat"].round(MAP_DECIMALS),
+                "lon": centres["lon"].round(MAP_DECIMALS),
                 "mode": "text",
                 "text": centres["ward"],
                 "showlegend": False,
                 "textfont": {"size": 17 * ctx.scale, "color": "rgba(220,228,236,0.75)"},
             }
         )
-    fig = figure(ctx, showlegend=True)
-    fig.update_layout(
+    if not traces:
+        return empty_figure(ctx, ctx.t("rep.none_open"))
+    fig = figure(
+        ctx,
+        showlegend=True,
         # Bottom left: the town's outline leaves that corner free.
         legend={
             "itemsizing": "constant",  # legend shapes stay big when the map's markers shrink
@@ -159,33 +165,32 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
             "y": 0,
             "yanchor": "bottom",
             "bgcolor": "rgba(11,15,20,0.7)",
-        }
+        },
     )
-    if not traces:
-        return empty_figure(ctx, ctx.t("rep.none_open"))
     if tiles:
         for trace in traces:
-            trace["marker"] = {k: v for k, v in trace.get("marker", {}).items() if k != "line"}
-            fig.add_trace(go.Scattermap(**trace))
+            if "marker" in trace:
+                trace["marker"] = {k: v for k, v in trace["marker"].items() if k != "line"}
+            fig["data"].append({"type": "scattermap", **trace})
         lat = pd.concat([t["lat"] for t in traces])
         lon = pd.concat([t["lon"] for t in traces])
-        fig.update_layout(
-            map={
-                "style": {
-                    "version": 8,
-                    "sources": {"tiles": {"type": "raster", "tiles": [tiles], "tileSize": 256}},
-                    "layers": [{"id": "tiles", "type": "raster", "source": "tiles"}],
-                },
-                "center": {"lat": float(lat.mean()), "lon": float(lon.mean())},
-                "zoom": 12.5,
-            }
-        )
+        fig["layout"]["map"] = {
+            "style": {
+                "version": 8,
+                "sources": {"tiles": {"type": "raster", "tiles": [tiles], "tileSize": 256}},
+                "layers": [{"id": "tiles", "type": "raster", "source": "tiles"}],
+            },
+            "center": {"lat": float(lat.mean()), "lon": float(lon.mean())},
+            "zoom": 12.5,
+        }
         return fig
     for trace in traces:
-        fig.add_trace(go.Scatter(x=trace.pop("lon"), y=trace.pop("lat"), **trace))
-    fig.update_xaxes(visible=False)
+        fig["data"].append(
+            {"type": "scatter", "x": trace.pop("lon"), "y": trace.pop("lat"), **trace}
+        )
+    fig["layout"]["xaxis"]["visible"] = False
     # Equal distances look equal: one degree of longitude is cos(latitude) of one of latitude.
-    fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1 / 0.981)
+    fig["layout"]["yaxis"].update(visible=False, scaleanchor="x", scaleratio=1 / 0.981)
     return fig
 
 
@@ -195,7 +200,7 @@ def category_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
     )
 
 
-def category_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
+def category_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     reports = data["reports"]
     opened = open_reports(reports)
     if opened.empty:
@@ -217,7 +222,7 @@ def ward_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
     )
 
 
-def ward_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
+def ward_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     opened = open_reports(data["reports"])
     if opened.empty or "ward" not in opened.columns:
         return empty_figure(ctx, "✔ " + ctx.t("rep.none_open"))
@@ -249,23 +254,28 @@ def hourly_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
     )
 
 
-def hourly_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
+def hourly_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     counts = hourly_counts(data["reports"], ctx)
     x = counts["hour"].dt.tz_convert(ctx.tz).dt.tz_localize(None)
     fig = figure(ctx, showlegend=True, barmode="group", bargap=0.25, bargroupgap=0.05)
-    fig.add_trace(
-        go.Bar(x=x, y=counts["new"], name="■ " + ctx.t("rep.new"), marker_color=COLORS["warn"])
-    )
-    fig.add_trace(
-        go.Bar(
-            x=x,
-            y=counts["resolved"],
-            name="▨ " + ctx.t("rep.resolved"),
-            marker={"color": COLORS["ok"], "pattern": {"shape": "/", "fgcolor": "#000"}},
-        )
-    )
-    fig.update_xaxes(tickformat="%H:%M", dtick=3 * 3600 * 1000)
-    fig.update_yaxes(rangemode="tozero")
+    fig["data"] += [
+        {
+            "type": "bar",
+            "x": x,
+            "y": counts["new"],
+            "name": "■ " + ctx.t("rep.new"),
+            "marker": {"color": COLORS["warn"]},
+        },
+        {
+            "type": "bar",
+            "x": x,
+            "y": counts["resolved"],
+            "name": "▨ " + ctx.t("rep.resolved"),
+            "marker": {"color": COLORS["ok"], "pattern": {"shape": "/", "fgcolor": "#000"}},
+        },
+    ]
+    fig["layout"]["xaxis"].update(tickformat="%H:%M", dtick=3 * 3600 * 1000)
+    fig["layout"]["yaxis"]["rangemode"] = "tozero"
     return fig
 
 

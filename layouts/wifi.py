@@ -7,13 +7,13 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 import pandas as pd
-import plotly.graph_objects as go
 from dash import html
 
 from layouts import overview
 from layouts.common import (
     COLORS,
     Context,
+    Figure,
     big_tile,
     empty_figure,
     figure,
@@ -118,7 +118,7 @@ def sites_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
     return tile_head(ctx.t("wifi.by_site"), newest_age(data["wifi"], ctx), ctx)
 
 
-def sites_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
+def sites_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     live = data["wifi"]
     if live.empty or "site" not in live.columns:
         return empty_figure(ctx)
@@ -131,7 +131,7 @@ def curve_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
     return tile_head(ctx.t("wifi.curve"), newest_age(data["wifi"], ctx), ctx)
 
 
-def curve_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
+def curve_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     """Today as a solid filled line, yesterday (shifted by a day) as a dashed line."""
     ctx = ctx.on_time_axis()
     totals = clients_per_window(data["wifi_clients_48h"])
@@ -148,18 +148,19 @@ def curve_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
     ):
         if frame.empty:
             continue
-        fig.add_trace(
-            go.Scatter(
-                x=frame["time"].dt.tz_convert(ctx.tz).dt.tz_localize(None),
-                y=frame["clients"],
-                mode="lines",
-                line={"width": 3 * ctx.scale, **style},
-                name=name,
-            )
+        fig["data"].append(
+            {
+                "type": "scatter",
+                "x": frame["time"].dt.tz_convert(ctx.tz).dt.tz_localize(None),
+                "y": frame["clients"],
+                "mode": "lines",
+                "line": {"width": 3 * ctx.scale, **style},
+                "name": name,
+            }
         )
     local_now = now.tz_convert(ctx.tz).tz_localize(None)
-    fig.update_xaxes(range=[local_now - day, local_now], tickformat="%H:%M")
-    fig.update_yaxes(rangemode="tozero")
+    fig["layout"]["xaxis"].update(range=[local_now - day, local_now], tickformat="%H:%M")
+    fig["layout"]["yaxis"]["rangemode"] = "tozero"
     return fig
 
 
@@ -181,7 +182,7 @@ def top_loaded(latest: pd.DataFrame) -> pd.DataFrame:
     return frame[["ap_id", "site", "clients", "capacity", "load_pct"]].reset_index(drop=True)
 
 
-def top_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
+def top_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     loaded = top_loaded(data["wifi"]).head(APS_SHOWN)
     if loaded.empty:
         return empty_figure(ctx)
@@ -191,28 +192,28 @@ def top_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
         COLORS["bad"] if p >= 90 else COLORS["warn"] if p >= 75 else COLORS["ok"]
         for p in loaded["load_pct"]
     ]
-    fig = figure(ctx)
-    fig.add_trace(
-        go.Bar(
-            y=labels,
-            x=loaded["load_pct"].tolist(),
-            orientation="h",
-            marker_color=tones,
-            text=[
+    fig = figure(ctx, bargap=0.2)
+    fig["data"].append(
+        {
+            "type": "bar",
+            "y": labels,
+            "x": loaded["load_pct"].tolist(),
+            "orientation": "h",
+            "marker": {"color": tones},
+            "text": [
                 ("▲ " if r.load_pct >= 90 else "")
                 + f"{int(r.load_pct)}% · "
                 + f"{fmt_int(r.clients, ctx.lang)}/{fmt_int(r.capacity, ctx.lang)}"
                 for r in loaded.itertuples()
             ],
-            textposition="outside",
-            textangle=0,
-            cliponaxis=False,
-            textfont={"size": 20 * ctx.scale, "color": COLORS["text"]},
-        )
+            "textposition": "outside",
+            "textangle": 0,
+            "cliponaxis": False,
+            "textfont": {"size": 20 * ctx.scale, "color": COLORS["text"]},
+        }
     )
-    fig.update_layout(bargap=0.2)
-    fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(range=[0, 150], visible=False)
+    fig["layout"]["yaxis"]["autorange"] = "reversed"
+    fig["layout"]["xaxis"].update(range=[0, 150], visible=False)
     return fig
 
 
@@ -220,32 +221,32 @@ def throughput_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
     return tile_head(ctx.t("wifi.throughput"), newest_age(data["wifi"], ctx), ctx)
 
 
-def throughput_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> go.Figure:
+def throughput_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     speed = data["wifi_throughput_3h"]
     if speed.empty:
         return empty_figure(ctx)
     x = speed["time"].dt.tz_convert(ctx.tz).dt.tz_localize(None)
     fig = figure(ctx, showlegend=True)
-    fig.add_trace(
-        go.Scatter(
-            x=x,
-            y=speed["rx_mbps"],
-            mode="lines",
-            line={"color": COLORS["info"], "width": 4 * ctx.scale},
-            name="━ ↓ " + ctx.t("wifi.download"),
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=x,
-            y=speed["tx_mbps"],
-            mode="lines",
-            line={"color": COLORS["warn"], "width": 3 * ctx.scale, "dash": "dot"},
-            name="┅ ↑ " + ctx.t("wifi.upload"),
-        )
-    )
-    fig.update_xaxes(tickformat="%H:%M")
-    fig.update_yaxes(rangemode="tozero")
+    fig["data"] += [
+        {
+            "type": "scatter",
+            "x": x,
+            "y": speed["rx_mbps"],
+            "mode": "lines",
+            "line": {"color": COLORS["info"], "width": 4 * ctx.scale},
+            "name": "━ ↓ " + ctx.t("wifi.download"),
+        },
+        {
+            "type": "scatter",
+            "x": x,
+            "y": speed["tx_mbps"],
+            "mode": "lines",
+            "line": {"color": COLORS["warn"], "width": 3 * ctx.scale, "dash": "dot"},
+            "name": "┅ ↑ " + ctx.t("wifi.upload"),
+        },
+    ]
+    fig["layout"]["xaxis"]["tickformat"] = "%H:%M"
+    fig["layout"]["yaxis"]["rangemode"] = "tozero"
     return fig
 
 

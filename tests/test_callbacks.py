@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 import redis
 import requests
@@ -220,6 +221,9 @@ def test_every_screen_refreshes_in_english_when_asked(seeded_db, tmp_path):
             values = refresh(screen, queries, settings, "en", {"w": 3840, "t": 1})
             assert len(values) == len(screen.OUTPUTS) + 2, name
             assert values[-2] is None  # no trouble to report in the status line
+            for key, value in zip(screen.OUTPUTS, values, strict=False):
+                if key.endswith(".figure"):
+                    go.Figure(value)  # plotly refuses a property it does not know
         shown = json.dumps(
             refresh(SCREENS["indicators"], queries, settings, "en", {"w": 1920, "t": 2})[0],
             default=str,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
+from plotly.io.json import to_json_plotly
 
 from layouts import SCREENS, alerts, cameras, indicators, overview, reports, wifi
 from layouts.common import Context, age_text, big_tile, fmt_int, fmt_number, render_outputs
@@ -20,6 +23,12 @@ NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 
 def ctx(lang: str = "vi", stale: float = 120.0) -> Context:
     return Context(NOW, ZoneInfo("Asia/Ho_Chi_Minh"), Translator(lang), stale)
+
+
+def plotted(figure: dict) -> go.Figure:
+    """The figure as plotly reads it: plotly refuses a property it does not know, so a misspelt
+    one in the wall's plain-dict figures fails here rather than being dropped in the browser."""
+    return go.Figure(figure)
 
 
 def texts(component) -> str:
@@ -407,13 +416,13 @@ def test_report_map_draws_offline_without_tiles_and_with_tiles_when_set():
         }
     )
     data = {"reports": frame, "cameras": pd.DataFrame()}
-    offline = reports.map_figure(data, ctx())
+    offline = plotted(reports.map_figure(data, ctx()))
     assert [t.type for t in offline.data] == ["scatter"]
     assert offline.data[0].marker.symbol == "circle"
     tiled_ctx = Context(
         NOW, ZoneInfo("UTC"), Translator("vi"), 120, extra={"map_tiles_url": "http://t/{z}/{x}/{y}"}
     )
-    tiled = reports.map_figure(data, tiled_ctx)
+    tiled = plotted(reports.map_figure(data, tiled_ctx))
     assert [t.type for t in tiled.data] == ["scattermap"]
     assert tiled.layout.map.style["sources"]["tiles"]["tiles"] == ["http://t/{z}/{x}/{y}"]
 
@@ -430,7 +439,7 @@ def test_report_map_markers_shrink_when_a_city_has_thousands_open():
                 "lon": [106.1] * count,
             }
         )
-        return reports.map_figure({"reports": frame, "cameras": pd.DataFrame()}, ctx())
+        return plotted(reports.map_figure({"reports": frame, "cameras": pd.DataFrame()}, ctx()))
 
     few, many = map_of(20).data[0].marker, map_of(8000).data[0].marker
     assert many.size < few.size / 2 and many.line.width == 0 < few.line.width
@@ -445,7 +454,9 @@ def test_wifi_curve_compares_today_with_yesterday_shifted_by_a_day():
     ]
     totals = wifi.clients_per_window(pd.DataFrame(rows))
     assert totals["clients"].tolist() == [12.0, 3.0]
-    fig = wifi.curve_figure({"wifi_clients_48h": pd.DataFrame(rows), "wifi": pd.DataFrame()}, ctx())
+    fig = plotted(
+        wifi.curve_figure({"wifi_clients_48h": pd.DataFrame(rows), "wifi": pd.DataFrame()}, ctx())
+    )
     names = [t.name for t in fig.data]
     assert names == ["┅ Hôm qua", "━ Hôm nay"]
     assert fig.data[0].line.dash == "dash"  # yesterday differs by line style, not colour only
@@ -472,7 +483,8 @@ def test_day_long_charts_stay_the_same_drawing_for_a_minute_of_ticks_from_the_sa
 
     def drawn(seconds: float) -> list[dict]:
         at = replace(ctx(), now=NOW + timedelta(seconds=seconds))
-        return [cameras.timeline_figure(data, at).to_dict(), wifi.curve_figure(data, at).to_dict()]
+        figures = [cameras.timeline_figure(data, at), wifi.curve_figure(data, at)]
+        return [json.loads(to_json_plotly(f)) for f in figures]  # as Dash sends them
 
     first = drawn(1)
     assert drawn(59) == first
@@ -515,7 +527,7 @@ def test_a_tile_that_cannot_be_drawn_shows_no_data_and_the_rest_still_draws():
         {"a.children": broken, "b.figure": broken, "c.children": lambda d, c: "fine"}, {}, ctx()
     )
     assert "Không có dữ liệu" in texts(values["a.children"])
-    assert values["b.figure"].layout.annotations[0].text == "Không có dữ liệu"
+    assert plotted(values["b.figure"]).layout.annotations[0].text == "Không có dữ liệu"
     assert values["c.children"] == "fine"
 
 
@@ -529,6 +541,9 @@ def test_every_screen_draws_from_empty_data_without_error(name, caplog):
     values = render_outputs(screen.OUTPUTS, empty, ctx())
     assert set(values) == set(screen.OUTPUTS)
     assert "cannot draw" not in caplog.text
+    for key in screen.OUTPUTS:
+        if key.endswith(".figure"):
+            plotted(values[key])
 
 
 def test_ages_and_numbers_read_the_local_way():
