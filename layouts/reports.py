@@ -101,7 +101,8 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     opened = open_reports(reports)
     if not {"lat", "lon"} <= set(opened.columns):
         return empty_figure(ctx, ctx.t("rep.none_open"))
-    opened = opened.dropna(subset=["lat", "lon"])
+    # Only the columns drawn: a city's open reports carry titles and times the map does not use.
+    opened = opened.reindex(columns=["category", "lat", "lon"]).dropna(subset=["lat", "lon"])
     cams = data["cameras"]
     cams = (
         cams.dropna(subset=["lat", "lon"])
