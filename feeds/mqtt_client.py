@@ -25,7 +25,6 @@ from wall.settings import Settings
 
 log = logging.getLogger(__name__)
 
-KEEPALIVE_SECONDS = 30
 RECONNECT_MIN_SECONDS = 1
 RECONNECT_MAX_SECONDS = 30
 RECEIVE_MAXIMUM = 65535  # in-flight QoS 1 messages the broker may send before our acks
@@ -93,7 +92,7 @@ class MqttConnection:
         self.client.connect_async(
             self.broker.host,
             self.broker.port,
-            keepalive=KEEPALIVE_SECONDS,
+            keepalive=self.settings.mqtt_keepalive_seconds,
             clean_start=clean_start,
             properties=properties,
         )
