@@ -132,7 +132,7 @@ def test_a_worker_held_up_by_its_store_keeps_its_connection_and_every_message(
         ingest_batch_size=250,
     )
     store = StalledStore(tmp_path / "ioc.db")
-    total = 20_000
+    total = 20_100
     try:
         with running(settings, store) as worker:
             publisher = Publisher(broker.port, qos=qos)
@@ -141,9 +141,11 @@ def test_a_worker_held_up_by_its_store_keeps_its_connection_and_every_message(
             wait_for(lambda: len(stored(store)) == 100, what="first messages stored")
             store.running.clear()
             stalled = time.monotonic()
-            for camera_id in ids(100, total):  # more than the worker and its receiver hold
-                publisher.camera(camera_id)
-            wait_for(lambda: len(publisher.acked) == total, what="broker took every message")
+            for start in range(100, total, 1000):  # more than the worker and its receiver hold
+                for camera_id in ids(start, start + 1000):  # (paho publishes faster in parts)
+                    publisher.camera(camera_id)
+                sent = start + 1000
+                wait_for(lambda n=sent: len(publisher.acked) == n, what="broker took them")
             time.sleep(max(0.0, stalled + 3.5 * keepalive - time.monotonic()))
             store.running.set()
             wait_for(lambda: stored(store) == set(ids(0, total)), what="every message stored")
