@@ -177,7 +177,10 @@ class MqttConnection:
             except OSError as exc:
                 log.warning("cannot reach %s (%s); retrying", self.broker, exc)
             else:
-                self._serve(client)
+                try:
+                    self._serve(client)
+                except Exception:  # a bug must not end the thread: the next connection is new
+                    log.exception("the connection to %s failed; reconnecting", self.broker)
             if not self._stopping.wait(self._reconnect_delay):
                 self._reconnect_delay = min(2 * self._reconnect_delay, RECONNECT_MAX_SECONDS)
 
@@ -202,16 +205,16 @@ class MqttConnection:
             readers = [self._wake_r, sock] if read_due else [self._wake_r]
             writers = [sock] if client.want_write() else []
             try:
-                readable, writable, _ = select.select(readers, writers, [], timeout)
+                readable, _, _ = select.select(readers, writers, [], timeout)
             except (OSError, ValueError):  # closed under us
-                readable, writable = [], []
+                readable = []
             if self._wake_r in readable:
                 with contextlib.suppress(BlockingIOError):
                     self._wake_r.recv(4096)
             if sock in readable or pending:
                 last_read = time.monotonic()
                 client.loop_read()
-            if client.socket() is not None and (writable or client.want_write()):
+            if client.socket() is not None and client.want_write():  # acks, at once
                 client.loop_write()
             if client.socket() is not None and time.monotonic() - last_misc >= misc_every:
                 last_misc = time.monotonic()
