@@ -190,7 +190,9 @@ class MqttConnection:
         `loop_misc` (keepalive) runs every MISC_SECONDS, not after every packet as in paho's own
         loop, and what it queues (a PINGREQ) is written at once: paho drops the connection when
         it runs in the moment between queueing a PINGREQ and writing it one keepalive period
-        later, with the PINGRESP still unread (behind a backlog the broker sends first)."""
+        later, with the PINGRESP still unread (behind a backlog the broker sends first). That
+        moment is now microseconds long, so the risk is small, not nil, and only where nothing
+        else is sent for a keepalive period while a backlog deeper than that waits (QoS 0)."""
         keepalive = self.settings.mqtt_keepalive_seconds
         trickle, misc_every = keepalive / 4, min(MISC_SECONDS, keepalive / 10)
         last_read = last_misc = time.monotonic()

@@ -14,8 +14,8 @@ for an earlier connection).
 Back-pressure: when the worker is behind, the pipe is full and the hand-over thread waits. The
 network thread never waits: once HOLD_MESSAGES received messages are not handed over yet, it
 pauses reading the socket (so the broker holds the rest) and goes on sending PUBACKs and
-keepalive pings; a worker that is behind for minutes does not cost the connection, nor the QoS 0
-messages in flight on it.
+keepalive pings, so a worker that is behind for minutes does not cost the connection (nor the
+QoS 0 messages in flight on it; MqttConnection._serve says what is left of that risk).
 
 The receiver exits as soon as its pipe to the worker closes (the worker stopped or was killed):
 nothing it held was acknowledged, so the broker sends it again. Its log records and connection
