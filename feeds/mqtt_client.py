@@ -1,17 +1,29 @@
 """The connection to the broker: URL, TLS, credentials, MQTT v5 with a 3.1.1 fallback, a
 persistent session under a fixed client id, reconnect with backoff, manual acknowledgements.
 
-paho's network thread runs `on_message`; the handler given here must only queue work. Each message
-comes with an `ack` that sends its PUBACK later, from any thread, and only on the connection the
-message came in on: after a reconnect the broker sends unacknowledged messages again (same packet
-ids), so a late ack for the old connection could acknowledge a different message on the new one.
+The connection's network thread runs `on_message`; the handler given here must only queue work.
+Each message comes with an `ack` that sends its PUBACK later, from any thread, and only on the
+connection the message came in on: after a reconnect the broker sends unacknowledged messages
+again (same packet ids), so a late ack for the old connection could acknowledge a different
+message on the new one.
+
+The network thread is our own loop over paho's `loop_read`, `loop_write` and `loop_misc` (paho's
+`loop_start` cannot stop reading without stopping everything): a consumer that cannot take more
+calls `pause_reading`, and the thread stops reading the socket (TCP then holds the broker back)
+while it still sends PUBACKs, publishes and keepalive pings. paho drops a connection on which
+nothing was read for a keepalive period after a ping, so while paused it still reads one packet
+every quarter of that period.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import select
+import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -25,11 +37,12 @@ from wall.settings import Settings
 
 log = logging.getLogger(__name__)
 
-KEEPALIVE_SECONDS = 30
 RECONNECT_MIN_SECONDS = 1
 RECONNECT_MAX_SECONDS = 30
 RECEIVE_MAXIMUM = 65535  # in-flight QoS 1 messages the broker may send before our acks
 UNSUPPORTED_PROTOCOL = 132  # CONNACK reason (v5); paho maps a 3.1.1 broker's refusal onto it
+MISC_SECONDS = 0.1  # keepalive and timeouts are checked this often
+STOP_SECONDS = 10.0
 
 MessageHandler = Callable[[mqtt.MQTTMessage, Callable[[], None]], None]
 
@@ -78,6 +91,14 @@ class MqttConnection:
         self.subscribed = threading.Event()  # the broker confirmed every subscription
         self.fallback_needed = threading.Event()
         self._generation = 0  # one per connection: acks of another connection are dropped
+        self._reading = threading.Event()  # cleared by pause_reading
+        self._reading.set()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._wake_r, self._wake_w = socket.socketpair()  # ends the network thread's select
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._reconnect_delay = RECONNECT_MIN_SECONDS
         self.client = self._new_client()
 
     def start(self) -> None:
@@ -93,11 +114,26 @@ class MqttConnection:
         self.client.connect_async(
             self.broker.host,
             self.broker.port,
-            keepalive=KEEPALIVE_SECONDS,
+            keepalive=self.settings.mqtt_keepalive_seconds,
             clean_start=clean_start,
             properties=properties,
         )
-        self.client.loop_start()
+        self._stopping.clear()
+        self._thread = threading.Thread(
+            target=self._network_loop,
+            args=(self.client,),
+            name=f"mqtt-{self.settings.mqtt_client_id}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def pause_reading(self) -> None:
+        """Stop reading messages (nearly: see the module docstring) until `resume_reading`."""
+        self._reading.clear()
+
+    def resume_reading(self) -> None:
+        self._reading.set()
+        self._wake()
 
     def fall_back_to_311(self) -> None:
         """The broker refused MQTT v5: the same session settings over MQTT 3.1.1."""
@@ -109,10 +145,17 @@ class MqttConnection:
         self.start()
 
     def stop(self) -> None:
+        """Send what is queued (acks included), disconnect and end the network thread."""
         self.connected.clear()
         self.subscribed.clear()
+        self._stopping.set()
         self.client.disconnect()
-        self.client.loop_stop()
+        self._wake()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(STOP_SECONDS)
+            if self._thread.is_alive():
+                log.error("the MQTT network thread did not stop within %g s", STOP_SECONDS)
+        self._thread = None
         self.connected.clear()
 
     def publish(self, topic: str, payload: bytes, properties: Properties | None = None) -> None:
@@ -120,6 +163,66 @@ class MqttConnection:
         if self.protocol != MQTTProtocolVersion.MQTTv5:
             properties = None
         self.client.publish(topic, payload, qos=1, properties=properties)
+
+    def _wake(self) -> None:
+        with contextlib.suppress(BlockingIOError):  # a wake-up is pending already
+            self._wake_w.send(b"x")
+
+    def _network_loop(self, client: mqtt.Client) -> None:
+        """What paho's loop_forever does (connect, serve, reconnect with backoff), with reading
+        paused on request."""
+        while not self._stopping.is_set():
+            try:
+                client.reconnect()
+            except OSError as exc:
+                log.warning("cannot reach %s (%s); retrying", self.broker, exc)
+            else:
+                try:
+                    self._serve(client)
+                except Exception:  # a bug must not end the thread: the next connection is new
+                    log.exception("the connection to %s failed; reconnecting", self.broker)
+            if not self._stopping.wait(self._reconnect_delay):
+                self._reconnect_delay = min(2 * self._reconnect_delay, RECONNECT_MAX_SECONDS)
+
+    def _serve(self, client: mqtt.Client) -> None:
+        """Until the connection ends.
+
+        `loop_misc` (keepalive) runs every MISC_SECONDS, not after every packet as in paho's own
+        loop, and what it queues (a PINGREQ) is written at once: paho drops the connection when
+        it runs in the moment between queueing a PINGREQ and writing it one keepalive period
+        later, with the PINGRESP still unread (behind a backlog the broker sends first). That
+        moment is now microseconds long, so the risk is small, not nil, and only where nothing
+        else is sent for a keepalive period while a backlog deeper than that waits (QoS 0)."""
+        keepalive = self.settings.mqtt_keepalive_seconds
+        trickle, misc_every = keepalive / 4, min(MISC_SECONDS, keepalive / 10)
+        last_read = last_misc = time.monotonic()
+        while (sock := client.socket()) is not None:
+            now = time.monotonic()
+            paused = not self._reading.is_set()
+            read_due = not paused or now - last_read >= trickle
+            pending = read_due and hasattr(sock, "pending") and sock.pending() > 0  # TLS buffer
+            timeout = 0.0 if pending else max(0.0, last_misc + misc_every - now)
+            if paused:
+                timeout = min(timeout, max(0.0, last_read + trickle - now))
+            readers = [self._wake_r, sock] if read_due else [self._wake_r]
+            writers = [sock] if client.want_write() else []
+            try:
+                readable, _, _ = select.select(readers, writers, [], timeout)
+            except (OSError, ValueError):  # closed under us
+                readable = []
+            if self._wake_r in readable:
+                with contextlib.suppress(BlockingIOError):
+                    self._wake_r.recv(4096)
+            if sock in readable or pending:
+                last_read = time.monotonic()
+                client.loop_read()
+            if client.socket() is not None and client.want_write():  # acks, at once
+                client.loop_write()
+            if client.socket() is not None and time.monotonic() - last_misc >= misc_every:
+                last_misc = time.monotonic()
+                client.loop_misc()
+                if client.socket() is not None and client.want_write():
+                    client.loop_write()
 
     def _new_client(self) -> mqtt.Client:
         v5 = self.protocol == MQTTProtocolVersion.MQTTv5
@@ -130,14 +233,14 @@ class MqttConnection:
             protocol=self.protocol,
             manual_ack=True,
         )
-        client.reconnect_delay_set(RECONNECT_MIN_SECONDS, RECONNECT_MAX_SECONDS)
+        # queued packets (acks from other threads) wake our loop instead of being written there
+        client.on_socket_register_write = lambda client, userdata, sock: self._wake()
         if self.settings.mqtt_username:
             client.username_pw_set(self.settings.mqtt_username, self.settings.mqtt_password)
         if self.broker.tls:
             client.tls_set(ca_certs=self.settings.mqtt_ca_file, cert_reqs=ssl.CERT_REQUIRED)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
-        client.on_connect_fail = self._on_connect_fail
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         return client
@@ -153,6 +256,7 @@ class MqttConnection:
             log.error("%s refused the connection: %s", self.broker, reason_code)
             return
         self._generation += 1
+        self._reconnect_delay = RECONNECT_MIN_SECONDS
         log.info(
             "connected to %s (MQTT %s, session %s)",
             self.broker,
@@ -181,9 +285,6 @@ class MqttConnection:
         self.connected.clear()
         self.subscribed.clear()
 
-    def _on_connect_fail(self, client, userdata) -> None:
-        log.warning("cannot reach %s; retrying", self.broker)
-
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         generation, mid, qos = self._generation, message.mid, message.qos
 
@@ -193,5 +294,5 @@ class MqttConnection:
 
         try:
             self.handle_message(message, ack)
-        except Exception:  # an exception here would stop paho's network loop
+        except Exception:  # an exception here would stop the network thread
             log.exception("message on %r not handled", message._topic)

@@ -4,11 +4,18 @@ writing on the other.
 The worker is CPU-bound in Python, and the threads of one process share one core (the GIL): with
 paho's network thread, validation and the store writer in one process, each waited for the
 others. So `python -m feeds mqtt` spawns a receiver process that runs the MqttConnection and does
-nothing else: paho's network thread collects each message's topic, payload and receive time into
-a batch, which goes to the worker over a pipe once it holds BATCH_MESSAGES messages or is
-FLUSH_SECONDS old. The worker answers "batch n is durable" (in the store or the fsynced spool);
-only then does the receiver send that batch's PUBACKs, in order, on the connection the messages
-came in on (MqttConnection drops acks meant for an earlier connection).
+nothing else: its network thread collects each message's topic, payload and receive time into a
+batch, which is handed over once it holds BATCH_MESSAGES messages or is FLUSH_SECONDS old; a
+hand-over thread sends the batches to the worker over a pipe. The worker answers "batch n is
+durable" (in the store or the fsynced spool); only then does the receiver send that batch's
+PUBACKs, in order, on the connection the messages came in on (MqttConnection drops acks meant
+for an earlier connection).
+
+Back-pressure: when the worker is behind, the pipe is full and the hand-over thread waits. The
+network thread never waits: once HOLD_MESSAGES received messages are not handed over yet, it
+pauses reading the socket (so the broker holds the rest) and goes on sending PUBACKs and
+keepalive pings, so a worker that is behind for minutes does not cost the connection (nor the
+QoS 0 messages in flight on it; MqttConnection._serve says what is left of that risk).
 
 The receiver exits as soon as its pipe to the worker closes (the worker stopped or was killed):
 nothing it held was acknowledged, so the broker sends it again. Its log records and connection
@@ -40,6 +47,7 @@ log = logging.getLogger(__name__)
 
 BATCH_MESSAGES = 500
 FLUSH_SECONDS = 0.01  # a batch that is not full goes to the worker after at most this long
+HOLD_MESSAGES = 4 * BATCH_MESSAGES  # received, not handed over yet: past this, reading pauses
 STATE_POLL_SECONDS = 0.05
 STOP_SECONDS = 15.0
 RESTART_DELAY_SECONDS = 1.0
@@ -175,22 +183,24 @@ class _Receiver:
         log_level: int,
     ):
         self.pipe = pipe
-        self._send_lock = threading.Lock()
         root = logging.getLogger()
-        root.handlers[:] = [_ForwardLogs(self._send)]
+        root.handlers[:] = [_ForwardLogs(self._queue)]
         root.setLevel(log_level)
-        self._lock = threading.Lock()  # the batch being filled: paho's thread and the flusher
-        self._messages: list[tuple[str, bytes, float]] = []
+        self._cond = threading.Condition()  # guards the fields below
+        self._messages: list[tuple[str, bytes, float]] = []  # the batch being filled
         self._acks: list[Callable[[], None]] = []
+        self._outgoing: deque[tuple] = deque()  # to the worker, in order: batches, logs, states
+        self._held = 0  # messages received and not handed over yet
+        self._paused = False
         self._unacked: deque[tuple[int, list[Callable[[], None]]]] = deque()
         self._next_batch_id = 0
         self._filling = threading.Event()
         self.connection = MqttConnection(settings, subscriptions, self._on_message)
 
     def run(self) -> None:
+        for loop in (self._hand_over_loop, self._flush_loop, self._watch_loop):
+            threading.Thread(target=loop, name=loop.__name__, daemon=True).start()
         self.connection.start()
-        threading.Thread(target=self._flush_loop, name="flush", daemon=True).start()
-        threading.Thread(target=self._watch_loop, name="watch", daemon=True).start()
         while True:
             try:
                 command, *body = self.pipe.recv()
@@ -206,34 +216,61 @@ class _Receiver:
                 return
 
     def _on_message(self, message, ack: Callable[[], None]) -> None:
-        """On paho's network thread."""
-        with self._lock:
+        """On the network thread, which must never wait (it also sends the pings)."""
+        with self._cond:
             self._messages.append((message.topic, message.payload, time.time()))
             self._acks.append(ack)
+            self._held += 1
             count = len(self._messages)
+            if count >= BATCH_MESSAGES:
+                self._seal_batch()
+            if self._held >= HOLD_MESSAGES and not self._paused:
+                self._paused = True
+                self.connection.pause_reading()
         if count == 1:
             self._filling.set()
-        elif count >= BATCH_MESSAGES:
-            self._send_batch()
 
-    def _send_batch(self) -> None:
-        with self._send_lock:  # batches leave in the order of their ids
-            with self._lock:
-                messages, acks = self._messages, self._acks
-                self._messages, self._acks = [], []
-            if not messages:
+    def _seal_batch(self) -> None:
+        """The batch being filled joins the outgoing queue (with `_cond` held)."""
+        if not self._messages:
+            return
+        batch_id = self._next_batch_id
+        self._next_batch_id += 1
+        self._unacked.append((batch_id, self._acks))
+        self._outgoing.append(("batch", batch_id, self._messages))
+        self._messages, self._acks = [], []
+        self._cond.notify()
+
+    def _queue(self, message: tuple) -> None:
+        with self._cond:
+            self._outgoing.append(message)
+            self._cond.notify()
+
+    def _hand_over_loop(self) -> None:
+        """The pipe's only writer: waits while the worker is behind (back-pressure)."""
+        while True:
+            with self._cond:
+                while not self._outgoing:
+                    self._cond.wait()
+                message = self._outgoing.popleft()
+            try:
+                self.pipe.send(message)
+            except (OSError, ValueError):  # the worker is gone, or this process is stopping
                 return
-            batch_id = self._next_batch_id
-            self._next_batch_id += 1
-            self._unacked.append((batch_id, acks))
-            self.pipe.send(("batch", batch_id, messages))
+            if message[0] == "batch":
+                with self._cond:
+                    self._held -= len(message[2])
+                    if self._paused and self._held < HOLD_MESSAGES:
+                        self._paused = False
+                        self.connection.resume_reading()
 
     def _flush_loop(self) -> None:
         while True:
             self._filling.wait()
             time.sleep(FLUSH_SECONDS)
             self._filling.clear()
-            self._send_batch()
+            with self._cond:
+                self._seal_batch()
 
     def _ack(self, batch_id: int) -> None:
         while self._unacked and self._unacked[0][0] <= batch_id:
@@ -259,17 +296,13 @@ class _Receiver:
                 self.connection.protocol,
             )
             if state != reported:
-                self._send(("state", *state))
+                self._queue(("state", *state))
                 reported = state
             time.sleep(STATE_POLL_SECONDS)
 
-    def _send(self, message: tuple) -> None:
-        with self._send_lock:
-            self.pipe.send(message)
-
 
 class _ForwardLogs(logging.Handler):
-    """Log records of the receiver process, sent to the worker to be logged there."""
+    """Log records of the receiver process, queued for the worker to log them (never waits)."""
 
     def __init__(self, send: Callable[[tuple], None]):
         super().__init__()

@@ -64,10 +64,12 @@ def running(settings: Settings, store: Store) -> Iterator[MqttWorker]:
 
 
 class Publisher:
-    """A real paho client publishing at QoS 1; remembers which messages the broker acknowledged
-    and keeps unacknowledged ones to resend after a reconnect, as any sensor gateway would."""
+    """A real paho client publishing at QoS 1 (or 0); remembers which messages the broker
+    acknowledged (at QoS 0: which were sent) and keeps unacknowledged ones to resend after a
+    reconnect, as any sensor gateway would."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, qos: int = 1):
+        self.qos = qos
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=f"pub-{uuid.uuid4().hex[:8]}",
@@ -93,7 +95,7 @@ class Publisher:
         self.raw(f"ioc/camera/{camera_id}/status", payload.encode(), camera_id)
 
     def raw(self, topic: str, payload: bytes, key: str | None = None) -> None:
-        info = self.client.publish(topic, payload, qos=1)
+        info = self.client.publish(topic, payload, qos=self.qos)
         if key is not None:
             self._keys[info.mid] = key
 

@@ -46,6 +46,8 @@ def test_environment_overrides_the_settings_file(tmp_path: Path) -> None:
         ({"IOC_INFLUX_RETRIES": "2.5"}, "IOC_INFLUX_RETRIES", "whole number"),
         ({"IOC_TIMEZONE": "Asia/Hanoi_City"}, "IOC_TIMEZONE", "time zone"),
         ({"IOC_LANGUAGE": "fr"}, "IOC_LANGUAGE", "vi, en"),
+        ({"IOC_MQTT_KEEPALIVE_SECONDS": "0"}, "IOC_MQTT_KEEPALIVE_SECONDS", "at least 1"),
+        ({"IOC_MQTT_KEEPALIVE_SECONDS": "70000"}, "IOC_MQTT_KEEPALIVE_SECONDS", "at most 65535"),
     ],
 )
 def test_a_bad_setting_names_itself(environ: dict, setting: str, problem: str) -> None:

@@ -365,6 +365,13 @@ def _positive_whole_number(value: Any) -> int:
     return number
 
 
+def _mqtt_keepalive(value: Any) -> int:
+    number = _positive_whole_number(value)
+    if number > 65535:
+        raise ValueError(f"{value!r} must be at most 65535 (the most MQTT allows)")
+    return number
+
+
 def _spool_bytes(value: Any) -> int:
     number = _whole_number(value)
     if number < 4096:
@@ -662,6 +669,14 @@ class Settings:
         "MQTT version the worker speaks first: 5, or 3.1.1 (about twice the messages per second "
         "through paho; no session expiry or dead-letter properties). On 5 it falls back to "
         "3.1.1 by itself when the broker refuses 5.",
+    )
+    mqtt_keepalive_seconds: int = _setting(
+        30,
+        _mqtt_keepalive,
+        "MQTT keepalive: the worker pings the broker when it sent nothing else for this many "
+        "seconds, and the broker drops a worker it heard nothing from for 1.5 times as long. "
+        "Shorter: a dead connection is noticed sooner (and NAT or firewall idle timeouts are not "
+        "reached).",
     )
 
     @property
