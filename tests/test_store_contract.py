@@ -249,6 +249,18 @@ def test_latest_unless_leaves_out_entities_whose_newest_point_matches(store: Sto
     assert len(store.latest("field_report", "report_id")) == 5
 
 
+def test_latest_unless_ignores_a_filtered_value_older_than_the_newest_point(store: Store) -> None:
+    """A report closed, then updated by a point without a status, is not closed by its newest
+    point: asking each report's last status (InfluxQL `last(status)`) would wrongly leave it out."""
+    title_only = Point(
+        "field_report", {"report_id": "updated"}, {"title": "x"}, T0 + timedelta(minutes=5)
+    )
+    store.write([report("updated", 0, "resolved"), title_only, report("closed", 0, "closed")])
+    latest = store.latest("field_report", "report_id", unless={"status": ["resolved", "closed"]})
+    assert latest["report_id"].tolist() == ["updated"]
+    assert latest.loc[0, "title"] == "x"
+
+
 def test_latest_unless_filters_on_numbers_and_booleans(store: Store) -> None:
     store.write([cam("up", 0, True, fps=25.0), cam("down", 0, False, fps=0.0)])
     assert store.latest("camera_status", "camera_id", unless={"online": [False]})[
