@@ -214,7 +214,7 @@ class InfluxStore(Store):
         check_name("tag", entity)
         field_filter_values(unless)
         recent = datetime.now(UTC) - RECENT_WINDOW
-        if since is not None and since >= recent - RECENT_WINDOW:
+        if since is not None and since >= recent - RECENT_WINDOW:  # bounded to a few days already
             rows = self._newest_points(measurement, entity, _since(since))
         else:
             rows = self._newest_points_recent_first(measurement, entity, since, recent)
