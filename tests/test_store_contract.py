@@ -11,6 +11,7 @@ import pytest
 
 from wall.settings import Settings
 from wall.store import Event, InvalidPoint, Point, Store, StoreError, open_store
+from wall.store.influx import MAX_SILENT_ENTITIES_ASKED
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 WARDS = ["Long Thành Bắc", "Long Thành Trung", "Hiệp Tân", "Phường 1, khu A", "Trường Hòa"]
@@ -248,6 +249,18 @@ def test_latest_unless_leaves_out_entities_whose_newest_point_matches(store: Sto
     assert len(store.latest("field_report", "report_id")) == 5
 
 
+def test_latest_unless_ignores_a_filtered_value_older_than_the_newest_point(store: Store) -> None:
+    """A report closed, then updated by a point without a status, is not closed by its newest
+    point: asking each report's last status (InfluxQL `last(status)`) would wrongly leave it out."""
+    title_only = Point(
+        "field_report", {"report_id": "updated"}, {"title": "x"}, T0 + timedelta(minutes=5)
+    )
+    store.write([report("updated", 0, "resolved"), title_only, report("closed", 0, "closed")])
+    latest = store.latest("field_report", "report_id", unless={"status": ["resolved", "closed"]})
+    assert latest["report_id"].tolist() == ["updated"]
+    assert latest.loc[0, "title"] == "x"
+
+
 def test_latest_unless_filters_on_numbers_and_booleans(store: Store) -> None:
     store.write([cam("up", 0, True, fps=25.0), cam("down", 0, False, fps=0.0)])
     assert store.latest("camera_status", "camera_id", unless={"online": [False]})[
@@ -268,6 +281,66 @@ def test_latest_follows_an_entity_that_moved_ward(store: Store) -> None:
     store.write([cam("c1", 0, True, ward="Hiệp Tân"), cam("c1", 5, False, ward="Trường Hòa")])
     latest = store.latest("camera_status", "camera_id")
     assert latest[["camera_id", "ward", "online"]].values.tolist() == [["c1", "Trường Hòa", False]]
+
+
+def days_ago(now: datetime, days: float, camera_id: str, online: bool, **tags_and_fields) -> Point:
+    return cam(
+        camera_id,
+        (now - T0 - timedelta(days=days)) / timedelta(minutes=1),
+        online,
+        **tags_and_fields,
+    )
+
+
+def test_latest_finds_entities_silent_for_days_with_their_newest_point(store: Store) -> None:
+    """The newest point of an entity silent for days is its newest, whatever the store reads
+    first (InfluxDB asks the last day, then the entities missing from it)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    gate = 'Cổng "A", tầng=2 \\B'  # quotes, comma, space, equals and a backslash in the id
+    store.write(
+        [
+            days_ago(now, 20, "quiet", True, fps=20.0),
+            days_ago(now, 10, "quiet", False, fps=3.0),
+            days_ago(now, 10, "busy", False, fps=1.0),
+            days_ago(now, 1 / 288, "busy", True, fps=25.0),
+            days_ago(now, 3, gate, True, fps=12.0),
+        ]
+    )
+
+    def newest(**kwargs) -> dict[str, tuple[pd.Timestamp, float]]:
+        latest = store.latest("camera_status", "camera_id", **kwargs)
+        return {row.camera_id: (row.time, row.fps) for row in latest.itertuples()}
+
+    def at(days: float) -> pd.Timestamp:
+        return pd.Timestamp(now - timedelta(days=days))
+
+    everything = {"quiet": (at(10), 3.0), "busy": (at(1 / 288), 25.0), gate: (at(3), 12.0)}
+    assert newest() == everything
+    assert newest(since=now - timedelta(days=15)) == everything
+    # Points older than `since` count for nothing, though the entity's id is known to the store.
+    assert newest(since=now - timedelta(days=5)) == {k: everything[k] for k in ("busy", gate)}
+    # `unless` looks at the newest point only: quiet's older point was online, busy's offline.
+    assert newest(unless={"online": [False]}) == {k: everything[k] for k in ("busy", gate)}
+    assert newest(since=now - timedelta(days=15), unless={"online": [True]}) == {
+        "quiet": everything["quiet"]
+    }
+
+
+def test_latest_of_many_entities_silent_for_days(store: Store) -> None:
+    """More entities silent lately than the InfluxDB store asks for by name: the same answer."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    silent = MAX_SILENT_ENTITIES_ASKED + 1
+    store.write(
+        [days_ago(now, 3 + 7 * (c % 2), f"c{c}", True, fps=float(c)) for c in range(silent)]
+    )
+    store.write([days_ago(now, 9, "c0", False), days_ago(now, 0.01, "live", True, fps=-1.0)])
+    latest = store.latest("camera_status", "camera_id").set_index("camera_id")
+    assert len(latest) == silent + 1
+    assert latest.loc["c0", "time"] == pd.Timestamp(now - timedelta(days=3))
+    assert latest.loc["c1", "time"] == pd.Timestamp(now - timedelta(days=10))
+    assert latest["fps"].sum() == sum(range(silent)) - 1
+    since = store.latest("camera_status", "camera_id", since=now - timedelta(days=5))
+    assert sorted(since["camera_id"]) == sorted(["live", *(f"c{c}" for c in range(0, silent, 2))])
 
 
 def test_reads_of_an_empty_store_or_range_are_empty_frames(store: Store) -> None:
