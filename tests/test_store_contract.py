@@ -283,6 +283,42 @@ def test_latest_follows_an_entity_that_moved_ward(store: Store) -> None:
     assert latest[["camera_id", "ward", "online"]].values.tolist() == [["c1", "Trường Hòa", False]]
 
 
+def test_latest_over_the_last_minutes_answers_as_over_any_range(store: Store) -> None:
+    """The wall folds forward asking the last few minutes (InfluxDB then reads those points and
+    picks each entity's newest itself): write order, a ward move, a point without the entity tag
+    and `unless` on the newest point behave as over any range."""
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def ago(minutes: float) -> float:  # `cam`'s minutes after T0
+        return (now - T0 - timedelta(minutes=minutes)) / timedelta(minutes=1)
+
+    points = [
+        cam("c1", ago(8), False),
+        cam("c1", ago(3), True, fps=25.0),
+        cam("c1", ago(6), False),
+        cam("c2", ago(6), True, ward="Hiệp Tân"),
+        cam("c2", ago(4), False, ward="Trường Hòa"),
+        cam("c3", ago(20), False),  # silent since before the question's range
+        Point("camera_status", {"ward": "Hiệp Tân"}, {"online": False}, now - timedelta(minutes=2)),
+    ]
+    random.Random(3).shuffle(points)
+    store.write(points)
+    since = now - timedelta(minutes=10)
+    latest = store.latest("camera_status", "camera_id", since=since).set_index("camera_id")
+    assert sorted(latest.index) == ["c1", "c2"]
+    assert latest.loc["c1", "online"] and latest.loc["c1", "fps"] == 25.0
+    assert latest.loc["c1", "time"] == pd.Timestamp(now - timedelta(minutes=3))
+    assert latest.loc["c2", ["ward", "online"]].tolist() == ["Trường Hòa", False]
+    down = store.latest("camera_status", "camera_id", since=since, unless={"online": [True]})
+    assert down["camera_id"].tolist() == ["c2"]
+    title_only = Point("field_report", {"report_id": "r1"}, {"title": "x"}, now)
+    store.write([report("r1", ago(5), "resolved"), title_only])
+    still_open = store.latest(
+        "field_report", "report_id", since=since, unless={"status": ["resolved"]}
+    )
+    assert still_open["report_id"].tolist() == ["r1"]
+
+
 def days_ago(now: datetime, days: float, camera_id: str, online: bool, **tags_and_fields) -> Point:
     return cam(
         camera_id,

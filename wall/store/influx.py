@@ -55,6 +55,8 @@ CHANGED_ENTITIES_PER_QUERY = 200
 # The newest point of most entities is in the last day: asked first, the time bound lets InfluxDB
 # skip older shards (a city's 2,000 cameras over 30 days: 0.17 s against 1.6 s for all of it).
 RECENT_WINDOW = timedelta(days=1)
+# A `since` this close to now (the wall's folds: the last ~15 minutes) reads the points themselves.
+RAW_WINDOW = timedelta(minutes=30)
 # Entities silent during RECENT_WINDOW are then asked by name over the whole range, this many at
 # most (a query per CHANGED_ENTITIES_PER_QUERY); past that (most of a city's 50,000 reports are
 # old) one query over the whole range costs less.
@@ -213,8 +215,11 @@ class InfluxStore(Store):
         check_name("measurement", measurement)
         check_name("tag", entity)
         field_filter_values(unless)
-        recent = datetime.now(UTC) - RECENT_WINDOW
-        if since is not None and since >= recent - RECENT_WINDOW:  # bounded to a few days already
+        now = datetime.now(UTC)
+        recent = now - RECENT_WINDOW
+        if since is not None and since >= now - RAW_WINDOW:  # a fold forward: few points
+            rows = self._newest_of_points_since(measurement, entity, since)
+        elif since is not None and since >= recent - RECENT_WINDOW:  # bounded to a few days
             rows = self._newest_points(measurement, entity, _since(since))
         else:
             rows = self._newest_points_recent_first(measurement, entity, since, recent)
@@ -228,6 +233,18 @@ class InfluxStore(Store):
             f"GROUP BY {quote_identifier(entity)} ORDER BY time DESC LIMIT 1"
         )
         return list(_rows(series))
+
+    def _newest_of_points_since(self, measurement: str, entity: str, since: datetime) -> list[dict]:
+        """Every point since, newest per entity picked here: over minutes, cheaper than the
+        server's GROUP BY, which visits every series of the shard (the field reports of a city,
+        one series each: 0.46 s against 0.09 s for the last 16 minutes on InfluxDB 1.6)."""
+        newest: dict[Any, dict] = {}
+        series = self._query(f"SELECT * FROM {quote_identifier(measurement)} WHERE {_since(since)}")
+        for row in _rows(series):  # oldest first
+            key = row.get(entity)
+            if key is not None and (key not in newest or row["time"] >= newest[key]["time"]):
+                newest[key] = row
+        return list(newest.values())
 
     def _newest_points_recent_first(
         self, measurement: str, entity: str, since: datetime | None, recent: datetime
