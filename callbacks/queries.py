@@ -175,7 +175,7 @@ class Queries:
             now = datetime.now(UTC)
             if not isinstance(spec.fetch, Incremental):
                 return spec.fetch(self.store, now, None)
-            previous = self._previous(name)
+            previous = self._previous(name, now)
             if previous is None:  # nothing to fold forward from
                 state = spec.fetch.scratch(self.store, now)
             else:
@@ -188,10 +188,14 @@ class Queries:
 
         return shared(f"part:{name}", timeout, compute)
 
-    def _previous(self, name: str) -> Previous | None:
-        """The later-born of the last tick's answer and the last background read's: a tick that
-        folded an older answer forward while that read ran must not put the read aside."""
-        kept = (remembered(f"previous:{name}"), remembered(f"refolded:{name}"))
+    def _previous(self, name: str, now: datetime) -> Previous | None:
+        """The last tick's answer, or once that is due for a read from scratch the background
+        read's answer if there is one: a tick that folded the older answer forward while that
+        read ran must not put the read aside."""
+        previous = remembered(f"previous:{name}")
+        if previous is not None and not refold_due(previous, now):
+            return previous
+        kept = (previous, remembered(f"refolded:{name}"))
         return max((p for p in kept if p is not None), key=lambda p: p[2], default=None)
 
     def _refold_behind(self, name: str, question: Incremental) -> None:
