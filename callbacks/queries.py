@@ -3,6 +3,12 @@
 A part is one question (e.g. "newest point of every camera"); screens list the parts they draw
 from, and two screens (or fifty kiosks) asking for the same part in one tick share one answer.
 Live parts are held for one refresh tick, history parts for `history_refresh_seconds`.
+
+A screen's parts are asked at once, so a screen nothing is cached for waits for its slowest part.
+An incremental part (wall.store.newest) is folded forward each tick; the tick that finds its
+hourly read from scratch due still folds, and that read runs in the background, once at a time
+across the wall's processes, for the ticks after it to fold from. Only a part with no previous
+answer at all (a cold cache) is read from scratch on the request.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ ALERT_HISTORY = timedelta(days=7)
 COUNTERS_HISTORY = timedelta(hours=3)
 PREVIOUS_KEPT_SECONDS = 3600
 # A read from scratch in the background keeps others from starting one this long at most, should
-# the wall process die while reading (a city's InfluxDB takes about 6 s).
+# the wall process die while reading (a city's InfluxDB took 6-25 s on a busy 2-core machine).
 REFOLD_HELD_SECONDS = 600
 
 
