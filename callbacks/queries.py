@@ -3,17 +3,26 @@
 A part is one question (e.g. "newest point of every camera"); screens list the parts they draw
 from, and two screens (or fifty kiosks) asking for the same part in one tick share one answer.
 Live parts are held for one refresh tick, history parts for `history_refresh_seconds`.
+
+A screen's parts are asked at once, so a screen nothing is cached for waits for its slowest part.
+An incremental part (wall.store.newest) is folded forward each tick; the tick that finds its
+hourly read from scratch due still folds, and that read runs in the background, once at a time
+across the wall's processes, for the ticks after it to fold from. Only a part with no previous
+answer at all (a cold cache) is read from scratch on the request.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
+from flask import current_app
 
+from layouts import SCREENS
 from layouts.alerts import alerts_frame
 from layouts.cameras import HISTORY as CAMERA_HISTORY
 from layouts.cameras import fold_outages
@@ -21,11 +30,11 @@ from layouts.indicators import TREND_POINTS
 from layouts.wifi import CURVE_WINDOW, THROUGHPUT_WINDOW, throughput_series
 from wall.alerts.model import STREAM as ALERT_STREAM
 from wall.alerts.model import fold
-from wall.cache import remember, remembered, shared
+from wall.cache import in_background, remember, remembered, shared
 from wall.domain import CLOSED_REPORT_STATUSES, FIELD_REPORT, is_open_report
 from wall.settings import Settings
 from wall.store import Store, open_store
-from wall.store.newest import REFOLD_EVERY, Previous, newest
+from wall.store.newest import Incremental, Previous, newest, refold_due
 
 REPORTS_KEPT = timedelta(days=90)
 # The screens draw the open reports of any age and count those created or closed in 24 h.
@@ -34,16 +43,18 @@ REPORT = FIELD_REPORT.entity
 ALERT_HISTORY = timedelta(days=7)
 COUNTERS_HISTORY = timedelta(hours=3)
 PREVIOUS_KEPT_SECONDS = 3600
+# A read from scratch in the background keeps others from starting one this long at most, should
+# the wall process die while reading (a city's InfluxDB took 6-25 s on a busy 2-core machine).
+REFOLD_HELD_SECONDS = 600
 
 
 @dataclass(frozen=True)
 class Part:
-    """One question. An incremental one gets its previous Previous and returns the next; the
-    screens see only its answer."""
+    """One question: asked whole each time, or (an `Incremental`) folded forward from its
+    previous answer, of which the screens see only the frame."""
 
-    fetch: Callable[[Store, datetime, Previous | None], pd.DataFrame | Previous]
+    fetch: Callable[[Store, datetime, None], pd.DataFrame] | Incremental
     history: bool = False  # held for history_refresh_seconds instead of one tick
-    incremental: bool = False
 
 
 def _wifi_throughput(store: Store, now: datetime, _: object) -> pd.DataFrame:
@@ -61,12 +72,17 @@ def _wifi_throughput(store: Store, now: datetime, _: object) -> pd.DataFrame:
     return throughput_series(counters)
 
 
-def _camera_outages(store: Store, now: datetime, previous: Previous | None) -> Previous:
+def _outages_from_scratch(store: Store, now: datetime) -> Previous:
+    changes = store.changes("camera_status", "online", "camera_id", now - CAMERA_HISTORY, now)
+    return now, fold_outages(None, changes, now), now
+
+
+def _outages_folded(store: Store, now: datetime, previous: Previous) -> Previous:
     """Outages folded forward from the previous answer with only the points since then, and of
     those only the ones where a camera went offline or came back (`Store.changes`)."""
-    since, spans, born = now - CAMERA_HISTORY, None, now
-    if previous is not None and previous[0] > since and now - previous[2] < REFOLD_EVERY:
-        since, spans, born = previous
+    since, spans, born = previous
+    if since <= now - CAMERA_HISTORY:
+        return _outages_from_scratch(store, now)
     changes = store.changes("camera_status", "online", "camera_id", since, now)
     return now, fold_outages(spans, changes, now), born
 
@@ -99,16 +115,13 @@ def _alerts(store: Store, now: datetime, _: object) -> pd.DataFrame:
 
 
 PARTS: dict[str, Part] = {
-    "cameras": Part(newest("camera_status", "camera_id"), incremental=True),
-    "wifi": Part(newest("wifi_usage", "ap_id"), incremental=True),
-    "reports": Part(
-        newest(FIELD_REPORT.name, REPORT, _open_reports_and_recent, open_or_recent),
-        incremental=True,
-    ),
-    "kpi": Part(newest("kpi", "indicator_id"), incremental=True),
-    "feeds": Part(newest("feed_health", "feed"), incremental=True),
+    "cameras": Part(newest("camera_status", "camera_id")),
+    "wifi": Part(newest("wifi_usage", "ap_id")),
+    "reports": Part(newest(FIELD_REPORT.name, REPORT, _open_reports_and_recent, open_or_recent)),
+    "kpi": Part(newest("kpi", "indicator_id")),
+    "feeds": Part(newest("feed_health", "feed")),
     "alerts": Part(_alerts),
-    "camera_outages": Part(_camera_outages, history=True, incremental=True),
+    "camera_outages": Part(Incremental(_outages_from_scratch, _outages_folded), history=True),
     "wifi_clients_48h": Part(
         lambda s, now, _: s.aggregate(
             "wifi_usage",
@@ -145,6 +158,10 @@ class Queries:
         self.settings = settings
         self._store = store
         self._lock = threading.Lock()
+        # A screen's parts are asked at once: a cold screen waits for its slowest part only.
+        self._pool = ThreadPoolExecutor(
+            max(len(screen.PARTS) for screen in SCREENS.values()), thread_name_prefix="part"
+        )
 
     @property
     def store(self) -> Store:
@@ -161,14 +178,49 @@ class Queries:
 
         def compute() -> pd.DataFrame:
             now = datetime.now(UTC)
-            if not spec.incremental:
+            if not isinstance(spec.fetch, Incremental):
                 return spec.fetch(self.store, now, None)
-            state = spec.fetch(self.store, now, remembered(f"previous:{name}"))
+            previous = self._previous(name, now)
+            if previous is None:  # nothing to fold forward from
+                state = spec.fetch.scratch(self.store, now)
+            else:
+                if refold_due(previous, now):
+                    self._refold_behind(name, spec.fetch)
+                state = spec.fetch.fold(self.store, now, previous)
             # Kept past one refresh, so the next fold only reads the points since this one.
             remember(f"previous:{name}", state, PREVIOUS_KEPT_SECONDS)
             return state[1]
 
         return shared(f"part:{name}", timeout, compute)
 
+    def _previous(self, name: str, now: datetime) -> Previous | None:
+        """The last tick's answer, or once that is due for a read from scratch the background
+        read's answer if there is one: a tick that folded the older answer forward while that
+        read ran must not put the read aside."""
+        previous = remembered(f"previous:{name}")
+        if previous is not None and not refold_due(previous, now):
+            return previous
+        kept = (previous, remembered(f"refolded:{name}"))
+        return max((p for p in kept if p is not None), key=lambda p: p[2], default=None)
+
+    def _refold_behind(self, name: str, question: Incremental) -> None:
+        """Read the part whole in the background (once at a time across the wall's processes);
+        the ticks after it fold forward from that answer."""
+
+        def refold() -> None:
+            state = question.scratch(self.store, datetime.now(UTC))
+            remember(f"refolded:{name}", state, PREVIOUS_KEPT_SECONDS)
+
+        in_background(f"refold:{name}", REFOLD_HELD_SECONDS, refold)
+
     def parts(self, names: tuple[str, ...]) -> dict[str, pd.DataFrame]:
-        return {name: self.part(name) for name in names}
+        """Each part in a thread of the pool, with the app (the cache) the caller has; a part
+        that fails raises here as if asked alone."""
+        app = current_app._get_current_object()
+
+        def part_in_app(name: str) -> pd.DataFrame:
+            with app.app_context():
+                return self.part(name)
+
+        asked = {name: self._pool.submit(part_in_app, name) for name in names}
+        return {name: answer.result() for name, answer in asked.items()}

@@ -22,16 +22,18 @@ import requests
 from dash import html, no_update
 
 from callbacks.pages import plan_for
-from callbacks.queries import PARTS, REFOLD_EVERY, Queries
+from callbacks.queries import PARTS, Queries
 from callbacks.screens import Drawing, digest, for_kiosk, refresh, scale_for
 from layouts import SCREENS
 from layouts.common import BLANK_FIGURE
 from tests.browser_fixtures import free_port, seed
 from wall.app import create_app
+from wall.cache import cache, remember, remembered
 from wall.domain import REPORT_CATEGORIES
 from wall.i18n import Translator
 from wall.settings import PROJECT_DIR, Settings, SettingsError, load_settings
-from wall.store import Point
+from wall.store import Point, Store, StoreUnavailable
+from wall.store.newest import REFOLD_EVERY
 from wall.store.sqlite import SQLiteStore
 
 
@@ -616,3 +618,196 @@ def test_with_the_cache_down_screens_are_drawn_from_the_store(seeded_db):
     assert response.status_code == 200
     assert "tile--error" not in response.get_data(as_text=True)
     assert store.calls == ["latest_events", "events"]
+
+
+class RecordingStore(Store):
+    """A real store (either backend) that records the camera questions it is asked: whether a
+    newest-point read was whole (from scratch) or folded forward. Whole reads wait for `gate`,
+    which a test holds closed to keep a refold running."""
+
+    def __init__(self, real: Store):
+        self.real = real
+        self.newest: list[str] = []  # "whole" or "fold", in the order asked
+        self.gate = threading.Event()
+        self.gate.set()
+        self._lock = threading.Lock()
+
+    def latest(self, measurement, entity, since=None, unless=None):
+        whole = since is None
+        with self._lock:
+            self.newest.append("whole" if whole else "fold")
+        if whole:
+            assert self.gate.wait(30), "the gate was never opened"
+        return self.real.latest(measurement, entity, since, unless)
+
+    def check(self):
+        self.real.check()
+
+    def write(self, points):
+        return self.real.write(points)
+
+    def write_frame(self, measurement, frame, tags):
+        return self.real.write_frame(measurement, frame, tags)
+
+    def points(self, *args, **kwargs):
+        return self.real.points(*args, **kwargs)
+
+    def changes(self, *args, **kwargs):
+        return self.real.changes(*args, **kwargs)
+
+    def aggregate(self, *args, **kwargs):
+        return self.real.aggregate(*args, **kwargs)
+
+    def append_events(self, events):
+        self.real.append_events(events)
+
+    def events(self, *args, **kwargs):
+        return self.real.events(*args, **kwargs)
+
+    def latest_events(self, stream):
+        return self.real.latest_events(stream)
+
+
+def camera(camera_id: str, at: datetime, online: bool) -> Point:
+    return Point("camera_status", {"camera_id": camera_id}, {"online": online}, at)
+
+
+def next_tick(part: str, settings: Settings) -> None:
+    """Forget the part's answer for this tick, as a new tick would."""
+    cache.delete(f"part:{part}@{int(time.time() // settings.refresh_seconds)}")
+
+
+def make_refold_due(part: str) -> None:
+    """The part's previous answer as it stands, but read from scratch more than an hour ago."""
+    asked, frame, born = remembered(f"previous:{part}")
+    remember(f"previous:{part}", (asked, frame, born - REFOLD_EVERY), 3600)
+
+
+def wait_for_background_reads() -> None:
+    for thread in threading.enumerate():
+        if thread.name.startswith("background:"):
+            thread.join(30)
+
+
+def test_a_due_refold_is_read_behind_the_tick_and_the_next_tick_folds_from_it(
+    store, store_url, tmp_path
+):
+    now = datetime.now(UTC)
+    store.write([camera("cam-a", now - timedelta(hours=2), True), camera("cam-b", now, True)])
+    recording = RecordingStore(store)
+    settings = Settings(
+        store=store_url, cache_url=f"file://{tmp_path / 'cache'}", refresh_seconds=600.0
+    )
+    app = create_app(settings, store=recording)
+    queries = Queries(settings, recording)
+    with app.server.app_context():
+        assert sorted(queries.part("cameras")["camera_id"]) == ["cam-a", "cam-b"]
+        assert recording.newest == ["whole"]  # nothing to fold forward from: read here
+        make_refold_due("cameras")
+        # Stamped long before the last fold, written only now (a feed's spool replayed): only a
+        # read from scratch finds it.
+        store.write([camera("cam-late", now - timedelta(hours=3), False)])
+        recording.newest.clear()
+        recording.gate.clear()  # the read from scratch cannot finish before the tick answers
+        next_tick("cameras", settings)
+        due_tick = queries.part("cameras")
+        assert sorted(due_tick["camera_id"]) == ["cam-a", "cam-b"]  # folded: no late point yet
+        folded_from_old = remembered("previous:cameras")
+        recording.gate.set()
+        wait_for_background_reads()
+        assert sorted(recording.newest) == ["fold", "whole"]  # the whole read ran behind
+        # A slower tick that folded the old answer forward writes it after the refold finished.
+        remember("previous:cameras", folded_from_old, 3600)
+
+        recording.newest.clear()
+        next_tick("cameras", settings)
+        after = queries.part("cameras").set_index("camera_id")["online"]
+        assert recording.newest == ["fold"]
+        assert sorted(after.index) == ["cam-a", "cam-b", "cam-late"] and not after["cam-late"]
+        # Folded forward from the refold's answer: not due for another hour.
+        assert datetime.now(UTC) - remembered("previous:cameras")[2] < timedelta(minutes=1)
+
+
+@pytest.mark.parametrize("cache_kind", ["file", "redis"])
+def test_one_refold_at_a_time_however_many_ticks_and_replicas_find_it_due(
+    cache_kind, seeded_db, tmp_path, request
+):
+    """A read from scratch slower than a tick is not started again by the next ticks, in this
+    process or another wall replica sharing the cache."""
+    cache_url = (
+        request.getfixturevalue("redis_url")
+        if cache_kind == "redis"
+        else f"file://{tmp_path / 'cache'}"
+    )
+    settings = Settings(store=f"sqlite:///{seeded_db}", cache_url=cache_url, refresh_seconds=600.0)
+    replicas = []
+    for _ in range(2):
+        recording = RecordingStore(SQLiteStore(seeded_db))
+        app = create_app(settings, store=recording)
+        replicas.append((app, Queries(settings, recording), recording))
+    (first_app, first, first_store), (second_app, second, second_store) = replicas
+    with first_app.server.app_context():
+        cache.clear()
+        cameras = len(first.part("cameras"))
+        make_refold_due("cameras")
+        first_store.gate.clear()
+        first_store.newest.clear()
+
+    def tick(app, queries) -> int:
+        with app.server.app_context():
+            next_tick("cameras", settings)
+            return len(queries.part("cameras"))
+
+    try:
+        with ThreadPoolExecutor(4) as pool:  # ticks of both replicas at once, and after
+            counts = list(pool.map(tick, *zip(*[(a, q) for a, q, _ in replicas * 3], strict=True)))
+    finally:
+        first_store.gate.set()
+        second_store.gate.set()
+        wait_for_background_reads()
+    assert counts == [cameras] * 6  # every tick answered while the read from scratch was held
+    assert first_store.newest.count("whole") + second_store.newest.count("whole") == 1
+    with second_app.server.app_context():
+        next_tick("cameras", settings)
+        second_store.newest.clear()
+        second.part("cameras")
+        assert second_store.newest == ["fold"]
+        assert datetime.now(UTC) - remembered("previous:cameras")[2] < timedelta(minutes=1)
+
+
+def test_a_screens_parts_are_asked_at_once_and_one_failing_keeps_the_picture(store, tmp_path):
+    """A cold screen waits for its slowest part, not for all of them one after another."""
+    now = datetime.now(UTC)
+    store.write([camera("cam-a", now - timedelta(hours=1), False), camera("cam-a", now, True)])
+    both_asked = threading.Barrier(2, timeout=10)
+
+    class BothAtOnce(RecordingStore):
+        """Each of the cameras screen's two questions waits until the other is asked too."""
+
+        def latest(self, *args, **kwargs):
+            both_asked.wait()
+            return super().latest(*args, **kwargs)
+
+        def changes(self, *args, **kwargs):
+            both_asked.wait()
+            if failing_changes:
+                raise StoreUnavailable("the outages query timed out")
+            return super().changes(*args, **kwargs)
+
+    failing_changes = False
+    settings = Settings(cache_url=f"file://{tmp_path / 'cache'}", refresh_seconds=600.0)
+    recording = BothAtOnce(store)
+    app = create_app(settings, store=recording)
+    queries = Queries(settings, recording)
+    screen = SCREENS["cameras"]
+    with app.server.app_context():
+        values = refresh(screen, queries, settings, "vi", {"w": 1920})
+        assert values[-2] is None  # drawn, no trouble
+        assert "1/1 · 100%" in json.dumps(values, default=str, ensure_ascii=False)
+        cache.clear()
+        failing_changes = True
+        values = refresh(screen, queries, settings, "vi", {"w": 1920})
+    assert values[: len(screen.OUTPUTS)] == [no_update] * len(screen.OUTPUTS)
+    assert "Không truy cập được kho dữ liệu" in json.dumps(
+        values[-2], default=str, ensure_ascii=False
+    )

@@ -92,6 +92,35 @@ def remember(key: str, value: Any, timeout: float) -> None:
         _warn_cache_down(exc)
 
 
+def in_background(key: str, hold_seconds: float, work: Callable[[], None]) -> bool:
+    """Start `work` in a thread of its own, unless it already runs for `key` in any thread or
+    process (then nothing: slow work never piles up). A process that dies while working holds
+    `key` `hold_seconds` at most. Returns whether it started."""
+    key = f"background:{key}"
+    try:
+        if not _acquire(key, hold_seconds):
+            return False
+    except CACHE_DOWN as exc:
+        _warn_cache_down(exc)
+        return False
+    app = current_app._get_current_object()
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                work()
+            except Exception as exc:  # the next asker starts it again
+                log.warning("%s failed: %s", key, exc)
+            finally:
+                try:
+                    _release(key)
+                except CACHE_DOWN as exc:
+                    _warn_cache_down(exc)
+
+    threading.Thread(target=run, name=key, daemon=True).start()
+    return True
+
+
 _last_cache_warning = 0.0
 
 
@@ -149,12 +178,14 @@ def _lock_file(key: str) -> Path | None:
     return folder / hashlib.sha256(key.encode()).hexdigest()
 
 
-def _acquire(key: str) -> bool:
+def _acquire(key: str, hold_seconds: float = WAIT_FOR_OTHER_SECONDS) -> bool:
+    """`key` locked for this thread, unless another thread or process holds it. A holder that
+    died keeps it `hold_seconds` at most."""
     path = _lock_file(key)
     if path is None:
-        return bool(cache.add(f"{key}:computing", 1, timeout=int(WAIT_FOR_OTHER_SECONDS)))
+        return bool(cache.add(f"{key}:computing", 1, timeout=math.ceil(hold_seconds)))
     try:
-        if time.time() - path.stat().st_mtime > WAIT_FOR_OTHER_SECONDS:
+        if time.time() - path.stat().st_mtime > hold_seconds:
             path.unlink(missing_ok=True)  # left by a process that died while computing
     except FileNotFoundError:
         pass

@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 import pandas as pd
 import requests
+from requests.adapters import HTTPAdapter
 
 from wall.settings import SettingsError
 from wall.store.base import (
@@ -68,6 +69,10 @@ EARLIEST_NS = -9_223_372_036_854_775_806
 MAX_LINES_PER_REQUEST = 5000
 EVENT_MEASUREMENT = "event_log"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Connections kept open to the server, at least as many as threads asking at once (a wall asks
+# a screen's parts and its hourly reads from scratch at the same time: up to 12 threads). Past
+# this, urllib3 drops each extra connection after its request, with a warning.
+CONNECTIONS_KEPT = 32
 
 
 class InfluxStore(Store):
@@ -88,6 +93,7 @@ class InfluxStore(Store):
         self.retries = retries
         self.backoff_seconds = backoff_seconds
         self.session = requests.Session()
+        self.session.mount(f"{scheme}://", HTTPAdapter(pool_maxsize=CONNECTIONS_KEPT))
         if parts.username:  # InfluxDB 1.x users; 2.x takes a user name and a token this way too
             self.session.auth = (  # as UTF-8 bytes: requests would encode text as Latin-1
                 unquote(parts.username).encode(),

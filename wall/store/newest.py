@@ -9,6 +9,7 @@ it whole once per REFOLD_EVERY and in between fold the last minutes forward.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -25,29 +26,51 @@ REFOLD_EVERY = timedelta(hours=1)
 LATE = timedelta(minutes=15)
 
 
+@dataclass(frozen=True)
+class Incremental:
+    """A question answered from scratch (`scratch(store, now)`) or folded forward from its
+    previous answer with only the points since (`fold(store, now, previous)`). Called as
+    `fetch(store, now, previous)` it does whichever is due: the wall's screens instead fold even
+    when a refold is due and read from scratch in the background (callbacks.queries)."""
+
+    scratch: Callable[[Store, datetime], Previous]
+    fold: Callable[[Store, datetime, Previous], Previous]
+
+    def __call__(self, store: Store, now: datetime, previous: Previous | None) -> Previous:
+        if previous is None or refold_due(previous, now):
+            return self.scratch(store, now)
+        return self.fold(store, now, previous)
+
+
+def refold_due(previous: Previous, now: datetime) -> bool:
+    return now - previous[2] >= REFOLD_EVERY
+
+
 def newest(
     measurement: str,
     entity: str,
     from_scratch: Callable[[Store, datetime], list[pd.DataFrame]] | None = None,
     keep: Callable[[pd.DataFrame, datetime], pd.Series] | None = None,
-) -> Callable[[Store, datetime, Previous | None], Previous]:
-    """The newest point of each entity: `fetch(store, now, previous)` reads it whole (with
-    `from_scratch`, or `latest`) once per REFOLD_EVERY and otherwise folds forward only the
-    points since the previous fold; `keep` leaves out the rows no reader needs."""
+) -> Incremental:
+    """The newest point of each entity: read whole (with `from_scratch`, or `latest`), or the
+    previous answer with the points since folded in; `keep` leaves out the rows no reader
+    needs."""
 
-    def fetch(store: Store, now: datetime, previous: Previous | None) -> Previous:
-        if previous is not None and now - previous[2] < REFOLD_EVERY:
-            asked, frame, born = previous
-            frames = [frame, store.latest(measurement, entity, asked - LATE)]
-        else:
-            born = now
-            frames = (from_scratch or (lambda s, _: [s.latest(measurement, entity)]))(store, now)
-        answer = newest_per_entity([f for f in frames if not f.empty], entity)
-        if keep is not None and not answer.empty:
-            answer = answer[keep(answer, now)].reset_index(drop=True)
-        return now, answer, born
+    def answer(frames: list[pd.DataFrame], now: datetime) -> pd.DataFrame:
+        merged = newest_per_entity([f for f in frames if not f.empty], entity)
+        if keep is not None and not merged.empty:
+            merged = merged[keep(merged, now)].reset_index(drop=True)
+        return merged
 
-    return fetch
+    def scratch(store: Store, now: datetime) -> Previous:
+        frames = (from_scratch or (lambda s, _: [s.latest(measurement, entity)]))(store, now)
+        return now, answer(frames, now), now
+
+    def fold(store: Store, now: datetime, previous: Previous) -> Previous:
+        asked, frame, born = previous
+        return now, answer([frame, store.latest(measurement, entity, asked - LATE)], now), born
+
+    return Incremental(scratch, fold)
 
 
 def newest_per_entity(frames: list[pd.DataFrame], entity: str) -> pd.DataFrame:
