@@ -289,7 +289,9 @@ class SQLiteStore(Store):
         keys = [tags.get(entity) for tags in columns.tags]  # None: a series without the entity
         names = sorted({key for key in keys if key is not None})
         codes = {key: code for code, key in enumerate(names)}
-        entities = np.repeat([codes.get(key, -1) for key in keys], columns.sizes)
+        entities = np.repeat(
+            np.array([codes.get(k, -1) for k in keys], dtype=np.int64), columns.sizes
+        )
         values = np.array(columns.values[0].split("\x1f") if len(entities) else [], dtype=str)
         kept = (entities >= 0) & (values != "")  # points without the field are skipped
         times, entities, values = columns.times[kept], entities[kept], values[kept]
@@ -299,15 +301,11 @@ class SQLiteStore(Store):
         first_or_new = np.ones(len(times), dtype=bool)
         first_or_new[1:] = (entities[1:] != entities[:-1]) | (values[1:] != values[:-1])
         return points_frame(
-            (
-                {"time": time, entity: names[code], field: _json_value_of(value)}
-                for time, code, value in zip(
-                    times[first_or_new].tolist(),
-                    entities[first_or_new].tolist(),
-                    values[first_or_new].tolist(),
-                    strict=True,
-                )
-            ),
+            {
+                "time": times[first_or_new],
+                entity: np.array(names, dtype=object)[entities[first_or_new]],
+                field: [_json_value_of(value) for value in values[first_or_new].tolist()],
+            },
             leading=[entity, field],
         )
 
@@ -355,19 +353,12 @@ class SQLiteStore(Store):
                 combine, cells, [(has, numbers[has]) for has, numbers in results]
             )
             by, labels = [], [()] * len(cells)
-        value_columns = [
-            [v if h else None for h, v in zip(has.tolist(), numbers.tolist(), strict=True)]
-            for has, numbers in results
-        ]
         return points_frame(
-            (
-                {
-                    "time": first + window * every_ms,
-                    **dict(zip(by, label, strict=True)),
-                    **{name: column[i] for name, column in zip(names, value_columns, strict=True)},
-                }
-                for i, (window, label) in enumerate(zip(cells.tolist(), labels, strict=True))
-            ),
+            {
+                "time": first + cells * every_ms,
+                **{b: [label[i] for label in labels] for i, b in enumerate(by)},
+                **{name: _column(*result) for name, result in zip(names, results, strict=True)},
+            },
             leading=[*by, *names],
         )
 
@@ -538,6 +529,16 @@ def _placed(cells: np.ndarray, keys: np.ndarray, results: np.ndarray) -> tuple[n
     has[at] = True
     values[at] = results
     return has, values
+
+
+def _column(has: np.ndarray, values: np.ndarray) -> np.ndarray | list:
+    """The values as a frame column, missing where not `has`: what pandas makes of the values,
+    None where missing, as rows (NaN in a numeric column, None in a column of nothing)."""
+    if has.all():
+        return values
+    if not has.any():
+        return [None] * len(has)
+    return np.where(has, values.astype(np.float64), np.nan)
 
 
 def _point_row(point: Point) -> tuple:
