@@ -99,3 +99,20 @@ def test_a_frame_becomes_the_rows_its_points_would() -> None:
         ('{"camera_id":"c1","ward":"Hiệp Tân"}', 5),
         ('{"camera_id":"c2","ward":"Tòa \\"A\\", tầng=2"}', 5),
     ]
+
+
+def test_a_sum_of_integers_past_64_bits_is_refused_not_wrapped(tmp_path) -> None:
+    import pytest
+
+    from wall.store import StoreError
+
+    with open_store(Settings(store=f"sqlite:///{tmp_path / 'ioc.db'}")) as store:
+        store.write(
+            Point("wifi_usage", {"ap_id": ap}, {"rx_bytes": 2**62}, T0) for ap in ("a", "b")
+        )
+        end, every = T0 + timedelta(minutes=5), timedelta(minutes=5)
+        assert store.aggregate("wifi_usage", "rx_bytes", "max", T0, end, every)[
+            "value"
+        ].tolist() == [2**62]
+        with pytest.raises(StoreError, match="64-bit"):
+            store.aggregate("wifi_usage", "rx_bytes", "sum", T0, end, every)

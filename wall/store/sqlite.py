@@ -518,7 +518,11 @@ def _reduce(fn: str, keys: np.ndarray, values: np.ndarray | None) -> tuple[np.nd
     if fn == "mean":
         return keys[starts], np.add.reduceat(values.astype(np.float64), starts) / sizes
     reduce = {"sum": np.add, "max": np.maximum, "min": np.minimum}[fn]
-    return keys[starts], reduce.reduceat(values, starts)
+    results = reduce.reduceat(values, starts)
+    wraps = fn == "sum" and results.dtype == np.int64  # where SQLite's sum() raises an error
+    if wraps and (abs(np.add.reduceat(values.astype(np.float64), starts)) >= 2.0**63).any():
+        raise StoreError("a sum does not fit a 64-bit integer")
+    return keys[starts], results
 
 
 def _placed(cells: np.ndarray, keys: np.ndarray, results: np.ndarray) -> tuple[np.ndarray, ...]:
