@@ -292,7 +292,7 @@ class SQLiteStore(Store):
         entities = np.repeat(
             np.array([codes.get(k, -1) for k in keys], dtype=np.int64), columns.sizes
         )
-        values = np.array(columns.values[0].split("\x1f") if len(entities) else [], dtype=str)
+        values = np.array(columns.values[0].split("\x1f") if len(entities) else [], dtype=object)
         kept = (entities >= 0) & (values != "")  # points without the field are skipped
         times, entities, values = columns.times[kept], entities[kept], values[kept]
         if len(names) < sum(key is not None for key in keys):  # e.g. an entity that moved ward
