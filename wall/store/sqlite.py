@@ -340,11 +340,11 @@ class SQLiteStore(Store):
         window_count = (int(windows.max()) - first) // every_ms + 1 if len(windows) else 0
         keys = grouped * window_count + (windows - first) // every_ms  # one per (group, window)
         in_group = grouped >= 0
-        values = []  # per field: (which points count, the values of those points)
+        counted = []  # per field: (which points count, the values of those points)
         for name, text in zip(fields, columns.values, strict=True):
             has, numbers = _field_values(text, len(keys), name, numeric=fn != "count")
-            values.append((has & in_group, None if numbers is None else numbers[in_group[has]]))
-        cells, results = _aggregated(fn, keys, values)
+            counted.append((has & in_group, None if numbers is None else numbers[in_group[has]]))
+        cells, results = _aggregated(fn, keys, counted)
         group_names = list(groups)
         labels = [group_names[g] for g in (cells // window_count).tolist()] if len(cells) else []
         cells = cells % window_count if len(cells) else cells  # the window of each cell
