@@ -379,6 +379,37 @@ def test_latest_of_many_entities_silent_for_days(store: Store) -> None:
     assert sorted(since["camera_id"]) == sorted(["live", *(f"c{c}" for c in range(0, silent, 2))])
 
 
+def test_latest_unless_judges_a_moved_entity_by_its_newest_series(store: Store) -> None:
+    """A report re-filed under another category is one report: its newest point, in its newest
+    series, decides whether it is left out, whatever its older series says."""
+    moved = [
+        report("closed-after-move", 0, "new"),
+        Point(
+            "field_report",
+            {"report_id": "closed-after-move", "category": "cây xanh", "ward": "Hiệp Tân"},
+            {"status": "resolved"},
+            T0 + timedelta(minutes=5),
+        ),
+        report("open-after-move", 0, "resolved"),
+        Point(
+            "field_report",
+            {"report_id": "open-after-move", "category": "cây xanh", "ward": "Hiệp Tân"},
+            {"status": "assigned"},
+            T0 + timedelta(minutes=5),
+        ),
+        report("stayed", 1, "new"),
+    ]
+    store.write(moved)
+    closed = {"status": ["resolved", "closed", "rejected"]}
+    latest = store.latest("field_report", "report_id", unless=closed)
+    assert latest[["report_id", "category", "status"]].values.tolist() == [
+        ["stayed", "đèn đường", "new"],
+        ["open-after-move", "cây xanh", "assigned"],
+    ]
+    every = store.latest("field_report", "report_id", since=T0 + timedelta(minutes=1))
+    assert every["report_id"].tolist() == ["stayed", "closed-after-move", "open-after-move"]
+
+
 def test_reads_of_an_empty_store_or_range_are_empty_frames(store: Store) -> None:
     empty_points = store.points("camera_status", T0, T0 + timedelta(hours=1))
     assert empty_points.empty
@@ -504,6 +535,71 @@ def test_aggregate_windows_align_to_the_epoch_not_the_range_start(store: Store) 
     )
     assert agg["time"].tolist() == [pd.Timestamp(T0), pd.Timestamp(T0 + timedelta(minutes=10))]
     assert agg["value"].tolist() == [9.0, 19.0]
+
+
+def test_aggregates_of_large_integers_are_exact(store: Store) -> None:
+    """Byte counters pass 2**53, where a float64 no longer holds every integer: max, min and sum
+    of integers stay integers."""
+    big = 2**60
+    store.write(
+        Point("wifi_usage", {"ap_id": ap}, {"rx_bytes": big + n}, T0 + timedelta(minutes=n))
+        for n, ap in enumerate(["ap0", "ap1", "ap0"])
+    )
+    end, every = T0 + timedelta(minutes=10), timedelta(minutes=10)
+    peak = store.aggregate("wifi_usage", "rx_bytes", "max", T0, end, every, ["ap_id"])
+    assert peak["value"].tolist() == [big + 2, big + 1]
+    low = store.aggregate("wifi_usage", "rx_bytes", "min", T0, end, every)
+    assert low["value"].tolist() == [big]
+    town = store.aggregate(
+        "wifi_usage", "rx_bytes", "max", T0, end, every, ["ap_id"], combine="sum"
+    )
+    assert town["value"].tolist() == [2 * big + 3]
+
+
+def test_aggregate_skips_points_without_the_field_and_series_without_the_group_tag(
+    store: Store,
+) -> None:
+    store.write(
+        [
+            Point("wifi_usage", {"ap_id": "ap0", "ward": WARDS[0]}, {"clients": 4}, T0),
+            # Only `up` in the second window: no clients there, so no such window.
+            Point(
+                "wifi_usage",
+                {"ap_id": "ap0", "ward": WARDS[0]},
+                {"up": True},
+                T0 + timedelta(minutes=10),
+            ),
+            Point("wifi_usage", {"ap_id": "ap1"}, {"clients": 6}, T0),  # no ward
+            Point("wifi_usage", {"ap_id": "ap2", "ward": WARDS[1]}, {"clients": 9}, T0),
+            Point(
+                "wifi_usage",
+                {"ap_id": "ap3", "ward": WARDS[1]},
+                {"clients": 1},
+                T0 + timedelta(minutes=10),
+            ),
+        ]
+    )
+    end, every = T0 + timedelta(minutes=20), timedelta(minutes=10)
+    by_ward = store.aggregate("wifi_usage", "clients", "sum", T0, end, every, ["ward"])
+    assert by_ward.values.tolist() == [
+        [pd.Timestamp(T0), WARDS[0], 4],
+        [pd.Timestamp(T0), WARDS[1], 9],
+        [pd.Timestamp(T0 + every), WARDS[1], 1],
+    ]
+    counted = store.aggregate(
+        "wifi_usage", "clients", "count", T0, end, every, ["ward"], {"ward": WARDS[0]}, "sum"
+    )
+    assert counted.values.tolist() == [[pd.Timestamp(T0), 1]]
+
+
+def test_a_text_field_is_counted_but_not_averaged(store: Store) -> None:
+    store.write([report("a", 0, "new"), report("b", 1, "closed"), report("a", 2, "resolved")])
+    end, every = T0 + timedelta(minutes=10), timedelta(minutes=10)
+    counted = store.aggregate("field_report", "status", "count", T0, end, every)
+    assert counted.values.tolist() == [[pd.Timestamp(T0), 3]]
+    for fn in ("mean", "max", "min", "sum"):
+        with pytest.raises(StoreError):
+            store.aggregate("field_report", "status", fn, T0, end, every)
 
 
 def test_count_of_entities_by_tags_from_their_latest_state(store: Store) -> None:

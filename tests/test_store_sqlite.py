@@ -99,3 +99,63 @@ def test_a_frame_becomes_the_rows_its_points_would() -> None:
         ('{"camera_id":"c1","ward":"Hiệp Tân"}', 5),
         ('{"camera_id":"c2","ward":"Tòa \\"A\\", tầng=2"}', 5),
     ]
+
+
+def test_a_sum_of_integers_past_64_bits_is_refused_not_wrapped(tmp_path) -> None:
+    import pytest
+
+    from wall.store import StoreError
+
+    with open_store(Settings(store=f"sqlite:///{tmp_path / 'ioc.db'}")) as store:
+        store.write(
+            Point("wifi_usage", {"ap_id": ap}, {"rx_bytes": 2**62}, T0) for ap in ("a", "b")
+        )
+        end, every = T0 + timedelta(minutes=5), timedelta(minutes=5)
+        assert store.aggregate("wifi_usage", "rx_bytes", "max", T0, end, every)[
+            "value"
+        ].tolist() == [2**62]
+        with pytest.raises(StoreError, match="64-bit"):
+            store.aggregate("wifi_usage", "rx_bytes", "sum", T0, end, every)
+
+
+def test_changes_of_a_boolean_found_in_the_text_agree_with_its_parsed_values(tmp_path) -> None:
+    """changes() reads a boolean field from the stored JSON text without parsing it: a text
+    field that quotes it, a point merged from two writes and an older point where the field
+    is a number must not mislead it."""
+
+    def cam(minute: int, **fields) -> Point:
+        return Point("camera_status", {"camera_id": "c1"}, fields, T0 + timedelta(minutes=minute))
+
+    with open_store(Settings(store=f"sqlite:///{tmp_path / 'ioc.db'}")) as store:
+        store.write(
+            [
+                cam(0, online=True),
+                cam(1, online=False, name='"online":true, "online":true'),
+                cam(2, fps=1.0),  # without the field
+                cam(3, online=False),
+                cam(3, fps=2.0),  # merged into the point of minute 3
+                cam(4, online=True, name='x", "online": false'),
+            ]
+        )
+
+        def changes(start: int) -> list[tuple]:
+            frame = store.changes(
+                "camera_status",
+                "online",
+                "camera_id",
+                T0 + timedelta(minutes=start),
+                T0 + timedelta(minutes=10),
+            )
+            return [
+                (int((t - T0).total_seconds() // 60), v)
+                for t, v in zip(frame["time"], frame["online"], strict=True)
+            ]
+
+        assert changes(0) == [(0, True), (1, False), (4, True)]
+        store.write([cam(-1, online=1)])  # a number once: 1 and true are different values
+        assert [(m, type(v)) for m, v in changes(-1)] == [
+            (-1, int),
+            (0, bool),
+            (1, bool),
+            (4, bool),
+        ]

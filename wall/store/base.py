@@ -283,15 +283,21 @@ def without_matching(rows: Iterable[Mapping[str, Any]], unless: FieldFilter | No
     return [row for row in rows if not any(row.get(f) in values for f, values in filters.items())]
 
 
-def points_frame(rows: Iterable[Mapping[str, Any]], leading: Sequence[str] = ()) -> pd.DataFrame:
+def points_frame(
+    rows: Iterable[Mapping[str, Any]] | Mapping[str, Sequence[Any]], leading: Sequence[str] = ()
+) -> pd.DataFrame:
     """The one shape every read returns: `time` (UTC) first, then `leading`, then the rest by name;
     rows ordered by time, then by the columns in that order.
 
     Rows carry `time` as epoch milliseconds; missing values are None (NaN in numeric columns).
+    Many rows can come column by column instead, {name: values}: no dict per row.
     """
-    rows = list(rows)
     columns = ["time", *leading]
-    others = sorted({k for row in rows for k in row} - set(columns))
+    if isinstance(rows, Mapping):
+        others = sorted(set(rows) - set(columns))
+    else:
+        rows = list(rows)
+        others = sorted({k for row in rows for k in row} - set(columns))
     frame = pd.DataFrame(rows, columns=[*columns, *others])
     frame["time"] = pd.to_datetime(frame["time"].astype("int64"), unit="ms", utc=True)
     # Sorting on every column makes rows of the same time come out in one order everywhere.

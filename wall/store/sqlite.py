@@ -7,11 +7,14 @@ UPDATE and DELETE by trigger: it is append-only in fact, not by convention.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import repeat
 from pathlib import Path
@@ -95,13 +98,33 @@ ON CONFLICT (measurement, series) DO UPDATE SET
 """
 EVENT_COLUMNS = "stream, key, time_ns, origin, event_id, kind, actor, note, data"
 
-# The points of one measurement in a time range, series by series: each series' points are one
-# range of the primary key, read in order, where the time index would look each point up apart.
-# Parameters: start, end (ms), measurement.
-SERIES_SCAN = """(SELECT l.series, p.ts, p.tags, p.fields FROM latest l CROSS JOIN points p
+# The points of one measurement in a time range as one row per series: its tags, its times and,
+# per field, the JSON text of each point's value ('' where the point lacks it; `->` gives the
+# text as stored, so 1 and true stay apart and a float keeps its digits), in time order. Each
+# series is one range of the primary key, read in key order, and GROUP BY series follows that
+# order: SQLite sorts nothing (a GROUP BY per window sorts every point) and Python receives one
+# row per series, not per point. Parameters: *field paths, start, end (ms), measurement, *where.
+SERIES_COLUMNS = """
+SELECT l.tags, group_concat(p.ts){values} FROM latest l CROSS JOIN points p
     ON p.measurement = l.measurement AND p.series = l.series AND p.ts >= ? AND p.ts < ?
-    WHERE l.measurement = ?)"""
-SQL_AGGREGATES = {"mean": "avg", "max": "max", "min": "min", "sum": "sum", "count": "count"}
+WHERE l.measurement = ?{clause} GROUP BY l.series
+"""
+SERIES_VALUE = ", group_concat(coalesce(p.fields -> ?, ''), char(31))"
+# A boolean field as one character a point (t, f; - without the field; ? anything else), found
+# in the JSON text by `"name":true` and `"name":false` instead of parsing it (a third cheaper for
+# a day of cameras). Exact for the JSON this store writes: fields are named by letters, digits
+# and _, so `"name":` (a quote, the name, a quote, a colon) occurs in a point's text only where
+# that field is: inside a text value every quote is escaped (\"), and a value's closing quote is
+# followed by , or }. Parameters: `"name":true`, `"name":false`, `"name":`, start, end (ms),
+# measurement.
+SERIES_STATES = SERIES_COLUMNS.format(
+    values=""", group_concat(CASE WHEN instr(p.fields, ?) THEN 't' WHEN instr(p.fields, ?) THEN 'f'
+        WHEN instr(p.fields, ?) THEN '?' ELSE '-' END, '')""",
+    clause="",
+)
+STATE_TEXTS = np.array(["", "true", "false"], dtype=object)  # of -, t and f
+# A character of no JSON number (nor the \x1f between values): true, false or text is there.
+NOT_A_NUMBER = re.compile(r"[^0-9.eE+\-\x1f]")
 WRITE_BATCH = 5000
 FRAME_BATCH = 100_000  # rows of a frame per transaction
 FRAME_CACHE_KIB = 256 * 1024
@@ -157,6 +180,15 @@ class SQLiteStore(Store):
             raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite store {self.path}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """The statements inside read one state of the store (one read transaction)."""
+        self._execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._connection().execute("COMMIT")
 
     def write(self, points: Iterable[Point]) -> int:
         conn = self._connection()
@@ -232,17 +264,31 @@ class SQLiteStore(Store):
                 f" AND coalesce(json_extract(fields, ?) IN ({', '.join('?' * len(values))}), 0) = 0"
             )
             parameters += [f"$.{field}", *values]
-        rows = self._execute(
-            f"""
-            SELECT ts, tags, fields FROM (
-                SELECT ts, tags, fields, row_number() OVER (
-                    PARTITION BY json_extract(tags, ?) ORDER BY ts DESC, series) AS newest
-                FROM latest
-                WHERE measurement = ? AND ts >= ? AND json_extract(tags, ?) IS NOT NULL)
-            WHERE newest = 1{excluded}
-            """,
-            [path, measurement, to_ms(since) if since else -(2**62), path, *parameters],
+        rows_of_entities = (
+            "FROM latest WHERE measurement = ? AND ts >= ? AND json_extract(tags, ?) IS NOT NULL"
         )
+        of_entities = [measurement, to_ms(since) if since else -(2**62), path]
+        # An entity's newest point is its series' row in `latest` unless it has several series
+        # (e.g. a camera that moved ward): only then is SQLite's row_number() window needed,
+        # which sorts every row (for 50,000 reports, more than the rest of the query). Both
+        # statements read one snapshot, so a series written in between cannot slip through.
+        with self._snapshot():
+            several_series = self._execute(
+                f"SELECT count(*) > count(DISTINCT json_extract(tags, ?)) {rows_of_entities}",
+                [path, *of_entities],
+            )[0][0]
+            if several_series:
+                sql = f"""
+                    SELECT ts, tags, fields FROM (
+                        SELECT ts, tags, fields, row_number() OVER (
+                            PARTITION BY json_extract(tags, ?) ORDER BY ts DESC, series) AS newest
+                        {rows_of_entities})
+                    WHERE newest = 1{excluded}
+                    """
+                rows = self._execute(sql, [path, *of_entities, *parameters])
+            else:
+                sql = f"SELECT ts, tags, fields {rows_of_entities}{excluded}"
+                rows = self._execute(sql, [*of_entities, *parameters])
         return points_frame(_decode(rows), leading=[entity])
 
     def changes(
@@ -251,39 +297,29 @@ class SQLiteStore(Store):
         check_name("measurement", measurement)
         check_name("field", field)
         check_name("tag", entity)
-        # One row per series with its times and values in time order (the scan reads each series
-        # along its key, and GROUP BY keeps that order without a sort): comparing neighbours here
-        # is several times cheaper than SQLite's lag() window, which sorts every point.
-        # `->` gives each value as JSON text: true and 1 stay apart, and no JSON text holds \x1f.
-        rows = self._execute(
-            f"""
-            SELECT json_extract(tags, ?), group_concat(ts), group_concat(value, char(31)) FROM (
-                SELECT series, ts, tags, fields -> ? AS value FROM {SERIES_SCAN})
-            WHERE value IS NOT NULL GROUP BY series
-            """,
-            [f"$.{entity}", f"$.{field}", to_ms(start), to_ms(end), measurement],
+        # Neighbours are compared in numpy: SQLite's lag() window sorts every point.
+        columns, values = self._field_texts(measurement, field, start, end)
+        keys = [tags.get(entity) for tags in columns.tags]  # None: a series without the entity
+        names = sorted({key for key in keys if key is not None})
+        codes = {key: code for code, key in enumerate(names)}
+        entities = np.repeat(
+            np.array([codes.get(k, -1) for k in keys], dtype=np.int64), columns.sizes
         )
-        per_entity: dict[str, list[tuple[np.ndarray, list[str]]]] = {}
-        for key, times, values in rows:
-            if key is not None:  # else a series without the entity tag
-                per_entity.setdefault(str(key), []).append(
-                    (np.fromstring(times, dtype=np.int64, sep=","), values.split("\x1f"))
-                )
-        decode = functools.lru_cache(maxsize=4096)(json.loads)  # a state field has few values
-        changed = []
-        for key, runs in per_entity.items():
-            times, values = runs[0]
-            if len(runs) > 1 or (np.diff(times) < 0).any():  # e.g. an entity that moved ward
-                times = np.concatenate([run[0] for run in runs])
-                order = np.argsort(times, kind="stable")
-                every = [value for run in runs for value in run[1]]
-                times, values = times[order], [every[i] for i in order]
-            changed += [
-                {"time": int(times[i]), entity: key, field: decode(values[i])}
-                for i in range(len(values))
-                if i == 0 or values[i] != values[i - 1]
-            ]
-        return points_frame(changed, leading=[entity, field])
+        kept = (entities >= 0) & (values != "")  # points without the field are skipped
+        times, entities, values = columns.times[kept], entities[kept], values[kept]
+        if len(names) < sum(key is not None for key in keys):  # e.g. an entity that moved ward
+            order = np.lexsort((times, entities))  # stable: ties keep their series' order
+            times, entities, values = times[order], entities[order], values[order]
+        first_or_new = np.ones(len(times), dtype=bool)
+        first_or_new[1:] = (entities[1:] != entities[:-1]) | (values[1:] != values[:-1])
+        return points_frame(
+            {
+                "time": times[first_or_new],
+                entity: np.array(names, dtype=object)[entities[first_or_new]],
+                field: [_json_value_of(value) for value in values[first_or_new].tolist()],
+            },
+            leading=[entity, field],
+        )
 
     def aggregate(
         self,
@@ -297,51 +333,86 @@ class SQLiteStore(Store):
         where: TagFilter | None = None,
         combine: Aggregate | None = None,
     ) -> pd.DataFrame:
+        """Aggregated in numpy from each series' values (SERIES_COLUMNS), as SQLite's avg, sum,
+        max, min and count would: integers stay integers, true and false count as 1 and 0."""
         every_ms = check_aggregate(fn, every, combine)
         check_name("measurement", measurement)
         fields, names = aggregated_fields(field)
         by = [check_name("tag", b) for b in by]
-        clause, params = _tag_clause(where)
-        group_columns = "".join(f", json_extract(tags, '$.{b}') AS {b}" for b in by)
-        group_by = "".join(f", {b}" for b in by)
-        values = "".join(f", json_extract(fields, ?) AS v{i}" for i in range(len(fields)))
-        windows = f"""
-            SELECT window{group_by},
-                {", ".join(f"{SQL_AGGREGATES[fn]}(v{i}) AS v{i}" for i in range(len(fields)))}
-            FROM (
-                SELECT ts - (ts % ?) AS window{group_columns}{values}
-                FROM {SERIES_SCAN} WHERE 1{clause})
-            WHERE ({" OR ".join(f"v{i} IS NOT NULL" for i in range(len(fields)))})
-                {"".join(f" AND {b} IS NOT NULL" for b in by)}
-            GROUP BY window{group_by}
-            """
-        params = [
-            every_ms,
-            *(f"$.{f}" for f in fields),
-            to_ms(start),
-            to_ms(end),
-            measurement,
-            *params,
+        columns = self._series_columns(measurement, fields, start, end, where)
+        groups: dict[tuple, int] = {}  # values of the `by` tags: a series without one is left out
+        series_groups = [
+            groups.setdefault(key, len(groups)) if None not in key else -1
+            for key in (tuple(tags.get(b) for b in by) for tags in columns.tags)
         ]
+        grouped = np.repeat(np.array(series_groups, dtype=np.int64), columns.sizes)
+        # Windows aligned to the epoch as SQL's ts - ts % every (truncated toward zero).
+        windows = columns.times - np.fmod(columns.times, every_ms)
+        first = int(windows.min()) if len(windows) else 0
+        window_count = (int(windows.max()) - first) // every_ms + 1 if len(windows) else 0
+        keys = grouped * window_count + (windows - first) // every_ms  # one per (group, window)
+        in_group = grouped >= 0
+        counted = []  # per field: (which points count, the values of those points)
+        for name, text in zip(fields, columns.values, strict=True):
+            has, numbers = _field_values(text, len(keys), name, numeric=fn != "count")
+            counted.append((has & in_group, None if numbers is None else numbers[in_group[has]]))
+        cells, results = _aggregated(fn, keys, counted)
+        group_names = list(groups)
+        labels = [group_names[g] for g in (cells // window_count).tolist()] if len(cells) else []
+        cells = cells % window_count if len(cells) else cells  # the window of each cell
         if combine is not None:
-            combined = ", ".join(f"{SQL_AGGREGATES[combine]}(v{i})" for i in range(len(fields)))
-            rows = self._execute(
-                f"SELECT window, {combined} FROM ({windows}) GROUP BY window", params
+            cells, results = _aggregated(
+                combine, cells, [(has, numbers[has]) for has, numbers in results]
             )
-            by = []
-        else:
-            rows = self._execute(windows, params)
+            by, labels = [], [()] * len(cells)
         return points_frame(
-            (
-                {
-                    "time": r[0],
-                    **dict(zip(by, r[1 : 1 + len(by)], strict=True)),
-                    **dict(zip(names, r[1 + len(by) :], strict=True)),
-                }
-                for r in rows
-            ),
+            {
+                "time": first + cells * every_ms,
+                **{b: [label[i] for label in labels] for i, b in enumerate(by)},
+                **{name: _column(*result) for name, result in zip(names, results, strict=True)},
+            },
             leading=[*by, *names],
         )
+
+    def _series_columns(
+        self,
+        measurement: str,
+        fields: Sequence[str],
+        start: datetime,
+        end: datetime,
+        where: TagFilter | None = None,
+    ) -> SeriesColumns:
+        clause, params = _tag_clause(where, "l.tags")
+        rows = self._execute(
+            SERIES_COLUMNS.format(values=SERIES_VALUE * len(fields), clause=clause),
+            [*(f"$.{f}" for f in fields), to_ms(start), to_ms(end), measurement, *params],
+        )
+        return _series_of(rows, len(fields))
+
+    def _field_texts(
+        self, measurement: str, field: str, start: datetime, end: datetime
+    ) -> tuple[SeriesColumns, np.ndarray]:
+        """The points of the range and the JSON text of one field at each ('' where absent):
+        a boolean field by SERIES_STATES, any other (or a mix) from its parsed JSON. Whether
+        the field is boolean is first judged by the newest points (`latest`)."""
+        name = f'"{field}":'
+        other = "json_type(fields, ?) NOT IN ('true', 'false')"
+        if not self._execute(
+            f"SELECT 1 FROM latest WHERE measurement = ? AND {other} LIMIT 1",
+            [measurement, f"$.{field}"],
+        ):
+            rows = self._execute(
+                SERIES_STATES,
+                [f"{name}true", f"{name}false", name, to_ms(start), to_ms(end), measurement],
+            )
+            states = "".join(row[2] for row in rows)
+            if "?" not in states:
+                codes = np.frombuffer(states.encode("ascii"), dtype=np.uint8)
+                texts = STATE_TEXTS[(codes == ord("t")) + 2 * (codes == ord("f"))]
+                return _series_of(rows, 0), texts
+        columns = self._series_columns(measurement, [field], start, end)
+        texts = columns.values[0].split("\x1f") if len(columns.times) else []
+        return columns, np.array(texts, dtype=object)
 
     def append_events(self, events: Iterable[Event]) -> None:
         rows = [
@@ -403,12 +474,118 @@ class SQLiteStore(Store):
             self._local.conn = None
 
 
-def _tag_clause(where: TagFilter | None) -> tuple[str, list]:
+def _tag_clause(where: TagFilter | None, tags: str = "tags") -> tuple[str, list]:
     clause, params = "", []
     for key, values in tag_filter_values(where).items():
-        clause += f" AND json_extract(tags, '$.{key}') IN ({','.join('?' * len(values))})"
+        clause += f" AND json_extract({tags}, '$.{key}') IN ({','.join('?' * len(values))})"
         params.extend(values)
     return clause, params
+
+
+@dataclass(frozen=True)
+class SeriesColumns:
+    """The points of several series (SERIES_COLUMNS), series after series, each in time order."""
+
+    tags: list[dict[str, str]]  # of each series
+    sizes: np.ndarray  # how many points each series has
+    times: np.ndarray  # int64 ms, of each point
+    values: list[str]  # per field, the points' JSON texts joined by \x1f, '' where absent
+
+
+def _series_of(rows: list[tuple], fields: int) -> SeriesColumns:
+    """SeriesColumns of the rows of SERIES_COLUMNS with `fields` value columns (or of
+    SERIES_STATES, with none read)."""
+    times = ",".join(row[1] for row in rows)
+    return SeriesColumns(
+        tags=[json.loads(row[0]) for row in rows],
+        sizes=np.array([row[1].count(",") + 1 for row in rows], dtype=np.int64),
+        times=np.fromstring(times, dtype=np.int64, sep=",") if rows else np.empty(0, np.int64),
+        values=["\x1f".join(row[2 + i] for row in rows) for i in range(fields)],
+    )
+
+
+def _field_values(
+    text: str, points: int, field: str, numeric: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Which of the points have the field and, when `numeric`, the values of those that do:
+    int64 when all are integers, else float64, true and false as 1 and 0 (as SQLite's
+    json_extract gives them). Text cannot be aggregated but counted."""
+    if points and (not text or text[0] == "\x1f" or text[-1] == "\x1f" or "\x1f\x1f" in text):
+        texts = text.split("\x1f")
+        has = np.fromiter((t != "" for t in texts), dtype=bool, count=points)
+        text = "\x1f".join(t for t in texts if t)
+    else:
+        has = np.ones(points, dtype=bool)
+    if not numeric or not has.any():
+        return has, None if not numeric else np.empty(0, dtype=np.int64)
+    if NOT_A_NUMBER.search(text) is None:
+        floats = "." in text or "e" in text or "E" in text
+        values = np.fromstring(
+            text.replace("\x1f", ","), dtype=np.float64 if floats else np.int64, sep=","
+        )
+    else:
+        decoded = [_json_value_of(t) for t in text.split("\x1f")]
+        if any(isinstance(v, str) for v in decoded):
+            raise StoreError(f"field {field} holds text: it can be counted, not aggregated")
+        values = np.array([int(v) if isinstance(v, bool) else v for v in decoded])
+    if len(values) != has.sum():
+        raise StoreError(f"field {field}: a stored value is not JSON")
+    return has, values
+
+
+_json_value_of = functools.lru_cache(maxsize=4096)(json.loads)  # a state field has few values
+
+
+def _aggregated(
+    fn: str, keys: np.ndarray, columns: list[tuple[np.ndarray, np.ndarray | None]]
+) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """`fn` per key of each column (which points count, their values): the keys where any column
+    has a value, in order, and each column's (has, result) at those keys."""
+    reduced = [_reduce(fn, keys[has], numbers) for has, numbers in columns]
+    cells = np.concatenate([k for k, _ in reduced]) if reduced else keys[:0]
+    if len(reduced) > 1:
+        cells = np.sort(cells)
+        cells = cells[np.r_[True, cells[1:] != cells[:-1]]] if len(cells) else cells
+    return cells, [_placed(cells, k, result) for k, result in reduced]
+
+
+def _reduce(fn: str, keys: np.ndarray, values: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """`fn` of the values of each key: (the distinct keys in order, their results)."""
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else keys[:0]
+    sizes = np.diff(np.r_[starts, len(keys)])
+    if fn == "count" or not len(keys):
+        return keys[starts], sizes
+    values = values[order]
+    if fn == "mean":
+        return keys[starts], np.add.reduceat(values.astype(np.float64), starts) / sizes
+    reduce = {"sum": np.add, "max": np.maximum, "min": np.minimum}[fn]
+    results = reduce.reduceat(values, starts)
+    wraps = fn == "sum" and results.dtype == np.int64  # where SQLite's sum() raises an error
+    if wraps and (abs(np.add.reduceat(values.astype(np.float64), starts)) >= 2.0**63).any():
+        raise StoreError("a sum does not fit a 64-bit integer")
+    return keys[starts], results
+
+
+def _placed(cells: np.ndarray, keys: np.ndarray, results: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The results of `keys` (some of the sorted `cells`) at their cells: (has, values)."""
+    has = np.zeros(len(cells), dtype=bool)
+    values = np.zeros(len(cells), dtype=results.dtype)
+    at = np.searchsorted(cells, keys)
+    has[at] = True
+    values[at] = results
+    return has, values
+
+
+def _column(has: np.ndarray, values: np.ndarray) -> np.ndarray | list:
+    """The values as a frame column, missing where not `has`: what pandas makes of the values,
+    None where missing, as rows (NaN in a numeric column, None in a column of nothing)."""
+    if has.all():
+        return values
+    if not has.any():
+        return [None] * len(has)
+    return np.where(has, values.astype(np.float64), np.nan)
 
 
 def _point_row(point: Point) -> tuple:
@@ -469,9 +646,12 @@ def _json_value(value: object) -> str:
     return repr(value)
 
 
-def _decode(rows: Iterable[tuple]) -> Iterable[dict]:
-    for ts, tags, fields in rows:
-        yield {"time": ts, **json.loads(tags), **json.loads(fields)}
+def _decode(rows: list[tuple]) -> list[dict]:
+    """The rows as points: one json.loads of all their tags and one of all their fields, which
+    for thousands of rows is a third cheaper than two per row."""
+    tags = json.loads("[" + ",".join(row[1] for row in rows) + "]")
+    fields = json.loads("[" + ",".join(row[2] for row in rows) + "]")
+    return [{"time": row[0], **t, **f} for row, t, f in zip(rows, tags, fields, strict=True)]
 
 
 def _event(row: tuple) -> Event:
