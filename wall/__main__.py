@@ -8,11 +8,15 @@ import json
 import signal
 import sys
 import threading
+import time
 
 from wall.cli import parser, run
 from wall.officers import OfficerError, add_officer, officers, remove_officer
 from wall.settings import Settings
 from wall.store import StoreUnavailable, open_store
+
+# What the demo waits, all told, for its feed threads to stop after Ctrl+C.
+SHUTDOWN_SECONDS = 30.0
 
 
 def check(args: argparse.Namespace, settings: Settings) -> int:
@@ -94,10 +98,14 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
     try:
         serve_wall(settings, args.host, args.port, workers=args.workers)
     finally:
+        # Long enough for the MQTT worker to end its receiver process (up to its STOP_SECONDS):
+        # exiting while its thread still waits for that process races multiprocessing's own
+        # wait at exit (a traceback on Ctrl+C).
+        deadline = time.monotonic() + SHUTDOWN_SECONDS
         for stopper, thread in shutdown:
             stopper()
             if thread is not None:
-                thread.join(10)
+                thread.join(max(0.0, deadline - time.monotonic()))
         store.close()
     return 0
 
