@@ -15,10 +15,27 @@
     return window.dash_clientside.no_update;
   }
 
+  /* Dash records every input change made in the browser (each interval tick of every screen)
+   * in its undo history and never drops one (plotly/dash#727): about 300 bytes a tick, without
+   * end on a wall left running. The undo toolbar is off; only the newest entry is of use (Dash's
+   * revert after a failed callback), so the rest is let go at each tick. */
+  var UNDO_KEPT = 1;
+  function forgetUndoHistory() {
+    var stores = window.dash_stores || [];
+    for (var i = 0; i < stores.length; i++) {
+      var history = stores[i].getState().history;
+      var past = history && history.past;
+      if (Array.isArray(past) && past.length > UNDO_KEPT) {
+        past.splice(0, past.length - UNDO_KEPT);
+      }
+    }
+  }
+
   /* Lets a tick through only for the visible screen and only when its last round trip has
    * finished (see the fetch wrapper below), so slow queries never stack callbacks and hidden
    * kiosk screens cost nothing. */
   W.gate = function (name, n, current) {
+    forgetUndoHistory();
     if (current !== name) {
       return noUpdate();
     }

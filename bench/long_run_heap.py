@@ -2,13 +2,15 @@
 
     python bench/long_run_heap.py [--ticks 2000] [--refresh 0.2] [--write-doc]
     python bench/long_run_heap.py --page '/kiosk?layouts=overview,cameras,wifi,reports&rotate=5'
+    python bench/long_run_heap.py --checkpoints 100,500,1000,2000,3000
 
 Serves the wall (`python -m wall serve`) on the town's seeded store with an accelerated refresh,
 opens `--page` (the overview by default; a kiosk URL rotates through the screens) in headless
 Chromium (selenium), counts the refresh callbacks the page sends
 (fetches to /_dash-update-component, counted in the page), and reads the tab's used JS heap
-(CDP Performance.getMetrics, JSHeapUsedSize) after a forced garbage collection at tick 100 and
-at `--ticks`. Target: the second within +20 % of the first.
+(CDP Performance.getMetrics, JSHeapUsedSize) after a forced garbage collection at each checkpoint
+(100 and `--ticks` unless `--checkpoints` says otherwise), so whether it levels off shows. Target:
+the last within +20 % of the first.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ if (!window.__refreshes) {
 }
 """
 
+# Entries in Dash's undo history (plotly/dash#727), which records every input change made in
+# the browser: each interval tick of every screen, unless assets/wall.js lets them go.
+UNDO_HISTORY = "return (window.dash_stores || []).map(s => s.getState().history.past.length)"
+
 
 def heap_after_gc(driver) -> int:
     driver.execute_cdp_cmd("HeapProfiler.collectGarbage", {})
@@ -58,8 +64,13 @@ def main() -> None:
     args.add_argument("--ticks", type=int, default=2000)
     args.add_argument("--refresh", type=float, default=0.2, help="refresh_seconds")
     args.add_argument("--page", default="/", help="the wall's URL path, e.g. /kiosk?rotate=5")
+    args.add_argument(
+        "--checkpoints",
+        help="refresh counts to read the heap at, e.g. 100,500,1000 (default 100,TICKS)",
+    )
     args.add_argument("--write-doc", action="store_true")
     opts = args.parse_args()
+    checkpoints = sorted({int(n) for n in (opts.checkpoints or f"100,{opts.ticks}").split(",")})
     folder = Path(tempfile.mkdtemp(prefix="long-run-"))
     store = SQLiteStore(folder / "ioc.db")
     seed(store, datetime.now(UTC) - timedelta(seconds=1))
@@ -79,27 +90,37 @@ def main() -> None:
         driver.execute_cdp_cmd("Performance.enable", {})
         driver.get(wall.url + opts.page)
         start = time.monotonic()
-        timeout = opts.ticks * opts.refresh * 4 + 120
-        wait_for_ticks(driver, 100, timeout)
-        early = heap_after_gc(driver)
-        wait_for_ticks(driver, opts.ticks, timeout)
-        late = heap_after_gc(driver)
+        timeout = checkpoints[-1] * opts.refresh * 4 + 120
+        heaps: list[tuple[int, int]] = []  # (refreshes, bytes)
+        for checkpoint in checkpoints:
+            wait_for_ticks(driver, checkpoint, timeout)
+            heaps.append(
+                (driver.execute_script("return window.__refreshes"), heap_after_gc(driver))
+            )
+            undo = driver.execute_script(UNDO_HISTORY)
+            print(
+                f"after {heaps[-1][0]} refreshes: {heaps[-1][1] / 1e6:.2f} MB, "
+                f"Dash undo history {undo} entries",
+                flush=True,
+            )
         seconds = time.monotonic() - start
-        ticks = driver.execute_script("return window.__refreshes")
     finally:
         driver.quit()
         wall.stop()
         store.close()
+    (first_ticks, early), (ticks, late) = heaps[0], heaps[-1]
     growth = late / early - 1
     print(
-        f"JS heap after 100 refreshes: {early / 1e6:.2f} MB; after {ticks}: {late / 1e6:.2f} MB "
-        f"({growth:+.1%}); {seconds:.0f} s at refresh_seconds={opts.refresh:g}"
+        f"JS heap after {first_ticks} refreshes: {early / 1e6:.2f} MB; after {ticks}: "
+        f"{late / 1e6:.2f} MB ({growth:+.1%}); {seconds:.0f} s at refresh_seconds={opts.refresh:g}"
     )
     if opts.write_doc:
         command = (
-            f"/tmp/venv/bin/python bench/long_run_heap.py --ticks {opts.ticks} "
-            f"--refresh {opts.refresh:g} --page '{opts.page}' --write-doc"
+            f"/tmp/venv/bin/python bench/long_run_heap.py --checkpoints "
+            f"{','.join(map(str, checkpoints))} --refresh {opts.refresh:g} --page '{opts.page}' "
+            "--write-doc"
         )
+        rows = "".join(f"| {n} | {size / 1e6:.2f} |\n" for n, size in heaps)
         write_section(
             "Kiosk tab heap over a long run" + ("" if opts.page == "/" else f": {opts.page}"),
             f"Command (serves the wall on the town's seeded SQLite store, headless Chromium):\n\n"
@@ -109,7 +130,7 @@ def main() -> None:
             "On the 2-core development machine. Target: within "
             "+20 %.\n\n"
             "| after refreshes | JS heap used (MB) |\n|---:|---:|\n"
-            f"| 100 | {early / 1e6:.2f} |\n| {ticks} | {late / 1e6:.2f} |\n\n"
+            f"{rows}\n"
             f"Growth: **{growth:+.1%}** over {seconds:.0f} s.",
         )
 

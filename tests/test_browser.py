@@ -336,6 +336,26 @@ def test_a_kiosk_reloads_itself_at_a_rotation_boundary_after_its_reload_age(wall
         quick.stop()
 
 
+# Entries in Dash's undo history, one per input change made in the browser (plotly/dash#727).
+UNDO_HISTORY = "return (window.dash_stores || []).map(s => s.getState().history.past.length)"
+
+
+def test_a_kiosk_keeps_no_record_of_its_ticks(wall, browser):
+    """Dash records every interval tick of every screen in its undo history and never lets one go;
+    over weeks of running that was most of a kiosk tab's growing memory. The wall keeps at most
+    the newest few, however long it runs."""
+    resize(browser, *SIZES[0])
+    console_errors(browser)  # what earlier tests' restarts left in the log
+    browser.get(f"{wall.url}/kiosk?layouts=overview,cameras,wifi,reports&rotate=5")
+    wait_for(browser, SCREEN_DRAWN)
+    # Twelve refreshes of the shown screen: the 4 screens' intervals have ticked 40-odd times.
+    wait_for(browser, "return window.iocWall.requests >= 12", what="twelve refreshes")
+    history = browser.execute_script(UNDO_HISTORY)
+    assert len(history) == 1, "Dash's store is no longer window.dash_stores: see assets/wall.js"
+    assert history[0] <= 8, history
+    assert console_errors(browser) == []
+
+
 def test_a_stalled_server_does_not_pile_up_refreshes(wall, browser):
     """Ticks every second while the server hangs (processes stopped): at most one request waits;
     when the server goes on, the screen refreshes again."""
