@@ -268,11 +268,11 @@ class InfluxStore(Store):
         )
         if len(silent) > MAX_SILENT_ENTITIES_ASKED:
             return self._newest_points(measurement, entity, _since(since))
-        tag, bound = quote_identifier(entity), _since(since)
+        bound = _since(since)
         for chunk in _chunks(iter(silent), CHANGED_ENTITIES_PER_QUERY):
-            either = " OR ".join(f"{tag} = {quote_string(key)}" for key in chunk)
+            either = _either(entity, chunk)
             rows += self._newest_points(
-                measurement, entity, f"{bound} AND ({either})" if bound else f"({either})"
+                measurement, entity, f"{bound} AND {either}" if bound else either
             )
         return rows
 
@@ -287,7 +287,7 @@ class InfluxStore(Store):
         # are their first point. (A city's day: 2,000 cameras × 288 points, a few dozen changed.)
         source = f"FROM {quote_identifier(measurement)} WHERE {_time_range(start, end)}"
         group = f"GROUP BY {quote_identifier(entity)}"
-        column, tag = quote_identifier(field), quote_identifier(entity)
+        column = quote_identifier(field)
         firsts = self._query(f"SELECT first({column}) AS {column} {source} {group}")
         counts = self._query(f"SELECT count(distinct({column})) AS n {source} {group}")
         changed = sorted(
@@ -301,8 +301,7 @@ class InfluxStore(Store):
             if (key := (s.get("tags") or {}).get(entity)) and key not in changed
         ]
         for chunk in _chunks(iter(changed), CHANGED_ENTITIES_PER_QUERY):
-            either = " OR ".join(f"{tag} = {quote_string(key)}" for key in chunk)
-            series = self._query(f"SELECT {column} {source} AND ({either}) {group}")
+            series = self._query(f"SELECT {column} {source} AND {_either(entity, chunk)} {group}")
             for s in series:
                 key = s["tags"][entity]
                 at, of = s["columns"].index("time"), s["columns"].index(field)
@@ -416,9 +415,13 @@ def _since(since: datetime | None) -> str:
 def _tag_clause(where: TagFilter | None) -> str:
     clause = ""
     for key, values in tag_filter_values(where).items():
-        either = " OR ".join(f"{quote_identifier(key)} = {quote_string(v)}" for v in values)
-        clause += f" AND ({either})"
+        clause += f" AND {_either(key, values)}"
     return clause
+
+
+def _either(tag: str, values: Iterable[str]) -> str:
+    """InfluxQL for "tag is one of values", in parentheses."""
+    return "(" + " OR ".join(f"{quote_identifier(tag)} = {quote_string(v)}" for v in values) + ")"
 
 
 def _rows(series: list[dict], time_key: str = "time") -> Iterator[dict]:
