@@ -214,8 +214,10 @@ def test_latest_since_leaves_out_entities_silent_since_then(store: Store) -> Non
     assert not latest.loc[0, "online"]
 
 
-def report(report_id: str, minute: float, status: str, **fields) -> Point:
-    tags = {"report_id": report_id, "category": "đèn đường", "ward": "Hiệp Tân"}
+def report(
+    report_id: str, minute: float, status: str, category: str = "đèn đường", **fields
+) -> Point:
+    tags = {"report_id": report_id, "category": category, "ward": "Hiệp Tân"}
     return Point("field_report", tags, {"status": status, **fields}, T0 + timedelta(minutes=minute))
 
 
@@ -384,19 +386,9 @@ def test_latest_unless_judges_a_moved_entity_by_its_newest_series(store: Store) 
     series, decides whether it is left out, whatever its older series says."""
     moved = [
         report("closed-after-move", 0, "new"),
-        Point(
-            "field_report",
-            {"report_id": "closed-after-move", "category": "cây xanh", "ward": "Hiệp Tân"},
-            {"status": "resolved"},
-            T0 + timedelta(minutes=5),
-        ),
+        report("closed-after-move", 5, "resolved", category="cây xanh"),
         report("open-after-move", 0, "resolved"),
-        Point(
-            "field_report",
-            {"report_id": "open-after-move", "category": "cây xanh", "ward": "Hiệp Tân"},
-            {"status": "assigned"},
-            T0 + timedelta(minutes=5),
-        ),
+        report("open-after-move", 5, "assigned", category="cây xanh"),
         report("stayed", 1, "new"),
     ]
     store.write(moved)
