@@ -4,28 +4,32 @@ A part is one question (e.g. "newest point of every camera"); screens list the p
 from, and two screens (or fifty kiosks) asking for the same part in one tick share one answer.
 Live parts are held for one refresh tick, history parts for `history_refresh_seconds`.
 
-A screen's parts are asked at once, so a screen nothing is cached for waits for its slowest part.
-An incremental part (wall.store.newest) is folded forward each tick; the tick that finds its
-hourly read from scratch due still folds, and that read runs in the background, once at a time
-across the wall's processes, for the ticks after it to fold from. Only a part with no previous
-answer at all (a cold cache) is read from scratch on the request.
+A screen's parts are asked at once. A tick waits for a live part this process has answered
+before (a fold of the last few seconds); a part it has no answer for yet (a cold cache: a first
+read of days of history) or a history part due again is waited for the setting
+`first_read_wait_seconds` at most. Past that the tick is drawn with that part's last answer, or shows it as loading, and the
+read goes on for the ticks after it: a cold wall answers at once and fills in, instead of holding
+every kiosk for the slowest read. An incremental part (wall.store.newest) is folded forward each
+tick; the tick that finds its hourly read from scratch due still folds, and that read runs in the
+background, once at a time across the wall's processes, for the ticks after it to fold from.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 from flask import current_app
 
-from layouts import SCREENS
 from layouts.alerts import alerts_frame
 from layouts.cameras import HISTORY as CAMERA_HISTORY
 from layouts.cameras import fold_outages
+from layouts.common import Parts
 from layouts.indicators import TREND_POINTS
 from layouts.wifi import CURVE_WINDOW, THROUGHPUT_WINDOW, throughput_series
 from wall.alerts.model import STREAM as ALERT_STREAM
@@ -36,6 +40,7 @@ from wall.settings import Settings
 from wall.store import Store, open_store
 from wall.store.newest import Incremental, Previous, newest, refold_due
 
+log = logging.getLogger(__name__)
 REPORTS_KEPT = timedelta(days=90)
 # The screens draw the open reports of any age and count those created or closed in 24 h.
 REPORTS_RECENT = timedelta(hours=24)
@@ -158,10 +163,10 @@ class Queries:
         self.settings = settings
         self._store = store
         self._lock = threading.Lock()
-        # A screen's parts are asked at once: a cold screen waits for its slowest part only.
-        self._pool = ThreadPoolExecutor(
-            max(len(screen.PARTS) for screen in SCREENS.values()), thread_name_prefix="part"
-        )
+        # A thread per part: one part's long first read never holds up another part.
+        self._pool = ThreadPoolExecutor(len(PARTS), thread_name_prefix="part")
+        self._reading: dict[str, Future[pd.DataFrame]] = {}  # at most one read a part
+        self._last: dict[str, pd.DataFrame] = {}  # each part's last answer in this process
 
     @property
     def store(self) -> Store:
@@ -213,14 +218,40 @@ class Queries:
 
         in_background(f"refold:{name}", REFOLD_HELD_SECONDS, refold)
 
-    def parts(self, names: tuple[str, ...]) -> dict[str, pd.DataFrame]:
-        """Each part in a thread of the pool, with the app (the cache) the caller has; a part
-        that fails raises here as if asked alone."""
+    def parts(self, names: tuple[str, ...]) -> Parts:
+        """The parts this tick can draw: each asked in a thread of the pool, with the app (the
+        cache) the caller has. A part that fails raises here as if asked alone; one not read in
+        time (see the module's docstring) is its last answer, or left out: loading."""
+        reads = {name: self._read(name) for name in names}
+        ready = [
+            read for name, read in reads.items() if name in self._last and not PARTS[name].history
+        ]
+        wait(ready)
+        wait(reads.values(), timeout=self.settings.first_read_wait_seconds)
+        answers = Parts()
+        for name, read in reads.items():
+            if read.done():
+                answers[name] = read.result()
+            elif name in self._last:
+                answers[name] = self._last[name]
+        return answers
+
+    def _read(self, name: str) -> Future[pd.DataFrame]:
+        """The read of `name` under way in this process, or a new one."""
         app = current_app._get_current_object()
 
-        def part_in_app(name: str) -> pd.DataFrame:
+        def read() -> pd.DataFrame:
             with app.app_context():
-                return self.part(name)
+                try:
+                    answer = self.part(name)
+                except Exception as exc:
+                    log.warning("part %s: %s", name, exc)
+                    raise
+            self._last[name] = answer
+            return answer
 
-        asked = {name: self._pool.submit(part_in_app, name) for name in names}
-        return {name: answer.result() for name, answer in asked.items()}
+        with self._lock:
+            underway = self._reading.get(name)
+            if underway is None or underway.done():
+                underway = self._reading[name] = self._pool.submit(read)
+            return underway

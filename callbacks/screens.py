@@ -50,10 +50,12 @@ def scale_for(pull: Any) -> float:
 
 
 class Drawing(NamedTuple):
-    """A screen's outputs for one tick, and the digest of each."""
+    """A screen's outputs for one tick, the digest of each, and whether a part it draws from was
+    still loading."""
 
     values: list[Any]
     digests: list[str]
+    loading: bool = False
 
 
 def digest(value: Any) -> str:
@@ -91,7 +93,8 @@ def refresh(
     page_id: Any = None,
 ) -> list[Any]:
     """The values of the screen's outputs (`no_update` for those the kiosk already shows, see
-    `for_kiosk`), its status line, then the digests the kiosk will hold.
+    `for_kiosk`), its status line (loading while a part has no answer yet), then the digests the
+    kiosk will hold.
 
     The drawing itself is shared like the queries: kiosks showing the same screen in the same
     language at the same size get one drawing (and one set of digests) per tick between them.
@@ -112,7 +115,7 @@ def refresh(
         )
         values = render_outputs(screen.OUTPUTS, data, ctx)
         plain = [values[key] for key in outputs]
-        return Drawing(plain, [digest(value) for value in plain])
+        return Drawing(plain, [digest(value) for value in plain], len(data) < len(screen.PARTS))
 
     try:
         drawing = shared(
@@ -124,7 +127,7 @@ def refresh(
         # The kiosk keeps its picture, so it keeps the digests of that picture too.
         return [no_update] * len(outputs) + [status, no_update]
     *values, digests = for_kiosk(outputs, drawing, shown, page_id)
-    return [*values, None, digests]
+    return [*values, mark("loading", t) if drawing.loading else None, digests]
 
 
 def register(app: Dash, settings: Settings, queries: Queries) -> None:

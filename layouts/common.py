@@ -47,6 +47,7 @@ MARKS = {
     "nodata": ("○", "none"),
     "no_target": ("○", "none"),
     "live": ("●", "ok"),
+    "loading": ("◌", "none"),
 }
 STATUS_WORDS = {
     "online": "status.online",
@@ -60,6 +61,7 @@ STATUS_WORDS = {
     "up": "status.up",
     "down": "status.down",
     "live": "status.live",
+    "loading": "status.loading",
 }
 # Data that arrives when something happens, or once a period, is not stale after a quiet couple
 # of minutes: its staleness limit is at least this (seconds) whatever stale_after_seconds says.
@@ -355,15 +357,31 @@ def graph(graph_id: str) -> dcc.Graph:
 Builder = Callable[[Mapping[str, pd.DataFrame], Context], Any]
 
 
-def render_outputs(
-    builders: Mapping[str, Builder], data: Mapping[str, pd.DataFrame], ctx: Context
-) -> dict[str, Any]:
+class PartLoading(LookupError):
+    """A part an output draws from has no answer yet (its first read is still running)."""
+
+
+class Parts(dict[str, pd.DataFrame]):
+    """A screen's parts for one tick; asking for one that is not there means it is loading."""
+
+    def __missing__(self, name: str) -> pd.DataFrame:
+        raise PartLoading(name)
+
+
+def render_outputs(builders: Mapping[str, Builder], data: Parts, ctx: Context) -> dict[str, Any]:
     """Each output of a screen built on its own: one tile that cannot be drawn (unexpected data)
-    shows "no data" and a log line, and the rest of the screen still updates."""
+    shows "no data" and a log line, one whose data is still loading says so, and the rest of the
+    screen still updates."""
     result = {}
     for output, build in builders.items():
         try:
             result[output] = build(data, ctx)
+        except PartLoading:
+            result[output] = (
+                empty_figure(ctx, ctx.t("status.loading"))
+                if output.endswith(".figure")
+                else html.Div(mark("loading", ctx.t), className="tile tile--loading")
+            )
         except Exception:
             log.exception("cannot draw %s; showing it as 'no data'", output)
             result[output] = (

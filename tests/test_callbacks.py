@@ -84,11 +84,17 @@ def seeded_db(tmp_path_factory):
 
 TICK = 4.0
 PAGE_ID = "a-page"
+# Tests of what a screen shows wait for every part's first read, however busy the machine.
+WHOLE_READS = 60.0
 
 
 def settings_for(db, cache_dir, **extra) -> Settings:
     return Settings(
-        store=f"sqlite:///{db}", cache_url=f"file://{cache_dir}", refresh_seconds=TICK, **extra
+        store=f"sqlite:///{db}",
+        cache_url=f"file://{cache_dir}",
+        refresh_seconds=TICK,
+        first_read_wait_seconds=WHOLE_READS,
+        **extra,
     )
 
 
@@ -480,7 +486,12 @@ def redis_url(tmp_path_factory):
 
 
 def test_wall_replicas_share_answers_through_redis(seeded_db, redis_url):
-    settings = Settings(store=f"sqlite:///{seeded_db}", cache_url=redis_url, refresh_seconds=600.0)
+    settings = Settings(
+        store=f"sqlite:///{seeded_db}",
+        cache_url=redis_url,
+        refresh_seconds=600.0,
+        first_read_wait_seconds=WHOLE_READS,
+    )
     remaining = 600 - time.time() % 600
     if remaining < 10:
         time.sleep(remaining + 0.1)
@@ -611,7 +622,14 @@ def test_with_the_cache_down_screens_are_drawn_from_the_store(seeded_db):
 
     dead_redis = f"redis://127.0.0.1:{free_port()}/0"
     store = CountingStore(seeded_db)
-    app = create_app(Settings(store=f"sqlite:///{seeded_db}", cache_url=dead_redis), store=store)
+    app = create_app(
+        Settings(
+            store=f"sqlite:///{seeded_db}",
+            cache_url=dead_redis,
+            first_read_wait_seconds=WHOLE_READS,
+        ),
+        store=store,
+    )
     response = app.server.test_client().post(
         "/_dash-update-component", json=update_request("alerts")
     )
@@ -739,7 +757,12 @@ def test_one_refold_at_a_time_however_many_ticks_and_replicas_find_it_due(
         if cache_kind == "redis"
         else f"file://{tmp_path / 'cache'}"
     )
-    settings = Settings(store=f"sqlite:///{seeded_db}", cache_url=cache_url, refresh_seconds=600.0)
+    settings = Settings(
+        store=f"sqlite:///{seeded_db}",
+        cache_url=cache_url,
+        refresh_seconds=600.0,
+        first_read_wait_seconds=WHOLE_READS,
+    )
     replicas = []
     for _ in range(2):
         recording = RecordingStore(SQLiteStore(seeded_db))
@@ -795,7 +818,11 @@ def test_a_screens_parts_are_asked_at_once_and_one_failing_keeps_the_picture(sto
             return super().changes(*args, **kwargs)
 
     failing_changes = False
-    settings = Settings(cache_url=f"file://{tmp_path / 'cache'}", refresh_seconds=600.0)
+    settings = Settings(
+        cache_url=f"file://{tmp_path / 'cache'}",
+        refresh_seconds=600.0,
+        first_read_wait_seconds=WHOLE_READS,
+    )
     recording = BothAtOnce(store)
     app = create_app(settings, store=recording)
     queries = Queries(settings, recording)
@@ -810,4 +837,104 @@ def test_a_screens_parts_are_asked_at_once_and_one_failing_keeps_the_picture(sto
     assert values[: len(screen.OUTPUTS)] == [no_update] * len(screen.OUTPUTS)
     assert "Không truy cập được kho dữ liệu" in json.dumps(
         values[-2], default=str, ensure_ascii=False
+    )
+
+
+def drawing_key(screen, settings: Settings) -> str:
+    return f"drawing:{screen.NAME}:vi:1.00@{int(time.time() // settings.refresh_seconds)}"
+
+
+def test_a_cold_screen_answers_at_once_marks_a_slow_part_loading_and_fills_it_in(store, tmp_path):
+    """A wall started on days of history does not hold every kiosk for its slowest first read:
+    the tick answers within `first_read_wait_seconds`, the outputs of the part still being read
+    say so, and a later tick draws them."""
+    now = datetime.now(UTC)
+    store.write([camera("cam-a", now - timedelta(hours=1), False), camera("cam-a", now, True)])
+    recording = RecordingStore(store)
+    recording.gate.clear()  # the newest-point read of the cameras waits
+    settings = Settings(
+        cache_url=f"file://{tmp_path / 'cache'}", refresh_seconds=600.0, first_read_wait_seconds=0.2
+    )
+    app = create_app(settings, store=recording)
+    queries = Queries(settings, recording)
+    screen = SCREENS["cameras"]
+    try:
+        with app.server.app_context():
+            started = time.monotonic()
+            values = refresh(screen, queries, settings, "vi", {"w": 1920})
+            waited = time.monotonic() - started
+            text = json.dumps(values, default=str, ensure_ascii=False)
+            assert "Đang tải dữ liệu…" in json.dumps(values[-2], default=str, ensure_ascii=False)
+            outputs = dict(zip(screen.OUTPUTS, values, strict=False))
+            assert "Đang tải dữ liệu…" in json.dumps(
+                outputs["cameras-offline.children"], default=str, ensure_ascii=False
+            )
+            assert "tile--error" not in text  # loading, not "no data"
+            assert "1/1" not in text
+    finally:
+        recording.gate.set()
+    assert waited < 5  # the gated read alone would hold it 30 s
+    with app.server.app_context():
+        deadline = time.monotonic() + 30
+        while queries._reading["cameras"].running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        cache.delete(drawing_key(screen, settings))  # the next tick
+        values = refresh(screen, queries, settings, "vi", {"w": 1920})
+    assert values[-2] is None
+    assert "1/1 · 100%" in json.dumps(values, default=str, ensure_ascii=False)
+    assert recording.newest == ["whole"]  # the read that ran behind the first tick, not another
+
+
+def test_a_history_part_due_again_is_drawn_from_its_last_answer_while_it_is_read(store, tmp_path):
+    """Once a minute the WiFi curves are asked again; the ticks meanwhile show the last ones
+    instead of waiting or going blank."""
+    now = datetime.now(UTC)
+    store.write(
+        [
+            Point(
+                "wifi_usage",
+                {"ap_id": "ap-1"},
+                {"clients": 7, "up": True},
+                now - timedelta(minutes=m),
+            )
+            for m in range(0, 60, 5)
+        ]
+    )
+    released = threading.Event()
+    released.set()
+
+    class SlowCurves(RecordingStore):
+        def aggregate(self, *args, **kwargs):
+            assert released.wait(30), "never released"
+            return super().aggregate(*args, **kwargs)
+
+    recording = SlowCurves(store)
+    settings = Settings(
+        cache_url=f"file://{tmp_path / 'cache'}",
+        refresh_seconds=600.0,
+        history_refresh_seconds=600.0,
+        first_read_wait_seconds=0.2,
+    )
+    app = create_app(settings, store=recording)
+    queries = Queries(settings, recording)
+    screen = SCREENS["wifi"]
+    with app.server.app_context():
+        first = refresh(screen, queries, settings, "vi", {"w": 1920})
+        assert first[-2] is None
+        curve = dict(zip(screen.OUTPUTS, first, strict=False))["wifi-curve.figure"]
+        period = int(time.time() // settings.history_refresh_seconds)
+        released.clear()
+        try:
+            for part in ("wifi_clients_48h", "wifi_throughput_3h"):
+                cache.delete(f"part:{part}@{period}")  # due again
+            cache.delete(drawing_key(screen, settings))
+            started = time.monotonic()
+            again = refresh(screen, queries, settings, "vi", {"w": 1920})
+            waited = time.monotonic() - started
+        finally:
+            released.set()
+    assert waited < 5
+    assert again[-2] is None  # nothing loading
+    assert digest(dict(zip(screen.OUTPUTS, again, strict=False))["wifi-curve.figure"]) == digest(
+        curve
     )

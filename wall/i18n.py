@@ -32,6 +32,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "status.up": ("Hoạt động", "Up"),
     "status.down": ("Ngừng", "Down"),
     "status.live": ("Trực tiếp", "Live"),
+    "status.loading": ("Đang tải dữ liệu…", "Loading data…"),
     "reconnecting": ("Đang kết nối lại…", "Reconnecting…"),
     "store_unavailable": (
         "Không truy cập được kho dữ liệu – đang thử lại",

@@ -435,6 +435,13 @@ class Settings:
         "How long the wall reuses a 24-hour history query (timelines, curves) before asking "
         "the store again, in seconds.",
     )
+    first_read_wait_seconds: float = _setting(
+        0.3,
+        _positive_number,
+        "How long a refresh waits for a question the wall has no answer for yet (days of history "
+        "after a start, or a history query due again) before it draws the screen without it: "
+        "marked as loading (or its previous answer), filled in by a later refresh, in seconds.",
+    )
     map_tiles_url: str | None = _setting(
         None,
         _tiles_url,
