@@ -5,13 +5,14 @@ from, and two screens (or fifty kiosks) asking for the same part in one tick sha
 Live parts are held for one refresh tick, history parts for `history_refresh_seconds`.
 
 A screen's parts are asked at once. A tick waits for a live part this process has answered
-before (a fold of the last few seconds); a part it has no answer for yet (a cold cache: a first
-read of days of history) or a history part due again is waited for the setting
-`first_read_wait_seconds` at most. Past that the tick is drawn with that part's last answer, or shows it as loading, and the
-read goes on for the ticks after it: a cold wall answers at once and fills in, instead of holding
-every kiosk for the slowest read. An incremental part (wall.store.newest) is folded forward each
-tick; the tick that finds its hourly read from scratch due still folds, and that read runs in the
-background, once at a time across the wall's processes, for the ticks after it to fold from.
+before (a fold of the last few seconds). A part it has no answer for yet (a cold cache: a first
+read of days of history), or a history part due again, is waited for the setting
+`first_read_wait_seconds` at most; past that the tick is drawn with that part's last answer, or
+shows it as loading, and the read goes on for the ticks after it: a cold wall answers at once and
+fills in, instead of holding every kiosk for the slowest read. An incremental part
+(wall.store.newest) is folded forward each tick; the tick that finds its hourly read from scratch
+due still folds, and that read runs in the background, once at a time across the wall's
+processes, for the ticks after it to fold from.
 """
 
 from __future__ import annotations
