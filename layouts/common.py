@@ -181,6 +181,14 @@ def tile_head(title: str, age: float | None, ctx: Context) -> html.Div:
     )
 
 
+def big_number_class(value: str) -> str:
+    """Long values ("2.000 / 2.000", a city's cameras) step down a size or two rather than
+    overflow their tile."""
+    if len(value) > 11:
+        return "big-number big-number--longer"
+    return "big-number big-number--long" if len(value) > 9 else "big-number"
+
+
 def big_tile(
     title: str,
     value: str,
@@ -199,10 +207,7 @@ def big_tile(
         [
             html.Div(title, className="tile-title"),
             html.Div(
-                # Long values ("12.345 / 20.000") step down a size rather than overflow.
-                html.Span(
-                    value, className="big-number" + (" big-number--long" if len(value) > 9 else "")
-                ),
+                html.Span(value, className=big_number_class(value)),
                 className="big-row",
             ),
             html.Div(
