@@ -146,8 +146,8 @@ const drawn = graphs.every(g => g.data && g.data.length > 0 && g.querySelector('
 const tiles = Array.from(frame.querySelectorAll('.tile, .kpi-card, .ward-panel, .count-box'));
 // Before the first answer the shell's tiles are there but empty: wait until every one has text.
 const filled = tiles.length > 0 && tiles.every(t => t.innerText.trim().length > 0);
-return drawn && filled && !frame.querySelector('.tile--error') ? frame.querySelector(
-    '.screen-title').textContent : false;
+const settled = !frame.querySelector('.tile--error, .tile--loading');
+return drawn && filled && settled ? frame.querySelector('.screen-title').textContent : false;
 """
 FITS = """
 const d = document.documentElement;
@@ -463,3 +463,51 @@ def test_a_kiosk_is_sent_only_what_changed_and_keeps_up_through_blips_and_restar
         browser.execute_cdp_cmd(
             "Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]}
         )
+
+
+# Headline numbers wider than the box they sit in (which clips them).
+CLIPPED_NUMBERS = """
+return Array.from(document.querySelectorAll('.big-number'))
+    .filter(n => n.offsetParent && n.scrollWidth > n.parentElement.clientWidth + 1)
+    .map(n => n.textContent);
+"""
+
+
+def test_a_citys_headline_numbers_fit_their_tiles(browser, tmp_path):
+    """2,000 cameras and 1,000 access points: "2.000 / 2.000" steps down a size instead of being
+    cut off at the tile's edge."""
+    now = datetime.now(UTC)
+    with SQLiteStore(tmp_path / "ioc.db") as store:
+        store.write(
+            [
+                Point("camera_status", {"camera_id": f"cam-{n:04d}"}, {"online": True}, now)
+                for n in range(2000)
+            ]
+            + [
+                Point("wifi_usage", {"ap_id": f"ap-{n:04d}"}, {"up": True, "clients": 12}, now)
+                for n in range(1000)
+            ]
+        )
+    server = WallProcess(
+        {
+            "IOC_STORE": f"sqlite:///{tmp_path / 'ioc.db'}",
+            "IOC_CACHE_URL": f"file://{tmp_path / 'cache'}",
+            "IOC_STALE_AFTER_SECONDS": "3600",
+        },
+        log_path=tmp_path / "wall.log",
+    )
+    server.start()
+    try:
+        resize(browser, *SIZES[0])
+        for screen, number in (("overview", "2.000 / 2.000"), ("wifi", "1.000 / 1.000")):
+            browser.get(f"{server.url}/{screen}")
+            wait_for(
+                browser,
+                "return Array.from(document.querySelectorAll('.big-number'))"
+                f".some(n => n.textContent === {number!r})",
+                what=f"{number} on the {screen} screen",
+            )
+            browser.save_screenshot(str(SCREENSHOTS / f"{screen}-city-1920x1080.png"))
+            assert browser.execute_script(CLIPPED_NUMBERS) == []
+    finally:
+        server.stop()
