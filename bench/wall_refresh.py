@@ -12,7 +12,8 @@ City scale (`--city`): the store seeded by bench/seed_city.py (2,000 cameras, 1,
 field reports); for each screen, p50/p95 of its refresh callback's server time
 - cold: nothing cached (first tick after a start, in a fresh process' worth of state): the
   answer a kiosk gets, in which parts not read within `first_read_wait_seconds` show as loading;
-  and cold **complete**: until a tick draws every part (the slowest first read),
+  and cold **complete**: until the reads it did not wait for end and a next tick (drawn right
+  then, not a refresh interval later) draws every part,
 - tick: a new tick in steady state (live parts and the drawing expired, history parts held),
 - warm: another kiosk's request in the same tick (served from the shared drawing),
 and the bytes of the callback's HTTP response a kiosk receives: on its first tick (a page that
@@ -143,11 +144,12 @@ def cold_tick(screen, settings: Settings, store) -> tuple[float, float]:
     started = time.perf_counter()
     values = refresh(screen, queries, settings, "vi", PULL)
     answered = time.perf_counter() - started
-    while values[-2] is not None:  # the status line says a part is still loading
-        time.sleep(0.05)
+    if values[-2] is not None:  # the status line says a part is still loading
+        queries.wait_for_reads()
         period = int(time.time() // settings.refresh_seconds)
         cache.delete(f"drawing:{screen.NAME}:vi:{scale_for(PULL):.2f}@{period}")
-        values = refresh(screen, queries, settings, "vi", PULL)
+        values = refresh(screen, queries, settings, "vi", PULL)  # the kiosk's next tick
+        assert values[-2] is None, f"{screen.NAME}: a part still loading after its reads ended"
     return answered, time.perf_counter() - started
 
 
@@ -248,9 +250,8 @@ def city(
                 cold_s, complete_s = zip(
                     *(cold_tick(screen, settings, store) for _ in range(cold_runs)), strict=True
                 )
-                while refresh(screen, queries, settings, "vi", PULL)[-2] is not None:
-                    time.sleep(0.05)  # this tick's reads are under way: let them finish
-                    expire_tick(screen, settings)
+                if refresh(screen, queries, settings, "vi", PULL)[-2] is not None:
+                    queries.wait_for_reads()  # the reads the first tick did not wait for
                 tick_s = samples(tick, cold_runs)
                 warm_s = samples(ask, warm_runs)
                 sizes = kiosk_bytes(client, screen, settings)
@@ -300,7 +301,7 @@ def city_doc(command: str, days: float, reports: int, rows: list[dict]) -> str:
         "**cold** = nothing cached (first tick after a start): the answer a kiosk gets, parts",
         f"not read within `first_read_wait_seconds` ({Settings().first_read_wait_seconds:g} s)"
         " shown as loading; **complete** = from",
-        "that tick until a tick draws every part (the slowest first read); **tick** = a new",
+        "that tick until its reads end and a next tick draws every part; **tick** = a new",
         "tick in steady state (live parts and the drawing expired, history parts still held);",
         "**warm** = another",
         "kiosk in the same tick (the shared drawing). Bytes = the `/_dash-update-component`",

@@ -237,6 +237,13 @@ class Queries:
                 answers[name] = self._last[name]
         return answers
 
+    def wait_for_reads(self, timeout: float | None = None) -> bool:
+        """Whether the reads under way in this process (those a tick did not wait for) ended
+        within `timeout`: a kiosk's next tick then draws every part."""
+        with self._lock:
+            underway = list(self._reading.values())
+        return not wait(underway, timeout=timeout).not_done
+
     def _read(self, name: str) -> Future[pd.DataFrame]:
         """The read of `name` under way in this process, or a new one."""
         app = current_app._get_current_object()

@@ -875,9 +875,7 @@ def test_a_cold_screen_answers_at_once_marks_a_slow_part_loading_and_fills_it_in
         recording.gate.set()
     assert waited < 5  # the gated read alone would hold it 30 s
     with app.server.app_context():
-        deadline = time.monotonic() + 30
-        while queries._reading["cameras"].running() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        assert queries.wait_for_reads(30)
         cache.delete(drawing_key(screen, settings))  # the next tick
         values = refresh(screen, queries, settings, "vi", {"w": 1920})
     assert values[-2] is None
