@@ -7,11 +7,14 @@ workers would, so staleness can be shown by stopping part of it. Screenshots of 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -488,16 +491,7 @@ def test_a_citys_headline_numbers_fit_their_tiles(browser, tmp_path):
                 for n in range(1000)
             ]
         )
-    server = WallProcess(
-        {
-            "IOC_STORE": f"sqlite:///{tmp_path / 'ioc.db'}",
-            "IOC_CACHE_URL": f"file://{tmp_path / 'cache'}",
-            "IOC_STALE_AFTER_SECONDS": "3600",
-        },
-        log_path=tmp_path / "wall.log",
-    )
-    server.start()
-    try:
+    with wall_on(tmp_path, IOC_STALE_AFTER_SECONDS="3600") as server:
         resize(browser, *SIZES[0])
         for screen, number in (("overview", "2.000 / 2.000"), ("wifi", "1.000 / 1.000")):
             browser.get(f"{server.url}/{screen}")
@@ -509,5 +503,54 @@ def test_a_citys_headline_numbers_fit_their_tiles(browser, tmp_path):
             )
             browser.save_screenshot(str(SCREENSHOTS / f"{screen}-city-1920x1080.png"))
             assert browser.execute_script(CLIPPED_NUMBERS) == []
+
+
+@contextlib.contextmanager
+def wall_on(folder: Path, **env: str) -> Iterator[WallProcess]:
+    """A wall of its own on the store `folder`/ioc.db, with an empty cache."""
+    server = WallProcess(
+        {
+            "IOC_STORE": f"sqlite:///{folder / 'ioc.db'}",
+            "IOC_CACHE_URL": f"file://{folder / 'cache'}",
+            **env,
+        },
+        log_path=folder / "wall.log",
+    )
+    server.start()
+    try:
+        yield server
     finally:
         server.stop()
+
+
+# Run before the page's own scripts: notes whether a tile ever said it was loading.
+NOTE_LOADING = """
+window.sawLoading = [];
+new MutationObserver(() => {
+  const loading = document.querySelector('.tile--loading');
+  if (loading && !window.sawLoading.length) window.sawLoading.push(loading.textContent);
+}).observe(document, {subtree: true, childList: true});
+"""
+
+
+def test_a_wall_started_cold_shows_what_it_has_read_and_fills_in_the_rest(browser, tmp_path):
+    """With an empty cache a first read that outlasts `first_read_wait_seconds` (here nearly
+    all of them) leaves its tiles saying they are loading; the next ticks fill them in."""
+    with SQLiteStore(tmp_path / "ioc.db") as store:
+        seed(store, datetime.now(UTC) - timedelta(seconds=1))
+    resize(browser, *SIZES[0])
+    script = browser.execute_cdp_cmd(
+        "Page.addScriptToEvaluateOnNewDocument", {"source": NOTE_LOADING}
+    )
+    try:
+        with wall_on(
+            tmp_path, IOC_REFRESH_SECONDS="1", IOC_FIRST_READ_WAIT_SECONDS="0.001"
+        ) as server:
+            browser.get(f"{server.url}/overview")
+            assert wait_for(browser, SCREEN_DRAWN, what="overview filled in") == "Tổng quan"
+            assert browser.execute_script("return window.sawLoading") == ["◌Đang tải dữ liệu…"]
+            assert console_errors(browser) == []
+    finally:
+        browser.execute_cdp_cmd(
+            "Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]}
+        )
