@@ -425,6 +425,7 @@ def test_a_kiosk_is_sent_only_what_changed_and_keeps_up_through_blips_and_restar
     """Unchanged ticks come without the figures; a new report still reaches the screen, also
     after refreshes that failed (network blip) and after a server restart."""
     resize(browser, *SIZES[0])
+    console_errors(browser)  # what earlier tests left in the log
     script = browser.execute_cdp_cmd(
         "Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_ANSWERS}
     )
@@ -503,6 +504,7 @@ def test_a_citys_headline_numbers_fit_their_tiles(browser, tmp_path):
             )
             browser.save_screenshot(str(SCREENSHOTS / f"{screen}-city-1920x1080.png"))
             assert browser.execute_script(CLIPPED_NUMBERS) == []
+        browser.get("about:blank")  # before its server stops: no failed refresh in the log
 
 
 @contextlib.contextmanager
@@ -550,6 +552,7 @@ def test_a_wall_started_cold_shows_what_it_has_read_and_fills_in_the_rest(browse
             assert wait_for(browser, SCREEN_DRAWN, what="overview filled in") == "Tổng quan"
             assert browser.execute_script("return window.sawLoading") == ["◌Đang tải dữ liệu…"]
             assert console_errors(browser) == []
+            browser.get("about:blank")
     finally:
         browser.execute_cdp_cmd(
             "Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]}
