@@ -7,12 +7,13 @@ Live parts are held for one refresh tick, history parts for `history_refresh_sec
 A screen's parts are asked at once. A tick waits for a live part this process has answered
 before (a fold of the last few seconds). A part it has no answer for yet (a cold cache: a first
 read of days of history), or a history part due again, is waited for the setting
-`first_read_wait_seconds` at most; past that the tick is drawn with that part's last answer, or
-shows it as loading, and the read goes on for the ticks after it: a cold wall answers at once and
-fills in, instead of holding every kiosk for the slowest read. An incremental part
-(wall.store.newest) is folded forward each tick; the tick that finds its hourly read from scratch
-due still folds, and that read runs in the background, once at a time across the wall's
-processes, for the ticks after it to fold from.
+`first_read_wait_seconds` at most; past that the tick is drawn with that part's last answer
+(this process's, or the previous period's in the shared cache: a restarted or newly asked wall
+process shows what the others showed), or shows it as loading, and the read goes on for the
+ticks after it: a cold wall answers at once and fills in, instead of holding every kiosk for the
+slowest read. An incremental part (wall.store.newest) is folded forward each tick; the tick that
+finds its hourly read from scratch due still folds, and that read runs in the background, once
+at a time across the wall's processes, for the ticks after it to fold from.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from layouts.indicators import TREND_POINTS
 from layouts.wifi import CURVE_WINDOW, THROUGHPUT_WINDOW, throughput_series
 from wall.alerts.model import STREAM as ALERT_STREAM
 from wall.alerts.model import fold
-from wall.cache import in_background, remember, remembered, shared
+from wall.cache import earlier, in_background, remember, remembered, shared
 from wall.domain import CLOSED_REPORT_STATUSES, FIELD_REPORT, is_open_report
 from wall.settings import Settings
 from wall.store import Store, open_store
@@ -176,11 +177,12 @@ class Queries:
                 self._store = open_store(self.settings)
             return self._store
 
+    def _held_seconds(self, name: str) -> float:
+        history = PARTS[name].history
+        return self.settings.history_refresh_seconds if history else self.settings.refresh_seconds
+
     def part(self, name: str) -> pd.DataFrame:
         spec = PARTS[name]
-        timeout = (
-            self.settings.history_refresh_seconds if spec.history else self.settings.refresh_seconds
-        )
 
         def compute() -> pd.DataFrame:
             now = datetime.now(UTC)
@@ -197,7 +199,7 @@ class Queries:
             remember(f"previous:{name}", state, PREVIOUS_KEPT_SECONDS)
             return state[1]
 
-        return shared(f"part:{name}", timeout, compute)
+        return shared(f"part:{name}", self._held_seconds(name), compute)
 
     def _previous(self, name: str, now: datetime) -> Previous | None:
         """The last tick's answer, or once that is due for a read from scratch the background
@@ -233,8 +235,12 @@ class Queries:
         for name, read in reads.items():
             if read.done():
                 answers[name] = read.result()
-            elif name in self._last:
-                answers[name] = self._last[name]
+                continue
+            last = self._last.get(name)
+            if last is None:  # this process never answered it: another one may have
+                last = earlier(f"part:{name}", self._held_seconds(name))
+            if last is not None:
+                answers[name] = last
         return answers
 
     def wait_for_reads(self, timeout: float | None = None) -> bool:

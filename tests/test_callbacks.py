@@ -883,9 +883,13 @@ def test_a_cold_screen_answers_at_once_marks_a_slow_part_loading_and_fills_it_in
     assert recording.newest == ["whole"]  # the read that ran behind the first tick, not another
 
 
-def test_a_history_part_due_again_is_drawn_from_its_last_answer_while_it_is_read(store, tmp_path):
-    """Once a minute the WiFi curves are asked again; the ticks meanwhile show the last ones
-    instead of waiting or going blank."""
+@pytest.mark.parametrize("process", ["the same", "a new"])
+def test_a_history_part_due_again_is_drawn_from_its_last_answer_while_it_is_read(
+    process, store, tmp_path
+):
+    """When the WiFi curves are due again (once a minute), the ticks meanwhile show the last
+    ones instead of waiting or going blank: in the wall process that drew them, and in a new one
+    (restarted, or a worker asked for this screen the first time) from the shared cache."""
     now = datetime.now(UTC)
     store.write(
         [
@@ -910,7 +914,7 @@ def test_a_history_part_due_again_is_drawn_from_its_last_answer_while_it_is_read
     settings = Settings(
         cache_url=f"file://{tmp_path / 'cache'}",
         refresh_seconds=600.0,
-        history_refresh_seconds=600.0,
+        history_refresh_seconds=86_400.0,  # no period turns by itself during the test
         first_read_wait_seconds=0.2,
     )
     app = create_app(settings, store=recording)
@@ -921,11 +925,15 @@ def test_a_history_part_due_again_is_drawn_from_its_last_answer_while_it_is_read
         assert first[-2] is None
         curve = dict(zip(screen.OUTPUTS, first, strict=False))["wifi-curve.figure"]
         period = int(time.time() // settings.history_refresh_seconds)
+        for part in ("wifi_clients_48h", "wifi_throughput_3h"):  # the period turns
+            key = f"part:{part}@{period}"
+            cache.set(f"part:{part}@{period - 1}", cache.get(key))
+            cache.delete(key)
+        cache.delete(drawing_key(screen, settings))
+        if process == "a new":
+            queries = Queries(settings, recording)
         released.clear()
         try:
-            for part in ("wifi_clients_48h", "wifi_throughput_3h"):
-                cache.delete(f"part:{part}@{period}")  # due again
-            cache.delete(drawing_key(screen, settings))
             started = time.monotonic()
             again = refresh(screen, queries, settings, "vi", {"w": 1920})
             waited = time.monotonic() - started
