@@ -425,7 +425,6 @@ def test_a_kiosk_is_sent_only_what_changed_and_keeps_up_through_blips_and_restar
     """Unchanged ticks come without the figures; a new report still reaches the screen, also
     after refreshes that failed (network blip) and after a server restart."""
     resize(browser, *SIZES[0])
-    console_errors(browser)  # what earlier tests left in the log
     script = browser.execute_cdp_cmd(
         "Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_ANSWERS}
     )
@@ -541,6 +540,7 @@ def test_a_wall_started_cold_shows_what_it_has_read_and_fills_in_the_rest(browse
     with SQLiteStore(tmp_path / "ioc.db") as store:
         seed(store, datetime.now(UTC) - timedelta(seconds=1))
     resize(browser, *SIZES[0])
+    console_errors(browser)  # what earlier tests left in the log
     script = browser.execute_cdp_cmd(
         "Page.addScriptToEvaluateOnNewDocument", {"source": NOTE_LOADING}
     )
