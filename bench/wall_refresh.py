@@ -155,22 +155,24 @@ def cold_tick(screen, settings: Settings, store) -> tuple[float, float]:
 
 def restart_tick(screen, settings: Settings, store) -> tuple[float, bool]:
     """Seconds to the answer of a wall process just restarted (a new `Queries`) with the shared
-    cache kept, at the worst moment: a new tick in which the history parts are due again too;
-    and whether that answer drew every part (else some showed as loading)."""
+    cache kept, at the worst moment: a new tick and a new history period, the screen's parts all
+    due again; and whether every part in that answer was read in time (else it showed the
+    previous period's, or was loading)."""
+    for part in screen.PARTS:  # the last answers become the previous period's, not read again
+        held = settings.history_refresh_seconds if PARTS[part].history else settings.refresh_seconds
+        period = int(time.time() // held)
+        answer = cache.get(f"part:{part}@{period}")
+        if answer is not None:
+            cache.set(f"part:{part}@{period - 1}", answer)
+            cache.delete(f"part:{part}@{period}")
     expire_tick(screen, settings)
-    period = int(time.time() // settings.history_refresh_seconds)
-    for part in screen.PARTS:
-        if PARTS[part].history:  # their period turns: this one's answer is not read yet
-            answer = cache.get(f"part:{part}@{period}")
-            if answer is not None:
-                cache.set(f"part:{part}@{period - 1}", answer)
-                cache.delete(f"part:{part}@{period}")
     queries = Queries(settings, store)
     started = time.perf_counter()
     values = refresh(screen, queries, settings, "vi", PULL)
     answered = time.perf_counter() - started
+    in_time = queries.wait_for_reads(0)
     queries.wait_for_reads()
-    return answered, values[-2] is None
+    return answered, in_time and values[-2] is None
 
 
 def expire_tick(screen, settings: Settings) -> None:
@@ -201,6 +203,10 @@ def kiosk_bytes(client, screen, settings: Settings) -> dict:
         return response
 
     first = ask(None)
+    while first.get_json()["response"][f"{screen.NAME}-status"]["children"] is not None:
+        time.sleep(TICK_SECONDS)  # the app's own wall process is reading a part: its next tick
+        expire_tick(screen, settings)
+        first = ask(None)
     shown = first.get_json()["response"][f"{screen.NAME}-shown"]["data"]
     plain, packed = [], []
     for _ in range(UNCHANGED_TICKS):
@@ -331,8 +337,9 @@ def city_doc(command: str, days: float, reports: int, rows: list[dict]) -> str:
         "that tick until its reads end and a next tick draws every part; **tick** = a new",
         "tick in steady state (live parts and the drawing expired, history parts still held);",
         "**restart** = a new tick answered by a wall process just restarted with the cache",
-        "kept, the history parts due again too (the worst moment), and in how many of the runs",
-        "that answer drew every part (**whole**; the rest showed something loading);",
+        "kept, every part of the screen due again (a new tick and history period: the worst",
+        "moment), and in how many of the runs every part was read within the wait (**whole**;",
+        "in the others a part showed its previous period's answer);",
         "**warm** = another",
         "kiosk in the same tick (the shared drawing). Bytes = the `/_dash-update-component`",
         "response a kiosk receives: **first** tick (a page that just loaded gets every output),",
