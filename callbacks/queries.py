@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -225,22 +226,27 @@ class Queries:
         """The parts this tick can draw: each asked in a thread of the pool, with the app (the
         cache) the caller has. A part that fails raises here as if asked alone; one not read in
         time (see the module's docstring) is its last answer, or left out: loading."""
+        deadline = time.monotonic() + self.settings.first_read_wait_seconds
         reads = {name: self._read(name) for name in names}
         ready = [
             read for name, read in reads.items() if name in self._last and not PARTS[name].history
         ]
         wait(ready)
-        wait(reads.values(), timeout=self.settings.first_read_wait_seconds)
+        # Of a part this process never answered, another process may have: looked up while the
+        # reads run, to show should its read not end in time.
+        last = {
+            name: earlier(f"part:{name}", self._held_seconds(name))
+            for name, read in reads.items()
+            if name not in self._last and not read.done()
+        }
+        last.update(self._last)
+        wait(reads.values(), timeout=max(0.0, deadline - time.monotonic()))
         answers = Parts()
         for name, read in reads.items():
             if read.done():
                 answers[name] = read.result()
-                continue
-            last = self._last.get(name)
-            if last is None:  # this process never answered it: another one may have
-                last = earlier(f"part:{name}", self._held_seconds(name))
-            if last is not None:
-                answers[name] = last
+            elif last.get(name) is not None:
+                answers[name] = last[name]
         return answers
 
     def wait_for_reads(self, timeout: float | None = None) -> bool:

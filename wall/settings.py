@@ -436,7 +436,7 @@ class Settings:
         "the store again, in seconds.",
     )
     first_read_wait_seconds: float = _setting(
-        0.3,
+        0.2,
         _positive_number,
         "How long a refresh waits for a question the wall has no answer for yet (days of history "
         "after a start, or a history query due again) before it draws the screen without it: "
