@@ -25,6 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pandas as pd
 from flask import current_app
@@ -244,9 +245,13 @@ class Queries:
         answers = Parts()
         for name, read in reads.items():
             if read.done():
-                answers[name] = read.result()
-            elif last.get(name) is not None:
+                answers[name] = read.result()  # a failure raises here, and the screen says so
+                continue
+            if last.get(name) is not None:
                 answers[name] = last[name]
+            if not hasattr(read, "passed_over"):  # no tick will see how it ends: log a failure
+                read.passed_over = True
+                read.add_done_callback(partial(_log_failure, name))
         return answers
 
     def wait_for_reads(self, timeout: float | None = None) -> bool:
@@ -262,11 +267,7 @@ class Queries:
 
         def read() -> pd.DataFrame:
             with app.app_context():
-                try:
-                    answer = self.part(name)
-                except Exception as exc:
-                    log.warning("part %s: %s", name, exc)
-                    raise
+                answer = self.part(name)
             self._last[name] = answer
             return answer
 
@@ -275,3 +276,8 @@ class Queries:
             if underway is None or underway.done():
                 underway = self._reading[name] = self._pool.submit(read)
             return underway
+
+
+def _log_failure(name: str, read: Future[pd.DataFrame]) -> None:
+    if read.exception() is not None:
+        log.warning("part %s: %s", name, read.exception())

@@ -944,3 +944,46 @@ def test_a_history_part_due_again_is_drawn_from_its_last_answer_while_it_is_read
     assert digest(dict(zip(screen.OUTPUTS, again, strict=False))["wifi-curve.figure"]) == digest(
         curve
     )
+
+
+def test_a_failed_read_is_logged_once_by_its_screen_or_if_no_tick_waited_for_it_by_itself(
+    store, tmp_path, caplog
+):
+    """A first read that outlives its tick ends unseen by any screen: its failure goes to the log,
+    once however many ticks passed it over. One a tick waited for is logged by the screen only."""
+
+    class FailingLate(RecordingStore):
+        def latest(self, *args, **kwargs):
+            super().latest(*args, **kwargs)  # waits for the gate
+            raise StoreUnavailable("the newest cameras query timed out")
+
+    recording = FailingLate(store)
+    recording.gate.clear()
+    settings = Settings(
+        cache_url=f"file://{tmp_path / 'cache'}", refresh_seconds=600.0, first_read_wait_seconds=0.1
+    )
+    app = create_app(settings, store=recording)
+    queries = Queries(settings, recording)
+    screen = SCREENS["cameras"]
+    with app.server.app_context():
+        for _ in range(3):  # three ticks pass the same read over
+            cache.delete(drawing_key(screen, settings))
+            status = refresh(screen, queries, settings, "vi", {"w": 1920})[-2]
+            assert "Đang tải dữ liệu…" in json.dumps(status, default=str, ensure_ascii=False)
+    recording.gate.set()
+    assert queries.wait_for_reads(30)
+
+    def failures() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "timed out" in r.getMessage()]
+
+    deadline = time.monotonic() + 5
+    while not failures() and time.monotonic() < deadline:  # logged just after the read ends
+        time.sleep(0.05)
+    time.sleep(0.2)  # and nothing more after that
+    assert failures() == ["part cameras: the newest cameras query timed out"]
+    with app.server.app_context():  # a read the tick waited for fails on the screen, once
+        cache.delete(drawing_key(screen, settings))
+        status = refresh(screen, queries, settings, "vi", {"w": 1920})[-2]
+    assert "Không truy cập được kho dữ liệu" in json.dumps(status, default=str, ensure_ascii=False)
+    assert len(failures()) == 2
+    assert failures()[1].startswith("screen cameras: cannot read the store")
