@@ -156,16 +156,13 @@ def cold_tick(screen, settings: Settings, store) -> tuple[float, float]:
 def restart_tick(screen, settings: Settings, store) -> tuple[float, bool]:
     """Seconds to the answer of a wall process just restarted (a new `Queries`) with the shared
     cache kept, at the worst moment: a new tick and a new history period, the screen's parts all
-    due again; and whether every part in that answer was read in time (else it showed the
-    previous period's, or was loading)."""
-    for part in screen.PARTS:  # the last answers become the previous period's, not read again
-        held = settings.history_refresh_seconds if PARTS[part].history else settings.refresh_seconds
-        period = int(time.time() // held)
-        answer = cache.get(f"part:{part}@{period}")
-        if answer is not None:
-            cache.set(f"part:{part}@{period - 1}", answer)
-            cache.delete(f"part:{part}@{period}")
+    due again; and whether every part in that answer was read in time (else it showed the last
+    answer kept in the cache, or was loading)."""
     expire_tick(screen, settings)
+    period = int(time.time() // settings.history_refresh_seconds)
+    for part in screen.PARTS:
+        if PARTS[part].history:
+            cache.delete(f"part:{part}@{period}")
     queries = Queries(settings, store)
     started = time.perf_counter()
     values = refresh(screen, queries, settings, "vi", PULL)
@@ -339,7 +336,7 @@ def city_doc(command: str, days: float, reports: int, rows: list[dict]) -> str:
         "**restart** = a new tick answered by a wall process just restarted with the cache",
         "kept, every part of the screen due again (a new tick and history period: the worst",
         "moment), and in how many of the runs every part was read within the wait (**whole**;",
-        "in the others a part showed its previous period's answer);",
+        "in the others a part showed the last answer kept in the cache);",
         "**warm** = another",
         "kiosk in the same tick (the shared drawing). Bytes = the `/_dash-update-component`",
         "response a kiosk receives: **first** tick (a page that just loaded gets every output),",

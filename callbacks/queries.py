@@ -8,8 +8,8 @@ A screen's parts are asked at once. A tick waits for a live part this process ha
 before (a fold of the last few seconds). A part it has no answer for yet (a cold cache: a first
 read of days of history), or a history part due again, is waited for the setting
 `first_read_wait_seconds` at most; past that the tick is drawn with that part's last answer
-(this process's, or the previous period's in the shared cache: a restarted or newly asked wall
-process shows what the others showed), or shows it as loading, and the read goes on for the
+(this process's, or the one kept in the shared cache for an hour: a restarted or newly asked
+wall process shows what the others showed), or shows it as loading, and the read goes on for the
 ticks after it: a cold wall answers at once and fills in, instead of holding every kiosk for the
 slowest read. An incremental part (wall.store.newest) is folded forward each tick; the tick that
 finds its hourly read from scratch due still folds, and that read runs in the background, once
@@ -38,7 +38,7 @@ from layouts.indicators import TREND_POINTS
 from layouts.wifi import CURVE_WINDOW, THROUGHPUT_WINDOW, throughput_series
 from wall.alerts.model import STREAM as ALERT_STREAM
 from wall.alerts.model import fold
-from wall.cache import earlier, in_background, remember, remembered, shared
+from wall.cache import in_background, remember, remembered, shared
 from wall.domain import CLOSED_REPORT_STATUSES, FIELD_REPORT, is_open_report
 from wall.settings import Settings
 from wall.store import Store, open_store
@@ -189,7 +189,9 @@ class Queries:
         def compute() -> pd.DataFrame:
             now = datetime.now(UTC)
             if not isinstance(spec.fetch, Incremental):
-                return spec.fetch(self.store, now, None)
+                answer = spec.fetch(self.store, now, None)
+                remember(f"last:{name}", answer, PREVIOUS_KEPT_SECONDS)  # see _answer_kept
+                return answer
             previous = self._previous(name, now)
             if previous is None:  # nothing to fold forward from
                 state = spec.fetch.scratch(self.store, now)
@@ -236,7 +238,7 @@ class Queries:
         # Of a part this process never answered, another process may have: looked up while the
         # reads run, to show should its read not end in time.
         last = {
-            name: earlier(f"part:{name}", self._held_seconds(name))
+            name: self._answer_kept(name)
             for name, read in reads.items()
             if name not in self._last and not read.done()
         }
@@ -253,6 +255,14 @@ class Queries:
                 read.passed_over = True
                 read.add_done_callback(partial(_log_failure, name))
         return answers
+
+    def _answer_kept(self, name: str) -> pd.DataFrame | None:
+        """The part's last answer in the shared cache, from whichever process read it: an
+        incremental part's previous state holds it; the others are kept on their own."""
+        if isinstance(PARTS[name].fetch, Incremental):
+            previous = remembered(f"previous:{name}")
+            return None if previous is None else previous[1]
+        return remembered(f"last:{name}")
 
     def wait_for_reads(self, timeout: float | None = None) -> bool:
         """Whether the reads under way in this process (those a tick did not wait for) ended

@@ -76,17 +76,6 @@ def shared(key: str, timeout: float, compute: Callable[[], T]) -> T:
         return compute()
 
 
-def earlier(key: str, timeout: float) -> Any:
-    """What `shared` computed for `key` in the period before this one, or None: something to show
-    while this period's value is computed, for a process that has no answer of its own (just
-    started, or never asked before)."""
-    try:
-        return cache.get(_period_key(key, timeout, -1))
-    except CACHE_DOWN as exc:
-        _warn_cache_down(exc)
-        return None
-
-
 def remembered(key: str) -> Any:
     """A value kept across ticks, or None (also when the cache is away)."""
     try:
@@ -142,12 +131,8 @@ def _warn_cache_down(exc: Exception) -> None:
         log.warning("cache unavailable (%s); asking the store directly", exc)
 
 
-def _period_key(key: str, timeout: float, periods_from_now: int = 0) -> str:
-    return f"{key}@{int(time.time() // timeout) + periods_from_now}"
-
-
 def _shared(key: str, timeout: float, compute: Callable[[], T]) -> T:
-    key = _period_key(key, timeout)
+    key = f"{key}@{int(time.time() // timeout)}"
     found = cache.get(key)
     if found is not None:
         return found
@@ -158,9 +143,8 @@ def _shared(key: str, timeout: float, compute: Callable[[], T]) -> T:
         if _acquire(key):  # and processes here
             try:
                 value = compute()
-                # Kept through the next period too, for `earlier` (the backends count whole
-                # seconds).
-                cache.set(key, value, timeout=2 * math.ceil(timeout) + 1)
+                # Kept a little past the period (the backends count whole seconds).
+                cache.set(key, value, timeout=math.ceil(timeout) + 1)
                 return value
             finally:
                 _release(key)
