@@ -501,6 +501,12 @@ def test_a_citys_headline_numbers_fit_their_tiles(browser, tmp_path):
                 f".some(n => n.textContent === {number!r})",
                 what=f"{number} on the {screen} screen",
             )
+            wait_for(
+                browser,
+                "return Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                ".every(g => g.querySelector('.main-svg'))",
+                what=f"the {screen} screen's charts drawn",
+            )
             browser.save_screenshot(str(SCREENSHOTS / f"{screen}-city-1920x1080.png"))
             assert browser.execute_script(CLIPPED_NUMBERS) == []
         browser.get("about:blank")  # before its server stops: no failed refresh in the log
