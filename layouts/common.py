@@ -382,19 +382,19 @@ def render_outputs(builders: Mapping[str, Builder], data: Parts, ctx: Context) -
         try:
             result[output] = build(data, ctx)
         except PartLoading:
-            result[output] = (
-                empty_figure(ctx, ctx.t("status.loading"))
-                if output.endswith(".figure")
-                else html.Div(mark("loading", ctx.t), className="tile tile--loading")
-            )
+            result[output] = placeholder(output, "loading", "tile--loading", ctx)
         except Exception:
             log.exception("cannot draw %s; showing it as 'no data'", output)
-            result[output] = (
-                empty_figure(ctx)
-                if output.endswith(".figure")
-                else html.Div(mark("nodata", ctx.t), className="tile tile--error")
-            )
+            result[output] = placeholder(output, "nodata", "tile--error", ctx)
     return result
+
+
+def placeholder(output: str, status: str, tile_class: str, ctx: Context) -> Any:
+    """What an output shows in place of its drawing: the status word on an empty figure, or a
+    tile with the status mark."""
+    if output.endswith(".figure"):
+        return empty_figure(ctx, ctx.t(STATUS_WORDS[status]))
+    return html.Div(mark(status, ctx.t), className=f"tile {tile_class}")
 
 
 def screen_header(name: str, t: Translator, tz: str) -> html.Header:
