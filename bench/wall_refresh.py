@@ -146,8 +146,7 @@ def cold_tick(screen, settings: Settings, store) -> tuple[float, float]:
     answered = time.perf_counter() - started
     if values[-2] is not None:  # the status line says a part is still loading
         queries.wait_for_reads()
-        period = int(time.time() // settings.refresh_seconds)
-        cache.delete(f"drawing:{screen.NAME}:vi:{scale_for(PULL):.2f}@{period}")
+        expire_drawing(screen, settings)
         values = refresh(screen, queries, settings, "vi", PULL)  # the kiosk's next tick
         assert values[-2] is None, f"{screen.NAME}: a part still loading after its reads ended"
     return answered, time.perf_counter() - started
@@ -158,11 +157,7 @@ def restart_tick(screen, settings: Settings, store) -> tuple[float, bool]:
     cache kept, at the worst moment: a new tick and a new history period, the screen's parts all
     due again; and whether every part in that answer was read in time (else it showed the last
     answer kept in the cache, or was loading)."""
-    expire_tick(screen, settings)
-    period = int(time.time() // settings.history_refresh_seconds)
-    for part in screen.PARTS:
-        if PARTS[part].history:
-            cache.delete(f"part:{part}@{period}")
+    expire_tick(screen, settings, history=True)
     queries = Queries(settings, store)
     started = time.perf_counter()
     values = refresh(screen, queries, settings, "vi", PULL)
@@ -172,14 +167,21 @@ def restart_tick(screen, settings: Settings, store) -> tuple[float, bool]:
     return answered, in_time and values[-2] is None
 
 
-def expire_tick(screen, settings: Settings) -> None:
-    """Forget what a new tick recomputes: the screen's drawing and its live parts."""
+def expire_drawing(screen, settings: Settings) -> None:
     period = int(time.time() // settings.refresh_seconds)
     for lang in ("vi", "en"):
         cache.delete(f"drawing:{screen.NAME}:{lang}:{scale_for(PULL):.2f}@{period}")
+
+
+def expire_tick(screen, settings: Settings, history: bool = False) -> None:
+    """Forget what a new tick recomputes: the screen's drawing and its live parts; with
+    `history`, its history parts too (as when their period turns at that tick)."""
+    expire_drawing(screen, settings)
     for part in screen.PARTS:
-        if not PARTS[part].history:
-            cache.delete(f"part:{part}@{period}")
+        if PARTS[part].history and not history:
+            continue
+        held = settings.history_refresh_seconds if PARTS[part].history else settings.refresh_seconds
+        cache.delete(f"part:{part}@{int(time.time() // held)}")
 
 
 UNCHANGED_TICKS = 3
