@@ -52,6 +52,52 @@ def test_unicode_and_special_characters_round_trip_exactly(store: Store) -> None
     ].tolist() == ['Tòa "Hành chính", tầng=2']
 
 
+CONTROL_TEXTS = [
+    "Dòng một\nDòng hai",
+    "tab\there\r\ncrlf",
+    "nul\x00 bell\x07 del\x7f esc\x1b",
+    "\ue000 starts with the store's mark",
+    "\ue000",
+    'quote " backslash \\ and \\n written out',
+    "ends with a newline\n",
+]
+
+
+@pytest.mark.parametrize("text", CONTROL_TEXTS)
+def test_field_text_with_control_characters_is_read_back_as_written(
+    store: Store, text: str
+) -> None:
+    """A report's title or an officer's note may hold newlines: stored and read back exactly, in
+    points, in the newest point per entity, in changes and in the event log."""
+    store.write([cam("c1", 0, True, name=text), cam("c1", 1, False, name="plain")])
+    frame = store.points("camera_status", T0, T0 + timedelta(minutes=5))
+    assert frame.sort_values("time")["name"].tolist() == [text, "plain"]
+    changes = store.changes("report", "title", "camera_id", T0, T0 + timedelta(minutes=5))
+    assert changes.empty
+    store.write([Point("report", {"report_id": "r1"}, {"title": text}, T0)])
+    changed = store.changes("report", "title", "report_id", T0, T0 + timedelta(minutes=5))
+    assert changed["title"].tolist() == [text]
+    assert store.latest("report", "report_id")["title"].tolist() == [text]
+    note = Event.new("alerts", "k1", "noted", actor="an", note=text, data={"text": text}, at=T0)
+    store.append_events([note])
+    assert store.events("alerts") == [note]
+
+
+@pytest.mark.parametrize("text", CONTROL_TEXTS)
+def test_field_text_goes_out_as_line_protocol_without_raw_control_characters(text: str) -> None:
+    from wall.store.base import CONTROL_CHARACTER
+    from wall.store.lineprotocol import encode_point, portable_text, read_text
+
+    line = encode_point(cam("c1", 0, True, name=text))
+    assert not CONTROL_CHARACTER.search(line)
+    assert read_text(portable_text(text)) == text
+
+
+def test_a_tag_value_starting_with_the_stores_text_mark_is_refused() -> None:
+    with pytest.raises(InvalidPoint, match="U\\+E000"):
+        Point("camera_status", {"ward": "\ue000x"}, {"online": True}, T0)
+
+
 @pytest.mark.parametrize(
     "value", ["ends\\", "a\\,b", "a\\\\b", "a\\ b", "x\\=y", "line\nbreak", ""]
 )

@@ -31,6 +31,9 @@ FieldFilter = Mapping[str, Collection[FieldValue]]
 
 NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+# Starts a field text that InfluxDB stores escaped (lineprotocol.portable_text); a private-use
+# character, so no tag value may start with it.
+TEXT_MARK = "\ue000"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # Names the store itself uses in query results; a tag or field of that name would be ambiguous.
 RESERVED_NAMES = frozenset({"time", "value", "count"})
@@ -69,6 +72,8 @@ def check_tag_value(key: str, value: str) -> str:
         raise InvalidPoint(f"tag {key} is longer than 256 characters")
     if CONTROL_CHARACTER.search(value):
         raise InvalidPoint(f"tag {key}={value!r} contains a control character")
+    if value.startswith(TEXT_MARK):
+        raise InvalidPoint(f"tag {key}={value!r} starts with U+E000, which the store reserves")
     if re.search(r"\\(?=[\\, =]|$)", value):
         raise InvalidPoint(
             f"tag {key}={value!r}: a backslash before '\\', ',', ' ', '=' or at the end "

@@ -47,6 +47,7 @@ from wall.store.lineprotocol import (
     field_value,
     quote_identifier,
     quote_string,
+    read_text,
 )
 
 log = logging.getLogger(__name__)
@@ -296,7 +297,7 @@ class InfluxStore(Store):
             if (key := (s.get("tags") or {}).get(entity)) and s["values"][0][1] > 1
         )
         rows = [
-            {"time": s["values"][0][0], entity: key, field: s["values"][0][1]}
+            {"time": s["values"][0][0], entity: key, field: read_text(s["values"][0][1])}
             for s in firsts
             if (key := (s.get("tags") or {}).get(entity)) and key not in changed
         ]
@@ -307,7 +308,7 @@ class InfluxStore(Store):
                 at, of = s["columns"].index("time"), s["columns"].index(field)
                 previous: Any = None
                 for values in s["values"]:  # one entity, oldest first
-                    value = values[of]
+                    value = read_text(values[of])
                     if value is not None and (previous is None or value != previous):
                         rows.append({"time": values[at], entity: key, field: value})
                         previous = value
@@ -432,7 +433,7 @@ def _rows(series: list[dict], time_key: str = "time") -> Iterator[dict]:
             continue  # grouped by a tag the points do not have
         columns = s["columns"]
         for values in s["values"]:
-            row = {k: v for k, v in zip(columns, values, strict=True) if v is not None}
+            row = {k: read_text(v) for k, v in zip(columns, values, strict=True) if v is not None}
             row[time_key] = row.pop("time")
             row.update(group_tags)
             yield row

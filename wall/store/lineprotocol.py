@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 
 import numpy as np
 
-from wall.store.base import FieldValue, FrameColumns, Point, encoded
+from wall.store.base import CONTROL_CHARACTER, TEXT_MARK, FieldValue, FrameColumns, Point, encoded
 
 _KEY_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "=": r"\="})
 
@@ -29,7 +30,28 @@ def field_value(value: FieldValue) -> str:
         return f"{value}i"
     if isinstance(value, float):
         return repr(value)
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + portable_text(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def portable_text(text: str) -> str:
+    """Text every InfluxDB version reads back as written.
+
+    The line-protocol reference allows no raw newline (nor other control character) in a field
+    value, and InfluxDB unescapes only \\ and \" in one. Such text (an officer's note of two
+    lines, a title with a tab), and text that starts with TEXT_MARK itself, is written as the
+    mark followed by its JSON string escape; read_text undoes it. Other text goes as it is.
+    """
+    if text.startswith(TEXT_MARK) or CONTROL_CHARACTER.search(text):
+        escaped = json.dumps(text, ensure_ascii=False)[1:-1]
+        return TEXT_MARK + escaped.replace("\x7f", "\\u007f")  # JSON leaves DEL as it is
+    return text
+
+
+def read_text(value: object) -> object:
+    """A value read from InfluxDB as it was written (see portable_text)."""
+    if isinstance(value, str) and value.startswith(TEXT_MARK):
+        return json.loads('"' + value[len(TEXT_MARK) :] + '"')
+    return value
 
 
 @lru_cache(maxsize=65536)  # the same ids and wards arrive in every batch
