@@ -132,6 +132,11 @@ FRAME_CHECKPOINT = 65_536  # pages (of 4 KiB): 256 MiB of log
 
 
 class SQLiteStore(Store):
+    # FULL syncs the write-ahead log at every commit, so a write that returned (and the message
+    # the MQTT worker then acknowledged) survives a power cut; NORMAL survives only a process
+    # crash. Cost measured by bench/sqlite_durability.py (docs/benchmarks.md).
+    SYNCHRONOUS = "FULL"
+
     def __init__(self, path: str | Path, timeout_seconds: float = 10.0):
         self.path = Path(path)
         self.timeout_seconds = timeout_seconds
@@ -151,7 +156,7 @@ class SQLiteStore(Store):
         try:
             conn = sqlite3.connect(self.path, timeout=self.timeout_seconds, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA synchronous={self.SYNCHRONOUS}")
             conn.execute(f"PRAGMA busy_timeout={int(self.timeout_seconds * 1000)}")
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
