@@ -9,11 +9,13 @@ import signal
 import sys
 import threading
 import time
+from datetime import datetime
+from pathlib import Path
 
 from wall.cli import parser, run
 from wall.officers import OfficerError, add_officer, officers, remove_officer
 from wall.settings import Settings
-from wall.store import StoreUnavailable, open_store
+from wall.store import StoreError, StoreUnavailable, open_store, sqlite_path
 
 # What the demo waits, all told, for its feed threads to stop after Ctrl+C.
 SHUTDOWN_SECONDS = 30.0
@@ -166,6 +168,61 @@ def users(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+INFLUX_BACKUP_HINT = (
+    "the store is InfluxDB: back it up with its own tools (1.x: `influxd backup -portable "
+    "-database DB DIR`, `influxd restore -portable`; 2.x: `influx backup DIR`, `influx restore`)"
+)
+
+
+def backup(args: argparse.Namespace, settings: Settings) -> int:
+    """A consistent copy of the embedded store while feeds and wall keep running."""
+    if sqlite_path(settings) is None:
+        print(f"wall backup: {INFLUX_BACKUP_HINT}", file=sys.stderr)
+        return 2
+    destination = args.destination
+    if destination.is_dir():
+        destination = destination / f"ioc-{datetime.now(settings.tz):%Y%m%d-%H%M%S}.db"
+    if destination.exists():
+        print(f"wall backup: {destination} exists already; name a new file", file=sys.stderr)
+        return 2
+    if not destination.parent.is_dir():
+        print(f"wall backup: there is no folder {destination.parent}", file=sys.stderr)
+        return 2
+    try:
+        with open_store(settings) as store:
+            store.backup(destination)
+    except StoreError as exc:
+        print(f"wall backup: {exc}", file=sys.stderr)
+        return 1
+    size = destination.stat().st_size / 2**20
+    print(f"backup written: {destination} ({size:.1f} MiB)")
+    return 0
+
+
+def restore(args: argparse.Namespace, settings: Settings) -> int:
+    """Put a backup in place of the embedded store, which no running process may be using."""
+    from wall.store.sqlite import StoreInUse
+    from wall.store.sqlite import restore as restore_store
+
+    path = sqlite_path(settings)
+    if path is None:
+        print(f"wall restore: {INFLUX_BACKUP_HINT}", file=sys.stderr)
+        return 2
+    if not args.source.is_file():
+        print(f"wall restore: there is no file {args.source}", file=sys.stderr)
+        return 2
+    try:
+        restore_store(args.source, path)
+    except StoreInUse as exc:
+        print(f"wall restore: {exc}", file=sys.stderr)
+        return 1
+    except StoreError as exc:
+        print(f"wall restore: {exc}", file=sys.stderr)
+        return 2
+    print(f"restored {args.source} to {path}")
+    return 0
+
+
 def _new_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
@@ -197,7 +254,21 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     actions.add_parser("remove", help="remove an officer").add_argument("name")
     actions.add_parser("list", help="list the officers")
-    commands = {"check": check, "serve": serve, "demo": demo, "alerts": alerts, "users": users}
+    sub.add_parser(
+        "backup", help="copy the embedded store while everything keeps running"
+    ).add_argument("destination", type=Path, help="a new file, or a folder to put it in")
+    sub.add_parser(
+        "restore", help="put a backup in place of the embedded store (nothing may be running)"
+    ).add_argument("source", type=Path, help="a file written by `wall backup`")
+    commands = {
+        "check": check,
+        "serve": serve,
+        "demo": demo,
+        "alerts": alerts,
+        "users": users,
+        "backup": backup,
+        "restore": restore,
+    }
     return run(p, commands, argv)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from wall.settings import Settings
@@ -15,13 +16,19 @@ from wall.store.base import (
 )
 
 
+def sqlite_path(settings: Settings) -> Path | None:
+    """The embedded store's file, when IOC_STORE names one."""
+    parts = urlsplit(settings.store)
+    return Path(unquote(parts.path)) if parts.scheme == "sqlite" else None
+
+
 def open_store(settings: Settings) -> Store:
     """The backend IOC_STORE names (already validated by the settings)."""
-    parts = urlsplit(settings.store)
-    if parts.scheme == "sqlite":
+    path = sqlite_path(settings)
+    if path is not None:
         from wall.store.sqlite import SQLiteStore
 
-        return SQLiteStore(unquote(parts.path), timeout_seconds=settings.influx_timeout_seconds)
+        return SQLiteStore(path, timeout_seconds=settings.influx_timeout_seconds)
     from wall.store.influx import InfluxStore
 
     return InfluxStore(
@@ -40,4 +47,5 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "open_store",
+    "sqlite_path",
 ]

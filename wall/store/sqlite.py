@@ -3,16 +3,23 @@
 Points keep tags and fields as JSON; a `latest` table, kept by the same transaction that writes a
 point, answers "newest point of every camera" without scanning history. The event log refuses
 UPDATE and DELETE by trigger: it is append-only in fact, not by convention.
+
+Every process using the store holds a shared lock on `<file>.lock`: a restore takes it
+exclusively, so it never overwrites a store a wall, feed or alert process is using, and a process
+starting during a restore waits for it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import json
+import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -142,6 +149,7 @@ class SQLiteStore(Store):
         self.timeout_seconds = timeout_seconds
         self._local = threading.local()
         self._ready = False
+        self._lock_file: int | None = None
 
     def _connection(self) -> sqlite3.Connection:
         """One connection per thread: sqlite3 connections must not cross threads."""
@@ -169,6 +177,7 @@ class SQLiteStore(Store):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreUnavailable(f"cannot create folder for {self.path}: {exc}") from exc
+        self._lock_file = _lock(self.path, fcntl.LOCK_SH, self.timeout_seconds)
         conn = self._connect()
         try:
             conn.executescript(SCHEMA)
@@ -477,6 +486,103 @@ class SQLiteStore(Store):
         if conn is not None:
             conn.close()
             self._local.conn = None
+        if self._lock_file is not None:
+            os.close(self._lock_file)
+            self._lock_file, self._ready = None, False
+
+    def backup(self, destination: Path) -> None:
+        """A consistent copy of the store in `destination` (a new file), taken while others
+        write: SQLite's online backup in one step is one read transaction, which in WAL mode
+        never blocks a writer."""
+        self.check()
+        partial = destination.with_name(destination.name + ".partial")
+        try:
+            source = self._connect()
+            try:
+                with contextlib.closing(sqlite3.connect(partial)) as copy:
+                    source.backup(copy)
+                    problems = _problems(copy)
+            finally:
+                source.close()
+            if problems:
+                raise StoreError(f"the copy of {self.path} is damaged: {problems}")
+            _fsync(partial)
+            os.replace(partial, destination)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot back up {self.path} to {destination}: {exc}") from exc
+        finally:
+            partial.unlink(missing_ok=True)
+
+
+class StoreInUse(StoreError):
+    """A restore was asked for a store that running processes use."""
+
+
+def restore(source: Path, path: Path, timeout_seconds: float = 1.0) -> None:
+    """Put the backup `source` in place of the store at `path`, which no process may be using."""
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+        ) as backup:
+            problems = _problems(backup)
+            if problems:
+                raise StoreError(f"{source} is not a backup of this store: {problems}")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock = _lock(path, fcntl.LOCK_EX, timeout_seconds)
+            try:
+                with contextlib.closing(sqlite3.connect(path)) as target:
+                    backup.backup(target)
+                    target.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                _fsync(path)
+            finally:
+                os.close(lock)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot restore {source} to {path}: {exc}") from exc
+
+
+def _problems(conn: sqlite3.Connection) -> str:
+    """What is wrong with a database that should be this store ("" when nothing)."""
+    try:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        check = conn.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    missing = sorted({"points", "latest", "events"} - tables)
+    if missing:
+        return f"it has no table {', '.join(missing)}"
+    return "" if check == "ok" else f"quick_check says {check}"
+
+
+def _lock(path: Path, kind: int, timeout_seconds: float) -> int:
+    """A flock on `<path>.lock` (kind: shared or exclusive), waiting at most timeout_seconds."""
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StoreUnavailable(f"cannot open {lock_path}: {exc}") from exc
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        try:
+            fcntl.flock(descriptor, kind | fcntl.LOCK_NB)
+            return descriptor
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(descriptor)
+                if kind == fcntl.LOCK_EX:
+                    raise StoreInUse(
+                        f"{path} is in use by a running wall, feed or alert process: "
+                        "stop them first"
+                    ) from None
+                raise StoreUnavailable(f"{path} is being restored; try again") from None
+            time.sleep(0.05)
+
+
+def _fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _tag_clause(where: TagFilter | None, tags: str = "tags") -> tuple[str, list]:
