@@ -50,7 +50,7 @@ def test_the_worker_waits_for_the_servers_retry_after_before_asking_again(
         source = open311_source(server, tmp_path)
         source.load_services()
         server.fail_next(Reply(429, "slow down", headers={"Retry-After": "1"}))
-        PollWorker(store, [source]).run(threading.Event(), max_polls=2)
+        PollWorker(store, [source]).run(threading.Event(), polls_each=2)
     finally:
         server.stop()
     first, second = list(server.request_queries())
