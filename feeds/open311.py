@@ -323,20 +323,22 @@ class Open311Mapping:
         # Longest first, so "Long Thành Bắc" wins over a shorter name inside it.
         self.wards = sorted(((plain(w), w) for w in WARDS), key=lambda p: -len(p[0]))
 
-    def identity(self, item: Any) -> tuple[str, datetime, datetime]:
-        """(service_request_id, version time, requested time) or RejectedMessage."""
+    @staticmethod
+    def request_id(item: Any) -> str:
         if not isinstance(item, Mapping):
             raise RejectedMessage("a request in the list is not an object")
         raw_id = scalar(item.get("service_request_id"))
         if isinstance(raw_id, bool) or not isinstance(raw_id, str | int) or not str(raw_id):
             raise RejectedMessage("a request has no service_request_id")
+        return str(raw_id).strip()
+
+    def times(self, item: Mapping[str, Any]) -> tuple[datetime, datetime]:
+        """(version time, requested time) of a request."""
         requested = self._time(item, "requested_datetime")
         updated = self._time(item, "updated_datetime") or requested
         if updated is None:
-            raise RejectedMessage(
-                f"request {raw_id}: neither updated_datetime nor requested_datetime is given"
-            )
-        return str(raw_id).strip(), updated, requested or updated
+            raise RejectedMessage("neither updated_datetime nor requested_datetime is given")
+        return updated, requested or updated
 
     def record(self, item: Mapping[str, Any]) -> dict[str, Any]:
         requested = self._time(item, "requested_datetime")
@@ -583,17 +585,21 @@ class Open311Source:
 
         batch = Batch(received=len(items))
         newest: dict[str, tuple[Mapping[str, Any], datetime, datetime]] = {}
+        versions, retry = dict(state.versions), dict(state.retry)
         for item in items:
+            raw_id = "?"
             try:
-                raw_id, updated, requested = self.mapping.identity(item)
+                raw_id = self.mapping.request_id(item)
+                updated, requested = self.mapping.times(item)
             except RejectedMessage as exc:
-                self._reject(batch, "?", exc)
+                self._reject(batch, raw_id, exc)
+                if raw_id != "?" and "," not in raw_id:  # asked again by id, from now on
+                    retry.setdefault(raw_id, to_ms(now))
                 continue
             # On a tie the later answer wins: the look-ups by id come after the windows.
             if raw_id not in newest or updated >= newest[raw_id][1]:
                 newest[raw_id] = (item, updated, requested)
 
-        versions, retry = dict(state.versions), dict(state.retry)
         # Only what is written (now or before) moves the cursor, and never past this poll.
         cursor_ms = min(state.cursor_ms, to_ms(now)) if state.cursor_ms is not None else None
         for raw_id, (item, updated, requested) in newest.items():

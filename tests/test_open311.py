@@ -259,6 +259,40 @@ def test_a_status_change_without_a_new_updated_datetime_is_written_once(
     assert resolved["time"].to_pydatetime() >= before
 
 
+def city_endpoint(server: Open311Fixture) -> dict[str, str]:
+    return {"open311_url": server.endpoint, "open311_jurisdiction_id": "hoathanh.tayninh.gov.vn"}
+
+
+def test_times_without_an_offset_are_read_in_the_city_zone_unless_set_to_reject(
+    server: Open311Fixture, store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    made = NOW - timedelta(hours=3)
+    local = made.astimezone(VIETNAM).replace(tzinfo=None)
+    server.requests = [
+        request(71, 3, requested_datetime=local.isoformat(), updated_datetime=local.isoformat()),
+        request(72, 3, updated_datetime=f"{local.isoformat(sep=' ')}.250"),
+    ]
+    caplog.set_level(logging.WARNING)
+    refusing = Settings(**city_endpoint(server), open311_naive_times="reject")
+    worker = PollWorker(store, [source(Open311Config.from_settings(refusing), tmp_path)])
+    worker.poll(worker.sources[0])
+    assert reports(store) == [] and worker.health["open311"].rejected == 2
+    assert any(
+        m.startswith("open311: request 71 rejected: field 'requested_datetime'=")
+        and 'has no offset; set open311_naive_times = "city"' in m
+        for m in caplog.messages
+    )
+
+    # The default: read in the city's zone (Asia/Ho_Chi_Minh, +07:00).
+    city = Open311Config.from_settings(Settings(**city_endpoint(server)))
+    worker = PollWorker(store, [source(city, tmp_path)])
+    worker.poll(worker.sources[0])
+    rows = {r["report_id"]: r for r in reports(store)}
+    assert rows["71"]["time"].to_pydatetime() == made
+    assert rows["71"]["created"] == made.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert rows["72"]["time"].to_pydatetime() == made + timedelta(milliseconds=250)
+
+
 def test_bad_requests_are_rejected_one_by_one_with_a_log_line_and_the_good_ones_kept(
     server: Open311Fixture, store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -465,6 +499,12 @@ def test_wrapped_and_bare_lists_are_unwrapped_and_other_shapes_named() -> None:
         ({"IOC_OPEN311_CATEGORIES": "{bad"}, "IOC_OPEN311_CATEGORIES", "is not JSON"),
         ({"IOC_OPEN311_STATUSES": '{"x": 1}'}, "IOC_OPEN311_STATUSES", "entry 'x' must be"),
         ({"IOC_OPEN311_INTERVAL_SECONDS": "0"}, "IOC_OPEN311_INTERVAL_SECONDS", "greater than 0"),
+        (
+            {"IOC_OPEN311_NAIVE_TIMES": "local"},
+            "IOC_OPEN311_NAIVE_TIMES",
+            "not one of city, reject",
+        ),
+        ({"IOC_OPEN311_RESCAN_DAYS": "-1"}, "IOC_OPEN311_RESCAN_DAYS", "greater than 0"),
     ],
 )
 def test_bad_open311_settings_name_the_setting(environ: dict, setting: str, problem: str) -> None:
