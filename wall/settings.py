@@ -498,7 +498,8 @@ class Settings:
         600.0,
         _positive_number,
         "Each Open311 poll asks again for this many seconds before the newest update already "
-        "seen, so requests that appear late on the server are not missed.",
+        "written, so requests that appear on the server up to this late are not missed (later "
+        "ones wait for the re-scan, `open311_rescan_hours`).",
     )
     open311_backfill_days: float = _setting(
         7.0,
