@@ -210,7 +210,7 @@ def test_a_request_that_appears_on_the_server_late_is_fetched_by_the_periodic_re
     """A request held in a moderation queue shows up made hours ago, before the overlap:
     only the re-scan of the last open311_rescan_days finds it."""
     clock = [NOW]
-    server.requests = [request(1, 1)]
+    server.requests = [request(1, 1), request("closed-2d", 48, status="closed")]
     cfg = config(server, rescan_every=timedelta(hours=6), rescan_span=timedelta(days=3))
     worker = PollWorker(store, [source(cfg, tmp_path)], clock=lambda: clock[0])
     open311 = worker.sources[0]
@@ -219,11 +219,11 @@ def test_a_request_that_appears_on_the_server_late_is_fetched_by_the_periodic_re
     server.requests.append(request("moderated", 5))  # made 5 hours ago, published only now
     clock[0] = NOW + timedelta(minutes=1)
     worker.poll(open311)
-    assert sorted(r["report_id"] for r in reports(store)) == ["1"]  # outside the window
+    assert sorted(r["report_id"] for r in reports(store)) == ["1", "closed-2d"]  # not in window
 
     clock[0] = NOW + timedelta(hours=6)
     worker.poll(open311)
-    assert sorted(r["report_id"] for r in reports(store)) == ["1", "moderated"]
+    assert sorted(r["report_id"] for r in reports(store)) == ["1", "closed-2d", "moderated"]
     windows = [s.query["start_date"] for s in server.request_queries() if "start_date" in s.query]
     assert windows[-1] == (NOW + timedelta(hours=6) - timedelta(days=3)).strftime(
         "%Y-%m-%dT%H:%M:%SZ"
@@ -233,7 +233,32 @@ def test_a_request_that_appears_on_the_server_late_is_fetched_by_the_periodic_re
     worker.poll(open311)
     windows = [s.query["start_date"] for s in server.request_queries() if "start_date" in s.query]
     assert windows[-1] == (NOW - timedelta(hours=1, minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert worker.health["open311"].written == 2
+    # The re-scan wrote only the new request: the closed one is remembered, not written again.
+    assert worker.health["open311"].written == 3
+
+
+def test_a_state_file_from_before_content_digests_writes_nothing_again(
+    server: Open311Fixture, store: Store, tmp_path: Path
+) -> None:
+    lamp = request(8, 2)
+    server.requests = [lamp]
+    made = int((NOW - timedelta(hours=2)).timestamp() * 1000)
+    (tmp_path / "open311.json").write_text(
+        json.dumps(
+            {
+                "version": 2,
+                "endpoint": server.endpoint,
+                "cursor_ms": made,
+                "versions": {"8": [made, False, made]},
+            }
+        )
+    )
+    worker = PollWorker(store, [source(config(server), tmp_path)])
+    worker.poll(worker.sources[0])
+    assert reports(store) == []  # request 8 was written by the version before digests
+    lamp.update(status="closed")
+    worker.poll(worker.sources[0])
+    assert [(r["report_id"], r["status"]) for r in reports(store)] == [("8", "closed")]
 
 
 @pytest.mark.parametrize("with_updated_time", [True, False], ids=["same-time", "no-time"])
