@@ -320,6 +320,7 @@ class Open311Mapping:
         self.config = config
         self.statuses = {**DEFAULT_STATUSES, **config.statuses}
         self.service_names: dict[str, str] = {}
+        self.categories: dict[tuple[str, str], str] = {}
         # Longest first, so "Long Thành Bắc" wins over a shorter name inside it.
         self.wards = sorted(((plain(w), w) for w in WARDS), key=lambda p: -len(p[0]))
 
@@ -369,7 +370,16 @@ class Open311Mapping:
         return code, name or self.service_names.get(code, "")
 
     def category(self, item: Mapping[str, Any]) -> str:
-        code, name = self.service(item)
+        """Remembered per service: every poll maps each request it sees (to compare content),
+        and the keyword rules are most of that cost."""
+        service = self.service(item)
+        if service not in self.categories:
+            if len(self.categories) > 10_000:  # a server that names a service per request
+                self.categories.clear()
+            self.categories[service] = self._category(*service)
+        return self.categories[service]
+
+    def _category(self, code: str, name: str) -> str:
         for key in (code, name):
             if key and key in self.config.categories:
                 return self.config.categories[key]
