@@ -8,12 +8,20 @@ request whose last status was not final (closed or rejected), so a later assignm
 resolution or closing is not missed.
 
 Every request version becomes one `field_report` point at its `updated_datetime`, validated by
-`feeds.payloads.parse_record("report", …)` exactly like an MQTT report. The versions already
-written are remembered in a state file, so no version is written twice, even across restarts.
+`feeds.payloads.parse_record("report", …)` exactly like an MQTT report. Each request's last
+written version (its time and a digest of what the wall stores of it) is remembered in a state
+file, so no version is written twice, even across restarts, and a change the server makes
+without a new `updated_datetime` is still written.
+
+One request's time must not decide what later polls ask for: the cursor moves only over
+requests written (or already written), never past the poll's own clock, and every
+`open311_rescan_hours` the last `open311_rescan_days` are asked for again, for requests that
+appear on the server late.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -21,15 +29,21 @@ import re
 import time
 import unicodedata
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from feeds.http_sources import Batch, RepeatFilter, SourceError, dig, fetch_json, shown_url
-from feeds.payloads import RejectedMessage, parse_record, parse_timestamp, rfc3339
+from feeds.payloads import (
+    MAX_CLOCK_AHEAD,
+    RejectedMessage,
+    parse_record,
+    parse_timestamp,
+    rfc3339,
+)
 from wall.domain import REPORT_CATEGORIES, REPORT_STATUSES, WARDS
 from wall.settings import Settings, SettingsError
 from wall.store.base import from_ms, to_ms
@@ -45,6 +59,8 @@ TRACK_OPEN_FOR = timedelta(days=90)  # unfinished requests older than this are n
 SERVICES_REFRESH_SECONDS = 3600.0
 MAX_TITLE_CHARS = 120
 STATE_VERSION = 2
+# A time without an offset: read in the city's zone when open311_naive_times says so.
+NAIVE_TIME = re.compile(r"(\d{4}-\d\d-\d\d)[Tt ](\d\d:\d\d(?::\d\d)?)(\.\d{1,9})?")
 
 # Built-in rules on the service name (then code), without diacritics and in lower case; the
 # first category with a matching word wins. `open311_categories` comes before these.
@@ -218,18 +234,20 @@ def unwrap_list(data: Any, wrappers: tuple[str, ...], what: str) -> list[Any]:
 class Version:
     """What is remembered of a request: the version written, whether it can still change."""
 
-    updated_ms: int
+    updated_ms: int  # its updated_datetime, or the poll's clock if that was later
     final: bool
     requested_ms: int
+    digest: str = ""  # of the record written ("": a state file from before digests)
 
 
 @dataclass
 class Open311State:
-    cursor_ms: int | None = None  # newest updated_datetime seen
+    cursor_ms: int | None = None  # newest version time written, never past a poll's clock
     versions: dict[str, Version] = field(default_factory=dict)
     # Requests rejected for their content, asked again by id so that a fixed mapping (say a
     # status added to open311_statuses) picks them up: service_request_id → requested time.
     retry: dict[str, int] = field(default_factory=dict)
+    rescanned_ms: int | None = None  # poll clock of the last re-scan of open311_rescan_days
 
 
 @dataclass(frozen=True)
@@ -240,6 +258,9 @@ class Open311Config:
     interval: float = 60.0
     overlap: timedelta = timedelta(minutes=10)
     backfill: timedelta = timedelta(days=7)
+    rescan_every: timedelta = timedelta(hours=6)
+    rescan_span: timedelta = timedelta(days=3)
+    naive_zone: tzinfo | None = None  # None: a time without an offset rejects its request
     page_limit: int = 1000
     id_prefix: str = ""
     categories: Mapping[str, str] = field(default_factory=dict)
@@ -280,6 +301,9 @@ class Open311Config:
             interval=settings.open311_interval_seconds,
             overlap=timedelta(seconds=settings.open311_overlap_seconds),
             backfill=timedelta(days=settings.open311_backfill_days),
+            rescan_every=timedelta(hours=settings.open311_rescan_hours),
+            rescan_span=timedelta(days=settings.open311_rescan_days),
+            naive_zone=settings.tz if settings.open311_naive_times == "city" else None,
             page_limit=settings.open311_page_limit,
             id_prefix=settings.open311_id_prefix,
             categories=categories,
@@ -296,23 +320,26 @@ class Open311Mapping:
         self.config = config
         self.statuses = {**DEFAULT_STATUSES, **config.statuses}
         self.service_names: dict[str, str] = {}
+        self.categories: dict[tuple[str, str], str] = {}
         # Longest first, so "Long Thành Bắc" wins over a shorter name inside it.
         self.wards = sorted(((plain(w), w) for w in WARDS), key=lambda p: -len(p[0]))
 
-    def identity(self, item: Any) -> tuple[str, datetime, datetime]:
-        """(service_request_id, version time, requested time) or RejectedMessage."""
+    @staticmethod
+    def request_id(item: Any) -> str:
         if not isinstance(item, Mapping):
             raise RejectedMessage("a request in the list is not an object")
         raw_id = scalar(item.get("service_request_id"))
         if isinstance(raw_id, bool) or not isinstance(raw_id, str | int) or not str(raw_id):
             raise RejectedMessage("a request has no service_request_id")
+        return str(raw_id).strip()
+
+    def times(self, item: Mapping[str, Any]) -> tuple[datetime, datetime]:
+        """(version time, requested time) of a request."""
         requested = self._time(item, "requested_datetime")
         updated = self._time(item, "updated_datetime") or requested
         if updated is None:
-            raise RejectedMessage(
-                f"request {raw_id}: neither updated_datetime nor requested_datetime is given"
-            )
-        return str(raw_id).strip(), updated, requested or updated
+            raise RejectedMessage("neither updated_datetime nor requested_datetime is given")
+        return updated, requested or updated
 
     def record(self, item: Mapping[str, Any]) -> dict[str, Any]:
         requested = self._time(item, "requested_datetime")
@@ -343,7 +370,16 @@ class Open311Mapping:
         return code, name or self.service_names.get(code, "")
 
     def category(self, item: Mapping[str, Any]) -> str:
-        code, name = self.service(item)
+        """Remembered per service: every poll maps each request it sees (to compare content),
+        and the keyword rules are most of that cost."""
+        service = self.service(item)
+        if service not in self.categories:
+            if len(self.categories) > 10_000:  # a server that names a service per request
+                self.categories.clear()
+            self.categories[service] = self._category(*service)
+        return self.categories[service]
+
+    def _category(self, code: str, name: str) -> str:
         for key in (code, name):
             if key and key in self.config.categories:
                 return self.config.categories[key]
@@ -423,14 +459,29 @@ class Open311Mapping:
                 return value  # the contract refuses it with its usual message
         return value
 
-    @staticmethod
-    def _time(item: Mapping[str, Any], key: str) -> datetime | None:
+    def _time(self, item: Mapping[str, Any], key: str) -> datetime | None:
         value = scalar(item.get(key))
         if value is None or value == "":
             return None
         if isinstance(value, str):  # "…+0700" (no colon) is common; RFC 3339 wants "+07:00"
             value = re.sub(r"([+-]\d\d)(\d\d)$", r"\1:\2", value.strip())
+            if naive := NAIVE_TIME.fullmatch(value):
+                value = self._with_city_offset(value, naive, key)
         return parse_timestamp(value, key)
+
+    def _with_city_offset(self, value: str, naive: re.Match[str], key: str) -> str:
+        """A time without an offset, with the offset the city's zone had at that time."""
+        if self.config.naive_zone is None:
+            raise RejectedMessage(
+                f"field {key!r}={value[:40]!r} has no offset; set open311_naive_times = "
+                '"city" to read such times in the city\'s time zone'
+            )
+        try:
+            local = datetime.fromisoformat(f"{naive[1]}T{naive[2]}")
+        except ValueError:
+            raise RejectedMessage(f"field {key!r}={value!r} is not a valid date and time") from None
+        offset = local.replace(tzinfo=self.config.naive_zone).strftime("%z")
+        return f"{value}{offset[:3]}:{offset[3:]}"
 
 
 class Open311Source:
@@ -536,11 +587,7 @@ class Open311Source:
             self.load_services()
         state = self.state
         now = received_at.astimezone(UTC).replace(microsecond=0)
-        if state.cursor_ms is not None:
-            start = from_ms(state.cursor_ms) - self.config.overlap
-        else:
-            start = now - self.config.backfill
-        start = start.replace(microsecond=0)
+        start, rescanned_ms = self._window_start(now)
         items = []
         for span_start, span_end in spans(start, now + self.config.overlap, SPEC_MAX_SPAN):
             items += self.fetch_window(span_start, span_end)
@@ -548,43 +595,101 @@ class Open311Source:
 
         batch = Batch(received=len(items))
         newest: dict[str, tuple[Mapping[str, Any], datetime, datetime]] = {}
+        versions, retry = dict(state.versions), dict(state.retry)
         for item in items:
+            raw_id = "?"
             try:
-                raw_id, updated, requested = self.mapping.identity(item)
+                raw_id = self.mapping.request_id(item)
+                updated, requested = self.mapping.times(item)
             except RejectedMessage as exc:
-                self._reject(batch, "?", exc)
+                self._reject(batch, raw_id, exc)
+                if raw_id != "?" and "," not in raw_id:  # asked again by id, from now on
+                    retry.setdefault(raw_id, to_ms(now))
                 continue
-            if raw_id not in newest or updated > newest[raw_id][1]:
+            # On a tie the later answer wins: the look-ups by id come after the windows.
+            if raw_id not in newest or updated >= newest[raw_id][1]:
                 newest[raw_id] = (item, updated, requested)
 
-        versions, retry = dict(state.versions), dict(state.retry)
-        cursor_ms = state.cursor_ms
+        # Only what is written (now or before) moves the cursor, and never past this poll.
+        cursor_ms = min(state.cursor_ms, to_ms(now)) if state.cursor_ms is not None else None
         for raw_id, (item, updated, requested) in newest.items():
-            cursor_ms = max(cursor_ms or 0, to_ms(updated))
-            known = versions.get(raw_id)
-            if known is not None and to_ms(updated) <= known.updated_ms:
-                continue  # this version (or a newer one) is already written
-            report_id = f"{self.config.id_prefix}{raw_id}"
             try:
-                record = self.mapping.record(item)
-                points = parse_record("report", report_id, record, received_at)
+                version = self._new_version(batch, raw_id, item, updated, requested, now)
             except RejectedMessage as exc:
                 self._reject(batch, f"{raw_id}@{w3(updated)}", exc)
                 if "," not in raw_id:  # the look-up by id is a comma-separated list
                     retry[raw_id] = to_ms(requested)
                 continue
             retry.pop(raw_id, None)
-            batch.points += points
-            versions[raw_id] = Version(
-                to_ms(updated), record["status"] in FINAL_STATUSES, to_ms(requested)
-            )
+            if version is not None:
+                versions[raw_id] = version
+            if raw_id in versions:
+                cursor_ms = max(cursor_ms or 0, versions[raw_id].updated_ms)
         horizon = to_ms(now - TRACK_OPEN_FOR)
         batch.state = Open311State(
             cursor_ms,
-            self._pruned(versions, start, now),
+            self._pruned(versions, min(start, now - self.config.rescan_span), now),
             {raw_id: ms for raw_id, ms in retry.items() if ms >= horizon},
+            rescanned_ms,
         )
         return batch
+
+    def _window_start(self, now: datetime) -> tuple[datetime, int | None]:
+        """Where this poll's window starts, and the time of the last re-scan after it: the
+        cursor less the overlap, or further back when a re-scan is due."""
+        state = self.state
+        if state.cursor_ms is None:
+            return (now - self.config.backfill).replace(microsecond=0), to_ms(now)
+        start = min(from_ms(state.cursor_ms), now) - self.config.overlap
+        rescanned_ms = state.rescanned_ms
+        if rescanned_ms is None or now - from_ms(rescanned_ms) >= self.config.rescan_every:
+            start, rescanned_ms = min(start, now - self.config.rescan_span), to_ms(now)
+        return start.replace(microsecond=0), rescanned_ms
+
+    def _new_version(
+        self,
+        batch: Batch,
+        raw_id: str,
+        item: Mapping[str, Any],
+        updated: datetime,
+        requested: datetime,
+        now: datetime,
+    ) -> Version | None:
+        """The request's version to remember, its point added to the batch; None when what
+        the wall stores of it is unchanged."""
+        record = self.mapping.record(item)
+        digest = hashlib.blake2b(
+            json.dumps(record, sort_keys=True, ensure_ascii=False).encode(), digest_size=8
+        ).hexdigest()
+        known = self.state.versions.get(raw_id)
+        version = Version(
+            min(to_ms(updated), to_ms(now)),
+            record["status"] in FINAL_STATUSES,
+            to_ms(requested),
+            digest,
+        )
+        if known is not None:
+            if digest == known.digest:
+                return None
+            if not known.digest and version.updated_ms == known.updated_ms:
+                return replace(known, digest=digest)  # written before digests were kept
+        if known is not None and version.updated_ms <= known.updated_ms:
+            # Changed without a newer updated_datetime: the change is as new as this poll.
+            record["ts"] = rfc3339(now)
+        elif updated > now:
+            record["ts"] = rfc3339(now)
+            if updated > now + MAX_CLOCK_AHEAD:
+                log.warning(
+                    "%s: request %s: updated_datetime %s is %s ahead of this poll's clock "
+                    "(is the server's time zone wrong?); written at the poll's time %s",
+                    self.name,
+                    raw_id,
+                    w3(updated),
+                    updated - now,
+                    w3(now),
+                )
+        batch.points += parse_record("report", f"{self.config.id_prefix}{raw_id}", record, now)
+        return version
 
     def _requests_to_ask_again(self, items: list[Any], now: datetime) -> list[Any]:
         seen = {str(scalar(i.get("service_request_id"))) for i in items if isinstance(i, Mapping)}
@@ -601,7 +706,8 @@ class Open311Source:
         return found
 
     def _pruned(self, versions: dict[str, Version], start: datetime, now: datetime) -> dict:
-        """Forget requests no later poll can return: made before the window and not re-asked."""
+        """Forget requests no later poll can return: made before `start` (the window, or the
+        re-scan's if earlier) and not re-asked."""
         start_ms, horizon = to_ms(start), to_ms(now - TRACK_OPEN_FOR)
         return {
             raw_id: v
@@ -644,6 +750,7 @@ class Open311Source:
                 cursor_ms=data["cursor_ms"],
                 versions={k: Version(*v) for k, v in data["versions"].items()},
                 retry=dict(data.get("retry", {})),
+                rescanned_ms=data.get("rescanned_ms"),
             )
         except FileNotFoundError:
             return Open311State()
@@ -663,9 +770,11 @@ class Open311Source:
             "endpoint": self.config.url,
             "cursor_ms": self.state.cursor_ms,
             "versions": {
-                k: [v.updated_ms, v.final, v.requested_ms] for k, v in self.state.versions.items()
+                k: [v.updated_ms, v.final, v.requested_ms, v.digest]
+                for k, v in self.state.versions.items()
             },
             "retry": self.state.retry,
+            "rescanned_ms": self.state.rescanned_ms,
         }
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.state_path.with_suffix(".tmp")

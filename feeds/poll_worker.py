@@ -1,6 +1,9 @@
 """`python -m feeds poll`: polls the Open311 endpoint and the HTTP status sources on their own
 schedules and writes what they return into the store.
 
+Each source runs on its own thread with its own interval and backoff, so a slow or failing
+source (an Open311 server taking its whole timeout) never delays or fails another.
+
 A poll that fails (no answer, HTTP error, not JSON, store down) writes nothing and commits
 nothing: the source is asked again after an exponential backoff (or the server's Retry-After),
 starting from the same cursor, so a failure delays data but never loses it. Polled sources are
@@ -10,7 +13,6 @@ their own durable buffer, so no spool is needed here.
 from __future__ import annotations
 
 import argparse
-import heapq
 import logging
 import random
 import signal
@@ -69,8 +71,8 @@ class SourceHealth:
 
 
 class PollWorker:
-    """Runs each source's poll when it is due, one at a time (the store is used from one
-    thread), and writes a `feed_health` point per source after every poll."""
+    """Runs each source's poll when it is due, each source on its own thread (the store serves
+    several threads), and writes a `feed_health` point per source after every poll."""
 
     def __init__(
         self,
@@ -158,18 +160,30 @@ class PollWorker:
         except StoreError as exc:
             log.debug("%s: feed health not written: %s", source.name, exc)
 
-    def run(self, stop: threading.Event, max_polls: int | None = None) -> None:
-        """Poll every source when due until `stop` is set (or `max_polls` polls are done)."""
-        due = [(time.monotonic(), i) for i in range(len(self.sources))]
-        heapq.heapify(due)
-        polls = 0
-        while due and not stop.is_set() and (max_polls is None or polls < max_polls):
-            when, index = heapq.heappop(due)
-            if stop.wait(max(0.0, when - time.monotonic())):
-                break
-            delay = self.poll(self.sources[index])
-            polls += 1
-            heapq.heappush(due, (time.monotonic() + delay, index))
+    def run(self, stop: threading.Event, polls_each: int | None = None) -> None:
+        """Poll every source on its own schedule until `stop` is set (or each source was
+        polled `polls_each` times)."""
+        threads = [
+            threading.Thread(
+                target=self._run_source,
+                args=(source, stop, polls_each),
+                name=f"poll-{source.name}",
+                daemon=True,
+            )
+            for source in self.sources
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def _run_source(self, source: Source, stop: threading.Event, polls: int | None) -> None:
+        done = 0
+        while not stop.is_set():
+            delay = self.poll(source)
+            done += 1
+            if done == polls or stop.wait(delay):
+                return
 
 
 def build_sources(settings: Settings, session: requests.Session | None = None) -> list[Source]:
@@ -236,7 +250,7 @@ def poll_command(args: argparse.Namespace, settings: Settings) -> int:
         if not args.once:
             worker.run(stop)
             return 0
-        worker.run(stop, max_polls=len(sources))
+        worker.run(stop, polls_each=1)
     failed = [name for name, health in worker.health.items() if health.failures]
     return 1 if failed else 0
 

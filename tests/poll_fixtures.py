@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -102,6 +102,7 @@ class JsonServer:
         self.httpd.server_close()
 
 
+TOWN_ZONE = timezone(timedelta(hours=7))
 SERVICES = [
     {"service_code": "GT01", "service_name": "Ổ gà, hư hỏng mặt đường", "type": "realtime"},
     {"service_code": "MT02", "service_name": "Rác thải không được thu gom", "type": "realtime"},
@@ -113,10 +114,12 @@ SERVICES = [
 
 
 def _when(text: str) -> datetime | None:
+    """A request's time; one without an offset is the server's local time (the town's)."""
     try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        when = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
     except ValueError:
         return None  # a malformed item the test planted: served whatever the filter
+    return when if when.tzinfo else when.replace(tzinfo=TOWN_ZONE)
 
 
 def _within(item: Any, start: str | None, end: str | None) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -21,11 +22,12 @@ from wall.settings import Settings, SettingsError, load_settings
 from wall.store import Store
 
 NOW = datetime.now(UTC).replace(microsecond=0)
+VIETNAM = timezone(timedelta(hours=7))
 
 
 def vn(ts: datetime) -> str:
     """W3C date-time as the spec writes it, here in Vietnam's offset: 2026-11-26T08:30:00+07:00."""
-    return ts.astimezone(timezone(timedelta(hours=7))).isoformat()
+    return ts.astimezone(VIETNAM).isoformat()
 
 
 def request(rid: str | int, hours_ago: float, **extra: object) -> dict:
@@ -168,6 +170,158 @@ def test_a_restart_resumes_from_the_saved_cursor_without_writing_again(
     start = datetime.fromisoformat(last_window.query["start_date"].replace("Z", "+00:00"))
     # the newest update seen before the restart (request 2's) less the overlap
     assert start == NOW - timedelta(hours=2) - timedelta(minutes=10)
+
+
+def test_a_future_dated_request_is_written_at_the_polls_time_and_hides_no_later_request(
+    server: Open311Fixture, store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The server wrote request 2's local time (an hour ago) with a "Z": six hours ahead.
+    wrong_zone = (NOW - timedelta(hours=1)).astimezone(VIETNAM).strftime("%Y-%m-%dT%H:%M:%SZ")
+    server.requests = [request(1, 2), request(2, 1, updated_datetime=wrong_zone)]
+    caplog.set_level(logging.WARNING)
+    worker = PollWorker(store, [source(config(server), tmp_path)])
+    open311 = worker.sources[0]
+    before = datetime.now(UTC).replace(microsecond=0)
+    worker.poll(open311)
+    after = datetime.now(UTC)
+
+    rows = {r["report_id"]: r for r in reports(store)}
+    assert set(rows) == {"1", "2"}
+    # Written (the report is real) at the poll's time, with the server's time kept as given.
+    assert before <= rows["2"]["time"].to_pydatetime() <= after
+    assert rows["2"]["updated"] == (NOW + timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    cursor = json.loads((tmp_path / "open311.json").read_text())["cursor_ms"]
+    assert cursor <= after.timestamp() * 1000
+
+    # A request made after that poll is still fetched: the cursor is not six hours ahead.
+    server.requests.append(request(3, 0))
+    worker.poll(open311)
+    worker.poll(open311)
+    assert sorted(r["report_id"] for r in reports(store)) == ["1", "2", "3"]
+    assert worker.health["open311"].written == 3 and worker.health["open311"].rejected == 0
+    ahead = [m for m in caplog.messages if "ahead of this poll's clock" in m]
+    assert len(ahead) == 1  # once, naming the request, though every poll asks for it again
+    assert ahead[0].startswith(f"open311: request 2: updated_datetime {wrong_zone} is ")
+
+
+def test_a_request_that_appears_on_the_server_late_is_fetched_by_the_periodic_rescan(
+    server: Open311Fixture, store: Store, tmp_path: Path
+) -> None:
+    """A request held in a moderation queue shows up made hours ago, before the overlap:
+    only the re-scan of the last open311_rescan_days finds it."""
+    clock = [NOW]
+    server.requests = [request(1, 1), request("closed-2d", 48, status="closed")]
+    cfg = config(server, rescan_every=timedelta(hours=6), rescan_span=timedelta(days=3))
+    worker = PollWorker(store, [source(cfg, tmp_path)], clock=lambda: clock[0])
+    open311 = worker.sources[0]
+    worker.poll(open311)
+
+    server.requests.append(request("moderated", 5))  # made 5 hours ago, published only now
+    clock[0] = NOW + timedelta(minutes=1)
+    worker.poll(open311)
+    assert sorted(r["report_id"] for r in reports(store)) == ["1", "closed-2d"]  # not in window
+
+    clock[0] = NOW + timedelta(hours=6)
+    worker.poll(open311)
+    assert sorted(r["report_id"] for r in reports(store)) == ["1", "closed-2d", "moderated"]
+    windows = [s.query["start_date"] for s in server.request_queries() if "start_date" in s.query]
+    assert windows[-1] == (NOW + timedelta(hours=6) - timedelta(days=3)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    # The next poll is an ordinary one again: from the cursor, less the overlap.
+    clock[0] = NOW + timedelta(hours=6, minutes=1)
+    worker.poll(open311)
+    windows = [s.query["start_date"] for s in server.request_queries() if "start_date" in s.query]
+    assert windows[-1] == (NOW - timedelta(hours=1, minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # The re-scan wrote only the new request: the closed one is remembered, not written again.
+    assert worker.health["open311"].written == 3
+
+
+def test_a_state_file_of_the_version_before_heals_its_cursor_and_writes_nothing_again(
+    server: Open311Fixture, store: Store, tmp_path: Path
+) -> None:
+    """Written before digests, by a poll whose cursor a future-dated request pushed 6 h ahead
+    (and just after a re-scan, so that the cursor alone decides what is asked for)."""
+    lamp = request(8, 2)
+    server.requests = [lamp, request(9, 0)]  # 9 was made after the cursor went wrong
+    made = int((NOW - timedelta(hours=2)).timestamp() * 1000)
+    (tmp_path / "open311.json").write_text(
+        json.dumps(
+            {
+                "version": 2,
+                "endpoint": server.endpoint,
+                "cursor_ms": int((NOW + timedelta(hours=6)).timestamp() * 1000),
+                "versions": {"8": [made, False, made]},
+                "rescanned_ms": int(NOW.timestamp() * 1000),
+            }
+        )
+    )
+    worker = PollWorker(store, [source(config(server), tmp_path)])
+    worker.poll(worker.sources[0])
+    # Request 9 is fetched; request 8 was written by the version before digests: not again.
+    assert [r["report_id"] for r in reports(store)] == ["9"]
+    lamp.update(status="closed")
+    worker.poll(worker.sources[0])
+    assert [(r["report_id"], r["status"]) for r in reports(store) if r["report_id"] == "8"] == [
+        ("8", "closed")
+    ]
+
+
+@pytest.mark.parametrize("with_updated_time", [True, False], ids=["same-time", "no-time"])
+def test_a_status_change_without_a_new_updated_datetime_is_written_once(
+    server: Open311Fixture, store: Store, tmp_path: Path, with_updated_time: bool
+) -> None:
+    lamp = request(5, 3, **({} if with_updated_time else {"updated_datetime": None}))
+    server.requests = [lamp, request(6, 2)]
+    worker = PollWorker(store, [source(config(server), tmp_path)])
+    open311 = worker.sources[0]
+    worker.poll(open311)
+    # The city closes request 5 without touching its updated_datetime.
+    lamp.update(status="closed", status_notes="Đã khắc phục, thay bóng đèn mới")
+    before = datetime.now(UTC).replace(microsecond=0)
+    worker.poll(open311)
+    worker.poll(open311)
+
+    history = [(r["report_id"], r["status"]) for r in reports(store)]
+    assert sorted(history) == [("5", "new"), ("5", "resolved"), ("6", "new")]
+    assert worker.health["open311"].written == 3  # request 6 and the third poll: nothing again
+    resolved = next(r for r in reports(store) if r["status"] == "resolved")
+    # The server gave no time for the change: it stands at the poll that saw it.
+    assert resolved["time"].to_pydatetime() >= before
+
+
+def city_endpoint(server: Open311Fixture) -> dict[str, str]:
+    return {"open311_url": server.endpoint, "open311_jurisdiction_id": "hoathanh.tayninh.gov.vn"}
+
+
+def test_times_without_an_offset_are_read_in_the_city_zone_unless_set_to_reject(
+    server: Open311Fixture, store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    made = NOW - timedelta(hours=3)
+    local = made.astimezone(VIETNAM).replace(tzinfo=None)
+    server.requests = [
+        request(71, 3, requested_datetime=local.isoformat(), updated_datetime=local.isoformat()),
+        request(72, 3, updated_datetime=f"{local.isoformat(sep=' ')}.250"),
+    ]
+    caplog.set_level(logging.WARNING)
+    refusing = Settings(**city_endpoint(server), open311_naive_times="reject")
+    worker = PollWorker(store, [source(Open311Config.from_settings(refusing), tmp_path)])
+    worker.poll(worker.sources[0])
+    assert reports(store) == [] and worker.health["open311"].rejected == 2
+    assert any(
+        m.startswith("open311: request 71 rejected: field 'requested_datetime'=")
+        and 'has no offset; set open311_naive_times = "city"' in m
+        for m in caplog.messages
+    )
+
+    # The default: read in the city's zone (Asia/Ho_Chi_Minh, +07:00).
+    city = Open311Config.from_settings(Settings(**city_endpoint(server)))
+    worker = PollWorker(store, [source(city, tmp_path)])
+    worker.poll(worker.sources[0])
+    rows = {r["report_id"]: r for r in reports(store)}
+    assert rows["71"]["time"].to_pydatetime() == made
+    assert rows["71"]["created"] == made.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert rows["72"]["time"].to_pydatetime() == made + timedelta(milliseconds=250)
 
 
 def test_bad_requests_are_rejected_one_by_one_with_a_log_line_and_the_good_ones_kept(
@@ -376,6 +530,12 @@ def test_wrapped_and_bare_lists_are_unwrapped_and_other_shapes_named() -> None:
         ({"IOC_OPEN311_CATEGORIES": "{bad"}, "IOC_OPEN311_CATEGORIES", "is not JSON"),
         ({"IOC_OPEN311_STATUSES": '{"x": 1}'}, "IOC_OPEN311_STATUSES", "entry 'x' must be"),
         ({"IOC_OPEN311_INTERVAL_SECONDS": "0"}, "IOC_OPEN311_INTERVAL_SECONDS", "greater than 0"),
+        (
+            {"IOC_OPEN311_NAIVE_TIMES": "local"},
+            "IOC_OPEN311_NAIVE_TIMES",
+            "not one of city, reject",
+        ),
+        ({"IOC_OPEN311_RESCAN_DAYS": "-1"}, "IOC_OPEN311_RESCAN_DAYS", "greater than 0"),
     ],
 )
 def test_bad_open311_settings_name_the_setting(environ: dict, setting: str, problem: str) -> None:

@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 import requests
 
+from feeds.http_sources import HttpStatusSource
 from feeds.open311 import Open311Config, Open311Source
 from feeds.poll_worker import PollWorker, backoff_delay
-from tests.poll_fixtures import Open311Fixture, Reply
+from tests.poll_fixtures import JsonServer, Open311Fixture, Reply
 from tests.servers import free_port
 from tests.test_open311 import reports, request
-from wall.settings import PROJECT_DIR, Settings
+from wall.settings import PROJECT_DIR, Settings, load_settings
 from wall.store import Store, open_store
 
 
@@ -50,7 +51,7 @@ def test_the_worker_waits_for_the_servers_retry_after_before_asking_again(
         source = open311_source(server, tmp_path)
         source.load_services()
         server.fail_next(Reply(429, "slow down", headers={"Retry-After": "1"}))
-        PollWorker(store, [source]).run(threading.Event(), max_polls=2)
+        PollWorker(store, [source]).run(threading.Event(), polls_each=2)
     finally:
         server.stop()
     first, second = list(server.request_queries())
@@ -60,6 +61,53 @@ def test_the_worker_waits_for_the_servers_retry_after_before_asking_again(
         "open311: HTTP 429 from" in m and "next in 1.0 s (the server's Retry-After)" in m
         for m in caplog.messages
     )
+
+
+def status_source(name: str, kind: str, server: JsonServer) -> HttpStatusSource:
+    fields = {"online": "online"} if kind == "camera" else {"up": "up", "clients": "clients"}
+    entry = {"name": name, "kind": kind, "url": server.url, "interval_seconds": 0.1}
+    entry |= {"id": "id", "fields": fields}
+    (config,) = load_settings(environ={"IOC_POLL_SOURCES": json.dumps([entry])}).poll_sources
+    return HttpStatusSource(config, timeout=2, session=requests.Session())
+
+
+def test_a_slow_open311_server_delays_no_camera_poll_and_a_failing_source_fails_no_other(
+    store: Store, tmp_path: Path
+) -> None:
+    """Open311 takes its whole timeout on every request (its first poll: 2 × 2 s); the VMS is
+    polled every 0.1 s all the same, and the WiFi controller's HTTP 500s touch nobody else."""
+    slow = JsonServer(lambda *_: Reply(body=[], delay=3.0)).start()
+    vms = JsonServer(lambda *_: Reply(body=[{"id": "cam-ht-001", "online": True}])).start()
+    wlc = JsonServer(lambda *_: Reply(500, "controller restarting")).start()
+    open311 = Open311Source(
+        Open311Config(url=f"{slow.url}/open311/v2", interval=0.1),
+        state_dir=tmp_path,
+        timeout=2,
+        session=requests.Session(),
+    )
+    sources = [open311, status_source("vms", "camera", vms), status_source("wlc", "wifi", wlc)]
+    worker = PollWorker(store, sources, backoff_max=0.5)
+    stop = threading.Event()
+    running = threading.Thread(target=worker.run, args=(stop,))
+    started = time.monotonic()
+    try:
+        running.start()
+        time.sleep(1.5)
+        stop.set()
+        running.join(10)
+    finally:
+        for server in (slow, vms, wlc):
+            server.stop()
+    assert not running.is_alive()
+    camera_polls = [s.at - started for s in vms.seen if s.at - started < 1.5]
+    assert len(camera_polls) >= 5, camera_polls  # old: none before Open311's 4 s were over
+    assert camera_polls[0] < 0.5
+    health = worker.health
+    assert health["vms"].failures == 0 and health["vms"].written >= 5
+    assert health["wlc"].failures >= 2 and health["open311"].failures == 1
+    now = datetime.now(UTC)
+    cameras = store.points("camera_status", now - timedelta(minutes=1), now)
+    assert len(cameras) == health["vms"].written
 
 
 def test_a_store_that_cannot_be_reached_loses_nothing_the_next_poll_writes_it_all(

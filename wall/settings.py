@@ -191,6 +191,15 @@ def _text_table(value: Any, what: str = "table") -> dict[str, str]:
     return dict(value)
 
 
+NAIVE_TIMES = ("city", "reject")
+
+
+def _naive_times(value: Any) -> str:
+    if value not in NAIVE_TIMES:
+        raise ValueError(f"{value!r} is not one of {', '.join(NAIVE_TIMES)}")
+    return value
+
+
 def _text_pairs(value: Any) -> tuple[tuple[str, str], ...]:
     """A text-to-text table, kept as sorted pairs so the settings stay immutable."""
     return tuple(sorted(_text_table(value).items()))
@@ -489,12 +498,32 @@ class Settings:
         600.0,
         _positive_number,
         "Each Open311 poll asks again for this many seconds before the newest update already "
-        "seen, so requests that appear late on the server are not missed.",
+        "written, so requests that appear on the server up to this late are not missed (later "
+        "ones wait for the re-scan, `open311_rescan_hours`).",
     )
     open311_backfill_days: float = _setting(
         7.0,
         _positive_number,
         "On its first run the Open311 poll fetches the requests of this many past days.",
+    )
+    open311_rescan_hours: float = _setting(
+        6.0,
+        _positive_number,
+        "Every this many hours the Open311 poll asks again for all requests made in the last "
+        "`open311_rescan_days`, so requests that appear on the server later than the overlap "
+        "(a moderation queue) are still fetched.",
+    )
+    open311_rescan_days: float = _setting(
+        3.0,
+        _positive_number,
+        "How far back the periodic Open311 re-scan (`open311_rescan_hours`) asks, in days: a "
+        "request that appears on the server later than this after it was made is not fetched.",
+    )
+    open311_naive_times: str = _setting(
+        "city",
+        _naive_times,
+        "Open311 times without an offset (`2026-11-26T08:30:00`): `city` reads them in "
+        "`timezone`; `reject` refuses each request that has one.",
     )
     open311_page_limit: int = _setting(
         1000,
