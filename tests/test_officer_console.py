@@ -61,10 +61,18 @@ def sign_in(client, name: str = "nguyen.an", password: str = PASSWORD):
     )
 
 
+def console_form(client, key: str) -> dict[str, str]:
+    """The CSRF token and the alert instance of `key`, as the console page shows them now."""
+    page = client.get("/officer").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    hidden = rf'name="key" value="{re.escape(key)}"><input type="hidden" name="alert_id"'
+    shown = re.search(hidden + r' value="([^"]+)"', page)
+    return {"csrf_token": token, "key": key, "alert_id": shown.group(1)}
+
+
 def act(client, key: str, action: str, **form):
-    token = csrf(client, "/officer")
     return client.post(
-        "/officer/action", data={"key": key, "action": action, "csrf_token": token, **form}
+        "/officer/action", data={**console_form(client, key), "action": action, **form}
     )
 
 
@@ -121,15 +129,9 @@ def test_two_officers_acknowledging_at_once_are_both_in_the_audit(console, store
     an, binh = console.test_client(), console.test_client()
     sign_in(an)
     sign_in(binh, "tran.binh", PASSWORD + "!")
-    token_an, token_binh = (
-        csrf(an, "/officer"),
-        csrf(binh, "/officer"),
-    )  # both see it unacknowledged
-    for client, token, note in ((an, token_an, "tôi nhận"), (binh, token_binh, "tôi cũng nhận")):
-        client.post(
-            "/officer/action",
-            data={"key": key, "action": "acknowledged", "csrf_token": token, "note": note},
-        )
+    form_an, form_binh = console_form(an, key), console_form(binh, key)  # both see it unacked
+    for client, form, note in ((an, form_an, "tôi nhận"), (binh, form_binh, "tôi cũng nhận")):
+        client.post("/officer/action", data={**form, "action": "acknowledged", "note": note})
     acks = [e for e in store.events(STREAM) if e.kind == "acknowledged"]
     assert sorted(e.actor for e in acks) == ["nguyen.an", "tran.binh"]
     audit = an.get("/officer/audit").get_data(as_text=True)
