@@ -5,15 +5,23 @@ from __future__ import annotations
 import pytest
 
 from wall.officers import (
+    SESSIONS,
     STREAM,
     OfficerError,
     add_officer,
     authenticate,
+    change_password,
+    disable_officer,
+    enable_officer,
+    end_session,
     officers,
     remove_officer,
+    session_is_live,
+    start_session,
     verify_password,
 )
-from wall.store import Store
+from wall.settings import Settings
+from wall.store import Store, open_store
 
 
 def test_no_account_exists_until_one_is_added(store: Store) -> None:
@@ -78,6 +86,62 @@ def test_duplicate_and_unknown_accounts_are_refused(store: Store) -> None:
         remove_officer(store, "binh")
 
 
+def test_a_disabled_officer_cannot_sign_in_until_enabled_again(store: Store) -> None:
+    add_officer(store, "an", "một mật khẩu tốt")
+    disable_officer(store, "an", by="trưởng ca")
+    assert not authenticate(store, "an", "một mật khẩu tốt")
+    assert [(o.name, o.enabled) for o in officers(store)] == [("an", False)]
+    with pytest.raises(OfficerError, match="disabled already"):
+        disable_officer(store, "an")
+    with pytest.raises(OfficerError, match="exists already"):
+        add_officer(store, "an", "mật khẩu khác nữa")
+    enable_officer(store, "an", by="trưởng ca")
+    assert authenticate(store, "an", "một mật khẩu tốt")
+    assert [(o.name, o.enabled) for o in officers(store)] == [("an", True)]
+    with pytest.raises(OfficerError, match="enabled already"):
+        enable_officer(store, "an")
+
+
+def test_a_new_password_replaces_the_old_one(store: Store) -> None:
+    add_officer(store, "an", "một mật khẩu tốt")
+    with pytest.raises(OfficerError, match="at least 10"):
+        change_password(store, "an", "ngắn")
+    assert authenticate(store, "an", "một mật khẩu tốt")
+    change_password(store, "an", "mật khẩu mới hơn", by="an")
+    assert authenticate(store, "an", "mật khẩu mới hơn")
+    assert not authenticate(store, "an", "một mật khẩu tốt")
+    with pytest.raises(OfficerError, match="no officer 'binh'"):
+        change_password(store, "binh", "mật khẩu mới hơn")
+
+
+def test_a_session_lives_until_signed_out_or_its_account_changes(store: Store) -> None:
+    add_officer(store, "an", "một mật khẩu tốt")
+    add_officer(store, "binh", "một mật khẩu khác")
+    desk, phone, binh = (
+        start_session(store, "an"),
+        start_session(store, "an"),
+        start_session(store, "binh"),
+    )
+    assert all(session_is_live(store, s) for s in (desk, phone, binh))
+    end_session(store, desk)
+    assert not session_is_live(store, desk)
+    assert session_is_live(store, phone)
+    disable_officer(store, "an", by="trưởng ca")
+    enable_officer(store, "an", by="trưởng ca")
+    assert not session_is_live(store, phone)  # enabling again does not bring it back
+    assert session_is_live(store, binh)
+    later = start_session(store, "an")
+    assert session_is_live(store, later)
+    kinds = [(e.kind, e.actor) for e in store.events(SESSIONS, key="an")]
+    assert kinds == [
+        ("signed_in", "an"),
+        ("signed_in", "an"),
+        ("signed_out", "an"),
+        ("ended", "trưởng ca"),
+        ("signed_in", "an"),
+    ]
+
+
 def test_users_command_adds_lists_and_removes_accounts(tmp_path) -> None:
     import subprocess
     import sys
@@ -105,6 +169,18 @@ def test_users_command_adds_lists_and_removes_accounts(tmp_path) -> None:
     )
     listed = users("list")
     assert listed.stdout.split("\t")[0] == "nguyen.an"
+    assert listed.stdout.rstrip("\n").endswith("\tenabled")
+    disabled = users("disable", "nguyen.an")
+    assert disabled.stdout == "disabled officer nguyen.an; its sessions are ended\n"
+    assert users("list").stdout.rstrip("\n").endswith("\tdisabled")
+    assert users("enable", "nguyen.an").returncode == 0
+    assert users("list").stdout.rstrip("\n").endswith("\tenabled")
+    weak_new = users("passwd", "nguyen.an", "--password-stdin", password="ngắn\n")
+    assert weak_new.stderr.strip() == "wall users: the password must have at least 10 characters"
+    changed = users("passwd", "nguyen.an", "--password-stdin", password="Mật khẩu mới của ca\n")
+    assert changed.returncode == 0 and "all its sessions are ended" in changed.stdout
+    with open_store(Settings(store=env["IOC_STORE"])) as store:
+        assert authenticate(store, "nguyen.an", "Mật khẩu mới của ca")
     assert users("remove", "nguyen.an").returncode == 0
     assert users("list").stdout == ""
     missing = users("remove", "nguyen.an")

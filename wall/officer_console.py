@@ -33,7 +33,7 @@ from wall.cache import cache
 from wall.i18n import Translator
 from wall.officers import Session, authenticate, end_session, session_is_live, start_session
 from wall.settings import Settings, SettingsError
-from wall.store import Store, StoreError
+from wall.store import InvalidPoint, Store, StoreError, check_tag_value
 
 log = logging.getLogger(__name__)
 
@@ -294,8 +294,14 @@ def console(settings: Settings, store: Store) -> Blueprint:
         except ValueError:
             return bad_form(t("bad_minutes", most=int(max_shelve / timedelta(minutes=1))))
         try:
+            check_tag_value("key", key)
+        except InvalidPoint:  # no alert can have such a key
+            return bad_form(t("no_such_alert"))
+        try:
             alert = fold(store.events(STREAM, key=key)).get(key)
-            if alert is not None and alert.alert_id != seen:
+            if alert is None:
+                return bad_form(t("no_such_alert"))
+            if alert.alert_id != seen:
                 log.info("officer %s: %s of %s refused, raised again since", name, action, key)
                 return page(t("title"), "base", 409, messages=[("error", t("alert_changed"))])
             event = officer_action(

@@ -12,6 +12,7 @@ from wall.store.base import (
     Store,
     StoreError,
     StoreUnavailable,
+    check_tag_value,
 )
 
 
@@ -39,5 +40,6 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreUnavailable",
+    "check_tag_value",
     "open_store",
 ]
