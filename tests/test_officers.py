@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from wall.officers import (
@@ -20,7 +23,7 @@ from wall.officers import (
     start_session,
     verify_password,
 )
-from wall.settings import Settings
+from wall.settings import PROJECT_DIR, Settings
 from wall.store import Store, open_store
 
 
@@ -142,24 +145,24 @@ def test_a_session_lives_until_signed_out_or_its_account_changes(store: Store) -
     ]
 
 
+def users_command(store_url: str, *args: str, password: str = "") -> subprocess.CompletedProcess:
+    """`python -m wall users …` as an administrator runs it (USER names them in the log)."""
+    return subprocess.run(
+        [sys.executable, "-m", "wall", "users", *args],
+        input=password,
+        env={"IOC_STORE": store_url, "PATH": "", "USER": "ca-truong"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=PROJECT_DIR,
+    )
+
+
 def test_users_command_adds_lists_and_removes_accounts(tmp_path) -> None:
-    import subprocess
-    import sys
-
-    from wall.settings import PROJECT_DIR
-
-    env = {"IOC_STORE": f"sqlite:///{tmp_path / 'ioc.db'}", "PATH": "", "USER": "ca-truong"}
+    store_url = f"sqlite:///{tmp_path / 'ioc.db'}"
 
     def users(*args: str, password: str = "") -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "wall", "users", *args],
-            input=password,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=PROJECT_DIR,
-        )
+        return users_command(store_url, *args, password=password)
 
     weak = users("add", "nguyen.an", "--password-stdin", password="ngắn\n")
     assert weak.returncode == 1
@@ -179,7 +182,7 @@ def test_users_command_adds_lists_and_removes_accounts(tmp_path) -> None:
     assert weak_new.stderr.strip() == "wall users: the password must have at least 10 characters"
     changed = users("passwd", "nguyen.an", "--password-stdin", password="Mật khẩu mới của ca\n")
     assert changed.returncode == 0 and "all its sessions are ended" in changed.stdout
-    with open_store(Settings(store=env["IOC_STORE"])) as store:
+    with open_store(Settings(store=store_url)) as store:
         assert authenticate(store, "nguyen.an", "Mật khẩu mới của ca")
     assert users("remove", "nguyen.an").returncode == 0
     assert users("list").stdout == ""
