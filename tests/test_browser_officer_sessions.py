@@ -2,7 +2,8 @@
 officer in headless Chromium, accounts changed with `python -m wall users` as an administrator
 runs it. A cookie copied from the browser is refused on every worker once its session is signed
 out or its account removed, disabled or given a new password, and nothing it sends is recorded.
-The console's forms answer bad input with a 4xx and the server logs no traceback."""
+The console's forms answer bad input with a 4xx and the server logs no traceback. Screenshots
+land in test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ def wall(tmp_path_factory, redis_url):  # noqa: F811
 
 @pytest.fixture(scope="module")
 def browser():
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     driver = chromium()
     yield driver
     driver.quit()
@@ -184,6 +186,8 @@ def test_a_form_shown_for_an_alert_does_not_act_on_the_alert_raised_after_it(wal
         what="the refusal",
     )
     assert "phát sinh lại" in message
+    shown = browser.find_element(By.CSS_SELECTOR, f'section[data-key="{KEY}"] [name="alert_id"]')
+    assert shown.get_attribute("value") == fold(recorded)[KEY].alert_id  # the new one, to act on
     browser.save_screenshot(str(SCREENSHOTS / "officer-alert-raised-again-1920x1080.png"))
     assert wall.store.events(STREAM) == recorded
     assert fold(recorded)[KEY].state == "active_unack"

@@ -183,9 +183,9 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "oc.alert_changed": (
         "Cảnh báo này đã phát sinh lại sau khi trang được hiển thị; chưa ghi nhận gì. "
-        "Hãy xem lại cảnh báo mới rồi thao tác.",
+        "Hãy xem cảnh báo mới bên dưới rồi thao tác.",
         "This alert was raised again after the page was shown; nothing was recorded. "
-        "Look at the new alert, then act on it.",
+        "Look at the new alert below, then act on it.",
     ),
     "oc.none": ("Không có cảnh báo nào cần xử lý.", "No alerts need attention."),
     "oc.acknowledged": ("Xác nhận", "Acknowledge"),

@@ -240,6 +240,9 @@ def console(settings: Settings, store: Store) -> Blueprint:
     def alerts_page():
         if not g.officer:
             return redirect("/officer/signin")
+        return alerts_listing()
+
+    def alerts_listing(status: int = 200, messages: tuple = ()) -> tuple[str, int]:
         try:
             alerts = fold(store.events(STREAM))
         except StoreError:
@@ -250,7 +253,14 @@ def console(settings: Settings, store: Store) -> Blueprint:
             key=lambda a: (not a.unacknowledged, SEVERITY_ORDER.get(a.severity, 9), a.raised_at)
         )
         rows = [alert_view(a, now) for a in shown]
-        return page(t("title"), "alerts", alerts=rows, shelve_choices=SHELVE_CHOICES_MINUTES)
+        return page(
+            t("title"),
+            "alerts",
+            status,
+            alerts=rows,
+            shelve_choices=SHELVE_CHOICES_MINUTES,
+            messages=list(messages),
+        )
 
     def alert_view(a, now: datetime) -> dict:
         actions = []
@@ -303,7 +313,7 @@ def console(settings: Settings, store: Store) -> Blueprint:
                 return bad_form(t("no_such_alert"))
             if alert.alert_id != seen:
                 log.info("officer %s: %s of %s refused, raised again since", name, action, key)
-                return page(t("title"), "base", 409, messages=[("error", t("alert_changed"))])
+                return alerts_listing(409, (("error", t("alert_changed")),))
             event = officer_action(
                 alert,
                 action,
