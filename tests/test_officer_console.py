@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 import pytest
 from flask import Flask
 
+from tests.servers import Influxd
 from wall.alerts.model import STREAM, fold
 from wall.cache import init_cache
 from wall.officer_console import load_secret_key, register
 from wall.officers import (
+    SESSIONS,
     add_officer,
     change_password,
     disable_officer,
@@ -21,7 +23,7 @@ from wall.officers import (
     remove_officer,
 )
 from wall.settings import Settings, SettingsError
-from wall.store import Event, Store
+from wall.store import Event, Store, open_store
 
 PASSWORD = "ca trực đêm 2026"
 XSS = "<img src=x onerror=alert(1)>"
@@ -375,3 +377,39 @@ def test_bad_sign_in_and_sign_out_forms_get_a_4xx(console, caplog) -> None:
     assert client.post("/officer/signout", data={}).status_code == 302
     assert client.get("/officer").status_code == 200  # a sign-out without its token does nothing
     assert not [r for r in caplog.records if r.exc_info or r.levelname == "ERROR"]
+
+
+def test_a_store_outage_answers_503_and_a_sign_out_can_be_tried_again(tmp_path) -> None:
+    """Sessions are checked in the store: when it cannot answer, the console says so (never a
+    500, never a session taken for live), and a sign-out that could not be recorded is kept so
+    it can be done once the store is back."""
+    influx = Influxd(tmp_path)
+    influx.start()
+    settings = Settings(
+        store=f"influxdb://127.0.0.1:{influx.port}/ioc",
+        influx_retries=0,
+        cache_url=f"file://{tmp_path / 'cache'}",
+        secret_key="k" * 40,
+    )
+    server = Flask(__name__)
+    init_cache(server, settings)
+    try:
+        with open_store(settings) as store:
+            store.check()
+            register(server, settings, store)
+            add_officer(store, "nguyen.an", PASSWORD)
+            client = server.test_client()
+            sign_in(client)
+            token = csrf(client, "/officer")
+            influx.stop()
+            down = client.get("/officer")
+            assert down.status_code == 503
+            assert "Không truy cập được kho dữ liệu" in down.get_data(as_text=True)
+            failed = client.post("/officer/signout", data={"csrf_token": token})
+            assert failed.status_code == 503
+            assert "Không truy cập được kho dữ liệu" in failed.get_data(as_text=True)
+            influx.start()
+            assert client.post("/officer/signout", data={"csrf_token": token}).status_code == 302
+            assert [e.kind for e in store.events(SESSIONS)] == ["signed_in", "signed_out"]
+    finally:
+        influx.stop()

@@ -160,10 +160,6 @@ TEXT: dict[str, tuple[str, str]] = {
         "This session has ended (signed out, or the account was removed, disabled or given a "
         "new password). Sign in again.",
     ),
-    "oc.signout_failed": (
-        "Chưa đăng xuất được: không truy cập được kho dữ liệu. Hãy thử đăng xuất lại.",
-        "Not signed out yet: the data store cannot be reached. Try signing out again.",
-    ),
     "oc.too_large": (
         "Yêu cầu quá lớn: biểu mẫu chỉ nhận tối đa {kb} KB.",
         "Request too large: a form takes at most {kb} KB.",

@@ -231,7 +231,7 @@ def console(settings: Settings, store: Store) -> Blueprint:
             try:
                 end_session(store, signed_in)
             except StoreError:  # the session stays: signing out again must be possible
-                return page(t("title"), "base", 503, messages=[("error", t("signout_failed"))])
+                return page(t("title"), "base", 503, messages=[("error", t("store_down"))])
             log.info("officer %s signed out from %s", signed_in.officer, request.remote_addr)
             session.clear()
         return redirect("/officer/signin")
