@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import select
 import subprocess
 import sys
 
@@ -156,6 +159,49 @@ def users_command(store_url: str, *args: str, password: str = "") -> subprocess.
         timeout=60,
         cwd=PROJECT_DIR,
     )
+
+
+def users_at_a_terminal(store_url: str, *args: str, typed: list[str]) -> tuple[int, str]:
+    """`python -m wall users …` on a terminal (a pseudo-terminal: getpass reads from it with
+    echo off), answering each prompt with the next of `typed`; the exit code and what it showed."""
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: the command, as a person starts it
+        os.chdir(PROJECT_DIR)
+        command = [sys.executable, "-m", "wall", "users", *args]
+        os.execve(sys.executable, command, {"IOC_STORE": store_url, "PATH": "", "USER": "an"})
+    shown, answers = b"", list(typed)
+    while True:
+        ready, _, _ = select.select([terminal], [], [], 60)
+        assert ready, f"no output for 60 s: {shown!r}"
+        try:
+            chunk = os.read(terminal, 1024)
+        except OSError:  # the command ended and closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+        if answers and shown.rstrip().endswith(b":"):
+            os.write(terminal, answers.pop(0).encode() + b"\n")
+    os.close(terminal)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), shown.decode()
+
+
+def test_passwd_at_a_terminal_asks_twice_and_shows_nothing_typed(tmp_path) -> None:
+    store_url = f"sqlite:///{tmp_path / 'ioc.db'}"
+    with open_store(Settings(store=store_url)) as store:
+        add_officer(store, "nguyen.an", "Một mật khẩu dài")
+    new = "Mật khẩu mới của ca"
+    code, shown = users_at_a_terminal(store_url, "passwd", "nguyen.an", typed=[new, new + "x"])
+    assert code == 1 and "wall users: the two passwords differ" in shown
+    code, shown = users_at_a_terminal(store_url, "passwd", "nguyen.an", typed=[new, new])
+    assert code == 0, shown
+    assert "Password: " in shown and "Password again: " in shown
+    assert "new password for officer nguyen.an; all its sessions are ended" in shown
+    assert new not in shown  # typed with echo off
+    with open_store(Settings(store=store_url)) as store:
+        assert authenticate(store, "nguyen.an", new)
+        assert not authenticate(store, "nguyen.an", "Một mật khẩu dài")
 
 
 def test_users_command_adds_lists_and_removes_accounts(tmp_path) -> None:
