@@ -279,6 +279,16 @@ def test_removing_disabling_or_a_new_password_ends_every_session_of_the_account(
     assert act(other, key, "acknowledged").status_code == 302  # another officer: unaffected
 
 
+def test_the_ended_session_message_keeps_the_officers_language(console, store) -> None:
+    client = console.test_client()
+    token = csrf(client, "/officer/signin?lang=en")
+    data = {"name": "nguyen.an", "password": PASSWORD, "csrf_token": token}
+    assert client.post("/officer/signin?lang=en", data=data).status_code == 302
+    remove_officer(store, "nguyen.an")
+    page = client.get("/officer", follow_redirects=True).get_data(as_text=True)
+    assert "This session has ended (signed out, or the account was removed" in page
+
+
 def test_a_disabled_officer_cannot_sign_in_until_enabled_and_old_sessions_stay_ended(
     console, store
 ) -> None:

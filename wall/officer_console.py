@@ -121,8 +121,7 @@ def console(settings: Settings, store: Store) -> Blueprint:
         if signed_in is None:
             return None
         if datetime.now(UTC) - signed_in.started > session_length:
-            session.clear()
-            session["flash"] = [("error", t("expired"))]
+            forget_session("expired")
             return None
         try:
             live = session_is_live(store, signed_in)
@@ -136,11 +135,16 @@ def console(settings: Settings, store: Store) -> Blueprint:
                 request.method,
                 request.path,
             )
-            session.clear()
-            session["flash"] = [("error", t("session_ended"))]
+            forget_session("session_ended")
             return None
         g.officer = signed_in.officer
         return None
+
+    def forget_session(why: str) -> None:
+        """Drop the session from this browser, keeping its language, with `why` on the next page."""
+        message, language = t(why), lang()
+        session.clear()
+        session.update(lang=language, flash=[("error", message)])
 
     @bp.errorhandler(RequestEntityTooLarge)
     def too_large(_exc):
