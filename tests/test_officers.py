@@ -180,7 +180,7 @@ def users_at_a_terminal(store_url: str, *args: str, typed: list[str]) -> tuple[i
         if not chunk:
             break
         shown += chunk
-        if answers and shown.rstrip().endswith(b":"):
+        if answers and shown.endswith(b": "):  # a prompt (getpass turned echo off before it)
             os.write(terminal, answers.pop(0).encode() + b"\n")
     os.close(terminal)
     _, status = os.waitpid(pid, 0)
