@@ -192,6 +192,9 @@ def test_passwd_at_a_terminal_asks_twice_and_shows_nothing_typed(tmp_path) -> No
     with open_store(Settings(store=store_url)) as store:
         add_officer(store, "nguyen.an", "Một mật khẩu dài")
     new = "Mật khẩu mới của ca"
+    code, shown = users_at_a_terminal(store_url, "passwd", "nguyen.binh", typed=[])
+    assert code == 1 and "wall users: there is no officer 'nguyen.binh'" in shown
+    assert "Password" not in shown  # not asked for a password it would throw away
     code, shown = users_at_a_terminal(store_url, "passwd", "nguyen.an", typed=[new, new + "x"])
     assert code == 1 and "wall users: the two passwords differ" in shown
     code, shown = users_at_a_terminal(store_url, "passwd", "nguyen.an", typed=[new, new])

@@ -17,6 +17,7 @@ from wall.officers import (
     change_password,
     disable_officer,
     enable_officer,
+    officer_named,
     officers,
     remove_officer,
 )
@@ -167,6 +168,7 @@ def users(args: argparse.Namespace, settings: Settings) -> int:
                 change(store, args.name, by=getpass.getuser())
                 print(done.format(args.name))
             elif args.action == "passwd":
+                officer_named(store, args.name)  # before asking for a password
                 password = _new_password(args.password_stdin)
                 change_password(store, args.name, password, by=getpass.getuser())
                 print(

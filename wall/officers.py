@@ -116,6 +116,11 @@ def _existing(store: Store, name: str) -> _Account:
     return account
 
 
+def officer_named(store: Store, name: str) -> Officer:
+    """The account `name`, or OfficerError when there is none."""
+    return _existing(store, name).officer
+
+
 def officers(store: Store) -> list[Officer]:
     return sorted((a.officer for a in _fold(store.events(STREAM)).values()), key=lambda o: o.name)
 
