@@ -174,8 +174,8 @@ TEXT: dict[str, tuple[str, str]] = {
         "The shelving time must be a number of minutes above 0 and at most {most}.",
     ),
     "oc.no_such_alert": (
-        "Không có cảnh báo này (có thể đã đóng). Hãy tải lại trang.",
-        "There is no such alert (it may have closed). Reload the page.",
+        "Không có cảnh báo này. Hãy tải lại trang.",
+        "There is no such alert. Reload the page.",
     ),
     "oc.alert_changed": (
         "Cảnh báo này đã phát sinh lại sau khi trang được hiển thị; chưa ghi nhận gì. "
