@@ -1,9 +1,9 @@
 """Officer sessions end for real: the wall under gunicorn with three workers sharing Redis, an
 officer in headless Chromium, accounts changed with `python -m wall users` as an administrator
-runs it. A cookie copied from the browser is refused on every worker once its session is signed
-out or its account removed, disabled or given a new password, and nothing it sends is recorded.
-The console's forms answer bad input with a 4xx and the server logs no traceback. Screenshots
-land in test-artifacts/screenshots/."""
+runs it. A cookie copied from the browser is refused, on new connections to any worker, once
+its session is signed out or its account removed, disabled or given a new password, and nothing
+it sends is recorded. The console's forms answer bad input with a 4xx and the server logs no
+traceback. Screenshots land in test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from wall.store.sqlite import SQLiteStore
 PASSWORD = "Ca trực đêm 2026"
 KEY = "camera_offline:cam-042"
 WORKERS = 3
-REPLAYS = 4 * WORKERS  # new connections each: every worker process answers some
+REPLAYS = 4 * WORKERS  # a new connection each: any worker may take it
 
 
 def raise_alert(store: SQLiteStore) -> None:
@@ -123,7 +123,7 @@ def console_opens(wall, copied: dict[str, str]) -> bool:
     return page.status_code == 200
 
 
-def test_a_copied_cookie_is_refused_on_every_worker_after_sign_out(wall, browser) -> None:
+def test_a_copied_cookie_is_refused_by_the_workers_after_sign_out(wall, browser) -> None:
     copied = browser_sign_in(browser, wall, "nguyen.an")
     assert all(console_opens(wall, copied) for _ in range(REPLAYS))  # the copy works, until…
     recorded = wall.store.events(STREAM)
@@ -193,7 +193,7 @@ def test_a_form_shown_for_an_alert_does_not_act_on_the_alert_raised_after_it(wal
     assert fold(recorded)[KEY].state == "active_unack"
 
 
-def test_bad_console_forms_get_a_4xx_from_every_worker_and_no_traceback(wall) -> None:
+def test_bad_console_forms_get_a_4xx_from_the_workers_and_no_traceback(wall) -> None:
     copied = requests_sign_in(wall, "nguyen.an")
     form = {k: v for k, v in copied.items() if k != "cookie"}
     recorded = wall.store.events(STREAM)
