@@ -199,10 +199,17 @@ def free_port() -> int:
 class WallProcess:
     """`python -m wall serve` on a port, with the given environment; start/stop/restart."""
 
-    def __init__(self, env: dict[str, str], port: int | None = None, log_path: Path | None = None):
+    def __init__(
+        self,
+        env: dict[str, str],
+        port: int | None = None,
+        log_path: Path | None = None,
+        workers: int = 2,
+    ):
         self.env = {**os.environ, **env}
         self.port = port or free_port()
         self.log_path = log_path
+        self.workers = workers
         self.process: subprocess.Popen | None = None
 
     @property
@@ -211,8 +218,9 @@ class WallProcess:
 
     def start(self, timeout: float = 30.0) -> None:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        command = [sys.executable, "-m", "wall", "serve", "--port", str(self.port)]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "wall", "serve", "--port", str(self.port), "--workers", "2"],
+            [*command, "--workers", str(self.workers)],
             cwd=PROJECT_DIR,
             env=self.env,
             stdout=log,

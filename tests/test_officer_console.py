@@ -10,12 +10,20 @@ from datetime import UTC, datetime
 import pytest
 from flask import Flask
 
+from tests.servers import Influxd
 from wall.alerts.model import STREAM, fold
 from wall.cache import init_cache
 from wall.officer_console import load_secret_key, register
-from wall.officers import add_officer
+from wall.officers import (
+    SESSIONS,
+    add_officer,
+    change_password,
+    disable_officer,
+    enable_officer,
+    remove_officer,
+)
 from wall.settings import Settings, SettingsError
-from wall.store import Event, Store
+from wall.store import Event, Store, open_store
 
 PASSWORD = "ca trực đêm 2026"
 XSS = "<img src=x onerror=alert(1)>"
@@ -61,10 +69,18 @@ def sign_in(client, name: str = "nguyen.an", password: str = PASSWORD):
     )
 
 
+def console_form(client, key: str) -> dict[str, str]:
+    """The CSRF token and the alert instance of `key`, as the console page shows them now."""
+    page = client.get("/officer").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    hidden = rf'name="key" value="{re.escape(key)}"><input type="hidden" name="alert_id"'
+    shown = re.search(hidden + r' value="([^"]+)"', page)
+    return {"csrf_token": token, "key": key, "alert_id": shown.group(1)}
+
+
 def act(client, key: str, action: str, **form):
-    token = csrf(client, "/officer")
     return client.post(
-        "/officer/action", data={"key": key, "action": action, "csrf_token": token, **form}
+        "/officer/action", data={**console_form(client, key), "action": action, **form}
     )
 
 
@@ -121,15 +137,9 @@ def test_two_officers_acknowledging_at_once_are_both_in_the_audit(console, store
     an, binh = console.test_client(), console.test_client()
     sign_in(an)
     sign_in(binh, "tran.binh", PASSWORD + "!")
-    token_an, token_binh = (
-        csrf(an, "/officer"),
-        csrf(binh, "/officer"),
-    )  # both see it unacknowledged
-    for client, token, note in ((an, token_an, "tôi nhận"), (binh, token_binh, "tôi cũng nhận")):
-        client.post(
-            "/officer/action",
-            data={"key": key, "action": "acknowledged", "csrf_token": token, "note": note},
-        )
+    form_an, form_binh = console_form(an, key), console_form(binh, key)  # both see it unacked
+    for client, form, note in ((an, form_an, "tôi nhận"), (binh, form_binh, "tôi cũng nhận")):
+        client.post("/officer/action", data={**form, "action": "acknowledged", "note": note})
     acks = [e for e in store.events(STREAM) if e.kind == "acknowledged"]
     assert sorted(e.actor for e in acks) == ["nguyen.an", "tran.binh"]
     audit = an.get("/officer/audit").get_data(as_text=True)
@@ -198,3 +208,218 @@ def test_session_key_comes_from_the_setting_or_a_private_file(tmp_path) -> None:
     assert len(key) >= 32
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert load_secret_key(Settings(secret_key_file=str(path))) == key  # every worker: the same
+
+
+def copied_session(console, client):
+    """A second client holding a copy of `client`'s session cookie: a cookie taken from a
+    browser (a shared console PC, a proxy log) and replayed."""
+    thief = console.test_client()
+    thief.set_cookie("ioc_officer", client.get_cookie("ioc_officer").value)
+    return thief
+
+
+def replay_is_refused(thief, form: dict[str, str]) -> str:
+    """Post an acknowledgement with the copied cookie and the form the officer last saw; it must
+    be refused, and the console must not open. Returns the refusal page."""
+    response = thief.post("/officer/action", data={**form, "action": "acknowledged"})
+    assert response.status_code == 403
+    page = thief.get("/officer")
+    assert page.status_code == 302 and page.headers["Location"].endswith("/officer/signin")
+    return response.get_data(as_text=True)
+
+
+def test_a_copied_cookie_is_refused_once_its_session_is_signed_out(console, store) -> None:
+    key = raise_alert(store)
+    officer = console.test_client()
+    sign_in(officer)
+    form = console_form(officer, key)
+    thief = copied_session(console, officer)
+    assert thief.get("/officer").status_code == 200  # the copy works while the session lasts
+    signed_out = officer.post("/officer/signout", data={"csrf_token": form["csrf_token"]})
+    assert signed_out.headers["Location"].endswith("/officer/signin")
+    refusal = replay_is_refused(thief, form)
+    assert "Phiên trực này đã kết thúc" in refusal
+    assert [e.kind for e in store.events(STREAM)] == ["raised"]
+    assert officer.get("/officer").status_code == 302
+
+
+def test_signing_out_ends_that_session_only(console, store) -> None:
+    key = raise_alert(store)
+    desk, phone = console.test_client(), console.test_client()
+    sign_in(desk)
+    sign_in(phone)
+    phone.post("/officer/signout", data={"csrf_token": csrf(phone, "/officer")})
+    assert phone.get("/officer").status_code == 302
+    assert act(desk, key, "acknowledged").status_code == 302
+    assert fold(store.events(STREAM))[key].acked_by == "nguyen.an"
+
+
+@pytest.mark.parametrize(
+    "end",
+    [
+        lambda store: remove_officer(store, "nguyen.an", by="trưởng ca"),
+        lambda store: disable_officer(store, "nguyen.an", by="trưởng ca"),
+        lambda store: change_password(store, "nguyen.an", "mật khẩu mới của ca", by="trưởng ca"),
+    ],
+    ids=["removed", "disabled", "new-password"],
+)
+def test_removing_disabling_or_a_new_password_ends_every_session_of_the_account(
+    console, store, end
+) -> None:
+    key = raise_alert(store)
+    desk, phone, other = console.test_client(), console.test_client(), console.test_client()
+    sign_in(desk)
+    sign_in(phone)
+    sign_in(other, "tran.binh", PASSWORD + "!")
+    forms = [console_form(client, key) for client in (desk, phone)]
+    end(store)
+    for client, form in zip((desk, phone), forms, strict=True):
+        assert "Phiên trực này đã kết thúc" in replay_is_refused(client, form)
+    assert [e.kind for e in store.events(STREAM)] == ["raised"]
+    assert act(other, key, "acknowledged").status_code == 302  # another officer: unaffected
+
+
+def test_the_ended_session_message_keeps_the_officers_language(console, store) -> None:
+    client = console.test_client()
+    token = csrf(client, "/officer/signin?lang=en")
+    data = {"name": "nguyen.an", "password": PASSWORD, "csrf_token": token}
+    assert client.post("/officer/signin?lang=en", data=data).status_code == 302
+    remove_officer(store, "nguyen.an")
+    page = client.get("/officer", follow_redirects=True).get_data(as_text=True)
+    assert "This session has ended (signed out, or the account was removed" in page
+
+
+def test_a_disabled_officer_cannot_sign_in_until_enabled_and_old_sessions_stay_ended(
+    console, store
+) -> None:
+    old = console.test_client()
+    sign_in(old)
+    disable_officer(store, "nguyen.an")
+    assert sign_in(console.test_client()).status_code == 401
+    enable_officer(store, "nguyen.an")
+    assert old.get("/officer").status_code == 302
+    fresh = console.test_client()
+    assert sign_in(fresh).status_code == 302
+    assert fresh.get("/officer").status_code == 200
+
+
+def test_an_action_names_the_alert_instance_the_officer_saw(console, store) -> None:
+    key = raise_alert(store)
+    client = console.test_client()
+    sign_in(client)
+    seen = console_form(client, key)  # the page shows the first alert
+    assert act(client, key, "acknowledged").status_code == 302
+    store.append_events([Event.new(STREAM, key, "cleared", actor="system")])  # closed
+    raise_alert(store)  # and raised again: a new alert under the same key
+    before = store.events(STREAM)
+    for action, extra in (
+        ("acknowledged", {}),
+        ("noted", {"note": "cho cảnh báo cũ"}),
+        ("shelved", {"note": "bảo trì", "minutes": "30"}),
+    ):
+        stale = client.post("/officer/action", data={**seen, "action": action, **extra})
+        assert stale.status_code == 409
+        assert "phát sinh lại" in stale.get_data(as_text=True)
+    assert store.events(STREAM) == before
+    assert fold(before)[key].state == "active_unack"
+    assert act(client, key, "acknowledged").status_code == 302  # the form of the new alert
+
+
+def bad_action_forms(form: dict[str, str]) -> list[tuple[str, dict[str, str], int]]:
+    """(what, form, expected status) for forms a console must refuse with a clear answer."""
+    shelve = {**form, "action": "shelved", "note": "bảo trì"}
+    forms = [
+        (f"minutes={m!r}", {**shelve, "minutes": m}, 400)
+        for m in ("inf", "-inf", "nan", "-1", "0", "1e309", "9" * 5000, "abc", "30 phút", "0x1e")
+    ]
+    forms += [
+        (f"no {field}", {k: v for k, v in form.items() if k != field} | {"action": "noted"}, 400)
+        for field in ("key", "alert_id")
+    ]
+    forms += [
+        ("no action", form, 400),
+        ("unknown action", {**form, "action": "deleted"}, 400),
+        ("action with markup", {**form, "action": XSS}, 400),
+        ("unknown key", {**form, "key": "camera_offline:không-có", "action": "noted"}, 400),
+        ("odd key", {**form, "key": "a\nb\"'\\\x00", "action": "noted", "note": "x"}, 400),
+        ("note too long", {**form, "action": "noted", "note": "x" * 1001}, 400),
+        ("wrong csrf", {**form, "action": "noted", "csrf_token": "forged", "note": "x"}, 403),
+        ("non-ascii csrf", {**form, "action": "noted", "csrf_token": "mã giả", "note": "x"}, 403),
+        ("oversized body", {**form, "action": "noted", "note": "x" * 200_000}, 413),
+    ]
+    return forms
+
+
+def test_bad_action_forms_get_a_clear_4xx_and_change_nothing(console, store, caplog) -> None:
+    key = raise_alert(store)
+    client = console.test_client()
+    sign_in(client)
+    form = console_form(client, key)
+    before = store.events(STREAM)
+    for what, data, status in bad_action_forms(form):
+        response = client.post("/officer/action", data=data)
+        assert response.status_code == status, what
+        assert '<div class="msg error"' in response.get_data(as_text=True), what
+    for what, body, content_type in (
+        ("json", '{"action": "noted"}', "application/json"),
+        ("bad utf-8", b"action=noted&note=\xff\xfe&key=" + key.encode(), None),
+        ("multipart", b"--x\r\nbroken", "multipart/form-data; boundary=x"),
+    ):
+        response = client.post("/officer/action", data=body, content_type=content_type)
+        assert 400 <= response.status_code < 500, what
+    assert store.events(STREAM) == before
+    assert not [r for r in caplog.records if r.exc_info or r.levelname == "ERROR"]
+    assert client.get("/officer").status_code == 200  # still signed in after all that
+
+
+def test_bad_sign_in_and_sign_out_forms_get_a_4xx(console, caplog) -> None:
+    client = console.test_client()
+    token = csrf(client)
+    for data, status in (
+        ({"csrf_token": token}, 401),
+        ({"csrf_token": "mã giả", "name": "nguyen.an", "password": PASSWORD}, 403),
+        ({"csrf_token": token, "name": "a\x00" * 40, "password": ""}, 401),
+        ({"csrf_token": token, "name": "nguyen.an", "password": "x" * 200_000}, 413),
+    ):
+        assert client.post("/officer/signin", data=data).status_code == status, data
+    assert client.post("/officer/signout", data={"csrf_token": "mã giả"}).status_code == 302
+    sign_in(client)
+    assert client.post("/officer/signout", data={}).status_code == 302
+    assert client.get("/officer").status_code == 200  # a sign-out without its token does nothing
+    assert not [r for r in caplog.records if r.exc_info or r.levelname == "ERROR"]
+
+
+def test_a_store_outage_answers_503_and_a_sign_out_can_be_tried_again(tmp_path) -> None:
+    """Sessions are checked in the store: when it cannot answer, the console says so (never a
+    500, never a session taken for live), and a sign-out that could not be recorded is kept so
+    it can be done once the store is back."""
+    influx = Influxd(tmp_path)
+    influx.start()
+    settings = Settings(
+        store=f"influxdb://127.0.0.1:{influx.port}/ioc",
+        influx_retries=0,
+        cache_url=f"file://{tmp_path / 'cache'}",
+        secret_key="k" * 40,
+    )
+    server = Flask(__name__)
+    init_cache(server, settings)
+    try:
+        with open_store(settings) as store:
+            store.check()
+            register(server, settings, store)
+            add_officer(store, "nguyen.an", PASSWORD)
+            client = server.test_client()
+            sign_in(client)
+            token = csrf(client, "/officer")
+            influx.stop()
+            down = client.get("/officer")
+            assert down.status_code == 503
+            assert "Không truy cập được kho dữ liệu" in down.get_data(as_text=True)
+            failed = client.post("/officer/signout", data={"csrf_token": token})
+            assert failed.status_code == 503
+            assert "Không truy cập được kho dữ liệu" in failed.get_data(as_text=True)
+            influx.start()
+            assert client.post("/officer/signout", data={"csrf_token": token}).status_code == 302
+            assert [e.kind for e in store.events(SESSIONS)] == ["signed_in", "signed_out"]
+    finally:
+        influx.stop()

@@ -13,7 +13,16 @@ from datetime import datetime
 from pathlib import Path
 
 from wall.cli import parser, run
-from wall.officers import OfficerError, add_officer, officers, remove_officer
+from wall.officers import (
+    OfficerError,
+    add_officer,
+    change_password,
+    disable_officer,
+    enable_officer,
+    officer_named,
+    officers,
+    remove_officer,
+)
 from wall.settings import Settings
 from wall.store import StoreError, StoreUnavailable, open_store, sqlite_path
 
@@ -141,19 +150,33 @@ def alerts(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def users(args: argparse.Namespace, settings: Settings) -> int:
-    """Duty-officer accounts: add (asks the password twice, or reads stdin), remove, list."""
-
+    """Duty-officer accounts: add, passwd (ask the password twice, or read stdin), remove,
+    disable, enable, list. Removing, disabling and a new password end the account's sessions."""
+    changes = {
+        "remove": (remove_officer, "removed officer {}; its sessions are ended"),
+        "disable": (disable_officer, "disabled officer {}; its sessions are ended"),
+        "enable": (enable_officer, "enabled officer {}; it can sign in again"),
+    }
     try:
         with open_store(settings) as store:
             store.check()
             if args.action == "list":
                 for officer in officers(store):
-                    print(
-                        f"{officer.name}\t{officer.added_at.astimezone(settings.tz):%Y-%m-%d %H:%M}"
-                    )
-            elif args.action == "remove":
-                remove_officer(store, args.name, by=getpass.getuser())
-                print(f"removed officer {args.name}")
+                    added = officer.added_at.astimezone(settings.tz)
+                    status = "enabled" if officer.enabled else "disabled"
+                    print(f"{officer.name}\t{added:%Y-%m-%d %H:%M}\t{status}")
+            elif args.action in changes:
+                change, done = changes[args.action]
+                change(store, args.name, by=getpass.getuser())
+                print(done.format(args.name))
+            elif args.action == "passwd":
+                officer_named(store, args.name)  # before asking for a password
+                password = _new_password(args.password_stdin)
+                change_password(store, args.name, password, by=getpass.getuser())
+                print(
+                    f"new password for officer {args.name}; all its sessions are ended "
+                    "(this command cannot tell which one is yours): sign in again"
+                )
             else:
                 add_officer(
                     store, args.name, _new_password(args.password_stdin), by=getpass.getuser()
@@ -247,13 +270,26 @@ def main(argv: list[str] | None = None) -> int:
             "--workers", type=int, default=2, help="worker processes (they share the cache)"
         )
     sub.add_parser("alerts", help="evaluate the alert rules continuously (the alert service)")
-    users_parser = sub.add_parser("users", help="duty-officer accounts: add, remove, list")
+    users_parser = sub.add_parser(
+        "users", help="duty-officer accounts: add, passwd, remove, disable, enable, list"
+    )
     actions = users_parser.add_subparsers(dest="action", required=True)
-    add = actions.add_parser("add", help="add an officer (asks for the password)")
-    add.add_argument("name")
-    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    actions.add_parser("remove", help="remove an officer").add_argument("name")
-    actions.add_parser("list", help="list the officers")
+    for action, help_text in (
+        ("add", "add an officer (asks for the password)"),
+        ("passwd", "give an officer a new password (asks for it); ends all its sessions"),
+    ):
+        command = actions.add_parser(action, help=help_text)
+        command.add_argument("name")
+        command.add_argument(
+            "--password-stdin", action="store_true", help="read the password from stdin"
+        )
+    for action, help_text in (
+        ("remove", "remove an officer; ends its sessions"),
+        ("disable", "stop an officer signing in, keeping the account; ends its sessions"),
+        ("enable", "let a disabled officer sign in again"),
+    ):
+        actions.add_parser(action, help=help_text).add_argument("name")
+    actions.add_parser("list", help="list the officers (enabled or disabled)")
     sub.add_parser(
         "backup", help="copy the embedded store while everything keeps running"
     ).add_argument("destination", type=Path, help="a new file, or a folder to put it in")

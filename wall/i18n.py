@@ -154,6 +154,35 @@ TEXT: dict[str, tuple[str, str]] = {
         "Phiên trực đã hết hạn, vui lòng đăng nhập lại.",
         "Session expired; sign in again.",
     ),
+    "oc.session_ended": (
+        "Phiên trực này đã kết thúc (đăng xuất, hoặc tài khoản bị xóa, khóa hay đổi mật khẩu). "
+        "Vui lòng đăng nhập lại.",
+        "This session has ended (signed out, or the account was removed, disabled or given a "
+        "new password). Sign in again.",
+    ),
+    "oc.too_large": (
+        "Yêu cầu quá lớn: biểu mẫu chỉ nhận tối đa {kb} KB.",
+        "Request too large: a form takes at most {kb} KB.",
+    ),
+    "oc.missing_fields": (
+        "Biểu mẫu thiếu trường: {fields}. Hãy tải lại trang.",
+        "The form lacks: {fields}. Reload the page.",
+    ),
+    "oc.unknown_action": ("Thao tác không hợp lệ: {action!r}.", "Unknown action: {action!r}."),
+    "oc.bad_minutes": (
+        "Thời gian tạm ẩn phải là số phút lớn hơn 0 và không quá {most}.",
+        "The shelving time must be a number of minutes above 0 and at most {most}.",
+    ),
+    "oc.no_such_alert": (
+        "Không có cảnh báo này. Hãy tải lại trang.",
+        "There is no such alert. Reload the page.",
+    ),
+    "oc.alert_changed": (
+        "Cảnh báo này đã phát sinh lại sau khi trang được hiển thị; chưa ghi nhận gì. "
+        "Hãy xem cảnh báo mới bên dưới rồi thao tác.",
+        "This alert was raised again after the page was shown; nothing was recorded. "
+        "Look at the new alert below, then act on it.",
+    ),
     "oc.none": ("Không có cảnh báo nào cần xử lý.", "No alerts need attention."),
     "oc.acknowledged": ("Xác nhận", "Acknowledge"),
     "oc.shelved": ("Tạm ẩn", "Shelve"),

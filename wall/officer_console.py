@@ -2,9 +2,12 @@
 
 Wall and kiosk pages stay read-only for everyone: the only requests that change anything are the
 console's POSTs, and each needs a signed-in officer's session cookie (HttpOnly, SameSite=Strict,
-expiring) and that session's CSRF token. Sign-in failures are rate-limited per address and per
-name through the wall's shared cache, so every worker process counts the same attempts. Pages are
-rendered by Jinja with autoescaping: text from feeds and officers is always text, never HTML.
+expiring) and that session's CSRF token. The cookie names a session on record in the store, and
+every request checks that it was not ended (signed out, account removed, disabled or given a new
+password), so a copied cookie stops working with its session on every replica. Sign-in failures
+are rate-limited per address and per name through the wall's shared cache, so every worker
+process counts the same attempts. Pages are rendered by Jinja with autoescaping: text from feeds
+and officers is always text, never HTML.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import csv
 import hmac
 import io
 import logging
+import math
 import os
 import secrets
 import time
@@ -20,21 +24,24 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, redirect, render_template, request, session
+from flask import Blueprint, Flask, Response, g, redirect, render_template, request, session
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from wall.alerts.model import OFFICER_ACTIONS, STREAM, AlertActionError, fold, officer_action
 from wall.alerts.text import SEVERITIES, STATES, alert_title, label
 from wall.cache import cache
 from wall.i18n import Translator
-from wall.officers import authenticate
+from wall.officers import Session, authenticate, end_session, session_is_live, start_session
 from wall.settings import Settings, SettingsError
-from wall.store import Store, StoreError
+from wall.store import InvalidPoint, Store, StoreError, check_tag_value
 
 log = logging.getLogger(__name__)
 
 MAX_FAILURES, FAILURE_WINDOW_SECONDS = 5, 300
 SHELVE_CHOICES_MINUTES = (15, 30, 60, 120, 240, 480)
 SEVERITY_ORDER = {s: i for i, s in enumerate(SEVERITIES)}
+# The largest console form: a 1000-character note, percent-encoded, is under 12 KB.
+MAX_FORM_BYTES = 64 * 1024
 
 
 def load_secret_key(settings: Settings) -> str:
@@ -92,15 +99,58 @@ def console(settings: Settings, store: Store) -> Blueprint:
             session["csrf"] = secrets.token_urlsafe(32)
         return session["csrf"]
 
-    def officer() -> str | None:
-        name, since = session.get("officer"), session.get("since")
-        if not name or not since:
+    def current_session() -> Session | None:
+        name, session_id, since = (
+            session.get("officer"),
+            session.get("session"),
+            session.get("since"),
+        )
+        if not name:
             return None
-        if datetime.now(UTC) - datetime.fromisoformat(since) > session_length:
+        if not session_id or not since:  # a cookie from before sessions were on record
             session.clear()
-            session["flash"] = [("error", t("expired"))]
             return None
-        return name
+        return Session(name, session_id, datetime.fromisoformat(since))
+
+    @bp.before_request
+    def check_session():
+        """Who is signed in (g.officer), checked against the store on every request."""
+        request.max_content_length = MAX_FORM_BYTES
+        g.officer = None
+        signed_in = current_session()
+        if signed_in is None:
+            return None
+        if datetime.now(UTC) - signed_in.started > session_length:
+            forget_session("expired")
+            return None
+        try:
+            live = session_is_live(store, signed_in)
+        except StoreError:
+            return page(t("title"), "base", 503, messages=[("error", t("store_down"))])
+        if not live:
+            log.warning(
+                "ended session of %s used from %s: %s %s",
+                signed_in.officer,
+                request.remote_addr,
+                request.method,
+                request.path,
+            )
+            forget_session("session_ended")
+            return None
+        g.officer = signed_in.officer
+        return None
+
+    def forget_session(why: str) -> None:
+        """Drop the session from this browser, keeping its language, with `why` on the next page."""
+        message, language = t(why), lang()
+        session.clear()
+        session.update(lang=language, flash=[("error", message)])
+
+    @bp.errorhandler(RequestEntityTooLarge)
+    def too_large(_exc):
+        return page(
+            t("title"), "base", 413, messages=[("error", t("too_large", kb=MAX_FORM_BYTES // 1024))]
+        )
 
     def page(heading: str, template: str, status: int = 200, **values: object) -> tuple[str, int]:
         messages = [*session.pop("flash", []), *values.pop("messages", [])]
@@ -111,7 +161,7 @@ def console(settings: Settings, store: Store) -> Blueprint:
             csrf=csrf_token(),
             url=lambda path: path,
             heading=heading,
-            officer=officer(),
+            officer=g.officer,
             messages=messages,
             **values,
         )
@@ -123,8 +173,8 @@ def console(settings: Settings, store: Store) -> Blueprint:
 
     def request_is_genuine() -> bool:
         """The session's CSRF token, and (where the browser says) our own origin."""
-        sent = request.form.get("csrf_token", "")
-        expected = session.get("csrf", "")
+        sent = request.form.get("csrf_token", "").encode()
+        expected = session.get("csrf", "").encode()
         if not expected or not hmac.compare_digest(sent, expected):
             return False
         origin = request.headers.get("Origin")
@@ -135,7 +185,7 @@ def console(settings: Settings, store: Store) -> Blueprint:
 
     @bp.get("/officer/signin")
     def signin_form():
-        if officer():
+        if g.officer:
             return redirect("/officer")
         return page(t("signin"), "signin")
 
@@ -163,22 +213,40 @@ def console(settings: Settings, store: Store) -> Blueprint:
                 cache.set(key, (cache.get(key) or 0) + 1, timeout=FAILURE_WINDOW_SECONDS)
             log.warning("failed sign-in for %r from %s", name, request.remote_addr)
             return page(t("signin"), "signin", 401, messages=[("error", t("bad_credentials"))])
+        try:
+            started = start_session(store, name)
+        except StoreError:
+            return page(t("signin"), "signin", 503, messages=[("error", t("store_down"))])
         session.clear()  # a fresh session (and CSRF token) at every sign-in
         session.permanent = True
-        session.update(officer=name, since=datetime.now(UTC).isoformat(), lang=lang())
+        session.update(
+            officer=name,
+            session=started.session_id,
+            since=started.started.isoformat(),
+            lang=lang(),
+        )
         log.info("officer %s signed in from %s", name, request.remote_addr)
         return redirect("/officer")
 
     @bp.post("/officer/signout")
     def signout():
-        if request_is_genuine():
+        signed_in = current_session()
+        if signed_in is not None and g.officer and request_is_genuine():
+            try:
+                end_session(store, signed_in)
+            except StoreError:  # the session stays: signing out again must be possible
+                return page(t("title"), "base", 503, messages=[("error", t("store_down"))])
+            log.info("officer %s signed out from %s", signed_in.officer, request.remote_addr)
             session.clear()
         return redirect("/officer/signin")
 
     @bp.get("/officer")
     def alerts_page():
-        if not officer():
+        if not g.officer:
             return redirect("/officer/signin")
+        return alerts_listing()
+
+    def alerts_listing(status: int = 200, messages: tuple = ()) -> tuple[str, int]:
         try:
             alerts = fold(store.events(STREAM))
         except StoreError:
@@ -189,7 +257,14 @@ def console(settings: Settings, store: Store) -> Blueprint:
             key=lambda a: (not a.unacknowledged, SEVERITY_ORDER.get(a.severity, 9), a.raised_at)
         )
         rows = [alert_view(a, now) for a in shown]
-        return page(t("title"), "alerts", alerts=rows, shelve_choices=SHELVE_CHOICES_MINUTES)
+        return page(
+            t("title"),
+            "alerts",
+            status,
+            alerts=rows,
+            shelve_choices=SHELVE_CHOICES_MINUTES,
+            messages=list(messages),
+        )
 
     def alert_view(a, now: datetime) -> dict:
         actions = []
@@ -199,6 +274,7 @@ def console(settings: Settings, store: Store) -> Blueprint:
         actions.append("noted")
         return {
             "key": a.key,
+            "alert_id": a.alert_id,
             "severity": a.severity,
             "severity_label": label(SEVERITIES, a.severity, lang()),
             "state": a.state,
@@ -218,14 +294,30 @@ def console(settings: Settings, store: Store) -> Blueprint:
 
     @bp.post("/officer/action")
     def act():
-        name = officer()
+        name = g.officer
         if not name or not request_is_genuine():
             return refused()
-        action, key = request.form.get("action", ""), request.form.get("key", "")
+        form = request.form
+        action, key, seen = form.get("action", ""), form.get("key", ""), form.get("alert_id", "")
+        if missing := [field for field in ("action", "key", "alert_id") if not form.get(field)]:
+            return bad_form(t("missing_fields", fields=", ".join(missing)))
+        if action not in OFFICER_ACTIONS:
+            return bad_form(t("unknown_action", action=action))
         try:
-            alert = fold(store.events(STREAM, key=key)).get(key) if key else None
-            minutes = request.form.get("minutes")
-            shelve_for = timedelta(minutes=float(minutes)) if minutes else None
+            shelve_for = shelve_time(form.get("minutes"))
+        except ValueError:
+            return bad_form(t("bad_minutes", most=int(max_shelve / timedelta(minutes=1))))
+        try:
+            check_tag_value("key", key)
+        except InvalidPoint:  # no alert can have such a key
+            return bad_form(t("no_such_alert"))
+        try:
+            alert = fold(store.events(STREAM, key=key)).get(key)
+            if alert is None:
+                return bad_form(t("no_such_alert"))
+            if alert.alert_id != seen:
+                log.info("officer %s: %s of %s refused, raised again since", name, action, key)
+                return alerts_listing(409, (("error", t("alert_changed")),))
             event = officer_action(
                 alert,
                 action,
@@ -237,12 +329,25 @@ def console(settings: Settings, store: Store) -> Blueprint:
             )
             store.append_events([event])
         except (AlertActionError, ValueError) as exc:
-            return page(t("title"), "base", 400, messages=[("error", str(exc))])
+            return bad_form(str(exc))
         except StoreError:
             return page(t("title"), "base", 503, messages=[("error", t("store_down"))])
         log.info("officer %s: %s %s", name, action, key)
         session["flash"] = [("", t("done", action=t(action), alert=alert_title(alert, lang())))]
         return redirect("/officer")
+
+    def bad_form(message: str) -> tuple[str, int]:
+        return page(t("title"), "base", 400, messages=[("error", message)])
+
+    def shelve_time(minutes: str | None) -> timedelta | None:
+        """The form's shelving minutes, or ValueError when they are not a finite number of
+        minutes from 0 to the longest shelving (checked before any timedelta can overflow)."""
+        if not minutes:
+            return None
+        value = float(minutes)
+        if not (math.isfinite(value) and 0 < value <= max_shelve / timedelta(minutes=1)):
+            raise ValueError(minutes)
+        return timedelta(minutes=value)
 
     def audit_rows() -> list[tuple[str, str, str, str, str]]:
         events = store.events(STREAM)
@@ -257,13 +362,13 @@ def console(settings: Settings, store: Store) -> Blueprint:
 
     @bp.get("/officer/audit")
     def audit():
-        if not officer():
+        if not g.officer:
             return redirect("/officer/signin")
         return page(t("audit"), "audit", rows=audit_rows())
 
     @bp.get("/officer/audit.csv")
     def audit_csv():
-        if not officer():
+        if not g.officer:
             return redirect("/officer/signin")
         out = io.StringIO()
         writer = csv.writer(out)

@@ -3,6 +3,11 @@
 Accounts live in the store's append-only event log (stream `officers`, one key per officer), so
 every wall replica sees the same accounts and every change stays on record. Passwords are kept
 only as salted scrypt hashes. There is no default account and no default password.
+
+Sessions are on record too (stream `officer_sessions`, one key per officer): sign-in and
+sign-out of each session, and an `ended` event whenever the account is removed, disabled or given
+a new password, which ends every session the account had then. A session cookie alone is
+therefore not enough: each request checks the account's session events since the session began.
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ import hashlib
 import hmac
 import os
 import re
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from wall.store import Event, Store
 
 STREAM = "officers"
+SESSIONS = "officer_sessions"
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{1,31}")
 MIN_PASSWORD_CHARS = 10
 # scrypt cost: ~50 ms and 16 MiB per check on this hardware, slow enough against guessing.
@@ -33,6 +40,7 @@ class Officer:
     name: str
     added_at: datetime
     added_by: str | None
+    enabled: bool = True
 
 
 def hash_password(password: str) -> str:
@@ -69,15 +77,52 @@ def check_new_password(name: str, password: str) -> None:
         raise OfficerError("the password must not contain the officer's name")
 
 
-def _accounts(store: Store) -> dict[str, Event]:
-    return {k: e for k, e in store.latest_events(STREAM).items() if e.kind == "added"}
+@dataclass(frozen=True)
+class _Account:
+    officer: Officer
+    password: str  # the scrypt hash
+
+
+def _fold(events: list[Event]) -> dict[str, _Account]:
+    """The current accounts from their events, oldest first."""
+    accounts: dict[str, _Account] = {}
+    for e in events:
+        account = accounts.get(e.key)
+        if e.kind == "added":
+            officer = Officer(e.key, e.time, e.actor, enabled=True)
+            accounts[e.key] = _Account(officer, e.data.get("password", ""))
+        elif account is None:
+            continue
+        elif e.kind == "removed":
+            del accounts[e.key]
+        elif e.kind in ("disabled", "enabled"):
+            officer = replace(account.officer, enabled=e.kind == "enabled")
+            accounts[e.key] = replace(account, officer=officer)
+        elif e.kind == "password_changed":
+            accounts[e.key] = replace(account, password=e.data.get("password", ""))
+    return accounts
+
+
+def _account(store: Store, name: str) -> _Account | None:
+    if not NAME_PATTERN.fullmatch(name):
+        return None  # never a stored name: no need to ask the store
+    return _fold(store.events(STREAM, key=name)).get(name)
+
+
+def _existing(store: Store, name: str) -> _Account:
+    account = _account(store, name)
+    if account is None:
+        raise OfficerError(f"there is no officer {name!r}")
+    return account
+
+
+def officer_named(store: Store, name: str) -> Officer:
+    """The account `name`, or OfficerError when there is none."""
+    return _existing(store, name).officer
 
 
 def officers(store: Store) -> list[Officer]:
-    return sorted(
-        (Officer(name, e.time, e.actor) for name, e in _accounts(store).items()),
-        key=lambda o: o.name,
-    )
+    return sorted((a.officer for a in _fold(store.events(STREAM)).values()), key=lambda o: o.name)
 
 
 def add_officer(store: Store, name: str, password: str, by: str | None = None) -> Officer:
@@ -85,7 +130,7 @@ def add_officer(store: Store, name: str, password: str, by: str | None = None) -
         raise OfficerError(
             f"{name!r} is not an officer name: 2-32 of a-z, 0-9, '.', '_', '-' (e.g. 'nguyen.an')"
         )
-    if name in _accounts(store):
+    if _account(store, name) is not None:
         raise OfficerError(f"officer {name!r} exists already; remove the account first")
     check_new_password(name, password)
     event = Event.new(STREAM, name, "added", actor=by, data={"password": hash_password(password)})
@@ -94,14 +139,79 @@ def add_officer(store: Store, name: str, password: str, by: str | None = None) -
 
 
 def remove_officer(store: Store, name: str, by: str | None = None) -> None:
-    if name not in _accounts(store):
-        raise OfficerError(f"there is no officer {name!r}")
-    store.append_events([Event.new(STREAM, name, "removed", actor=by)])
+    _existing(store, name)
+    _change(store, name, "removed", by)
+
+
+def disable_officer(store: Store, name: str, by: str | None = None) -> None:
+    if not _existing(store, name).officer.enabled:
+        raise OfficerError(f"officer {name!r} is disabled already")
+    _change(store, name, "disabled", by)
+
+
+def enable_officer(store: Store, name: str, by: str | None = None) -> None:
+    if _existing(store, name).officer.enabled:
+        raise OfficerError(f"officer {name!r} is enabled already")
+    store.append_events([Event.new(STREAM, name, "enabled", actor=by)])
+
+
+def change_password(store: Store, name: str, password: str, by: str | None = None) -> None:
+    _existing(store, name)
+    check_new_password(name, password)
+    _change(store, name, "password_changed", by, data={"password": hash_password(password)})
+
+
+def _change(store: Store, name: str, kind: str, by: str | None, data: dict | None = None) -> None:
+    """An account change that ends every session of the account, in one append."""
+    store.append_events(
+        [
+            Event.new(STREAM, name, kind, actor=by, data=data),
+            Event.new(SESSIONS, name, "ended", actor=by, data={"reason": kind}),
+        ]
+    )
 
 
 def authenticate(store: Store, name: str, password: str) -> bool:
-    """True when `name` is a current officer with this password. Unknown names cost the same
-    time as wrong passwords, so timing does not tell which names exist."""
-    account = _accounts(store).get(name)
-    encoded = account.data.get("password", "") if account else _UNKNOWN_OFFICER_HASH
-    return verify_password(password, encoded) and account is not None
+    """True when `name` is a current, enabled officer with this password. Unknown names cost the
+    same time as wrong passwords, so timing does not tell which names exist."""
+    account = _account(store, name)
+    encoded = account.password if account else _UNKNOWN_OFFICER_HASH
+    return verify_password(password, encoded) and account is not None and account.officer.enabled
+
+
+# -- sessions -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Session:
+    officer: str
+    session_id: str
+    started: datetime
+
+
+def start_session(store: Store, name: str) -> Session:
+    """A new session of a signed-in officer, on record so that every replica can end it."""
+    session_id = secrets.token_urlsafe(18)
+    event = Event.new(SESSIONS, name, "signed_in", actor=name, data={"session": session_id})
+    store.append_events([event])
+    return Session(name, session_id, event.time)
+
+
+def end_session(store: Store, session: Session) -> None:
+    data = {"session": session.session_id}
+    store.append_events(
+        [Event.new(SESSIONS, session.officer, "signed_out", actor=session.officer, data=data)]
+    )
+
+
+def session_is_live(store: Store, session: Session) -> bool:
+    """Not signed out, and the account not removed, disabled or given a new password since the
+    session started: one read of the account's session events of this shift."""
+    for e in store.events(SESSIONS, key=session.officer, since=session.started):
+        if e.time < session.started:
+            continue  # the store reads from the start's millisecond
+        if e.kind == "ended" or (
+            e.kind == "signed_out" and e.data.get("session") == session.session_id
+        ):
+            return False
+    return True

@@ -13,6 +13,7 @@ from wall.store.base import (
     Store,
     StoreError,
     StoreUnavailable,
+    check_tag_value,
 )
 
 
@@ -46,6 +47,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreUnavailable",
+    "check_tag_value",
     "open_store",
     "sqlite_path",
 ]
