@@ -153,7 +153,9 @@ def test_shelve_needs_a_reason_and_a_bounded_time(console, store) -> None:
     key = raise_alert(store)
     client = console.test_client()
     sign_in(client)
-    assert act(client, key, "shelved", note="", minutes="30").status_code == 400
+    refused = act(client, key, "shelved", note="", minutes="30")
+    assert refused.status_code == 400
+    assert "Tạm ẩn cần ghi lý do." in refused.get_data(as_text=True)  # the officer's language
     assert act(client, key, "shelved", note="bảo trì", minutes="100000").status_code == 400
     assert act(client, key, "shelved", note="Bảo trì theo lịch", minutes="30").status_code == 302
     alert = fold(store.events(STREAM))[key]

@@ -183,6 +183,30 @@ TEXT: dict[str, tuple[str, str]] = {
         "This alert was raised again after the page was shown; nothing was recorded. "
         "Look at the new alert below, then act on it.",
     ),
+    # Why an officer's action does not apply (wall.alerts.model.AlertActionError)
+    "oc.why.unknown_action": (
+        "Thao tác không hợp lệ: {action}; các thao tác: {known}.",
+        "Unknown action {action}; known: {known}.",
+    ),
+    "oc.why.no_such_alert": ("Không có cảnh báo này.", "There is no such alert."),
+    "oc.why.note_too_long": (
+        "Ghi chú dài quá {chars} ký tự.",
+        "The note is longer than {chars} characters.",
+    ),
+    "oc.why.closed_not_shelved": (
+        "Cảnh báo đã đóng thì không thể tạm ẩn.",
+        "A closed alert cannot be shelved.",
+    ),
+    "oc.why.shelve_needs_reason": (
+        "Tạm ẩn cần ghi lý do.",
+        "Shelving needs a reason.",
+    ),
+    "oc.why.shelve_range": (
+        "Thời gian tạm ẩn phải lớn hơn 0 và không quá {hours:g} giờ.",
+        "Shelve for more than 0 and at most {hours:g} hours.",
+    ),
+    "oc.why.not_shelved": ("Cảnh báo này không bị tạm ẩn.", "This alert is not shelved."),
+    "oc.why.empty_note": ("Ghi chú đang để trống.", "The note is empty."),
     "oc.none": ("Không có cảnh báo nào cần xử lý.", "No alerts need attention."),
     "oc.acknowledged": ("Xác nhận", "Acknowledge"),
     "oc.shelved": ("Tạm ẩn", "Shelve"),

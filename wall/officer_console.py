@@ -328,7 +328,9 @@ def console(settings: Settings, store: Store) -> Blueprint:
                 max_shelve=max_shelve,
             )
             store.append_events([event])
-        except (AlertActionError, ValueError) as exc:
+        except AlertActionError as exc:
+            return bad_form(t(f"why.{exc.reason}", **exc.values))
+        except InvalidPoint as exc:  # the note or name cannot be stored as given
             return bad_form(str(exc))
         except StoreError:
             return page(t("title"), "base", 503, messages=[("error", t("store_down"))])

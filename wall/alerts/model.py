@@ -16,18 +16,25 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from wall.i18n import Translator
 from wall.store import Event
 
 STREAM = "alerts"
 SEVERITIES = ("critical", "high", "medium", "low")
 State = Literal["active_unack", "active_ack", "cleared_unack", "closed"]
+MAX_NOTE_CHARS = 1000
 OFFICER_ACTIONS = ("acknowledged", "shelved", "unshelved", "noted")
 # ISA-18.2's alarm flood: more than 10 new alerts in 10 minutes for one operator.
 FLOOD_COUNT, FLOOD_WINDOW = 10, timedelta(minutes=10)
 
 
 class AlertActionError(ValueError):
-    """An officer's action that does not apply to the alert as it is now (message says why)."""
+    """An officer's action that does not apply to the alert as it is now. `reason` names its
+    text in wall.i18n (`oc.why.<reason>`), which `values` fill in; the message is the English."""
+
+    def __init__(self, reason: str, **values: object):
+        self.reason, self.values = reason, values
+        super().__init__(Translator("en")(f"oc.why.{reason}", **values))
 
 
 def alert_key(rule: str, entity: str) -> str:
@@ -144,25 +151,25 @@ def officer_action(
     before: two officers acknowledging at once both stay on record, and the first one counts.
     """
     if kind not in OFFICER_ACTIONS:
-        raise AlertActionError(f"unknown action {kind!r}; known: {', '.join(OFFICER_ACTIONS)}")
+        raise AlertActionError("unknown_action", action=kind, known=", ".join(OFFICER_ACTIONS))
     if alert is None:
-        raise AlertActionError("no such alert")
+        raise AlertActionError("no_such_alert")
     note = (note or "").strip() or None
-    if note and len(note) > 1000:
-        raise AlertActionError("the note is longer than 1000 characters")
+    if note and len(note) > MAX_NOTE_CHARS:
+        raise AlertActionError("note_too_long", chars=MAX_NOTE_CHARS)
     data: dict[str, str] = {"alert_id": alert.alert_id}
     if kind == "shelved":
         if alert.state == "closed":
-            raise AlertActionError("a closed alert cannot be shelved")
+            raise AlertActionError("closed_not_shelved")
         if not note:
-            raise AlertActionError("shelving needs a reason")
+            raise AlertActionError("shelve_needs_reason")
         if shelve_for is None or not timedelta(0) < shelve_for <= max_shelve:
-            raise AlertActionError(f"shelve for more than 0 and at most {max_shelve}")
+            raise AlertActionError("shelve_range", hours=max_shelve / timedelta(hours=1))
         data["until"] = (now + shelve_for).isoformat()
     if kind == "unshelved" and not alert.shelved(now):
-        raise AlertActionError("alert is not shelved")
+        raise AlertActionError("not_shelved")
     if kind == "noted" and not note:
-        raise AlertActionError("the note is empty")
+        raise AlertActionError("empty_note")
     return Event.new(STREAM, alert.key, kind, actor=officer, note=note, data=data, at=now)
 
 
