@@ -8,6 +8,7 @@ Redis (setting `cache_url`) across wall replicas.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import math
@@ -15,14 +16,15 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from flask import Flask, current_app
 from flask_caching import Cache
-from redis.exceptions import RedisError
+from redis.exceptions import LockError, RedisError
 
 from wall.settings import Settings
 
@@ -119,6 +121,33 @@ def in_background(key: str, hold_seconds: float, work: Callable[[], None]) -> bo
 
     threading.Thread(target=run, name=key, daemon=True).start()
     return True
+
+
+@contextmanager
+def exclusive(name: str, hold_seconds: float = 10.0) -> Iterator[None]:
+    """`name` held by this thread against every other thread, process and replica sharing the
+    cache, waiting for it up to `hold_seconds`. Folder caches: an flock (released by the system
+    when a holder dies); Redis: a Redis lock (a dead holder keeps it `hold_seconds` at most).
+    Raises one of CACHE_DOWN when the cache is away or the lock is not had in time."""
+    folder = current_app.config.get(LOCK_DIR_CONFIG)
+    if folder is not None:
+        with (folder / f"{name}.flock").open("a") as file:
+            fcntl.flock(file, fcntl.LOCK_EX)
+            yield
+        return
+    backend = cache.cache
+    lock = backend._write_client.lock(
+        f"{backend.key_prefix}{name}:exclusive",
+        timeout=hold_seconds,
+        sleep=0.005,
+        blocking_timeout=hold_seconds,
+    )
+    if not lock.acquire():
+        raise LockError(f"{name} still held by another process after {hold_seconds} s")
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 _last_cache_warning = 0.0

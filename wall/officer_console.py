@@ -2,9 +2,10 @@
 
 Wall and kiosk pages stay read-only for everyone: the only requests that change anything are the
 console's POSTs, and each needs a signed-in officer's session cookie (HttpOnly, SameSite=Strict,
-expiring) and that session's CSRF token. Sign-in failures are rate-limited per address and per
-name through the wall's shared cache, so every worker process counts the same attempts. Pages are
-rendered by Jinja with autoescaping: text from feeds and officers is always text, never HTML.
+expiring) and that session's CSRF token. Sign-in attempts are limited per name and address, per
+address and per name (wall.signin_limit), counted in the wall's shared cache so every worker
+process and replica counts the same attempts. Pages are rendered by Jinja with autoescaping:
+text from feeds and officers is always text, never HTML.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import csv
 import hmac
 import io
 import logging
+import math
 import os
 import secrets
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,15 +25,16 @@ from flask import Blueprint, Flask, Response, redirect, render_template, request
 
 from wall.alerts.model import OFFICER_ACTIONS, STREAM, AlertActionError, fold, officer_action
 from wall.alerts.text import SEVERITIES, STATES, alert_title, label
-from wall.cache import cache
 from wall.i18n import Translator
 from wall.officers import authenticate
 from wall.settings import Settings, SettingsError
+from wall.signin_limit import Attempt, SigninLimiter
 from wall.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
-MAX_FAILURES, FAILURE_WINDOW_SECONDS = 5, 300
+# Past any officer's name (wall.officers.NAME_PATTERN) or password: refused before counting.
+MAX_NAME_CHARS, MAX_PASSWORD_CHARS = 64, 1024
 SHELVE_CHOICES_MINUTES = (15, 30, 60, 120, 240, 480)
 SEVERITY_ORDER = {s: i for i, s in enumerate(SEVERITIES)}
 
@@ -60,7 +62,9 @@ def load_secret_key(settings: Settings) -> str:
     return key
 
 
-def register(server: Flask, settings: Settings, store: Store) -> None:
+def register(
+    server: Flask, settings: Settings, store: Store, limiter: SigninLimiter | None = None
+) -> None:
     server.secret_key = load_secret_key(settings)
     server.config.update(
         SESSION_COOKIE_NAME="ioc_officer",
@@ -69,11 +73,12 @@ def register(server: Flask, settings: Settings, store: Store) -> None:
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.officer_session_minutes),
     )
-    server.register_blueprint(console(settings, store))
+    server.register_blueprint(console(settings, store, limiter))
 
 
-def console(settings: Settings, store: Store) -> Blueprint:
+def console(settings: Settings, store: Store, limiter: SigninLimiter | None = None) -> Blueprint:
     bp = Blueprint("officer", __name__, template_folder="templates")
+    limiter = limiter or SigninLimiter()
     session_length = timedelta(minutes=settings.officer_session_minutes)
     max_shelve = timedelta(hours=settings.alert_max_shelve_hours)
 
@@ -130,9 +135,6 @@ def console(settings: Settings, store: Store) -> Blueprint:
         origin = request.headers.get("Origin")
         return origin is None or urlsplit(origin).netloc == request.host
 
-    def failures(keys: list[str]) -> int:
-        return max((cache.get(k) or 0) for k in keys)
-
     @bp.get("/officer/signin")
     def signin_form():
         if officer():
@@ -143,25 +145,30 @@ def console(settings: Settings, store: Store) -> Blueprint:
     def signin():
         if not request_is_genuine():
             return refused()
-        name = request.form.get("name", "").strip()
-        window = int(time.time() // FAILURE_WINDOW_SECONDS)
-        keys = [
-            f"signin-fail:addr:{request.remote_addr}:{window}",
-            f"signin-fail:name:{name}:{window}",
-        ]
-        if failures(keys) >= MAX_FAILURES:
-            minutes = FAILURE_WINDOW_SECONDS // 60
-            return page(
-                t("signin"), "signin", 429, messages=[("error", t("too_many", minutes=minutes))]
+        name, password = request.form.get("name", "").strip(), request.form.get("password", "")
+        if not (0 < len(name) <= MAX_NAME_CHARS and 0 < len(password) <= MAX_PASSWORD_CHARS):
+            message = t("signin_invalid", name=MAX_NAME_CHARS, password=MAX_PASSWORD_CHARS)
+            return page(t("signin"), "signin", 400, messages=[("error", message)])
+        address = request.remote_addr or "unknown"
+        attempt = limiter.begin(name, address)
+        if not isinstance(attempt, Attempt):
+            log.warning("sign-in for %r from %s refused for %.0f s", name, address, attempt)
+            until = datetime.now(UTC) + timedelta(seconds=attempt)
+            message = t(
+                "too_many",
+                minutes=math.ceil(attempt / 60),
+                time=until.astimezone(settings.tz).strftime("%H:%M"),
             )
+            html, status = page(t("signin"), "signin", 429, messages=[("error", message)])
+            return html, status, {"Retry-After": str(math.ceil(attempt))}
         try:
-            ok = authenticate(store, name, request.form.get("password", ""))
+            ok = authenticate(store, name, password)
         except StoreError:
+            limiter.forgive(attempt)
             return page(t("signin"), "signin", 503, messages=[("error", t("store_down"))])
+        limiter.end(attempt, ok)
         if not ok:
-            for key in keys:
-                cache.set(key, (cache.get(key) or 0) + 1, timeout=FAILURE_WINDOW_SECONDS)
-            log.warning("failed sign-in for %r from %s", name, request.remote_addr)
+            log.warning("failed sign-in for %r from %s", name, address)
             return page(t("signin"), "signin", 401, messages=[("error", t("bad_credentials"))])
         session.clear()  # a fresh session (and CSRF token) at every sign-in
         session.permanent = True
