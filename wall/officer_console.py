@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 # Past any officer's name (wall.officers.NAME_PATTERN) or password: refused before counting.
 MAX_NAME_CHARS, MAX_PASSWORD_CHARS = 64, 1024
+SIGNIN_MAX_BYTES = 16 * 1024
 SHELVE_CHOICES_MINUTES = (15, 30, 60, 120, 240, 480)
 SEVERITY_ORDER = {s: i for i, s in enumerate(SEVERITIES)}
 
@@ -143,6 +144,7 @@ def console(settings: Settings, store: Store, limiter: SigninLimiter | None = No
 
     @bp.post("/officer/signin")
     def signin():
+        request.max_content_length = SIGNIN_MAX_BYTES  # larger: 413, before anything is read
         if not request_is_genuine():
             return refused()
         name, password = request.form.get("name", "").strip(), request.form.get("password", "")
