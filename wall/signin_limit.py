@@ -24,7 +24,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from wall.cache import CACHE_DOWN, cache, exclusive
 
@@ -69,6 +69,15 @@ class Count:
 
     def kept_seconds(self) -> int:
         return STRIKES_KEPT_SECONDS if self.strikes else WINDOW_SECONDS + 1
+
+
+def _kept(stored: object) -> Count:
+    """A count as kept in the cache: a plain dict, so a wall of another version reads it (and an
+    unreadable one starts afresh)."""
+    try:
+        return Count(**stored)
+    except TypeError:
+        return Count()
 
 
 @dataclass(frozen=True)
@@ -138,14 +147,14 @@ class SigninLimiter:
         now = self.clock()
         try:
             with exclusive(LOCK_NAME):
-                counts = {k: cache.get(k) or Count() for k in keys}
+                counts = {k: _kept(cache.get(k)) for k in keys}
                 for count in counts.values():
                     count.forget_old(now)
                 result = change(counts, now)
                 for key, count in counts.items():
                     if count.empty(now):
                         cache.delete(key)
-                    elif not cache.set(key, count, timeout=count.kept_seconds()):
+                    elif not cache.set(key, asdict(count), timeout=count.kept_seconds()):
                         raise OSError(f"the cache did not keep {key}")
             self._note_shared(True)
             return result
