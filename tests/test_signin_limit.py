@@ -22,6 +22,7 @@ import requests
 from flask import Flask, current_app
 
 from tests.servers import RedisServer, free_port
+from tests.test_deployment import _healthy, _worker_pids
 from tests.test_mqtt_worker import wait_for
 from wall.app import create_app
 from wall.cache import init_cache
@@ -256,17 +257,6 @@ def wall(request, tmp_path) -> Iterator[tuple[str, Path, RedisServer | None]]:
     finally:
         process.terminate()
         process.wait(20)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/healthz", timeout=1).ok
-    except requests.RequestException:
-        return False
-
-
-def _worker_pids(master: int) -> list[int]:
-    return Path(f"/proc/{master}/task/{master}/children").read_text().split()
 
 
 def storm(url: str, address: str, password: str, n: int = 40) -> Counter:
