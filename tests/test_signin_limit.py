@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +27,8 @@ from tests.servers import RedisServer, free_port
 from tests.test_deployment import _healthy, _worker_pids
 from tests.test_mqtt_worker import wait_for
 from wall.app import create_app
-from wall.cache import init_cache
+from wall.cache import REDIS_TIMEOUT_SECONDS, init_cache
+from wall.officer_console import register
 from wall.officers import add_officer
 from wall.settings import PROJECT_DIR, Settings
 from wall.signin_limit import (
@@ -177,6 +180,32 @@ def test_with_redis_stopped_attempts_are_counted_in_the_process_and_it_says_so_o
     assert "cache unavailable" in lines[0] and "in this process" in lines[0]
     assert "cache back" in lines[1]
     assert not any(r.exc_info for r in caplog.records)
+
+
+def test_a_frozen_redis_slows_sign_in_by_seconds_but_never_stops_it(redis_server, tmp_path):
+    """Redis that takes connections but never answers (frozen, or a network cut off without a
+    reset): each sign-in waits the cache's timeout, then counts in the process (redis-py 5, which
+    requirements.txt allows, would wait for ever by default)."""
+    with open_store(Settings(store=f"sqlite:///{tmp_path / 'ioc.db'}")) as store:
+        store.check()
+        add_officer(store, "nguyen.an", PASSWORD)
+        settings = Settings(cache_url=redis_server.url, secret_key="k" * 40)
+        server = Flask(__name__)
+        init_cache(server, settings)
+        register(server, settings, store)
+        client = server.test_client()
+        form = client.get("/officer/signin").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+        os.kill(redis_server.process.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            data = {"name": "nguyen.an", "password": PASSWORD, "csrf_token": token}
+            response = client.post("/officer/signin", data=data)
+            took = time.monotonic() - started
+        finally:
+            os.kill(redis_server.process.pid, signal.SIGCONT)
+    assert response.status_code == 302
+    assert took < 3 * REDIS_TIMEOUT_SECONDS + 2, took
 
 
 # -- through the wall's HTTP -------------------------------------------------------------------

@@ -38,6 +38,7 @@ T = TypeVar("T")
 WAIT_FOR_OTHER_SECONDS = 10.0
 POLL_SECONDS = 0.02
 LOCK_DIR_CONFIG = "IOC_CACHE_LOCK_DIR"
+REDIS_TIMEOUT_SECONDS = 2.0
 
 
 def default_cache_dir() -> Path:
@@ -47,7 +48,16 @@ def default_cache_dir() -> Path:
 def cache_config(settings: Settings) -> dict[str, Any]:
     parts = urlsplit(settings.cache_url)
     if parts.scheme in ("redis", "rediss"):
-        return {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": settings.cache_url}
+        return {
+            "CACHE_TYPE": "RedisCache",
+            "CACHE_REDIS_URL": settings.cache_url,
+            # A Redis that stops answering (frozen, or cut off without a reset) fails each ask
+            # after this long, like a stopped one, instead of holding the request for minutes.
+            "CACHE_OPTIONS": {
+                "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+                "socket_timeout": REDIS_TIMEOUT_SECONDS,
+            },
+        }
     folder = Path(unquote(parts.path)) if parts.scheme == "file" else default_cache_dir()
     return {
         "CACHE_TYPE": "FileSystemCache",

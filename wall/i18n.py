@@ -148,7 +148,8 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "oc.signin_invalid": (
         "Cần nhập tên đăng nhập (tối đa {name} ký tự) và mật khẩu (tối đa {password} ký tự).",
-        "Enter a user name (at most {name} characters) and a password (at most {password}).",
+        "Enter a user name (at most {name} characters) and a password (at most {password} "
+        "characters).",
     ),
     "oc.refused": (
         "Yêu cầu bị từ chối: cần đăng nhập trực ban và mã bảo vệ hợp lệ.",
