@@ -1,4 +1,4 @@
-"""Real servers for tests: influxd and mosquitto from Debian packages, on free loopback ports.
+"""Real servers for tests (influxd, mosquitto, redis-server from Debian packages) on free ports.
 
 Never mocks: each server is the real binary with a throw-away data folder, stopped after use.
 """
@@ -13,11 +13,13 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 
 INSTALL = {
     "influxd": "apt-get install -y influxdb",
     "mosquitto": "apt-get install -y mosquitto mosquitto-clients",
+    "redis-server": "apt-get install -y redis-server",
 }
 
 
@@ -141,3 +143,24 @@ log_dest stderr
 
     def command(self) -> list[str]:
         return [binary("mosquitto"), "-c", str(self.config)]
+
+
+class RedisServer(ServerProcess):
+    """No persistence (as the wall's cache needs none): a restart starts empty."""
+
+    def __init__(self, folder: Path):
+        super().__init__("redis-server", folder, free_port())
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def ready(self) -> bool:
+        try:
+            return bool(redis.Redis.from_url(self.url, socket_timeout=0.5).ping())
+        except redis.RedisError:
+            return False
+
+    def command(self) -> list[str]:
+        return [binary("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--dir", str(self.folder)]  # fmt: skip

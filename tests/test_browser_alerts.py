@@ -4,12 +4,15 @@ text from feeds renders inert. Screenshots land in test-artifacts/screenshots/."
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser_fixtures import WallProcess, chromium, seed
 from tests.test_browser import SCREENSHOTS, wait_for
@@ -170,3 +173,26 @@ def test_feed_text_renders_inert_on_the_wall_and_in_the_console(wall, kiosk, off
     assert XSS in officer.find_element(By.TAG_NAME, "main").text
     assert not officer.find_elements(By.CSS_SELECTOR, 'img[src="x"]')
     assert no_dialog(officer)
+
+
+def test_an_officer_who_mistypes_too_often_is_told_how_long_to_wait(wall) -> None:
+    driver = chromium(1280, 800)
+    try:
+        for _ in range(6):
+            driver.get(f"{wall.url}/officer/signin")
+            driver.find_element(By.NAME, "name").send_keys("tran.binh")
+            driver.find_element(By.NAME, "password").send_keys("sai mật khẩu")
+            button = driver.find_element(By.CSS_SELECTOR, "form button")
+            button.click()
+            WebDriverWait(driver, 20).until(staleness_of(button))
+            message = wait_for(
+                driver, "const m = document.querySelector('.msg.error'); return m && m.innerText"
+            )
+        assert re.fullmatch(
+            r"Quá nhiều lần đăng nhập sai\. Vui lòng thử lại sau 5 phút \(lúc \d\d:\d\d\)\.",
+            message,
+        ), message
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(SCREENSHOTS / "officer-signin-too-many-1280x800.png"))
+    finally:
+        driver.quit()

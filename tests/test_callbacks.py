@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
-import redis
 import requests
 from dash import html, no_update
 
@@ -27,6 +26,7 @@ from callbacks.screens import Drawing, digest, for_kiosk, refresh, scale_for
 from layouts import SCREENS
 from layouts.common import BLANK_FIGURE
 from tests.browser_fixtures import free_port, seed
+from tests.servers import RedisServer
 from wall.app import create_app
 from wall.cache import cache, remember, remembered
 from wall.domain import REPORT_CATEGORIES
@@ -462,27 +462,10 @@ def test_the_demo_command_feeds_the_store_and_serves_the_wall(tmp_path, request,
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory):
     """A real redis-server (Debian package) on a free port, for wall replicas sharing a cache."""
-    port = free_port()
-    folder = tmp_path_factory.mktemp("redis")
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", folder],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            redis.Redis.from_url(url).ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                server.kill()
-                raise
-            time.sleep(0.1)
-    yield url
-    server.terminate()
-    server.wait(10)
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server.url
+    server.stop()
 
 
 def test_wall_replicas_share_answers_through_redis(seeded_db, redis_url):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import stat
 import time
@@ -180,7 +182,68 @@ def test_failed_sign_ins_are_rate_limited(console) -> None:
         assert sign_in(client, password="sai mật khẩu").status_code == 401
     limited = sign_in(client)  # even the right password waits now
     assert limited.status_code == 429
-    assert "Quá nhiều lần đăng nhập sai" in limited.get_data(as_text=True)
+    assert 299 <= int(limited.headers["Retry-After"]) <= 300
+    page = limited.get_data(as_text=True)
+    assert re.search(
+        r"Quá nhiều lần đăng nhập sai. Vui lòng thử lại sau 5 phút \(lúc \d\d:\d\d\)", page
+    )
+    # The officer's colleague at another desk is not held up.
+    other_desk = console.test_client()
+    other_desk.environ_base["REMOTE_ADDR"] = "10.20.0.16"
+    assert sign_in(other_desk).status_code == 302
+
+
+BAD_SIGNIN_FORMS = {
+    "no fields but the token": {},
+    "no password": {"name": "nguyen.an"},
+    "no name": {"password": PASSWORD},
+    "empty name": {"name": "  ", "password": PASSWORD},
+    "a name of 5,000 characters": {"name": "a" * 5_000, "password": PASSWORD},
+    "a password of 5,000 characters": {"name": "nguyen.an", "password": "p" * 5_000},
+    "control characters": {"name": "nguyen.an\x00\r\n", "password": "\x00" * 20},
+    "a list of names": {"name": ["nguyen.an", "tran.binh"], "password": "sai mật khẩu"},
+    "a name sent as a file": {"name": (b"nguyen.an", "name.txt"), "password": "x"},
+}
+
+
+@pytest.mark.parametrize("form", BAD_SIGNIN_FORMS.values(), ids=BAD_SIGNIN_FORMS.keys())
+def test_bad_sign_in_forms_get_a_4xx_answer_never_a_500(console, form) -> None:
+    client = console.test_client()
+    files = {k: (io.BytesIO(v[0]), v[1]) for k, v in form.items() if isinstance(v, tuple)}
+    response = client.post("/officer/signin", data={**form, **files, "csrf_token": csrf(client)})
+    assert 400 <= response.status_code < 500
+    assert sign_in(client).status_code == 302  # and sign-in still works for the officer
+
+
+def test_sign_in_bodies_that_are_no_form_get_a_4xx_answer(console) -> None:
+    client = console.test_client()
+    token = csrf(client)
+    answers = [
+        client.post("/officer/signin", json={"name": "nguyen.an", "password": PASSWORD}),
+        client.post("/officer/signin", data=b"\xff\xfe\x00garbage", content_type="text/plain"),
+        client.post(
+            "/officer/signin",
+            data=f"csrf_token={token}&name=%ff%fe&password=%ff".encode(),
+            content_type="application/x-www-form-urlencoded",
+        ),
+        client.post(  # 10 MB: refused before it is read
+            "/officer/signin", data={"csrf_token": token, "name": "n" * 10_000_000}
+        ),
+        client.post("/officer/signin", data=b"--x\r\n", content_type="multipart/form-data"),
+    ]
+    assert [r.status_code for r in answers] == [403, 403, 401, 413, 403]
+
+
+def test_audit_csv_cells_that_a_spreadsheet_would_run_are_text(console, store) -> None:
+    key = raise_alert(store)
+    client = console.test_client()
+    sign_in(client)
+    notes = ['=HYPERLINK("http://evil.example")', "+1+1", "-2+3", "@SUM(A1)", "a=b"]
+    for note in notes:
+        assert act(client, key, "noted", note=note).status_code == 302
+    rows = list(csv.reader(io.StringIO(client.get("/officer/audit.csv").get_data(as_text=True))))
+    written = {row[4] for row in rows[1:]}
+    assert written == {"'" + n for n in notes[:-1]} | {"a=b"}
 
 
 def test_sessions_expire(store, tmp_path) -> None:

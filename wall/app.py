@@ -7,6 +7,7 @@ layout is a static root, and every screen fills itself through its own refresh c
 from __future__ import annotations
 
 from dash import Dash, dcc, html
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from callbacks import pages, screens
 from callbacks.queries import Queries
@@ -43,6 +44,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     )
     app.enable_dev_tools(debug=False, dev_tools_ui=False, dev_tools_props_check=False)
     app.layout = root_layout
+    if settings.trusted_proxies:  # the client's address, as the proxies in front saw it
+        app.server.wsgi_app = ProxyFix(app.server.wsgi_app, x_for=settings.trusted_proxies)
     init_cache(app.server, settings)
     queries = Queries(settings, store)
     pages.register(app, settings)

@@ -8,6 +8,7 @@ Redis (setting `cache_url`) across wall replicas.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import math
@@ -15,14 +16,15 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from flask import Flask, current_app
 from flask_caching import Cache
-from redis.exceptions import RedisError
+from redis.exceptions import LockError, RedisError
 
 from wall.settings import Settings
 
@@ -36,6 +38,7 @@ T = TypeVar("T")
 WAIT_FOR_OTHER_SECONDS = 10.0
 POLL_SECONDS = 0.02
 LOCK_DIR_CONFIG = "IOC_CACHE_LOCK_DIR"
+REDIS_TIMEOUT_SECONDS = 2.0
 
 
 def default_cache_dir() -> Path:
@@ -45,7 +48,16 @@ def default_cache_dir() -> Path:
 def cache_config(settings: Settings) -> dict[str, Any]:
     parts = urlsplit(settings.cache_url)
     if parts.scheme in ("redis", "rediss"):
-        return {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": settings.cache_url}
+        return {
+            "CACHE_TYPE": "RedisCache",
+            "CACHE_REDIS_URL": settings.cache_url,
+            # A Redis that stops answering (frozen, or cut off without a reset) fails each ask
+            # after this long, like a stopped one, instead of holding the request for minutes.
+            "CACHE_OPTIONS": {
+                "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+                "socket_timeout": REDIS_TIMEOUT_SECONDS,
+            },
+        }
     folder = Path(unquote(parts.path)) if parts.scheme == "file" else default_cache_dir()
     return {
         "CACHE_TYPE": "FileSystemCache",
@@ -119,6 +131,33 @@ def in_background(key: str, hold_seconds: float, work: Callable[[], None]) -> bo
 
     threading.Thread(target=run, name=key, daemon=True).start()
     return True
+
+
+@contextmanager
+def exclusive(name: str, hold_seconds: float = 10.0) -> Iterator[None]:
+    """`name` held by this thread against every other thread, process and replica sharing the
+    cache, waiting for it up to `hold_seconds`. Folder caches: an flock (released by the system
+    when a holder dies); Redis: a Redis lock (a dead holder keeps it `hold_seconds` at most).
+    Raises one of CACHE_DOWN when the cache is away or the lock is not had in time."""
+    folder = current_app.config.get(LOCK_DIR_CONFIG)
+    if folder is not None:
+        with (folder / f"{name}.flock").open("a") as file:
+            fcntl.flock(file, fcntl.LOCK_EX)
+            yield
+        return
+    backend = cache.cache
+    lock = backend._write_client.lock(
+        f"{backend.key_prefix}{name}:exclusive",
+        timeout=hold_seconds,
+        sleep=0.005,
+        blocking_timeout=hold_seconds,
+    )
+    if not lock.acquire():
+        raise LockError(f"{name} still held by another process after {hold_seconds} s")
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 _last_cache_warning = 0.0

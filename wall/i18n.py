@@ -143,8 +143,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "oc.signed_in_as": ("Đang trực: {name}", "On duty: {name}"),
     "oc.bad_credentials": ("Sai tên đăng nhập hoặc mật khẩu.", "Wrong user name or password."),
     "oc.too_many": (
-        "Quá nhiều lần đăng nhập sai. Thử lại sau {minutes} phút.",
-        "Too many failed sign-ins. Try again in {minutes} minutes.",
+        "Quá nhiều lần đăng nhập sai. Vui lòng thử lại sau {minutes} phút (lúc {time}).",
+        "Too many failed sign-ins. Try again in {minutes} minutes (at {time}).",
+    ),
+    "oc.signin_invalid": (
+        "Cần nhập tên đăng nhập (tối đa {name} ký tự) và mật khẩu (tối đa {password} ký tự).",
+        "Enter a user name (at most {name} characters) and a password (at most {password} "
+        "characters).",
     ),
     "oc.refused": (
         "Yêu cầu bị từ chối: cần đăng nhập trực ban và mã bảo vệ hợp lệ.",

@@ -4,10 +4,10 @@ Wall and kiosk pages stay read-only for everyone: the only requests that change 
 console's POSTs, and each needs a signed-in officer's session cookie (HttpOnly, SameSite=Strict,
 expiring) and that session's CSRF token. The cookie names a session on record in the store, and
 every request checks that it was not ended (signed out, account removed, disabled or given a new
-password), so a copied cookie stops working with its session on every replica. Sign-in failures
-are rate-limited per address and per name through the wall's shared cache, so every worker
-process counts the same attempts. Pages are rendered by Jinja with autoescaping: text from feeds
-and officers is always text, never HTML.
+password), so a copied cookie stops working with its session on every replica. Sign-in attempts
+are limited per name and address, per address and per name (wall.signin_limit), counted in the
+wall's shared cache so every worker process and replica counts the same attempts. Pages are
+rendered by Jinja with autoescaping: text from feeds and officers is always text, never HTML.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import logging
 import math
 import os
 import secrets
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -29,15 +28,17 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from wall.alerts.model import OFFICER_ACTIONS, STREAM, AlertActionError, fold, officer_action
 from wall.alerts.text import SEVERITIES, STATES, alert_title, label
-from wall.cache import cache
 from wall.i18n import Translator
 from wall.officers import Session, authenticate, end_session, session_is_live, start_session
 from wall.settings import Settings, SettingsError
+from wall.signin_limit import Attempt, SigninLimiter
 from wall.store import InvalidPoint, Store, StoreError, check_tag_value
 
 log = logging.getLogger(__name__)
 
-MAX_FAILURES, FAILURE_WINDOW_SECONDS = 5, 300
+# Past any officer's name (wall.officers.NAME_PATTERN) or password: refused before counting.
+MAX_NAME_CHARS, MAX_PASSWORD_CHARS = 64, 1024
+SIGNIN_MAX_BYTES = 16 * 1024
 SHELVE_CHOICES_MINUTES = (15, 30, 60, 120, 240, 480)
 SEVERITY_ORDER = {s: i for i, s in enumerate(SEVERITIES)}
 # The largest console form: a 1000-character note, percent-encoded, is under 12 KB.
@@ -67,7 +68,9 @@ def load_secret_key(settings: Settings) -> str:
     return key
 
 
-def register(server: Flask, settings: Settings, store: Store) -> None:
+def register(
+    server: Flask, settings: Settings, store: Store, limiter: SigninLimiter | None = None
+) -> None:
     server.secret_key = load_secret_key(settings)
     server.config.update(
         SESSION_COOKIE_NAME="ioc_officer",
@@ -76,11 +79,12 @@ def register(server: Flask, settings: Settings, store: Store) -> None:
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.officer_session_minutes),
     )
-    server.register_blueprint(console(settings, store))
+    server.register_blueprint(console(settings, store, limiter))
 
 
-def console(settings: Settings, store: Store) -> Blueprint:
+def console(settings: Settings, store: Store, limiter: SigninLimiter | None = None) -> Blueprint:
     bp = Blueprint("officer", __name__, template_folder="templates")
+    limiter = limiter or SigninLimiter()
     session_length = timedelta(minutes=settings.officer_session_minutes)
     max_shelve = timedelta(hours=settings.alert_max_shelve_hours)
 
@@ -180,9 +184,6 @@ def console(settings: Settings, store: Store) -> Blueprint:
         origin = request.headers.get("Origin")
         return origin is None or urlsplit(origin).netloc == request.host
 
-    def failures(keys: list[str]) -> int:
-        return max((cache.get(k) or 0) for k in keys)
-
     @bp.get("/officer/signin")
     def signin_form():
         if g.officer:
@@ -191,27 +192,33 @@ def console(settings: Settings, store: Store) -> Blueprint:
 
     @bp.post("/officer/signin")
     def signin():
+        request.max_content_length = SIGNIN_MAX_BYTES  # larger: 413, before anything is read
         if not request_is_genuine():
             return refused()
-        name = request.form.get("name", "").strip()
-        window = int(time.time() // FAILURE_WINDOW_SECONDS)
-        keys = [
-            f"signin-fail:addr:{request.remote_addr}:{window}",
-            f"signin-fail:name:{name}:{window}",
-        ]
-        if failures(keys) >= MAX_FAILURES:
-            minutes = FAILURE_WINDOW_SECONDS // 60
-            return page(
-                t("signin"), "signin", 429, messages=[("error", t("too_many", minutes=minutes))]
+        name, password = request.form.get("name", "").strip(), request.form.get("password", "")
+        if not (0 < len(name) <= MAX_NAME_CHARS and 0 < len(password) <= MAX_PASSWORD_CHARS):
+            message = t("signin_invalid", name=MAX_NAME_CHARS, password=MAX_PASSWORD_CHARS)
+            return page(t("signin"), "signin", 400, messages=[("error", message)])
+        address = request.remote_addr or "unknown"
+        attempt = limiter.begin(name, address)
+        if not isinstance(attempt, Attempt):
+            log.warning("sign-in for %r from %s refused for %.0f s", name, address, attempt)
+            until = datetime.now(UTC) + timedelta(seconds=attempt)
+            message = t(
+                "too_many",
+                minutes=math.ceil(attempt / 60),
+                time=until.astimezone(settings.tz).strftime("%H:%M"),
             )
+            html, status = page(t("signin"), "signin", 429, messages=[("error", message)])
+            return html, status, {"Retry-After": str(math.ceil(attempt))}
         try:
-            ok = authenticate(store, name, request.form.get("password", ""))
+            ok = authenticate(store, name, password)
         except StoreError:
+            limiter.forgive(attempt)
             return page(t("signin"), "signin", 503, messages=[("error", t("store_down"))])
+        limiter.end(attempt, ok)
         if not ok:
-            for key in keys:
-                cache.set(key, (cache.get(key) or 0) + 1, timeout=FAILURE_WINDOW_SECONDS)
-            log.warning("failed sign-in for %r from %s", name, request.remote_addr)
+            log.warning("failed sign-in for %r from %s", name, address)
             return page(t("signin"), "signin", 401, messages=[("error", t("bad_credentials"))])
         try:
             started = start_session(store, name)

@@ -699,6 +699,13 @@ class Settings:
         _boolean,
         "Send the session cookie over HTTPS only: set to true when the wall is served over TLS.",
     )
+    trusted_proxies: int = _setting(
+        0,
+        _whole_number,
+        "How many reverse proxies (load balancer, TLS terminator) stand in front of the wall and "
+        "append the client's address to `X-Forwarded-For`: sign-in limits then count the "
+        "client's own address. 0: the header is ignored (anyone could write it).",
+    )
     mqtt_protocol: str = _setting(
         "5",
         _mqtt_protocol,
