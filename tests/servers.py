@@ -18,6 +18,7 @@ import requests
 INSTALL = {
     "influxd": "apt-get install -y influxdb",
     "mosquitto": "apt-get install -y mosquitto mosquitto-clients",
+    "redis-server": "apt-get install -y redis-server",
 }
 
 
@@ -141,3 +142,18 @@ log_dest stderr
 
     def command(self) -> list[str]:
         return [binary("mosquitto"), "-c", str(self.config)]
+
+
+class RedisServer(ServerProcess):
+    """A throw-away redis-server: no persistence, its folder its own."""
+
+    def __init__(self, folder: Path):
+        super().__init__("redis-server", folder, free_port())
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def command(self) -> list[str]:
+        return [binary("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
+                "--save", "", "--dir", str(self.folder)]  # fmt: skip

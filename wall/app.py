@@ -14,6 +14,7 @@ from wall import officer_console
 from wall.cache import init_cache
 from wall.settings import PROJECT_DIR, Settings, load_settings
 from wall.store import Store
+from wall.web_surface import harden
 
 
 def root_layout() -> html.Div:
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     pages.register(app, settings)
     screens.register(app, settings, queries)
     officer_console.register(app.server, settings, queries.store)
+    harden(app, settings)  # after every callback: the CSP holds their inline scripts' hashes
 
     @app.server.route("/healthz")
     def healthz() -> tuple[str, int, dict[str, str]]:
