@@ -27,7 +27,7 @@ from wall.web_surface import MAX_REQUEST_BYTES
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
 }
 CALLBACKS = "/_dash-update-component"
 

@@ -85,7 +85,9 @@ def harden(app: Dash, settings: Settings) -> None:
         "Content-Security-Policy": content_security_policy(app, settings),
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
-        "Referrer-Policy": "no-referrer",
+        # Not no-referrer: with it Chromium sends `Origin: null` on the console's form posts,
+        # which its same-origin check then refuses.
+        "Referrer-Policy": "same-origin",
     }
 
     @server.after_request
