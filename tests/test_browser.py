@@ -12,8 +12,10 @@ import functools
 import http.server
 import os
 import signal
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -682,6 +684,7 @@ def test_the_kiosk_start_page_served_by_the_wall_opens_only_the_walls_own_paths(
         detail = browser.execute_script(START_DETAIL)
         assert "đường dẫn của chính máy chủ này" in detail and elsewhere in detail, detail
         assert browser.title != "opened"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SCREENSHOTS / "kiosk-start-refused-1920x1080.png"))
     browser.get(f"{start}?url={quote('/kiosk?layouts=overview')}")
     assert wait_for(browser, SCREEN_DRAWN) == "Tổng quan"
@@ -691,3 +694,80 @@ def test_the_kiosk_start_page_served_by_the_wall_opens_only_the_walls_own_paths(
     browser.get(f"{on_disk}?url={quote('javascript:document.title=1')}")
     assert "Địa chỉ không hợp lệ" in wait_for(browser, START_STATE)
     assert browser.current_url.startswith(on_disk)
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A plain one-colour PNG (a map tile)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\0" + bytes(rgb) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))  # fmt: skip
+
+
+class TileServer(http.server.ThreadingHTTPServer):
+    """A raster tile server on its own origin: every /z/x/y.png is one grey tile."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        tile = png(256, 256, (40, 48, 56))
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.asked.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Access-Control-Allow-Origin", "*")  # as tile servers do
+                self.send_header("Content-Length", str(len(tile)))
+                self.end_headers()
+                self.wfile.write(tile)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+def test_the_report_map_draws_its_tiles_under_the_content_security_policy(
+    tmp_path, watched_browser
+):
+    tiles = TileServer()
+    store = SQLiteStore(tmp_path / "ioc.db")
+    seed(store, datetime.now(UTC))
+    store.close()
+    server = WallProcess(
+        {
+            "IOC_STORE": f"sqlite:///{tmp_path / 'ioc.db'}",
+            "IOC_CACHE_URL": f"file://{tmp_path / 'cache'}",
+            "IOC_MAP_TILES_URL": f"http://127.0.0.1:{tiles.server_port}/{{z}}/{{x}}/{{y}}.png",
+        },
+        log_path=tmp_path / "wall.log",
+    )
+    server.start()
+    try:
+        policy = requests.get(f"{server.url}/reports", timeout=10).headers[
+            "Content-Security-Policy"
+        ]
+        assert f"http://127.0.0.1:{tiles.server_port}" in policy
+        watched_browser.get(f"{server.url}/reports")
+        assert wait_for(watched_browser, SCREEN_DRAWN) == "Phản ánh hiện trường"
+        wait_for(watched_browser, "return !!document.querySelector('.maplibregl-canvas')")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not tiles.asked:
+            time.sleep(0.25)
+        assert tiles.asked and all(path.endswith(".png") for path in tiles.asked)
+        time.sleep(1)  # the tiles drawn
+        problems = csp_problems(watched_browser)
+        assert problems == [], "\n".join(problems)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        watched_browser.save_screenshot(str(SCREENSHOTS / "reports-map-tiles-1920x1080.png"))
+    finally:
+        server.stop()
+        tiles.shutdown()
+        tiles.server_close()
