@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 
 INSTALL = {
@@ -153,6 +154,12 @@ class RedisServer(ServerProcess):
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    def ready(self) -> bool:
+        try:
+            return bool(redis.Redis.from_url(self.url).ping())
+        except redis.ConnectionError:
+            return False
 
     def command(self) -> list[str]:
         return [binary("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",

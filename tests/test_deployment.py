@@ -22,13 +22,12 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
-import redis
 import requests
 import yaml
 
 from tests.browser_fixtures import WallProcess
 from tests.conftest import influx_store_url
-from tests.servers import Influxd, Mosquitto, free_port
+from tests.servers import Influxd, Mosquitto, RedisServer, free_port
 from tests.test_callbacks import update_request
 from tests.test_mqtt_worker import Publisher, ids, stored, wait_for
 from wall.officers import add_officer
@@ -429,26 +428,12 @@ def test_every_compose_command_runs_here_and_does_its_job(stack):
 
 @pytest.fixture
 def redis_server(tmp_path) -> Iterator[str]:
-    port = free_port()
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
+    server = RedisServer(tmp_path)
+    server.start()
     try:
-        wait_for(lambda: _answers(url), 10, "redis-server up")
-        yield url
+        yield server.url
     finally:
-        server.terminate()
-        server.wait(10)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return bool(redis.Redis.from_url(url).ping())
-    except redis.ConnectionError:
-        return False
+        server.stop()
 
 
 def _worker_pids(master: int) -> list[int]:
