@@ -208,6 +208,7 @@ def test_malformed_callback_requests_are_refused_with_a_4xx_naming_the_problem(s
     cases: list[tuple[str, Any, dict, int, str]] = [
         ("not JSON", "{not json", {}, 400, "not a JSON object"),
         ("empty", "", {}, 400, "not a JSON object"),
+        ("not UTF-8", b"\xff\xfe{}", {}, 400, "not a JSON object"),
         ("a list", [body], {}, 400, "not a JSON object"),
         ("a number", "NaN", {}, 400, "not a JSON object"),
         ("too many digits", "1" * 5000, {}, 400, "not a JSON object"),
