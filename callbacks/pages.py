@@ -7,6 +7,7 @@ the URL still apply.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qs
 from uuid import uuid4
 
@@ -146,7 +147,10 @@ def register(app: Dash, settings: Settings) -> None:
         Input("url", "pathname"),
         Input("url", "search"),
     )
-    def show_page(path: str | None, search: str | None):
+    def show_page(path: Any, search: Any):
+        # The browser sends text or nothing; anything else did not come from the wall's page.
+        path = path if isinstance(path, str) else None
+        search = search if isinstance(search, str) else None
         plan = plan_for(path, search, settings.language)
         kiosk = " page--kiosk" if (path or "").strip("/") == "kiosk" else ""
         return page(plan, settings), f"page{kiosk}", plan.lang

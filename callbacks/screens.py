@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import ModuleType
@@ -40,13 +41,19 @@ DESIGN_WIDTH = 1920
 
 def scale_for(pull: Any) -> float:
     """Figure scale from the browser's width (1.0 at 1920 px), so plotly text grows with the CSS;
-    in steps of 1/8, so walls of nearly the same size share one drawing."""
+    in steps of 1/8, so walls of nearly the same size share one drawing. A width that is not a
+    finite number (the request did not come from the wall's page) draws at the design size."""
+    width = pull.get("w") if isinstance(pull, dict) else None
+    if isinstance(width, bool) or not isinstance(width, int | float):
+        return 1.0
     try:
-        width = float(pull.get("w", DESIGN_WIDTH))
-    except (AttributeError, TypeError, ValueError):
+        ratio = width / DESIGN_WIDTH
+    except OverflowError:  # an integer beyond any float
+        return 1.0
+    if not math.isfinite(ratio):
         return 1.0
     low, high = SCALE_LIMITS
-    return min(high, max(low, round(width / DESIGN_WIDTH * 8) / 8))
+    return min(high, max(low, round(ratio * 8) / 8))
 
 
 class Drawing(NamedTuple):

@@ -170,8 +170,13 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     )
     if tiles:
         for trace in traces:
+            # Over tiles, plotly draws every symbol but a circle with icons it fetches from a CDN
+            # (cdn.jsdelivr.net): blocked by the wall's CSP, unreachable from a closed command
+            # room. Circles, told apart by colour and the legend's glyph.
             if "marker" in trace:
-                trace["marker"] = {k: v for k, v in trace["marker"].items() if k != "line"}
+                trace["marker"] = {
+                    k: v for k, v in trace["marker"].items() if k not in ("line", "symbol")
+                }
             fig["data"].append({"type": "scattermap", **trace})
         lat = pd.concat([t["lat"] for t in traces])
         lon = pd.concat([t["lon"] for t in traces])

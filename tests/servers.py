@@ -146,7 +146,7 @@ log_dest stderr
 
 
 class RedisServer(ServerProcess):
-    """No persistence (as the wall's cache needs none): a restart starts empty."""
+    """A throw-away redis-server: no persistence, its folder its own."""
 
     def __init__(self, folder: Path):
         super().__init__("redis-server", folder, free_port())

@@ -8,21 +8,29 @@ workers would, so staleness can be shown by stopping part of it. Screenshots of 
 from __future__ import annotations
 
 import contextlib
+import functools
+import http.server
 import os
 import signal
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
+from urllib.parse import quote
 
 import pytest
+import requests
 from selenium.common.exceptions import JavascriptException, WebDriverException
+from selenium.webdriver.common.by import By
 
 from layouts import SCREENS
 from tests.browser_fixtures import WallProcess, chromium, resize, seed
 from wall.i18n import Translator
+from wall.officers import add_officer
 from wall.settings import PROJECT_DIR
 from wall.store import Point
 from wall.store.sqlite import SQLiteStore
@@ -30,6 +38,7 @@ from wall.store.sqlite import SQLiteStore
 SCREENSHOTS = PROJECT_DIR / "test-artifacts" / "screenshots"
 STALE_AFTER = 20
 SIZES = ((1920, 1080), (3840, 2160))
+OFFICER_PASSWORD = "Ca trực sáng 2026"
 
 
 class Feeder:
@@ -106,6 +115,7 @@ def wall(tmp_path_factory):
         },
         log_path=folder / "wall.log",
     )
+    add_officer(store, "tran.binh", OFFICER_PASSWORD)
     server.start()
     server.feeder = feeder
     yield server
@@ -563,3 +573,201 @@ def test_a_wall_started_cold_shows_what_it_has_read_and_fills_in_the_rest(browse
         browser.execute_cdp_cmd(
             "Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]}
         )
+
+
+# Installed before any script of a page runs: every Content-Security-Policy violation, recorded.
+CSP_WATCH = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation', function (e) {
+  window.__csp.push(e.effectiveDirective + ' blocked ' + (e.blockedURI || 'inline') + ' '
+                    + (e.sample || ''));
+});
+"""
+
+
+def csp_problems(driver) -> list[str]:
+    recorded = driver.execute_script("return window.__csp || ['no watcher on this page']")
+    logged = [m for m in console_errors(driver) if "Content Security Policy" in m]
+    return [*recorded, *logged]
+
+
+@pytest.fixture
+def watched_browser():
+    """A browser of its own that records CSP violations on every page it opens."""
+    driver = chromium()
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": CSP_WATCH})
+    yield driver
+    driver.quit()
+
+
+def test_every_page_works_under_the_content_security_policy_with_no_violation(
+    wall, watched_browser
+):
+    browser = watched_browser
+    policy = requests.get(f"{wall.url}/overview", timeout=10).headers["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in policy.split("script-src", 1)[1].split(";")[0]
+    assert "'unsafe-eval'" not in policy
+    for name in SCREENS:
+        browser.get(f"{wall.url}/{name}")
+        wait_for(browser, SCREEN_DRAWN, what=f"{name} drawn under the CSP")
+        assert csp_problems(browser) == [], name
+    browser.get(f"{wall.url}/assets/kiosk-start.html?url=/kiosk?layouts=overview,alerts%26rotate=5")
+    assert wait_for(browser, SCREEN_DRAWN, what="the kiosk opened by its start page")
+    shown_alerts = VISIBLE.replace(
+        "return f ? f.querySelector('.screen-title').textContent : null",
+        "return !!f && f.querySelector('.screen-title').textContent === 'Cảnh báo'",
+    )
+    wait_for(browser, shown_alerts, timeout=15, what="the kiosk rotated to alerts")
+    assert wait_for(browser, SCREEN_DRAWN) == "Cảnh báo"
+    assert csp_problems(browser) == [], "kiosk"
+    browser.get(f"{wall.url}/officer/signin")
+    assert csp_problems(browser) == [], "sign-in page"
+    browser.find_element(By.NAME, "name").send_keys("tran.binh")
+    browser.find_element(By.NAME, "password").send_keys(OFFICER_PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "form button").click()
+    wait_for(
+        browser,
+        "return location.pathname === '/officer' && document.readyState === 'complete'",
+        what="the console after signing in",
+    )
+    assert "tran.binh" in browser.find_element(By.TAG_NAME, "body").text
+    assert csp_problems(browser) == [], "console"
+    browser.get(f"{wall.url}/officer/audit")
+    assert csp_problems(browser) == [], "audit"
+    # The policy is in force: a script slipped into the page does not run, and is reported.
+    ran = browser.execute_script(
+        "const s = document.createElement('script'); s.textContent = 'window.__slipped = 1';"
+        "document.head.appendChild(s); return window.__slipped === 1;"
+    )
+    assert ran is False
+    assert wait_for(browser, "return window.__csp.length > 0 && window.__csp")[0].startswith(
+        "script-src"
+    )
+    assert console_errors(browser) != []  # Chromium says so in the console too
+
+
+@pytest.fixture
+def other_site(tmp_path) -> Iterator[str]:
+    """Another web server (its own origin) that answers /healthz like the wall would."""
+    (tmp_path / "healthz").write_text("ok")
+    (tmp_path / "index.html").write_text("<title>other site</title><p>other site</p>")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+START_STATE = "return document.getElementById('state').textContent"
+START_DETAIL = "return document.getElementById('detail').textContent"
+
+
+def test_the_kiosk_start_page_served_by_the_wall_opens_only_the_walls_own_paths(
+    wall, browser, other_site
+):
+    start = f"{wall.url}/assets/kiosk-start.html"
+    assert requests.get(f"http://{other_site}/healthz", timeout=5).ok  # it would be opened
+    for elsewhere in (
+        f"http://{other_site}/",
+        f"//{other_site}/",
+        f"/\\{other_site}/",
+        f"/\t/{other_site}/",  # the URL parser drops the tab: //host
+        "javascript:document.title='opened'",
+        "data:text/html,<p>opened</p>",
+    ):
+        browser.get(f"{start}?url={quote(elsewhere)}")
+        time.sleep(1.5)  # the page goes on the first answer of /healthz, within milliseconds
+        assert browser.current_url.startswith(start), (elsewhere, browser.current_url)
+        assert "Địa chỉ không hợp lệ" in browser.execute_script(START_STATE), elsewhere
+        detail = browser.execute_script(START_DETAIL)
+        assert "đường dẫn của chính máy chủ này" in detail and elsewhere in detail, detail
+        assert browser.title != "opened"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / "kiosk-start-refused-1920x1080.png"))
+    browser.get(f"{start}?url={quote('/kiosk?layouts=overview')}")
+    assert wait_for(browser, SCREEN_DRAWN) == "Tổng quan"
+    assert browser.current_url == f"{wall.url}/kiosk?layouts=overview"
+    # On the kiosk's own disk it takes the wall's http(s) address (tested above), nothing else.
+    on_disk = (PROJECT_DIR / "assets" / "kiosk-start.html").as_uri()
+    browser.get(f"{on_disk}?url={quote('javascript:document.title=1')}")
+    assert "Địa chỉ không hợp lệ" in wait_for(browser, START_STATE)
+    assert browser.current_url.startswith(on_disk)
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A plain one-colour PNG (a map tile)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\0" + bytes(rgb) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))  # fmt: skip
+
+
+class TileServer(http.server.ThreadingHTTPServer):
+    """A raster tile server on its own origin: every /z/x/y.png is one grey tile."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        tile = png(256, 256, (40, 48, 56))
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.asked.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Access-Control-Allow-Origin", "*")  # as tile servers do
+                self.send_header("Content-Length", str(len(tile)))
+                self.end_headers()
+                self.wfile.write(tile)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+def test_the_report_map_draws_its_tiles_under_the_content_security_policy(
+    tmp_path, watched_browser
+):
+    tiles = TileServer()
+    store = SQLiteStore(tmp_path / "ioc.db")
+    seed(store, datetime.now(UTC))
+    store.close()
+    server = WallProcess(
+        {
+            "IOC_STORE": f"sqlite:///{tmp_path / 'ioc.db'}",
+            "IOC_CACHE_URL": f"file://{tmp_path / 'cache'}",
+            "IOC_MAP_TILES_URL": f"http://127.0.0.1:{tiles.server_port}/{{z}}/{{x}}/{{y}}.png",
+        },
+        log_path=tmp_path / "wall.log",
+    )
+    server.start()
+    try:
+        policy = requests.get(f"{server.url}/reports", timeout=10).headers[
+            "Content-Security-Policy"
+        ]
+        assert f"http://127.0.0.1:{tiles.server_port}" in policy
+        watched_browser.get(f"{server.url}/reports")
+        assert wait_for(watched_browser, SCREEN_DRAWN) == "Phản ánh hiện trường"
+        wait_for(watched_browser, "return !!document.querySelector('.maplibregl-canvas')")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not tiles.asked:
+            time.sleep(0.25)
+        assert tiles.asked and all(path.endswith(".png") for path in tiles.asked)
+        time.sleep(1)  # the tiles drawn
+        problems = csp_problems(watched_browser)
+        assert problems == [], "\n".join(problems)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        watched_browser.save_screenshot(str(SCREENSHOTS / "reports-map-tiles-1920x1080.png"))
+    finally:
+        server.stop()
+        tiles.shutdown()
+        tiles.server_close()

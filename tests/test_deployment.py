@@ -25,16 +25,20 @@ import pytest
 import requests
 import yaml
 
+from tests.browser_fixtures import WallProcess
 from tests.conftest import influx_store_url
 from tests.servers import Influxd, Mosquitto, RedisServer, free_port
 from tests.test_callbacks import update_request
 from tests.test_mqtt_worker import Publisher, ids, stored, wait_for
+from wall.officers import add_officer
 from wall.settings import PROJECT_DIR, Settings, env_name, load_settings
 from wall.store import open_store
+from wall.store.sqlite import SQLiteStore
 
 COMPOSE_FILE = PROJECT_DIR / "docker-compose.yml"
 ENV_EXAMPLE = PROJECT_DIR / "deploy" / "env.example"
 DBRP_SCRIPT = PROJECT_DIR / "deploy" / "influxdb-init" / "10-ioc-dbrp.sh"
+CADDYFILE = PROJECT_DIR / "deploy" / "Caddyfile"
 PROJECT_SERVICES = {
     "wall": ["python", "-m", "wall", "serve"],
     "mqtt-worker-1": ["python", "-m", "feeds", "mqtt"],
@@ -81,14 +85,22 @@ def compose(variables: dict[str, str] | None = None) -> dict:
 
 def test_compose_runs_the_project_services_with_restart_policies_and_health_checks():
     services = compose()["services"]
-    assert set(services) == {*PROJECT_SERVICES, "mosquitto", "influxdb", "redis"}
+    assert set(services) == {*PROJECT_SERVICES, "mosquitto", "influxdb", "redis", "proxy"}
     for name, command in PROJECT_SERVICES.items():
         service = services[name]
         assert service["command"][: len(command)] == command, name
         assert service["image"] == "ioc-wall:latest" and service["build"] == "."
         assert service["restart"] == "unless-stopped", name
         assert "healthcheck" in service, f"{name}: say whether a health check applies"
-    for name in ("mosquitto", "influxdb", "redis", "wall", "mqtt-worker-1", "mqtt-worker-2"):
+    for name in (
+        "mosquitto",
+        "influxdb",
+        "redis",
+        "wall",
+        "mqtt-worker-1",
+        "mqtt-worker-2",
+        "proxy",
+    ):
         assert services[name]["healthcheck"]["test"], name
         assert services[name]["restart"] == "unless-stopped", name
     assert services["simulator"]["profiles"] == ["simulator"]
@@ -418,8 +430,10 @@ def test_every_compose_command_runs_here_and_does_its_job(stack):
 def redis_server(tmp_path) -> Iterator[str]:
     server = RedisServer(tmp_path)
     server.start()
-    yield server.url
-    server.stop()
+    try:
+        yield server.url
+    finally:
+        server.stop()
 
 
 def _worker_pids(master: int) -> list[int]:
@@ -581,3 +595,104 @@ def test_two_mqtt_worker_processes_split_one_stream_without_loss_or_doubles(
     assert sum(counts.values()) == 3000, counts  # each message went to one worker only
     assert min(counts.values()) > 0, counts  # and both took a share
     assert all(worker.returncode == 0 for worker in workers)
+
+
+# -- the HTTPS proxy ------------------------------------------------------------------------------
+
+
+def test_the_proxy_serves_the_wall_over_https_only_with_hsts_and_secure_cookies(tmp_path):
+    """The `proxy` service's own command and deploy/Caddyfile on Debian's caddy (2.6), in front
+    of a wall with the compose file's web settings: its ports and the wall's address mapped onto
+    free local ones, Caddy's internal CA trusted by the client."""
+    caddy = shutil.which("caddy")
+    if caddy is None:
+        pytest.fail("caddy is not installed: apt-get install -y caddy", pytrace=False)
+    services = compose()["services"]
+    assert "ports" not in services["wall"], "the wall is reached through the proxy only"
+    proxy = services["proxy"]
+    assert {"./deploy/Caddyfile:/etc/caddy/Caddyfile:ro", "caddy-data:/data"} <= set(
+        proxy["volumes"]
+    )
+    assert [p.rsplit(":", 1)[1] for p in proxy["ports"]] == ["80", "443"]
+
+    wall_settings = services["wall"]["environment"]
+    assert wall_settings["IOC_SECURE_COOKIES"] == "true"
+    store = SQLiteStore(tmp_path / "ioc.db")
+    add_officer(store, "le.an", "Ca trực chiều 2026")
+    store.close()
+    wall = WallProcess(
+        {
+            "IOC_STORE": f"sqlite:///{tmp_path / 'ioc.db'}",
+            "IOC_SECRET_KEY": wall_settings["IOC_SECRET_KEY"],
+            "IOC_SECURE_COOKIES": wall_settings["IOC_SECURE_COOKIES"],
+            "IOC_CACHE_URL": f"file://{tmp_path / 'cache'}",
+        },
+        log_path=tmp_path / "wall.log",
+    )
+    http_port, https_port, health_port = free_port(), free_port(), free_port()
+    config = tmp_path / "Caddyfile"
+    config.write_text(
+        CADDYFILE.read_text()
+        .replace("\n{\n", f"\n{{\n\thttp_port {http_port}\n\thttps_port {https_port}\n", 1)
+        .replace("127.0.0.1:2080", f"127.0.0.1:{health_port}")
+        .replace("wall:8050", f"127.0.0.1:{wall.port}")
+    )
+    command = [caddy, *proxy["command"][1:]]
+    command[command.index("/etc/caddy/Caddyfile")] = str(config)
+    environment = {
+        **os.environ,
+        **proxy["environment"],
+        "HOME": str(tmp_path),
+        "XDG_DATA_HOME": str(tmp_path / "data"),  # the container's /data
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }
+    log = (tmp_path / "caddy.log").open("ab")
+    process = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)  # fmt: skip
+    site = f"https://{proxy['environment']['WALL_SITE']}:{https_port}"
+    root = tmp_path / "data" / "caddy" / "pki" / "authorities" / "local" / "root.crt"
+    try:
+        wall.start()
+
+        def answers() -> bool:
+            try:
+                return root.exists() and requests.get(f"{site}/healthz", verify=root).ok
+            except requests.RequestException:
+                return False
+
+        wait_for(answers, 30, "the wall through the proxy")
+        kind, *check = proxy["healthcheck"]["test"]
+        check[-1] = check[-1].replace(":2080/", f":{health_port}/")
+        assert kind == "CMD" and subprocess.run(check, timeout=10).returncode == 0
+
+        answer = requests.get(f"{site}/overview", verify=root, timeout=10)
+        assert answer.ok and answer.headers["Strict-Transport-Security"] == "max-age=31536000"
+        assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+
+        plain = requests.get(f"http://localhost:{http_port}/kiosk?layouts=overview",
+                             allow_redirects=False, timeout=10)  # fmt: skip
+        assert plain.status_code in (301, 308)
+        # To the standard HTTPS port, the container's 443 (the test's is mapped elsewhere).
+        assert plain.headers["Location"] == "https://localhost/kiosk?layouts=overview"
+
+        # An officer signs in over HTTPS: the session cookie is Secure, and the console's
+        # same-origin check holds through the proxy (the Host header goes through unchanged).
+        browser = requests.Session()
+        form = browser.get(f"{site}/officer/signin", verify=root, timeout=10)
+        cookie = form.headers["Set-Cookie"]
+        assert cookie.startswith("ioc_officer=") and "; Secure" in cookie, cookie
+        assert "; HttpOnly" in cookie and "SameSite=Strict" in cookie, cookie
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+        signed_in = browser.post(
+            f"{site}/officer/signin",
+            data={"csrf_token": token, "name": "le.an", "password": "Ca trực chiều 2026"},
+            headers={"Origin": site},
+            verify=root,
+            timeout=10,
+        )
+        assert signed_in.url == f"{site}/officer" and "le.an" in signed_in.text
+        assert "Traceback" not in wall.log_path.read_text()
+    finally:
+        wall.stop()
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(10)

@@ -15,6 +15,7 @@ from wall import officer_console
 from wall.cache import init_cache
 from wall.settings import PROJECT_DIR, Settings, load_settings
 from wall.store import Store
+from wall.web_surface import harden
 
 
 def root_layout() -> html.Div:
@@ -44,13 +45,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     )
     app.enable_dev_tools(debug=False, dev_tools_ui=False, dev_tools_props_check=False)
     app.layout = root_layout
-    if settings.trusted_proxies:  # the client's address, as the proxies in front saw it
-        app.server.wsgi_app = ProxyFix(app.server.wsgi_app, x_for=settings.trusted_proxies)
+    if settings.trusted_proxies:  # the client's address and scheme, as the proxies in front saw
+        hops = settings.trusted_proxies
+        app.server.wsgi_app = ProxyFix(app.server.wsgi_app, x_for=hops, x_proto=hops)
     init_cache(app.server, settings)
     queries = Queries(settings, store)
     pages.register(app, settings)
     screens.register(app, settings, queries)
     officer_console.register(app.server, settings, queries.store)
+    harden(app, settings)  # after every callback: the CSP holds their inline scripts' hashes
 
     @app.server.route("/healthz")
     def healthz() -> tuple[str, int, dict[str, str]]:
