@@ -24,6 +24,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+import requests
 from paho.mqtt.enums import CallbackAPIVersion
 
 from feeds.mqtt_worker import MqttWorker
@@ -226,6 +227,48 @@ def test_store_down_spools_and_replays_without_losing_a_message(
             wait_for(lambda: worker.ingestor.stats["spooled"] == 0, what="spool emptied")
     finally:
         publisher.close()
+        server.stop()
+
+
+def test_a_database_dropped_mid_stream_loses_nothing_and_the_worker_carries_on(
+    mosquitto: Mosquitto, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """404 `database not found` is about the store, not the messages: none is acknowledged
+    before its points are in the store or the spool, and the same worker (no restart) writes
+    them all once the database is back, each once. Its feed_health says why it was held up."""
+    (tmp_path / "influxd").mkdir()
+    server = Influxd(tmp_path / "influxd")
+    server.start()
+    url = f"influxdb://127.0.0.1:{server.port}/wall"
+    settings = replace(worker_settings(mosquitto.url, url, tmp_path), feed_health_seconds=0.1)
+    store = InfluxStore(settings.store, timeout_seconds=2, retries=0)
+    store.check()
+    publisher = Publisher(mosquitto.port)
+    try:
+        with running(settings, store) as worker:
+            for camera_id in ids(0, 200):
+                publisher.camera(camera_id)
+            wait_for(lambda: len(stored(store)) == 200, what="first part stored")
+            requests.post(server.url + "/query", data={"q": "DROP DATABASE wall"}, timeout=10)
+            for camera_id in ids(200, 500):
+                publisher.camera(camera_id)
+            wait_for(lambda: "database not found" in caplog.text, what="refusal logged")
+            wait_for(lambda: len(publisher.acked) == 500, what="all acknowledged")
+            wait_for(lambda: worker.ingestor.stats["store_up"], what="store back")
+            wait_for(lambda: stored(store) == set(ids(200, 500)), what="all stored")
+            assert worker.ingestor.stats["rejected"] == 0
+    finally:
+        publisher.close()
+    try:
+        frame = store.points(
+            "camera_status", START - timedelta(hours=1), START + timedelta(hours=1)
+        )
+        assert len(frame) == 300  # each message once
+        now = datetime.now(UTC)
+        health = store.points("feed_health", now - timedelta(minutes=5), now + timedelta(seconds=1))
+        assert any("database not found" in p for p in health["store_problem"])
+        assert health.sort_values("time")["store_problem"].iloc[-1] == ""
+    finally:
         server.stop()
 
 
