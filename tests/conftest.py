@@ -18,6 +18,15 @@ def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influxd]:
     server.stop()
 
 
+@pytest.fixture
+def own_influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influxd]:
+    """A private influxd a test may stop, restart or drop databases on."""
+    server = Influxd(tmp_path_factory.mktemp("own-influxd"))
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
     server = Mosquitto(tmp_path_factory.mktemp("mosquitto"))

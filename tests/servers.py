@@ -122,6 +122,12 @@ bind-address = "127.0.0.1:{self.rpc_port}"
     def command(self) -> list[str]:
         return [binary("influxd"), "-config", str(self.config)]
 
+    def query(self, statement: str, auth: tuple[bytes, bytes] | None = None) -> None:
+        """InfluxQL a test runs itself, as the city's administrator would (user, password)."""
+        answer = requests.post(self.url + "/query", data={"q": statement}, auth=auth, timeout=10)
+        answer.raise_for_status()
+        assert "error" not in answer.json()["results"][0], answer.text
+
     def ready(self) -> bool:
         try:
             return requests.get(self.url + "/ping", timeout=0.5).status_code == 204

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import requests
 
 from feeds.ingest import Ingestor
 from tests.conftest import influx_store_url
@@ -162,14 +161,6 @@ def test_rejects_are_logged_naming_topic_and_reason_at_most_once_per_interval(
 # -- store down and back: a private influxd, so the shared one is never disturbed --------------
 
 
-@pytest.fixture
-def own_influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influxd]:
-    server = Influxd(tmp_path_factory.mktemp("own-influxd"))
-    server.start()
-    yield server
-    server.stop()
-
-
 def influx(server: Influxd) -> InfluxStore:
     store = InfluxStore(f"influxdb://127.0.0.1:{server.port}/ingest", timeout_seconds=2, retries=0)
     store.check()
@@ -290,13 +281,6 @@ def test_an_unexpected_store_error_keeps_the_data_for_a_retry(store: Store, tmp_
 # -- what the store refuses: about the points (rejected) or about the store (held back) --------
 
 
-def influxql(server: Influxd, statement: str, auth: tuple[bytes, bytes] | None = None) -> None:
-    """InfluxQL the test runs itself, as the city's administrator would."""
-    answer = requests.post(server.url + "/query", data={"q": statement}, auth=auth, timeout=10)
-    answer.raise_for_status()
-    assert "error" not in answer.json()["results"][0], answer.text
-
-
 def named_camera(i: int) -> tuple[str, bytes]:
     topic, payload = camera(i)
     return topic, json.dumps({**json.loads(payload), "name": "Cổng chợ Long Hoa"}).encode()
@@ -338,7 +322,7 @@ def test_a_database_dropped_mid_stream_holds_the_points_until_it_is_back(
     for i in range(50):
         ingestor.handle(*camera(i))
     ingestor.flush()
-    influxql(own_influxd, "DROP DATABASE ingest")
+    own_influxd.query("DROP DATABASE ingest")
     durable: list[int] = []
     with caplog.at_level(logging.ERROR, logger="feeds.ingest"):
         for i in range(50, 250):
@@ -358,7 +342,7 @@ def test_a_database_dropped_mid_stream_holds_the_points_until_it_is_back(
 def secured_influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influxd]:
     server = Influxd(tmp_path_factory.mktemp("secured-influxd"), auth=True)
     server.start()
-    influxql(server, "CREATE USER admin WITH PASSWORD 'a' WITH ALL PRIVILEGES")
+    server.query("CREATE USER admin WITH PASSWORD 'a' WITH ALL PRIVILEGES")
     yield server
     server.stop()
 
@@ -367,9 +351,9 @@ def test_a_user_that_may_not_write_holds_everything_back_until_it_may(
     secured_influxd: Influxd, tmp_path: Path
 ) -> None:
     admin = (b"admin", b"a")
-    influxql(secured_influxd, "CREATE DATABASE ingest", admin)
-    influxql(secured_influxd, "CREATE USER feeder WITH PASSWORD 'f'", admin)
-    influxql(secured_influxd, "GRANT READ ON ingest TO feeder", admin)
+    secured_influxd.query("CREATE DATABASE ingest", admin)
+    secured_influxd.query("CREATE USER feeder WITH PASSWORD 'f'", admin)
+    secured_influxd.query("GRANT READ ON ingest TO feeder", admin)
     store = InfluxStore(
         f"influxdb://feeder:f@127.0.0.1:{secured_influxd.port}/ingest", timeout_seconds=2, retries=0
     )
@@ -380,7 +364,7 @@ def test_a_user_that_may_not_write_holds_everything_back_until_it_may(
     stats = ingestor.stats
     assert (stats["rejected"], stats["written"], stats["spooled"]) == (0, 0, 100)
     assert not stats["store_up"] and "not authorized" in stats["store_problem"]
-    influxql(secured_influxd, "GRANT ALL ON ingest TO feeder", admin)  # read and write
+    secured_influxd.query("GRANT ALL ON ingest TO feeder", admin)  # read and write
     wait_for(lambda: ingestor.stats["written"] == 100, timeout=30)
     ingestor.close()
     assert stored_cameras(store) == [f"cam-{i:05d}" for i in range(100)]

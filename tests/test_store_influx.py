@@ -28,22 +28,11 @@ def wifi(ap: str, minute: int, clients: float | int) -> Point:
 ADMIN = (b"ioc", "mật khẩu".encode())
 
 
-def as_admin(server: Influxd, statement: str) -> None:
-    """InfluxQL run by the test itself, as the server's administrator (user `ioc`)."""
-    answer = requests.post(server.url + "/query", data={"q": statement}, auth=ADMIN, timeout=10)
-    answer.raise_for_status()
-    assert "error" not in answer.json()["results"][0], answer.text
-
-
 @pytest.fixture(scope="module")
 def secured_influxd(tmp_path_factory) -> Iterator[Influxd]:
     server = Influxd(tmp_path_factory.mktemp("influxd-auth"), auth=True)
     server.start()
-    requests.post(
-        server.url + "/query",
-        data={"q": "CREATE USER ioc WITH PASSWORD 'mật khẩu' WITH ALL PRIVILEGES"},
-        timeout=10,
-    ).raise_for_status()
+    server.query("CREATE USER ioc WITH PASSWORD 'mật khẩu' WITH ALL PRIVILEGES")
     yield server
     server.stop()
 
@@ -256,15 +245,15 @@ def test_a_missing_database_is_a_store_failure_not_a_refused_point(influxd) -> N
 
 
 def test_a_user_that_may_not_write_is_a_store_failure_until_it_may(secured_influxd) -> None:
-    as_admin(secured_influxd, "CREATE DATABASE readonly")
-    as_admin(secured_influxd, "CREATE USER reader WITH PASSWORD 'r'")
-    as_admin(secured_influxd, "GRANT READ ON readonly TO reader")
+    secured_influxd.query("CREATE DATABASE readonly", ADMIN)
+    secured_influxd.query("CREATE USER reader WITH PASSWORD 'r'", ADMIN)
+    secured_influxd.query("GRANT READ ON readonly TO reader", ADMIN)
     store = open_store(
         Settings(store=f"influxdb://reader:r@127.0.0.1:{secured_influxd.port}/readonly")
     )
     with pytest.raises(StoreUnavailable, match=r"403.*not authorized"):
         store.write([wifi("ap1", 0, 1)])
-    as_admin(secured_influxd, "GRANT WRITE ON readonly TO reader")
+    secured_influxd.query("GRANT WRITE ON readonly TO reader", ADMIN)
     assert store.write([wifi("ap1", 0, 1)]) == 1
 
 
