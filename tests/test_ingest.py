@@ -6,14 +6,13 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from feeds.ingest import Ingestor
-from tests.conftest import influx_store_url
+from tests.conftest import ADMIN, influx_store_url
 from tests.servers import Influxd
 from wall.settings import Settings
 from wall.store import Point, Store, open_store
@@ -338,22 +337,12 @@ def test_a_database_dropped_mid_stream_holds_the_points_until_it_is_back(
     assert len(frame) == 200  # each message once
 
 
-@pytest.fixture
-def secured_influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influxd]:
-    server = Influxd(tmp_path_factory.mktemp("secured-influxd"), auth=True)
-    server.start()
-    server.query("CREATE USER admin WITH PASSWORD 'a' WITH ALL PRIVILEGES")
-    yield server
-    server.stop()
-
-
 def test_a_user_that_may_not_write_holds_everything_back_until_it_may(
     secured_influxd: Influxd, tmp_path: Path
 ) -> None:
-    admin = (b"admin", b"a")
-    secured_influxd.query("CREATE DATABASE ingest", admin)
-    secured_influxd.query("CREATE USER feeder WITH PASSWORD 'f'", admin)
-    secured_influxd.query("GRANT READ ON ingest TO feeder", admin)
+    secured_influxd.query("CREATE DATABASE ingest", ADMIN)
+    secured_influxd.query("CREATE USER feeder WITH PASSWORD 'f'", ADMIN)
+    secured_influxd.query("GRANT READ ON ingest TO feeder", ADMIN)
     store = InfluxStore(
         f"influxdb://feeder:f@127.0.0.1:{secured_influxd.port}/ingest", timeout_seconds=2, retries=0
     )
@@ -364,7 +353,7 @@ def test_a_user_that_may_not_write_holds_everything_back_until_it_may(
     stats = ingestor.stats
     assert (stats["rejected"], stats["written"], stats["spooled"]) == (0, 0, 100)
     assert not stats["store_up"] and "not authorized" in stats["store_problem"]
-    secured_influxd.query("GRANT ALL ON ingest TO feeder", admin)  # read and write
+    secured_influxd.query("GRANT ALL ON ingest TO feeder", ADMIN)  # read and write
     wait_for(lambda: ingestor.stats["written"] == 100, timeout=30)
     ingestor.close()
     assert stored_cameras(store) == [f"cam-{i:05d}" for i in range(100)]

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
+from tests.conftest import ADMIN
 from tests.servers import Influxd, free_port
 from wall.settings import Settings, SettingsError
 from wall.store import Point, PointsRefused, StoreError, StoreUnavailable, open_store
@@ -23,18 +24,6 @@ T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
 def wifi(ap: str, minute: int, clients: float | int) -> Point:
     return Point("wifi_usage", {"ap_id": ap}, {"clients": clients}, T0 + timedelta(minutes=minute))
-
-
-ADMIN = (b"ioc", "mật khẩu".encode())
-
-
-@pytest.fixture(scope="module")
-def secured_influxd(tmp_path_factory) -> Iterator[Influxd]:
-    server = Influxd(tmp_path_factory.mktemp("influxd-auth"), auth=True)
-    server.start()
-    server.query("CREATE USER ioc WITH PASSWORD 'mật khẩu' WITH ALL PRIVILEGES")
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
