@@ -1,12 +1,15 @@
 """`python -m feeds poll`: polls the Open311 endpoint and the HTTP status sources on their own
 schedules and writes what they return into the store.
 
-A poll that fails (no answer, HTTP error, not JSON, the store failing for a reason about itself)
-commits nothing: the source is asked again after an exponential backoff (or the server's
-Retry-After), starting from the same cursor, so a failure delays data but never loses it. Polled
-sources are their own durable buffer, so no spool is needed here. Points the store refuses for
-what they are (PointsRefused) do not fail the poll: the others are stored and committed, the
-refused ones counted and logged with their content, and the worker moves on.
+A poll that fails (no answer, HTTP error, not JSON, store down) writes nothing and commits
+nothing: the source is asked again after an exponential backoff (or the server's Retry-After),
+starting from the same cursor, so a failure delays data but never loses it. Polled sources are
+their own durable buffer, so no spool is needed here.
+
+"Store down" is any store failure about the store itself (StoreUnavailable: unreachable,
+database missing, may not write, a size limit). Points the store refuses for what they are
+(PointsRefused) do not fail the poll: the others are stored and committed, the refused ones
+counted and logged with their content, and the worker moves on.
 """
 
 from __future__ import annotations

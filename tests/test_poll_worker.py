@@ -23,7 +23,7 @@ from tests.poll_fixtures import Open311Fixture, Reply
 from tests.servers import free_port
 from tests.test_open311 import reports, request
 from wall.settings import PROJECT_DIR, Settings
-from wall.store import Point, Store, open_store
+from wall.store import Store, open_store
 
 
 def open311_source(server: Open311Fixture, state_dir: Path, interval: float = 0.05):
@@ -84,6 +84,41 @@ def test_a_store_that_cannot_be_reached_loses_nothing_the_next_poll_writes_it_al
     assert sorted(r["report_id"] for r in reports(store)) == ["41", "42"]
     saved = json.loads((tmp_path / "open311.json").read_text())
     assert sorted(saved["versions"]) == ["41", "42"]
+
+
+def test_a_point_the_store_refuses_is_left_out_and_the_poll_commits_the_rest(
+    influxd, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without this, the same refused point failed every poll forever and nothing after it
+    was ever written."""
+    from tests.conftest import influx_store_url
+    from wall.store import Point
+
+    server = Open311Fixture().start()
+    server.requests = [request(61, 3, lat=None, long=None), request(62, 2), request(63, 1)]
+    caplog.set_level(logging.WARNING)
+    with open_store(Settings(store=influx_store_url(influxd))) as store:
+        store.check()  # a report whose latitude was once stored as text: numbers now conflict
+        store.write([Point("field_report", {"report_id": "0"}, {"lat": "?"}, datetime.now(UTC))])
+        try:
+            source = open311_source(server, tmp_path)
+            worker = PollWorker(store, [source])
+            worker.poll(source)
+            worker.poll(source)  # moves on: nothing new, nothing failing
+        finally:
+            server.stop()
+        stored = sorted(r["report_id"] for r in reports(store))
+        health = worker.health["open311"]
+    assert stored == ["0", "61"]  # 62 and 63 carry a numeric latitude
+    assert (health.written, health.rejected, health.failures) == (1, 2, 0)
+    assert sorted(json.loads((tmp_path / "open311.json").read_text())["versions"]) == [
+        "61",
+        "62",
+        "63",
+    ]
+    refused = [m for m in caplog.messages if "the store refused a point" in m]
+    assert len(refused) == 1 and "field type conflict" in refused[0]  # once per reason
+    assert any(f'"report_id": "{rid}"' in refused[0] for rid in ("62", "63"))  # its content
 
 
 def test_each_poll_writes_the_sources_health_so_the_wall_sees_a_quiet_feed(
@@ -175,37 +210,3 @@ def test_a_state_folder_that_cannot_be_written_is_a_bad_setting(tmp_path: Path) 
     assert bad.stderr.read().startswith(
         f"feeds: bad setting IOC_POLL_STATE_DIR: cannot keep the poll state in '{blocker}'"
     )
-
-
-def test_a_point_the_store_refuses_is_left_out_and_the_poll_commits_the_rest(
-    influxd, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Without this, the same refused point failed every poll forever and nothing after it
-    was ever written."""
-    from tests.conftest import influx_store_url
-
-    server = Open311Fixture().start()
-    server.requests = [request(61, 3, lat=None, long=None), request(62, 2), request(63, 1)]
-    caplog.set_level(logging.WARNING)
-    with open_store(Settings(store=influx_store_url(influxd))) as store:
-        store.check()  # a report whose latitude was once stored as text: numbers now conflict
-        store.write([Point("field_report", {"report_id": "0"}, {"lat": "?"}, datetime.now(UTC))])
-        try:
-            source = open311_source(server, tmp_path)
-            worker = PollWorker(store, [source])
-            worker.poll(source)
-            worker.poll(source)  # moves on: nothing new, nothing failing
-        finally:
-            server.stop()
-        stored = sorted(r["report_id"] for r in reports(store))
-        health = worker.health["open311"]
-    assert stored == ["0", "61"]  # 62 and 63 carry a numeric latitude
-    assert (health.written, health.rejected, health.failures) == (1, 2, 0)
-    assert sorted(json.loads((tmp_path / "open311.json").read_text())["versions"]) == [
-        "61",
-        "62",
-        "63",
-    ]
-    refused = [m for m in caplog.messages if "the store refused a point" in m]
-    assert len(refused) == 1 and "field type conflict" in refused[0]  # once per reason
-    assert any(f'"report_id": "{rid}"' in refused[0] for rid in ("62", "63"))  # its content
