@@ -258,7 +258,8 @@ def test_a_request_over_the_size_limit_is_split_and_one_point_over_it_is_a_store
     assert frame["clients"].tolist() == list(range(3000))
     huge = Point("wifi_usage", {"ap_id": "ap1"}, {"note": os.urandom(6000).hex()}, T0)
     with pytest.raises(StoreUnavailable, match="413"):
-        store.write([huge])
+        store.write([wifi("ap2", minute, 1) for minute in range(300)] + [huge])
+    assert store.lines_per_request >= 100  # one huge point does not make every request small
 
 
 def test_the_tag_values_limit_is_a_store_failure_not_a_refused_point(limited_influxd) -> None:

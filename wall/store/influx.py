@@ -71,6 +71,9 @@ MAX_SILENT_ENTITIES_ASKED = 1000
 EARLIEST_NS = -9_223_372_036_854_775_806
 
 MAX_LINES_PER_REQUEST = 5000
+# A 413 lowers the lines sent per request from then on, never below this: one oversized point
+# must not turn every later write into a request per point.
+MIN_LINES_PER_REQUEST = 100
 EVENT_MEASUREMENT = "event_log"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # A write answered with one of these was refused for some of its points (InfluxDB 1.x: 400
@@ -214,30 +217,36 @@ class InfluxStore(Store):
 
     def _write_lines(self, lines: Sequence[str], precision: str) -> list[tuple[int, str]]:
         """Write lines in requests of at most `lines_per_request`; returns (index, reason) of
-        the lines the server refused for what they are (every other line is stored)."""
+        the lines the server refused for what they are (every other line is stored). A request
+        too large for the server is halved until it passes (down to one line)."""
         refused: list[tuple[int, str]] = []
-        start = 0
+        start, size = 0, self.lines_per_request
         while start < len(lines):
-            chunk = lines[start : start + self.lines_per_request]
+            chunk = lines[start : start + size]
             try:
                 self._post_lines(chunk, precision)
             except RequestTooLarge:
                 if len(chunk) == 1:
                     raise
-                self.lines_per_request = max(1, len(chunk) // 2)
-                log.warning(
-                    "InfluxDB at %s refused %d lines in one request as too large; sending at "
-                    "most %d from now on",
-                    self.base_url,
-                    len(chunk),
-                    self.lines_per_request,
-                )
+                size = len(chunk) // 2
+                self._send_fewer_lines(max(size, MIN_LINES_PER_REQUEST))
                 continue
             except RequestRefused as refusal:
                 send = partial(self._post_lines, precision=precision)
                 refused += [(start + i, why) for i, why in refused_items(chunk, refusal, send)]
             start += len(chunk)
+            size = self.lines_per_request
         return refused
+
+    def _send_fewer_lines(self, lines_per_request: int) -> None:
+        if lines_per_request < self.lines_per_request:
+            self.lines_per_request = lines_per_request
+            log.warning(
+                "InfluxDB at %s refused a request as too large (413, its max-body-size): "
+                "sending at most %d lines per request from now on",
+                self.base_url,
+                lines_per_request,
+            )
 
     # -- Store ---------------------------------------------------------------------------
 
