@@ -338,7 +338,7 @@ def test_a_database_dropped_mid_stream_holds_the_points_until_it_is_back(
 
 
 def test_a_user_that_may_not_write_holds_everything_back_until_it_may(
-    secured_influxd: Influxd, tmp_path: Path
+    secured_influxd: Influxd, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     secured_influxd.query("CREATE DATABASE ingest", ADMIN)
     secured_influxd.query("CREATE USER feeder WITH PASSWORD 'f'", ADMIN)
@@ -347,12 +347,15 @@ def test_a_user_that_may_not_write_holds_everything_back_until_it_may(
         f"influxdb://feeder:f@127.0.0.1:{secured_influxd.port}/ingest", timeout_seconds=2, retries=0
     )
     ingestor = Ingestor(store, feed="test", batch_size=40, spool_dir=tmp_path / "spool")
-    for i in range(100):
-        ingestor.handle(*camera(i))
-    ingestor.flush()  # durable: in the spool
+    with caplog.at_level(logging.ERROR, logger="feeds.ingest"):
+        for i in range(100):
+            ingestor.handle(*camera(i))
+        ingestor.flush()  # durable: in the spool
+        time.sleep(2)  # retries at 0.5 and 1.5 s, refused again
     stats = ingestor.stats
     assert (stats["rejected"], stats["written"], stats["spooled"]) == (0, 0, 100)
     assert not stats["store_up"] and "not authorized" in stats["store_problem"]
+    assert sum("not authorized" in m for m in caplog.messages) == 1  # once, not per retry
     secured_influxd.query("GRANT ALL ON ingest TO feeder", ADMIN)  # read and write
     wait_for(lambda: ingestor.stats["written"] == 100, timeout=30)
     ingestor.close()
