@@ -3,7 +3,9 @@ show a feed that went quiet, fell behind or is spooling because the store is dow
 
 Counters (received, written, rejected) count from the worker's start; `spooled` is what waits in
 the spool now; `last_message_age_s` is the time since the last message arrived; `lag_s` is how
-long the oldest message not yet durably written has been waiting (0 when none is).
+long the oldest message not yet durably written has been waiting (0 when none is);
+`store_problem` is why the store does not take the worker's writes ("" while it does): the
+worker is unhealthy, holding everything back, until it is empty again.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def health_point(feed: str, stats: dict, started: float, now: datetime) -> Point
             "spooled": stats["spooled"],
             "last_message_age_s": round(max(0.0, since), 3),
             "lag_s": float(stats["lag_s"]),
+            "store_problem": stats["store_problem"],
         },
         now,
     )

@@ -4,13 +4,17 @@ The simulator's in-process mode calls `Ingestor.handle` for each message, the MQ
 `Ingestor.handle_batch` for each batch its receiver process hands over. Validation runs on the
 caller's thread (it is pure and fast); everything slow (store writes, spool fsyncs,
 replays) runs on one background writer thread, batch after batch, so `on_durable` callbacks fire
-in the order messages arrived. When the store is unreachable, batches go to the on-disk spool and
-are replayed, oldest first, before anything newer once the store answers again. When the spool is
-full, `handle` and `handle_batch` block: the caller stops reading rather than dropping data.
+in the order messages arrived. When the store fails for a reason about itself (unreachable,
+database missing, may not write, a size limit: StoreUnavailable), batches go to the on-disk spool
+and are replayed, oldest first, before anything newer once the store takes writes again. When the
+spool is full, `handle` and `handle_batch` block: the caller stops reading rather than dropping
+data. Only the points the store refuses for what they are (PointsRefused) are dropped: counted,
+logged and dead-lettered, the rest of their batch stored.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -24,7 +28,7 @@ from typing import Any
 from feeds.payloads import RejectedMessage, parse_message
 from feeds.spool import Spool, SpoolFull
 from wall.settings import SettingsError
-from wall.store import Point, Store, StoreError, StoreUnavailable
+from wall.store import Point, PointsRefused, Store, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +113,7 @@ class Ingestor:
         self._closing = False
         self._abandon = False
         self._store_up = True
+        self._store_problem = ""  # why the store does not take writes ("" while it does)
         self._store_checked = False  # check() creates the database: at start, and after outages
         self._next_retry = 0.0
         self._retry_delay = RETRY_MIN_SECONDS
@@ -226,6 +231,7 @@ class Ingestor:
                 "spool_bytes": self.spool.size_bytes if self.spool else 0,
                 "pending": self._pending_points,
                 "store_up": self._store_up,
+                "store_problem": self._store_problem,
                 "last_message_time": self.last_message_time,
                 "lag_s": round(now - oldest, 3) if oldest is not None else 0.0,
             }
@@ -331,7 +337,7 @@ class Ingestor:
                         self._store_write(points)
                         self._store_answered()
                         return True
-                    except (StoreUnavailable, SettingsError) as exc:
+                    except (StoreError, SettingsError) as exc:
                         self._store_failed(exc)
                 if self.spool is None:
                     self._pause(self._next_retry - time.monotonic())
@@ -361,7 +367,7 @@ class Ingestor:
             return False
         try:
             replayed = self.spool.replay(self._store_write)
-        except (StoreUnavailable, SettingsError) as exc:
+        except (StoreError, SettingsError) as exc:
             self._store_failed(exc)
             return False
         if replayed:
@@ -370,16 +376,18 @@ class Ingestor:
         return True
 
     def _store_write(self, points: list[Point]) -> None:
+        """Write into the store; raises StoreError or SettingsError when it failed for a reason
+        about itself (nothing of the batch may be dropped then). Points the store refuses for
+        what they are are rejected here, and the rest of the batch counts as written."""
         try:
             if not self._store_checked:
                 self.store.check()
                 self._store_checked = True
-            try:
-                written = self.store.write(points)
-            except (StoreUnavailable, SettingsError):
-                raise
-            except StoreError as exc:
-                written = self._write_each(points, exc)
+            written = self.store.write(points)
+        except PointsRefused as exc:
+            written = exc.written
+            for point, reason in exc.refused:
+                self._reject(point.measurement, point_json(point), f"store refused: {reason}")
         except (StoreError, SettingsError):
             raise
         except Exception as exc:  # a bug must not kill the writer: keep the data, retry later
@@ -388,33 +396,22 @@ class Ingestor:
         with self._cond:
             self.written += written
 
-    def _write_each(self, points: list[Point], batch_error: StoreError) -> int:
-        """The store refused the batch (e.g. a field whose type changed): keep every point it
-        takes, count and log the ones it refuses. Retrying them would not help."""
-        written = 0
-        for point in points:
-            try:
-                written += self.store.write([point])
-            except (StoreUnavailable, SettingsError):
-                raise
-            except StoreError as exc:
-                with self._cond:
-                    self.rejected += 1
-                self.rejects.reject(point.measurement, f"store refused a point: {exc}")
-        log.debug("store refused a batch (%s); wrote %d points one by one", batch_error, written)
-        return written
-
     def _store_answered(self) -> None:
         if not self._store_up:
-            log.info("store %s answers again", type(self.store).__name__)
+            log.info("store %s takes writes again", type(self.store).__name__)
         self._store_up = True
+        self._store_problem = ""
         self._retry_delay = RETRY_MIN_SECONDS
 
     def _store_failed(self, exc: Exception) -> None:
-        if self._store_up:
+        """The outage path, whatever the reason: keep everything, retry with backoff, log the
+        reason when it changes (not at every retry)."""
+        problem = str(exc) or type(exc).__name__
+        if problem != self._store_problem:
             where = f"spooling to {self.spool.folder}" if self.spool else "holding messages"
-            log.error("store unavailable (%s): %s until it answers", exc, where)
+            log.error("store does not take writes (%s): %s until it does", problem, where)
         self._store_up = False
+        self._store_problem = problem
         self._store_checked = False
         self._next_retry = time.monotonic() + self._retry_delay
         self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_SECONDS)
@@ -424,3 +421,16 @@ class Ingestor:
         with self._cond:
             if not self._abandon:
                 self._cond.wait(max(0.01, seconds))
+
+
+def point_json(point: Point) -> bytes:
+    """A point the store refused, as the JSON text dead-lettered in place of its message."""
+    return json.dumps(
+        {
+            "measurement": point.measurement,
+            "tags": dict(point.tags),
+            "fields": dict(point.fields),
+            "time": point.time.isoformat(),
+        },
+        ensure_ascii=False,
+    ).encode()

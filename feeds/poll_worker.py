@@ -8,6 +8,11 @@ A poll that fails (no answer, HTTP error, not JSON, store down) writes nothing a
 nothing: the source is asked again after an exponential backoff (or the server's Retry-After),
 starting from the same cursor, so a failure delays data but never loses it. Polled sources are
 their own durable buffer, so no spool is needed here.
+
+"Store down" is any store failure about the store itself (StoreUnavailable: unreachable,
+database missing, may not write, a size limit). Points the store refuses for what they are
+(PointsRefused) do not fail the poll: the others are stored and committed, the refused ones
+counted and logged with their content, and the worker moves on.
 """
 
 from __future__ import annotations
@@ -26,11 +31,12 @@ from typing import Protocol
 
 import requests
 
-from feeds.http_sources import Batch, HttpStatusSource, SourceError
+from feeds.http_sources import Batch, HttpStatusSource, RepeatFilter, SourceError
+from feeds.ingest import point_json
 from feeds.open311 import SOURCE_NAME, Open311Config, Open311Source
 from wall.domain import FEED_HEALTH
 from wall.settings import Settings, SettingsError
-from wall.store import Point, Store, StoreError, open_store
+from wall.store import Point, PointsRefused, Store, StoreError, open_store
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +74,7 @@ class SourceHealth:
     rejected: int = 0
     failures: int = 0  # failed polls in a row
     last_success: float | None = None  # time.monotonic()
+    store_problem: str = ""  # why the store did not take the last poll's points ("" if it did)
 
 
 class PollWorker:
@@ -91,6 +98,7 @@ class PollWorker:
         self.clock = clock
         self.health = {s.name: SourceHealth() for s in sources}
         self.started = time.monotonic()
+        self.refusals = RepeatFilter()
 
     def poll(self, source: Source) -> float:
         """Poll one source once; returns the seconds until it is due again."""
@@ -98,30 +106,50 @@ class PollWorker:
         received_at = self.clock()
         try:
             batch = source.fetch(received_at)
-            self.store.write(batch.points)
+            refused = self._write(source, batch.points)
         except SourceError as exc:
             return self._failed(source, exc.problem, exc.retry_after)
-        except StoreError as exc:
+        except (StoreError, SettingsError) as exc:  # about the store: nothing is committed
+            health.store_problem = str(exc)
             return self._failed(source, f"store did not take the points: {exc}", None)
         except Exception as exc:  # a bug must not stop the other sources: log it, back off
             log.exception("%s: poll failed unexpectedly", source.name)
             return self._failed(source, f"unexpected {type(exc).__name__}: {exc}", None)
         source.commit(batch)
+        written, rejected = len(batch.points) - refused, batch.rejected + refused
         health.received += batch.received
-        health.written += len(batch.points)
-        health.rejected += batch.rejected
+        health.written += written
+        health.rejected += rejected
         health.failures = 0
         health.last_success = time.monotonic()
+        health.store_problem = ""
         log.log(
-            logging.INFO if batch.points or batch.rejected else logging.DEBUG,
+            logging.INFO if batch.points or rejected else logging.DEBUG,
             "%s: %d items, %d points written, %d rejected",
             source.name,
             batch.received,
-            len(batch.points),
-            batch.rejected,
+            written,
+            rejected,
         )
         self._write_health(source)
         return source.interval
+
+    def _write(self, source: Source, points: list[Point]) -> int:
+        """Write the poll's points; returns how many the store refused for what they are (the
+        others are stored). Store failures about the store itself propagate."""
+        try:
+            self.store.write(points)
+        except PointsRefused as exc:
+            for point, reason in exc.refused:
+                if self.refusals.should_log(source.name, reason):
+                    log.warning(
+                        "%s: the store refused a point, left out: %s; the point: %s",
+                        source.name,
+                        reason,
+                        point_json(point).decode(),
+                    )
+            return len(exc.refused)
+        return 0
 
     def _failed(self, source: Source, problem: str, retry_after: float | None) -> float:
         health = self.health[source.name]
@@ -152,6 +180,7 @@ class PollWorker:
                 "spooled": 0,
                 "last_message_age_s": round(time.monotonic() - since, 3),
                 "lag_s": 0.0,
+                "store_problem": health.store_problem,
             },
             self.clock(),
         )

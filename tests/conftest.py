@@ -18,6 +18,29 @@ def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influxd]:
     server.stop()
 
 
+@pytest.fixture
+def own_influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influxd]:
+    """A private influxd a test may stop, restart or drop databases on."""
+    server = Influxd(tmp_path_factory.mktemp("own-influxd"))
+    server.start()
+    yield server
+    server.stop()
+
+
+# The administrator of `secured_influxd` (user name and password as UTF-8, as the store sends them).
+ADMIN = (b"ioc", "mật khẩu".encode())
+
+
+@pytest.fixture(scope="module")
+def secured_influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influxd]:
+    """An influxd demanding authentication, with one administrator (ADMIN)."""
+    server = Influxd(tmp_path_factory.mktemp("influxd-auth"), auth=True)
+    server.start()
+    server.query("CREATE USER ioc WITH PASSWORD 'mật khẩu' WITH ALL PRIVILEGES")
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
     server = Mosquitto(tmp_path_factory.mktemp("mosquitto"))

@@ -87,7 +87,15 @@ class ServerProcess:
 
 
 class Influxd(ServerProcess):
-    def __init__(self, folder: Path, auth: bool = False):
+    def __init__(
+        self,
+        folder: Path,
+        auth: bool = False,
+        max_body_size: int | None = None,
+        max_values_per_tag: int | None = None,
+    ):
+        """`max_body_size` (bytes of a request as sent: gzipped) and `max_values_per_tag`:
+        the server's limits, lowered so that a test reaches them (None: InfluxDB's default)."""
         super().__init__("influxd", folder, free_port())
         self.rpc_port = free_port()
         self.config = folder / "influxdb.conf"
@@ -100,10 +108,12 @@ bind-address = "127.0.0.1:{self.rpc_port}"
   dir = "{folder / "data"}"
   wal-dir = "{folder / "wal"}"
   query-log-enabled = false
+{"" if max_values_per_tag is None else f"  max-values-per-tag = {max_values_per_tag}"}
 [http]
   bind-address = "127.0.0.1:{self.port}"
   log-enabled = false
   auth-enabled = {"true" if auth else "false"}
+{"" if max_body_size is None else f"  max-body-size = {max_body_size}"}
 """
         )
 
@@ -113,6 +123,12 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 
     def command(self) -> list[str]:
         return [binary("influxd"), "-config", str(self.config)]
+
+    def query(self, statement: str, auth: tuple[bytes, bytes] | None = None) -> None:
+        """InfluxQL a test runs itself, as the city's administrator would (user, password)."""
+        answer = requests.post(self.url + "/query", data={"q": statement}, auth=auth, timeout=10)
+        answer.raise_for_status()
+        assert "error" not in answer.json()["results"][0], answer.text
 
     def ready(self) -> bool:
         try:

@@ -6,16 +6,16 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from feeds.ingest import Ingestor
+from tests.conftest import ADMIN, influx_store_url
 from tests.servers import Influxd
 from wall.settings import Settings
-from wall.store import Store, open_store
+from wall.store import Point, Store, open_store
 from wall.store.influx import InfluxStore
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -160,14 +160,6 @@ def test_rejects_are_logged_naming_topic_and_reason_at_most_once_per_interval(
 # -- store down and back: a private influxd, so the shared one is never disturbed --------------
 
 
-@pytest.fixture
-def own_influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influxd]:
-    server = Influxd(tmp_path_factory.mktemp("own-influxd"))
-    server.start()
-    yield server
-    server.stop()
-
-
 def influx(server: Influxd) -> InfluxStore:
     store = InfluxStore(f"influxdb://127.0.0.1:{server.port}/ingest", timeout_seconds=2, retries=0)
     store.check()
@@ -283,3 +275,106 @@ def test_an_unexpected_store_error_keeps_the_data_for_a_retry(store: Store, tmp_
     wait_for(lambda: len(stored_cameras(store)) == 20, timeout=10)
     ingestor.close()
     assert len(calls) >= 2
+
+
+# -- what the store refuses: about the points (rejected) or about the store (held back) --------
+
+
+def named_camera(i: int) -> tuple[str, bytes]:
+    topic, payload = camera(i)
+    return topic, json.dumps({**json.loads(payload), "name": "Cổng chợ Long Hoa"}).encode()
+
+
+def test_a_point_the_store_refuses_is_rejected_and_dead_lettered_and_its_batch_kept(
+    influxd: Influxd,
+) -> None:
+    with open_store(Settings(store=influx_store_url(influxd))) as store:
+        store.check()  # a camera's name stored as a number once: text names now conflict
+        store.write([Point("camera_status", {"camera_id": "cam-seed"}, {"name": 5}, NOW)])
+        dead: list[tuple[str, bytes, str]] = []
+        ingestor = Ingestor(
+            store, feed="test", batch_size=100, dead_letter=lambda *m: dead.append(m)
+        )
+        ingestor.handle_batch(
+            [(*(named_camera(i) if i in (10, 35) else camera(i)), NOW) for i in range(60)]
+        )
+        ingestor.close()
+        assert stored_cameras(store) == sorted(
+            ["cam-seed", *(f"cam-{i:05d}" for i in range(60) if i not in (10, 35))]
+        )
+    assert [(topic, json.loads(payload)["tags"]["camera_id"]) for topic, payload, _ in dead] == [
+        ("camera_status", "cam-00010"),
+        ("camera_status", "cam-00035"),
+    ]
+    assert all("field type conflict" in reason for _, _, reason in dead)
+    stats = ingestor.stats
+    assert (stats["rejected"], stats["written"], stats["store_problem"]) == (2, 58, "")
+
+
+def test_a_database_dropped_mid_stream_holds_the_points_until_it_is_back(
+    own_influxd: Influxd, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """404 `database not found` is about the store: nothing is rejected. The writer's retry
+    creates the database again (as at start, where the user may) and replays the spool."""
+    store = influx(own_influxd)
+    ingestor = Ingestor(store, feed="test", batch_size=40, spool_dir=tmp_path / "spool")
+    for i in range(50):
+        ingestor.handle(*camera(i))
+    ingestor.flush()
+    own_influxd.query("DROP DATABASE ingest")
+    durable: list[int] = []
+    with caplog.at_level(logging.ERROR, logger="feeds.ingest"):
+        for i in range(50, 250):
+            ingestor.handle(*camera(i), on_durable=lambda i=i: durable.append(i))
+        ingestor.flush()
+        assert durable == list(range(50, 250))
+        wait_for(lambda: ingestor.stats["written"] == 250)
+    ingestor.close()
+    assert stored_cameras(store) == [f"cam-{i:05d}" for i in range(50, 250)]
+    assert sum("database not found" in m for m in caplog.messages) == 1  # once, not per retry
+    assert ingestor.stats["rejected"] == 0 and ingestor.stats["spooled"] == 0
+    frame = store.points("camera_status", NOW - timedelta(hours=1), NOW + timedelta(hours=1))
+    assert len(frame) == 200  # each message once
+
+
+def test_a_user_that_may_not_write_holds_everything_back_until_it_may(
+    secured_influxd: Influxd, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    secured_influxd.query("CREATE DATABASE ingest", ADMIN)
+    secured_influxd.query("CREATE USER feeder WITH PASSWORD 'f'", ADMIN)
+    secured_influxd.query("GRANT READ ON ingest TO feeder", ADMIN)
+    store = InfluxStore(
+        f"influxdb://feeder:f@127.0.0.1:{secured_influxd.port}/ingest", timeout_seconds=2, retries=0
+    )
+    ingestor = Ingestor(store, feed="test", batch_size=40, spool_dir=tmp_path / "spool")
+    with caplog.at_level(logging.ERROR, logger="feeds.ingest"):
+        for i in range(100):
+            ingestor.handle(*camera(i))
+        ingestor.flush()  # durable: in the spool
+        time.sleep(2)  # retries at 0.5 and 1.5 s, refused again
+    stats = ingestor.stats
+    assert (stats["rejected"], stats["written"], stats["spooled"]) == (0, 0, 100)
+    assert not stats["store_up"] and "not authorized" in stats["store_problem"]
+    assert sum("not authorized" in m for m in caplog.messages) == 1  # once, not per retry
+    secured_influxd.query("GRANT ALL ON ingest TO feeder", ADMIN)  # read and write
+    wait_for(lambda: ingestor.stats["written"] == 100, timeout=30)
+    ingestor.close()
+    assert stored_cameras(store) == [f"cam-{i:05d}" for i in range(100)]
+    assert ingestor.stats["store_problem"] == ""
+
+
+def test_batches_over_the_servers_request_limit_are_split_not_rejected(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    server = Influxd(tmp_path_factory.mktemp("small-requests"), max_body_size=2000)
+    server.start()
+    try:
+        store = influx(server)
+        ingestor = Ingestor(store, feed="test", batch_size=1000)
+        ingestor.handle_batch([(*camera(i), NOW) for i in range(1000)])
+        ingestor.close()
+        assert stored_cameras(store) == [f"cam-{i:05d}" for i in range(1000)]
+    finally:
+        server.stop()
+    assert ingestor.stats["rejected"] == 0
+    assert store.lines_per_request < 1000  # smaller requests, not one per point

@@ -201,21 +201,28 @@ def test_broker_restart_mid_stream_loses_nothing_the_broker_acknowledged(
     broker.stop()
 
 
-def test_store_down_spools_and_replays_without_losing_a_message(
-    mosquitto: Mosquitto, tmp_path: Path
-) -> None:
-    (tmp_path / "influxd").mkdir()
-    server = Influxd(tmp_path / "influxd")
-    server.start()
-    settings = worker_settings(mosquitto.url, f"influxdb://127.0.0.1:{server.port}/wall", tmp_path)
+def checked_store(settings: Settings) -> InfluxStore:
     store = InfluxStore(settings.store, timeout_seconds=2, retries=0)
     store.check()
+    return store
+
+
+def publish_and_wait_until_stored(publisher: Publisher, store: Store, camera_ids: list[str]):
+    for camera_id in camera_ids:
+        publisher.camera(camera_id)
+    wait_for(lambda: stored(store) >= set(camera_ids), what="published cameras stored")
+
+
+def test_store_down_spools_and_replays_without_losing_a_message(
+    mosquitto: Mosquitto, own_influxd: Influxd, tmp_path: Path
+) -> None:
+    server = own_influxd
+    settings = worker_settings(mosquitto.url, f"influxdb://127.0.0.1:{server.port}/wall", tmp_path)
+    store = checked_store(settings)
     publisher = Publisher(mosquitto.port)
     try:
         with running(settings, store) as worker:
-            for camera_id in ids(0, 200):
-                publisher.camera(camera_id)
-            wait_for(lambda: len(stored(store)) == 200, what="first part stored")
+            publish_and_wait_until_stored(publisher, store, ids(0, 200))
             server.stop()
             for camera_id in ids(200, 500):
                 publisher.camera(camera_id)
@@ -226,7 +233,39 @@ def test_store_down_spools_and_replays_without_losing_a_message(
             wait_for(lambda: worker.ingestor.stats["spooled"] == 0, what="spool emptied")
     finally:
         publisher.close()
-        server.stop()
+
+
+def test_a_database_dropped_mid_stream_loses_nothing_and_the_worker_carries_on(
+    mosquitto: Mosquitto, own_influxd: Influxd, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A dropped database is about the store, not the messages (influxd answers 404 `database
+    not found`, or 500 `shard not found` to a write racing the drop): none is acknowledged
+    before its points are in the store or the spool, and the same worker (no restart) writes
+    them all once the database is back, each once. Its feed_health says why it was held up."""
+    url = f"influxdb://127.0.0.1:{own_influxd.port}/wall"
+    settings = replace(worker_settings(mosquitto.url, url, tmp_path), feed_health_seconds=0.1)
+    store = checked_store(settings)
+    publisher = Publisher(mosquitto.port)
+    try:
+        with running(settings, store) as worker:
+            publish_and_wait_until_stored(publisher, store, ids(0, 200))
+            own_influxd.query("DROP DATABASE wall")
+            for camera_id in ids(200, 500):
+                publisher.camera(camera_id)
+            wait_for(lambda: "store does not take writes" in caplog.text, what="refusal logged")
+            wait_for(lambda: len(publisher.acked) == 500, what="all acknowledged")
+            wait_for(lambda: worker.ingestor.stats["store_up"], what="store back")
+            wait_for(lambda: stored(store) == set(ids(200, 500)), what="all stored")
+            assert worker.ingestor.stats["rejected"] == 0
+    finally:
+        publisher.close()
+    frame = store.points("camera_status", START - timedelta(hours=1), START + timedelta(hours=1))
+    assert len(frame) == 300  # each message once
+    now = datetime.now(UTC)
+    health = store.points("feed_health", now - timedelta(minutes=5), now + timedelta(seconds=1))
+    problems = set(health["store_problem"]) - {""}
+    assert problems and all("not found" in problem for problem in problems)
+    assert health.sort_values("time")["store_problem"].iloc[-1] == ""
 
 
 def test_workers_in_one_shared_group_split_the_stream(

@@ -134,6 +134,41 @@ def test_a_store_that_cannot_be_reached_loses_nothing_the_next_poll_writes_it_al
     assert sorted(saved["versions"]) == ["41", "42"]
 
 
+def test_a_point_the_store_refuses_is_left_out_and_the_poll_commits_the_rest(
+    influxd, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without this, the same refused point failed every poll forever and nothing after it
+    was ever written."""
+    from tests.conftest import influx_store_url
+    from wall.store import Point
+
+    server = Open311Fixture().start()
+    server.requests = [request(61, 3, lat=None, long=None), request(62, 2), request(63, 1)]
+    caplog.set_level(logging.WARNING)
+    with open_store(Settings(store=influx_store_url(influxd))) as store:
+        store.check()  # a report whose latitude was once stored as text: numbers now conflict
+        store.write([Point("field_report", {"report_id": "0"}, {"lat": "?"}, datetime.now(UTC))])
+        try:
+            source = open311_source(server, tmp_path)
+            worker = PollWorker(store, [source])
+            worker.poll(source)
+            worker.poll(source)  # moves on: nothing new, nothing failing
+        finally:
+            server.stop()
+        stored = sorted(r["report_id"] for r in reports(store))
+        health = worker.health["open311"]
+    assert stored == ["0", "61"]  # 62 and 63 carry a numeric latitude
+    assert (health.written, health.rejected, health.failures) == (1, 2, 0)
+    assert sorted(json.loads((tmp_path / "open311.json").read_text())["versions"]) == [
+        "61",
+        "62",
+        "63",
+    ]
+    refused = [m for m in caplog.messages if "the store refused a point" in m]
+    assert len(refused) == 1 and "field type conflict" in refused[0]  # once per reason
+    assert any(f'"report_id": "{rid}"' in refused[0] for rid in ("62", "63"))  # its content
+
+
 def test_each_poll_writes_the_sources_health_so_the_wall_sees_a_quiet_feed(
     store: Store, tmp_path: Path
 ) -> None:

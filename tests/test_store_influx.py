@@ -3,6 +3,7 @@ and data the server refuses. All against real influxd processes."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -13,9 +14,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
+from tests.conftest import ADMIN
 from tests.servers import Influxd, free_port
 from wall.settings import Settings, SettingsError
-from wall.store import Point, StoreError, StoreUnavailable, open_store
+from wall.store import Point, PointsRefused, StoreError, StoreUnavailable, open_store
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
@@ -25,14 +27,13 @@ def wifi(ap: str, minute: int, clients: float | int) -> Point:
 
 
 @pytest.fixture(scope="module")
-def secured_influxd(tmp_path_factory) -> Iterator[Influxd]:
-    server = Influxd(tmp_path_factory.mktemp("influxd-auth"), auth=True)
+def limited_influxd(tmp_path_factory) -> Iterator[Influxd]:
+    """Requests of at most 4,000 bytes (gzipped) and 3 values per tag key: limits a city meets
+    at its own size, reached here with a few points."""
+    server = Influxd(
+        tmp_path_factory.mktemp("influxd-limits"), max_body_size=4000, max_values_per_tag=3
+    )
     server.start()
-    requests.post(
-        server.url + "/query",
-        data={"q": "CREATE USER ioc WITH PASSWORD 'mật khẩu' WITH ALL PRIVILEGES"},
-        timeout=10,
-    ).raise_for_status()
     yield server
     server.stop()
 
@@ -118,9 +119,13 @@ def test_refused_data_is_a_clear_error_and_the_good_points_around_it_land(influx
     with open_store(Settings(store=influx_store_url(influxd))) as store:
         store.check()
         store.write([wifi("ap1", 0, 10)])  # clients is an integer field from now on
-        with pytest.raises(StoreError, match="clients") as caught:
-            store.write([wifi("ap2", 1, 11), wifi("ap3", 1, 2.5), wifi("ap4", 1, 12)])
+        bad = wifi("ap3", 1, 2.5)
+        with pytest.raises(PointsRefused, match="clients") as caught:
+            store.write([wifi("ap2", 1, 11), bad, wifi("ap4", 1, 12), wifi("ap5", 1, 7.5)])
         assert not isinstance(caught.value, StoreUnavailable)
+        assert [point for point, _ in caught.value.refused] == [bad, wifi("ap5", 1, 7.5)]
+        assert "field type conflict" in caught.value.refused[0][1]
+        assert caught.value.written == 2
         latest = store.latest("wifi_usage", "ap_id")
         assert latest[["ap_id", "clients"]].values.tolist() == [
             ["ap1", 10],
@@ -216,3 +221,75 @@ def test_a_frame_is_sent_as_the_lines_of_its_points() -> None:
     assert encode_frame(frame_columns("camera_status", frame, tags)) == [
         encode_point(p) for p in frame_points("camera_status", frame, tags)
     ]
+
+
+# -- refusals about the store, not the points: StoreUnavailable, never PointsRefused -----------
+
+
+def test_a_missing_database_is_a_store_failure_not_a_refused_point(influxd) -> None:
+    """404 `database not found` (a dropped database; on InfluxDB 2 a missing DBRP mapping)."""
+    store = open_store(Settings(store=f"influxdb://127.0.0.1:{influxd.port}/never_created"))
+    with pytest.raises(StoreUnavailable, match="database not found"):
+        store.write([wifi("ap1", 0, 1)])
+
+
+def test_a_user_that_may_not_write_is_a_store_failure_until_it_may(secured_influxd) -> None:
+    secured_influxd.query("CREATE DATABASE readonly", ADMIN)
+    secured_influxd.query("CREATE USER reader WITH PASSWORD 'r'", ADMIN)
+    secured_influxd.query("GRANT READ ON readonly TO reader", ADMIN)
+    store = open_store(
+        Settings(store=f"influxdb://reader:r@127.0.0.1:{secured_influxd.port}/readonly")
+    )
+    with pytest.raises(StoreUnavailable, match=r"403.*not authorized"):
+        store.write([wifi("ap1", 0, 1)])
+    secured_influxd.query("GRANT WRITE ON readonly TO reader", ADMIN)
+    assert store.write([wifi("ap1", 0, 1)]) == 1
+
+
+def test_a_request_over_the_size_limit_is_split_and_one_point_over_it_is_a_store_failure(
+    limited_influxd,
+) -> None:
+    store = open_store(Settings(store=f"influxdb://127.0.0.1:{limited_influxd.port}/big"))
+    store.check()
+    points = [wifi("ap1", minute, minute) for minute in range(3000)]
+    assert store.write(points) == 3000
+    assert store.lines_per_request < 3000  # halved until the requests fit, and kept
+    frame = store.points("wifi_usage", T0, T0 + timedelta(days=3))
+    assert frame["clients"].tolist() == list(range(3000))
+    huge = Point("wifi_usage", {"ap_id": "ap1"}, {"note": os.urandom(6000).hex()}, T0)
+    with pytest.raises(StoreUnavailable, match="413"):
+        store.write([wifi("ap2", minute, 1) for minute in range(300)] + [huge])
+    assert store.lines_per_request >= 100  # one huge point does not make every request small
+
+
+def test_the_tag_values_limit_is_a_store_failure_not_a_refused_point(limited_influxd) -> None:
+    """max-values-per-tag answers 400 `partial write`, as a refused point does; but the points
+    are fine, the city outgrew the setting: they must wait for it to be raised, not be dropped."""
+    store = open_store(Settings(store=f"influxdb://127.0.0.1:{limited_influxd.port}/tags"))
+    store.check()
+    for ap in ("ap1", "ap2", "ap3"):
+        store.write([wifi(ap, 0, 1)])
+    with pytest.raises(StoreUnavailable, match="max-values-per-tag"):
+        store.write([wifi("ap1", 1, 2), wifi("ap4", 1, 2)])
+
+
+def test_one_refused_point_among_5000_costs_a_bounded_number_of_requests(influxd) -> None:
+    with open_store(Settings(store=f"influxdb://127.0.0.1:{influxd.port}/bisect")) as direct:
+        direct.check()
+        direct.write([wifi("ap0", 0, 1)])  # clients: an integer field
+    proxy = FlakyProxy(influxd.url, [])
+    try:
+        store = open_store(Settings(store=f"influxdb://127.0.0.1:{proxy.port}/bisect"))
+        points = [wifi(f"ap{i % 50}", 1 + i // 50, i) for i in range(5000)]
+        points[3217] = wifi("ap17", 1 + 3217 // 50, 0.5)
+        with pytest.raises(PointsRefused) as caught:
+            store.write(points)
+        requests_made = proxy.requests
+    finally:
+        proxy.close()
+    assert [point for point, _ in caught.value.refused] == [points[3217]]
+    assert caught.value.written == 4999
+    assert requests_made <= 1 + 2 * 13  # the batch, then both halves at each of ceil(log2 5000)
+    print(f"one refused point in 5,000: {requests_made} requests")
+    frame = direct.points("wifi_usage", T0 + timedelta(minutes=1), T0 + timedelta(days=1))
+    assert len(frame) == 4999

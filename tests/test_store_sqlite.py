@@ -5,8 +5,10 @@ from __future__ import annotations
 import multiprocessing
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from wall.settings import Settings
-from wall.store import Point, open_store
+from wall.store import Point, PointsRefused, StoreUnavailable, open_store
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 BATCHES, CAMERAS = 40, 50
@@ -159,3 +161,48 @@ def test_changes_of_a_boolean_found_in_the_text_agree_with_its_parsed_values(tmp
             (1, bool),
             (4, bool),
         ]
+
+
+def test_a_point_a_constraint_refuses_is_refused_alone_and_the_others_are_written(
+    tmp_path,
+) -> None:
+    """A constraint about a row (here a trigger an administrator added) refuses that point only."""
+    import sqlite3
+
+    path = tmp_path / "ioc.db"
+    with open_store(Settings(store=f"sqlite:///{path}")) as store:
+        store.check()
+        with sqlite3.connect(path) as conn:
+            conn.execute(
+                "CREATE TRIGGER no_negative BEFORE INSERT ON points "
+                "WHEN json_extract(NEW.fields, '$.clients') < 0 "
+                "BEGIN SELECT RAISE(ABORT, 'clients cannot be negative'); END"
+            )
+        points = [
+            Point("wifi_usage", {"ap_id": f"ap{i}"}, {"clients": -1 if i == 3 else i}, T0)
+            for i in range(8)
+        ]
+        try:
+            store.write(points)
+        except PointsRefused as exc:
+            assert [(p, "negative" in why) for p, why in exc.refused] == [(points[3], True)]
+            assert exc.written == 7
+        else:
+            raise AssertionError("the trigger's refusal was not reported")
+        assert sorted(store.latest("wifi_usage", "ap_id")["ap_id"]) == [
+            f"ap{i}" for i in range(8) if i != 3
+        ]
+
+
+def test_a_locked_database_is_a_store_failure_not_a_refused_point(tmp_path) -> None:
+    import sqlite3
+
+    path = tmp_path / "ioc.db"
+    with open_store(Settings(store=f"sqlite:///{path}", influx_timeout_seconds=0.2)) as store:
+        store.check()
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(StoreUnavailable, match="locked"):
+            store.write([Point("wifi_usage", {"ap_id": "ap1"}, {"clients": 1}, T0)])
+        other.execute("ROLLBACK")
+        assert store.write([Point("wifi_usage", {"ap_id": "ap1"}, {"clients": 1}, T0)]) == 1

@@ -49,7 +49,15 @@ FEED_HEALTH = Measurement(
     "feed_health",
     entity="feed",
     tags=("feed",),
-    fields=("received", "written", "rejected", "spooled", "last_message_age_s", "lag_s"),
+    fields=(
+        "received",
+        "written",
+        "rejected",
+        "spooled",
+        "last_message_age_s",
+        "lag_s",
+        "store_problem",
+    ),
 )
 MEASUREMENTS = (CAMERA_STATUS, WIFI_USAGE, FIELD_REPORT, KPI, FEED_HEALTH)
 

@@ -44,11 +44,55 @@ class StoreError(Exception):
 
 
 class StoreUnavailable(StoreError):
-    """The store could not be reached (after retries). Retrying later may help."""
+    """A failure of the store itself, whatever the points: unreachable (after retries), its
+    configuration (database missing), its permissions (may not write), its limits (request
+    size, series or tag values). Nothing is wrong with the data: keep it and retry later."""
 
 
 class InvalidPoint(StoreError, ValueError):
     """A point (or event) that cannot be stored; the message names what is wrong."""
+
+
+class PointsRefused(StoreError):
+    """The store refused some points of a write for what they are (a field whose type
+    changed, a value the server rejects); every other point of the write is stored.
+
+    `refused`: (point, the server's reason) pairs; `written`: how many points were stored."""
+
+    def __init__(self, refused: list[tuple[Point, str]], written: int):
+        super().__init__(
+            f"the store refused {len(refused)} point(s), the first: {refused[0][1]}"
+            if refused
+            else "the store refused no point"
+        )
+        self.refused = refused
+        self.written = written
+
+
+class RequestRefused(StoreError):
+    """One request of a write that the server refused for (some of) its points' content;
+    `refused_items` finds which ones."""
+
+
+def refused_items(
+    items: Sequence[Any], refusal: RequestRefused, send: Callable[[Sequence[Any]], None]
+) -> list[tuple[int, str]]:
+    """(index, reason) of the items of a refused request that the server refuses on their own.
+
+    Bisection: each refused half is sent again (writes are idempotent) until single items are
+    left, so one bad item in a batch of n costs 2 × ceil(log2 n) more requests, not n. A half
+    that now fails for a reason about the store raises (StoreUnavailable) like any write.
+    """
+    if len(items) == 1:
+        return [(0, str(refusal))]
+    middle = len(items) // 2
+    found: list[tuple[int, str]] = []
+    for offset, half in ((0, items[:middle]), (middle, items[middle:])):
+        try:
+            send(half)
+        except RequestRefused as exc:
+            found += [(offset + i, reason) for i, reason in refused_items(half, exc, send)]
+    return found
 
 
 @lru_cache(maxsize=4096)  # the same few names are in every point
@@ -412,7 +456,11 @@ class Store(ABC):
 
     @abstractmethod
     def write(self, points: Iterable[Point]) -> int:
-        """Write points in batches; returns how many. Idempotent per (series, time)."""
+        """Write points in batches; returns how many. Idempotent per (series, time).
+
+        Raises PointsRefused when the store refused some points for what they are (the others
+        are stored), StoreUnavailable (or SettingsError) when it failed for a reason about
+        itself: then nothing may be dropped, the whole write is to be tried again later."""
 
     @abstractmethod
     def write_frame(self, measurement: str, frame: pd.DataFrame, tags: Sequence[str]) -> int:

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -25,6 +26,8 @@ from wall.store.base import (
     Event,
     FieldFilter,
     Point,
+    PointsRefused,
+    RequestRefused,
     Store,
     StoreError,
     StoreUnavailable,
@@ -36,6 +39,7 @@ from wall.store.base import (
     field_filter_values,
     frame_columns,
     points_frame,
+    refused_items,
     tag_filter_values,
     to_ms,
     without_matching,
@@ -68,12 +72,29 @@ MAX_SILENT_ENTITIES_ASKED = 1000
 EARLIEST_NS = -9_223_372_036_854_775_806
 
 MAX_LINES_PER_REQUEST = 5000
+# A 413 lowers the lines sent per request from then on, never below this: one oversized point
+# must not turn every later write into a request per point.
+MIN_LINES_PER_REQUEST = 100
 EVENT_MEASUREMENT = "event_log"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# A write answered with one of these was refused for some of its points (InfluxDB 1.x: 400
+# "partial write: field type conflict …", "unable to parse …", "points beyond retention
+# policy"; 2.x/3.x also 422), and the server kept the others. Every other refusal (404 database
+# not found, 403 may not write, 413 too large, …) is about the store: nothing is dropped for it.
+POINT_STATUSES = frozenset({400, 422})
+# …except these 400s: limits of the store's configuration, not faults of the points (the city
+# outgrew the setting). Their points wait, like in an outage, until the limit is raised.
+STORE_LIMITS = ("max-values-per-tag limit exceeded", "max-series-per-database limit exceeded")
+TOO_LARGE = 413
 # Connections kept open to the server, at least as many as threads asking at once (a wall asks
 # a screen's parts and its hourly reads from scratch at the same time: up to 12 threads). Past
 # this, urllib3 drops each extra connection after its request, with a warning.
 CONNECTIONS_KEPT = 32
+
+
+class RequestTooLarge(StoreUnavailable):
+    """413: the server's request size limit. Smaller requests may pass; one line that does not
+    is a limit of the store (a point is at most a few KiB), not a fault of the point."""
 
 
 class InfluxStore(Store):
@@ -93,6 +114,7 @@ class InfluxStore(Store):
         self.timeout_seconds = timeout_seconds
         self.retries = retries
         self.backoff_seconds = backoff_seconds
+        self.lines_per_request = MAX_LINES_PER_REQUEST  # lowered by a 413 (max-body-size)
         self.session = requests.Session()
         self.session.mount(f"{scheme}://", HTTPAdapter(pool_maxsize=CONNECTIONS_KEPT))
         if parts.username:  # InfluxDB 1.x users; 2.x takes a user name and a token this way too
@@ -165,7 +187,9 @@ class InfluxStore(Store):
             raise StoreError(f"InfluxDB cut the result short (max-row-limit?) for: {q}")
         return result.get("series", [])
 
-    def _write_lines(self, lines: list[str], precision: str) -> None:
+    def _post_lines(self, lines: Sequence[str], precision: str) -> None:
+        """One /write request; raises RequestRefused when the server refused some of the lines
+        for what they are, StoreUnavailable (RequestTooLarge) or SettingsError otherwise."""
         body = gzip.compress("\n".join(lines).encode("utf-8"), compresslevel=1)
         response = self._request(
             "POST",
@@ -174,7 +198,56 @@ class InfluxStore(Store):
             data=body,
             headers={"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"},
         )
-        self._raise_for_client_error(response, f"a write of {len(lines)} lines")
+        status = response.status_code
+        if status < 300:
+            return
+        if status == 401:
+            self._raise_for_client_error(response, "a write")  # a SettingsError
+        text = _error_text(response)
+        if status == TOO_LARGE:
+            raise RequestTooLarge(
+                f"InfluxDB at {self.base_url} refused a write of {len(lines)} line(s) as too "
+                f"large (413, its [http] max-body-size): {text}"
+            )
+        if status in POINT_STATUSES and not any(limit in text for limit in STORE_LIMITS):
+            raise RequestRefused(f"InfluxDB refused the point ({status}): {text}")
+        raise StoreUnavailable(
+            f"InfluxDB at {self.base_url} refused writes to database {self.database!r} "
+            f"({status}): {text}"
+        )
+
+    def _write_lines(self, lines: Sequence[str], precision: str) -> list[tuple[int, str]]:
+        """Write lines in requests of at most `lines_per_request`; returns (index, reason) of
+        the lines the server refused for what they are (every other line is stored). A request
+        too large for the server is halved until it passes (down to one line)."""
+        refused: list[tuple[int, str]] = []
+        start, size = 0, self.lines_per_request
+        while start < len(lines):
+            chunk = lines[start : start + size]
+            try:
+                self._post_lines(chunk, precision)
+            except RequestTooLarge:
+                if len(chunk) == 1:
+                    raise
+                size = len(chunk) // 2
+                self._send_fewer_lines(max(size, MIN_LINES_PER_REQUEST))
+                continue
+            except RequestRefused as refusal:
+                send = partial(self._post_lines, precision=precision)
+                refused += [(start + i, why) for i, why in refused_items(chunk, refusal, send)]
+            start += len(chunk)
+            size = self.lines_per_request
+        return refused
+
+    def _send_fewer_lines(self, lines_per_request: int) -> None:
+        if lines_per_request < self.lines_per_request:
+            self.lines_per_request = lines_per_request
+            log.warning(
+                "InfluxDB at %s refused a request as too large (413, its max-body-size): "
+                "sending at most %d lines per request from now on",
+                self.base_url,
+                lines_per_request,
+            )
 
     # -- Store ---------------------------------------------------------------------------
 
@@ -188,18 +261,25 @@ class InfluxStore(Store):
             log.info("InfluxDB did not create database %s: %s", self.database, exc)
 
     def write(self, points: Iterable[Point]) -> int:
-        written = 0
-        for lines in _chunks(map(encode_point, points), MAX_LINES_PER_REQUEST):
-            self._write_lines(lines, precision="ms")
-            written += len(lines)
-        return written
+        points = list(points)
+        refused = self._write_lines([encode_point(p) for p in points], precision="ms")
+        if refused:
+            raise PointsRefused(
+                [(points[i], why) for i, why in refused], len(points) - len(refused)
+            )
+        return len(points)
 
     def write_frame(self, measurement: str, frame: pd.DataFrame, tags: Sequence[str]) -> int:
         columns = frame_columns(measurement, frame, tags)
+        refused = 0
         for start in range(0, len(columns), MAX_LINES_PER_REQUEST):
-            self._write_lines(
-                encode_frame(columns.rows(start, start + MAX_LINES_PER_REQUEST)), "ms"
-            )
+            lines = encode_frame(columns.rows(start, start + MAX_LINES_PER_REQUEST))
+            refused_here = self._write_lines(lines, "ms")
+            if refused_here and not refused:
+                first = f"row {start + refused_here[0][0]}: {refused_here[0][1]}"
+            refused += len(refused_here)
+        if refused:
+            raise StoreError(f"InfluxDB refused {refused} rows of the {measurement} frame; {first}")
         return len(columns)
 
     def points(
@@ -356,9 +436,9 @@ class InfluxStore(Store):
         return points_frame(_rows(series), leading=[*by, *names])
 
     def append_events(self, events: Iterable[Event]) -> None:
-        lines = [_encode_event(e) for e in events]
-        for chunk in _chunks(iter(lines), MAX_LINES_PER_REQUEST):
-            self._write_lines(chunk, precision="ns")
+        refused = self._write_lines([_encode_event(e) for e in events], precision="ns")
+        if refused:
+            raise StoreError(f"InfluxDB refused {len(refused)} event(s): {refused[0][1]}")
 
     def events(
         self, stream: str, key: str | None = None, since: datetime | None = None

@@ -35,6 +35,8 @@ from wall.store.base import (
     FieldFilter,
     FrameColumns,
     Point,
+    PointsRefused,
+    RequestRefused,
     Store,
     StoreError,
     StoreUnavailable,
@@ -47,6 +49,7 @@ from wall.store.base import (
     field_filter_values,
     frame_columns,
     points_frame,
+    refused_items,
     tag_filter_values,
     to_ms,
 )
@@ -206,16 +209,19 @@ class SQLiteStore(Store):
 
     def write(self, points: Iterable[Point]) -> int:
         conn = self._connection()
-        written = 0
-        batch: list[tuple] = []
-        for point in points:
-            batch.append(_point_row(point))
-            if len(batch) >= WRITE_BATCH:
-                written += self._write_batch(conn, batch)
-                batch = []
-        if batch:
-            written += self._write_batch(conn, batch)
-        return written
+        points = list(points)
+        refused: list[tuple[Point, str]] = []
+        send = functools.partial(self._write_batch, conn)
+        for start in range(0, len(points), WRITE_BATCH):
+            chunk = points[start : start + WRITE_BATCH]
+            rows = [_point_row(point) for point in chunk]
+            try:
+                send(rows)
+            except RequestRefused as refusal:  # rolled back: the others are written again
+                refused += [(chunk[i], why) for i, why in refused_items(rows, refusal, send)]
+        if refused:
+            raise PointsRefused(refused, len(points) - len(refused))
+        return len(points)
 
     def write_frame(self, measurement: str, frame: pd.DataFrame, tags: Sequence[str]) -> int:
         columns = frame_columns(measurement, frame, tags)
@@ -245,7 +251,9 @@ class SQLiteStore(Store):
                 conn.execute("BEGIN IMMEDIATE")
                 conn.executemany(UPSERT_POINT, rows)
                 conn.executemany(UPSERT_LATEST, rows if newest is None else newest)
-        except sqlite3.OperationalError as exc:
+        except sqlite3.IntegrityError as exc:  # a constraint (or trigger) refused a row
+            raise RequestRefused(f"SQLite store {self.path} refused the point: {exc}") from exc
+        except sqlite3.Error as exc:  # disk full, read-only, locked, not a database: the store
             raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
         return len(rows)
 
