@@ -209,7 +209,12 @@ class PollWorker:
     def _run_source(self, source: Source, stop: threading.Event, polls: int | None) -> None:
         done = 0
         while not stop.is_set():
-            delay = self.poll(source)
+            try:
+                delay = self.poll(source)
+            except Exception as exc:  # saving its state failed (a full disk), or a bug: the
+                # source goes on after a backoff, as after a failed fetch, never stops silently
+                log.exception("%s: poll failed after its fetch", source.name)
+                delay = self._failed(source, f"unexpected {type(exc).__name__}: {exc}", None)
             done += 1
             if done == polls or stop.wait(delay):
                 return

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from feeds.http_sources import HttpStatusSource
+from feeds.http_sources import Batch, HttpStatusSource
 from feeds.open311 import Open311Config, Open311Source
 from feeds.poll_worker import PollWorker, backoff_delay
 from tests.poll_fixtures import JsonServer, Open311Fixture, Reply
@@ -258,3 +258,32 @@ def test_a_state_folder_that_cannot_be_written_is_a_bad_setting(tmp_path: Path) 
     assert bad.stderr.read().startswith(
         f"feeds: bad setting IOC_POLL_STATE_DIR: cannot keep the poll state in '{blocker}'"
     )
+
+
+class SourceWhoseFirstCommitFails:
+    """A source whose state cannot be saved once (a bug, or a disk that refuses it)."""
+
+    name, interval = "flaky_state", 0.01
+
+    def __init__(self) -> None:
+        self.fetches = 0
+
+    def fetch(self, received_at: datetime) -> Batch:
+        self.fetches += 1
+        return Batch(received=1)
+
+    def commit(self, batch: Batch) -> None:
+        if self.fetches == 1:
+            raise RuntimeError("state not saved")
+
+
+def test_a_source_whose_poll_fails_after_its_fetch_is_polled_again_not_stopped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = SourceWhoseFirstCommitFails()
+    with open_store(Settings(store=f"sqlite:///{tmp_path / 'ioc.db'}")) as store:
+        worker = PollWorker(store, [source], backoff_max=0.05)
+        worker.run(threading.Event(), polls_each=3)
+    assert source.fetches == 3
+    assert worker.health["flaky_state"].failures == 0  # the later polls succeeded
+    assert any("poll failed after its fetch" in m for m in caplog.messages)
