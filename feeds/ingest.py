@@ -350,9 +350,16 @@ class Ingestor:
                     self._spool_full_logged = True
                 self._pause(self._next_retry - time.monotonic())
                 continue
-            except OSError as exc:
-                log.error("cannot write to spool %s: %s; retrying", self.spool.folder, exc)
-                self._pause(RETRY_MAX_SECONDS)
+            except OSError as exc:  # a full disk: hold back new messages, as for a full spool
+                if not self._spool_full_logged:
+                    log.error(
+                        "cannot write to spool %s (%s): holding back new messages until the "
+                        "store or the spool takes them",
+                        self.spool.folder,
+                        exc,
+                    )
+                    self._spool_full_logged = True
+                self._pause(min(self._next_retry - time.monotonic(), RETRY_MAX_SECONDS))
                 continue
             with self._cond:
                 self.spooled_total += len(points)
@@ -370,9 +377,9 @@ class Ingestor:
         except (StoreError, SettingsError) as exc:
             self._store_failed(exc)
             return False
-        if replayed:
+        if replayed:  # an empty segment (left by a full disk) asked nothing of the store
             log.info("store answers again: replayed %d spooled points", replayed)
-        self._store_answered()
+            self._store_answered()
         return True
 
     def _store_write(self, points: list[Point]) -> None:

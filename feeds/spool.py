@@ -9,6 +9,7 @@ reported durable, so its messages were never acknowledged and the broker sends t
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
@@ -98,9 +99,13 @@ class Spool:
         if self._writing is None or self._sizes[self._writing] >= self.segment_bytes:
             self._open_new_segment()
         assert self._handle is not None and self._writing is not None
-        self._handle.write(record)
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        try:
+            self._handle.write(record)
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError:
+            self._cut_back()  # no torn record in the middle of a segment
+            raise
         self._sizes[self._writing] += len(record)
         self._total_bytes += len(record)
         self._known_points += len(points)
@@ -152,6 +157,18 @@ class Spool:
         self._writing = segment
         self._segments.append(segment)
         self._sizes[segment] = 0
+
+    def _cut_back(self) -> None:
+        """After a failed append (a full disk): the segment back to its last whole record, and
+        a new segment for the next append."""
+        assert self._handle is not None and self._writing is not None
+        segment, size = self._writing, self._sizes[self._writing]
+        with contextlib.suppress(OSError):  # the unflushed rest goes with the handle
+            self._handle.close()
+        self._handle, self._writing = None, None
+        with contextlib.suppress(OSError), segment.open("r+b") as handle:
+            handle.truncate(size)
+            os.fsync(handle.fileno())
 
     def _close_writing(self) -> None:
         if self._handle is not None:

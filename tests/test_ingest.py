@@ -378,3 +378,64 @@ def test_batches_over_the_servers_request_limit_are_split_not_rejected(
         server.stop()
     assert ingestor.stats["rejected"] == 0
     assert store.lines_per_request < 1000  # smaller requests, not one per point
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A real file system of 1 MiB (tmpfs), grown later by a remount: a disk that fills up."""
+    import subprocess
+
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here: {mounted.stderr.decode().strip()}")
+
+    def grow() -> None:
+        subprocess.run(["mount", "-o", "remount,size=64m", str(folder)], check=True)
+
+    try:
+        yield folder, grow
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_a_full_disk_holds_back_new_messages_and_loses_nothing_acknowledged(
+    small_disk, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The store and the spool on one disk that fills up: the worker stops taking messages
+    (the broker keeps them), says why once, and writes everything once there is room."""
+    folder, grow = small_disk
+    caplog.set_level(logging.INFO)
+    store = open_store(Settings(store=f"sqlite:///{folder / 'ioc.db'}"))
+    ingestor = Ingestor(store, feed="test", batch_size=100, spool_dir=folder / "spool")
+    acknowledged: list[int] = []
+    handled: list[int] = []
+
+    def publish() -> None:
+        for i in range(20_000):
+            ingestor.handle(*camera(i), on_durable=lambda i=i: acknowledged.append(i))
+            handled.append(i)
+
+    sender = threading.Thread(target=publish, daemon=True)
+    sender.start()
+    wait_for(lambda: any("holding back new messages" in m for m in caplog.messages), 60)
+    time.sleep(1)
+    held_at = len(handled)
+    time.sleep(1)
+    assert sender.is_alive() and len(handled) == held_at < 20_000  # not taking, not dropping
+    acknowledged_while_full = set(acknowledged)
+    grow()
+    sender.join(60)
+    assert not sender.is_alive()
+    ingestor.close()
+    assert stored_cameras(store) == sorted(f"cam-{i:05d}" for i in range(20_000))
+    assert acknowledged_while_full <= set(acknowledged) == set(range(20_000))
+    full = [m for m in caplog.messages if "holding back new messages" in m]
+    assert len(full) == 1, full  # once, not at every retry
+    down = [m for m in caplog.messages if "store does not take writes" in m]
+    assert len(down) == 1, down  # no flapping between "full" and "takes writes again"
+    assert not [r for r in caplog.records if r.exc_info]
+    store.close()
