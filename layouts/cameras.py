@@ -19,6 +19,7 @@ from layouts.common import (
     as_bool,
     empty_figure,
     figure,
+    figure_text,
     fmt_int,
     graph,
     mark,
@@ -331,7 +332,7 @@ def timeline_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     worst = spans.groupby("camera_id")["duration"].sum().sort_values(ascending=False)
     shown = list(worst.index[:TIMELINE_ROWS])
     spans = spans[spans["camera_id"].isin(shown)]
-    labels = [str(names.get(c, c)) for c in spans["camera_id"]]
+    labels = [figure_text(names.get(c, c)) for c in spans["camera_id"]]
     fig = figure(ctx, barmode="overlay", showlegend=True, bargap=0.25)
     ongoing_rows = spans["ongoing"].astype(bool)
     for ongoing, name, color, pattern in (
@@ -360,7 +361,7 @@ def timeline_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     fig["layout"]["yaxis"].update(
         autorange="reversed",
         categoryorder="array",
-        categoryarray=[str(names.get(c, c)) for c in shown],
+        categoryarray=[figure_text(names.get(c, c)) for c in shown],
     )
     return fig
 

@@ -297,15 +297,25 @@ def merged(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
     return base
 
 
+def figure_text(text: Any) -> str:
+    """Text as plotly shows it literally. Plotly reads a few HTML tags (<b>, <a href>, <br>…)
+    and entities in every text of a figure, so a ward named "<b>X</b>" would be drawn bold;
+    with & < > as entities it shows as written (nothing else changes, diacritics included).
+    Only for figures: Dash components already show their text as text."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def horizontal_bars(
     ctx: Context, labels: Sequence[str], values: Sequence[float], colors: str | Sequence[str]
 ) -> Figure:
-    """The wall's ranking chart: bars from the top down, each with its value beside it."""
+    """The wall's ranking chart: bars from the top down, each with its value beside it.
+    `labels` are plain text (a ward, a site), shown as written."""
+    labels = [figure_text(label) for label in labels]
     fig = figure(ctx, bargap=0.2)
     fig["data"].append(
         {
             "type": "bar",
-            "y": list(labels),
+            "y": labels,
             "x": list(values),
             "orientation": "h",
             "marker": {"color": colors},
@@ -318,7 +328,7 @@ def horizontal_bars(
     )
     layout = fig["layout"]
     # Every label shown, even when the bars are close: plotly would otherwise skip some.
-    layout["yaxis"].update(tickmode="array", tickvals=list(labels), autorange="reversed")
+    layout["yaxis"].update(tickmode="array", tickvals=labels, autorange="reversed")
     # A quarter past the longest bar, so its value fits beside it.
     layout["xaxis"].update(visible=False, range=[0, max(1.0, float(max(values))) * 1.25])
     return fig

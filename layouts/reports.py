@@ -16,6 +16,7 @@ from layouts.common import (
     age_text,
     empty_figure,
     figure,
+    figure_text,
     fmt_int,
     graph,
     horizontal_bars,
@@ -132,7 +133,9 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
                 "lat": part["lat"].round(MAP_DECIMALS),
                 "lon": part["lon"].round(MAP_DECIMALS),
                 "mode": "markers",
-                "name": f"{glyph} {ctx.t.label(REPORT_CATEGORIES, category)} ({len(part)})",
+                "name": figure_text(
+                    f"{glyph} {ctx.t.label(REPORT_CATEGORIES, category)} ({len(part)})"
+                ),
                 "marker": {
                     "size": 19 * ctx.scale * shrink,
                     "color": color,
@@ -148,7 +151,7 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
                 "lat": centres["lat"].round(MAP_DECIMALS),
                 "lon": centres["lon"].round(MAP_DECIMALS),
                 "mode": "text",
-                "text": centres["ward"],
+                "text": centres["ward"].map(figure_text),
                 "showlegend": False,
                 "textfont": {"size": 17 * ctx.scale, "color": "rgba(220,228,236,0.75)"},
             }

@@ -17,6 +17,7 @@ from layouts.common import (
     big_tile,
     empty_figure,
     figure,
+    figure_text,
     fmt_int,
     fmt_number,
     graph,
@@ -187,7 +188,7 @@ def top_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     if loaded.empty:
         return empty_figure(ctx)
     # Several access points share a site: the id keeps each bar its own row.
-    labels = [f"{r.site} ({r.ap_id})" for r in loaded.itertuples()]
+    labels = [figure_text(f"{r.site} ({r.ap_id})") for r in loaded.itertuples()]
     tones = [
         COLORS["bad"] if p >= 90 else COLORS["warn"] if p >= 75 else COLORS["ok"]
         for p in loaded["load_pct"]
