@@ -36,6 +36,7 @@ PARTS = ("cameras", "camera_outages")
 HISTORY = timedelta(hours=24)
 OUTAGE_COLUMNS = ("camera_id", "start", "end")
 TIMELINE_ROWS = 8
+TIMELINE_LABEL_CHARS = 48  # the town's longest camera name is 45 characters
 STATUSES = ("online", "offline", "nodata", "stale")
 
 
@@ -358,10 +359,14 @@ def timeline_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     fig["layout"]["xaxis"].update(
         type="date", range=[now_local - HISTORY, now_local], tickformat="%H:%M"
     )
+    rows = [figure_text(names.get(c, c)) for c in shown]
     fig["layout"]["yaxis"].update(
         autorange="reversed",
         categoryorder="array",
-        categoryarray=[figure_text(names.get(c, c)) for c in shown],
+        categoryarray=rows,
+        tickmode="array",
+        tickvals=rows,
+        ticktext=[figure_text(names.get(c, c), TIMELINE_LABEL_CHARS) for c in shown],
     )
     return fig
 

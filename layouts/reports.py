@@ -11,6 +11,7 @@ from dash import html
 
 from layouts.common import (
     COLORS,
+    LABEL_CHARS,
     Context,
     Figure,
     age_text,
@@ -151,7 +152,7 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
                 "lat": centres["lat"].round(MAP_DECIMALS),
                 "lon": centres["lon"].round(MAP_DECIMALS),
                 "mode": "text",
-                "text": centres["ward"].map(figure_text),
+                "text": [figure_text(ward, LABEL_CHARS) for ward in centres["ward"]],
                 "showlegend": False,
                 "textfont": {"size": 17 * ctx.scale, "color": "rgba(220,228,236,0.75)"},
             }

@@ -15,6 +15,7 @@ from plotly.io.json import to_json_plotly
 
 from layouts import SCREENS, alerts, cameras, indicators, overview, reports, wifi
 from layouts.common import (
+    LABEL_CHARS,
     Context,
     Parts,
     age_text,
@@ -22,6 +23,7 @@ from layouts.common import (
     figure_text,
     fmt_int,
     fmt_number,
+    horizontal_bars,
     render_outputs,
 )
 from wall.alerts.model import fold
@@ -746,3 +748,16 @@ def test_figure_text_escapes_only_what_plotly_reads_as_markup():
     assert figure_text('<a href="x">A & B</a>') == '&lt;a href="x"&gt;A &amp; B&lt;/a&gt;'
     assert figure_text("&lt;") == "&amp;lt;"
     assert figure_text(42) == "42"
+
+
+def test_a_long_label_from_data_is_cut_and_its_bar_keeps_its_own_row():
+    long_ward = "Khu phố " + "<b>rất</b> dài " * 6
+    fig = plotted(
+        horizontal_bars(ctx(), [long_ward + "1", long_ward + "2", "Long Hoa"], [3, 2, 1], "red")
+    )
+    shown = list(fig.layout.yaxis.ticktext)
+    assert shown[0] == shown[1] == figure_text(long_ward, LABEL_CHARS)
+    assert len(long_ward[: LABEL_CHARS - 1] + "…") == LABEL_CHARS and shown[0].endswith("…")
+    assert shown[2] == "Long Hoa"
+    assert len(set(fig.data[0].y)) == 3  # two bars, two rows
+    assert figure_text("<b>Phường</b>", 4) == "&lt;b&gt;…"  # cut before escaping
