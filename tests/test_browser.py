@@ -21,7 +21,7 @@ import pytest
 from selenium.common.exceptions import JavascriptException, WebDriverException
 
 from layouts import SCREENS
-from tests.browser_fixtures import WallProcess, chromium, resize, seed
+from tests.browser_fixtures import WallProcess, resize, seed, wall_on_sqlite
 from wall.i18n import Translator
 from wall.settings import PROJECT_DIR
 from wall.store import Point
@@ -96,15 +96,11 @@ def wall(tmp_path_factory):
     seed(store, datetime.now(UTC) - timedelta(seconds=1))
     feeder = Feeder(store)
     feeder.start()
-    server = WallProcess(
-        {
-            "IOC_STORE": f"sqlite:///{folder / 'ioc.db'}",
-            "IOC_CACHE_URL": f"file://{folder / 'cache'}",
-            "IOC_REFRESH_SECONDS": "1",
-            "IOC_HISTORY_REFRESH_SECONDS": "30",
-            "IOC_STALE_AFTER_SECONDS": str(STALE_AFTER),
-        },
-        log_path=folder / "wall.log",
+    server = wall_on_sqlite(
+        folder,
+        IOC_REFRESH_SECONDS="1",
+        IOC_HISTORY_REFRESH_SECONDS="30",
+        IOC_STALE_AFTER_SECONDS=str(STALE_AFTER),
     )
     server.start()
     server.feeder = feeder
@@ -112,13 +108,6 @@ def wall(tmp_path_factory):
     server.stop()
     feeder.stop()
     store.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    driver = chromium()
-    yield driver
-    driver.quit()
 
 
 def wait_for(driver, script: str, timeout: float = 20.0, what: str = ""):

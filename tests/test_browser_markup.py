@@ -15,7 +15,7 @@ from selenium.webdriver.common.by import By
 from feeds.ingest import Ingestor
 from feeds.payloads import rfc3339, topic_for
 from layouts import SCREENS
-from tests.browser_fixtures import WallProcess, chromium, seed
+from tests.browser_fixtures import seed, wall_on_sqlite
 from tests.test_browser import SCREEN_DRAWN, SCREENSHOTS, console_errors, wait_for
 from wall.alerts.evaluator import AlertEvaluator
 from wall.alerts.rules import RULE_DEFAULTS, check_rules
@@ -140,27 +140,16 @@ def wall(tmp_path_factory):
     raised = AlertEvaluator(store, check_rules(rules), clock=lambda: now).evaluate()
     assert any(e.key == "camera_offline:cam-xss" for e in raised)
     add_officer(store, "nguyen.an", PASSWORD)
-    server = WallProcess(
-        {
-            "IOC_STORE": f"sqlite:///{folder / 'ioc.db'}",
-            "IOC_CACHE_URL": f"file://{folder / 'cache'}",
-            "IOC_REFRESH_SECONDS": "1",
-            "IOC_STALE_AFTER_SECONDS": "3600",  # the seed is not fed live here
-            "IOC_SECRET_KEY": "k" * 48,
-        },
-        log_path=folder / "wall.log",
+    server = wall_on_sqlite(
+        folder,
+        IOC_REFRESH_SECONDS="1",
+        IOC_STALE_AFTER_SECONDS="3600",  # the seed is not fed live here
+        IOC_SECRET_KEY="k" * 48,  # both gunicorn workers sign sessions alike
     )
     server.start()
     yield server
     server.stop()
     store.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    driver = chromium()
-    yield driver
-    driver.quit()
 
 
 @pytest.mark.parametrize("name", list(SCREENS))
