@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -300,16 +301,25 @@ def merged(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
     return base
 
 
-def figure_text(text: Any, max_chars: int | None = None) -> str:
+def figure_text(text: Any, max_chars: int | None = None, *, on_tiles: bool = False) -> str:
     """Text as plotly shows it literally. Plotly reads a few HTML tags (<b>, <a href>, <br>…)
     and entities in every text of a figure, so a ward named "<b>X</b>" would be drawn bold;
     with & < > as entities it shows as written (nothing else changes, diacritics included).
     Only for figures: Dash components already show their text as text. Text longer than
-    `max_chars` is cut with "…" (before escaping: no entity is cut in half)."""
+    `max_chars` is cut with "…" (before escaping: no entity is cut in half).
+
+    `on_tiles`: for the `text` of a tiled map's trace (scattermap), which MapLibre draws as
+    plain text (entities would show as "&lt;"); plotly only turns <br> in it into a line break,
+    so an invisible word joiner after that "<" keeps it as written."""
     text = str(text)
     if max_chars is not None and len(text) > max_chars:
         text = text[: max_chars - 1].rstrip() + "…"
+    if on_tiles:
+        return _BR_TAG.sub("<\u2060", text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_BR_TAG = re.compile(r"<(?=br)", re.IGNORECASE)  # plotly's BR_TAG_ALL is /<br(\s+.*)?>/gi
 
 
 def horizontal_bars(

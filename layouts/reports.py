@@ -152,7 +152,9 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
                 "lat": centres["lat"].round(MAP_DECIMALS),
                 "lon": centres["lon"].round(MAP_DECIMALS),
                 "mode": "text",
-                "text": [figure_text(ward, LABEL_CHARS) for ward in centres["ward"]],
+                "text": [
+                    figure_text(ward, LABEL_CHARS, on_tiles=bool(tiles)) for ward in centres["ward"]
+                ],
                 "showlegend": False,
                 "textfont": {"size": 17 * ctx.scale, "color": "rgba(220,228,236,0.75)"},
             }

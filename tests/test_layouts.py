@@ -761,3 +761,13 @@ def test_a_long_label_from_data_is_cut_and_its_bar_keeps_its_own_row():
     assert shown[2] == "Long Hoa"
     assert len(set(fig.data[0].y)) == 3  # two bars, two rows
     assert figure_text("<b>Phường</b>", 4) == "&lt;b&gt;…"  # cut before escaping
+
+
+def test_ward_names_on_a_tiled_map_are_plain_text_with_no_line_break_made_from_data():
+    """MapLibre draws a tiled map's labels as plain text (entities would show as "&lt;"); plotly
+    only reads <br> in them."""
+    tiled = replace(ctx(), extra={"map_tiles_url": "http://t/{z}/{x}/{y}"})
+    fig = plotted(reports.map_figure(hostile_parts(), tiled))
+    (labels,) = [t.text for t in fig.data if t.mode == "text"]
+    assert list(labels) == ["<i>Phường</i><\u2060br>Hiệp Ninh", "Long Hoa"]
+    assert figure_text("Khu 1 & 2", on_tiles=True) == "Khu 1 & 2"
