@@ -19,6 +19,7 @@ from layouts.common import (
     as_bool,
     empty_figure,
     figure,
+    figure_text,
     fmt_int,
     graph,
     mark,
@@ -35,6 +36,7 @@ PARTS = ("cameras", "camera_outages")
 HISTORY = timedelta(hours=24)
 OUTAGE_COLUMNS = ("camera_id", "start", "end")
 TIMELINE_ROWS = 8
+TIMELINE_LABEL_CHARS = 48  # the town's longest camera name is 45 characters
 STATUSES = ("online", "offline", "nodata", "stale")
 
 
@@ -331,7 +333,7 @@ def timeline_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     worst = spans.groupby("camera_id")["duration"].sum().sort_values(ascending=False)
     shown = list(worst.index[:TIMELINE_ROWS])
     spans = spans[spans["camera_id"].isin(shown)]
-    labels = [str(names.get(c, c)) for c in spans["camera_id"]]
+    labels = [figure_text(names.get(c, c)) for c in spans["camera_id"]]
     fig = figure(ctx, barmode="overlay", showlegend=True, bargap=0.25)
     ongoing_rows = spans["ongoing"].astype(bool)
     for ongoing, name, color, pattern in (
@@ -357,10 +359,14 @@ def timeline_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     fig["layout"]["xaxis"].update(
         type="date", range=[now_local - HISTORY, now_local], tickformat="%H:%M"
     )
+    rows = [figure_text(names.get(c, c)) for c in shown]
     fig["layout"]["yaxis"].update(
         autorange="reversed",
         categoryorder="array",
-        categoryarray=[str(names.get(c, c)) for c in shown],
+        categoryarray=rows,
+        tickmode="array",
+        tickvals=rows,
+        ticktext=[figure_text(names.get(c, c), TIMELINE_LABEL_CHARS) for c in shown],
     )
     return fig
 

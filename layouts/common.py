@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -67,6 +68,9 @@ STATUS_WORDS = {
 # of minutes: its staleness limit is at least this (seconds) whatever stale_after_seconds says.
 STALE_FLOOR_SECONDS = {"reports": 6 * 3600, "kpi": 2 * 86_400}
 GRAPH_CONFIG = {"staticPlot": True, "responsive": True, "displayModeBar": False}
+# Labels from data (wards, sites) are cut to this in a chart: the town's longest site name is
+# 28 characters; a feed's 64-character ward would leave no room for the bars.
+LABEL_CHARS = 32
 
 
 @dataclass(frozen=True)
@@ -297,15 +301,40 @@ def merged(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
     return base
 
 
+def figure_text(text: Any, max_chars: int | None = None, *, on_tiles: bool = False) -> str:
+    """Text as plotly shows it literally. Plotly reads a few HTML tags (<b>, <a href>, <br>…)
+    and entities in every text of a figure, so a ward named "<b>X</b>" would be drawn bold;
+    with & < > as entities it shows as written (nothing else changes, diacritics included).
+    Only for figures: Dash components already show their text as text. Text longer than
+    `max_chars` is cut with "…" (before escaping: no entity is cut in half).
+
+    `on_tiles`: for the `text` of a tiled map's trace (scattermap), which MapLibre draws as
+    plain text (entities would show as "&lt;"); plotly only turns <br> in it into a line break,
+    so an invisible word joiner after that "<" keeps it as written."""
+    text = str(text)
+    if max_chars is not None and len(text) > max_chars:
+        text = text[: max_chars - 1].rstrip() + "…"
+    if on_tiles:
+        return _BR_TAG.sub("<\u2060", text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_BR_TAG = re.compile(r"<(?=br)", re.IGNORECASE)  # plotly's BR_TAG_ALL is /<br(\s+.*)?>/gi
+
+
 def horizontal_bars(
     ctx: Context, labels: Sequence[str], values: Sequence[float], colors: str | Sequence[str]
 ) -> Figure:
-    """The wall's ranking chart: bars from the top down, each with its value beside it."""
+    """The wall's ranking chart: bars from the top down, each with its value beside it.
+    `labels` are plain text (a ward, a site), shown as written and cut to LABEL_CHARS (the
+    bars keep their own rows when two labels are cut alike)."""
+    shown = [figure_text(label, LABEL_CHARS) for label in labels]
+    labels = [figure_text(label) for label in labels]
     fig = figure(ctx, bargap=0.2)
     fig["data"].append(
         {
             "type": "bar",
-            "y": list(labels),
+            "y": labels,
             "x": list(values),
             "orientation": "h",
             "marker": {"color": colors},
@@ -318,7 +347,7 @@ def horizontal_bars(
     )
     layout = fig["layout"]
     # Every label shown, even when the bars are close: plotly would otherwise skip some.
-    layout["yaxis"].update(tickmode="array", tickvals=list(labels), autorange="reversed")
+    layout["yaxis"].update(tickmode="array", tickvals=labels, ticktext=shown, autorange="reversed")
     # A quarter past the longest bar, so its value fits beside it.
     layout["xaxis"].update(visible=False, range=[0, max(1.0, float(max(values))) * 1.25])
     return fig

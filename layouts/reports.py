@@ -11,11 +11,13 @@ from dash import html
 
 from layouts.common import (
     COLORS,
+    LABEL_CHARS,
     Context,
     Figure,
     age_text,
     empty_figure,
     figure,
+    figure_text,
     fmt_int,
     graph,
     horizontal_bars,
@@ -132,7 +134,9 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
                 "lat": part["lat"].round(MAP_DECIMALS),
                 "lon": part["lon"].round(MAP_DECIMALS),
                 "mode": "markers",
-                "name": f"{glyph} {ctx.t.label(REPORT_CATEGORIES, category)} ({len(part)})",
+                "name": figure_text(
+                    f"{glyph} {ctx.t.label(REPORT_CATEGORIES, category)} ({len(part)})"
+                ),
                 "marker": {
                     "size": 19 * ctx.scale * shrink,
                     "color": color,
@@ -148,7 +152,9 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
                 "lat": centres["lat"].round(MAP_DECIMALS),
                 "lon": centres["lon"].round(MAP_DECIMALS),
                 "mode": "text",
-                "text": centres["ward"],
+                "text": [
+                    figure_text(ward, LABEL_CHARS, on_tiles=bool(tiles)) for ward in centres["ward"]
+                ],
                 "showlegend": False,
                 "textfont": {"size": 17 * ctx.scale, "color": "rgba(220,228,236,0.75)"},
             }

@@ -12,11 +12,13 @@ from dash import html
 from layouts import overview
 from layouts.common import (
     COLORS,
+    LABEL_CHARS,
     Context,
     Figure,
     big_tile,
     empty_figure,
     figure,
+    figure_text,
     fmt_int,
     fmt_number,
     graph,
@@ -187,7 +189,8 @@ def top_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     if loaded.empty:
         return empty_figure(ctx)
     # Several access points share a site: the id keeps each bar its own row.
-    labels = [f"{r.site} ({r.ap_id})" for r in loaded.itertuples()]
+    labels = [figure_text(f"{r.site} ({r.ap_id})") for r in loaded.itertuples()]
+    shown = [f"{figure_text(r.site, LABEL_CHARS)} ({r.ap_id})" for r in loaded.itertuples()]
     tones = [
         COLORS["bad"] if p >= 90 else COLORS["warn"] if p >= 75 else COLORS["ok"]
         for p in loaded["load_pct"]
@@ -212,7 +215,9 @@ def top_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
             "textfont": {"size": 20 * ctx.scale, "color": COLORS["text"]},
         }
     )
-    fig["layout"]["yaxis"]["autorange"] = "reversed"
+    fig["layout"]["yaxis"].update(
+        autorange="reversed", tickmode="array", tickvals=labels, ticktext=shown
+    )
     fig["layout"]["xaxis"].update(range=[0, 150], visible=False)
     return fig
 

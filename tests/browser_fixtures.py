@@ -254,6 +254,19 @@ class WallProcess:
         self.start()
 
 
+def wall_on_sqlite(folder: Path, **env: str) -> WallProcess:
+    """The wall (not started yet) serving the SQLite store folder/ioc.db, with its file cache
+    and its log in that folder; `env` adds settings."""
+    return WallProcess(
+        {
+            "IOC_STORE": f"sqlite:///{folder / 'ioc.db'}",
+            "IOC_CACHE_URL": f"file://{folder / 'cache'}",
+            **env,
+        },
+        log_path=folder / "wall.log",
+    )
+
+
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.browser_fixtures import chromium
 from tests.servers import Influxd, Mosquitto
 from wall.settings import Settings
 from wall.store import Store, open_store
@@ -67,3 +68,11 @@ def store(store_url: str) -> Iterator[Store]:
     with open_store(Settings(store=store_url)) as s:
         s.check()
         yield s
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium at a wall panel's size, one per test module."""
+    driver = chromium()
+    yield driver
+    driver.quit()

@@ -28,7 +28,7 @@ from selenium.common.exceptions import JavascriptException, WebDriverException
 from selenium.webdriver.common.by import By
 
 from layouts import SCREENS
-from tests.browser_fixtures import WallProcess, chromium, resize, seed
+from tests.browser_fixtures import WallProcess, resize, seed, wall_on_sqlite
 from wall.i18n import Translator
 from wall.officers import add_officer
 from wall.settings import PROJECT_DIR
@@ -105,15 +105,11 @@ def wall(tmp_path_factory):
     seed(store, datetime.now(UTC) - timedelta(seconds=1))
     feeder = Feeder(store)
     feeder.start()
-    server = WallProcess(
-        {
-            "IOC_STORE": f"sqlite:///{folder / 'ioc.db'}",
-            "IOC_CACHE_URL": f"file://{folder / 'cache'}",
-            "IOC_REFRESH_SECONDS": "1",
-            "IOC_HISTORY_REFRESH_SECONDS": "30",
-            "IOC_STALE_AFTER_SECONDS": str(STALE_AFTER),
-        },
-        log_path=folder / "wall.log",
+    server = wall_on_sqlite(
+        folder,
+        IOC_REFRESH_SECONDS="1",
+        IOC_HISTORY_REFRESH_SECONDS="30",
+        IOC_STALE_AFTER_SECONDS=str(STALE_AFTER),
     )
     add_officer(store, "tran.binh", OFFICER_PASSWORD)
     server.start()
@@ -122,13 +118,6 @@ def wall(tmp_path_factory):
     server.stop()
     feeder.stop()
     store.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    driver = chromium()
-    yield driver
-    driver.quit()
 
 
 def wait_for(driver, script: str, timeout: float = 20.0, what: str = ""):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -13,7 +14,18 @@ import pytest
 from plotly.io.json import to_json_plotly
 
 from layouts import SCREENS, alerts, cameras, indicators, overview, reports, wifi
-from layouts.common import Context, age_text, big_tile, fmt_int, fmt_number, render_outputs
+from layouts.common import (
+    LABEL_CHARS,
+    Context,
+    Parts,
+    age_text,
+    big_tile,
+    figure_text,
+    fmt_int,
+    fmt_number,
+    horizontal_bars,
+    render_outputs,
+)
 from wall.alerts.model import fold
 from wall.i18n import TEXT, Translator
 from wall.store import Event
@@ -590,3 +602,172 @@ def test_long_headline_numbers_step_down_a_size():
     assert size("1.000 / 1.0") == ["big-number--long"]
     assert size("2.000 / 2.000") == ["big-number--longer"]  # a city's cameras
     assert size("12.345 / 20.000") == ["big-number--longer"]
+
+
+# Text a feed may send in every free-text field the contract accepts (README "MQTT topic
+# contract"): plotly would read each as markup, a Dash component shows it as written.
+HOSTILE = {
+    "camera name": '<b>Cam</b> <a href="http://evil.test/c">xem</a>',
+    "camera ward": "<i>Phường</i><br>Hiệp Ninh",
+    "wifi site": '<span style="font-size:90px">Chợ</span> &amp; %{y}',
+    "wifi ward": "<sub>Long</sub> Thành Bắc",
+    "report title": '<a href="http://evil.test/t"><b>Ngập</b></a>',
+    "report ward": '<a href="http://evil.test/w"><b>Long Hoa</b></a>',
+    "indicator name": "<em>Hồ sơ</em> &lt;b&gt;",
+    "indicator unit": "<sup>%</sup>",
+    "feed": "<u>open311</u>",
+    "alert ward": "<s>Trường Tây</s>",
+    "officer": "<b>Trần Thị Bình</b>",
+}
+
+
+def hostile_parts() -> dict[str, pd.DataFrame]:
+    h = HOSTILE
+    cameras_latest = pd.DataFrame(
+        [
+            {"time": ts(0.5), "camera_id": "c1", "ward": h["camera ward"], "online": False,
+             "name": h["camera name"], "lat": 11.29, "lon": 106.13},
+            {"time": ts(0.5), "camera_id": "c2", "ward": "Long Hoa", "online": True,
+             "name": "Cầu Lý Thường Kiệt", "lat": 11.30, "lon": 106.14},
+        ]
+    )  # fmt: skip
+    outages = pd.DataFrame({"camera_id": ["c1"], "start": [ts(90)], "end": [pd.NaT]})
+    outages["end"] = pd.to_datetime(outages["end"], utc=True)
+    wifi_latest = pd.DataFrame(
+        [
+            {"time": ts(0.5), "ap_id": "ap-1", "ward": h["wifi ward"], "site": h["wifi site"],
+             "up": True, "clients": 240, "capacity": 250},
+            {"time": ts(0.5), "ap_id": "ap-2", "ward": "Hiệp Tân", "site": "Chợ Hòa Thành",
+             "up": True, "clients": 20, "capacity": 250},
+        ]
+    )  # fmt: skip
+    created = (NOW - timedelta(hours=3)).isoformat()
+    report = pd.DataFrame(
+        [
+            {"time": ts(5), "report_id": "r1", "category": "traffic", "ward": h["report ward"],
+             "status": "new", "title": h["report title"], "lat": 11.29, "lon": 106.13,
+             "created": created, "updated": created},
+        ]
+    )  # fmt: skip
+    kpi = pd.DataFrame(
+        [
+            {"time": ts(60), "indicator_id": "k1", "sector": "hanh_chinh", "actual": 71.0,
+             "target": 80.0, "unit": h["indicator unit"], "name": h["indicator name"],
+             "period": "2026-11"},
+        ]
+    )  # fmt: skip
+    events = [
+        Event.new(
+            "alerts",
+            "camera_offline:c1",
+            "raised",
+            data={"severity": "critical", "title": "camera_offline:c1", "rule": "camera_offline",
+                  "ward": h["alert ward"], "facts": {"name": h["camera name"]}},
+            at=NOW - timedelta(minutes=9),
+        ),
+        Event.new("alerts", "camera_offline:c1", "acknowledged", actor=h["officer"], at=NOW),
+    ]  # fmt: skip
+    return {
+        "cameras": cameras_latest,
+        "camera_outages": outages,
+        "wifi": wifi_latest,
+        "wifi_clients_48h": pd.DataFrame([{"time": ts(60), "ap_id": "ap-1", "value": 5.0}]),
+        "wifi_throughput_3h": pd.DataFrame(
+            {"time": [ts(10), ts(5)], "rx_mbps": [1.0, 2.0], "tx_mbps": [0.1, 0.2]}
+        ),
+        "reports": report,
+        "kpi": kpi,
+        "kpi_daily": pd.DataFrame(
+            {"time": [ts(2880), ts(1440)], "indicator_id": ["k1", "k1"], "value": [70.0, 71.0]}
+        ),
+        "feeds": pd.DataFrame([{"time": ts(0.5), "feed": h["feed"], "last_message_age_s": 1.0}]),
+        "alerts": alerts.alerts_frame(fold(events)),
+    }
+
+
+def strings(node) -> list[str]:
+    """Every string anywhere in a figure as Dash sends it (JSON): titles, names, labels, text."""
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for value in node.values() for s in strings(value)]
+    if isinstance(node, list):
+        return [s for value in node for s in strings(value)]
+    return []
+
+
+def escaped(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# Which data text each figure draws (as a label, a legend name or map text).
+FIGURE_TEXT = {
+    "reports-map.figure": ("camera ward",),
+    "reports-ward.figure": ("report ward",),
+    "cameras-timeline.figure": ("camera name",),
+    "wifi-sites.figure": ("wifi site",),
+    "wifi-top.figure": ("wifi site",),
+}
+# Which data text each screen's components show.
+COMPONENT_TEXT = {
+    "overview": ("feed",),
+    "cameras": ("camera name", "camera ward"),
+    "reports": ("report title", "report ward"),
+    "indicators": ("indicator name", "indicator unit"),
+    "alerts": ("camera name", "alert ward", "officer"),
+}
+
+
+@pytest.mark.parametrize("name", list(SCREENS))
+def test_text_from_feeds_is_never_markup_in_figures_and_shown_as_written_elsewhere(name, caplog):
+    """Plotly reads <b>, <a href>, <br>… and entities in figure text: data text reaches a figure
+    only with & < > as entities, which plotly shows literally; components show it as sent."""
+    screen = SCREENS[name]
+    values = render_outputs(screen.OUTPUTS, Parts(hostile_parts()), ctx())
+    assert "cannot draw" not in caplog.text
+    shown_in_components = ""
+    for output, value in values.items():
+        if not output.endswith(".figure"):
+            shown_in_components += texts(value) + " "
+            continue
+        sent = json.loads(to_json_plotly(plotted(value)))
+        texts_sent = strings(sent)
+        markup = [
+            s for s in texts_sent if "<" in s or ">" in s or re.search(r"&(?!amp;|lt;|gt;)", s)
+        ]
+        assert markup == [], f"{output}: {markup}"
+        for field in FIGURE_TEXT.get(output, ()):
+            assert any(escaped(HOSTILE[field]) in s for s in texts_sent), (output, field)
+    for field in COMPONENT_TEXT.get(name, ()):
+        assert HOSTILE[field] in shown_in_components, (name, field)
+    assert "&lt;" not in shown_in_components.replace(HOSTILE["indicator name"], "")
+
+
+def test_figure_text_escapes_only_what_plotly_reads_as_markup():
+    assert figure_text("Phường Long Hoa – Hòa Thành") == "Phường Long Hoa – Hòa Thành"
+    assert figure_text('<a href="x">A & B</a>') == '&lt;a href="x"&gt;A &amp; B&lt;/a&gt;'
+    assert figure_text("&lt;") == "&amp;lt;"
+    assert figure_text(42) == "42"
+
+
+def test_a_long_label_from_data_is_cut_and_its_bar_keeps_its_own_row():
+    long_ward = "Khu phố " + "<b>rất</b> dài " * 6
+    fig = plotted(
+        horizontal_bars(ctx(), [long_ward + "1", long_ward + "2", "Long Hoa"], [3, 2, 1], "red")
+    )
+    shown = list(fig.layout.yaxis.ticktext)
+    assert shown[0] == shown[1] == figure_text(long_ward, LABEL_CHARS)
+    assert len(long_ward[: LABEL_CHARS - 1] + "…") == LABEL_CHARS and shown[0].endswith("…")
+    assert shown[2] == "Long Hoa"
+    assert len(set(fig.data[0].y)) == 3  # two bars, two rows
+    assert figure_text("<b>Phường</b>", 4) == "&lt;b&gt;…"  # cut before escaping
+
+
+def test_ward_names_on_a_tiled_map_are_plain_text_with_no_line_break_made_from_data():
+    """MapLibre draws a tiled map's labels as plain text (entities would show as "&lt;"); plotly
+    only reads <br> in them."""
+    tiled = replace(ctx(), extra={"map_tiles_url": "http://t/{z}/{x}/{y}"})
+    fig = plotted(reports.map_figure(hostile_parts(), tiled))
+    (labels,) = [t.text for t in fig.data if t.mode == "text"]
+    assert list(labels) == ["<i>Phường</i><\u2060br>Hiệp Ninh", "Long Hoa"]
+    assert figure_text("Khu 1 & 2", on_tiles=True) == "Khu 1 & 2"
