@@ -28,7 +28,7 @@ from selenium.common.exceptions import JavascriptException, WebDriverException
 from selenium.webdriver.common.by import By
 
 from layouts import SCREENS
-from tests.browser_fixtures import WallProcess, resize, seed, wall_on_sqlite
+from tests.browser_fixtures import WallProcess, chromium, resize, seed, wall_on_sqlite
 from wall.i18n import Translator
 from wall.officers import add_officer
 from wall.settings import PROJECT_DIR
