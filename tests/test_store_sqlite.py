@@ -82,18 +82,25 @@ def test_the_event_log_refuses_changes_to_past_events(tmp_path) -> None:
     assert conn.execute("SELECT kind FROM events").fetchall() == [("raised",)]
 
 
-def test_a_frame_becomes_the_rows_its_points_would() -> None:
+def test_a_frame_becomes_the_rows_its_points_would(tmp_path) -> None:
     from tests.test_store_contract import frame_points, tricky_camera_frame
     from wall.store.base import frame_columns
-    from wall.store.sqlite import _frame_rows, _point_row
+    from wall.store.sqlite import Catalog, _frame_rows, _point_rows
 
     frame, tags = tricky_camera_frame(), ["ward", "camera_id"]
-    rows, newest = _frame_rows(frame_columns("camera_status", frame, tags))
-    points = frame_points("camera_status", frame, tags)
+    with open_store(Settings(store=f"sqlite:///{tmp_path / 'ioc.db'}")) as store:
+        conn = store._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        catalog = Catalog()
+        [framed] = _frame_rows(conn, catalog, frame_columns("camera_status", frame, tags))
+        [pointed] = _point_rows(conn, catalog, frame_points("camera_status", frame, tags))
+        conn.execute("ROLLBACK")
     # Reordered series by series (the order of rows written twice is kept: the contract test).
-    assert sorted(rows) == sorted(_point_row(p) for p in points)
-    t0 = min(r[2] for r in rows)
-    assert sorted((r[1], (r[2] - t0) // 60_000) for r in newest) == [
+    assert framed.fields == pointed.fields
+    assert sorted(framed.rows) == sorted(pointed.rows)
+    series = {id_: tags for (_, tags), id_ in catalog.series.items()}
+    t0 = min(r[1] for r in framed.rows)
+    assert sorted((series[r[0]], (r[1] - t0) // 60_000) for r in framed.newest) == [
         ('{"camera_id":"c 3","ward":"Khu\\\\B"}', 3),
         ('{"camera_id":"c 3","ward":"Khu\\\\B"}', 3),
         ('{"camera_id":"c1","ward":"Hiệp Tân"}', 5),
@@ -118,44 +125,29 @@ def test_a_sum_of_integers_past_64_bits_is_refused_not_wrapped(tmp_path) -> None
             store.aggregate("wifi_usage", "rx_bytes", "sum", T0, end, every)
 
 
-def test_changes_of_a_boolean_found_in_the_text_agree_with_its_parsed_values(tmp_path) -> None:
-    """changes() reads a boolean field from the stored JSON text without parsing it: a text
-    field that quotes it, a point merged from two writes and an older point where the field
-    is a number must not mislead it."""
+def test_a_field_given_another_type_is_refused_and_its_batch_leaves_nothing(tmp_path) -> None:
+    """A field keeps the type it was first written with (as in InfluxDB): a point giving it
+    another is refused with InvalidPoint naming the field, and nothing of its batch is kept,
+    not even a field the batch added (so that field may later be written with another type)."""
+    import pytest
+
+    from wall.store import InvalidPoint
 
     def cam(minute: int, **fields) -> Point:
         return Point("camera_status", {"camera_id": "c1"}, fields, T0 + timedelta(minutes=minute))
 
     with open_store(Settings(store=f"sqlite:///{tmp_path / 'ioc.db'}")) as store:
-        store.write(
-            [
-                cam(0, online=True),
-                cam(1, online=False, name='"online":true, "online":true'),
-                cam(2, fps=1.0),  # without the field
-                cam(3, online=False),
-                cam(3, fps=2.0),  # merged into the point of minute 3
-                cam(4, online=True, name='x", "online": false'),
-            ]
-        )
-
-        def changes(start: int) -> list[tuple]:
-            frame = store.changes(
-                "camera_status",
-                "online",
-                "camera_id",
-                T0 + timedelta(minutes=start),
-                T0 + timedelta(minutes=10),
-            )
-            return [
-                (int((t - T0).total_seconds() // 60), v)
-                for t, v in zip(frame["time"], frame["online"], strict=True)
-            ]
-
-        assert changes(0) == [(0, True), (1, False), (4, True)]
-        store.write([cam(-1, online=1)])  # a number once: 1 and true are different values
-        assert [(m, type(v)) for m, v in changes(-1)] == [
-            (-1, int),
-            (0, bool),
-            (1, bool),
-            (4, bool),
+        store.write([cam(0, online=True, fps=25.0)])
+        for wrong in (cam(1, online=1), cam(1, fps=25), cam(1, online="true")):
+            with pytest.raises(InvalidPoint, match=r"field (online|fps) of camera_status holds"):
+                store.write([cam(2, online=False, note="mới"), wrong])
+        store.write([cam(3, note=7)])  # `note` was never kept: its first type is this one
+        frame = store.points("camera_status", T0, T0 + timedelta(hours=1))
+        assert [row.dropna().to_dict() for _, row in frame.drop(columns="time").iterrows()] == [
+            {"camera_id": "c1", "online": True, "fps": 25.0},
+            {"camera_id": "c1", "note": 7},
         ]
+        assert frame["time"].tolist() == [T0, T0 + timedelta(minutes=3)]
+        assert store.changes("camera_status", "online", "camera_id", T0, T0 + timedelta(hours=1))[
+            "online"
+        ].tolist() == [True]
