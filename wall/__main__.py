@@ -223,6 +223,29 @@ def restore(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def migrate(args: argparse.Namespace, settings: Settings) -> int:
+    """Rewrite an embedded store of an earlier layout into the one this wall reads."""
+    from wall.store.sqlite import StoreInUse
+    from wall.store.sqlite import migrate as migrate_store
+
+    path = sqlite_path(settings)
+    if path is None:
+        print("wall migrate: the store is InfluxDB: it has no layout to migrate", file=sys.stderr)
+        return 2
+    if not path.is_file():
+        print(f"wall migrate: there is no store at {path}", file=sys.stderr)
+        return 2
+    try:
+        migrate_store(path, dry_run=args.dry_run, report=lambda line: print(line, flush=True))
+    except StoreInUse as exc:
+        print(f"wall migrate: {exc}", file=sys.stderr)
+        return 1
+    except StoreError as exc:
+        print(f"wall migrate: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _new_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
@@ -260,6 +283,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "restore", help="put a backup in place of the embedded store (nothing may be running)"
     ).add_argument("source", type=Path, help="a file written by `wall backup`")
+    sub.add_parser(
+        "migrate",
+        help="rewrite an embedded store of an earlier layout (stop wall, feeds and alerts first)",
+    ).add_argument("--dry-run", action="store_true", help="say what it would do, change nothing")
     commands = {
         "check": check,
         "serve": serve,
@@ -268,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         "users": users,
         "backup": backup,
         "restore": restore,
+        "migrate": migrate,
     }
     return run(p, commands, argv)
 

@@ -56,6 +56,7 @@ from wall.store.base import (
     encoded,
     field_filter_values,
     frame_columns,
+    from_ms,
     points_frame,
     tag_filter_values,
     to_ms,
@@ -393,9 +394,14 @@ class SQLiteStore(Store):
                 conn.execute(f"PRAGMA {name}={value}")
         return len(columns)
 
-    def _write_batch(self, rows_of: Callable[[sqlite3.Connection], list[Rows]]) -> int:
+    def _write_batch(
+        self,
+        rows_of: Callable[[sqlite3.Connection], list[Rows]],
+        then: Callable[[sqlite3.Connection], object] | None = None,
+    ) -> int:
         """One transaction: `rows_of(conn)` names the series and adds the fields it needs (in
-        the transaction, so a refused point leaves nothing behind), then the rows are written."""
+        the transaction, so a refused point leaves nothing behind), then the rows are written,
+        then `then(conn)` runs."""
         conn = self._connection()
         written = 0
         try:
@@ -406,6 +412,8 @@ class SQLiteStore(Store):
                 for rows in rows_of(conn):
                     _write_rows(conn, rows, newest.setdefault(rows.table.id, {}))
                     written += len(rows.rows)
+                if then is not None:
+                    then(conn)
         except BaseException as exc:
             self._local.catalog = None
             if isinstance(exc, sqlite3.OperationalError):
@@ -731,7 +739,164 @@ class SQLiteStore(Store):
 
 
 class StoreInUse(StoreError):
-    """A restore was asked for a store that running processes use."""
+    """A restore or migration was asked for a store that running processes use."""
+
+
+MIGRATE_STEP = 50_000  # points per transaction
+# What json_each calls the values of a store of version 1, as field types.
+JSON_TYPES = {"true": "boolean", "false": "boolean", "integer": "integer", "real": "float"}
+JSON_TYPES["text"] = "string"
+
+
+def migrate(
+    path: Path,
+    dry_run: bool = False,
+    report: Callable[[str], object] = print,
+    step: int = MIGRATE_STEP,
+    timeout_seconds: float = 1.0,
+) -> None:
+    """Rewrite a store of version 1 (points as JSON) into SCHEMA_VERSION, `step` points per
+    transaction, each recording how far it got: interrupted, it goes on from there when run
+    again; run on a store already rewritten, it does nothing. Takes the store's lock
+    exclusively (StoreInUse if a wall, feed or alert process uses it). With `dry_run` it only
+    reports what it would do, reading the store without changing it."""
+    if dry_run:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        ) as conn:
+            plan = _migration_plan(conn, path)
+            if plan is not None:
+                report(f"{path}: {plan.text()}; `wall migrate` would rewrite them. {plan.after}")
+                report("Nothing was changed (dry run).")
+            else:
+                report(f"{path} is a store of version {SCHEMA_VERSION}: nothing to migrate")
+        return
+    lock = _lock(path, fcntl.LOCK_EX, timeout_seconds)
+    store = SQLiteStore(path)
+    try:
+        conn = store._connect()
+        store._local.conn, store._ready = conn, True  # the check would refuse version 1
+        plan = _migration_plan(conn, path)
+        if plan is None:
+            report(f"{path} is a store of version {SCHEMA_VERSION}: nothing to migrate")
+            return
+        report(f"{path}: {plan.text()}; rewriting them")
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")
+            _create(conn, version=False)
+            conn.execute("CREATE TABLE IF NOT EXISTS migrated (measurement, series, ts)")
+        after = conn.execute("SELECT measurement, series, ts FROM migrated").fetchone()
+        done = 0
+        if after is not None:
+            done = conn.execute(
+                "SELECT count(*) FROM points WHERE (measurement, series, ts) <= (?, ?, ?)", after
+            ).fetchone()[0]
+            report(f"going on after the {done:,} points rewritten before")
+        while True:
+            rows = conn.execute(
+                "SELECT measurement, series, ts, fields FROM points "
+                "WHERE (measurement, series, ts) > (?, ?, ?) ORDER BY measurement, series, ts "
+                "LIMIT ?",
+                [*(after or ("", "", 0)), step],
+            ).fetchall()
+            if not rows:
+                break
+            points = [plan.point(*row) for row in rows]
+            after = rows[-1][:3]
+
+            def record(conn: sqlite3.Connection, after: tuple = after) -> None:
+                conn.execute("DELETE FROM migrated")
+                conn.execute("INSERT INTO migrated VALUES (?, ?, ?)", after)
+
+            done += store._write_batch(
+                lambda conn, points=points: _point_rows(conn, store._catalog(), points), record
+            )
+            report(f"rewritten {done:,} of {plan.points:,} points")
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")
+            for table in ("points", "latest", "migrated"):
+                conn.execute(f"DROP TABLE {table}")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        report("compacting the file (VACUUM)")
+        conn.execute("VACUUM")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        report(f"{path} is now a store of version {SCHEMA_VERSION}")
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot migrate {path}: {exc}") from exc
+    finally:
+        store.close()
+        os.close(lock)
+
+
+@dataclass(frozen=True)
+class MigrationPlan:
+    points: int
+    series: int
+    types: dict[tuple[str, str], str]  # (measurement, field): its type in version 2
+    widened: int  # integers of float fields, to be written as floats
+
+    def text(self) -> str:
+        measurements = len({m for m, _ in self.types})
+        return (
+            f"store version 1 with {self.points:,} points of {self.series:,} series in "
+            f"{measurements} measurements, {len(self.types)} fields"
+        )
+
+    @property
+    def after(self) -> str:
+        widened = (
+            f"{self.widened:,} integer values of fields that also hold decimals will be "
+            "written as floats (a field has one type from version 2 on). "
+            if self.widened
+            else ""
+        )
+        return (
+            f"{widened}The old tables are then dropped and the file compacted (VACUUM, which "
+            "needs free disk space about the size of the new store)."
+        )
+
+    def point(self, measurement: str, series: str, ts: int, fields: str) -> Point:
+        values = {
+            name: float(value)
+            if self.types[measurement, name] == "float" and not isinstance(value, float)
+            else value
+            for name, value in json.loads(fields).items()
+        }
+        return Point(measurement, json.loads(series), values, from_ms(ts))
+
+
+def _migration_plan(conn: sqlite3.Connection, path: Path) -> MigrationPlan | None:
+    """What rewriting a store of version 1 involves (None for a store of SCHEMA_VERSION);
+    StoreError if it cannot be done: a newer store, or a field whose values cannot share a type."""
+    version = _version(conn)
+    if version == SCHEMA_VERSION:
+        return None
+    if version != 1:
+        raise StoreError(f"{path} is a store of version {version}, not one this wall can migrate")
+    found: dict[tuple[str, str], dict[str, int]] = {}
+    for measurement, name, json_type, count in conn.execute(
+        "SELECT p.measurement, j.key, j.type, count(*) FROM points p, json_each(p.fields) j "
+        "GROUP BY 1, 2, 3"
+    ):
+        kinds = found.setdefault((measurement, name), {})
+        kinds[JSON_TYPES[json_type]] = kinds.get(JSON_TYPES[json_type], 0) + count
+    types, widened, mixed = {}, 0, []
+    for (measurement, name), kinds in sorted(found.items()):
+        if kinds.keys() == {"integer", "float"}:
+            types[measurement, name], widened = "float", widened + kinds["integer"]
+        elif len(kinds) > 1:
+            counts = ", ".join(f"{count:,} {kind}" for kind, count in sorted(kinds.items()))
+            mixed.append(f"field {name} of {measurement} holds {counts} values")
+        else:
+            types[measurement, name] = next(iter(kinds))
+    if mixed:
+        raise StoreError(
+            f"{path} cannot be migrated: {'; '.join(mixed)}, and a field keeps one type "
+            "from store version 2 on. Nothing was changed."
+        )
+    points = conn.execute("SELECT count(*) FROM points").fetchone()[0]
+    series = conn.execute("SELECT count(*) FROM latest").fetchone()[0]
+    return MigrationPlan(points, series, types, widened)
 
 
 def restore(source: Path, path: Path, timeout_seconds: float = 1.0) -> None:
@@ -830,11 +995,13 @@ def _version(conn: sqlite3.Connection) -> int:
     return version
 
 
-def _create(conn: sqlite3.Connection) -> None:
-    """The tables of a store of SCHEMA_VERSION, in the caller's transaction."""
+def _create(conn: sqlite3.Connection, version: bool = True) -> None:
+    """The tables of a store of SCHEMA_VERSION, in the caller's transaction; with `version`,
+    the store says it is of that version."""
     for statement in SCHEMA:
         conn.execute(statement)
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    if version:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 @dataclass(frozen=True)
