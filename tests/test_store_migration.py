@@ -131,6 +131,10 @@ def test_the_wall_refuses_a_store_of_version_1_with_one_line_naming_the_migratio
     assert "version 1" in line and "python -m wall migrate" in line
     with pytest.raises(SettingsError, match="wall migrate"):
         SQLiteStore(path).check()
+    served = wall("serve", "--port", "0", store=path)
+    assert served.returncode == 2
+    [served_line] = served.stderr.strip().splitlines()
+    assert "python -m wall migrate" in served_line
 
 
 def test_a_dry_run_says_what_the_migration_would_do_and_changes_nothing(version_1_store) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import signal
@@ -38,6 +39,9 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     """The wall under gunicorn: what a command room runs."""
     from wall.server import serve as serve_wall
 
+    if sqlite_path(settings) is not None:  # a store of another layout version: exit 2 here
+        with open_store(settings) as store, contextlib.suppress(StoreUnavailable):
+            store.check()
     serve_wall(settings, args.host, args.port, workers=args.workers)
     return 0
 
