@@ -241,12 +241,9 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     try:
         migrate_store(path, dry_run=args.dry_run, report=lambda line: print(line, flush=True))
-    except StoreInUse as exc:
+    except StoreError as exc:  # in use (exit 1), or not a store it can migrate (exit 2)
         print(f"wall migrate: {exc}", file=sys.stderr)
-        return 1
-    except StoreError as exc:
-        print(f"wall migrate: {exc}", file=sys.stderr)
-        return 2
+        return 1 if isinstance(exc, StoreInUse) else 2
     return 0
 
 
