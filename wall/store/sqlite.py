@@ -60,7 +60,6 @@ from wall.store.base import (
     points_frame,
     tag_filter_values,
     to_ms,
-    without_matching,
 )
 
 # 1: points and latest as JSON text (up to 2026-12); 2: series, typed columns per measurement.
@@ -474,7 +473,7 @@ class SQLiteStore(Store):
         text a series (group_concat), not one Python row per point: the camera outages of a
         day are 30,000 points of 300 series."""
         column = table.fields[field]
-        if column.bit:
+        if column.bit or column.type in REPEATED_TYPES:
             rows = self._range_rows(
                 table,
                 [field],
@@ -539,29 +538,45 @@ class SQLiteStore(Store):
     ) -> pd.DataFrame:
         check_name("measurement", measurement)
         check_name("tag", entity)
-        field_filter_values(unless)
-        of_entities = " AND json_extract(s.tags, ?) IS NOT NULL"
+        filters = field_filter_values(unless)
         with self._snapshot():
             table = self._table(measurement)
             if table is None:
                 return points_frame([], leading=[entity])
             names = list(table.fields)
-            rows = self._execute(
-                f"SELECT l.series_id, l.time_ms{table.columns(names)} FROM series s "
-                f"CROSS JOIN latest_{table.id} l ON l.series_id = s.id "
-                f"WHERE s.measurement = ? AND l.time_ms >= ?{of_entities}",
-                [measurement, to_ms(since) if since else -(2**62), f"$.{entity}"],
+            of_entities = (
+                f"FROM series s CROSS JOIN latest_{table.id} l ON l.series_id = s.id "
+                "WHERE s.measurement = ? AND l.time_ms >= ? AND json_extract(s.tags, ?) IS NOT NULL"
             )
-            texts = self._series_tags(measurement, of_entities, [f"$.{entity}"])
-        tags = _decoded_tags(texts)
-        # An entity's newest point is that of its newest series (an entity may have several,
-        # e.g. a camera that moved ward); of series as new, the first by their tags' text.
-        rows.sort(key=lambda row: (-row[1], texts[row[0]]))
-        newest: dict[str, tuple] = {}
-        for row in rows:
-            newest.setdefault(tags[row[0]][entity], row)
-        kept = without_matching(_point_dicts(list(newest.values()), tags, table, names), unless)
-        return points_frame(kept, leading=[entity])
+            parameters = [measurement, to_ms(since) if since else -(2**62), f"$.{entity}"]
+            # An entity's newest point is that of its newest series. Only an entity with several
+            # (e.g. a camera that moved ward) needs them all read and compared here; otherwise
+            # `unless` leaves rows out in SQL (5,000 reports, most of them closed).
+            several_series = self._execute(
+                f"SELECT count(*) > count(DISTINCT json_extract(s.tags, ?)) {of_entities}",
+                [f"$.{entity}", *parameters],
+            )[0][0]
+            excluded, values = "", []
+            for name, unwanted in filters.items():
+                if name in table.fields and not several_series:  # a missing field matches none
+                    column = table.fields[name].name
+                    excluded += (
+                        f" AND coalesce(l.{column} IN ({','.join('?' * len(unwanted))}), 0) = 0"
+                    )
+                    values += unwanted
+            rows = self._execute(
+                f"SELECT l.series_id, l.time_ms, s.tags, json_extract(s.tags, ?)"
+                f"{table.columns(names, 'l.')} {of_entities}{excluded}",
+                [f"$.{entity}", *parameters, *values],
+            )
+        if several_series:  # of series as new, the first by their tags' text
+            rows.sort(key=lambda row: (-row[1], row[2]))
+            rows = list({row[3]: row for row in reversed(rows)}.values())
+            for name, unwanted in filters.items():  # true and false are stored as 1 and 0
+                at = 4 + names.index(name) if name in names else None
+                rows = [row for row in rows if at is None or row[at] not in unwanted]
+        tags = _decoded_tags({row[0]: row[2] for row in rows})
+        return points_frame(_point_dicts(rows, tags, table, names, skip=2), leading=[entity])
 
     def changes(
         self, measurement: str, field: str, entity: str, start: datetime, end: datetime
@@ -627,58 +642,54 @@ class SQLiteStore(Store):
         fields, names = aggregated_fields(field)
         by = [check_name("tag", b) for b in by]
         clause, params = _tag_clause(where, "s.tags")
-        rows, types, tags = [], [], {}
+        found: dict[str, tuple[str, list[np.ndarray]]] = {}  # field: (type, points)
+        tags: dict[int, dict[str, str]] = {}
         with self._snapshot():
             table = self._table(measurement)
-            present = [f for f in fields if table is not None and f in table.fields]
-            if present:
-                types = [table.fields[f].type if f in present else None for f in fields]
-                anything = [f"p.{table.fields[f].name} IS NOT NULL" for f in present]
-                if table.bits(present, 0):
-                    anything.append("p.same IS NOT NULL")
-                rows = self._range_rows(
-                    table,
-                    present,
-                    measurement,
-                    start,
-                    end,
-                    clause,
-                    params,
-                    f" AND ({' OR '.join(anything)})",
-                )
+            for name in fields:
+                if table is not None and name in table.fields:
+                    points = self._field_points(
+                        table, name, measurement, start, end, clause, params
+                    )
+                    if points:
+                        found[name] = (table.fields[name].type, points)
+            if found:
                 tags = _decoded_tags(self._series_tags(measurement, clause, params))
-        found = list(zip(*rows, strict=True)) if rows else [(), (), (), *([()] * len(present))]
-        by_name = dict(zip(present, found[3:], strict=True))
-        nothing = [None] * len(found[0])
-        columns = [found[0], found[1], *(by_name.get(f, nothing) for f in fields)]
-        series = np.array(columns[0], dtype=np.int64)
-        times = np.array(columns[1], dtype=np.int64)
-        distinct, at = np.unique(series, return_inverse=True)
         groups: dict[tuple, int] = {}  # values of the `by` tags: a series without one is left out
-        series_groups = [
-            groups.setdefault(key, len(groups)) if None not in key else -1
-            for key in (tuple(tags[s].get(b) for b in by) for s in distinct.tolist())
-        ]
-        grouped = np.array(series_groups, dtype=np.int64)[at]
+        group_of: dict[int, int] = {}  # of each series
+
+        def grouped(series: np.ndarray) -> np.ndarray:
+            distinct, at = np.unique(series, return_inverse=True)
+            for s in distinct.tolist():
+                if s not in group_of:
+                    key = tuple(tags[s].get(b) for b in by)
+                    group_of[s] = groups.setdefault(key, len(groups)) if None not in key else -1
+            return np.array([group_of[s] for s in distinct.tolist()], dtype=np.int64)[at]
+
         # Windows aligned to the epoch as SQL's ts - ts % every (truncated toward zero).
-        windows = times - np.fmod(times, every_ms)
-        first = int(windows.min()) if len(windows) else 0
-        window_count = (int(windows.max()) - first) // every_ms + 1 if len(windows) else 0
-        keys = grouped * window_count + (windows - first) // every_ms  # one per (group, window)
-        in_group = grouped >= 0
-        counted = []  # per field: (which points count, the values of those points)
-        for name, type_, values in zip(
-            fields, types or [None] * len(fields), columns[2:], strict=True
-        ):
-            has, numbers = _field_values(values, name, type_, numeric=fn != "count")
-            counted.append((has & in_group, None if numbers is None else numbers[in_group[has]]))
-        cells, results = _aggregated(fn, keys, counted)
+        windows = {name: t - np.fmod(t, every_ms) for name, (_, (_, t, _)) in found.items()}
+        first = min((int(w.min()) for w in windows.values()), default=0)
+        last = max((int(w.max()) for w in windows.values()), default=first)
+        window_count = (last - first) // every_ms + 1
+        counted = []  # per field: the key (group, window) of each point counted, its value
+        for name in fields:
+            if name not in found:
+                counted.append((np.empty(0, np.int64), np.empty(0, np.int64)))
+                continue
+            type_, (series, _, values) = found[name]
+            if type_ == "string" and fn != "count":
+                raise StoreError(f"field {name} holds text: it can be counted, not aggregated")
+            groups_of_points = grouped(series)
+            keys = groups_of_points * window_count + (windows[name] - first) // every_ms
+            in_group = groups_of_points >= 0
+            counted.append((keys[in_group], None if fn == "count" else values[in_group]))
+        cells, results = _aggregated(fn, counted)
         group_names = list(groups)
         labels = [group_names[g] for g in (cells // window_count).tolist()] if len(cells) else []
         cells = cells % window_count if len(cells) else cells  # the window of each cell
         if combine is not None:
             cells, results = _aggregated(
-                combine, cells, [(has, numbers[has]) for has, numbers in results]
+                combine, [(cells[has], numbers[has]) for has, numbers in results]
             )
             by, labels = [], [()] * len(cells)
         return points_frame(
@@ -1222,30 +1233,13 @@ def _point_dicts(
     return points
 
 
-def _field_values(
-    values: Sequence, field: str, type_: str | None, numeric: bool
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Which points have the field and, when `numeric`, the values of those that do: int64 for
-    integers (true and false as 1 and 0, as SQLite counts them), float64 for floats. Text
-    cannot be aggregated but counted."""
-    has = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
-    if not numeric:
-        return has, None
-    if not has.any():
-        return has, np.empty(0, dtype=np.int64)
-    if type_ == "string":
-        raise StoreError(f"field {field} holds text: it can be counted, not aggregated")
-    present = [v for v in values if v is not None]
-    return has, np.array(present, dtype=np.float64 if type_ == "float" else np.int64)
-
-
 def _aggregated(
-    fn: str, keys: np.ndarray, columns: list[tuple[np.ndarray, np.ndarray | None]]
+    fn: str, columns: list[tuple[np.ndarray, np.ndarray | None]]
 ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
-    """`fn` per key of each column (which points count, their values): the keys where any column
-    has a value, in order, and each column's (has, result) at those keys."""
-    reduced = [_reduce(fn, keys[has], numbers) for has, numbers in columns]
-    cells = np.concatenate([k for k, _ in reduced]) if reduced else keys[:0]
+    """`fn` per key of each column (the key of each value, the values): the keys where any
+    column has a value, in order, and each column's (has, result) at those keys."""
+    reduced = [_reduce(fn, keys, numbers) for keys, numbers in columns]
+    cells = np.concatenate([k for k, _ in reduced]) if reduced else np.empty(0, np.int64)
     if len(reduced) > 1:
         cells = np.sort(cells)
         cells = cells[np.r_[True, cells[1:] != cells[:-1]]] if len(cells) else cells
