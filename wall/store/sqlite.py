@@ -3,9 +3,10 @@
 Schema on write, as InfluxDB's: a series (a measurement and its tags) is one row of `series`,
 stored once; each measurement has a table of its points keyed by (series, time), with one typed
 column per field, added when the field first appears (its type then fixed: a point giving it
-another type is refused, as InfluxDB refuses it). So a point is a few numbers, not its tags and
-fields as text (issue 12: 389 bytes per message before, docs/benchmarks.md), and reads build
-their frames from typed columns without parsing JSON. A `latest_<n>` table per measurement, kept
+another type is refused, as InfluxDB refuses it); a float or text value equal to the previous
+point's is not stored again (Column). So a point is a few numbers, not its tags and fields as
+text (issue 12: 389 bytes per message before, 52 now; docs/benchmarks.md), and reads build their
+frames from typed columns without parsing JSON. A `latest_<n>` table per measurement, kept
 by the same transaction that writes a point, answers "newest point of every camera" without
 scanning history. The event log refuses UPDATE and DELETE by trigger: it is append-only in fact,
 not by convention.
