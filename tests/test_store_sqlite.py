@@ -151,3 +151,27 @@ def test_a_field_given_another_type_is_refused_and_its_batch_leaves_nothing(tmp_
         assert store.changes("camera_status", "online", "camera_id", T0, T0 + timedelta(hours=1))[
             "online"
         ].tolist() == [True]
+
+
+def test_the_feed_path_keeps_the_points_around_one_whose_field_changed_type(tmp_path) -> None:
+    """The MQTT and poll workers write through the Ingestor: the store refusing a point of a
+    batch (InvalidPoint) makes it write the batch point by point and count only that one."""
+    from feeds.ingest import Ingestor
+
+    def cam(camera_id: str, minute: int, fps: float) -> Point:
+        return Point(
+            "camera_status", {"camera_id": camera_id}, {"fps": fps}, T0 + timedelta(minutes=minute)
+        )
+
+    with open_store(Settings(store=f"sqlite:///{tmp_path / 'ioc.db'}")) as store:
+        store.write([cam("c1", 0, 25.0)])
+        ingestor = Ingestor(store, feed="test")
+        ingestor.write_points([cam("c1", 1, 24.0), cam("c2", 1, 25), cam("c3", 1, 23.5)])
+        ingestor.close()
+        assert (ingestor.stats["written"], ingestor.stats["rejected"]) == (2, 1)
+        frame = store.points("camera_status", T0, T0 + timedelta(minutes=5))
+        assert sorted(zip(frame["camera_id"], frame["fps"], strict=True)) == [
+            ("c1", 24.0),
+            ("c1", 25.0),
+            ("c3", 23.5),
+        ]
