@@ -5,6 +5,8 @@ from __future__ import annotations
 import multiprocessing
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from wall.settings import Settings
 from wall.store import Point, open_store
 
@@ -109,8 +111,6 @@ def test_a_frame_becomes_the_rows_its_points_would(tmp_path) -> None:
 
 
 def test_a_sum_of_integers_past_64_bits_is_refused_not_wrapped(tmp_path) -> None:
-    import pytest
-
     from wall.store import StoreError
 
     with open_store(Settings(store=f"sqlite:///{tmp_path / 'ioc.db'}")) as store:
@@ -129,8 +129,6 @@ def test_a_field_given_another_type_is_refused_and_its_batch_leaves_nothing(tmp_
     """A field keeps the type it was first written with (as in InfluxDB): a point giving it
     another is refused with InvalidPoint naming the field, and nothing of its batch is kept,
     not even a field the batch added (so that field may later be written with another type)."""
-    import pytest
-
     from wall.store import InvalidPoint
 
     def cam(minute: int, **fields) -> Point:
@@ -175,3 +173,24 @@ def test_the_feed_path_keeps_the_points_around_one_whose_field_changed_type(tmp_
             ("c1", 25.0),
             ("c3", 23.5),
         ]
+
+
+def test_a_field_added_by_another_writer_is_cleared_from_the_newest_point_by_a_newer_one(
+    tmp_path,
+) -> None:
+    """Each connection knows the store's fields from its last write; another process may have
+    added one since. A newer point without it must still replace the newest point whole."""
+    url = f"sqlite:///{tmp_path / 'ioc.db'}"
+
+    def cam(minute: int, **fields) -> Point:
+        return Point("camera_status", {"camera_id": "c1"}, fields, T0 + timedelta(minutes=minute))
+
+    with open_store(Settings(store=url)) as first, open_store(Settings(store=url)) as second:
+        first.write([cam(0, online=True)])
+        second.write([cam(1, online=False, fps=3.0)])  # a field `first` has not seen
+        first.write([cam(2, online=True)])
+        latest = first.latest("camera_status", "camera_id")
+        assert latest.loc[0, "online"] and "fps" not in latest.columns
+        assert second.points("camera_status", T0, T0 + timedelta(minutes=5))["fps"].tolist()[
+            1
+        ] == pytest.approx(3.0)
