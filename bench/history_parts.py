@@ -8,6 +8,10 @@ The kept store (bench/seed_city.py --keep) is topped up to the present once, by 
 each round runs a fresh process per tree (before, after, after, before, …) that asks each part
 once with no previous answer (what a wall does on its first tick), through that tree's
 SQLiteStore on a read-only connection, so neither tree can change the store it measures.
+
+When the trees read different store layouts (store version 1 before, 2 after), each reads a store
+seeded by its own code: `--before-keep DIR` names the before tree's (seeded with that tree's
+bench/seed_city.py --keep DIR); neither is then topped up.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.seed_city import open_kept_store
+from bench.seed_city import open_kept_store, read_manifest
 
 HERE = Path(__file__).resolve().parent.parent
 HISTORY_PARTS = "reports,camera_outages,wifi_clients_48h,wifi_throughput_3h,cameras,wifi"
@@ -53,10 +57,19 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=Path("/tmp/city30"), help="kept stores")
     parser.add_argument("--parts", default=HISTORY_PARTS)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--before-keep", type=Path, help="the before tree's own kept stores")
     args = parser.parse_args()
-    store, _, _, entry = open_kept_store(args.keep, "sqlite")
-    store.close()
-    print(f"kept store until {entry['until']} (topped up: {entry['topped_up']})", flush=True)
+    if args.before_keep is None:
+        store, _, _, entry = open_kept_store(args.keep, "sqlite")
+        store.close()
+        print(f"kept store until {entry['until']} (topped up: {entry['topped_up']})", flush=True)
+        stores = dict.fromkeys(("before", "after"), args.keep / entry["store"])
+    else:
+        stores = {
+            tree: folder / read_manifest(folder)["stores"]["sqlite"]["store"]
+            for tree, folder in (("before", args.before_keep), ("after", args.keep))
+        }
+        print(f"kept stores (as seeded): {stores}", flush=True)
     trees = {"before": args.before.resolve(), "after": HERE}
     times: dict[str, dict[str, list[float]]] = {tree: {} for tree in trees}
     for round_ in range(args.rounds):
@@ -67,7 +80,7 @@ def main() -> None:
                     "-c",
                     ROUND,
                     str(trees[tree]),
-                    str(args.keep / entry["store"]),
+                    str(stores[tree]),
                     args.parts,
                 ],
                 capture_output=True,

@@ -1,6 +1,7 @@
-"""Benchmark: how many bytes the embedded store spends per stored message.
+"""Benchmark: how many bytes the embedded store spends per stored message, how fast it takes the
+MQTT worker's batches, and how long the wall's history questions take on it.
 
-    .venv/bin/python bench/store_size.py [--backfill 24h] [--dir DIR]
+    .venv/bin/python bench/store_size.py [--backfill 24h] [--dir DIR] [--tree PATH]
 
 Writes the city simulator's backfill of the town (IOC_INVENTORY: Hòa Thành's 320 cameras and 100
 access points by default; field reports, indicators, power cuts) through the same validation and
@@ -8,12 +9,19 @@ write path as the MQTT worker into a fresh SQLite store in DIR (default: under d
 (the last connection to close checkpoints the write-ahead log into the database file), and
 prints the database files' size divided by the messages written. Target (issue 12): at most
 60 bytes per message.
+
+Then, on that store, the wall's history parts (callbacks/queries.PARTS) asked from scratch as of
+the backfill's end (median of 5), and the MQTT worker's write rate: 200 batches of 1,000
+camera points (bench/sqlite_durability.py's) into a fresh store. `--tree` measures another
+source tree's store and parts instead (e.g. `git archive main | tar -x -C /tmp/before`): the
+before figure, by the same script.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import statistics
 import sys
 import tempfile
 import threading
@@ -22,11 +30,19 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The tree measured comes first.
+sys.path.insert(0, sys.argv[sys.argv.index("--tree") + 1] if "--tree" in sys.argv else sys.path[0])
 
+from bench.sqlite_durability import mqtt_batches
+from callbacks.queries import PARTS
 from feeds.ingest import Ingestor
 from feeds.simulator import build_simulator, feed_sink, parse_duration
 from wall.settings import PROJECT_DIR, load_settings
 from wall.store.sqlite import SQLiteStore
+
+HERE = Path(__file__).resolve().parent.parent
+HISTORY_PARTS = ("wifi_clients_48h", "camera_outages", "wifi_throughput_3h", "cameras", "wifi")
+ROUNDS = 5
 
 
 def store_files_bytes(path: Path) -> int:
@@ -39,9 +55,11 @@ def main() -> None:
     p.add_argument(
         "--dir", type=Path, default=PROJECT_DIR / "data" / "bench", help="where to write"
     )
+    p.add_argument("--tree", type=Path, default=HERE, help="source tree whose store to measure")
     args = p.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     settings = load_settings()
+    print(f"tree {args.tree.resolve()}")
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         path = Path(folder) / "ioc.db"
         store = SQLiteStore(path)
@@ -49,10 +67,9 @@ def main() -> None:
         sink = Ingestor(store, feed="simulator", batch_size=5000)
         stop, backfilled = threading.Event(), threading.Event()
         threading.Thread(target=lambda: backfilled.wait() and stop.set(), daemon=True).start()
+        simulator = build_simulator(settings, backfill=args.backfill)
         started = time.monotonic()
-        messages = feed_sink(
-            build_simulator(settings, backfill=args.backfill), sink, stop, backfilled=backfilled
-        )
+        messages = feed_sink(simulator, sink, stop, backfilled=backfilled)
         sink.close()
         seconds = time.monotonic() - started
         points = sink.written
@@ -69,6 +86,17 @@ def main() -> None:
             f"{seconds:.1f} s; store files {size / 2**20:.1f} MiB after checkpoint: "
             f"{size / messages:.0f} bytes per message, {size / points:.0f} per point ({files})"
         )
+        with SQLiteStore(path) as store:
+            for name in HISTORY_PARTS:
+                times = []
+                for _ in range(ROUNDS):
+                    began = time.perf_counter()
+                    PARTS[name].fetch(store, simulator.now, None)
+                    times.append((time.perf_counter() - began) * 1000)
+                print(f"{name}: {statistics.median(times):.1f} ms (median of {ROUNDS})")
+        with SQLiteStore(Path(folder) / "batches.db") as store:
+            store.check()
+            print(f"mqtt batches: {mqtt_batches(store, 200):,.0f} points/s")
 
 
 if __name__ == "__main__":

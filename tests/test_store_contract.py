@@ -845,3 +845,81 @@ def test_both_backends_give_the_same_answers(influxd, tmp_path) -> None:
             )
     for sqlite_frame, influx_frame in zip(*answers, strict=True):
         pd.testing.assert_frame_equal(sqlite_frame, influx_frame, check_dtype=False)
+
+
+def test_points_written_in_any_order_read_back_as_written_in_any_range(store: Store) -> None:
+    """Values repeated point after point (a camera's name), points written late, twice, merged
+    or without a field, across hour boundaries: every range reads back what was written, as do
+    changes and aggregates of the repeated field."""
+    rng = random.Random(5)
+    written: list[tuple[int, int, dict]] = []
+    for c in range(3):
+        for minute in range(0, 150, 5):
+            fields = {
+                "name": f"Cam {c}" if minute < 100 else f"Cam {c} mới",
+                "fps": rng.choice([25.0, 12.5]),
+                "online": rng.random() < 0.8,
+            }
+            if rng.random() < 0.15:
+                del fields["name"]
+            written.append((c, minute, fields))
+    in_order, late = written[: len(written) * 2 // 3], written[len(written) * 2 // 3 :]
+    rng.shuffle(late)
+    again = [(c, m, {"name": "đổi tên", "note": "x"}) for c, m, _ in rng.sample(written, 15)]
+    expected: dict[tuple[str, int], dict] = {}
+    for batch in (in_order, late, again, rng.sample(written, 10)):
+        store.write(
+            Point(
+                "camera_status",
+                {"camera_id": f"c{c}", "ward": "Hiệp Tân"},
+                fields,
+                T0 + timedelta(minutes=minute),
+            )
+            for c, minute, fields in batch
+        )
+        for c, minute, fields in batch:
+            expected.setdefault((f"c{c}", minute), {}).update(fields)
+
+    def read(start: int, end: int) -> set[tuple]:
+        frame = store.points(
+            "camera_status", T0 + timedelta(minutes=start), T0 + timedelta(minutes=end)
+        )
+        return {
+            (
+                row["camera_id"],
+                int((row["time"] - pd.Timestamp(T0)).total_seconds() // 60),
+                tuple(
+                    sorted(
+                        (k, v)
+                        for k, v in row.items()
+                        if k in ("name", "fps", "online", "note") and not pd.isna(v)
+                    )
+                ),
+            )
+            for row in frame.to_dict("records")
+        }
+
+    for start, end in [(0, 150), (37, 150), (61, 64), (95, 121), (60, 120)]:
+        assert read(start, end) == {
+            (camera, minute, tuple(sorted(fields.items())))
+            for (camera, minute), fields in expected.items()
+            if start <= minute < end
+        }, (start, end)
+    start, end = T0 + timedelta(minutes=62), T0 + timedelta(minutes=150)
+    names = store.changes("camera_status", "name", "camera_id", start, end)
+    previous: dict[str, str] = {}
+    changed = []
+    for (camera, minute), fields in sorted(
+        expected.items(), key=lambda item: (item[0][1], item[0][0])
+    ):
+        if 62 <= minute < 150 and "name" in fields and previous.get(camera) != fields["name"]:
+            changed.append((camera, minute, fields["name"]))
+            previous[camera] = fields["name"]
+    assert sorted(
+        (c, int((t - pd.Timestamp(T0)).total_seconds() // 60), n)
+        for t, c, n in names.itertuples(index=False)
+    ) == sorted(changed)
+    counted = store.aggregate("camera_status", "name", "count", start, end, timedelta(hours=1))
+    assert counted["value"].sum() == sum(
+        "name" in f for (_, m), f in expected.items() if 62 <= m < 150
+    )

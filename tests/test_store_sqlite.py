@@ -84,18 +84,25 @@ def test_the_event_log_refuses_changes_to_past_events(tmp_path) -> None:
     assert conn.execute("SELECT kind FROM events").fetchall() == [("raised",)]
 
 
-def test_a_frame_becomes_the_rows_its_points_would() -> None:
+def test_a_frame_becomes_the_rows_its_points_would(tmp_path) -> None:
     from tests.test_store_contract import frame_points, tricky_camera_frame
     from wall.store.base import frame_columns
-    from wall.store.sqlite import _frame_rows, _point_row
+    from wall.store.sqlite import Catalog, _frame_rows, _point_rows
 
     frame, tags = tricky_camera_frame(), ["ward", "camera_id"]
-    rows, newest = _frame_rows(frame_columns("camera_status", frame, tags))
-    points = frame_points("camera_status", frame, tags)
+    with open_store(Settings(store=f"sqlite:///{tmp_path / 'ioc.db'}")) as store:
+        conn = store._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        catalog = Catalog()
+        [framed] = _frame_rows(conn, catalog, frame_columns("camera_status", frame, tags))
+        [pointed] = _point_rows(conn, catalog, frame_points("camera_status", frame, tags))
+        conn.execute("ROLLBACK")
     # Reordered series by series (the order of rows written twice is kept: the contract test).
-    assert sorted(rows) == sorted(_point_row(p) for p in points)
-    t0 = min(r[2] for r in rows)
-    assert sorted((r[1], (r[2] - t0) // 60_000) for r in newest) == [
+    assert framed.fields == pointed.fields
+    assert sorted(framed.rows) == sorted(pointed.rows)
+    series = {id_: tags for (_, tags), id_ in catalog.series.items()}
+    t0 = min(r[1] for r in framed.rows)
+    assert sorted((series[r[0]], (r[1] - t0) // 60_000) for r in framed.newest) == [
         ('{"camera_id":"c 3","ward":"Khu\\\\B"}', 3),
         ('{"camera_id":"c 3","ward":"Khu\\\\B"}', 3),
         ('{"camera_id":"c1","ward":"Hiệp Tân"}', 5),
@@ -104,8 +111,6 @@ def test_a_frame_becomes_the_rows_its_points_would() -> None:
 
 
 def test_a_sum_of_integers_past_64_bits_is_refused_not_wrapped(tmp_path) -> None:
-    import pytest
-
     from wall.store import StoreError
 
     with open_store(Settings(store=f"sqlite:///{tmp_path / 'ioc.db'}")) as store:
@@ -120,46 +125,50 @@ def test_a_sum_of_integers_past_64_bits_is_refused_not_wrapped(tmp_path) -> None
             store.aggregate("wifi_usage", "rx_bytes", "sum", T0, end, every)
 
 
-def test_changes_of_a_boolean_found_in_the_text_agree_with_its_parsed_values(tmp_path) -> None:
-    """changes() reads a boolean field from the stored JSON text without parsing it: a text
-    field that quotes it, a point merged from two writes and an older point where the field
-    is a number must not mislead it."""
+def test_a_field_given_another_type_refuses_that_point_only(tmp_path) -> None:
+    """A field keeps the type it was first written with (as in InfluxDB): a point giving it
+    another is refused (PointsRefused naming the field), the others of its write are stored."""
 
     def cam(minute: int, **fields) -> Point:
         return Point("camera_status", {"camera_id": "c1"}, fields, T0 + timedelta(minutes=minute))
 
     with open_store(Settings(store=f"sqlite:///{tmp_path / 'ioc.db'}")) as store:
-        store.write(
-            [
-                cam(0, online=True),
-                cam(1, online=False, name='"online":true, "online":true'),
-                cam(2, fps=1.0),  # without the field
-                cam(3, online=False),
-                cam(3, fps=2.0),  # merged into the point of minute 3
-                cam(4, online=True, name='x", "online": false'),
-            ]
+        store.write([cam(0, online=True, fps=25.0)])
+        for minute, wrong in ((2, cam(1, online=1)), (3, cam(1, fps=25)), (4, cam(1, online="x"))):
+            with pytest.raises(PointsRefused) as refusal:
+                store.write([cam(minute, online=False, note="mới"), wrong])
+            assert [p for p, _ in refusal.value.refused] == [wrong]
+            assert refusal.value.written == 1
+            assert "of camera_status holds" in refusal.value.refused[0][1]
+        frame = store.points("camera_status", T0, T0 + timedelta(hours=1))
+        assert frame["time"].tolist() == [T0 + timedelta(minutes=m) for m in (0, 2, 3, 4)]
+        assert frame["online"].tolist() == [True, False, False, False]
+        assert store.changes("camera_status", "online", "camera_id", T0, T0 + timedelta(hours=1))[
+            "online"
+        ].tolist() == [True, False]
+
+
+def test_the_feed_path_keeps_the_points_around_one_whose_field_changed_type(tmp_path) -> None:
+    """The MQTT and poll workers write through the Ingestor: the store refusing a point of a
+    batch for its field's type keeps the others, and only that one is counted rejected."""
+    from feeds.ingest import Ingestor
+
+    def cam(camera_id: str, minute: int, fps: float) -> Point:
+        return Point(
+            "camera_status", {"camera_id": camera_id}, {"fps": fps}, T0 + timedelta(minutes=minute)
         )
 
-        def changes(start: int) -> list[tuple]:
-            frame = store.changes(
-                "camera_status",
-                "online",
-                "camera_id",
-                T0 + timedelta(minutes=start),
-                T0 + timedelta(minutes=10),
-            )
-            return [
-                (int((t - T0).total_seconds() // 60), v)
-                for t, v in zip(frame["time"], frame["online"], strict=True)
-            ]
-
-        assert changes(0) == [(0, True), (1, False), (4, True)]
-        store.write([cam(-1, online=1)])  # a number once: 1 and true are different values
-        assert [(m, type(v)) for m, v in changes(-1)] == [
-            (-1, int),
-            (0, bool),
-            (1, bool),
-            (4, bool),
+    with open_store(Settings(store=f"sqlite:///{tmp_path / 'ioc.db'}")) as store:
+        store.write([cam("c1", 0, 25.0)])
+        ingestor = Ingestor(store, feed="test")
+        ingestor.write_points([cam("c1", 1, 24.0), cam("c2", 1, 25), cam("c3", 1, 23.5)])
+        ingestor.close()
+        assert (ingestor.stats["written"], ingestor.stats["rejected"]) == (2, 1)
+        frame = store.points("camera_status", T0, T0 + timedelta(minutes=5))
+        assert sorted(zip(frame["camera_id"], frame["fps"], strict=True)) == [
+            ("c1", 24.0),
+            ("c1", 25.0),
+            ("c3", 23.5),
         ]
 
 
@@ -172,10 +181,13 @@ def test_a_point_a_constraint_refuses_is_refused_alone_and_the_others_are_writte
     path = tmp_path / "ioc.db"
     with open_store(Settings(store=f"sqlite:///{path}")) as store:
         store.check()
+        store.write([Point("wifi_usage", {"ap_id": "ap0"}, {"clients": 0}, T0)])  # its tables
         with sqlite3.connect(path) as conn:
+            (table,) = conn.execute("SELECT id FROM measurements WHERE name = 'wifi_usage'")
+            (column,) = conn.execute("SELECT id FROM fields WHERE name = 'clients'")
             conn.execute(
-                "CREATE TRIGGER no_negative BEFORE INSERT ON points "
-                "WHEN json_extract(NEW.fields, '$.clients') < 0 "
+                f"CREATE TRIGGER no_negative BEFORE INSERT ON points_{table[0]} "
+                f"WHEN NEW.f{column[0]} < 0 "
                 "BEGIN SELECT RAISE(ABORT, 'clients cannot be negative'); END"
             )
         points = [
@@ -206,3 +218,24 @@ def test_a_locked_database_is_a_store_failure_not_a_refused_point(tmp_path) -> N
             store.write([Point("wifi_usage", {"ap_id": "ap1"}, {"clients": 1}, T0)])
         other.execute("ROLLBACK")
         assert store.write([Point("wifi_usage", {"ap_id": "ap1"}, {"clients": 1}, T0)]) == 1
+
+
+def test_a_field_added_by_another_writer_is_cleared_from_the_newest_point_by_a_newer_one(
+    tmp_path,
+) -> None:
+    """Each connection knows the store's fields from its last write; another process may have
+    added one since. A newer point without it must still replace the newest point whole."""
+    url = f"sqlite:///{tmp_path / 'ioc.db'}"
+
+    def cam(minute: int, **fields) -> Point:
+        return Point("camera_status", {"camera_id": "c1"}, fields, T0 + timedelta(minutes=minute))
+
+    with open_store(Settings(store=url)) as first, open_store(Settings(store=url)) as second:
+        first.write([cam(0, online=True)])
+        second.write([cam(1, online=False, fps=3.0)])  # a field `first` has not seen
+        first.write([cam(2, online=True)])
+        latest = first.latest("camera_status", "camera_id")
+        assert latest.loc[0, "online"] and "fps" not in latest.columns
+        assert second.points("camera_status", T0, T0 + timedelta(minutes=5))["fps"].tolist()[
+            1
+        ] == pytest.approx(3.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import signal
@@ -47,6 +48,9 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     """The wall under gunicorn: what a command room runs."""
     from wall.server import serve as serve_wall
 
+    if sqlite_path(settings) is not None:  # a store of another layout version: exit 2 here
+        with open_store(settings) as store, contextlib.suppress(StoreUnavailable):
+            store.check()
     serve_wall(settings, args.host, args.port, workers=args.workers)
     return 0
 
@@ -246,6 +250,26 @@ def restore(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def migrate(args: argparse.Namespace, settings: Settings) -> int:
+    """Rewrite an embedded store of an earlier layout into the one this wall reads."""
+    from wall.store.sqlite import StoreInUse
+    from wall.store.sqlite import migrate as migrate_store
+
+    path = sqlite_path(settings)
+    if path is None:
+        print("wall migrate: the store is InfluxDB: it has no layout to migrate", file=sys.stderr)
+        return 2
+    if not path.is_file():
+        print(f"wall migrate: there is no store at {path}", file=sys.stderr)
+        return 2
+    try:
+        migrate_store(path, dry_run=args.dry_run, report=lambda line: print(line, flush=True))
+    except StoreError as exc:  # in use (exit 1), or not a store it can migrate (exit 2)
+        print(f"wall migrate: {exc}", file=sys.stderr)
+        return 1 if isinstance(exc, StoreInUse) else 2
+    return 0
+
+
 def _new_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
@@ -296,6 +320,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "restore", help="put a backup in place of the embedded store (nothing may be running)"
     ).add_argument("source", type=Path, help="a file written by `wall backup`")
+    sub.add_parser(
+        "migrate",
+        help="rewrite an embedded store of an earlier layout (stop wall, feeds and alerts first)",
+    ).add_argument("--dry-run", action="store_true", help="say what it would do, change nothing")
     commands = {
         "check": check,
         "serve": serve,
@@ -304,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         "users": users,
         "backup": backup,
         "restore": restore,
+        "migrate": migrate,
     }
     return run(p, commands, argv)
 
