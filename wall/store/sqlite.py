@@ -1016,7 +1016,9 @@ def _lock(path: Path, kind: int, timeout_seconds: float) -> int:
                         f"{path} is in use by a running wall, feed or alert process: "
                         "stop them first"
                     ) from None
-                raise StoreUnavailable(f"{path} is being restored; try again") from None
+                raise StoreUnavailable(
+                    f"{path} is being restored or migrated; try again once that is done"
+                ) from None
             time.sleep(0.05)
 
 
