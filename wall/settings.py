@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -697,10 +697,20 @@ class Settings:
             value = getattr(self, f.name)
             if f.metadata["secret"] and value:
                 value = "***"
-            elif isinstance(value, str) and (parts := urlsplit(value)).password:
-                value = value.replace(f":{parts.password}@", ":***@", 1)
+            elif isinstance(value, str):
+                value = masked_url(value)
             shown[f.name] = value
         return shown
+
+
+def masked_url(url: str) -> str:
+    """`url` as a log or a terminal may show it: the password of its user part as ***."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    user_part, _, host = parts.netloc.rpartition("@")
+    user = user_part.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def env_name(name: str) -> str:

@@ -1,0 +1,234 @@
+"""`python -m wall demo`, README's run command, used as a person uses it: started in a terminal,
+an officer account added with `python -m wall users add`, an alert acknowledged in the console
+and seen acknowledged on the wall in headless Chromium, then stopped with Ctrl+C. No password
+of a store or broker URL reaches the terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.common.by import By
+
+from tests.browser_fixtures import chromium, free_port
+from tests.test_browser import SCREENSHOTS, wait_for
+from wall.settings import PROJECT_DIR
+from wall.store.sqlite import SQLiteStore
+
+OFFICER = "tran.binh"
+PASSWORD = "Ca trực sáng 2026"
+REFRESH_SECONDS = 5.0  # the default: the demo runs as README gives it
+
+
+class Demo:
+    """`python -m wall demo --port P` in its own session (as in a terminal), on a store and a
+    cache of its own."""
+
+    def __init__(self, folder: Path, **env: str):
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "IOC_STORE": f"sqlite:///{folder / 'ioc.db'}",
+            "IOC_CACHE_URL": f"file://{folder / 'cache'}",
+            "IOC_SECRET_KEY_FILE": str(folder / "secret_key"),
+            **env,
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "wall", "demo", "--port", str(self.port)],
+            cwd=PROJECT_DIR,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.output = ""
+
+    def command(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+        """Another `python -m wall …` on the same settings, from another terminal."""
+        return subprocess.run(
+            [sys.executable, "-m", "wall", *args],
+            cwd=PROJECT_DIR,
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def wait_healthy(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.process.stdout.read()[-3000:]
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=2).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        raise AssertionError(f"the demo did not answer on {self.url} within {timeout} s")
+
+    def ctrl_c(self) -> int:
+        """Ctrl+C in its terminal (SIGINT to its whole process group); its exit status."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            self.output, _ = self.process.communicate(timeout=60)
+        finally:
+            if self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGKILL)
+        return self.process.returncode
+
+
+def group_alive(pid: int, grace: float = 5.0) -> bool:
+    """Whether a process of the demo's session (its own process group) is still there after
+    `grace` seconds (for the system to reap the last ones)."""
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+@pytest.mark.parametrize("feed", ["in-process", "mqtt"])
+def test_the_demo_command_feeds_the_store_and_serves_the_wall(tmp_path, request, feed):
+    """Simulator + wall, then a clean stop; over a real mosquitto when IOC_MQTT_URL is set,
+    given with a user and a password that the banner must not show."""
+    env = {}
+    if feed == "mqtt":
+        broker = request.getfixturevalue("mosquitto")
+        env["IOC_MQTT_URL"] = f"mqtt://demo:s3cr3t-pw@127.0.0.1:{broker.port}"
+        env["IOC_MQTT_CLIENT_ID"] = f"wall-demo-{tmp_path.name}"
+        env["IOC_INGEST_SPOOL_DIR"] = str(tmp_path / "spool")
+    demo = Demo(tmp_path, **env)
+    try:
+        demo.wait_healthy()
+        deadline = time.monotonic() + 60
+        cameras = 0
+        while time.monotonic() < deadline and cameras <= 300:  # the first batches may be partial
+            time.sleep(1)
+            with SQLiteStore(tmp_path / "ioc.db") as store:
+                cameras = len(store.latest("camera_status", "camera_id"))
+        assert cameras > 300, "the simulator's cameras reached the store"
+        page = requests.get(f"{demo.url}/kiosk", timeout=5).text
+        assert "IOC Hòa Thành" in page
+    finally:
+        status = demo.ctrl_c()
+    assert f"{demo.url}/" in demo.output
+    assert ("MQTT worker" in demo.output) == (feed == "mqtt")
+    if feed == "mqtt":
+        assert f"mqtt://demo:***@127.0.0.1:{broker.port}" in demo.output
+    assert "s3cr3t-pw" not in demo.output
+    assert "Traceback" not in demo.output
+    assert status == 0, demo.output[-3000:]
+    assert not group_alive(demo.process.pid), "a process of the demo outlived Ctrl+C"
+
+
+def test_the_demo_says_which_broker_does_not_answer_without_its_password(tmp_path):
+    demo = Demo(tmp_path, IOC_MQTT_URL=f"mqtt://demo:s3cr3t-pw@127.0.0.1:{free_port()}")
+    output, _ = demo.process.communicate(timeout=90)
+    assert demo.process.returncode == 1, output
+    assert "no MQTT broker answers at mqtt://demo:***@127.0.0.1:" in output
+    assert "s3cr3t-pw" not in output
+    assert "Traceback" not in output
+    assert not group_alive(demo.process.pid)
+
+
+def wall_state(title: str) -> str:
+    """JavaScript: the state shown on the wall's alert row of this title (false while none)."""
+    return f"""(() => {{
+const row = Array.from(document.querySelectorAll('.al-row'))
+    .find(r => (r.querySelector('.al-title') || {{}}).textContent === {json.dumps(title)});
+return row ? row.querySelector('.al-state').textContent : false;
+}})()"""
+
+
+# The key and title of the first alert the console offers to acknowledge.
+FIRST_TO_ACKNOWLEDGE = """
+const input = document.querySelector('form input[name="action"][value="acknowledged"]');
+if (!input) return false;
+const section = input.closest('section');
+return [section.dataset.key, section.querySelector('h2').lastChild.textContent];
+"""
+
+
+def test_an_officer_acknowledges_in_the_demo_and_the_wall_shows_it(tmp_path):
+    """The whole duty-officer path on the demo: the acknowledgement is recorded at once and the
+    wall's alert screen, open all along, shows it within two refreshes."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    demo = Demo(tmp_path)
+    wall = officer = None
+    try:
+        demo.wait_healthy()
+        added = demo.command("users", "add", OFFICER, "--password-stdin", stdin=PASSWORD + "\n")
+        assert added.returncode == 0, added.stderr
+        wall, officer = chromium(), chromium()
+        wall.get(f"{demo.url}/alerts")
+
+        officer.get(f"{demo.url}/officer/signin")
+        officer.find_element(By.NAME, "name").send_keys(OFFICER)
+        officer.find_element(By.NAME, "password").send_keys(PASSWORD)
+        officer.find_element(By.CSS_SELECTOR, "form button").click()
+        wait_for(officer, "return location.pathname === '/officer'", what="the signed-in console")
+        # The simulator's history is written first, then the alert rules raise what it holds.
+        deadline = time.monotonic() + 120
+        while not (alert := officer.execute_script(FIRST_TO_ACKNOWLEDGE)):
+            assert time.monotonic() < deadline, "no alert to acknowledge within 120 s"
+            time.sleep(REFRESH_SECONDS)
+            officer.refresh()
+        key, title = alert
+        state = wait_for(wall, f"return {wall_state(title)}", what=f"alert {title!r} on the wall")
+        assert "Chưa xác nhận" in state
+
+        section = officer.find_element(By.CSS_SELECTOR, f'section[data-key="{key}"]')
+        form = section.find_element(
+            By.CSS_SELECTOR, 'form input[value="acknowledged"]'
+        ).find_element(By.XPATH, "./..")
+        form.find_element(By.NAME, "note").send_keys("Đã giao tổ xử lý")
+        acknowledged_at = time.monotonic()
+        try:
+            form.find_element(By.TAG_NAME, "button").click()
+        except TimeoutException:  # the page load timeout of chromium()
+            pytest.fail("the console did not answer the acknowledgement within 20 s")
+        recorded = wait_for(
+            officer,
+            "const m = document.querySelector('.msg'); return m && m.textContent",
+            timeout=60,
+            what="the console's answer",
+        )
+        officer.save_screenshot(str(SCREENSHOTS / "demo-officer-acknowledged-1920x1080.png"))
+        assert "Đã ghi nhận: Xác nhận" in recorded, recorded
+        assert time.monotonic() - acknowledged_at < REFRESH_SECONDS, "recorded at once"
+
+        seen = wait_for(
+            wall,
+            f"const s = {wall_state(title)}; return s && s.includes({json.dumps(OFFICER)}) && s;",
+            timeout=30,
+            what="the acknowledgement on the wall",
+        )
+        seen_after = time.monotonic() - acknowledged_at
+        wall.save_screenshot(str(SCREENSHOTS / "demo-wall-acknowledged-1920x1080.png"))
+        assert "Đã xác nhận" in seen
+        assert seen_after <= 2 * REFRESH_SECONDS, seen_after
+    finally:
+        for driver in (wall, officer):
+            if driver is not None:
+                driver.quit()
+        status = demo.ctrl_c()
+    assert "Traceback" not in demo.output
+    assert "[ERROR]" not in demo.output, demo.output[-3000:]  # e.g. a worker stuck at the stop
+    assert status == 0, demo.output[-3000:]
+    assert not group_alive(demo.process.pid), "a process of the demo outlived Ctrl+C"
