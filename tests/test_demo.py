@@ -5,6 +5,7 @@ of a store or broker URL reaches the terminal."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -103,6 +104,36 @@ def group_alive(pid: int, grace: float = 5.0) -> bool:
     return True
 
 
+def open_files(pid: int) -> set[str]:
+    files = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):  # closed meanwhile
+            files.add(os.readlink(fd))
+    return files
+
+
+def web_worker_parent(demo: Demo) -> int:
+    """The process the demo's web workers are forked from: of the demo's processes holding
+    its listening socket, the one whose parent does not."""
+    port = f"0100007F:{demo.port:04X}"
+    inode = next(
+        line.split()[9]
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+        if line.split()[1] == port and line.split()[3] == "0A"  # listening
+    )
+    listening = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if os.getpgid(int(entry.name)) == demo.process.pid and (
+                    f"socket:[{inode}]" in open_files(int(entry.name))
+                ):
+                    stat = (entry / "stat").read_text()
+                    listening[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
+    (parent,) = [pid for pid, ppid in listening.items() if ppid not in listening]
+    return parent
+
+
 @pytest.mark.parametrize("feed", ["in-process", "mqtt"])
 def test_the_demo_command_feeds_the_store_and_serves_the_wall(tmp_path, request, feed):
     """Simulator + wall, then a clean stop; over a real mosquitto when IOC_MQTT_URL is set,
@@ -123,6 +154,9 @@ def test_the_demo_command_feeds_the_store_and_serves_the_wall(tmp_path, request,
             with SQLiteStore(tmp_path / "ioc.db") as store:
                 cameras = len(store.latest("camera_status", "camera_id"))
         assert cameras > 300, "the simulator's cameras reached the store"
+        # SQLite's locks do not survive a fork: the web workers' parent never opens the store.
+        held = {f for f in open_files(web_worker_parent(demo)) if "ioc.db" in f}
+        assert not held, f"the process the web workers are forked from holds {held}"
         page = requests.get(f"{demo.url}/kiosk", timeout=5).text
         assert "IOC Hòa Thành" in page
     finally:

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from wall.settings import PROJECT_DIR, Settings, SettingsError, load_settings, setting_docs
+from wall.settings import (
+    PROJECT_DIR,
+    Settings,
+    SettingsError,
+    load_settings,
+    masked_url,
+    setting_docs,
+)
 
 
 def test_defaults_run_the_embedded_store_under_the_project_data_folder() -> None:
@@ -114,6 +121,20 @@ def test_check_shows_settings_with_secrets_masked(tmp_path: Path) -> None:
     assert "s3cret" not in result.stdout
     assert "store ready" in result.stdout
     assert (tmp_path / "x.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("influxdb://ioc:p%40ss@db.city:8086/ioc", "influxdb://ioc:***@db.city:8086/ioc"),
+        ("mqtts://wall:p@ss@broker.city", "mqtts://wall:***@broker.city"),
+        ("mqtt://broker.city:1883", "mqtt://broker.city:1883"),
+        ("mqtt://wall@broker.city", "mqtt://wall@broker.city"),
+        ("sqlite:////var/lib/ioc/ioc.db", "sqlite:////var/lib/ioc/ioc.db"),
+    ],
+)
+def test_urls_are_shown_without_their_password(url: str, shown: str) -> None:
+    assert masked_url(url) == shown
 
 
 def test_readme_documents_every_setting() -> None:
