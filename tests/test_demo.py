@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -81,8 +82,15 @@ class Demo:
 
     def ctrl_c(self) -> int:
         """Ctrl+C in its terminal (SIGINT to its whole process group); its exit status."""
+        return self.stop(lambda: os.killpg(self.process.pid, signal.SIGINT))
+
+    def terminate(self) -> int:
+        """SIGTERM to the demo's own process only, as a service manager sends; its exit status."""
+        return self.stop(self.process.terminate)
+
+    def stop(self, send: Callable[[], None]) -> int:
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGINT)
+            send()
         try:
             self.output, _ = self.process.communicate(timeout=60)
         finally:
@@ -136,8 +144,8 @@ def web_worker_parent(demo: Demo) -> int:
 
 @pytest.mark.parametrize("feed", ["in-process", "mqtt"])
 def test_the_demo_command_feeds_the_store_and_serves_the_wall(tmp_path, request, feed):
-    """Simulator + wall, then a clean stop; over a real mosquitto when IOC_MQTT_URL is set,
-    given with a user and a password that the banner must not show."""
+    """Simulator + wall, then a clean stop on SIGTERM; over a real mosquitto when IOC_MQTT_URL
+    is set, given with a user and a password that the banner must not show."""
     env = {}
     if feed == "mqtt":
         broker = request.getfixturevalue("mosquitto")
@@ -160,7 +168,7 @@ def test_the_demo_command_feeds_the_store_and_serves_the_wall(tmp_path, request,
         page = requests.get(f"{demo.url}/kiosk", timeout=5).text
         assert "IOC Hòa Thành" in page
     finally:
-        status = demo.ctrl_c()
+        status = demo.terminate()
     assert f"{demo.url}/" in demo.output
     assert ("MQTT worker" in demo.output) == (feed == "mqtt")
     if feed == "mqtt":
@@ -168,7 +176,7 @@ def test_the_demo_command_feeds_the_store_and_serves_the_wall(tmp_path, request,
     assert "s3cr3t-pw" not in demo.output
     assert "Traceback" not in demo.output
     assert status == 0, demo.output[-3000:]
-    assert not group_alive(demo.process.pid), "a process of the demo outlived Ctrl+C"
+    assert not group_alive(demo.process.pid), "a process of the demo outlived its stop"
 
 
 def test_the_demo_says_which_broker_does_not_answer_without_its_password(tmp_path):

@@ -128,12 +128,18 @@ def _stop_all(processes: Iterable[BaseProcess]) -> None:
 
 
 def _child(level: int) -> threading.Event:
-    """Set up a spawned process of the demo: its log lines, Ctrl+C left to the supervisor, and
-    an event set on SIGTERM, which it also gets when the supervisor is gone (never an orphan)."""
+    """Set up the feed or the alert service: its log lines, Ctrl+C left to the supervisor, and
+    an event set on SIGTERM (sent by the supervisor, or by this process when it is gone)."""
     setup_logging(level)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    _stop_when_supervisor_gone()
+    return stop
+
+
+def _stop_when_supervisor_gone() -> None:
+    """SIGTERM to this process when the supervisor is gone, however it ended: no orphans."""
     supervisor = multiprocessing.parent_process()
 
     def watch() -> None:
@@ -141,7 +147,6 @@ def _child(level: int) -> threading.Event:
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()
-    return stop
 
 
 def feed(settings: Settings, level: int, feeding: Event, history_written: Event) -> None:
@@ -178,7 +183,8 @@ def _feed_in_process(
     run = run_in_process(store, settings, stop)
     feeding.set()
     run.backfilled.wait()  # also set when the simulator stops or fails
-    history_written.set()
+    if not stop.is_set():
+        history_written.set()
     stop.wait()
     run.join(STOP_SECONDS)
 
@@ -235,8 +241,9 @@ def alert_service(settings: Settings, level: int, history_written: Event) -> Non
 
 
 def wall(settings: Settings, level: int, host: str, port: int, workers: int) -> None:
-    """`python -m wall serve`: gunicorn replaces the signal handlers of `_child` by its own."""
+    """`python -m wall serve`: SIGTERM ends it, before gunicorn's own handlers or through them."""
     from wall.server import serve
 
-    _child(level)
+    setup_logging(level)
+    _stop_when_supervisor_gone()
     serve(settings, host, port, workers=workers)
