@@ -395,6 +395,15 @@ def test_production_mode_only():
     assert client.get("/healthz").get_data(as_text=True) == "ok"
 
 
+def test_building_the_wall_opens_no_store(tmp_path):
+    """gunicorn forks its web workers from the process that built the app, and SQLite's locks
+    do not survive a fork: that process must never have opened the store (the prepared first
+    request included)."""
+    folder = tmp_path / "store"
+    create_app(Settings(store=f"sqlite:///{folder / 'ioc.db'}", cache_url=""))
+    assert not folder.exists()
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [("IOC_CACHE_URL", "memcached://x"), ("IOC_CACHE_URL", "file://relative/path")],
