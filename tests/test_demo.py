@@ -20,7 +20,7 @@ import requests
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 
-from tests.browser_fixtures import chromium, free_port
+from tests.browser_fixtures import chromium, free_port, wait_healthy
 from tests.test_browser import SCREENSHOTS, wait_for
 from wall.settings import PROJECT_DIR
 from wall.store.sqlite import SQLiteStore
@@ -67,18 +67,6 @@ class Demo:
             text=True,
             timeout=60,
         )
-
-    def wait_healthy(self, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.process.stdout.read()[-3000:]
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=2).ok:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.5)
-        raise AssertionError(f"the demo did not answer on {self.url} within {timeout} s")
 
     def ctrl_c(self) -> int:
         """Ctrl+C in its terminal (SIGINT to its whole process group); its exit status."""
@@ -154,7 +142,7 @@ def test_the_demo_command_feeds_the_store_and_serves_the_wall(tmp_path, request,
         env["IOC_INGEST_SPOOL_DIR"] = str(tmp_path / "spool")
     demo = Demo(tmp_path, **env)
     try:
-        demo.wait_healthy()
+        wait_healthy(demo.url, demo.process, 90)
         deadline = time.monotonic() + 60
         cameras = 0
         while time.monotonic() < deadline and cameras <= 300:  # the first batches may be partial
@@ -214,7 +202,7 @@ def test_an_officer_acknowledges_in_the_demo_and_the_wall_shows_it(tmp_path):
     demo = Demo(tmp_path)
     wall = officer = None
     try:
-        demo.wait_healthy()
+        wait_healthy(demo.url, demo.process, 90)
         added = demo.command("users", "add", OFFICER, "--password-stdin", stdin=PASSWORD + "\n")
         assert added.returncode == 0, added.stderr
         wall, officer = chromium(), chromium()
