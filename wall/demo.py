@@ -66,12 +66,12 @@ def run_demo(settings: Settings, host: str, port: int, workers: int) -> int:
             return 0
         gone = next(name for name, process in processes.items() if process.sentinel in ended)
         processes[gone].join()
+        status = processes[gone].exitcode
         print(
-            f"wall demo: the {gone} process ended (exit status {processes[gone].exitcode}); "
-            "stopping the demo",
+            f"wall demo: the {gone} process ended (exit status {status}); stopping the demo",
             file=sys.stderr,
         )
-        return 1
+        return status if status and status > 0 else 1  # 2 for a bad setting, as everywhere
     finally:
         _stop_all(processes.values())
 
@@ -96,7 +96,7 @@ def banner(settings: Settings, url: str) -> str:
 
 
 def _start(name: str, target: Callable[..., None], *args: object) -> BaseProcess:
-    process = SPAWN.Process(target=target, args=args, name=f"wall-demo-{name}")
+    process = SPAWN.Process(target=_run, args=(target, *args), name=f"wall-demo-{name}")
     with _sigint_ignored():  # inherited through exec: a Ctrl+C while it starts is no traceback
         process.start()
     return process
@@ -127,6 +127,19 @@ def _stop_all(processes: Iterable[BaseProcess]) -> None:
 # -- the processes ---------------------------------------------------------------------------
 
 
+def _run(target: Callable[..., None], *args: object) -> None:
+    """A process of the demo: a bad setting or a store that does not answer is one line on
+    stderr and an exit status, as for any `python -m wall` command, never a traceback."""
+    try:
+        target(*args)
+    except SettingsError as exc:
+        print(f"wall: bad setting {exc}", file=sys.stderr)
+        sys.exit(2)
+    except StoreUnavailable as exc:
+        print(f"wall demo: store not reachable: {exc}", file=sys.stderr)
+        sys.exit(1)
+
+
 def _child(level: int) -> threading.Event:
     """Set up the feed or the alert service: its log lines, Ctrl+C left to the supervisor, and
     an event set on SIGTERM (sent by the supervisor, or by this process when it is gone)."""
@@ -154,21 +167,12 @@ def feed(settings: Settings, level: int, feeding: Event, history_written: Event)
     broker with an MQTT worker writing what arrives. Sets `feeding` once the store (and the
     broker) answered, `history_written` once the day of history is written."""
     stop = _child(level)
-    store = open_store(settings)
-    try:
+    with open_store(settings) as store:
         store.check()
         if settings.mqtt_url:
             _feed_over_mqtt(settings, store, stop, feeding, history_written)
         else:
             _feed_in_process(settings, store, stop, feeding, history_written)
-    except StoreUnavailable as exc:
-        print(f"wall demo: store not reachable: {exc}", file=sys.stderr)
-        sys.exit(1)
-    except SettingsError as exc:
-        print(f"wall: bad setting {exc}", file=sys.stderr)
-        sys.exit(2)
-    finally:
-        store.close()
 
 
 def _feed_in_process(
@@ -199,7 +203,6 @@ def _feed_over_mqtt(
     from feeds.mqtt_worker import MqttWorker
     from feeds.simulator import MqttPublisher, build_simulator, feed_sink
 
-    worker = MqttWorker(settings, store)
     publisher = MqttPublisher(settings.mqtt_url)
     if not publisher.wait_connected(10):
         print(
@@ -208,6 +211,7 @@ def _feed_over_mqtt(
         )
         publisher.close()
         sys.exit(1)
+    worker = MqttWorker(settings, store)
     receiver = threading.Thread(target=worker.run, name="mqtt-worker", daemon=True)
     simulator = threading.Thread(
         target=feed_sink,
