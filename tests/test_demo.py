@@ -167,11 +167,38 @@ def test_the_demo_command_feeds_the_store_and_serves_the_wall(tmp_path, request,
     assert not group_alive(demo.process.pid), "a process of the demo outlived its stop"
 
 
-def test_the_demo_says_which_broker_does_not_answer_without_its_password(tmp_path):
-    demo = Demo(tmp_path, IOC_MQTT_URL=f"mqtt://demo:s3cr3t-pw@127.0.0.1:{free_port()}")
-    output, _ = demo.process.communicate(timeout=90)
-    assert demo.process.returncode == 1, output
-    assert "no MQTT broker answers at mqtt://demo:***@127.0.0.1:" in output
+@pytest.mark.parametrize(
+    ("env", "status", "said"),
+    [
+        (
+            {"IOC_MQTT_URL": "mqtt://demo:s3cr3t-pw@127.0.0.1:{port}"},
+            1,
+            "no MQTT broker answers at mqtt://demo:***@127.0.0.1:{port}",
+        ),
+        (
+            {
+                "IOC_STORE": "influxdb://demo:s3cr3t-pw@127.0.0.1:{port}/ioc",
+                "IOC_INFLUX_RETRIES": "0",
+            },
+            1,
+            "store not reachable: cannot reach InfluxDB at http://127.0.0.1:{port}",
+        ),
+        (
+            {"IOC_SECRET_KEY": "s3cr3t-pw"},
+            2,
+            "wall: bad setting IOC_SECRET_KEY: must be at least 32",
+        ),
+    ],
+    ids=["no-broker", "no-store", "bad-setting"],
+)
+def test_the_demo_says_what_stops_it_in_one_line(tmp_path, env, status, said):
+    """Nothing answering at a URL, or a bad setting found by one of the demo's processes: one
+    line naming it (no password), its exit status, no traceback, no process left behind."""
+    port = free_port()
+    demo = Demo(tmp_path, **{name: value.format(port=port) for name, value in env.items()})
+    output, _ = demo.process.communicate(timeout=120)
+    assert demo.process.returncode == status, output
+    assert said.format(port=port) in output
     assert "s3cr3t-pw" not in output
     assert "Traceback" not in output
     assert not group_alive(demo.process.pid)
