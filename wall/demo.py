@@ -221,6 +221,8 @@ def _feed_over_mqtt(
         daemon=True,
     )
     receiver.start()
+    if not worker.connection.subscribed.wait(10):  # what is published before is not kept for it
+        log.warning("the MQTT worker is not subscribed yet; the simulator starts anyway")
     simulator.start()
     feeding.set()
     stop.wait()
