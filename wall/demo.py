@@ -171,26 +171,16 @@ def feed(settings: Settings, level: int, feeding: Event, history_written: Event)
         store.check()
         if settings.mqtt_url:
             _feed_over_mqtt(settings, store, stop, feeding, history_written)
-        else:
-            _feed_in_process(settings, store, stop, feeding, history_written)
+            return
+        from feeds.simulator import run_in_process
 
-
-def _feed_in_process(
-    settings: Settings,
-    store: Store,
-    stop: threading.Event,
-    feeding: Event,
-    history_written: Event,
-) -> None:
-    from feeds.simulator import run_in_process
-
-    run = run_in_process(store, settings, stop)
-    feeding.set()
-    run.backfilled.wait()  # also set when the simulator stops or fails
-    if not stop.is_set():
-        history_written.set()
-    stop.wait()
-    run.join(STOP_SECONDS)
+        run = run_in_process(store, settings, stop)
+        feeding.set()
+        run.backfilled.wait()  # also set when the simulator stops or fails
+        if not stop.is_set():
+            history_written.set()
+        stop.wait()
+        run.join(STOP_SECONDS)
 
 
 def _feed_over_mqtt(
