@@ -81,6 +81,7 @@ class Demo:
             send()
         try:
             self.output, _ = self.process.communicate(timeout=60)
+            (self.folder / "demo.log").write_text(self.output)  # kept with the test's files
         finally:
             if self.process.poll() is None:
                 os.killpg(self.process.pid, signal.SIGKILL)
@@ -285,7 +286,7 @@ def test_an_officer_acknowledges_in_the_demo_and_the_wall_shows_it(tmp_path):
             if driver is not None:
                 driver.quit()
         status = demo.ctrl_c()
-    assert "Traceback" not in demo.output
+    assert "Traceback" not in demo.output, demo.output[-3000:]
     assert "[ERROR]" not in demo.output, demo.output[-3000:]  # e.g. a worker stuck at the stop
     assert status == 0, demo.output[-3000:]
     assert not group_alive(demo.process.pid), "a process of the demo outlived Ctrl+C"
