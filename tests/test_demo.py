@@ -214,13 +214,21 @@ return row ? row.querySelector('.al-state').textContent : false;
 }})()"""
 
 
-# The key and title of the first alert the console offers to acknowledge.
-FIRST_TO_ACKNOWLEDGE = """
-const input = document.querySelector('form input[name="action"][value="acknowledged"]');
-if (!input) return false;
-const section = input.closest('section');
-return [section.dataset.key, section.querySelector('h2').lastChild.textContent];
+# The key and title of every alert the console offers to acknowledge.
+TO_ACKNOWLEDGE = """
+return Array.from(document.querySelectorAll('form input[name="action"][value="acknowledged"]'))
+    .map(input => input.closest('section'))
+    .map(section => [section.dataset.key, section.querySelector('h2').lastChild.textContent]);
 """
+# The titles of the alerts the wall lists on rows of their own, not acknowledged (in a flood the
+# wall groups them by rule instead).
+UNACKNOWLEDGED_ON_THE_WALL = """
+return Array.from(document.querySelectorAll('.al-row.al-row--active_unack .al-title'))
+    .map(title => title.textContent);
+"""
+# At some hours of the simulated day no report is overdue when the history is written: then the
+# first alerts are cameras offline, raised once they have been offline for the rule's 5 minutes.
+ALERT_WAIT_SECONDS = 420
 
 
 def test_an_officer_acknowledges_in_the_demo_and_the_wall_shows_it(tmp_path):
@@ -241,15 +249,23 @@ def test_an_officer_acknowledges_in_the_demo_and_the_wall_shows_it(tmp_path):
         officer.find_element(By.NAME, "password").send_keys(PASSWORD)
         officer.find_element(By.CSS_SELECTOR, "form button").click()
         wait_for(officer, "return location.pathname === '/officer'", what="the signed-in console")
-        # The simulator's history is written first, then the alert rules raise what it holds.
-        deadline = time.monotonic() + 120
-        while not (alert := officer.execute_script(FIRST_TO_ACKNOWLEDGE)):
-            assert time.monotonic() < deadline, "no alert to acknowledge within 120 s"
+        # The simulator's history is written first, then the alert rules raise what it holds;
+        # the officer takes an alert the wall shows.
+        deadline = time.monotonic() + ALERT_WAIT_SECONDS
+        while True:
+            shown = set(wall.execute_script(UNACKNOWLEDGED_ON_THE_WALL))
+            offered = officer.execute_script(TO_ACKNOWLEDGE)
+            alert = next(((k, t) for k, t in offered if t in shown), None)
+            if alert:
+                break
+            assert time.monotonic() < deadline, (
+                f"no alert on the wall and in the console within {ALERT_WAIT_SECONDS} s: "
+                f"wall {shown}, console {offered}"
+            )
             time.sleep(REFRESH_SECONDS)
             officer.refresh()
         key, title = alert
-        state = wait_for(wall, f"return {wall_state(title)}", what=f"alert {title!r} on the wall")
-        assert "Chưa xác nhận" in state
+        assert "Chưa xác nhận" in wall.execute_script(f"return {wall_state(title)}")
 
         section = officer.find_element(By.CSS_SELECTOR, f'section[data-key="{key}"]')
         form = section.find_element(
