@@ -51,7 +51,7 @@ from feeds.inventory import (
     load_inventory,
 )
 from feeds.payloads import topic_for
-from wall.settings import Settings
+from wall.settings import Settings, masked_url
 from wall.store import Store
 
 log = logging.getLogger(__name__)
@@ -915,7 +915,7 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
         log.info("serving field reports as Open311 at %s", open311.url)
     try:
         if settings.mqtt_url:
-            broker = settings.redacted()["mqtt_url"]  # never the password in a log
+            broker = masked_url(settings.mqtt_url)  # never the password in a log
             sink: MessageSink = MqttPublisher(settings.mqtt_url)
             if not sink.wait_connected(10):
                 print(
@@ -936,7 +936,7 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"feeds simulate: store not reachable: {exc}", file=sys.stderr)
                 return 1
             sink = Ingestor(store, feed="simulator", batch_size=5000)
-            log.info("no IOC_MQTT_URL: writing into %s in-process", settings.store)
+            log.info("no IOC_MQTT_URL: writing into %s in-process", masked_url(settings.store))
         started = time.monotonic()
         try:
             sent = feed_sink(simulator, sink, stop)

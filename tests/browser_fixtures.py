@@ -196,6 +196,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> None:
+    """Until the wall at `url` answers /healthz; an error if `process` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"wall exited with {process.returncode}")
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"wall did not answer on {url} within {timeout} s")
+
+
 class WallProcess:
     """`python -m wall serve` on a port, with the given environment; start/stop/restart."""
 
@@ -227,17 +242,7 @@ class WallProcess:
             stderr=log,
             start_new_session=True,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"wall exited with {self.process.returncode}")
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=1).ok:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"wall did not answer on {self.url} within {timeout} s")
+        wait_healthy(self.url, self.process, timeout)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

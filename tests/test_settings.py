@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from wall.settings import PROJECT_DIR, Settings, SettingsError, load_settings, setting_docs
+from wall.settings import (
+    PROJECT_DIR,
+    Settings,
+    SettingsError,
+    load_settings,
+    masked_url,
+    setting_docs,
+)
 
 
 def test_defaults_run_the_embedded_store_under_the_project_data_folder() -> None:
@@ -97,6 +104,33 @@ def test_program_stops_with_exit_2_and_one_line(environ: dict, args: list, setti
     assert lines[0].startswith(f"wall: bad setting {setting}")
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "shown"),
+    [
+        (
+            "IOC_STORE",
+            "influxdb://ioc:s3cret@db.city:80x/ioc",
+            "influxdb://ioc:***@db.city:80x/ioc",
+        ),
+        ("IOC_MQTT_URL", "mqtt://wall:s3cret@", "mqtt://wall:***@"),
+        ("IOC_CACHE_URL", "memcached://wall:s3cret@cache.city", "memcached://wall:***@cache.city"),
+    ],
+)
+def test_a_bad_url_is_shown_without_its_password(name: str, value: str, shown: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "wall", "check"],
+        env={name: value, "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=PROJECT_DIR,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"wall: bad setting {name}: "), result.stderr
+    assert repr(shown) in result.stderr
+    assert "s3cret" not in result.stderr + result.stdout
+
+
 def test_check_shows_settings_with_secrets_masked(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "wall", "check"],
@@ -114,6 +148,20 @@ def test_check_shows_settings_with_secrets_masked(tmp_path: Path) -> None:
     assert "s3cret" not in result.stdout
     assert "store ready" in result.stdout
     assert (tmp_path / "x.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("influxdb://ioc:p%40ss@db.city:8086/ioc", "influxdb://ioc:***@db.city:8086/ioc"),
+        ("mqtts://wall:p@ss@broker.city", "mqtts://wall:***@broker.city"),
+        ("mqtt://broker.city:1883", "mqtt://broker.city:1883"),
+        ("mqtt://wall@broker.city", "mqtt://wall@broker.city"),
+        ("sqlite:////var/lib/ioc/ioc.db", "sqlite:////var/lib/ioc/ioc.db"),
+    ],
+)
+def test_urls_are_shown_without_their_password(url: str, shown: str) -> None:
+    assert masked_url(url) == shown
 
 
 def test_readme_documents_every_setting() -> None:

@@ -65,6 +65,23 @@ def test_user_and_password_in_the_store_url_authenticate(secured_influxd) -> Non
         assert store.latest("wifi_usage", "ap_id")["clients"].tolist() == [5]
 
 
+def test_check_shows_the_store_url_without_its_password(secured_influxd) -> None:
+    """`python -m wall check` reaches the store with the URL's credentials and prints neither
+    the password nor its percent-encoded form."""
+    url = f"influxdb://ioc:m%E1%BA%ADt%20kh%E1%BA%A9u@127.0.0.1:{secured_influxd.port}/ioc"
+    result = subprocess.run(
+        [sys.executable, "-m", "wall", "check"],
+        env={"IOC_STORE": url, "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"store ready: influxdb://ioc:***@127.0.0.1:{secured_influxd.port}/ioc" in result.stdout
+    shown = result.stdout + result.stderr
+    assert "m%E1%BA%ADt" not in shown and "mật khẩu" not in shown
+
+
 def test_cli_stops_with_one_line_naming_the_token_setting(secured_influxd, tmp_path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "wall", "check"],

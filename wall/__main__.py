@@ -9,7 +9,6 @@ import json
 import signal
 import sys
 import threading
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -24,11 +23,8 @@ from wall.officers import (
     officers,
     remove_officer,
 )
-from wall.settings import Settings
+from wall.settings import Settings, masked_url
 from wall.store import StoreError, StoreUnavailable, open_store, sqlite_path
-
-# What the demo waits, all told, for its feed threads to stop after Ctrl+C.
-SHUTDOWN_SECONDS = 30.0
 
 
 def check(args: argparse.Namespace, settings: Settings) -> int:
@@ -40,7 +36,7 @@ def check(args: argparse.Namespace, settings: Settings) -> int:
     except StoreUnavailable as exc:
         print(f"store not reachable: {exc}", file=sys.stderr)
         return 1
-    print(f"store ready: {settings.store}")
+    print(f"store ready: {masked_url(settings.store)}")
     return 0
 
 
@@ -56,91 +52,13 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def demo(args: argparse.Namespace, settings: Settings) -> int:
-    """Everything a newcomer needs: the city simulator, the feed path into the store, and the
-    wall. With no IOC_MQTT_URL the simulator writes in-process through the same validation and
-    write path as the MQTT worker; with it, the simulator publishes to that broker and an MQTT
-    worker in this process writes what arrives."""
-    from wall.server import serve as serve_wall
+    """Everything a newcomer needs: the city simulator, the feed path into the store, the alert
+    rules and the wall (see wall.demo). With no IOC_MQTT_URL the simulator writes through the
+    same validation and write path as the MQTT worker; with it, the simulator publishes to that
+    broker and an MQTT worker writes what arrives."""
+    from wall.demo import run_demo
 
-    store = open_store(settings)
-    try:
-        store.check()
-    except StoreUnavailable as exc:
-        print(f"store not reachable: {exc}", file=sys.stderr)
-        return 1
-    stop = threading.Event()
-    if settings.mqtt_url:
-        from feeds.mqtt_worker import MqttWorker
-        from feeds.simulator import MqttPublisher, build_simulator, feed_sink
-
-        worker = MqttWorker(settings, store)
-        publisher = MqttPublisher(settings.mqtt_url)
-        if not publisher.wait_connected(10):
-            print(f"no MQTT broker answers at {settings.mqtt_url}", file=sys.stderr)
-            publisher.close()
-            return 1
-        simulator = threading.Thread(
-            target=feed_sink, args=(build_simulator(settings), publisher, stop), daemon=True
-        )
-        receiver = threading.Thread(target=worker.run, name="mqtt-worker", daemon=True)
-        receiver.start()
-        simulator.start()
-        # In this order: the simulator stops, the worker writes what it received, then the
-        # publisher disconnects.
-        shutdown = [(stop.set, simulator), (worker.stopping.set, receiver), (publisher.close, None)]
-        feed_path = f"simulator → {settings.mqtt_url} → MQTT worker"
-        history_written = None
-    else:
-        from feeds.simulator import run_in_process
-
-        run = run_in_process(store, settings, stop)
-        shutdown = [(stop.set, run.thread)]
-        feed_path = "simulator in-process"
-        history_written = run.backfilled
-    shutdown.append((stop.set, start_alert_service(settings, stop, after=history_written)))
-    url = f"http://{args.host}:{args.port}"
-    print(
-        f"IOC Wall demo: {feed_path} → {settings.store}\n"
-        f"  wall:  {url}/\n"
-        f"  kiosk: {url}/kiosk?layouts=overview,cameras,wifi,reports,indicators,alerts"
-        "&rotate=20\n"
-        f"  duty officers: {url}/officer (accounts: python -m wall users add NAME)\n"
-        "The simulator writes a day of history first; the screens fill in as it goes,\n"
-        "and the alert rules start once it is written.\n"
-        "Stop with Ctrl+C.",
-        flush=True,
-    )
-    try:
-        serve_wall(settings, args.host, args.port, workers=args.workers)
-    finally:
-        # Long enough for the MQTT worker to end its receiver process (up to its STOP_SECONDS):
-        # exiting while its thread still waits for that process races multiprocessing's own
-        # wait at exit (a traceback on Ctrl+C).
-        deadline = time.monotonic() + SHUTDOWN_SECONDS
-        for stopper, thread in shutdown:
-            stopper()
-            if thread is not None:
-                thread.join(max(0.0, deadline - time.monotonic()))
-        store.close()
-    return 0
-
-
-def start_alert_service(
-    settings: Settings, stop: threading.Event, after: threading.Event | None
-) -> threading.Thread:
-    """The alert evaluator in a thread of the demo, once the simulator's history is written (so
-    the backfill's old timestamps do not read as silent feeds)."""
-    from wall.alerts import service
-
-    def run() -> None:
-        while after is not None and not after.wait(1):
-            if stop.is_set():
-                return
-        service.run(settings, stop)
-
-    thread = threading.Thread(target=run, name="alert-service", daemon=True)
-    thread.start()
-    return thread
+    return run_demo(settings, args.host, args.port, args.workers)
 
 
 def alerts(args: argparse.Namespace, settings: Settings) -> int:

@@ -30,8 +30,9 @@ def root_layout() -> html.Div:
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> Dash:
-    """The wall app. `store` is for callers that already hold one (the demo, tests); by default
-    each worker process opens its own from the settings on first use."""
+    """The wall app. `store` is for callers that already hold one (tests); by default each
+    worker process opens its own from the settings on first use, and building the app opens
+    none (wall.server forks its workers from this process)."""
     settings = settings or load_settings()
     app = Dash(
         __name__,

@@ -33,15 +33,18 @@ def parser(prog: str, description: str) -> argparse.ArgumentParser:
     return p
 
 
+def setup_logging(level: str) -> None:
+    """Log lines to stderr; also in the processes a command starts (spawned ones start bare)."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 def run(
     argparser: argparse.ArgumentParser,
     commands: dict[str, Callable[[argparse.Namespace, Settings], int | None]],
     argv: list[str] | None = None,
 ) -> int:
     args = argparser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(args.log_level)
     try:
         settings = load_settings(args.config)
         return commands[args.command](args, settings) or 0

@@ -1,7 +1,9 @@
 """Production serving of the wall: gunicorn (threaded workers), never the Flask dev server.
 
 The app is built once and the workers are forked from it; each worker opens its own store
-connection on first use, and they share query results through the cache (see wall.cache).
+connection on first use, and they share query results through the cache (see wall.cache). The
+process they are forked from never opens the store: SQLite's locks do not survive a fork, and a
+worker forked while another thread of its parent held the write lock would wait for it forever.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from gunicorn.app.base import BaseApplication
 
 from wall.app import create_app
 from wall.settings import Settings
-from wall.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +39,9 @@ def serve(
     port: int = 8050,
     workers: int = 2,
     threads: int = 8,
-    store: Store | None = None,
 ) -> None:
-    """Serve until stopped (SIGINT/SIGTERM). `store` only with workers=1 (it is not forked)."""
-    app = create_app(settings, store=store)
+    """Serve until stopped (SIGINT/SIGTERM)."""
+    app = create_app(settings)
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,

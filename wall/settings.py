@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -35,24 +35,25 @@ class SettingsError(Exception):
 
 def _store_url(value: str) -> str:
     parts = urlsplit(value)
+    shown = masked_url(value)  # a password never reaches a terminal
     if parts.scheme not in STORE_SCHEMES:
         raise ValueError(
-            f"unknown scheme {parts.scheme or '(none)'!r} in {value!r}; "
+            f"unknown scheme {parts.scheme or '(none)'!r} in {shown!r}; "
             "use sqlite:///path/to/file.db, influxdb://host:port/database "
             "or influxdbs://host:port/database"
         )
     if parts.scheme == "sqlite":
         if not parts.path or parts.path == "/":
-            raise ValueError(f"{value!r} names no database file (sqlite:///path/to/file.db)")
+            raise ValueError(f"{shown!r} names no database file (sqlite:///path/to/file.db)")
     else:
         if not parts.hostname:
-            raise ValueError(f"{value!r} names no host (influxdb://host:port/database)")
+            raise ValueError(f"{shown!r} names no host (influxdb://host:port/database)")
         if not parts.path.strip("/") or "/" in parts.path.strip("/"):
-            raise ValueError(f"{value!r} must name one database (influxdb://host:port/database)")
+            raise ValueError(f"{shown!r} must name one database (influxdb://host:port/database)")
         try:
             parts.port  # noqa: B018 - raises ValueError on a bad port
         except ValueError as exc:
-            raise ValueError(f"bad port in {value!r}") from exc
+            raise ValueError(f"bad port in {shown!r}") from exc
     return value
 
 
@@ -126,17 +127,18 @@ def _mqtt_url(value: Any) -> str | None:
     if not value:
         return None
     parts = urlsplit(value)
+    shown = masked_url(value)  # a password never reaches a terminal
     if parts.scheme not in ("mqtt", "mqtts"):
         raise ValueError(
-            f"unknown scheme {parts.scheme or '(none)'!r} in {value!r}; "
+            f"unknown scheme {parts.scheme or '(none)'!r} in {shown!r}; "
             "use mqtt://host:1883 or mqtts://host:8883"
         )
     if not parts.hostname:
-        raise ValueError(f"{value!r} names no host (mqtt://host:1883)")
+        raise ValueError(f"{shown!r} names no host (mqtt://host:1883)")
     try:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
-        raise ValueError(f"bad port in {value!r}") from exc
+        raise ValueError(f"bad port in {shown!r}") from exc
     return value
 
 
@@ -166,8 +168,9 @@ def _optional_http_url(value: Any) -> str | None:
     if not value:
         return None
     parts = urlsplit(value)
+    shown = masked_url(value)  # a password never reaches a terminal
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{value!r} is not an http:// or https:// URL with a host")
+        raise ValueError(f"{shown!r} is not an http:// or https:// URL with a host")
     return value
 
 
@@ -294,13 +297,14 @@ def _setting(default: Any, parse: Callable[[Any], Any], doc: str, secret: bool =
 def _cache_url(value: Any) -> str:
     value = _text(value)
     parts = urlsplit(value)
+    shown = masked_url(value)  # a password never reaches a terminal
     if value and parts.scheme not in ("file", "redis", "rediss"):
         raise ValueError(
-            f"{value!r} is not a cache URL; leave it empty for the default folder, or use "
+            f"{shown!r} is not a cache URL; leave it empty for the default folder, or use "
             "file:///path/to/folder or redis://host:port/0"
         )
     if parts.scheme == "file" and (parts.netloc not in ("", "localhost") or not parts.path):
-        raise ValueError(f"{value!r} must name an absolute folder (file:///path/to/folder)")
+        raise ValueError(f"{shown!r} must name an absolute folder (file:///path/to/folder)")
     return value
 
 
@@ -733,10 +737,20 @@ class Settings:
             value = getattr(self, f.name)
             if f.metadata["secret"] and value:
                 value = "***"
-            elif isinstance(value, str) and (parts := urlsplit(value)).password:
-                value = value.replace(f":{parts.password}@", ":***@", 1)
+            elif isinstance(value, str):
+                value = masked_url(value)
             shown[f.name] = value
         return shown
+
+
+def masked_url(url: str) -> str:
+    """`url` as a log or a terminal may show it: the password of its user part as ***."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    user_part, _, host = parts.netloc.rpartition("@")
+    user = user_part.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def env_name(name: str) -> str:
