@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from wall.store import Point
-from wall.store.base import from_ms
+from wall.store.base import from_ms, fsync_path
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ class Spool:
             self._segments.pop(0)
             self._total_bytes -= self._sizes.pop(segment)
             self._replayed_lines.pop(segment, None)
-        _fsync_folder(self.folder)
+        fsync_path(self.folder)
         return replayed
 
     def close(self) -> None:
@@ -153,7 +153,7 @@ class Spool:
         segment = self.folder / f"{self._next_number:012d}{SEGMENT_SUFFIX}"
         self._next_number += 1
         self._handle = segment.open("ab")
-        _fsync_folder(self.folder)
+        fsync_path(self.folder)
         self._writing = segment
         self._segments.append(segment)
         self._sizes[segment] = 0
@@ -181,12 +181,3 @@ def _segment_number(path: Path) -> int:
     """The sequence number in a segment's name; -1 for a file that is not a segment."""
     number = path.name.removesuffix(SEGMENT_SUFFIX)
     return int(number) if number.isdigit() else -1
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make file creation and removal in `folder` survive a power cut."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -158,12 +158,9 @@ def restore(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     try:
         restore_store(args.source, path)
-    except StoreInUse as exc:
+    except StoreError as exc:  # in use (exit 1), or not a backup of this store (exit 2)
         print(f"wall restore: {exc}", file=sys.stderr)
-        return 1
-    except StoreError as exc:
-        print(f"wall restore: {exc}", file=sys.stderr)
-        return 2
+        return 1 if isinstance(exc, StoreInUse) else 2
     print(f"restored {args.source} to {path}")
     return 0
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -148,6 +149,16 @@ def check_field_value(key: str, value: Any) -> FieldValue:
             raise InvalidPoint(f"field {key}={value} is not a finite number")
         return value
     raise InvalidPoint(f"field {key}={value!r} is not a number, boolean or text")
+
+
+def fsync_path(path: Path) -> None:
+    """Make a file's content, or the creation and removal of files in a folder, survive a power
+    cut."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def utc(ts: datetime) -> datetime:

@@ -60,6 +60,7 @@ from wall.store.base import (
     field_filter_values,
     frame_columns,
     from_ms,
+    fsync_path,
     points_frame,
     refused_items,
     tag_filter_values,
@@ -789,7 +790,7 @@ class SQLiteStore(Store):
                 source.close()
             if problems:
                 raise StoreError(f"the copy of {self.path} is damaged: {problems}")
-            _fsync(partial)
+            fsync_path(partial)
             os.replace(partial, destination)
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot back up {self.path} to {destination}: {exc}") from exc
@@ -973,7 +974,7 @@ def restore(source: Path, path: Path, timeout_seconds: float = 1.0) -> None:
                 with contextlib.closing(sqlite3.connect(path)) as target:
                     backup.backup(target)
                     target.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                _fsync(path)
+                fsync_path(path)
             finally:
                 os.close(lock)
     except sqlite3.Error as exc:
@@ -1020,14 +1021,6 @@ def _lock(path: Path, kind: int, timeout_seconds: float) -> int:
                     f"{path} is being restored or migrated; try again once that is done"
                 ) from None
             time.sleep(0.05)
-
-
-def _fsync(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _tag_clause(where: TagFilter | None, tags: str = "tags") -> tuple[str, list]:
