@@ -53,6 +53,7 @@ FEED_HEALTH = Measurement(
         "received",
         "written",
         "rejected",
+        "unknown_values",
         "spooled",
         "last_message_age_s",
         "lag_s",
@@ -95,6 +96,18 @@ REPORT_CATEGORIES = {
     "flooding": ("Ngập nước", "Flooding"),
     "urban_order": ("Trật tự đô thị", "Urban order"),
 }
+# What a report of none of them is filed as (Open311 services the town did not map).
+OTHER_CATEGORY = "other"
+# The value a bounded tag (ward, site, category) holds when the town does not know what the
+# sender gave; the original is kept in the field `<tag>_given` (feeds.known_values).
+UNKNOWN = "unknown"
+# The report categories' labels, with that of a category the town does not know.
+CATEGORY_LABELS = {**REPORT_CATEGORIES, UNKNOWN: ("Không rõ", "Unknown")}
+
+
+def known_or_missing(values: pd.Series) -> pd.Series:
+    """A bounded tag's values with `unknown` as missing: a screen shows both as not known."""
+    return values.mask(values == UNKNOWN)
 
 
 def throughput_from_counters(frame: pd.DataFrame) -> pd.DataFrame:
