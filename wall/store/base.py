@@ -332,6 +332,31 @@ def without_matching(rows: Iterable[Mapping[str, Any]], unless: FieldFilter | No
     return [row for row in rows if not any(row.get(f) in values for f, values in filters.items())]
 
 
+# Every time a store holds: what "no bound" means to a read over a range.
+ALL_TIME = (datetime(1970, 1, 1, tzinfo=UTC), datetime(2262, 1, 1, tzinfo=UTC))
+
+
+def newest_of_field(
+    points: pd.DataFrame, entity: str, unless: FieldFilter | None = None
+) -> pd.DataFrame:
+    """`latest` of an entity that is a field (a report's `report_id`, kept out of the tags so
+    the series stay bounded): the newest of `points` (a read's frame, ordered by time) of each
+    value of the field, in the shape of `latest`."""
+    filters = field_filter_values(unless)
+    if points.empty or entity not in points.columns:
+        return points_frame([], leading=[entity])
+    newest = points[points[entity].notna()].drop_duplicates(entity, keep="last")
+    for name, values in filters.items():  # a missing field matches none
+        if name in newest.columns:
+            newest = newest[~newest[name].isin(values)]
+    others = sorted(c for c in newest.columns if c not in ("time", entity))
+    return (
+        newest[["time", entity, *others]]
+        .sort_values(["time", entity, *others], kind="stable")
+        .reset_index(drop=True)
+    )
+
+
 def points_frame(
     rows: Iterable[Mapping[str, Any]] | Mapping[str, Sequence[Any]], leading: Sequence[str] = ()
 ) -> pd.DataFrame:
@@ -484,7 +509,8 @@ class Store(ABC):
     ) -> pd.DataFrame:
         """The newest point of each value of tag `entity` (one row each), with its time; `unless`
         leaves out the entities whose newest point has one of the given values in a field
-        (e.g. the reports whose status is closed)."""
+        (e.g. the reports whose status is closed). `entity` may be a field (a report's
+        `report_id`): then every point since is read and the newest of each value picked."""
 
     @abstractmethod
     def changes(

@@ -22,6 +22,7 @@ from requests.adapters import HTTPAdapter
 
 from wall.settings import SettingsError
 from wall.store.base import (
+    ALL_TIME,
     Aggregate,
     Event,
     FieldFilter,
@@ -38,6 +39,7 @@ from wall.store.base import (
     decode_event,
     field_filter_values,
     frame_columns,
+    newest_of_field,
     points_frame,
     refused_items,
     tag_filter_values,
@@ -300,8 +302,11 @@ class InfluxStore(Store):
         unless: FieldFilter | None = None,
     ) -> pd.DataFrame:
         check_name("measurement", measurement)
-        check_name("tag", entity)
+        check_name("entity", entity)
         field_filter_values(unless)
+        if entity in self._field_keys(measurement):
+            start, end = ALL_TIME
+            return newest_of_field(self.points(measurement, since or start, end), entity, unless)
         now = datetime.now(UTC)
         recent = now - RECENT_WINDOW
         if since is not None and since >= now - RAW_WINDOW:  # a fold forward: few points
@@ -312,6 +317,10 @@ class InfluxStore(Store):
             rows = self._newest_points_recent_first(measurement, entity, since, recent)
         # InfluxQL cannot filter on the newest point alone (a WHERE picks points, not entities).
         return points_frame(without_matching(rows, unless), leading=[entity])
+
+    def _field_keys(self, measurement: str) -> set[str]:
+        series = self._query(f"SHOW FIELD KEYS FROM {quote_identifier(measurement)}")
+        return {row[0] for s in series for row in s.get("values") or ()}
 
     def _newest_points(self, measurement: str, entity: str, condition: str) -> list[dict]:
         series = self._query(

@@ -39,6 +39,7 @@ import pandas as pd
 
 from wall.settings import SettingsError
 from wall.store.base import (
+    ALL_TIME,
     Aggregate,
     Event,
     FieldFilter,
@@ -60,6 +61,7 @@ from wall.store.base import (
     field_filter_values,
     frame_columns,
     from_ms,
+    newest_of_field,
     points_frame,
     refused_items,
     tag_filter_values,
@@ -547,8 +549,13 @@ class SQLiteStore(Store):
         unless: FieldFilter | None = None,
     ) -> pd.DataFrame:
         check_name("measurement", measurement)
-        check_name("tag", entity)
+        check_name("entity", entity)
         filters = field_filter_values(unless)
+        with self._snapshot():
+            table = self._table(measurement)
+        if table is not None and entity in table.fields:
+            start, end = ALL_TIME
+            return newest_of_field(self.points(measurement, since or start, end), entity, unless)
         with self._snapshot():
             table = self._table(measurement)
             if table is None:
