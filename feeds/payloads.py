@@ -16,6 +16,7 @@ import json
 import math
 import re
 import unicodedata
+import zlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,6 +32,7 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 # Category and sector are grouping codes (e.g. "traffic", "hanh_chinh"), not prose.
 CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_LABEL_CHARS = 64  # ward, site: tags, so short
+REPORT_SLOTS = 64  # field_report series per ward and category (report_slot)
 MAX_NAME_CHARS = 200
 MAX_TITLE_CHARS = 500
 MAX_PERIOD_CHARS = 32
@@ -160,9 +162,9 @@ def _wifi(entity_id: str, f: _Fields) -> tuple[str, dict, dict]:
 
 def _report(entity_id: str, f: _Fields) -> tuple[str, dict, dict]:
     tags = {
-        "report_id": entity_id,
         "category": f.code("category", required=True),
         "ward": f.label("ward"),
+        "report_slot": report_slot(entity_id),
     }
     status = f.text("status", MAX_NAME_CHARS, required=True)
     if status not in REPORT_STATUSES:
@@ -173,6 +175,7 @@ def _report(entity_id: str, f: _Fields) -> tuple[str, dict, dict]:
     if created and updated and updated < created:
         raise RejectedMessage("field 'updated' is earlier than field 'created'")
     values = {
+        "report_id": entity_id,
         "status": status,
         "title": f.text("title", MAX_TITLE_CHARS),
         "lat": f.number("lat", minimum=-90, maximum=90),
@@ -181,6 +184,16 @@ def _report(entity_id: str, f: _Fields) -> tuple[str, dict, dict]:
         "updated": rfc3339(updated) if updated else None,
     }
     return FIELD_REPORT.name, tags, values
+
+
+def report_slot(report_id: str) -> str:
+    """One of REPORT_SLOTS tag values, the same for every version of a report.
+
+    A report's id is a field, not a tag (one series per report would add tag values without
+    limit): two reports' points in one series at the same millisecond would be one point. The
+    slot spreads the reports of a ward and category over REPORT_SLOTS series, so that takes the
+    same millisecond and the same slot."""
+    return f"{zlib.crc32(report_id.encode()) % REPORT_SLOTS:02x}"
 
 
 def _kpi(entity_id: str, f: _Fields) -> tuple[str, dict, dict]:

@@ -15,7 +15,7 @@ import pandas as pd
 @dataclass(frozen=True)
 class Measurement:
     name: str
-    entity: str  # the tag that identifies one thing (one camera, one AP, one report …)
+    entity: str  # the tag (a field for reports) that identifies one thing (one camera, one AP …)
     tags: tuple[str, ...]  # grouping keys, all bounded sets
     fields: tuple[str, ...]
 
@@ -34,9 +34,9 @@ WIFI_USAGE = Measurement(
 )
 FIELD_REPORT = Measurement(
     "field_report",
-    entity="report_id",
-    tags=("report_id", "category", "ward"),
-    fields=("status", "title", "lat", "lon", "created", "updated"),
+    entity="report_id",  # a field: one series per report would be tag values without limit
+    tags=("category", "ward", "report_slot"),
+    fields=("report_id", "status", "title", "lat", "lon", "created", "updated"),
 )
 KPI = Measurement(
     "kpi",

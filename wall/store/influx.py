@@ -288,6 +288,11 @@ class InfluxStore(Store):
         self, measurement: str, start: datetime, end: datetime, where: TagFilter | None = None
     ) -> pd.DataFrame:
         check_name("measurement", measurement)
+        return self._points(measurement, start, end, where)
+
+    def _points(
+        self, measurement: str, start: datetime, end: datetime, where: TagFilter | None = None
+    ) -> pd.DataFrame:
         series = self._query(
             f"SELECT * FROM {quote_identifier(measurement)} "
             f"WHERE {_time_range(start, end)}{_tag_clause(where)}"
@@ -306,7 +311,7 @@ class InfluxStore(Store):
         field_filter_values(unless)
         if entity in self._field_keys(measurement):
             start, end = ALL_TIME
-            return newest_of_field(self.points(measurement, since or start, end), entity, unless)
+            return newest_of_field(self._points(measurement, since or start, end), entity, unless)
         now = datetime.now(UTC)
         recent = now - RECENT_WINDOW
         if since is not None and since >= now - RAW_WINDOW:  # a fold forward: few points

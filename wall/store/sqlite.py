@@ -531,6 +531,11 @@ class SQLiteStore(Store):
         self, measurement: str, start: datetime, end: datetime, where: TagFilter | None = None
     ) -> pd.DataFrame:
         check_name("measurement", measurement)
+        return self._points(measurement, start, end, where)
+
+    def _points(
+        self, measurement: str, start: datetime, end: datetime, where: TagFilter | None = None
+    ) -> pd.DataFrame:
         clause, params = _tag_clause(where, "s.tags")
         with self._snapshot():
             table = self._table(measurement)
@@ -555,7 +560,7 @@ class SQLiteStore(Store):
             table = self._table(measurement)
         if table is not None and entity in table.fields:
             start, end = ALL_TIME
-            return newest_of_field(self.points(measurement, since or start, end), entity, unless)
+            return newest_of_field(self._points(measurement, since or start, end), entity, unless)
         with self._snapshot():
             table = self._table(measurement)
             if table is None:
