@@ -35,11 +35,10 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.report import write_section
-from feeds.payloads import report_slot
 from tests.browser_fixtures import ALERTS, CATEGORIES, INDICATORS, TITLES
 from tests.servers import Influxd
 from tests.test_store_contract import frame_points
-from wall.domain import FIELD_REPORT, WARDS
+from wall.domain import FIELD_REPORT, WARDS, report_slot
 from wall.store import Event, Store
 from wall.store.base import to_ms
 

@@ -16,12 +16,18 @@ import json
 import math
 import re
 import unicodedata
-import zlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from wall.domain import CAMERA_STATUS, FIELD_REPORT, KPI, REPORT_STATUSES, WIFI_USAGE
+from wall.domain import (
+    CAMERA_STATUS,
+    FIELD_REPORT,
+    KPI,
+    REPORT_STATUSES,
+    WIFI_USAGE,
+    report_slot,
+)
 from wall.store.base import InvalidPoint, Point, utc
 
 MAX_PAYLOAD_BYTES = 16 * 1024
@@ -32,7 +38,6 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 # Category and sector are grouping codes (e.g. "traffic", "hanh_chinh"), not prose.
 CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_LABEL_CHARS = 64  # ward, site: tags, so short
-REPORT_SLOTS = 64  # field_report series per ward and category (report_slot)
 MAX_NAME_CHARS = 200
 MAX_TITLE_CHARS = 500
 MAX_PERIOD_CHARS = 32
@@ -184,16 +189,6 @@ def _report(entity_id: str, f: _Fields) -> tuple[str, dict, dict]:
         "updated": rfc3339(updated) if updated else None,
     }
     return FIELD_REPORT.name, tags, values
-
-
-def report_slot(report_id: str) -> str:
-    """One of REPORT_SLOTS tag values, the same for every version of a report.
-
-    A report's id is a field, not a tag (one series per report would add tag values without
-    limit): two reports' points in one series at the same millisecond would be one point. The
-    slot spreads the reports of a ward and category over REPORT_SLOTS series, so that takes the
-    same millisecond and the same slot."""
-    return f"{zlib.crc32(report_id.encode()) % REPORT_SLOTS:02x}"
 
 
 def _kpi(entity_id: str, f: _Fields) -> tuple[str, dict, dict]:

@@ -21,7 +21,7 @@ from pathlib import Path
 import requests
 
 from feeds.inventory import load_inventory
-from feeds.payloads import report_slot
+from wall.domain import report_slot
 from wall.settings import PROJECT_DIR
 from wall.store import Event, Point, Store
 

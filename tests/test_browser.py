@@ -27,9 +27,9 @@ import requests
 from selenium.common.exceptions import JavascriptException, WebDriverException
 from selenium.webdriver.common.by import By
 
-from feeds.payloads import report_slot
 from layouts import SCREENS
 from tests.browser_fixtures import WallProcess, chromium, resize, seed, wall_on_sqlite
+from wall.domain import report_slot
 from wall.i18n import Translator
 from wall.officers import add_officer
 from wall.settings import PROJECT_DIR

@@ -15,10 +15,9 @@ from feeds.payloads import (
     RejectedMessage,
     parse_message,
     parse_record,
-    report_slot,
     topic_for,
 )
-from wall.domain import MEASUREMENTS, throughput_from_counters
+from wall.domain import MEASUREMENTS, report_slot, throughput_from_counters
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 

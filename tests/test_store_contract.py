@@ -957,6 +957,11 @@ def test_latest_of_a_field_entity_answers_as_of_a_tag_entity(store: Store) -> No
         tagged = store.latest("report_tagged", "report_id", since, unless)
         fielded = store.latest("report_fielded", "report_id", since, unless)
         pd.testing.assert_frame_equal(fielded, tagged[fielded.columns], check_dtype=False)
+    pd.testing.assert_frame_equal(
+        store.changes("report_fielded", "status", "report_id", T0, T0 + timedelta(minutes=5.1)),
+        store.changes("report_tagged", "status", "report_id", T0, T0 + timedelta(minutes=5.1)),
+        check_dtype=False,
+    )
     open_now = store.latest("report_fielded", "report_id", unless=closed)
     assert open_now["report_id"].tolist() == ["open", "updated", "reopened", "same-minute"]
     assert open_now.set_index("report_id").loc["reopened", "title"] == "lại"

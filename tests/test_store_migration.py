@@ -159,15 +159,16 @@ def test_a_migrated_store_answers_every_read_as_before_and_migrating_again_chang
     assert migrated.returncode == 0, migrated.stderr
     assert "is now a store of version 2" in migrated.stdout
     assert wall("check", store=path).returncode == 0
+    # The reports are rewritten too (tests/test_report_migration.py): a report_slot tag more.
     with SQLiteStore(path) as store:
         for old, new in zip(before, answers(store), strict=True):
-            pd.testing.assert_frame_equal(old, new, check_dtype=False)
+            pd.testing.assert_frame_equal(old, new[old.columns], check_dtype=False)
         assert store.events("alerts") == events
     again = wall("migrate", store=path)
     assert again.returncode == 0 and "nothing to migrate" in again.stdout
     with SQLiteStore(path) as store:
         for old, new in zip(before, answers(store), strict=True):
-            pd.testing.assert_frame_equal(old, new, check_dtype=False)
+            pd.testing.assert_frame_equal(old, new[old.columns], check_dtype=False)
 
 
 def test_an_interrupted_migration_goes_on_when_run_again(version_1_store) -> None:

@@ -7,6 +7,7 @@ so series cardinality stays bounded.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import pandas as pd
@@ -60,6 +61,19 @@ FEED_HEALTH = Measurement(
         "store_problem",
     ),
 )
+REPORT_SLOTS = 64  # field_report series per ward and category (tag report_slot)
+
+
+def report_slot(report_id: str) -> str:
+    """One of REPORT_SLOTS tag values, the same for every version of a report.
+
+    A report's id is a field, not a tag (one series per report would add tag values without
+    limit): two reports' points in one series at the same millisecond would be one point. The
+    slot spreads the reports of a ward and category over REPORT_SLOTS series, so that takes the
+    same millisecond and the same slot."""
+    return f"{zlib.crc32(report_id.encode()) % REPORT_SLOTS:02x}"
+
+
 MEASUREMENTS = (CAMERA_STATUS, WIFI_USAGE, FIELD_REPORT, KPI, FEED_HEALTH)
 
 REPORT_STATUSES = ("new", "assigned", "in_progress", "resolved", "closed", "rejected")
