@@ -488,8 +488,10 @@ def test_a_device_sending_new_wards_adds_no_tag_values_past_the_servers_limit(
     server.start()
     try:
         store = influx(server)
-        ingestor = Ingestor(store, feed="test", batch_size=100)
-        ingestor.handle_batch([m for i in range(200) for m in garbled(i)])
+        ingestor = Ingestor(store, feed="test", batch_size=40)
+        for start in range(0, 200, 20):  # several writes: a write is checked against the last
+            ingestor.handle_batch([m for i in range(start, start + 20) for m in garbled(i)])
+            ingestor.flush()
         ingestor.close()
         wifi = store.points("wifi_usage", NOW - timedelta(hours=1), NOW + timedelta(hours=1))
     finally:
@@ -497,3 +499,36 @@ def test_a_device_sending_new_wards_adds_no_tag_values_past_the_servers_limit(
     assert ingestor.stats["rejected"] == 0 and ingestor.stats["written"] == 400
     assert len(wifi) == 200 and set(wifi["ward"]) == {"unknown"}
     assert set(wifi["ward_given"]) == {f"phuong-{i}" for i in range(200)}
+
+
+def test_many_thousand_reports_are_taken_by_an_influxd_allowing_few_tag_values(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A report's id is a field: 5,000 reports add no tag values past a limit of 100 (a city's
+    two months against the default limit of 100,000, when each report was a series)."""
+    server = Influxd(tmp_path_factory.mktemp("few-tag-values-reports"), max_values_per_tag=100)
+    server.start()
+    try:
+        store = influx(server)
+        ingestor = Ingestor(store, feed="test", batch_size=1000)
+        messages = []
+        for n in range(5000):
+            payload = {
+                "category": "traffic",
+                "status": ("new", "closed")[n % 2],
+                "ward": "Long Hoa",
+            }
+            at = NOW - timedelta(minutes=n % 600, milliseconds=n)
+            messages.append((f"ioc/report/PA-{n:05d}", json.dumps(payload).encode(), at))
+        for start in range(0, 5000, 500):  # several writes: each is checked against the last
+            ingestor.handle_batch(messages[start : start + 500])
+            ingestor.flush()
+        ingestor.close()
+        latest = store.latest("field_report", "report_id")
+        still_open = store.latest("field_report", "report_id", unless={"status": ["closed"]})
+    finally:
+        server.stop()
+    assert ingestor.stats["rejected"] == 0 and ingestor.stats["written"] == 5000
+    assert ingestor.stats["store_problem"] == ""
+    assert sorted(latest["report_id"]) == [f"PA-{n:05d}" for n in range(5000)]
+    assert len(still_open) == 2500 and set(still_open["status"]) == {"new"}
