@@ -336,27 +336,6 @@ def without_matching(rows: Iterable[Mapping[str, Any]], unless: FieldFilter | No
 ALL_TIME = (datetime(1970, 1, 1, tzinfo=UTC), datetime(2262, 1, 1, tzinfo=UTC))
 
 
-def newest_of_field(
-    points: pd.DataFrame, entity: str, unless: FieldFilter | None = None
-) -> pd.DataFrame:
-    """`latest` of an entity that is a field (a report's `report_id`, kept out of the tags so
-    the series stay bounded): the newest of `points` (a read's frame, ordered by time) of each
-    value of the field, in the shape of `latest`."""
-    filters = field_filter_values(unless)
-    if points.empty or entity not in points.columns:
-        return points_frame([], leading=[entity])
-    newest = points[points[entity].notna()].drop_duplicates(entity, keep="last")
-    for name, values in filters.items():  # a missing field matches none
-        if name in newest.columns:
-            newest = newest[~newest[name].isin(values)]
-    others = sorted(c for c in newest.columns if c not in ("time", entity))
-    return (
-        newest[["time", entity, *others]]
-        .sort_values(["time", entity, *others], kind="stable")
-        .reset_index(drop=True)
-    )
-
-
 def changes_of_field(points: pd.DataFrame, field: str, entity: str) -> pd.DataFrame:
     """`changes` of an entity that is a field, from a read's frame of points (time-ordered)."""
     if points.empty or not {entity, field} <= set(points.columns):

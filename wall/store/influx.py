@@ -41,7 +41,6 @@ from wall.store.base import (
     field_filter_values,
     frame_columns,
     from_ms,
-    newest_of_field,
     points_frame,
     refused_items,
     tag_filter_values,
@@ -311,10 +310,10 @@ class InfluxStore(Store):
         check_name("measurement", measurement)
         check_name("entity", entity)
         field_filter_values(unless)
-        if entity in self._field_keys(measurement):
-            start, end = ALL_TIME
-            return newest_of_field(self._points(measurement, since or start, end), entity, unless)
         now = datetime.now(UTC)
+        if entity in self._field_keys(measurement):  # a report's id: every point since is read
+            rows = self._newest_of_points_since(measurement, entity, since or ALL_TIME[0])
+            return points_frame(without_matching(rows, unless), leading=[entity])
         recent = now - RECENT_WINDOW
         if since is not None and since >= now - RAW_WINDOW:  # a fold forward: few points
             rows = self._newest_of_points_since(measurement, entity, since)

@@ -62,7 +62,6 @@ from wall.store.base import (
     field_filter_values,
     frame_columns,
     from_ms,
-    newest_of_field,
     points_frame,
     refused_items,
     tag_filter_values,
@@ -560,8 +559,7 @@ class SQLiteStore(Store):
         with self._snapshot():
             table = self._table(measurement)
         if table is not None and entity in table.fields:
-            start, end = ALL_TIME
-            return newest_of_field(self._points(measurement, since or start, end), entity, unless)
+            return self._newest_of_field(measurement, entity, since, filters)
         with self._snapshot():
             table = self._table(measurement)
             if table is None:
@@ -600,6 +598,36 @@ class SQLiteStore(Store):
                 rows = [row for row in rows if at is None or row[at] not in unwanted]
         tags = _decoded_tags({row[0]: row[2] for row in rows})
         return points_frame(_point_dicts(rows, tags, table, names, skip=2), leading=[entity])
+
+    def _newest_of_field(
+        self,
+        measurement: str,
+        entity: str,
+        since: datetime | None,
+        filters: dict[str, list[FieldValue]],
+    ) -> pd.DataFrame:
+        """`latest` of an entity that is a field (a report's id): every point since is read,
+        the newest of each value picked from the rows, and only those made points."""
+        start, end = ALL_TIME
+        with self._snapshot():
+            table = self._table(measurement)
+            if table is None:
+                return points_frame([], leading=[entity])
+            names = list(table.fields)
+            rows = self._range_rows(table, names, measurement, since or start, end, "", [])
+            tags = _decoded_tags(self._series_tags(measurement, "", []))
+        at = 3 + names.index(entity)  # rows: series id, time ms, same, *values of names
+        newest: dict[FieldValue, tuple] = {}
+        for row in rows:
+            key = row[at]
+            if key is not None and (key not in newest or row[1] >= newest[key][1]):
+                newest[key] = row
+        kept = list(newest.values())
+        for name, unwanted in filters.items():  # true and false are stored as 1 and 0
+            if name in names:
+                column = 3 + names.index(name)
+                kept = [row for row in kept if row[column] not in unwanted]
+        return points_frame(_point_dicts(kept, tags, table, names, skip=1), leading=[entity])
 
     def tagged_series_span(self, measurement: str, tag: str) -> tuple[datetime, datetime] | None:
         check_name("measurement", measurement)
