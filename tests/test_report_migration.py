@@ -4,17 +4,15 @@ on a real influxd, the old series are gone, and running it again changes nothing
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
-from types import ModuleType
 
 import pandas as pd
-import pytest
 
+from tests.test_store_migration import module_of_commit
 from wall.domain import CLOSED_REPORT_STATUSES, report_slot
 from wall.settings import PROJECT_DIR
 from wall.store import Store
@@ -22,23 +20,6 @@ from wall.store import Store
 # The code of main before the bounded shape: its feeds wrote report_id as a tag.
 TAGGED_REPORTS_CODE = "6af050f"
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
-
-
-def tagged_payloads() -> ModuleType:
-    try:
-        source = subprocess.run(
-            ["git", "show", f"{TAGGED_REPORTS_CODE}:feeds/payloads.py"],
-            cwd=PROJECT_DIR,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
-        pytest.skip("needs the git history: the old reports are written by their own code")
-    spec = importlib.util.spec_from_loader("payloads_tagged_reports", loader=None)
-    module = importlib.util.module_from_spec(spec)
-    exec(compile(source, "payloads_tagged_reports.py", "exec"), module.__dict__)
-    return module
 
 
 def same_slot_ids() -> tuple[str, str]:
@@ -96,7 +77,7 @@ def wall(*args: str, store_url: str) -> subprocess.CompletedProcess:
 def test_the_migration_rewrites_the_reports_of_todays_feeds_into_bounded_series(
     store: Store, store_url: str
 ) -> None:
-    payloads = tagged_payloads()
+    payloads = module_of_commit(TAGGED_REPORTS_CODE, "feeds/payloads.py", "payloads_tagged")
     points = [p for m in old_reports() for p in payloads.parse_message(*m)]
     assert all("report_id" in p.tags for p in points)  # the shape written until now
     store.write(points)

@@ -26,22 +26,27 @@ T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 END = T0 + timedelta(days=1)
 
 
-def version_1_module() -> ModuleType:
+def module_of_commit(commit: str, path: str, name: str) -> ModuleType:
+    """The module at `path` as of `commit`, as module `name`: old data written by its own code."""
     try:
         source = subprocess.run(
-            ["git", "show", f"{VERSION_1_CODE}:wall/store/sqlite.py"],
+            ["git", "show", f"{commit}:{path}"],
             cwd=PROJECT_DIR,
             capture_output=True,
             text=True,
             check=True,
         ).stdout
     except (OSError, subprocess.CalledProcessError):
-        pytest.skip("needs the git history: the store of version 1 is written by its own code")
-    spec = importlib.util.spec_from_loader("store_version_1", loader=None)
+        pytest.skip(f"needs the git history: {path} of {commit} writes the old data")
+    spec = importlib.util.spec_from_loader(name, loader=None)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
-    exec(compile(source, "store_version_1.py", "exec"), module.__dict__)
+    exec(compile(source, f"{name}.py", "exec"), module.__dict__)
     return module
+
+
+def version_1_module() -> ModuleType:
+    return module_of_commit(VERSION_1_CODE, "wall/store/sqlite.py", "store_version_1")
 
 
 def town_points() -> list[Point]:
