@@ -23,6 +23,7 @@ from dash import html, no_update
 from callbacks.pages import plan_for
 from callbacks.queries import PARTS, Queries
 from callbacks.screens import Drawing, digest, for_kiosk, refresh, scale_for
+from feeds.payloads import parse_record
 from layouts import SCREENS
 from layouts.common import BLANK_FIGURE
 from tests.browser_fixtures import free_port, seed
@@ -316,16 +317,9 @@ def test_an_unchanged_tick_sends_what_changed_and_a_new_report_reaches_the_kiosk
         key = output.rsplit(".", 1)[0]
         assert (key in unchanged) == (new_shown["digests"][output] != shown["digests"][output])
     with SQLiteStore(db) as store:
-        store.write(
-            [
-                Point(
-                    "field_report",
-                    {"report_id": "pa-9999", "category": "flooding", "ward": "Long Hoa"},
-                    {"status": "new", "title": "Ngập", "lat": 11.2987, "lon": 106.1234},
-                    datetime.now(UTC),
-                )
-            ]
-        )
+        report = {"category": "flooding", "ward": "Long Hoa", "status": "new", "title": "Ngập"}
+        report |= {"lat": 11.2987, "lon": 106.1234}
+        store.write(parse_record("report", "pa-9999", report, datetime.now(UTC)))
     wait_for_tick_start()
     changed = ask(new_shown)
 
