@@ -518,8 +518,10 @@ def test_reports_part_keeps_open_reports_of_any_age_and_the_last_day_of_changes(
     now = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
     def report(report_id: str, ago: timedelta, status: str) -> Point:
-        tags = {"report_id": report_id, "category": "rác thải", "ward": "Hiệp Tân"}
-        return Point("field_report", tags, {"status": status, "title": report_id}, now - ago)
+        [point] = parse_record(
+            "report", report_id, {"category": "environment", "status": status}, now - ago
+        )
+        return point
 
     store.write(
         [
