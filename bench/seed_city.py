@@ -38,7 +38,7 @@ from bench.report import write_section
 from tests.browser_fixtures import ALERTS, CATEGORIES, INDICATORS, TITLES
 from tests.servers import Influxd
 from tests.test_store_contract import frame_points
-from wall.domain import WARDS
+from wall.domain import FIELD_REPORT, WARDS, report_slot
 from wall.store import Event, Store
 from wall.store.base import to_ms
 
@@ -287,7 +287,8 @@ def seed_city(
     if progress:
         progress("wifi_usage", counts.wifi_points)
     frame, counts.open_reports = report_frame(now_ms, rng, reports)
-    counts.report_points = write("field_report", frame, ["report_id", "category", "ward"])
+    frame["report_slot"] = frame["report_id"].map(report_slot)
+    counts.report_points = write("field_report", frame, list(FIELD_REPORT.tags))
     if progress:
         progress("field_report", counts.report_points)
     counts.other_points = write("kpi", kpi_frame(now_ms), ["indicator_id", "sector"])

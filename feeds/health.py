@@ -1,7 +1,8 @@
 """Feed health: each worker writes its own counters as `feed_health` points, so the wall can
 show a feed that went quiet, fell behind or is spooling because the store is down.
 
-Counters (received, written, rejected) count from the worker's start; `spooled` is what waits in
+Counters (received, written, rejected, unknown_values: tag values the town does not know, stored
+as "unknown") count from the worker's start; `spooled` is what waits in
 the spool now; `last_message_age_s` is the time since the last message arrived; `lag_s` is how
 long the oldest message not yet durably written has been waiting (0 when none is);
 `store_problem` is why the store does not take the worker's writes ("" while it does): the
@@ -33,6 +34,7 @@ def health_point(feed: str, stats: dict, started: float, now: datetime) -> Point
             "received": stats["received"],
             "written": stats["written"],
             "rejected": stats["rejected"],
+            "unknown_values": stats["unknown_values"],
             "spooled": stats["spooled"],
             "last_message_age_s": round(max(0.0, since), 3),
             "lag_s": float(stats["lag_s"]),

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from feeds.known_values import KnownValues, town_values
 from feeds.payloads import RejectedMessage, parse_message
 from feeds.spool import Spool, SpoolFull
 from wall.settings import SettingsError
@@ -88,11 +89,14 @@ class Ingestor:
         dead_letter: Callable[[str, bytes, str], None] | None = None,
         batch_idle_seconds: float = 0.05,
         reject_log_seconds: float = REJECT_LOG_SECONDS,
+        known: KnownValues | None = None,
     ):
         """`batch_idle_seconds`: a batch is also written when no message came for that long, so
         a sender that waits for acknowledgements (an MQTT broker's in-flight window) is not held
-        up for `batch_seconds`."""
+        up for `batch_seconds`. `known`: the values of bounded tags the town knows (default:
+        those of the settings' inventory)."""
         self.store = store
+        self.known = known or town_values()
         self.feed = feed
         self.batch_size = batch_size
         self.batch_seconds = batch_seconds
@@ -121,6 +125,7 @@ class Ingestor:
 
         self.received = 0
         self.rejected = 0
+        self.unknown_values = 0  # tag values stored as "unknown" (feeds.known_values)
         self.written = 0
         self.spooled_total = 0
         self.last_message_time: datetime | None = None
@@ -171,13 +176,18 @@ class Ingestor:
     def _validate(self, topic: str, payload: bytes, received_at: datetime) -> list[Point] | None:
         """The message's points, or None when it was rejected (counted, logged, dead-lettered)."""
         try:
-            return parse_message(topic, payload, received_at)
+            points, unknown = self.known.bound(parse_message(topic, payload, received_at))
         except RejectedMessage as exc:
             self._reject(topic, payload, exc.reason)
+            return None
         except Exception as exc:  # a bug in validation must not stop the feed
             log.exception("validation failed unexpectedly on %s", topic)
             self._reject(topic, payload, f"internal validation error: {exc!r}")
-        return None
+            return None
+        if unknown:
+            with self._cond:
+                self.unknown_values += unknown
+        return points
 
     def write_points(
         self, points: Sequence[Point], on_durable: Callable[[], None] | None = None
@@ -226,6 +236,7 @@ class Ingestor:
                 "received": self.received,
                 "written": self.written,
                 "rejected": self.rejected,
+                "unknown_values": self.unknown_values,
                 "spooled": self.spool.points if self.spool else 0,
                 "spooled_total": self.spooled_total,
                 "spool_bytes": self.spool.size_bytes if self.spool else 0,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from feeds.health import HealthReporter
 from feeds.ingest import Ingestor
+from feeds.known_values import town_values
 from feeds.mqtt_receiver import Message, ReceiverProcess
 from feeds.spool import SpoolLocked
 from feeds.subscription import subscriptions
@@ -47,6 +48,7 @@ class MqttWorker:
                 spool_dir=spool_dir,
                 spool_max_bytes=settings.ingest_spool_max_bytes,
                 dead_letter=self._dead_letter if settings.mqtt_dead_letter_topic else None,
+                known=town_values(settings.inventory),
             )
         except SpoolLocked as exc:
             raise SettingsError(

@@ -44,14 +44,14 @@ from feeds.payloads import (
     parse_timestamp,
     rfc3339,
 )
-from wall.domain import REPORT_CATEGORIES, REPORT_STATUSES, WARDS
+from wall.domain import OTHER_CATEGORY, REPORT_CATEGORIES, REPORT_STATUSES, WARDS
 from wall.settings import Settings, SettingsError
 from wall.store.base import from_ms, to_ms
 
 log = logging.getLogger(__name__)
 
 SOURCE_NAME = "open311"
-CATEGORIES = (*REPORT_CATEGORIES, "other")
+CATEGORIES = (*REPORT_CATEGORIES, OTHER_CATEGORY)
 SPEC_MAX_SPAN = timedelta(days=90)  # GeoReport v2: a date range may not span more than 90 days
 MIN_SPLIT_SPAN = timedelta(seconds=2)
 IDS_PER_REQUEST = 50
@@ -389,7 +389,7 @@ class Open311Mapping:
             for category, words in CATEGORY_KEYWORDS:
                 if text and any(_contains(text, w) for w in words):
                     return category
-        return "other"
+        return OTHER_CATEGORY
 
     def status(self, item: Mapping[str, Any]) -> str:
         for path in DETAILED_STATUS_PATHS:

@@ -20,7 +20,14 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from wall.domain import CAMERA_STATUS, FIELD_REPORT, KPI, REPORT_STATUSES, WIFI_USAGE
+from wall.domain import (
+    CAMERA_STATUS,
+    FIELD_REPORT,
+    KPI,
+    REPORT_STATUSES,
+    WIFI_USAGE,
+    report_slot,
+)
 from wall.store.base import InvalidPoint, Point, utc
 
 MAX_PAYLOAD_BYTES = 16 * 1024
@@ -160,9 +167,9 @@ def _wifi(entity_id: str, f: _Fields) -> tuple[str, dict, dict]:
 
 def _report(entity_id: str, f: _Fields) -> tuple[str, dict, dict]:
     tags = {
-        "report_id": entity_id,
         "category": f.code("category", required=True),
         "ward": f.label("ward"),
+        "report_slot": report_slot(entity_id),
     }
     status = f.text("status", MAX_NAME_CHARS, required=True)
     if status not in REPORT_STATUSES:
@@ -173,6 +180,7 @@ def _report(entity_id: str, f: _Fields) -> tuple[str, dict, dict]:
     if created and updated and updated < created:
         raise RejectedMessage("field 'updated' is earlier than field 'created'")
     values = {
+        "report_id": entity_id,
         "status": status,
         "title": f.text("title", MAX_TITLE_CHARS),
         "lat": f.number("lat", minimum=-90, maximum=90),

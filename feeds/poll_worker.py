@@ -33,6 +33,7 @@ import requests
 
 from feeds.http_sources import Batch, HttpStatusSource, RepeatFilter, SourceError
 from feeds.ingest import point_json
+from feeds.known_values import KnownValues, town_values
 from feeds.open311 import SOURCE_NAME, Open311Config, Open311Source
 from wall.domain import FEED_HEALTH
 from wall.settings import Settings, SettingsError
@@ -72,6 +73,7 @@ class SourceHealth:
     received: int = 0
     written: int = 0
     rejected: int = 0
+    unknown_values: int = 0  # tag values stored as "unknown" (feeds.known_values)
     failures: int = 0  # failed polls in a row
     last_success: float | None = None  # time.monotonic()
     store_problem: str = ""  # why the store did not take the last poll's points ("" if it did)
@@ -88,11 +90,15 @@ class PollWorker:
         *,
         backoff_max: float = 600.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        known: KnownValues | None = None,
     ):
+        """`known`: the values of bounded tags the town knows (default: those of the settings'
+        inventory)."""
         names = [s.name for s in sources]
         if duplicate := next((n for n in names if names.count(n) > 1), None):
             raise SettingsError("poll_sources", f"two sources are named {duplicate!r}")
         self.store = store
+        self.known = known or town_values()
         self.sources = list(sources)
         self.backoff_max = backoff_max
         self.clock = clock
@@ -106,7 +112,8 @@ class PollWorker:
         received_at = self.clock()
         try:
             batch = source.fetch(received_at)
-            refused = self._write(source, batch.points)
+            points, unknown = self.known.bound(batch.points)
+            refused = self._write(source, points)
         except SourceError as exc:
             return self._failed(source, exc.problem, exc.retry_after)
         except (StoreError, SettingsError) as exc:  # about the store: nothing is committed
@@ -120,6 +127,7 @@ class PollWorker:
         health.received += batch.received
         health.written += written
         health.rejected += rejected
+        health.unknown_values += unknown
         health.failures = 0
         health.last_success = time.monotonic()
         health.store_problem = ""
@@ -176,6 +184,7 @@ class PollWorker:
                 "received": health.received,
                 "written": health.written,
                 "rejected": health.rejected,
+                "unknown_values": health.unknown_values,
                 # Nothing waits in a spool: what a failed poll missed is asked for again.
                 "spooled": 0,
                 "last_message_age_s": round(time.monotonic() - since, 3),
@@ -279,7 +288,12 @@ def poll_command(args: argparse.Namespace, settings: Settings) -> int:
             store.check()
         except StoreError as exc:  # not fatal: each poll tries the store again
             log.warning("store not reachable yet: %s", exc)
-        worker = PollWorker(store, sources, backoff_max=settings.poll_backoff_max_seconds)
+        worker = PollWorker(
+            store,
+            sources,
+            backoff_max=settings.poll_backoff_max_seconds,
+            known=town_values(settings.inventory),
+        )
         log.info("polling %s", ", ".join(f"{s.name} every {s.interval:g} s" for s in sources))
         if not args.once:
             worker.run(stop)

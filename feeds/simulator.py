@@ -50,6 +50,7 @@ from feeds.inventory import (
     generate_inventory,
     load_inventory,
 )
+from feeds.known_values import KnownValues
 from feeds.payloads import topic_for
 from wall.settings import Settings, masked_url
 from wall.store import Store
@@ -715,7 +716,9 @@ def run_in_process(
     backfilled = threading.Event()
 
     def work() -> None:
-        ingestor = Ingestor(store, feed="simulator", batch_size=5000)
+        ingestor = Ingestor(
+            store, feed="simulator", batch_size=5000, known=KnownValues.of(simulator.inventory)
+        )
         try:
             sent = feed_sink(simulator, ingestor, stop, backfilled=backfilled)
             log.info("simulator stopped after %d messages", sent)
@@ -935,7 +938,9 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
             except StoreUnavailable as exc:
                 print(f"feeds simulate: store not reachable: {exc}", file=sys.stderr)
                 return 1
-            sink = Ingestor(store, feed="simulator", batch_size=5000)
+            sink = Ingestor(
+                store, feed="simulator", batch_size=5000, known=KnownValues.of(inventory)
+            )
             log.info("no IOC_MQTT_URL: writing into %s in-process", masked_url(settings.store))
         started = time.monotonic()
         try:

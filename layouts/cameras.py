@@ -28,7 +28,7 @@ from layouts.common import (
     screen_header,
     tile_head,
 )
-from wall.domain import WARDS
+from wall.domain import WARDS, known_or_missing
 from wall.i18n import Translator
 
 NAME = "cameras"
@@ -46,7 +46,7 @@ def camera_states(latest: pd.DataFrame, ctx: Context) -> pd.DataFrame:
     if latest.empty:
         return pd.DataFrame(columns=columns)
     frame = pd.DataFrame({"camera_id": latest["camera_id"], "time": latest["time"]})
-    frame["ward"] = latest["ward"] if "ward" in latest.columns else None
+    frame["ward"] = known_or_missing(latest["ward"]) if "ward" in latest.columns else None
     frame["name"] = latest["name"] if "name" in latest.columns else None
     frame["name"] = frame["name"].where(frame["name"].notna(), frame["camera_id"])
     online = (

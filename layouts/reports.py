@@ -28,7 +28,7 @@ from layouts.common import (
     to_time,
 )
 from layouts.overview import open_reports
-from wall.domain import REPORT_CATEGORIES
+from wall.domain import CATEGORY_LABELS, REPORT_CATEGORIES, known_or_missing
 from wall.i18n import Translator
 
 NAME = "reports"
@@ -135,7 +135,7 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
                 "lon": part["lon"].round(MAP_DECIMALS),
                 "mode": "markers",
                 "name": figure_text(
-                    f"{glyph} {ctx.t.label(REPORT_CATEGORIES, category)} ({len(part)})"
+                    f"{glyph} {ctx.t.label(CATEGORY_LABELS, category)} ({len(part)})"
                 ),
                 "marker": {
                     "size": 19 * ctx.scale * shrink,
@@ -222,7 +222,7 @@ def category_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     order = [c for c in style if c in counts]
     return horizontal_bars(
         ctx,
-        [f"{style[c][1]} {ctx.t.label(REPORT_CATEGORIES, c)}" for c in order],
+        [f"{style[c][1]} {ctx.t.label(CATEGORY_LABELS, c)}" for c in order],
         [int(counts[c]) for c in order],
         [style[c][2] for c in order],
     )
@@ -238,7 +238,7 @@ def ward_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     opened = open_reports(data["reports"])
     if opened.empty or "ward" not in opened.columns:
         return empty_figure(ctx, "✔ " + ctx.t("rep.none_open"))
-    counts = opened["ward"].fillna(ctx.t("cam.unknown_ward")).value_counts()
+    counts = known_or_missing(opened["ward"]).fillna(ctx.t("cam.unknown_ward")).value_counts()
     return horizontal_bars(ctx, list(counts.index), counts.tolist(), COLORS["info"])
 
 
@@ -316,7 +316,7 @@ def oldest(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
                         [
                             html.Div(title, className="old-title"),
                             html.Div(
-                                f"{glyph} {ctx.t.label(REPORT_CATEGORIES, row.category)}"
+                                f"{glyph} {ctx.t.label(CATEGORY_LABELS, row.category)}"
                                 + (f" · {ward}" if ward is not None and not pd.isna(ward) else "")
                                 + f" · {ctx.t(f'rep.status.{row.status}')}",
                                 className="old-where",

@@ -21,6 +21,7 @@ from pathlib import Path
 import requests
 
 from feeds.inventory import load_inventory
+from wall.domain import report_slot
 from wall.settings import PROJECT_DIR
 from wall.store import Event, Point, Store
 
@@ -118,8 +119,9 @@ def seed(store: Store, now: datetime, *, history_hours: int = 26, fresh: bool = 
         points.append(
             Point(
                 "field_report",
-                {"report_id": f"pa-{n:04d}", "category": category, "ward": cam.ward},
+                {"category": category, "ward": cam.ward, "report_slot": report_slot(f"pa-{n:04d}")},
                 {
+                    "report_id": f"pa-{n:04d}",
                     "status": status,
                     "title": f"{TITLES[category]} – {cam.name}",
                     "lat": cam.lat + rng.uniform(-0.002, 0.002),

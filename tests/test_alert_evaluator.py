@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from feeds.payloads import parse_record
 from wall.alerts.evaluator import AlertEvaluator
 from wall.alerts.model import STREAM, fold, officer_action
 from wall.alerts.rules import check_rules
@@ -140,12 +141,11 @@ def test_report_past_its_category_deadline_raises_at_once(store: Store, clock: C
 
     def report(rid: str, category: str, status: str, created_hours_ago: float) -> Point:
         created = clock.now - timedelta(hours=created_hours_ago)
-        return Point(
-            "field_report",
-            {"report_id": rid, "category": category, "ward": "Long Hoa"},
-            {"status": status, "title": "Ổ gà", "created": created.isoformat()},
-            clock.now,
+        payload = {"category": category, "ward": "Long Hoa", "status": status, "title": "Ổ gà"}
+        [point] = parse_record(
+            "report", rid, {**payload, "created": created.isoformat()}, clock.now
         )
+        return point
 
     store.write(
         [

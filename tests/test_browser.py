@@ -29,6 +29,7 @@ from selenium.webdriver.common.by import By
 
 from layouts import SCREENS
 from tests.browser_fixtures import WallProcess, chromium, resize, seed, wall_on_sqlite
+from wall.domain import report_slot
 from wall.i18n import Translator
 from wall.officers import add_officer
 from wall.settings import PROJECT_DIR
@@ -71,12 +72,12 @@ class Feeder:
     TAGS: ClassVar = {
         "camera_status": ("camera_id", "ward"),
         "wifi_usage": ("ap_id", "ward", "site"),
-        "field_report": ("report_id", "category", "ward"),
+        "field_report": ("category", "ward", "report_slot"),
     }
     FIELDS: ClassVar = {
         "camera_status": ("online", "fps", "name", "lat", "lon"),
         "wifi_usage": ("up", "clients", "rx_bytes", "tx_bytes", "capacity"),
-        "field_report": ("status", "title", "lat", "lon", "created", "updated"),
+        "field_report": ("report_id", "status", "title", "lat", "lon", "created", "updated"),
     }
 
     def _run(self) -> None:
@@ -407,8 +408,9 @@ def new_report(n: int) -> Point:
     stamp = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return Point(
         "field_report",
-        {"report_id": f"pa-new-{n}", "category": "flooding", "ward": "Long Hoa"},
+        {"category": "flooding", "ward": "Long Hoa", "report_slot": report_slot(f"pa-new-{n}")},
         {
+            "report_id": f"pa-new-{n}",
             "status": "new",
             "title": f"Ngập nước {n}",
             "lat": 11.2950 + n / 1000,

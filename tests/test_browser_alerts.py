@@ -14,11 +14,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
+from feeds.payloads import parse_record
 from tests.browser_fixtures import WallProcess, chromium, seed
 from tests.test_browser import SCREENSHOTS, wait_for
 from wall.alerts.model import STREAM, fold
 from wall.officers import add_officer
-from wall.store import Event, Point
+from wall.store import Event
 from wall.store.sqlite import SQLiteStore
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -33,16 +34,9 @@ def wall(tmp_path_factory):
     store = SQLiteStore(folder / "ioc.db")
     now = datetime.now(UTC)
     seed(store, now - timedelta(seconds=1))
-    store.write(
-        [
-            Point(
-                "field_report",
-                {"report_id": "r-xss", "category": "traffic", "ward": "Hiệp Tân"},
-                {"status": "new", "title": XSS, "created": (now - timedelta(days=3)).isoformat()},
-                now - timedelta(days=3),
-            )
-        ]
-    )
+    report = {"category": "traffic", "ward": "Hiệp Tân", "status": "new", "title": XSS}
+    report["created"] = (now - timedelta(days=3)).isoformat()
+    store.write(parse_record("report", "r-xss", report, now - timedelta(days=3)))
     data = {
         "rule": "camera_offline",
         "entity": "cam-xss",

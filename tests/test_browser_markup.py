@@ -13,6 +13,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from feeds.ingest import Ingestor
+from feeds.known_values import KnownValues
 from feeds.payloads import rfc3339, topic_for
 from layouts import SCREENS
 from tests.browser_fixtures import seed, wall_on_sqlite
@@ -130,7 +131,11 @@ def wall(tmp_path_factory):
     store = SQLiteStore(folder / "ioc.db")
     now = datetime.now(UTC)
     seed(store, now - timedelta(seconds=5))
-    ingestor = Ingestor(store, feed="test")
+    # A town whose inventory names these wards and site: stored as sent, drawn as text.
+    town = KnownValues(
+        frozenset({CAMERA_WARD, AP_WARD, REPORT_WARD}), frozenset({SITE}), frozenset({"flooding"})
+    )
+    ingestor = Ingestor(store, feed="test", known=town)
     for topic, payload, at in hostile_messages(now):
         assert ingestor.handle(topic, payload, at), topic  # the contract accepts every one
     ingestor.close()

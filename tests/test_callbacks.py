@@ -20,6 +20,7 @@ from dash import html, no_update
 from callbacks.pages import plan_for
 from callbacks.queries import PARTS, Queries
 from callbacks.screens import Drawing, digest, for_kiosk, refresh, scale_for
+from feeds.payloads import parse_record
 from layouts import SCREENS
 from layouts.common import BLANK_FIGURE
 from tests.browser_fixtures import seed
@@ -313,16 +314,9 @@ def test_an_unchanged_tick_sends_what_changed_and_a_new_report_reaches_the_kiosk
         key = output.rsplit(".", 1)[0]
         assert (key in unchanged) == (new_shown["digests"][output] != shown["digests"][output])
     with SQLiteStore(db) as store:
-        store.write(
-            [
-                Point(
-                    "field_report",
-                    {"report_id": "pa-9999", "category": "flooding", "ward": "Long Hoa"},
-                    {"status": "new", "title": "Ngập", "lat": 11.2987, "lon": 106.1234},
-                    datetime.now(UTC),
-                )
-            ]
-        )
+        report = {"category": "flooding", "ward": "Long Hoa", "status": "new", "title": "Ngập"}
+        report |= {"lat": 11.2987, "lon": 106.1234}
+        store.write(parse_record("report", "pa-9999", report, datetime.now(UTC)))
     wait_for_tick_start()
     changed = ask(new_shown)
 
@@ -483,8 +477,10 @@ def test_reports_part_keeps_open_reports_of_any_age_and_the_last_day_of_changes(
     now = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
     def report(report_id: str, ago: timedelta, status: str) -> Point:
-        tags = {"report_id": report_id, "category": "rác thải", "ward": "Hiệp Tân"}
-        return Point("field_report", tags, {"status": status, "title": report_id}, now - ago)
+        [point] = parse_record(
+            "report", report_id, {"category": "environment", "status": status}, now - ago
+        )
+        return point
 
     store.write(
         [

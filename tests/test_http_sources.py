@@ -157,7 +157,7 @@ def test_a_wifi_controller_ap_list_becomes_wifi_usage(store: Store, tmp_path: Pa
             "num_sta": 87,
             "rx": 10**12,
             "tx": 5 * 10**11,
-            "site_name": "Tòa Thánh",
+            "site_name": "Tòa Thánh Tây Ninh",
             "max_clients": 150,
         },
         {"mac": "ap-lh-02", "status": 0, "num_sta": 0, "site_name": "Chợ Long Hoa"},
@@ -173,7 +173,9 @@ def test_a_wifi_controller_ap_list_becomes_wifi_usage(store: Store, tmp_path: Pa
     rows = {r["ap_id"]: r for r in store.latest("wifi_usage", "ap_id").to_dict("records")}
     assert set(rows) == {"ap-tth-01", "ap-lh-02"}
     assert rows["ap-tth-01"]["clients"] == 87 and rows["ap-tth-01"]["rx_bytes"] == 10**12
-    assert rows["ap-tth-01"]["site"] == "Tòa Thánh" and rows["ap-tth-01"]["capacity"] == 150
+    assert (
+        rows["ap-tth-01"]["site"] == "Tòa Thánh Tây Ninh" and rows["ap-tth-01"]["capacity"] == 150
+    )
     assert not rows["ap-lh-02"]["up"]
     assert abs((rows["ap-lh-02"]["time"].to_pydatetime() - now).total_seconds()) < 30
 

@@ -9,9 +9,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from feeds.ingest import Ingestor
+from feeds.inventory import DEFAULT_INVENTORY, load_inventory
+from feeds.known_values import KnownValues
 from tests.conftest import ADMIN, influx_store_url
 from tests.servers import Influxd
 from wall.settings import Settings
@@ -439,3 +442,93 @@ def test_a_full_disk_holds_back_new_messages_and_loses_nothing_acknowledged(
     assert len(down) == 1, down  # no flapping between "full" and "takes writes again"
     assert not [r for r in caplog.records if r.exc_info]
     store.close()
+
+
+def garbled(i: int) -> list[tuple[str, bytes, datetime]]:
+    """A misbehaving device's messages: a new ward, site and category in every one."""
+    at = NOW - timedelta(seconds=30) + timedelta(milliseconds=i)
+    wifi = {"up": True, "clients": 3, "ward": f"phuong-{i}", "site": f"site {i}"}
+    report = {"status": "new", "category": f"cat_{i}", "ward": "Long Hoa"}
+    return [
+        (f"ioc/wifi/ap-{i % 7:03d}/usage", json.dumps(wifi).encode(), at),
+        (f"ioc/report/r-{i % 7}", json.dumps(report).encode(), at),
+    ]
+
+
+def test_tag_values_the_town_does_not_know_are_stored_as_unknown_with_the_original_kept(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    ingestor = Ingestor(store, feed="test", known=KnownValues.of(load_inventory(DEFAULT_INVENTORY)))
+    for _ in range(3):  # the same unknown values again: logged once each
+        ingestor.handle_batch(garbled(1))
+    known = {"up": True, "clients": 5, "ward": "Long Hoa", "site": "Chợ Long Hoa"}
+    ingestor.handle("ioc/wifi/ap-100/usage", json.dumps(known).encode(), NOW)
+    ingestor.close()
+    wifi = store.points("wifi_usage", NOW - timedelta(hours=1), NOW + timedelta(hours=1))
+    rows = {row.ap_id: row for row in wifi.itertuples()}
+    assert (rows["ap-001"].ward, rows["ap-001"].ward_given) == ("unknown", "phuong-1")
+    assert (rows["ap-001"].site, rows["ap-001"].site_given) == ("unknown", "site 1")
+    assert (rows["ap-100"].ward, rows["ap-100"].site) == ("Long Hoa", "Chợ Long Hoa")
+    assert pd.isna(rows["ap-100"].ward_given)
+    [report] = store.points("field_report", NOW - timedelta(hours=1), NOW).itertuples()
+    assert (report.category, report.category_given, report.ward) == ("unknown", "cat_1", "Long Hoa")
+    assert ingestor.stats["unknown_values"] == 9 and ingestor.stats["rejected"] == 0
+    told = [m for m in caplog.messages if "is not one the town knows" in m]
+    assert sorted(told) == sorted(
+        f"{tag} {value!r} is not one the town knows: stored as 'unknown', the original in "
+        f"{tag}_given"
+        for tag, value in (("ward", "phuong-1"), ("site", "site 1"), ("category", "cat_1"))
+    )
+
+
+def test_a_device_sending_new_wards_adds_no_tag_values_past_the_servers_limit(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    server = Influxd(tmp_path_factory.mktemp("few-tag-values"), max_values_per_tag=20)
+    server.start()
+    try:
+        store = influx(server)
+        ingestor = Ingestor(store, feed="test", batch_size=40)
+        for start in range(0, 200, 20):  # several writes: a write is checked against the last
+            ingestor.handle_batch([m for i in range(start, start + 20) for m in garbled(i)])
+            ingestor.flush()
+        ingestor.close()
+        wifi = store.points("wifi_usage", NOW - timedelta(hours=1), NOW + timedelta(hours=1))
+    finally:
+        server.stop()
+    assert ingestor.stats["rejected"] == 0 and ingestor.stats["written"] == 400
+    assert len(wifi) == 200 and set(wifi["ward"]) == {"unknown"}
+    assert set(wifi["ward_given"]) == {f"phuong-{i}" for i in range(200)}
+
+
+def test_many_thousand_reports_are_taken_by_an_influxd_allowing_few_tag_values(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A report's id is a field: 5,000 reports add no tag values past a limit of 100 (a city's
+    two months against the default limit of 100,000, when each report was a series)."""
+    server = Influxd(tmp_path_factory.mktemp("few-tag-values-reports"), max_values_per_tag=100)
+    server.start()
+    try:
+        store = influx(server)
+        ingestor = Ingestor(store, feed="test", batch_size=1000)
+        messages = []
+        for n in range(5000):
+            payload = {
+                "category": "traffic",
+                "status": ("new", "closed")[n % 2],
+                "ward": "Long Hoa",
+            }
+            at = NOW - timedelta(minutes=n % 600, milliseconds=n)
+            messages.append((f"ioc/report/PA-{n:05d}", json.dumps(payload).encode(), at))
+        for start in range(0, 5000, 500):  # several writes: each is checked against the last
+            ingestor.handle_batch(messages[start : start + 500])
+            ingestor.flush()
+        ingestor.close()
+        latest = store.latest("field_report", "report_id")
+        still_open = store.latest("field_report", "report_id", unless={"status": ["closed"]})
+    finally:
+        server.stop()
+    assert ingestor.stats["rejected"] == 0 and ingestor.stats["written"] == 5000
+    assert ingestor.stats["store_problem"] == ""
+    assert sorted(latest["report_id"]) == [f"PA-{n:05d}" for n in range(5000)]
+    assert len(still_open) == 2500 and set(still_open["status"]) == {"new"}

@@ -17,7 +17,7 @@ from feeds.payloads import (
     parse_record,
     topic_for,
 )
-from wall.domain import MEASUREMENTS, throughput_from_counters
+from wall.domain import MEASUREMENTS, report_slot, throughput_from_counters
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 
@@ -94,11 +94,23 @@ def test_field_report_keeps_title_as_field_and_times_as_utc_text() -> None:
         },
     )
     assert point.measurement == "field_report"
-    assert point.tags == {"report_id": "PA-2026-00123", "category": "lighting", "ward": "Hiệp Tân"}
+    # The id is a field: the series (ward, category, one of 64 slots) stay bounded.
+    assert point.tags == {"category": "lighting", "ward": "Hiệp Tân", "report_slot": "0c"}
+    assert point.fields["report_id"] == "PA-2026-00123"
     assert point.fields["status"] == "in_progress"
     assert point.fields["title"] == "Đèn đường hỏng, đường Phạm Hùng"
     assert point.fields["created"] == "2026-11-26T02:15:00.000Z"
     assert point.fields["updated"] == "2026-11-26T03:00:00.000Z"
+
+
+def test_every_version_of_a_report_is_in_one_of_64_series_of_its_ward_and_category() -> None:
+    def slot(report_id: str, status: str) -> str:
+        [point] = parse(f"ioc/report/{report_id}", {"category": "traffic", "status": status})
+        return point.tags["report_slot"]
+
+    ids = [f"PA-{n:06d}" for n in range(5000)]
+    assert all(slot(r, "new") == slot(r, "closed") for r in ids[:50])
+    assert {slot(r, "new") for r in ids} == {f"{n:02x}" for n in range(64)}
 
 
 def test_kpi_becomes_a_point_with_sector_tag() -> None:
@@ -137,7 +149,8 @@ def test_every_point_uses_the_public_schema() -> None:
         measurement = schema[point.measurement]
         assert set(point.tags) <= set(measurement.tags), topic
         assert set(point.fields) <= set(measurement.fields), topic
-        assert point.tags[measurement.entity] == topic.split("/")[2]
+        entity = {**point.tags, **point.fields}[measurement.entity]  # a report's id: a field
+        assert entity == topic.split("/")[2]
 
 
 @pytest.mark.parametrize(
@@ -175,7 +188,8 @@ def test_unknown_keys_are_ignored_for_forward_compatibility() -> None:
 
 def test_parse_record_applies_the_same_rules_to_decoded_objects() -> None:
     [point] = parse_record("report", "r9", {"category": "flooding", "status": "new"}, NOW)
-    assert point.tags == {"report_id": "r9", "category": "flooding"}
+    assert point.tags == {"category": "flooding", "report_slot": report_slot("r9")}
+    assert point.fields == {"report_id": "r9", "status": "new"}
     with pytest.raises(RejectedMessage, match="status"):
         parse_record("report", "r9", {"category": "flooding", "status": "open"}, NOW)
     with pytest.raises(RejectedMessage, match="unknown kind"):
@@ -191,7 +205,7 @@ def test_topic_for_round_trips(kind: str) -> None:
         "kpi": {"value": 1},
     }[kind]
     [point] = parse(topic_for(kind, "x-1"), payload)
-    assert "x-1" in point.tags.values()
+    assert "x-1" in {**point.tags, **point.fields}.values()
 
 
 REJECTED = [

@@ -147,7 +147,7 @@ def test_a_point_the_store_refuses_is_left_out_and_the_poll_commits_the_rest(
     caplog.set_level(logging.WARNING)
     with open_store(Settings(store=influx_store_url(influxd))) as store:
         store.check()  # a report whose latitude was once stored as text: numbers now conflict
-        store.write([Point("field_report", {"report_id": "0"}, {"lat": "?"}, datetime.now(UTC))])
+        store.write([Point("field_report", {}, {"report_id": "0", "lat": "?"}, datetime.now(UTC))])
         try:
             source = open311_source(server, tmp_path)
             worker = PollWorker(store, [source])

@@ -402,9 +402,9 @@ def test_polling_worker_reads_the_simulated_open311_endpoint_exactly(tmp_path: P
             session=requests.Session(),
         )
         points = source.fetch(now).points
-        assert {p.tags["report_id"] for p in points} == set(sim.reports)
+        assert {p.fields["report_id"] for p in points} == set(sim.reports)
         for point in points:
-            report = sim.reports[point.tags["report_id"]]
+            report = sim.reports[point.fields["report_id"]]
             assert point.tags["category"] == report.category
             assert point.tags["ward"] == report.ward
             assert point.fields["status"] == report.status

@@ -923,3 +923,45 @@ def test_points_written_in_any_order_read_back_as_written_in_any_range(store: St
     assert counted["value"].sum() == sum(
         "name" in f for (_, m), f in expected.items() if 62 <= m < 150
     )
+
+
+def test_latest_of_a_field_entity_answers_as_of_a_tag_entity(store: Store) -> None:
+    """A report's id kept as a field (series bounded by ward and category) reads as when it
+    was a tag: the newest point of each report, `unless` judged on that point, `since`. (Two
+    reports' points of one series and one millisecond are one point: distinct times here.)"""
+    versions = [
+        ("closed-later", 0, {"status": "new"}),
+        ("closed-later", 5, {"status": "resolved"}),
+        ("reopened", 0.1, {"status": "resolved"}),
+        ("reopened", 5.1, {"status": "assigned", "title": "lại"}),
+        ("open", 1, {"status": "new", "lat": 11.3}),
+        ("updated", 2, {"status": "closed"}),
+        ("updated", 3, {"title": "x"}),  # newest point without a status: not closed by it
+        ("same-minute", 5.2, {"status": "new"}),
+    ]
+    random.Random(3).shuffle(versions)
+    for shape in ("tagged", "fielded"):
+        store.write(
+            Point(
+                f"report_{shape}",
+                {"ward": "Hiệp Tân", **({"report_id": r} if shape == "tagged" else {})},
+                {**fields, **({"report_id": r} if shape == "fielded" else {})},
+                T0 + timedelta(minutes=minute),
+            )
+            for r, minute, fields in versions
+        )
+    no_id = Point("report_fielded", {"ward": "Hiệp Tân"}, {"status": "new"}, T0 + timedelta(1))
+    store.write([no_id])
+    closed = {"status": ["resolved", "closed", "rejected"]}
+    for since, unless in ((None, None), (None, closed), (T0 + timedelta(minutes=2), closed)):
+        tagged = store.latest("report_tagged", "report_id", since, unless)
+        fielded = store.latest("report_fielded", "report_id", since, unless)
+        pd.testing.assert_frame_equal(fielded, tagged[fielded.columns], check_dtype=False)
+    pd.testing.assert_frame_equal(
+        store.changes("report_fielded", "status", "report_id", T0, T0 + timedelta(minutes=5.1)),
+        store.changes("report_tagged", "status", "report_id", T0, T0 + timedelta(minutes=5.1)),
+        check_dtype=False,
+    )
+    open_now = store.latest("report_fielded", "report_id", unless=closed)
+    assert open_now["report_id"].tolist() == ["open", "updated", "reopened", "same-minute"]
+    assert open_now.set_index("report_id").loc["reopened", "title"] == "lại"

@@ -166,22 +166,32 @@ def restore(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def migrate(args: argparse.Namespace, settings: Settings) -> int:
-    """Rewrite an embedded store of an earlier layout into the one this wall reads."""
-    from wall.store.sqlite import StoreInUse
+    """Rewrite an embedded store of an earlier layout into the one this wall reads, then (on
+    either store) the field reports of the first shape into the bounded one."""
+    from wall.store.reports import migrate_reports
+    from wall.store.sqlite import SCHEMA_VERSION, StoreInUse, store_version
     from wall.store.sqlite import migrate as migrate_store
 
+    def say(line: str) -> None:
+        print(line, flush=True)
+
     path = sqlite_path(settings)
-    if path is None:
-        print("wall migrate: the store is InfluxDB: it has no layout to migrate", file=sys.stderr)
-        return 2
-    if not path.is_file():
+    if path is not None and not path.is_file():
         print(f"wall migrate: there is no store at {path}", file=sys.stderr)
         return 2
     try:
-        migrate_store(path, dry_run=args.dry_run, report=lambda line: print(line, flush=True))
-    except StoreError as exc:  # in use (exit 1), or not a store it can migrate (exit 2)
+        if path is not None and store_version(path) == SCHEMA_VERSION:  # may be in use
+            say(f"{path} is a store of version {SCHEMA_VERSION}: its layout needs no migration")
+        elif path is not None:  # stop everything using it first (its exclusive lock)
+            migrate_store(path, dry_run=args.dry_run, report=say)
+            if store_version(path) != SCHEMA_VERSION:  # a dry run
+                say("field reports: looked at once the store's layout is rewritten")
+                return 0
+        with open_store(settings) as store:
+            migrate_reports(store, dry_run=args.dry_run, report=say)
+    except StoreError as exc:  # in use or unreachable (exit 1), or cannot be migrated (exit 2)
         print(f"wall migrate: {exc}", file=sys.stderr)
-        return 1 if isinstance(exc, StoreInUse) else 2
+        return 1 if isinstance(exc, StoreInUse | StoreUnavailable) else 2
     return 0
 
 

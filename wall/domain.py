@@ -7,6 +7,7 @@ so series cardinality stays bounded.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import pandas as pd
@@ -15,7 +16,7 @@ import pandas as pd
 @dataclass(frozen=True)
 class Measurement:
     name: str
-    entity: str  # the tag that identifies one thing (one camera, one AP, one report …)
+    entity: str  # the tag (a field for reports) that identifies one thing (one camera, one AP …)
     tags: tuple[str, ...]  # grouping keys, all bounded sets
     fields: tuple[str, ...]
 
@@ -34,9 +35,9 @@ WIFI_USAGE = Measurement(
 )
 FIELD_REPORT = Measurement(
     "field_report",
-    entity="report_id",
-    tags=("report_id", "category", "ward"),
-    fields=("status", "title", "lat", "lon", "created", "updated"),
+    entity="report_id",  # a field: one series per report would be tag values without limit
+    tags=("category", "ward", "report_slot"),
+    fields=("report_id", "status", "title", "lat", "lon", "created", "updated"),
 )
 KPI = Measurement(
     "kpi",
@@ -53,12 +54,26 @@ FEED_HEALTH = Measurement(
         "received",
         "written",
         "rejected",
+        "unknown_values",
         "spooled",
         "last_message_age_s",
         "lag_s",
         "store_problem",
     ),
 )
+REPORT_SLOTS = 64  # field_report series per ward and category (tag report_slot)
+
+
+def report_slot(report_id: str) -> str:
+    """One of REPORT_SLOTS tag values, the same for every version of a report.
+
+    A report's id is a field, not a tag (one series per report would add tag values without
+    limit): two reports' points in one series at the same millisecond would be one point. The
+    slot spreads the reports of a ward and category over REPORT_SLOTS series, so that takes the
+    same millisecond and the same slot."""
+    return f"{zlib.crc32(report_id.encode()) % REPORT_SLOTS:02x}"
+
+
 MEASUREMENTS = (CAMERA_STATUS, WIFI_USAGE, FIELD_REPORT, KPI, FEED_HEALTH)
 
 REPORT_STATUSES = ("new", "assigned", "in_progress", "resolved", "closed", "rejected")
@@ -95,6 +110,18 @@ REPORT_CATEGORIES = {
     "flooding": ("Ngập nước", "Flooding"),
     "urban_order": ("Trật tự đô thị", "Urban order"),
 }
+# What a report of none of them is filed as (Open311 services the town did not map).
+OTHER_CATEGORY = "other"
+# The value a bounded tag (ward, site, category) holds when the town does not know what the
+# sender gave; the original is kept in the field `<tag>_given` (feeds.known_values).
+UNKNOWN = "unknown"
+# The report categories' labels, with that of a category the town does not know.
+CATEGORY_LABELS = {**REPORT_CATEGORIES, UNKNOWN: ("Không rõ", "Unknown")}
+
+
+def known_or_missing(values: pd.Series) -> pd.Series:
+    """A bounded tag's values with `unknown` as missing: a screen shows both as not known."""
+    return values.mask(values == UNKNOWN)
 
 
 def throughput_from_counters(frame: pd.DataFrame) -> pd.DataFrame:

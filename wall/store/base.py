@@ -343,6 +343,20 @@ def without_matching(rows: Iterable[Mapping[str, Any]], unless: FieldFilter | No
     return [row for row in rows if not any(row.get(f) in values for f, values in filters.items())]
 
 
+# Every time a store holds: what "no bound" means to a read over a range.
+ALL_TIME = (datetime(1970, 1, 1, tzinfo=UTC), datetime(2262, 1, 1, tzinfo=UTC))
+
+
+def changes_of_field(points: pd.DataFrame, field: str, entity: str) -> pd.DataFrame:
+    """`changes` of an entity that is a field, from a read's frame of points (time-ordered)."""
+    if points.empty or not {entity, field} <= set(points.columns):
+        return points_frame([], leading=[entity, field])
+    rows = points.loc[points[entity].notna() & points[field].notna(), ["time", entity, field]]
+    previous = rows.groupby(entity)[field].shift()
+    changed = rows[previous.isna() | (rows[field] != previous)]
+    return changed.sort_values(["time", entity, field], kind="stable").reset_index(drop=True)
+
+
 def points_frame(
     rows: Iterable[Mapping[str, Any]] | Mapping[str, Sequence[Any]], leading: Sequence[str] = ()
 ) -> pd.DataFrame:
@@ -495,7 +509,8 @@ class Store(ABC):
     ) -> pd.DataFrame:
         """The newest point of each value of tag `entity` (one row each), with its time; `unless`
         leaves out the entities whose newest point has one of the given values in a field
-        (e.g. the reports whose status is closed)."""
+        (e.g. the reports whose status is closed). `entity` may be a field (a report's
+        `report_id`): then every point since is read and the newest of each value picked."""
 
     @abstractmethod
     def changes(
@@ -505,7 +520,8 @@ class Store(ABC):
         new value of `field`: its first point with the field in the range, then each point whose
         value differs from its previous one's. Points without the field are skipped. Columns:
         time, entity, field. A day of a camera's status every 5 minutes is 288 points but only
-        the few of its outages: what a fold of state periods needs, without reading the rest."""
+        the few of its outages: what a fold of state periods needs, without reading the rest.
+        `entity` may be a field (a report's `report_id`): then every point of the range is read."""
 
     @abstractmethod
     def aggregate(
@@ -559,6 +575,23 @@ class Store(ABC):
             )
         counts = latest.groupby(by, dropna=False).size().reset_index(name="count")
         return counts.sort_values(by, kind="stable").reset_index(drop=True)
+
+    # -- rewriting points of series that have a tag (wall.store.reports) ------------------------
+
+    def tagged_series_span(self, measurement: str, tag: str) -> tuple[datetime, datetime] | None:
+        """Times of the oldest and newest point of the series of `measurement` that have the
+        tag `tag`; None when there are none."""
+        raise NotImplementedError
+
+    def tagged_series_points(
+        self, measurement: str, tag: str, start: datetime, end: datetime
+    ) -> list[Point]:
+        """The points of start <= time < end of the series that have the tag `tag`."""
+        raise NotImplementedError
+
+    def drop_tagged_series(self, measurement: str, tag: str) -> None:
+        """Delete every point of the series of `measurement` that have the tag `tag`."""
+        raise NotImplementedError
 
     @abstractmethod
     def append_events(self, events: Iterable[Event]) -> None:

@@ -22,6 +22,7 @@ from requests.adapters import HTTPAdapter
 
 from wall.settings import SettingsError
 from wall.store.base import (
+    ALL_TIME,
     Aggregate,
     Event,
     FieldFilter,
@@ -33,11 +34,13 @@ from wall.store.base import (
     StoreUnavailable,
     TagFilter,
     aggregated_fields,
+    changes_of_field,
     check_aggregate,
     check_name,
     decode_event,
     field_filter_values,
     frame_columns,
+    from_ms,
     points_frame,
     refused_items,
     tag_filter_values,
@@ -286,6 +289,11 @@ class InfluxStore(Store):
         self, measurement: str, start: datetime, end: datetime, where: TagFilter | None = None
     ) -> pd.DataFrame:
         check_name("measurement", measurement)
+        return self._points(measurement, start, end, where)
+
+    def _points(
+        self, measurement: str, start: datetime, end: datetime, where: TagFilter | None = None
+    ) -> pd.DataFrame:
         series = self._query(
             f"SELECT * FROM {quote_identifier(measurement)} "
             f"WHERE {_time_range(start, end)}{_tag_clause(where)}"
@@ -300,9 +308,12 @@ class InfluxStore(Store):
         unless: FieldFilter | None = None,
     ) -> pd.DataFrame:
         check_name("measurement", measurement)
-        check_name("tag", entity)
+        check_name("entity", entity)
         field_filter_values(unless)
         now = datetime.now(UTC)
+        if entity in self._field_keys(measurement):  # a report's id: every point since is read
+            rows = self._newest_of_points_since(measurement, entity, since or ALL_TIME[0])
+            return points_frame(without_matching(rows, unless), leading=[entity])
         recent = now - RECENT_WINDOW
         if since is not None and since >= now - RAW_WINDOW:  # a fold forward: few points
             rows = self._newest_of_points_since(measurement, entity, since)
@@ -312,6 +323,74 @@ class InfluxStore(Store):
             rows = self._newest_points_recent_first(measurement, entity, since, recent)
         # InfluxQL cannot filter on the newest point alone (a WHERE picks points, not entities).
         return points_frame(without_matching(rows, unless), leading=[entity])
+
+    def tagged_series_span(self, measurement: str, tag: str) -> tuple[datetime, datetime] | None:
+        check_name("measurement", measurement)
+        check_name("tag", tag)
+        if tag not in self._tag_keys(measurement):
+            return None
+        times = []
+        for order in ("ASC", "DESC"):
+            rows = list(
+                _rows(
+                    self._query(
+                        f"SELECT * FROM {quote_identifier(measurement)} "
+                        f"WHERE {quote_identifier(tag)}::tag != '' ORDER BY time {order} LIMIT 1"
+                    )
+                )
+            )
+            if not rows:
+                return None
+            times.append(from_ms(rows[0]["time"]))
+        return times[0], times[1]
+
+    def tagged_series_points(
+        self, measurement: str, tag: str, start: datetime, end: datetime
+    ) -> list[Point]:
+        check_name("measurement", measurement)
+        check_name("tag", tag)
+        series = self._query(
+            f"SELECT *::field FROM {quote_identifier(measurement)} "
+            f"WHERE {quote_identifier(tag)}::tag != '' AND {_time_range(start, end)} GROUP BY *"
+        )
+        floats = {
+            row[0]
+            for s in self._query(f"SHOW FIELD KEYS FROM {quote_identifier(measurement)}")
+            for row in s.get("values") or ()
+            if row[1] == "float"
+        }
+        points = []
+        for one in series:  # a float such as 2.0 comes back as 2: written again as a float
+            tags = {k: v for k, v in (one.get("tags") or {}).items() if v != ""}
+            columns = one["columns"]
+            for values in one.get("values") or ():
+                row = dict(zip(columns, values, strict=True))
+                time_ms = row.pop("time")
+                fields = {
+                    k: float(v) if k in floats else read_text(v)
+                    for k, v in row.items()
+                    if v is not None
+                }
+                points.append(Point(measurement, tags, fields, from_ms(time_ms)))
+        return points
+
+    def drop_tagged_series(self, measurement: str, tag: str) -> None:
+        """`::tag`: the tag may also be a field's name (a report's id, once rewritten)."""
+        check_name("measurement", measurement)
+        check_name("tag", tag)
+        self._query(
+            f"DROP SERIES FROM {quote_identifier(measurement)} "
+            f"WHERE {quote_identifier(tag)}::tag != ''",
+            method="POST",
+        )
+
+    def _tag_keys(self, measurement: str) -> set[str]:
+        series = self._query(f"SHOW TAG KEYS FROM {quote_identifier(measurement)}")
+        return {row[0] for s in series for row in s.get("values") or ()}
+
+    def _field_keys(self, measurement: str) -> set[str]:
+        series = self._query(f"SHOW FIELD KEYS FROM {quote_identifier(measurement)}")
+        return {row[0] for s in series for row in s.get("values") or ()}
 
     def _newest_points(self, measurement: str, entity: str, condition: str) -> list[dict]:
         series = self._query(
@@ -362,7 +441,9 @@ class InfluxStore(Store):
     ) -> pd.DataFrame:
         check_name("measurement", measurement)
         check_name("field", field)
-        check_name("tag", entity)
+        check_name("entity", entity)
+        if entity in self._field_keys(measurement):
+            return changes_of_field(self._points(measurement, start, end), field, entity)
         # InfluxQL has no "previous value". The server counts each entity's distinct values,
         # so only the entities that changed in the range are read point by point; the others
         # are their first point. (A city's day: 2,000 cameras × 288 points, a few dozen changed.)

@@ -39,6 +39,7 @@ import pandas as pd
 
 from wall.settings import SettingsError
 from wall.store.base import (
+    ALL_TIME,
     Aggregate,
     Event,
     FieldFilter,
@@ -53,6 +54,7 @@ from wall.store.base import (
     StoreUnavailable,
     TagFilter,
     aggregated_fields,
+    changes_of_field,
     check_aggregate,
     check_name,
     decode_event,
@@ -530,6 +532,11 @@ class SQLiteStore(Store):
         self, measurement: str, start: datetime, end: datetime, where: TagFilter | None = None
     ) -> pd.DataFrame:
         check_name("measurement", measurement)
+        return self._points(measurement, start, end, where)
+
+    def _points(
+        self, measurement: str, start: datetime, end: datetime, where: TagFilter | None = None
+    ) -> pd.DataFrame:
         clause, params = _tag_clause(where, "s.tags")
         with self._snapshot():
             table = self._table(measurement)
@@ -548,8 +555,12 @@ class SQLiteStore(Store):
         unless: FieldFilter | None = None,
     ) -> pd.DataFrame:
         check_name("measurement", measurement)
-        check_name("tag", entity)
+        check_name("entity", entity)
         filters = field_filter_values(unless)
+        with self._snapshot():
+            table = self._table(measurement)
+        if table is not None and entity in table.fields:
+            return self._newest_of_field(measurement, entity, since, filters)
         with self._snapshot():
             table = self._table(measurement)
             if table is None:
@@ -589,12 +600,109 @@ class SQLiteStore(Store):
         tags = _decoded_tags({row[0]: row[2] for row in rows})
         return points_frame(_point_dicts(rows, tags, table, names, skip=2), leading=[entity])
 
+    def _newest_of_field(
+        self,
+        measurement: str,
+        entity: str,
+        since: datetime | None,
+        filters: dict[str, list[FieldValue]],
+    ) -> pd.DataFrame:
+        """`latest` of an entity that is a field (a report's id): every point since is read,
+        the newest of each value picked from the rows, and only those made points."""
+        start, end = ALL_TIME
+        with self._snapshot():
+            table = self._table(measurement)
+            if table is None:
+                return points_frame([], leading=[entity])
+            names = list(table.fields)
+            rows = self._range_rows(table, names, measurement, since or start, end, "", [])
+            tags = _decoded_tags(self._series_tags(measurement, "", []))
+        at = 3 + names.index(entity)  # rows: series id, time ms, same, *values of names
+        newest: dict[FieldValue, tuple] = {}
+        for row in rows:
+            key = row[at]
+            if key is not None and (key not in newest or row[1] >= newest[key][1]):
+                newest[key] = row
+        kept = list(newest.values())
+        for name, unwanted in filters.items():  # true and false are stored as 1 and 0
+            if name in names:
+                column = 3 + names.index(name)
+                kept = [row for row in kept if row[column] not in unwanted]
+        return points_frame(_point_dicts(kept, tags, table, names, skip=1), leading=[entity])
+
+    def tagged_series_span(self, measurement: str, tag: str) -> tuple[datetime, datetime] | None:
+        check_name("measurement", measurement)
+        check_name("tag", tag)
+        with self._snapshot():
+            table = self._table(measurement)
+            if table is None:
+                return None
+            [(first, last)] = self._execute(
+                f"SELECT min(p.time_ms), max(p.time_ms) FROM series s CROSS JOIN "
+                f"points_{table.id} p ON p.series_id = s.id "
+                "WHERE s.measurement = ? AND json_extract(s.tags, ?) IS NOT NULL",
+                [measurement, f"$.{tag}"],
+            )
+        return None if first is None else (from_ms(first), from_ms(last))
+
+    def tagged_series_points(
+        self, measurement: str, tag: str, start: datetime, end: datetime
+    ) -> list[Point]:
+        check_name("measurement", measurement)
+        check_name("tag", tag)
+        clause, params = " AND json_extract(s.tags, ?) IS NOT NULL", [f"$.{tag}"]
+        with self._snapshot():
+            table = self._table(measurement)
+            if table is None:
+                return []
+            names = list(table.fields)
+            rows = self._range_rows(table, names, measurement, start, end, clause, params)
+            tags = _decoded_tags(self._series_tags(measurement, clause, params))
+        booleans = {n for n in names if table.fields[n].type == "boolean"}
+        points = []
+        for series_id, time_ms, _, *values in rows:
+            fields = {
+                name: bool(value) if name in booleans else value
+                for name, value in zip(names, values, strict=True)
+                if value is not None
+            }
+            points.append(Point(measurement, tags[series_id], fields, from_ms(time_ms)))
+        return points
+
+    def drop_tagged_series(self, measurement: str, tag: str) -> None:
+        check_name("measurement", measurement)
+        check_name("tag", tag)
+        table = self._table(measurement)
+        if table is None:
+            return
+        conn = self._connection()
+        try:
+            with conn:
+                conn.execute("BEGIN IMMEDIATE")
+                dropped = "SELECT id FROM series WHERE measurement = ? AND "
+                dropped += "json_extract(tags, ?) IS NOT NULL"
+                for name in (f"points_{table.id}", f"latest_{table.id}"):
+                    conn.execute(
+                        f"DELETE FROM {name} WHERE series_id IN ({dropped})",
+                        [measurement, f"$.{tag}"],
+                    )
+                conn.execute(
+                    f"DELETE FROM series WHERE id IN ({dropped})", [measurement, f"$.{tag}"]
+                )
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
+        self._local.catalog = None  # series ids it holds may be gone
+
     def changes(
         self, measurement: str, field: str, entity: str, start: datetime, end: datetime
     ) -> pd.DataFrame:
         check_name("measurement", measurement)
         check_name("field", field)
-        check_name("tag", entity)
+        check_name("entity", entity)
+        with self._snapshot():
+            table = self._table(measurement)
+        if table is not None and entity in table.fields:
+            return changes_of_field(self._points(measurement, start, end), field, entity)
         of_entities = " AND json_extract(s.tags, ?) IS NOT NULL"
         with self._snapshot():
             table = self._table(measurement)
@@ -1033,6 +1141,12 @@ def _tag_clause(where: TagFilter | None, tags: str = "tags") -> tuple[str, list]
 
 def _stored_column(type_: str, n: int, bit: int | None) -> Column:
     return Column(f"f{n}", type_, 0 if bit is None else 1 << bit)
+
+
+def store_version(path: Path) -> int:
+    """The layout version of the store at `path`, read without changing it."""
+    with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as c:
+        return _version(c)
 
 
 def _version(conn: sqlite3.Connection) -> int:
