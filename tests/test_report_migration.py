@@ -84,6 +84,11 @@ def test_the_migration_rewrites_the_reports_of_todays_feeds_into_bounded_series(
     before = answers(store)
     assert len(before[0]) == 42
 
+    refused = wall("check", store_url=store_url)  # a wall would not show the old reports
+    assert refused.returncode == 2
+    assert "field reports of the first shape" in refused.stderr
+    assert "python -m wall migrate" in refused.stderr
+
     dry = wall("migrate", "--dry-run", store_url=store_url)
     assert dry.returncode == 0, dry.stderr
     assert f"{len(points):,} points of 42 field reports" in dry.stdout
@@ -104,6 +109,8 @@ def test_the_migration_rewrites_the_reports_of_todays_feeds_into_bounded_series(
         pd.testing.assert_frame_equal(new[old.columns], old, check_dtype=False)
     slots = store.points("field_report", T0, T0 + timedelta(days=3))["report_slot"]
     assert slots.nunique() <= 42 and slots.notna().all()
+
+    assert wall("check", store_url=store_url).returncode == 0
 
     again = wall("migrate", store_url=store_url)
     assert again.returncode == 0, again.stderr

@@ -30,9 +30,12 @@ from wall.store import StoreError, StoreUnavailable, open_store, sqlite_path
 def check(args: argparse.Namespace, settings: Settings) -> int:
     """Print the effective settings and reach the store: what an operator runs first."""
     print(json.dumps(settings.redacted(), ensure_ascii=False, indent=2))
+    from wall.store.reports import refuse_first_shape
+
     try:
         with open_store(settings) as store:
             store.check()
+            refuse_first_shape(store)
     except StoreUnavailable as exc:
         print(f"store not reachable: {exc}", file=sys.stderr)
         return 1
@@ -43,10 +46,12 @@ def check(args: argparse.Namespace, settings: Settings) -> int:
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     """The wall under gunicorn: what a command room runs."""
     from wall.server import serve as serve_wall
+    from wall.store.reports import refuse_first_shape
 
-    if sqlite_path(settings) is not None:  # a store of another layout version: exit 2 here
-        with open_store(settings) as store, contextlib.suppress(StoreUnavailable):
-            store.check()
+    # A store this wall cannot read (another layout, first-shape reports): one line, exit 2.
+    with open_store(settings) as store, contextlib.suppress(StoreUnavailable):
+        store.check()
+        refuse_first_shape(store)
     serve_wall(settings, args.host, args.port, workers=args.workers)
     return 0
 

@@ -14,10 +14,23 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from wall.domain import FIELD_REPORT, report_slot
+from wall.settings import SettingsError
 from wall.store.base import Point, Store
 
 WINDOW = timedelta(days=7)  # points read and written at once
 ID = FIELD_REPORT.entity
+
+
+def refuse_first_shape(store: Store) -> None:
+    """A wall does not read field reports of the first shape once one of the bounded shape is
+    stored: it stops with one line (exit 2) naming the command that rewrites them."""
+    if store.tagged_series_span(FIELD_REPORT.name, ID) is not None:
+        raise SettingsError(
+            "IOC_STORE",
+            "the store holds field reports of the first shape (report_id a tag), which this "
+            "wall no longer reads: run `python -m wall migrate` (`--dry-run` first shows what "
+            "it will do)",
+        )
 
 
 def migrate_reports(
