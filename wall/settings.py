@@ -205,6 +205,26 @@ def _text_pairs(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(_text_table(value).items()))
 
 
+def _retention_days(value: Any) -> tuple[tuple[str, float], ...]:
+    """{measurement: days} as sorted pairs: a name of letters, digits and _, at least a day
+    (the rollups are made a day before the raw points go)."""
+    value = _json_or_value(value)
+    if not isinstance(value, dict):
+        raise ValueError(f"must be a table of measurement to days, not {type(value).__name__}")
+    pairs = []
+    for name, days in value.items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", name):
+            raise ValueError(f"{name!r} is not a measurement name (letters, digits and _)")
+        try:
+            number = _positive_number(days)
+        except ValueError as exc:
+            raise ValueError(f"days of {name}: {exc}") from None
+        if number < 1:
+            raise ValueError(f"days of {name}: {days!r} is less than one day")
+        pairs.append((name, number))
+    return tuple(sorted(pairs))
+
+
 def _poll_sources(value: Any) -> tuple[dict[str, Any], ...]:
     value = _json_or_value(value)
     if isinstance(value, dict):
@@ -415,6 +435,20 @@ class Settings:
         _whole_number,
         "How many times a failed InfluxDB request (connection error, 5xx, 429) is retried, "
         "with exponential backoff, before the store reports itself unavailable.",
+    )
+    retention_raw_days: tuple[tuple[str, float], ...] = _setting(
+        (("camera_status", 14.0), ("wifi_usage", 14.0)),
+        _retention_days,
+        "Days each measurement's raw points are kept (`python -m wall maintain`), as a table "
+        "`{measurement = days}` (JSON in the variable), at least 1. Before they go, their 5-minute "
+        "and hourly rollups (sum, count, min, max) are written, and the wall's longer views read "
+        "those. A measurement not listed keeps every point: the field reports (their latest state "
+        "over 90 days), the indicators and the feeds' health are few.",
+    )
+    retention_rollup_days: float = _setting(
+        1830.0,
+        _positive_number,
+        "Days the rollups (`<measurement>_5m`, `<measurement>_1h`) are kept: five years.",
     )
     timezone: str = _setting(
         "Asia/Ho_Chi_Minh",
