@@ -450,6 +450,11 @@ class Settings:
         _positive_number,
         "Days the rollups (`<measurement>_5m`, `<measurement>_1h`) are kept: five years.",
     )
+    retention_pass_minutes: float = _setting(
+        60.0,
+        _positive_number,
+        "How often `python -m wall maintain` rolls up and removes old raw points, in minutes.",
+    )
     timezone: str = _setting(
         "Asia/Ho_Chi_Minh",
         _timezone,
