@@ -11,9 +11,11 @@ Rollups are made a day before their raw points go, so points arriving late are i
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
 
 from wall.store.base import (
     ROLLUP_MARKS,
@@ -39,15 +41,16 @@ def roll_up(store: Store, measurement: str, start: datetime, end: datetime) -> i
     hour = to_ms(start) - to_ms(start) % HOUR_MS
     while hour + HOUR_MS <= to_ms(end):
         for span in ROLLUP_SPANS:
-            points = _rollup_points(
+            name = rollup_measurement(measurement, span)
+            for frame in _rollup_frames(
                 store, measurement, tags, types, from_ms(hour), from_ms(hour + HOUR_MS), span
-            )
-            written += store.write(points)
+            ):
+                written += store.write_frame(name, frame, tags)
         hour += HOUR_MS
     return written
 
 
-def _rollup_points(
+def _rollup_frames(
     store: Store,
     measurement: str,
     tags: list[str],
@@ -55,31 +58,33 @@ def _rollup_points(
     start: datetime,
     end: datetime,
     span: timedelta,
-) -> list[Point]:
+) -> list[pd.DataFrame]:
+    """The rollup points of start <= time < end as frames without missing values: one per set
+    of fields present (most often one)."""
     numbers = [f for f, t in types.items() if t in ("integer", "float")]
-    rows: dict[tuple, dict] = {}  # (time, *tag values): fields
+    merged = None
+    whole = []  # the rollup fields holding integers
     for part in ROLLUP_PARTS:
         fields = list(types) if part == "count" else numbers
         if not fields:
             continue
         frame = store.aggregate_points(measurement, fields, part, start, end, span, tags)
-        for row in frame.itertuples(index=False):
-            row = row._asdict()
-            key = (row["time"], *(row[t] for t in tags))
-            values = rows.setdefault(key, {})
-            for f in fields:
-                value = row.get(f)
-                if value is None or (isinstance(value, float) and math.isnan(value)):
-                    continue
-                # A column with gaps is float: integers (below 2**53) come back exact.
-                whole = part == "count" or (types[f] == "integer" and part != "mean")
-                values[rollup_field(f, part)] = int(value) if whole else float(value)
-    name = rollup_measurement(measurement, span)
-    return [
-        Point(name, dict(zip(tags, key[1:], strict=True)), fields, key[0].to_pydatetime())
-        for key, fields in rows.items()
-        if fields
-    ]
+        frame = frame.rename(columns={f: rollup_field(f, part) for f in fields})
+        whole += [rollup_field(f, part) for f in fields if part == "count" or types[f] == "integer"]
+        merged = frame if merged is None else merged.merge(frame, on=["time", *tags], how="outer")
+    if merged is None or merged.empty:
+        return []
+    columns = [c for c in merged.columns if c not in ("time", *tags)]
+    present = merged[columns].notna().to_numpy()
+    patterns = present @ (1 << np.arange(len(columns), dtype=object))
+    frames = []
+    for pattern in pd.unique(patterns):
+        rows = patterns == pattern
+        kept = [c for i, c in enumerate(columns) if pattern >> i & 1]
+        frame = merged.loc[rows, ["time", *tags, *kept]]
+        # A column with gaps is float: integers (below 2**53) come back exact.
+        frames.append(frame.astype({c: "int64" for c in kept if c in whole}))
+    return frames
 
 
 def keep(
