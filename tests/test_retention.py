@@ -19,7 +19,7 @@ from layouts import SCREENS
 from tests.browser_fixtures import seed
 from tests.test_callbacks import settings_for, update_request
 from wall.app import create_app
-from wall.settings import PROJECT_DIR
+from wall.settings import PROJECT_DIR, Settings
 from wall.store import Point
 from wall.store.retention import keep
 from wall.store.sqlite import SQLiteStore
@@ -113,7 +113,7 @@ def test_old_raw_points_go_in_short_steps_while_a_writer_keeps_writing(tmp_path)
         writer = threading.Thread(target=write)
         writer.start()
         try:
-            removed = keep(store, {"wifi_usage": 1}, 3650, now)
+            removed = keep(store, {"wifi_usage": 1}, Settings().rollup_days, now)
         finally:
             stop.set()
             writer.join()

@@ -969,7 +969,7 @@ def test_rollups_answer_the_aggregates_the_raw_points_gave_once_retention_remove
 
     before = answers()
     # Two days after the data, with one day of raw points kept: all four hours leave.
-    removed = keep(store, {"wifi_usage": 1}, 3650, now=end + timedelta(days=2))
+    removed = keep(store, {"wifi_usage": 1}, Settings().rollup_days, now=end + timedelta(days=2))
     assert store.raw_kept_from("wifi_usage") > to_ms(end)
     if isinstance(store, SQLiteStore):  # InfluxDB removes them by its retention policy
         assert removed == {"wifi_usage": len(wifi_hours(4))}
@@ -984,5 +984,5 @@ def test_rollups_answer_the_aggregates_the_raw_points_gave_once_retention_remove
             else:
                 assert new[column].tolist() == pytest.approx(old[column].tolist()), (f, fn)
     # A second pass finds nothing more to do and changes no answer.
-    keep(store, {"wifi_usage": 1}, 3650, now=end + timedelta(days=2))
+    keep(store, {"wifi_usage": 1}, Settings().rollup_days, now=end + timedelta(days=2))
     assert [len(a) for a in answers()] == [len(a) for a in before]

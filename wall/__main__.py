@@ -166,15 +166,16 @@ def maintain(args: argparse.Namespace, settings: Settings) -> int:
         signal.signal(sig, lambda *_: stop.set())
     raw_days = dict(settings.retention_raw_days)
     log.info(
-        "keeping raw points %s, rollups %g days",
+        "keeping raw points %s; 5-minute rollups %g days, hourly %g days",
         ", ".join(f"of {m} {d:g} days" for m, d in raw_days.items()) or "of every measurement",
-        settings.retention_rollup_days,
+        settings.retention_5m_rollup_days,
+        settings.retention_hourly_rollup_days,
     )
     with open_store(settings) as store:
         while True:
             try:
                 store.check()
-                removed = keep(store, raw_days, settings.retention_rollup_days, datetime.now(UTC))
+                removed = keep(store, raw_days, settings.rollup_days, datetime.now(UTC))
                 log.info(
                     "retention pass done: raw points removed %s",
                     ", ".join(f"{m} {n}" for m, n in removed.items()) or "none",

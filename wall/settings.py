@@ -13,6 +13,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -445,10 +446,16 @@ class Settings:
         "those. A measurement not listed keeps every point: the field reports (their latest state "
         "over 90 days), the indicators and the feeds' health are few.",
     )
-    retention_rollup_days: float = _setting(
+    retention_hourly_rollup_days: float = _setting(
         1830.0,
         _positive_number,
-        "Days the rollups (`<measurement>_5m`, `<measurement>_1h`) are kept: five years.",
+        "Days the hourly rollups (`<measurement>_1h`) are kept: five years.",
+    )
+    retention_5m_rollup_days: float = _setting(
+        92.0,
+        _positive_number,
+        "Days the 5-minute rollups (`<measurement>_5m`) are kept: three months. Of telemetry "
+        "sent every 5 minutes they take twice the raw points' room (docs/benchmarks.md).",
     )
     retention_pass_minutes: float = _setting(
         60.0,
@@ -760,6 +767,14 @@ class Settings:
         "Shorter: a dead connection is noticed sooner (and NAT or firewall idle timeouts are not "
         "reached).",
     )
+
+    @property
+    def rollup_days(self) -> dict[timedelta, float]:
+        """The days the rollups of each span are kept (wall.store.retention.keep)."""
+        return {
+            timedelta(hours=1): self.retention_hourly_rollup_days,
+            timedelta(minutes=5): self.retention_5m_rollup_days,
+        }
 
     @property
     def tz(self) -> ZoneInfo:

@@ -88,9 +88,13 @@ def _rollup_frames(
 
 
 def keep(
-    store: Store, raw_days: Mapping[str, float], rollup_days: float, now: datetime
+    store: Store,
+    raw_days: Mapping[str, float],
+    rollup_days: Mapping[timedelta, float],
+    now: datetime,
 ) -> dict[str, int]:
-    """One retention pass; returns the raw points removed per measurement."""
+    """One retention pass; returns the raw points removed per measurement. `rollup_days`: the
+    days the rollups of each of ROLLUP_SPANS are kept."""
     marks = store.latest(ROLLUP_MARKS, "measurement")
     removed = {}
     for measurement, days in raw_days.items():
@@ -99,7 +103,8 @@ def keep(
         mine = marks[marks["measurement"] == measurement] if len(marks) else marks
         rolled = int(mine["rolled_until_ms"].iloc[0]) if len(mine) else None
         if rolled is None:
-            rolled = _first_hour(store, measurement, now - timedelta(days=rollup_days), until)
+            oldest = now - timedelta(days=max(rollup_days.values()))
+            rolled = _first_hour(store, measurement, oldest, until)
         if rolled is not None and rolled < until:
             roll_up(store, measurement, from_ms(rolled), from_ms(until))
         store.write(
@@ -115,7 +120,7 @@ def keep(
         removed[measurement] = store.remove_points_before(measurement, from_ms(raw_from))
         for span in ROLLUP_SPANS:
             store.remove_points_before(
-                rollup_measurement(measurement, span), now - timedelta(days=rollup_days)
+                rollup_measurement(measurement, span), now - timedelta(days=rollup_days[span])
             )
     return removed
 
