@@ -85,7 +85,7 @@ def main() -> None:
         if measurement == SHARED:
             year += raw_after
             rows.append(
-                (measurement, "series, fields, events", raw_before, raw_after, 0, raw_after)
+                (measurement, "series, fields, events", raw_before, raw_after, 0, 0, raw_after)
             )
             continue
         rollups = {s: after.get(rollup_measurement(measurement, s), 0) for s in ROLLUP_SPANS}
