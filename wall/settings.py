@@ -455,7 +455,7 @@ class Settings:
         92.0,
         _positive_number,
         "Days the 5-minute rollups (`<measurement>_5m`) are kept: three months. Of telemetry "
-        "sent every 5 minutes they take twice the raw points' room (docs/benchmarks.md).",
+        "sent every 5 minutes they take 1.6 times the raw points' room (docs/benchmarks.md).",
     )
     retention_pass_minutes: float = _setting(
         60.0,
