@@ -614,6 +614,12 @@ class RecordingStore(Store):
     def aggregate(self, *args, **kwargs):
         return self.real.aggregate(*args, **kwargs)
 
+    def aggregate_points(self, *args, **kwargs):
+        return self.real.aggregate_points(*args, **kwargs)
+
+    def shape(self, measurement):
+        return self.real.shape(measurement)
+
     def append_events(self, events):
         self.real.append_events(events)
 

@@ -45,6 +45,7 @@ PROJECT_SERVICES = {
     "mqtt-worker-2": ["python", "-m", "feeds", "mqtt"],
     "poll-worker": ["python", "-m", "feeds", "poll"],
     "alerts": ["python", "-m", "wall", "alerts"],
+    "maintain": ["python", "-m", "wall", "maintain"],
     "simulator": ["python", "-m", "feeds", "simulate"],
 }
 KNOWN_SETTINGS = {env_name(f.name) for f in fields(Settings)}
@@ -370,7 +371,7 @@ def test_every_compose_command_runs_here_and_does_its_job(stack):
     stack.start("redis", [*stack.command("redis"), "--port", str(stack.ports["redis"]),
                           "--bind", "127.0.0.1", "--dir", str(stack.folder)])  # fmt: skip
     wait_for(lambda: stack.healthcheck("redis").returncode == 0, 10, "redis healthy")
-    for name in ("mqtt-worker-1", "mqtt-worker-2", "alerts", "wall", "simulator"):
+    for name in ("mqtt-worker-1", "mqtt-worker-2", "alerts", "maintain", "wall", "simulator"):
         stack.start(name)
     wait_for(lambda: _port_open(stack.ports["open311"]), 30, "simulator serves Open311")
     stack.start("poll-worker")
@@ -413,6 +414,7 @@ def test_every_compose_command_runs_here_and_does_its_job(stack):
         assert all(str(r).startswith("311-") for r in reports.index), "came through Open311"
     alerts = stack.log("alerts")
     assert "evaluating alert rules" in alerts and "connected to mqtt://" in alerts
+    assert "retention pass done" in stack.log("maintain")
     assert "cannot read the store" not in stack.log("wall")
     for name, process in stack.processes.items():
         assert process.poll() is None, f"{name} exited: {stack.log(name)[-2000:]}"

@@ -55,6 +55,22 @@ def test_environment_overrides_the_settings_file(tmp_path: Path) -> None:
         ({"IOC_LANGUAGE": "fr"}, "IOC_LANGUAGE", "vi, en"),
         ({"IOC_MQTT_KEEPALIVE_SECONDS": "0"}, "IOC_MQTT_KEEPALIVE_SECONDS", "at least 1"),
         ({"IOC_MQTT_KEEPALIVE_SECONDS": "70000"}, "IOC_MQTT_KEEPALIVE_SECONDS", "at most 65535"),
+        ({"IOC_RETENTION_RAW_DAYS": "[14]"}, "IOC_RETENTION_RAW_DAYS", "table of measurement"),
+        (
+            {"IOC_RETENTION_RAW_DAYS": '{"wifi usage": 14}'},
+            "IOC_RETENTION_RAW_DAYS",
+            "'wifi usage' is not a measurement name",
+        ),
+        (
+            {"IOC_RETENTION_RAW_DAYS": '{"wifi_usage": 0.5}'},
+            "IOC_RETENTION_RAW_DAYS",
+            "days of wifi_usage: 0.5 is less than one day",
+        ),
+        (
+            {"IOC_RETENTION_RAW_DAYS": '{"wifi_usage": "two"}'},
+            "IOC_RETENTION_RAW_DAYS",
+            "days of wifi_usage: 'two' is not a number",
+        ),
     ],
 )
 def test_a_bad_setting_names_itself(environ: dict, setting: str, problem: str) -> None:

@@ -11,7 +11,10 @@ import pytest
 
 from wall.settings import Settings
 from wall.store import Event, InvalidPoint, Point, Store, StoreError, open_store
+from wall.store.base import to_ms
 from wall.store.influx import MAX_SILENT_ENTITIES_ASKED
+from wall.store.retention import keep
+from wall.store.sqlite import SQLiteStore
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 WARDS = ["Long Thành Bắc", "Long Thành Trung", "Hiệp Tân", "Phường 1, khu A", "Trường Hòa"]
@@ -965,3 +968,63 @@ def test_latest_of_a_field_entity_answers_as_of_a_tag_entity(store: Store) -> No
     open_now = store.latest("report_fielded", "report_id", unless=closed)
     assert open_now["report_id"].tolist() == ["open", "updated", "reopened", "same-minute"]
     assert open_now.set_index("report_id").loc["reopened", "title"] == "lại"
+
+
+def wifi_hours(hours: int) -> list[Point]:
+    """Three access points of two wards, a point a minute (clients, a float load, up)."""
+    rng = random.Random(12)
+    return [
+        Point(
+            "wifi_usage",
+            {"ap_id": f"ap{ap}", "ward": WARDS[ap % 2]},
+            {"clients": rng.randrange(0, 300), "load": rng.random() * 100, "up": True},
+            T0 + timedelta(minutes=minute),
+        )
+        for ap in range(3)
+        for minute in range(0, hours * 60)
+        if not (ap == 2 and 70 <= minute < 100)  # ap2 silent for half an hour
+    ]
+
+
+HISTORY_READS = [  # (field, fn, every, by, combine): as the screens ask them, and more
+    ("clients", "mean", timedelta(minutes=30), ["ap_id"], "sum"),
+    ("clients", "mean", timedelta(minutes=5), ["ward"], None),
+    (["clients", "load"], "max", timedelta(hours=1), ["ap_id"], None),
+    ("load", "min", timedelta(minutes=15), [], None),
+    ("clients", "sum", timedelta(hours=2), ["ward"], None),
+    ("up", "count", timedelta(minutes=10), ["ap_id"], "sum"),
+    ("load", "mean", timedelta(days=1), [], None),
+]
+
+
+def test_rollups_answer_the_aggregates_the_raw_points_gave_once_retention_removed_them(
+    store: Store,
+) -> None:
+    store.write(wifi_hours(4))
+    start, end = T0, T0 + timedelta(hours=4)
+
+    def answers() -> list[pd.DataFrame]:
+        return [
+            store.aggregate("wifi_usage", f, fn, start, end, every, by, combine=combine)
+            for f, fn, every, by, combine in HISTORY_READS
+        ]
+
+    before = answers()
+    # Two days after the data, with one day of raw points kept: all four hours leave.
+    removed = keep(store, {"wifi_usage": 1}, Settings().rollup_days, now=end + timedelta(days=2))
+    assert store.raw_kept_from("wifi_usage") > to_ms(end)
+    if isinstance(store, SQLiteStore):  # InfluxDB removes them by its retention policy
+        assert removed == {"wifi_usage": len(wifi_hours(4))}
+        assert store.points("wifi_usage", start, end).empty
+    after = answers()
+    for (f, fn, *_), old, new in zip(HISTORY_READS, before, after, strict=True):
+        assert new.columns.tolist() == old.columns.tolist(), (f, fn)
+        assert len(new) == len(old) > 0, (f, fn)
+        for column in old.columns:
+            if column == "time" or old[column].dtype == object:
+                assert new[column].tolist() == old[column].tolist(), (f, fn, column)
+            else:
+                assert new[column].tolist() == pytest.approx(old[column].tolist()), (f, fn)
+    # A second pass finds nothing more to do and changes no answer.
+    keep(store, {"wifi_usage": 1}, Settings().rollup_days, now=end + timedelta(days=2))
+    assert [len(a) for a in answers()] == [len(a) for a in before]

@@ -6,10 +6,11 @@ import argparse
 import contextlib
 import getpass
 import json
+import logging
 import signal
 import sys
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from wall.cli import parser, run
@@ -74,6 +75,40 @@ def alerts(args: argparse.Namespace, settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     return service.run(settings, stop)
+
+
+def maintain(args: argparse.Namespace, settings: Settings) -> int:
+    """Retention and rollups (wall.store.retention): a pass now and every
+    `retention_pass_minutes` until SIGTERM/SIGINT; with --once, one pass (exit 1 if the store
+    does not answer)."""
+    from wall.store.retention import keep
+
+    log = logging.getLogger("wall.maintain")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    raw_days = dict(settings.retention_raw_days)
+    log.info(
+        "keeping raw points %s; 5-minute rollups %g days, hourly %g days",
+        ", ".join(f"of {m} {d:g} days" for m, d in raw_days.items()) or "of every measurement",
+        settings.retention_5m_rollup_days,
+        settings.retention_hourly_rollup_days,
+    )
+    with open_store(settings) as store:
+        while True:
+            try:
+                store.check()
+                removed = keep(store, raw_days, settings.rollup_days, datetime.now(UTC))
+                log.info(
+                    "retention pass done: raw points removed %s",
+                    ", ".join(f"{m} {n}" for m, n in removed.items()) or "none",
+                )
+            except StoreUnavailable as exc:
+                log.warning("store not reachable (%s); trying again at the next pass", exc)
+                if args.once:
+                    return 1
+            if args.once or stop.wait(settings.retention_pass_minutes * 60):
+                return 0
 
 
 def users(args: argparse.Namespace, settings: Settings) -> int:
@@ -224,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
             "--workers", type=int, default=2, help="worker processes (they share the cache)"
         )
     sub.add_parser("alerts", help="evaluate the alert rules continuously (the alert service)")
+    sub.add_parser(
+        "maintain", help="roll up and remove old raw points continuously (retention)"
+    ).add_argument("--once", action="store_true", help="one pass, then exit")
     users_parser = sub.add_parser(
         "users", help="duty-officer accounts: add, passwd, remove, disable, enable, list"
     )
@@ -259,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         "serve": serve,
         "demo": demo,
         "alerts": alerts,
+        "maintain": maintain,
         "users": users,
         "backup": backup,
         "restore": restore,

@@ -13,6 +13,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -206,6 +207,26 @@ def _naive_times(value: Any) -> str:
 def _text_pairs(value: Any) -> tuple[tuple[str, str], ...]:
     """A text-to-text table, kept as sorted pairs so the settings stay immutable."""
     return tuple(sorted(_text_table(value).items()))
+
+
+def _retention_days(value: Any) -> tuple[tuple[str, float], ...]:
+    """{measurement: days} as sorted pairs: a name of letters, digits and _, at least a day
+    (the rollups are made a day before the raw points go)."""
+    value = _json_or_value(value)
+    if not isinstance(value, dict):
+        raise ValueError(f"must be a table of measurement to days, not {type(value).__name__}")
+    pairs = []
+    for name, days in value.items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", name):
+            raise ValueError(f"{name!r} is not a measurement name (letters, digits and _)")
+        try:
+            number = _positive_number(days)
+        except ValueError as exc:
+            raise ValueError(f"days of {name}: {exc}") from None
+        if number < 1:
+            raise ValueError(f"days of {name}: {days!r} is less than one day")
+        pairs.append((name, number))
+    return tuple(sorted(pairs))
 
 
 def _poll_sources(value: Any) -> tuple[dict[str, Any], ...]:
@@ -419,6 +440,31 @@ class Settings:
         _whole_number,
         "How many times a failed InfluxDB request (connection error, 5xx, 429) is retried, "
         "with exponential backoff, before the store reports itself unavailable.",
+    )
+    retention_raw_days: tuple[tuple[str, float], ...] = _setting(
+        (("camera_status", 14.0), ("wifi_usage", 14.0)),
+        _retention_days,
+        "Days each measurement's raw points are kept (`python -m wall maintain`), as a table "
+        "`{measurement = days}` (JSON in the variable), at least 1. Before they go, their 5-minute "
+        "and hourly rollups (sum, count, min, max) are written, and the wall's longer views read "
+        "those. A measurement not listed keeps every point: the field reports (their latest state "
+        "over 90 days), the indicators and the feeds' health are few.",
+    )
+    retention_hourly_rollup_days: float = _setting(
+        1830.0,
+        _positive_number,
+        "Days the hourly rollups (`<measurement>_1h`) are kept: five years.",
+    )
+    retention_5m_rollup_days: float = _setting(
+        92.0,
+        _positive_number,
+        "Days the 5-minute rollups (`<measurement>_5m`) are kept: three months. Of telemetry "
+        "sent every 5 minutes they take 1.6 times the raw points' room (docs/benchmarks.md).",
+    )
+    retention_pass_minutes: float = _setting(
+        60.0,
+        _positive_number,
+        "How often `python -m wall maintain` rolls up and removes old raw points, in minutes.",
     )
     timezone: str = _setting(
         "Asia/Ho_Chi_Minh",
@@ -725,6 +771,14 @@ class Settings:
         "Shorter: a dead connection is noticed sooner (and NAT or firewall idle timeouts are not "
         "reached).",
     )
+
+    @property
+    def rollup_days(self) -> dict[timedelta, float]:
+        """The days the rollups of each span are kept (wall.store.retention.keep)."""
+        return {
+            timedelta(hours=1): self.retention_hourly_rollup_days,
+            timedelta(minutes=5): self.retention_5m_rollup_days,
+        }
 
     @property
     def tz(self) -> ZoneInfo:

@@ -523,7 +523,6 @@ class Store(ABC):
         the few of its outages: what a fold of state periods needs, without reading the rest.
         `entity` may be a field (a report's `report_id`): then every point of the range is read."""
 
-    @abstractmethod
     def aggregate(
         self,
         measurement: str,
@@ -546,7 +545,99 @@ class Store(ABC):
 
         Several fields (a list) are aggregated in one pass: one column per field, named after
         it, in place of `value`; a window appears when any of them has data.
+
+        Windows older than the raw points kept (`rollup_marks`, written by wall.store.retention)
+        are answered from the rollups when `every` is a multiple of one of ROLLUP_SPANS: the
+        same values (a mean as sum / count), but always of the whole window.
         """
+        every_ms = check_aggregate(fn, every, combine)
+        span = next((s for s in ROLLUP_SPANS if every_ms % (s.seconds * 1000) == 0), None)
+        raw_from = self.raw_kept_from(measurement) if span is not None else None
+        if raw_from is None or to_ms(start) >= raw_from:
+            return self.aggregate_points(
+                measurement, field, fn, start, end, every, by, where, combine
+            )
+        cut = from_ms(-(-raw_from // every_ms) * every_ms)  # the first whole window of raw points
+        older = self._aggregate_rollups(
+            span, measurement, field, fn, start, min(cut, end), every, by, where, combine
+        )
+        if end <= cut:
+            return older
+        newer = self.aggregate_points(measurement, field, fn, cut, end, every, by, where, combine)
+        return pd.concat([older, newer], ignore_index=True) if len(older) else newer
+
+    def raw_kept_from(self, measurement: str) -> int | None:
+        """Epoch ms from which the measurement's raw points are all kept (None: all of them),
+        as the last retention pass recorded it."""
+        marks = self.latest(ROLLUP_MARKS, "measurement")
+        if marks.empty or "raw_from_ms" not in marks.columns:
+            return None
+        mine = marks[marks["measurement"] == measurement]["raw_from_ms"].dropna()
+        return int(mine.iloc[0]) if len(mine) else None
+
+    def _aggregate_rollups(
+        self,
+        span: timedelta,
+        measurement: str,
+        field: str | Sequence[str],
+        fn: Aggregate,
+        start: datetime,
+        end: datetime,
+        every: timedelta,
+        by: Sequence[str],
+        where: TagFilter | None,
+        combine: Aggregate | None,
+    ) -> pd.DataFrame:
+        """`aggregate` of whole windows from the rollups of `span` (windows from `start`'s)."""
+        fields, names = aggregated_fields(field)
+        every_ms = int(every.total_seconds() * 1000)
+        first = from_ms(to_ms(start) - to_ms(start) % every_ms)
+        parts = ("sum", "count") if fn == "mean" else (fn,)
+        read = "sum" if fn in ("mean", "sum", "count") else fn
+        stored = [rollup_field(f, part) for part in parts for f in fields]
+        frame = self.aggregate_points(
+            rollup_measurement(measurement, span), stored, read, first, end, every, by, where
+        )
+        by = list(by)
+        values = {}
+        for f, name in zip(fields, names, strict=True):
+            if rollup_field(f, parts[0]) not in frame.columns:
+                values[name] = pd.Series(np.nan, index=frame.index)
+            elif fn == "mean":
+                values[name] = frame[rollup_field(f, "sum")] / frame[rollup_field(f, "count")]
+            else:
+                values[name] = frame[rollup_field(f, fn)]
+        result = pd.DataFrame({"time": frame["time"], **{b: frame[b] for b in by}, **values})
+        result = result.dropna(how="all", subset=names)
+        if combine is not None:
+            result = result.groupby("time", sort=True)[names].agg(combine).reset_index()
+            return result.dropna(how="all", subset=names).reset_index(drop=True)
+        return result.reset_index(drop=True)
+
+    @abstractmethod
+    def aggregate_points(
+        self,
+        measurement: str,
+        field: str | Sequence[str],
+        fn: Aggregate,
+        start: datetime,
+        end: datetime,
+        every: timedelta,
+        by: Sequence[str] = (),
+        where: TagFilter | None = None,
+        combine: Aggregate | None = None,
+    ) -> pd.DataFrame:
+        """`aggregate` of the raw points only."""
+
+    @abstractmethod
+    def shape(self, measurement: str) -> tuple[list[str], dict[str, str]]:
+        """The measurement's tag names, and its fields' types (boolean, integer, float,
+        string), as stored."""
+
+    def remove_points_before(self, measurement: str, before: datetime) -> int:
+        """Remove the measurement's points older than `before` in short steps; returns how many.
+        Backends that keep points by their own retention (InfluxDB) remove none here."""
+        return 0
 
     def count_latest(
         self,
@@ -615,6 +706,25 @@ class Store(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# Rollups (wall.store.retention): per series, per window of each span, of each numeric field
+# its sum, count, min and max, stored as the points of `<measurement>_5m` and `_1h`.
+ROLLUP_SPANS = (timedelta(hours=1), timedelta(minutes=5))  # the coarsest that fits first
+ROLLUP_PARTS = ("sum", "count", "min", "max")
+# One point per measurement rolled up: `rolled_until_ms` (rollups complete before it) and
+# `raw_from_ms` (raw points all kept from then on).
+ROLLUP_MARKS = "rollup_marks"
+
+
+def rollup_measurement(measurement: str, span: timedelta) -> str:
+    minutes = int(span.total_seconds()) // 60
+    suffix = f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+    return check_name("rollup measurement", f"{measurement}_{suffix}")
+
+
+def rollup_field(field: str, part: str) -> str:
+    return f"{field}__{part}"
 
 
 def check_aggregate(fn: str, every: timedelta, combine: str | None = None) -> int:

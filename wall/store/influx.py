@@ -475,7 +475,7 @@ class InfluxStore(Store):
                         previous = value
         return points_frame(rows, leading=[entity, field])
 
-    def aggregate(
+    def aggregate_points(
         self,
         measurement: str,
         field: str | Sequence[str],
@@ -515,6 +515,14 @@ class InfluxStore(Store):
             return points_frame(_rows(series), leading=names)
         series = self._query(windows)
         return points_frame(_rows(series), leading=[*by, *names])
+
+    def shape(self, measurement: str) -> tuple[list[str], dict[str, str]]:
+        source = quote_identifier(check_name("measurement", measurement))
+        tags = self._query(f"SHOW TAG KEYS FROM {source}")
+        fields = self._query(f"SHOW FIELD KEYS FROM {source}")
+        tag_names = sorted({v[0] for s in tags for v in s.get("values", [])})
+        types = {v[0]: v[1] for s in fields for v in s.get("values", [])}
+        return tag_names, dict(sorted(types.items()))
 
     def append_events(self, events: Iterable[Event]) -> None:
         refused = self._write_lines([_encode_event(e) for e in events], precision="ns")

@@ -133,6 +133,7 @@ SELECT p.series_id, p.time_ms, p.same{columns} FROM series s CROSS JOIN points_{
 WHERE s.measurement = ?{clause}
 """
 WRITE_BATCH = 5000
+REMOVE_STEP = 2000  # old points removed a statement (bench: the longest step, docs/benchmarks.md)
 FRAME_BATCH = 100_000  # rows of a frame per transaction
 FRAME_CACHE_KIB = 256 * 1024
 FRAME_CHECKPOINT = 65_536  # pages (of 4 KiB): 256 MiB of log
@@ -742,7 +743,7 @@ class SQLiteStore(Store):
             leading=[entity, field],
         )
 
-    def aggregate(
+    def aggregate_points(
         self,
         measurement: str,
         field: str | Sequence[str],
@@ -819,6 +820,47 @@ class SQLiteStore(Store):
             },
             leading=[*by, *names],
         )
+
+    def shape(self, measurement: str) -> tuple[list[str], dict[str, str]]:
+        check_name("measurement", measurement)
+        with self._snapshot():
+            tags = self._execute(
+                "SELECT DISTINCT j.key FROM series s, json_each(s.tags) j "
+                "WHERE s.measurement = ? ORDER BY j.key",
+                [measurement],
+            )
+            table = self._table(measurement)
+        types = {} if table is None else {n: c.type for n, c in table.fields.items()}
+        return [row[0] for row in tags], dict(sorted(types.items()))
+
+    def remove_points_before(self, measurement: str, before: datetime) -> int:
+        """Series after series, at most REMOVE_STEP points a statement (its own transaction), so
+        a writer waits for one short step at most. Whole hours only (before the hour `before`
+        is in): a kept point may leave out a value of the point before it in its hour."""
+        check_name("measurement", measurement)
+        with self._snapshot():
+            table = self._table(measurement)
+        if table is None:
+            return 0
+        before_ms = to_ms(before) - to_ms(before) % SAME_SPAN_MS
+        series = self._execute("SELECT id FROM series WHERE measurement = ?", [measurement])
+        removed = 0
+        for (series_id,) in series:
+            while True:
+                conn = self._connection()
+                try:
+                    gone = conn.execute(
+                        f"DELETE FROM points_{table.id} WHERE series_id = ? AND time_ms IN "
+                        f"(SELECT time_ms FROM points_{table.id} WHERE series_id = ? "
+                        "AND time_ms < ? ORDER BY time_ms LIMIT ?)",
+                        [series_id, series_id, before_ms, REMOVE_STEP],
+                    ).rowcount
+                except sqlite3.Error as exc:
+                    raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
+                removed += gone
+                if gone < REMOVE_STEP:
+                    break
+        return removed
 
     def append_events(self, events: Iterable[Event]) -> None:
         rows = [
