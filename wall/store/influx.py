@@ -118,6 +118,8 @@ class InfluxStore(Store):
         self.retries = retries
         self.backoff_seconds = backoff_seconds
         self.lines_per_request = MAX_LINES_PER_REQUEST  # lowered by a 413 (max-body-size)
+        # (measurement, entity) found to be a field: a key written as a field stays one
+        self._field_entities: set[tuple[str, str]] = set()
         self.session = requests.Session()
         self.session.mount(f"{scheme}://", HTTPAdapter(pool_maxsize=CONNECTIONS_KEPT))
         if parts.username:  # InfluxDB 1.x users; 2.x takes a user name and a token this way too
@@ -311,7 +313,7 @@ class InfluxStore(Store):
         check_name("entity", entity)
         field_filter_values(unless)
         now = datetime.now(UTC)
-        if entity in self._field_keys(measurement):  # a report's id: every point since is read
+        if self._is_field(measurement, entity):  # a report's id: every point since is read
             rows = self._newest_of_points_since(measurement, entity, since or ALL_TIME[0])
             return points_frame(without_matching(rows, unless), leading=[entity])
         recent = now - RECENT_WINDOW
@@ -354,10 +356,7 @@ class InfluxStore(Store):
             f"WHERE {quote_identifier(tag)}::tag != '' AND {_time_range(start, end)} GROUP BY *"
         )
         floats = {
-            row[0]
-            for s in self._query(f"SHOW FIELD KEYS FROM {quote_identifier(measurement)}")
-            for row in s.get("values") or ()
-            if row[1] == "float"
+            name for name, type_ in self._field_types(measurement).items() if type_ == "float"
         }
         points = []
         for one in series:  # a float such as 2.0 comes back as 2: written again as a float
@@ -388,9 +387,20 @@ class InfluxStore(Store):
         series = self._query(f"SHOW TAG KEYS FROM {quote_identifier(measurement)}")
         return {row[0] for s in series for row in s.get("values") or ()}
 
-    def _field_keys(self, measurement: str) -> set[str]:
+    def _field_types(self, measurement: str) -> dict[str, str]:
         series = self._query(f"SHOW FIELD KEYS FROM {quote_identifier(measurement)}")
-        return {row[0] for s in series for row in s.get("values") or ()}
+        return {row[0]: row[1] for s in series for row in s.get("values") or ()}
+
+    def _is_field(self, measurement: str, entity: str) -> bool:
+        """Whether `entity` is a field of the measurement (a report's id) rather than a tag.
+        A field is remembered (a migration only ever turns a tag into one); a tag is asked
+        about again, so a store migrated while this process runs is read right."""
+        if (measurement, entity) in self._field_entities:
+            return True
+        if entity in self._field_types(measurement):
+            self._field_entities.add((measurement, entity))
+            return True
+        return False
 
     def _newest_points(self, measurement: str, entity: str, condition: str) -> list[dict]:
         series = self._query(
@@ -442,7 +452,7 @@ class InfluxStore(Store):
         check_name("measurement", measurement)
         check_name("field", field)
         check_name("entity", entity)
-        if entity in self._field_keys(measurement):
+        if self._is_field(measurement, entity):
             return changes_of_field(self._points(measurement, start, end), field, entity)
         # InfluxQL has no "previous value". The server counts each entity's distinct values,
         # so only the entities that changed in the range are read point by point; the others
@@ -517,12 +527,9 @@ class InfluxStore(Store):
         return points_frame(_rows(series), leading=[*by, *names])
 
     def shape(self, measurement: str) -> tuple[list[str], dict[str, str]]:
-        source = quote_identifier(check_name("measurement", measurement))
-        tags = self._query(f"SHOW TAG KEYS FROM {source}")
-        fields = self._query(f"SHOW FIELD KEYS FROM {source}")
-        tag_names = sorted({v[0] for s in tags for v in s.get("values", [])})
-        types = {v[0]: v[1] for s in fields for v in s.get("values", [])}
-        return tag_names, dict(sorted(types.items()))
+        check_name("measurement", measurement)
+        types = self._field_types(measurement)
+        return sorted(self._tag_keys(measurement)), dict(sorted(types.items()))
 
     def append_events(self, events: Iterable[Event]) -> None:
         refused = self._write_lines([_encode_event(e) for e in events], precision="ns")
