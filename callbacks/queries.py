@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -167,8 +167,6 @@ class Queries:
         self.settings = settings
         self._store = store
         self._lock = threading.Lock()
-        # A thread per part: one part's long first read never holds up another part.
-        self._pool = ThreadPoolExecutor(len(PARTS), thread_name_prefix="part")
         self._reading: dict[str, Future[pd.DataFrame]] = {}  # at most one read a part
         self._last: dict[str, pd.DataFrame] = {}  # each part's last answer in this process
 
@@ -284,8 +282,25 @@ class Queries:
         with self._lock:
             underway = self._reading.get(name)
             if underway is None or underway.done():
-                underway = self._reading[name] = self._pool.submit(read)
+                underway = self._reading[name] = _in_daemon_thread(f"part-{name}", read)
             return underway
+
+
+def _in_daemon_thread(name: str, work: Callable[[], pd.DataFrame]) -> Future[pd.DataFrame]:
+    """`work` in a thread of its own (at most one a part: one part's long first read never holds
+    up another), a daemon: a wall process that stops does not wait for a read no tick will see
+    (a gunicorn worker still reading past `graceful_timeout` is killed, and says so)."""
+    future: Future[pd.DataFrame] = Future()
+
+    def run() -> None:
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(work())
+        except BaseException as exc:  # raised to whoever asks the future
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future
 
 
 def _log_failure(name: str, read: Future[pd.DataFrame]) -> None:

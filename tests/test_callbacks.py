@@ -930,3 +930,45 @@ def test_a_failed_read_is_logged_once_by_its_screen_or_if_no_tick_waited_for_it_
     assert "Không truy cập được kho dữ liệu" in json.dumps(status, default=str, ensure_ascii=False)
     assert len(failures()) == 2
     assert failures()[1].startswith("screen cameras: cannot read the store")
+
+
+STOPS_WHILE_A_READ_RUNS = """
+import sys, threading, time
+from callbacks.queries import Queries
+from callbacks.screens import refresh
+from layouts import SCREENS
+from wall.app import create_app
+from wall.settings import Settings
+from wall.store.sqlite import SQLiteStore
+
+store = SQLiteStore(sys.argv[1])
+store.latest = lambda *args, **kwargs: threading.Event().wait()  # a read that never ends
+settings = Settings(cache_url="file://" + sys.argv[2], first_read_wait_seconds=0.2)
+app = create_app(settings, store=store)
+queries = Queries(settings, store)
+with app.server.app_context():
+    refresh(SCREENS["cameras"], queries, settings, "vi", {"w": 1920})
+print("drawn", flush=True)
+"""
+
+
+def test_a_wall_process_that_stops_does_not_wait_for_a_read_still_running(tmp_path):
+    """A read a tick stopped waiting for goes on behind it; a wall process told to stop (a
+    gunicorn worker within its `graceful_timeout`) must not wait for it, or it is killed."""
+    started = time.monotonic()
+    ended = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            STOPS_WHILE_A_READ_RUNS,
+            str(tmp_path / "s.db"),
+            str(tmp_path / "c"),
+        ],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ended.returncode == 0, ended.stderr
+    assert "drawn" in ended.stdout
+    assert time.monotonic() - started < 20  # it hung until the timeout before
