@@ -45,7 +45,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.servers import Influxd, Mosquitto
-from wall.settings import PROJECT_DIR
+from wall.settings_core import PROJECT_DIR
 from wall.store.influx import InfluxStore
 
 TOPIC_FILTER = "ioc/#"

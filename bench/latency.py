@@ -31,7 +31,7 @@ from bench.report import write_section
 from bench.wall_refresh import percentile
 from tests.browser_fixtures import WallProcess, chromium, seed
 from tests.servers import Mosquitto
-from wall.settings import PROJECT_DIR
+from wall.settings_core import PROJECT_DIR
 from wall.store.sqlite import SQLiteStore
 
 SEEN = "return document.body.innerText.includes(arguments[0])"

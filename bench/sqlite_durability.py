@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from wall.settings import PROJECT_DIR
+from wall.settings_core import PROJECT_DIR
 from wall.store import Event, Point
 from wall.store.sqlite import SQLiteStore
 

@@ -37,7 +37,8 @@ from bench.sqlite_durability import mqtt_batches
 from callbacks.queries import PARTS
 from feeds.ingest import Ingestor
 from feeds.simulator import build_simulator, feed_sink, parse_duration
-from wall.settings import PROJECT_DIR, load_settings
+from wall.settings import load_settings
+from wall.settings_core import PROJECT_DIR
 from wall.store.sqlite import SQLiteStore
 
 HERE = Path(__file__).resolve().parent.parent

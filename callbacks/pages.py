@@ -16,8 +16,8 @@ from dash import ALL, Dash, Input, Output, State, dcc, html
 
 from layouts import SCREENS
 from layouts.common import mark
-from wall.i18n import Translator
-from wall.settings import LANGUAGES, Settings
+from wall.i18n import LANGUAGES, Translator
+from wall.settings import Settings
 
 KIOSK_DEFAULT = ("overview", "cameras", "wifi", "reports")
 ROTATE_DEFAULT = 30.0

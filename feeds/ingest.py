@@ -28,7 +28,7 @@ from typing import Any
 from feeds.known_values import KnownValues, town_values
 from feeds.payloads import RejectedMessage, parse_message
 from feeds.spool import Spool, SpoolFull
-from wall.settings import SettingsError
+from wall.settings_core import SettingsError
 from wall.store import Point, PointsRefused, Store, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,8 @@ from feeds.known_values import town_values
 from feeds.mqtt_receiver import Message, ReceiverProcess
 from feeds.spool import SpoolLocked
 from feeds.subscription import subscriptions
-from wall.settings import Settings, SettingsError
+from wall.settings import Settings
+from wall.settings_core import SettingsError
 from wall.store import Store, StoreUnavailable, open_store
 
 log = logging.getLogger(__name__)

@@ -45,7 +45,8 @@ from feeds.payloads import (
     rfc3339,
 )
 from wall.domain import OTHER_CATEGORY, REPORT_CATEGORIES, REPORT_STATUSES, WARDS
-from wall.settings import Settings, SettingsError
+from wall.settings import Settings
+from wall.settings_core import SettingsError
 from wall.store.base import from_ms, to_ms
 
 log = logging.getLogger(__name__)

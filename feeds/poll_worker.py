@@ -36,7 +36,8 @@ from feeds.ingest import point_json
 from feeds.known_values import KnownValues, town_values
 from feeds.open311 import SOURCE_NAME, Open311Config, Open311Source
 from wall.domain import FEED_HEALTH
-from wall.settings import Settings, SettingsError
+from wall.settings import Settings
+from wall.settings_core import SettingsError
 from wall.store import Point, PointsRefused, Store, StoreError, open_store
 
 log = logging.getLogger(__name__)

@@ -52,7 +52,8 @@ from feeds.inventory import (
 )
 from feeds.known_values import KnownValues
 from feeds.payloads import topic_for
-from wall.settings import Settings, masked_url
+from wall.settings import Settings
+from wall.settings_core import masked_url
 from wall.store import Store
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ import requests
 
 from feeds.inventory import load_inventory
 from wall.domain import report_slot
-from wall.settings import PROJECT_DIR
+from wall.settings_core import PROJECT_DIR
 from wall.store import Event, Point, Store
 
 MINUTES_3 = timedelta(minutes=3)

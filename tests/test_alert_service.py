@@ -13,7 +13,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from wall.alerts import service
 from wall.alerts.rules import check_rules
-from wall.settings import PROJECT_DIR, Settings
+from wall.settings import Settings
+from wall.settings_core import PROJECT_DIR
 from wall.store import Point, open_store
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from wall.settings import PROJECT_DIR
+from wall.settings_core import PROJECT_DIR
 from wall.store.sqlite import SQLiteStore
 
 EVER = (datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC) + timedelta(days=1))

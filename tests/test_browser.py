@@ -32,7 +32,7 @@ from tests.browser_fixtures import WallProcess, chromium, resize, seed, wall_on_
 from wall.domain import report_slot
 from wall.i18n import Translator
 from wall.officers import add_officer
-from wall.settings import PROJECT_DIR
+from wall.settings_core import PROJECT_DIR
 from wall.store import Point
 from wall.store.sqlite import SQLiteStore
 

@@ -29,7 +29,8 @@ from wall.app import create_app
 from wall.cache import cache, remember, remembered
 from wall.domain import REPORT_CATEGORIES
 from wall.i18n import Translator
-from wall.settings import PROJECT_DIR, Settings, SettingsError, load_settings
+from wall.settings import Settings, load_settings
+from wall.settings_core import PROJECT_DIR, SettingsError
 from wall.store import Point, Store, StoreUnavailable
 from wall.store.newest import REFOLD_EVERY
 from wall.store.sqlite import SQLiteStore

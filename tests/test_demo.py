@@ -22,7 +22,7 @@ from selenium.webdriver.common.by import By
 
 from tests.browser_fixtures import chromium, free_port, wait_healthy
 from tests.test_browser import SCREENSHOTS, wait_for
-from wall.settings import PROJECT_DIR
+from wall.settings_core import PROJECT_DIR
 from wall.store.sqlite import SQLiteStore
 
 OFFICER = "tran.binh"

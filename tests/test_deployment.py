@@ -31,7 +31,8 @@ from tests.servers import Influxd, Mosquitto, RedisServer, free_port
 from tests.test_callbacks import update_request
 from tests.test_mqtt_worker import Publisher, ids, stored, wait_for
 from wall.officers import add_officer
-from wall.settings import PROJECT_DIR, Settings, env_name, load_settings
+from wall.settings import Settings, load_settings
+from wall.settings_core import PROJECT_DIR, env_name
 from wall.store import open_store
 from wall.store.sqlite import SQLiteStore
 

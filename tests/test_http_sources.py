@@ -15,7 +15,8 @@ import requests
 from feeds.http_sources import HttpStatusSource, SourceError, retry_after_seconds
 from feeds.poll_worker import PollWorker
 from tests.poll_fixtures import JsonServer, Reply
-from wall.settings import SettingsError, load_settings
+from wall.settings import load_settings
+from wall.settings_core import SettingsError
 from wall.store import Store
 
 TOKEN = "Bearer vms-7c1e"

@@ -18,7 +18,8 @@ from feeds.inventory import (
     load_inventory,
 )
 from wall.domain import WARDS
-from wall.settings import Settings, SettingsError, load_settings
+from wall.settings import Settings, load_settings
+from wall.settings_core import SettingsError
 
 HEADER = "kind,id,name,ward,lat,lon,site,capacity\n"
 

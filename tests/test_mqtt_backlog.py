@@ -26,7 +26,8 @@ from tests.test_mqtt_worker import (
     wait_for,
     worker_settings,
 )
-from wall.settings import SettingsError, load_settings
+from wall.settings import load_settings
+from wall.settings_core import SettingsError
 from wall.store import Point, open_store
 from wall.store.sqlite import SQLiteStore
 

@@ -29,7 +29,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from feeds.mqtt_worker import MqttWorker
 from tests.conftest import influx_store_url
 from tests.servers import Influxd, Mosquitto, free_port
-from wall.settings import PROJECT_DIR, Settings
+from wall.settings import Settings
+from wall.settings_core import PROJECT_DIR
 from wall.store import Store, open_store
 from wall.store.influx import InfluxStore
 

@@ -24,7 +24,8 @@ from wall.officers import (
     enable_officer,
     remove_officer,
 )
-from wall.settings import Settings, SettingsError
+from wall.settings import Settings
+from wall.settings_core import SettingsError
 from wall.store import Event, Store, open_store
 
 PASSWORD = "ca trực đêm 2026"

@@ -26,7 +26,8 @@ from wall.officers import (
     start_session,
     verify_password,
 )
-from wall.settings import PROJECT_DIR, Settings
+from wall.settings import Settings
+from wall.settings_core import PROJECT_DIR
 from wall.store import Store, open_store
 
 

@@ -18,7 +18,8 @@ from feeds.payloads import RejectedMessage
 from feeds.poll_worker import PollWorker
 from feeds.simulator import CitySimulator, SimOptions
 from tests.poll_fixtures import Open311Fixture, Reply
-from wall.settings import Settings, SettingsError, load_settings
+from wall.settings import Settings, load_settings
+from wall.settings_core import SettingsError
 from wall.store import Store
 
 NOW = datetime.now(UTC).replace(microsecond=0)

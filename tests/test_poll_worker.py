@@ -23,7 +23,8 @@ from feeds.poll_worker import PollWorker, backoff_delay
 from tests.poll_fixtures import JsonServer, Open311Fixture, Reply
 from tests.servers import free_port
 from tests.test_open311 import reports, request
-from wall.settings import PROJECT_DIR, Settings, load_settings
+from wall.settings import Settings, load_settings
+from wall.settings_core import PROJECT_DIR
 from wall.store import Store, open_store
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from tests.test_store_migration import module_of_commit
 from wall.domain import CLOSED_REPORT_STATUSES, report_slot
-from wall.settings import PROJECT_DIR
+from wall.settings_core import PROJECT_DIR
 from wall.store import Store
 
 # The code of main before the bounded shape: its feeds wrote report_id as a tag.

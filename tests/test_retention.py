@@ -19,7 +19,8 @@ from layouts import SCREENS
 from tests.browser_fixtures import seed
 from tests.test_callbacks import settings_for, update_request
 from wall.app import create_app
-from wall.settings import PROJECT_DIR, Settings
+from wall.settings import Settings
+from wall.settings_core import PROJECT_DIR
 from wall.store import Point
 from wall.store.retention import keep
 from wall.store.sqlite import SQLiteStore

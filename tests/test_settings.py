@@ -9,14 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from wall.settings import (
-    PROJECT_DIR,
-    Settings,
-    SettingsError,
-    load_settings,
-    masked_url,
-    setting_docs,
-)
+from wall.settings import Settings, load_settings, setting_docs
+from wall.settings_core import PROJECT_DIR, SettingsError, masked_url
 
 
 def test_defaults_run_the_embedded_store_under_the_project_data_folder() -> None:

@@ -30,7 +30,8 @@ from wall.app import create_app
 from wall.cache import REDIS_TIMEOUT_SECONDS, init_cache
 from wall.officer_console import register
 from wall.officers import add_officer
-from wall.settings import PROJECT_DIR, Settings
+from wall.settings import Settings
+from wall.settings_core import PROJECT_DIR
 from wall.signin_limit import (
     ADDRESS_LIMIT,
     FIRST_WAIT_SECONDS,

@@ -16,7 +16,8 @@ import requests
 
 from tests.conftest import ADMIN
 from tests.servers import Influxd, free_port
-from wall.settings import Settings, SettingsError
+from wall.settings import Settings
+from wall.settings_core import SettingsError
 from wall.store import Point, PointsRefused, StoreError, StoreUnavailable, open_store
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)

@@ -16,7 +16,7 @@ from types import ModuleType
 import pandas as pd
 import pytest
 
-from wall.settings import PROJECT_DIR, SettingsError
+from wall.settings_core import PROJECT_DIR, SettingsError
 from wall.store import Event, Point, Store, StoreError
 from wall.store.sqlite import SQLiteStore, migrate
 

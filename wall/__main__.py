@@ -24,7 +24,8 @@ from wall.officers import (
     officers,
     remove_officer,
 )
-from wall.settings import Settings, masked_url
+from wall.settings import Settings
+from wall.settings_core import masked_url
 from wall.store import StoreError, StoreUnavailable, open_store, sqlite_path
 
 

@@ -13,7 +13,8 @@ from callbacks import pages, screens
 from callbacks.queries import Queries
 from wall import officer_console
 from wall.cache import init_cache
-from wall.settings import PROJECT_DIR, Settings, load_settings
+from wall.settings import Settings, load_settings
+from wall.settings_core import PROJECT_DIR
 from wall.store import Store
 from wall.web_surface import harden
 

@@ -11,7 +11,8 @@ import logging
 import sys
 from collections.abc import Callable
 
-from wall.settings import Settings, SettingsError, load_settings, setting_docs
+from wall.settings import Settings, load_settings, setting_docs
+from wall.settings_core import SettingsError
 
 
 def settings_epilog() -> str:

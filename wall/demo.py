@@ -27,7 +27,8 @@ from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event
 
 from wall.cli import setup_logging
-from wall.settings import Settings, SettingsError, masked_url
+from wall.settings import Settings
+from wall.settings_core import SettingsError, masked_url
 from wall.store import Store, StoreUnavailable, open_store
 
 log = logging.getLogger(__name__)

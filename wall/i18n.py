@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from wall.settings import LANGUAGES
+LANGUAGES = ("vi", "en")
 
 TEXT: dict[str, tuple[str, str]] = {
     "town": ("Thị xã Hòa Thành", "Hòa Thành town"),

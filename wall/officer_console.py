@@ -30,7 +30,8 @@ from wall.alerts.model import OFFICER_ACTIONS, STREAM, AlertActionError, fold, o
 from wall.alerts.text import SEVERITIES, STATES, alert_title, label
 from wall.i18n import Translator
 from wall.officers import Session, authenticate, end_session, session_is_live, start_session
-from wall.settings import Settings, SettingsError
+from wall.settings import Settings
+from wall.settings_core import SettingsError
 from wall.signin_limit import Attempt, SigninLimiter
 from wall.store import InvalidPoint, Store, StoreError, check_tag_value
 

@@ -24,7 +24,8 @@ from dash import Dash
 from dash.exceptions import DependencyException
 from flask import Response, abort, request
 
-from wall.settings import PROJECT_DIR, Settings
+from wall.settings import Settings
+from wall.settings_core import PROJECT_DIR
 
 log = logging.getLogger(__name__)
 

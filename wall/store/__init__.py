@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from wall.settings import Settings
 from wall.store.base import (
     Event,
     InvalidPoint,
@@ -16,15 +15,16 @@ from wall.store.base import (
     StoreUnavailable,
     check_tag_value,
 )
+from wall.store.settings import StoreSettings
 
 
-def sqlite_path(settings: Settings) -> Path | None:
+def sqlite_path(settings: StoreSettings) -> Path | None:
     """The embedded store's file, when IOC_STORE names one."""
     parts = urlsplit(settings.store)
     return Path(unquote(parts.path)) if parts.scheme == "sqlite" else None
 
 
-def open_store(settings: Settings) -> Store:
+def open_store(settings: StoreSettings) -> Store:
     """The backend IOC_STORE names (already validated by the settings)."""
     path = sqlite_path(settings)
     if path is not None:

@@ -20,7 +20,7 @@ import pandas as pd
 import requests
 from requests.adapters import HTTPAdapter
 
-from wall.settings import SettingsError
+from wall.settings_core import SettingsError
 from wall.store.base import (
     ALL_TIME,
     Aggregate,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from wall.domain import FIELD_REPORT, report_slot
-from wall.settings import SettingsError
+from wall.settings_core import SettingsError
 from wall.store.base import Point, Store
 
 WINDOW = timedelta(days=7)  # points read and written at once

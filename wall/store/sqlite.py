@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wall.settings import SettingsError
+from wall.settings_core import SettingsError
 from wall.store.base import (
     ALL_TIME,
     Aggregate,
