@@ -20,12 +20,14 @@ import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from feeds.payloads import RejectedMessage, parse_timestamp
-from feeds.simulator import LOCAL_TZ, ReportState
 from wall.domain import OPEN_REPORT_STATUSES, REPORT_CATEGORIES
+
+if TYPE_CHECKING:  # the simulator starts this server: a run-time import would be a cycle
+    from feeds.simulator import ReportState
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +53,7 @@ def service_list() -> list[dict[str, Any]]:
 
 
 def service_request(report: ReportState) -> dict[str, Any]:
-    def w3c(ts: datetime) -> str:
-        return ts.astimezone(LOCAL_TZ).isoformat(timespec="seconds")
-
+    payload = report.payload()  # its times in the town's zone, to the second
     return {
         "service_request_id": report.report_id,
         "status": "open" if report.status in OPEN_REPORT_STATUSES else "closed",
@@ -61,8 +61,8 @@ def service_request(report: ReportState) -> dict[str, Any]:
         "service_name": REPORT_CATEGORIES.get(report.category, (report.category,))[0],
         "description": report.title,
         "agency_responsible": f"UBND {report.ward}",
-        "requested_datetime": w3c(report.created),
-        "updated_datetime": w3c(report.updated),
+        "requested_datetime": payload["created"],
+        "updated_datetime": payload["updated"],
         "address": f"{report.ward}, {TOWN}",
         "lat": report.lat,
         "long": report.lon,
