@@ -5,12 +5,20 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pytest
 
 from wall.settings import Settings, load_settings, setting_docs
-from wall.settings_core import PROJECT_DIR, SettingsError, masked_url
+from wall.settings_core import (
+    PROJECT_DIR,
+    Section,
+    SettingsError,
+    masked_url,
+    positive_number,
+    setting,
+)
 
 
 def test_defaults_run_the_embedded_store_under_the_project_data_folder() -> None:
@@ -184,3 +192,51 @@ def test_readme_documents_every_setting() -> None:
 def test_settings_are_immutable() -> None:
     with pytest.raises(AttributeError):
         Settings().store = "x"  # type: ignore[misc]
+
+
+def test_readme_settings_tables_are_what_the_script_writes() -> None:
+    """README's tables as `python scripts/update_readme_settings.py` writes them, run as a
+    developer runs it after adding a setting."""
+    readme = PROJECT_DIR / "README.md"
+    before = readme.read_text()
+    try:
+        result = subprocess.run(
+            [sys.executable, "scripts/update_readme_settings.py"],
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert readme.read_text() == before, "run python scripts/update_readme_settings.py"
+    finally:
+        readme.write_text(before)
+
+
+def test_each_part_declares_its_own_settings() -> None:
+    from feeds.settings import MqttSettings
+    from wall.alerts.settings import AlertSettings
+    from wall.store.settings import StoreSettings
+
+    assert "store" in {f.name for f in fields(StoreSettings)}
+    assert "mqtt_url" in {f.name for f in fields(MqttSettings)}
+    assert "alert_rules" in {f.name for f in fields(AlertSettings)}
+    assert set(Settings.__bases__) >= {StoreSettings, MqttSettings, AlertSettings}
+    owners = [f.name for section in Settings.__bases__ for f in fields(section)]
+    assert sorted(owners) == sorted(f.name for f in fields(Settings))
+
+
+def test_a_setting_declared_by_two_sections_stops_the_import_naming_both() -> None:
+    @dataclass(frozen=True)
+    class Screens(Section):
+        refresh_seconds: float = setting(5.0, positive_number, "")
+
+    @dataclass(frozen=True)
+    class Other(Section):
+        refresh_seconds: float = setting(2.0, positive_number, "")
+
+    with pytest.raises(TypeError, match="'refresh_seconds' is declared by both Screens and Other"):
+
+        @dataclass(frozen=True)
+        class Joined(Screens, Other):
+            pass
