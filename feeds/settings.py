@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from wall.settings_core import (
     PROJECT_DIR,
     Section,
+    checked_port,
     json_or_value,
     masked_url,
     one_of,
@@ -62,10 +63,7 @@ def _mqtt_url(value: Any) -> str | None:
         )
     if not parts.hostname:
         raise ValueError(f"{shown!r} names no host (mqtt://host:1883)")
-    try:
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as exc:
-        raise ValueError(f"bad port in {shown!r}") from exc
+    checked_port(value)
     return value
 
 

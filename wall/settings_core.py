@@ -229,6 +229,14 @@ def text_pairs(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(text_table(value).items()))
 
 
+def checked_port(url: str) -> None:
+    """ValueError when the port of `url` is not a number from 0 to 65535."""
+    try:
+        urlsplit(url).port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ValueError(f"bad port in {masked_url(url)!r}") from exc
+
+
 def optional_http_url(value: Any) -> str | None:
     value = text(value).strip()
     if not value:

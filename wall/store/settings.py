@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from wall.settings_core import (
     PROJECT_DIR,
     Section,
+    checked_port,
     json_or_value,
     masked_url,
     optional_text,
@@ -40,10 +41,7 @@ def _store_url(value: str) -> str:
             raise ValueError(f"{shown!r} names no host (influxdb://host:port/database)")
         if not parts.path.strip("/") or "/" in parts.path.strip("/"):
             raise ValueError(f"{shown!r} must name one database (influxdb://host:port/database)")
-        try:
-            parts.port  # noqa: B018 - raises ValueError on a bad port
-        except ValueError as exc:
-            raise ValueError(f"bad port in {shown!r}") from exc
+        checked_port(value)
     return value
 
 
