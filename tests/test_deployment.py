@@ -118,7 +118,7 @@ def test_every_environment_variable_of_the_project_services_is_a_setting():
     for name in PROJECT_SERVICES:
         environment = compose()["services"][name]["environment"]
         unknown = set(environment) - KNOWN_SETTINGS
-        assert not unknown, f"{name}: not settings of wall/settings.py: {unknown}"
+        assert not unknown, f"{name}: not settings of wall.settings.Settings: {unknown}"
         load_settings(environ={key: str(value) for key, value in environment.items()})
 
 
