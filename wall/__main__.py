@@ -206,8 +206,10 @@ def restore(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def migrate(args: argparse.Namespace, settings: Settings) -> int:
-    """Rewrite an embedded store of an earlier layout into the one this wall reads, then (on
-    either store) the field reports of the first shape into the bounded one."""
+    """Rewrite an embedded store of an earlier layout into the one this wall reads (InfluxDB:
+    move points into their retention policies), then (on either store) the field reports of
+    the first shape into the bounded one."""
+    from wall.store.policies import migrate as migrate_policies
     from wall.store.reports import migrate_reports
     from wall.store.sqlite import SCHEMA_VERSION, StoreInUse, store_version
     from wall.store.sqlite import migrate as migrate_store
@@ -228,6 +230,14 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
                 say("field reports: looked at once the store's layout is rewritten")
                 return 0
         with open_store(settings) as store:
+            if path is None:  # InfluxDB: points into their retention policies
+                migrate_policies(
+                    store,
+                    dict(settings.retention_raw_days),
+                    settings.rollup_days,
+                    dry_run=args.dry_run,
+                    report=say,
+                )
             migrate_reports(store, dry_run=args.dry_run, report=say)
     except StoreError as exc:  # in use or unreachable (exit 1), or cannot be migrated (exit 2)
         print(f"wall migrate: {exc}", file=sys.stderr)
@@ -290,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     ).add_argument("source", type=Path, help="a file written by `wall backup`")
     sub.add_parser(
         "migrate",
-        help="rewrite an embedded store of an earlier layout (stop wall, feeds and alerts first)",
+        help="rewrite a store of an earlier layout (stop wall, feeds and alerts first)",
     ).add_argument("--dry-run", action="store_true", help="say what it would do, change nothing")
     commands = {
         "check": check,

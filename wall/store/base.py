@@ -634,6 +634,11 @@ class Store(ABC):
         """The measurement's tag names, and its fields' types (boolean, integer, float,
         string), as stored."""
 
+    def apply_retention(self, measurement: str) -> None:  # noqa: B027 - InfluxDB overrides it
+        """Backends that remove points by their own retention (InfluxDB's policies) give the
+        measurement's the duration of the settings here: called by the retention pass once the
+        rollups of what a shorter one removes are written."""
+
     def remove_points_before(self, measurement: str, before: datetime) -> int:
         """Remove the measurement's points older than `before` in short steps; returns how many.
         Backends that keep points by their own retention (InfluxDB) remove none here."""

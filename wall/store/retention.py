@@ -5,7 +5,8 @@ retention are rolled up (per series, per 5-minute and hourly window: sum, count,
 each number field, count of the others) into `<measurement>_5m` and `<measurement>_1h`, written
 as points through the store; then a mark says from when raw points are kept
 (Store.raw_kept_from), so `aggregate` reads older windows from the rollups; then the raw points
-before it are removed in short steps (SQLite; InfluxDB drops them by its retention policy).
+before it are removed in short steps (SQLite), or InfluxDB's retention policies get the
+settings' durations (wall.store.policies) and the server removes them.
 Rollups are made a day before their raw points go, so points arriving late are in them.
 """
 
@@ -117,11 +118,12 @@ def keep(
                 )
             ]
         )
+        store.apply_retention(measurement)
         removed[measurement] = store.remove_points_before(measurement, from_ms(raw_from))
         for span in ROLLUP_SPANS:
-            store.remove_points_before(
-                rollup_measurement(measurement, span), now - timedelta(days=rollup_days[span])
-            )
+            rollups = rollup_measurement(measurement, span)
+            store.apply_retention(rollups)
+            store.remove_points_before(rollups, now - timedelta(days=rollup_days[span]))
     return removed
 
 
