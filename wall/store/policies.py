@@ -118,6 +118,17 @@ def prepare(store: InfluxStore) -> None:
         )
     for policy, duration in missing.items():
         _create_policy(store, policy, duration)
+    for policy, duration in store.policies().items():
+        if policy.startswith("raw_") and policy not in store.plan.durations and duration:
+            log.warning(
+                "InfluxDB database %s: retention policy %s removes the raw points of %s after "
+                "%s, but IOC_RETENTION_RAW_DAYS does not list it: they go without rollups. List "
+                "it again, or have an administrator ALTER the policy to DURATION INF",
+                store.database,
+                policy,
+                policy.removeprefix("raw_"),
+                _days(duration),
+            )
     if version is None:
         _record_version(store)
 
