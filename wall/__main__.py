@@ -81,6 +81,7 @@ def maintain(args: argparse.Namespace, settings: Settings) -> int:
     """Retention and rollups (wall.store.retention): a pass now and every
     `retention_pass_minutes` until SIGTERM/SIGINT; with --once, one pass (exit 1 if the store
     does not answer)."""
+    from wall.domain import ROLLUP_PARTS_OF
     from wall.store.retention import keep
 
     log = logging.getLogger("wall.maintain")
@@ -98,7 +99,9 @@ def maintain(args: argparse.Namespace, settings: Settings) -> int:
         while True:
             try:
                 store.check()
-                removed = keep(store, raw_days, settings.rollup_days, datetime.now(UTC))
+                removed = keep(
+                    store, raw_days, settings.rollup_days, datetime.now(UTC), ROLLUP_PARTS_OF
+                )
                 log.info(
                     "retention pass done: raw points removed %s",
                     ", ".join(f"{m} {n}" for m, n in removed.items()) or "none",
@@ -209,6 +212,7 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
     """Rewrite an embedded store of an earlier layout into the one this wall reads (InfluxDB:
     move points into their retention policies), then (on either store) the field reports of
     the first shape into the bounded one."""
+    from wall.domain import ROLLUP_PARTS_OF
     from wall.store.policies import migrate as migrate_policies
     from wall.store.reports import migrate_reports
     from wall.store.sqlite import SCHEMA_VERSION, StoreInUse, store_version
@@ -235,6 +239,7 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
                     store,
                     dict(settings.retention_raw_days),
                     settings.rollup_days,
+                    ROLLUP_PARTS_OF,
                     dry_run=args.dry_run,
                     report=say,
                 )

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 FieldValue = bool | int | float | str
-Aggregate = Literal["mean", "max", "min", "sum", "count"]
-AGGREGATES: tuple[str, ...] = ("mean", "max", "min", "sum", "count")
+Aggregate = Literal["mean", "max", "min", "sum", "count", "last"]
+AGGREGATES: tuple[str, ...] = ("mean", "max", "min", "sum", "count", "last")
 TagFilter = Mapping[str, str | Collection[str]]
 # {field: values}: entities whose newest point has one of the values in that field.
 FieldFilter = Mapping[str, Collection[FieldValue]]
@@ -713,10 +713,16 @@ class Store(ABC):
         self.close()
 
 
-# Rollups (wall.store.retention): per series, per window of each span, of each numeric field
-# its sum, count, min and max, stored as the points of `<measurement>_5m` and `_1h`.
+# Rollups (wall.store.retention): per series, per window of each span, of each field the parts
+# that fit it (ROLLUP_PARTS by its type, or as the town's schema says: wall.domain), stored as
+# the points of `<measurement>_5m` and `_1h`.
 ROLLUP_SPANS = (timedelta(hours=1), timedelta(minutes=5))  # the coarsest that fits first
-ROLLUP_PARTS = ("sum", "count", "min", "max")
+ROLLUP_PARTS = {
+    "integer": ("sum", "count", "min", "max"),  # the mean is sum / count
+    "float": ("sum", "count", "min", "max"),
+    "boolean": ("count", "last"),
+    "string": ("last",),
+}
 # One point per measurement rolled up: `rolled_until_ms` (rollups complete before it) and
 # `raw_from_ms` (raw points all kept from then on).
 ROLLUP_MARKS = "rollup_marks"
@@ -737,6 +743,8 @@ def check_aggregate(fn: str, every: timedelta, combine: str | None = None) -> in
     for name in (fn, combine) if combine is not None else (fn,):
         if name not in AGGREGATES:
             raise StoreError(f"aggregate {name!r} is not one of {', '.join(AGGREGATES)}")
+    if combine == "last":
+        raise StoreError("the values of several groups cannot be combined by `last`")
     every_ms = int(every.total_seconds() * 1000)
     if every_ms <= 0:
         raise StoreError(f"window {every} must be at least a millisecond")

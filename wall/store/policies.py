@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -137,6 +137,7 @@ def migrate(
     store: InfluxStore,
     raw_days: Mapping[str, float],
     rollup_days: Mapping[timedelta, float],
+    parts: Mapping[str, Mapping[str, Sequence[str]]],
     dry_run: bool = False,
     report: Callable[[str], object] = print,
 ) -> None:
@@ -161,7 +162,7 @@ def migrate(
         _copy(store, measurement, policy, now - missing[policy], now, dry_run, report)
     raws = {m: p for m, p in moving.items() if p not in rollups.values()}
     if raws and not dry_run:  # the raw points still read from the default policy meanwhile
-        keep(store, {m: raw_days[m] for m in raws}, rollup_days, now)
+        keep(store, {m: raw_days[m] for m in raws}, rollup_days, now, parts)
         report(f"rolled up the hours leaving the raw retention of {', '.join(sorted(raws))}")
     elif raws:
         report(f"would roll up the hours leaving the raw retention of {', '.join(sorted(raws))}")
