@@ -128,3 +128,53 @@ def test_old_raw_points_go_in_short_steps_while_a_writer_keeps_writing(tmp_path)
     longest = max(waits)
     print(f"writes during the pass: {len(waits)}, the longest {longest * 1000:.0f} ms")
     assert longest < 1.0, f"a write waited {longest:.2f} s"
+
+
+def test_a_reader_asks_the_marks_once_a_minute_and_its_answers_stay_whole_across_a_pass(
+    tmp_path,
+):
+    """The wall asks several aggregates a tick: the rollup marks are read once, not for each.
+    A pass in another process moves the marks while the reader holds the old ones: the raw
+    points those promise are still there (a pass removes up to the previous pass's mark)."""
+    now = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    start = now - timedelta(days=4)
+    minutes = 4 * 24 * 12
+    path = tmp_path / "ioc.db"
+    with SQLiteStore(path) as maintainer:
+        maintainer.write_frame(
+            "wifi_usage",
+            pd.DataFrame(
+                {
+                    "time": pd.to_datetime(
+                        np.tile(np.arange(minutes) * 300_000 + int(start.timestamp() * 1000), 20),
+                        unit="ms",
+                        utc=True,
+                    ),
+                    "ap_id": np.repeat([f"ap-{n:02d}" for n in range(20)], minutes),
+                    "clients": np.arange(minutes * 20) % 89,
+                }
+            ),
+            ["ap_id"],
+        )
+        keep(maintainer, {"wifi_usage": 2}, Settings().rollup_days, now)
+
+        def hourly(store):
+            return store.aggregate(
+                "wifi_usage", "clients", "mean", start, now, timedelta(hours=1), ["ap_id"]
+            )
+
+        with SQLiteStore(path) as reader:
+            asked = []
+            latest = reader.latest
+            reader.latest = lambda m, *a, **k: asked.append(m) or latest(m, *a, **k)
+            before = [hourly(reader) for _ in range(5)]
+            assert asked.count("rollup_marks") == 1
+            # An hour later the next pass moves the marks; the reader still holds the old ones.
+            keep(maintainer, {"wifi_usage": 2}, Settings().rollup_days, now + timedelta(hours=1))
+            held = hourly(reader)
+            assert asked.count("rollup_marks") == 1
+        with SQLiteStore(path) as fresh:
+            after = hourly(fresh)
+    assert len(before[0]) == 4 * 24 * 20
+    for answer in (*before, held, after):
+        assert answer["value"].tolist() == pytest.approx(before[0]["value"].tolist())

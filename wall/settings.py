@@ -456,10 +456,10 @@ class Settings:
         "Days the hourly rollups (`<measurement>_1h`) are kept: five years.",
     )
     retention_5m_rollup_days: float = _setting(
-        92.0,
+        31.0,
         _positive_number,
-        "Days the 5-minute rollups (`<measurement>_5m`) are kept: three months. Of telemetry "
-        "sent every 5 minutes they take 1.6 times the raw points' room (docs/benchmarks.md).",
+        "Days the 5-minute rollups (`<measurement>_5m`) are kept: a month. Of telemetry sent "
+        "every 5 minutes they take more room than the raw points (docs/benchmarks.md).",
     )
     retention_pass_minutes: float = _setting(
         60.0,

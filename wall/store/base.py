@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -568,12 +569,21 @@ class Store(ABC):
 
     def raw_kept_from(self, measurement: str) -> int | None:
         """Epoch ms from which the measurement's raw points are all kept (None: all of them),
-        as the last retention pass recorded it."""
-        marks = self.latest(ROLLUP_MARKS, "measurement")
-        if marks.empty or "raw_from_ms" not in marks.columns:
-            return None
-        mine = marks[marks["measurement"] == measurement]["raw_from_ms"].dropna()
-        return int(mine.iloc[0]) if len(mine) else None
+        as the last retention pass recorded it: read once per ROLLUP_MARKS_SECONDS, not at
+        each aggregate (a tick asks several; the marks change once a pass)."""
+        read_at, marks = getattr(self, "_rollup_marks", (None, {}))
+        if read_at is None or time.monotonic() - read_at > ROLLUP_MARKS_SECONDS:
+            frame = self.latest(ROLLUP_MARKS, "measurement")
+            marks = {}
+            if not frame.empty and "raw_from_ms" in frame.columns:
+                rows = frame[["measurement", "raw_from_ms"]].dropna()
+                marks = {m: int(ms) for m, ms in rows.itertuples(index=False)}
+            self._rollup_marks = (time.monotonic(), marks)
+        return marks.get(measurement)
+
+    def forget_rollup_marks(self) -> None:
+        """The marks change (a retention pass in this process): read them again."""
+        self._rollup_marks = (None, {})
 
     def _aggregate_rollups(
         self,
@@ -726,6 +736,10 @@ ROLLUP_PARTS = {
 # One point per measurement rolled up: `rolled_until_ms` (rollups complete before it) and
 # `raw_from_ms` (raw points all kept from then on).
 ROLLUP_MARKS = "rollup_marks"
+# How long a process reads with the marks it read: a pass removes raw points only up to the
+# previous pass's mark (an hour before), so a mark this old still finds every raw point it
+# promises.
+ROLLUP_MARKS_SECONDS = 60.0
 
 
 def rollup_measurement(measurement: str, span: timedelta) -> str:

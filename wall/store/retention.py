@@ -118,6 +118,9 @@ def keep(
         until = _hour(now - timedelta(days=days) + ROLLUP_AHEAD)
         mine = marks[marks["measurement"] == measurement] if len(marks) else marks
         rolled = int(mine["rolled_until_ms"].iloc[0]) if len(mine) else None
+        # Raw points go up to the previous pass's mark: a process reading with that mark (its
+        # copy is kept ROLLUP_MARKS_SECONDS, Store.raw_kept_from) still finds them.
+        previous = int(mine["raw_from_ms"].iloc[0]) if len(mine) else raw_from
         if rolled is None:
             oldest = now - timedelta(days=max(rollup_days.values()))
             rolled = _first_hour(store, measurement, oldest, until)
@@ -135,8 +138,11 @@ def keep(
                 )
             ]
         )
+        store.forget_rollup_marks()
         store.apply_retention(measurement)
-        removed[measurement] = store.remove_points_before(measurement, from_ms(raw_from))
+        removed[measurement] = store.remove_points_before(
+            measurement, from_ms(min(previous, raw_from))
+        )
         for span in ROLLUP_SPANS:
             rollups = rollup_measurement(measurement, span)
             store.apply_retention(rollups)
