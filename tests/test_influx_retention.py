@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
+import requests
 
 from callbacks.queries import PARTS
 from layouts import SCREENS
@@ -209,3 +210,36 @@ def test_a_new_store_records_its_version_and_policies_at_start_with_a_log_line(
     assert second.returncode == 0, second.stderr
     assert "created retention policy" not in second.stderr
     assert "recorded store version" not in second.stderr
+
+
+def test_a_database_dropped_and_recreated_gets_its_policies_again_and_loses_nothing(
+    own_influxd: Influxd, tmp_path
+) -> None:
+    """The raw points' policy goes with a dropped database: the feed holds its points (a store
+    problem), the database and its policies are made again, and every message is stored once,
+    in its policy."""
+    from feeds.ingest import Ingestor
+    from tests.test_ingest import camera, stored_cameras, wait_for
+
+    url = f"influxdb://127.0.0.1:{own_influxd.port}/ingest"
+    store = open_store(Settings(store=url, influx_retries=0, influx_timeout_seconds=2))
+    store.check()
+    ingestor = Ingestor(store, feed="test", batch_size=40, spool_dir=tmp_path / "spool")
+    for i in range(50):
+        ingestor.handle(*camera(i))
+    ingestor.flush()
+    own_influxd.query("DROP DATABASE ingest")
+    for i in range(50, 250):
+        ingestor.handle(*camera(i))
+    ingestor.flush()
+    wait_for(lambda: ingestor.stats["written"] == 250, timeout=30)
+    ingestor.close()
+    assert ingestor.stats["rejected"] == 0
+    assert stored_cameras(store) == [f"cam-{i:05d}" for i in range(50, 250)]
+    assert "raw_camera_status" in store.policies()
+    in_policy = requests.post(
+        own_influxd.url + "/query",
+        data={"db": "ingest", "q": 'SELECT count(fps) FROM "raw_camera_status"."camera_status"'},
+        timeout=10,
+    ).json()["results"][0]["series"][0]["values"][0][1]
+    assert in_policy == 200

@@ -208,13 +208,18 @@ class InfluxStore(Store):
         params = {"db": self.database, "precision": precision}
         if policy is not None:
             params["rp"] = policy
-        response = self._request(
-            "POST",
-            "/write",
-            params=params,
-            data=body,
-            headers={"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"},
-        )
+        try:
+            response = self._request(
+                "POST",
+                "/write",
+                params=params,
+                data=body,
+                headers={"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"},
+            )
+        except StoreUnavailable as exc:  # 500 "retention policy not found": a recreated database
+            if policy is not None and "retention policy not found" in str(exc):
+                self._recreate_policies(exc)
+            raise
         status = response.status_code
         if status < 300:
             return
@@ -294,7 +299,14 @@ class InfluxStore(Store):
 
     def _read_policies(self) -> tuple[dict[str, timedelta], str]:
         if self._policies is None:
-            series = self._query(f"SHOW RETENTION POLICIES ON {quote_identifier(self.database)}")
+            try:
+                series = self._query(
+                    f"SHOW RETENTION POLICIES ON {quote_identifier(self.database)}"
+                )
+            except StoreUnavailable:
+                raise
+            except StoreError as exc:  # database not found: as a write's 404, about the store
+                raise StoreUnavailable(f"InfluxDB at {self.base_url}: {exc}") from exc
             rows = [dict(zip(s["columns"], v, strict=True)) for s in series for v in s["values"]]
             durations = {r["name"]: policies.parse_duration(r["duration"]) for r in rows}
             default = next((r["name"] for r in rows if r["default"]), "autogen")
@@ -303,6 +315,15 @@ class InfluxStore(Store):
 
     def forget_policies(self) -> None:
         self._policies = None
+
+    def _recreate_policies(self, problem: StoreUnavailable) -> None:
+        """A policy gone (the database dropped and created again): made again, so the write's
+        next try (the feeds retry it) finds it; the write itself still fails, nothing dropped."""
+        self.forget_policies()
+        try:
+            policies.prepare(self)
+        except (StoreError, SettingsError) as exc:
+            log.warning("InfluxDB database %s lost a policy (%s): %s", self.database, problem, exc)
 
     def _home(self, measurement: str) -> str | None:
         """The measurement's retention policy, None for the default one."""
