@@ -446,9 +446,11 @@ class Settings:
         _retention_days,
         "Days each measurement's raw points are kept (`python -m wall maintain`), as a table "
         "`{measurement = days}` (JSON in the variable), at least 1. Before they go, their 5-minute "
-        "and hourly rollups (sum, count, min, max) are written, and the wall's longer views read "
-        "those. A measurement not listed keeps every point: the field reports (their latest state "
-        "over 90 days), the indicators and the feeds' health are few.",
+        "and hourly rollups (numbers: sum, count, min, max; booleans and text: last) are written, "
+        "and the wall's longer views read those. On InfluxDB: the duration (plus a day) of the "
+        "retention policy `raw_<measurement>`. A measurement not listed keeps every point: the "
+        "field reports (their latest state over 90 days), the indicators and the feeds' health "
+        "are few.",
     )
     retention_hourly_rollup_days: float = _setting(
         1830.0,
