@@ -66,6 +66,22 @@ def test_wall_maintain_removes_old_raw_points_and_every_screen_still_draws_its_v
         assert "tile--error" not in response.get_data(as_text=True), screen
 
 
+def clients_frame(
+    start: datetime, steps: int, step_ms: int, aps: list[str], cycle: int
+) -> pd.DataFrame:
+    """`steps` points of each access point from `start`, clients counting up modulo `cycle`."""
+    first = int(start.timestamp() * 1000)
+    return pd.DataFrame(
+        {
+            "time": pd.to_datetime(
+                np.tile(np.arange(steps) * step_ms + first, len(aps)), unit="ms", utc=True
+            ),
+            "ap_id": np.repeat(aps, steps),
+            "clients": np.arange(steps * len(aps)) % cycle,
+        }
+    )
+
+
 def test_old_raw_points_go_in_short_steps_while_a_writer_keeps_writing(tmp_path):
     """Three days of a point a minute from 150 access points (648,000 points) leave while a
     feed writes a point every 20 ms: none of its writes fails or waits long."""
@@ -74,21 +90,7 @@ def test_old_raw_points_go_in_short_steps_while_a_writer_keeps_writing(tmp_path)
     minutes = 3 * 24 * 60
     aps = [f"ap-{n:03d}" for n in range(150)]
     with SQLiteStore(tmp_path / "ioc.db") as store:
-        store.write_frame(
-            "wifi_usage",
-            pd.DataFrame(
-                {
-                    "time": pd.to_datetime(
-                        np.tile(np.arange(minutes) * 60_000 + int(start.timestamp() * 1000), 150),
-                        unit="ms",
-                        utc=True,
-                    ),
-                    "ap_id": np.repeat(aps, minutes),
-                    "clients": np.arange(minutes * 150) % 97,
-                }
-            ),
-            ["ap_id"],
-        )
+        store.write_frame("wifi_usage", clients_frame(start, minutes, 60_000, aps, 97), ["ap_id"])
         day = now - timedelta(days=2)
         mean_before = store.aggregate(
             "wifi_usage", "clients", "mean", start, day, timedelta(hours=1), ["ap_id"], None
@@ -141,20 +143,9 @@ def test_a_reader_asks_the_marks_once_a_minute_and_its_answers_stay_whole_across
     minutes = 4 * 24 * 12
     path = tmp_path / "ioc.db"
     with SQLiteStore(path) as maintainer:
+        aps = [f"ap-{n:02d}" for n in range(20)]
         maintainer.write_frame(
-            "wifi_usage",
-            pd.DataFrame(
-                {
-                    "time": pd.to_datetime(
-                        np.tile(np.arange(minutes) * 300_000 + int(start.timestamp() * 1000), 20),
-                        unit="ms",
-                        utc=True,
-                    ),
-                    "ap_id": np.repeat([f"ap-{n:02d}" for n in range(20)], minutes),
-                    "clients": np.arange(minutes * 20) % 89,
-                }
-            ),
-            ["ap_id"],
+            "wifi_usage", clients_frame(start, minutes, 300_000, aps, 89), ["ap_id"]
         )
         keep(maintainer, {"wifi_usage": 2}, Settings().rollup_days, now)
 
