@@ -176,6 +176,14 @@ def test_a_store_of_version_1_is_refused_until_migrated_and_then_reads_as_before
     again = wall("migrate", store_url=url)  # nothing left to do
     assert again.returncode == 0, again.stderr
     assert "no point to move between policies" in again.stdout
+    # A move interrupted (its mark says not done): refused, then finished by running it again.
+    with open_store(Settings(store=url)) as store:
+        store.write_marker("policy_moves", {"done": False}, {"measurement": "wifi_usage"})
+    assert wall("check", store_url=url).returncode == 2
+    resumed = wall("migrate", store_url=url)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"wifi_usage: copied {len(raw_before):,} points" in resumed.stdout
+    assert wall("check", store_url=url).returncode == 0
 
 
 def test_a_store_of_a_newer_version_stops_the_wall_with_one_line(quick_influxd: Influxd) -> None:

@@ -340,9 +340,12 @@ class InfluxStore(Store):
         """InfluxQL of wall.store.policies (POST: it may change the database)."""
         return self._query(statement, method="POST")
 
-    def write_marker(self, measurement: str, fields: Mapping[str, Any]) -> None:
-        """One point at time 0 in the default policy (the store's version)."""
-        self._write_lines([encode_point(Point(measurement, {}, fields, from_ms(0)))], "ms")
+    def write_marker(
+        self, measurement: str, fields: Mapping[str, Any], tags: Mapping[str, str] | None = None
+    ) -> None:
+        """One point at time 0 in the default policy (the store's version, its moves)."""
+        point = Point(measurement, tags or {}, fields, from_ms(0))
+        self._write_lines([encode_point(point)], "ms")
 
     def apply_retention(self, measurement: str) -> None:
         policies.retain(self, measurement)

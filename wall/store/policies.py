@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 SCHEMA_MEASUREMENT = "store_schema"
+# One point per measurement `migrate` moves (tag `measurement`, field `done`), so that an
+# interrupted move is finished by running it again, and refused by the wall until then.
+MOVES_MEASUREMENT = "policy_moves"
 # A raw policy outlasts its measurement's days by this much: InfluxDB keeps every point younger
 # than the duration, so the raw points a retention pass promises (`raw_from_ms`, the hour `days`
 # ago) are all there until the next pass, if one runs within a day.
@@ -157,9 +160,13 @@ def migrate(
     for policy in sorted(p for p in missing if p.startswith("rollup_")):
         if not dry_run:  # before the pass below writes rollups
             _create_policy(store, policy, missing[policy])
+    durations = store.plan.durations
+    if not dry_run:
+        for measurement in moving:
+            store.write_marker(MOVES_MEASUREMENT, {"done": False}, {"measurement": measurement})
     rollups = {m: p for m, p in moving.items() if p.startswith("rollup_")}
     for measurement, policy in sorted(rollups.items()):
-        _copy(store, measurement, policy, now - missing[policy], now, dry_run, report)
+        _copy(store, measurement, policy, now - durations[policy], now, dry_run, report)
     raws = {m: p for m, p in moving.items() if p not in rollups.values()}
     if raws and not dry_run:  # the raw points still read from the default policy meanwhile
         keep(store, {m: raw_days[m] for m in raws}, rollup_days, now, parts)
@@ -167,12 +174,14 @@ def migrate(
     elif raws:
         report(f"would roll up the hours leaving the raw retention of {', '.join(sorted(raws))}")
     for measurement, policy in sorted(raws.items()):
-        if not dry_run:
+        if not dry_run and policy in missing:
             _create_policy(store, policy, missing[policy])
-        _copy(store, measurement, policy, now - missing[policy], now, dry_run, report)
+        _copy(store, measurement, policy, now - durations[policy], now, dry_run, report)
     if dry_run:
         report("Nothing was changed (dry run).")
         return
+    for measurement in moving:
+        store.write_marker(MOVES_MEASUREMENT, {"done": True}, {"measurement": measurement})
     prepare(store)  # the policies nothing moved into, and the version
     report(f"InfluxDB database {store.database} is now a store of version {SCHEMA_VERSION}")
 
@@ -208,12 +217,17 @@ def schema_version(store: InfluxStore) -> int | None:
 
 def _points_to_move(store: InfluxStore, missing: Mapping[str, timedelta]) -> dict[str, str]:
     """{measurement: policy} of the planned measurements whose policy is missing and that have
-    points in the default policy."""
+    points in the default policy, and of those whose move `migrate` began and did not finish."""
     default = store.default_policy()
+    moves = store.query_statement(f"SELECT last(done) FROM {MOVES_MEASUREMENT} GROUP BY *")
+    unfinished = {s["tags"]["measurement"] for s in moves if not s["values"][0][1]}
     moving = {}
     for measurement, policy in store.plan.homes.items():
-        if policy in missing and store.query_statement(
-            f"SELECT * FROM {quote_identifier(default)}.{quote_identifier(measurement)} LIMIT 1"
+        if measurement in unfinished or (
+            policy in missing
+            and store.query_statement(
+                f"SELECT * FROM {quote_identifier(default)}.{quote_identifier(measurement)} LIMIT 1"
+            )
         ):
             moving[measurement] = policy
     return moving
