@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.report import write_section
 from bench.seed_city import REPORT_SPAN, read_manifest
+from wall.domain import ROLLUP_PARTS_OF
 from wall.settings import Settings
 from wall.store.base import ROLLUP_SPANS, rollup_measurement
 from wall.store.retention import keep
@@ -74,7 +75,9 @@ def main() -> None:
         before = measurement_bytes(path)
         started = time.perf_counter()
         with SQLiteStore(path) as store:
-            removed = keep(store, opts.raw_days or raw_days, settings.rollup_days, now)
+            removed = keep(
+                store, opts.raw_days or raw_days, settings.rollup_days, now, ROLLUP_PARTS_OF
+            )
         seconds = time.perf_counter() - started
         after = measurement_bytes(path)
     rows, year = [], 0.0
@@ -127,8 +130,9 @@ def main() -> None:
         "",
         f"Projected year with the defaults: {year / 2**30:.1f} GiB, from the raw bytes per day",
         "of the seed for the days kept raw, the rollup bytes per day the pass wrote for the days",
-        "each span is kept (hourly 1,830, 5-minute 92: the rest of the year for one, three",
-        "months for the other), and the measurements kept whole growing as in the seed (the",
+        f"each span is kept (hourly {settings.retention_hourly_rollup_days:,g}, 5-minute "
+        f"{settings.retention_5m_rollup_days:,g}; at most the rest of the year), and the",
+        "measurements kept whole growing as in the seed (the",
         "reports, whose seed is 30 days whatever `--days`, as 12 such months). The shared",
         "tables (series, fields, events) do not grow with time.",
     ]

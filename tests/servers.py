@@ -93,9 +93,11 @@ class Influxd(ServerProcess):
         auth: bool = False,
         max_body_size: int | None = None,
         max_values_per_tag: int | None = None,
+        retention_check: str | None = None,
     ):
         """`max_body_size` (bytes of a request as sent: gzipped) and `max_values_per_tag`:
-        the server's limits, lowered so that a test reaches them (None: InfluxDB's default)."""
+        the server's limits, lowered so that a test reaches them (None: InfluxDB's default).
+        `retention_check`: how often it removes expired shards ("1s"; default 30 minutes)."""
         super().__init__("influxd", folder, free_port())
         self.rpc_port = free_port()
         self.config = folder / "influxdb.conf"
@@ -109,6 +111,8 @@ bind-address = "127.0.0.1:{self.rpc_port}"
   wal-dir = "{folder / "wal"}"
   query-log-enabled = false
 {"" if max_values_per_tag is None else f"  max-values-per-tag = {max_values_per_tag}"}
+[retention]
+  check-interval = "{retention_check or "30m"}"
 [http]
   bind-address = "127.0.0.1:{self.port}"
   log-enabled = false

@@ -67,6 +67,22 @@ def test_wall_maintain_removes_old_raw_points_and_every_screen_still_draws_its_v
         assert "tile--error" not in response.get_data(as_text=True), screen
 
 
+def clients_frame(
+    start: datetime, steps: int, step_ms: int, aps: list[str], cycle: int
+) -> pd.DataFrame:
+    """`steps` points of each access point from `start`, clients counting up modulo `cycle`."""
+    first = int(start.timestamp() * 1000)
+    return pd.DataFrame(
+        {
+            "time": pd.to_datetime(
+                np.tile(np.arange(steps) * step_ms + first, len(aps)), unit="ms", utc=True
+            ),
+            "ap_id": np.repeat(aps, steps),
+            "clients": np.arange(steps * len(aps)) % cycle,
+        }
+    )
+
+
 def test_old_raw_points_go_in_short_steps_while_a_writer_keeps_writing(tmp_path):
     """Three days of a point a minute from 150 access points (648,000 points) leave while a
     feed writes a point every 20 ms: none of its writes fails or waits long."""
@@ -75,21 +91,7 @@ def test_old_raw_points_go_in_short_steps_while_a_writer_keeps_writing(tmp_path)
     minutes = 3 * 24 * 60
     aps = [f"ap-{n:03d}" for n in range(150)]
     with SQLiteStore(tmp_path / "ioc.db") as store:
-        store.write_frame(
-            "wifi_usage",
-            pd.DataFrame(
-                {
-                    "time": pd.to_datetime(
-                        np.tile(np.arange(minutes) * 60_000 + int(start.timestamp() * 1000), 150),
-                        unit="ms",
-                        utc=True,
-                    ),
-                    "ap_id": np.repeat(aps, minutes),
-                    "clients": np.arange(minutes * 150) % 97,
-                }
-            ),
-            ["ap_id"],
-        )
+        store.write_frame("wifi_usage", clients_frame(start, minutes, 60_000, aps, 97), ["ap_id"])
         day = now - timedelta(days=2)
         mean_before = store.aggregate(
             "wifi_usage", "clients", "mean", start, day, timedelta(hours=1), ["ap_id"], None
@@ -129,3 +131,42 @@ def test_old_raw_points_go_in_short_steps_while_a_writer_keeps_writing(tmp_path)
     longest = max(waits)
     print(f"writes during the pass: {len(waits)}, the longest {longest * 1000:.0f} ms")
     assert longest < 1.0, f"a write waited {longest:.2f} s"
+
+
+def test_a_reader_asks_the_marks_once_a_minute_and_its_answers_stay_whole_across_a_pass(
+    tmp_path,
+):
+    """The wall asks several aggregates a tick: the rollup marks are read once, not for each.
+    A pass in another process moves the marks while the reader holds the old ones: the raw
+    points those promise are still there (a pass removes up to the previous pass's mark)."""
+    now = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    start = now - timedelta(days=4)
+    minutes = 4 * 24 * 12
+    path = tmp_path / "ioc.db"
+    with SQLiteStore(path) as maintainer:
+        aps = [f"ap-{n:02d}" for n in range(20)]
+        maintainer.write_frame(
+            "wifi_usage", clients_frame(start, minutes, 300_000, aps, 89), ["ap_id"]
+        )
+        keep(maintainer, {"wifi_usage": 2}, Settings().rollup_days, now)
+
+        def hourly(store):
+            return store.aggregate(
+                "wifi_usage", "clients", "mean", start, now, timedelta(hours=1), ["ap_id"]
+            )
+
+        with SQLiteStore(path) as reader:
+            asked = []
+            latest = reader.latest
+            reader.latest = lambda m, *a, **k: asked.append(m) or latest(m, *a, **k)
+            before = [hourly(reader) for _ in range(5)]
+            assert asked.count("rollup_marks") == 1
+            # An hour later the next pass moves the marks; the reader still holds the old ones.
+            keep(maintainer, {"wifi_usage": 2}, Settings().rollup_days, now + timedelta(hours=1))
+            held = hourly(reader)
+            assert asked.count("rollup_marks") == 1
+        with SQLiteStore(path) as fresh:
+            after = hourly(fresh)
+    assert len(before[0]) == 4 * 24 * 20
+    for answer in (*before, held, after):
+        assert answer["value"].tolist() == pytest.approx(before[0]["value"].tolist())

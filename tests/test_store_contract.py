@@ -6,6 +6,7 @@ import random
 import threading
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -994,6 +995,7 @@ HISTORY_READS = [  # (field, fn, every, by, combine): as the screens ask them, a
     ("clients", "sum", timedelta(hours=2), ["ward"], None),
     ("up", "count", timedelta(minutes=10), ["ap_id"], "sum"),
     ("load", "mean", timedelta(days=1), [], None),
+    ("up", "last", timedelta(minutes=10), ["ap_id"], None),  # rolled up: a boolean's last
 ]
 
 
@@ -1028,3 +1030,47 @@ def test_rollups_answer_the_aggregates_the_raw_points_gave_once_retention_remove
     # A second pass finds nothing more to do and changes no answer.
     keep(store, {"wifi_usage": 1}, Settings().rollup_days, now=end + timedelta(days=2))
     assert [len(a) for a in answers()] == [len(a) for a in before]
+
+
+def test_last_is_the_newest_value_of_each_window_whatever_its_type(store: Store) -> None:
+    """`last` (a rollup part of booleans and text, wall.store.retention): written out of order,
+    read as the value of the window's newest point; it does not combine groups."""
+    statuses = ["ok", "slow", "down", "ok", "down"]
+    points = [
+        Point(
+            "camera_status",
+            {"camera_id": camera},
+            {"status": statuses[(n + i) % 5], "online": (n + i) % 2 == 0, "fps": float(n)},
+            T0 + timedelta(minutes=n * 2),
+        )
+        for i, camera in enumerate(("cam-1", "cam-2"))
+        for n in range(10)
+    ]
+    store.write(reversed(points))
+    read = store.aggregate(
+        "camera_status",
+        ["status", "online", "fps"],
+        "last",
+        T0,
+        T0 + timedelta(minutes=20),
+        timedelta(minutes=5),
+        ["camera_id"],
+    )
+    newest = {}
+    for p in points:  # the last point of each camera and window wins
+        window = T0 + timedelta(minutes=5) * ((p.time - T0) // timedelta(minutes=5))
+        newest[(window, p.tags["camera_id"])] = p.fields
+    assert len(read) == len(newest) == 8
+    for row in read.itertuples():
+        fields = newest[(row.time.to_pydatetime(), row.camera_id)]
+        assert (row.status, row.online, row.fps) == (
+            fields["status"],
+            fields["online"],
+            fields["fps"],
+        )
+        assert type(row.online) in (bool, np.bool_)
+    with pytest.raises(StoreError, match="cannot be combined by `last`"):
+        store.aggregate(
+            "camera_status", "fps", "mean", T0, T0 + timedelta(hours=1), timedelta(hours=1),
+            ["camera_id"], combine="last",
+        )  # fmt: skip

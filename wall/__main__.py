@@ -82,6 +82,7 @@ def maintain(args: argparse.Namespace, settings: Settings) -> int:
     """Retention and rollups (wall.store.retention): a pass now and every
     `retention_pass_minutes` until SIGTERM/SIGINT; with --once, one pass (exit 1 if the store
     does not answer)."""
+    from wall.domain import ROLLUP_PARTS_OF
     from wall.store.retention import keep
 
     log = logging.getLogger("wall.maintain")
@@ -99,7 +100,9 @@ def maintain(args: argparse.Namespace, settings: Settings) -> int:
         while True:
             try:
                 store.check()
-                removed = keep(store, raw_days, settings.rollup_days, datetime.now(UTC))
+                removed = keep(
+                    store, raw_days, settings.rollup_days, datetime.now(UTC), ROLLUP_PARTS_OF
+                )
                 log.info(
                     "retention pass done: raw points removed %s",
                     ", ".join(f"{m} {n}" for m, n in removed.items()) or "none",
@@ -207,8 +210,11 @@ def restore(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def migrate(args: argparse.Namespace, settings: Settings) -> int:
-    """Rewrite an embedded store of an earlier layout into the one this wall reads, then (on
-    either store) the field reports of the first shape into the bounded one."""
+    """Rewrite an embedded store of an earlier layout into the one this wall reads (InfluxDB:
+    move points into their retention policies), then (on either store) the field reports of
+    the first shape into the bounded one."""
+    from wall.domain import ROLLUP_PARTS_OF
+    from wall.store.policies import migrate as migrate_policies
     from wall.store.reports import migrate_reports
     from wall.store.sqlite import SCHEMA_VERSION, StoreInUse, store_version
     from wall.store.sqlite import migrate as migrate_store
@@ -229,6 +235,15 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
                 say("field reports: looked at once the store's layout is rewritten")
                 return 0
         with open_store(settings) as store:
+            if path is None:  # InfluxDB: points into their retention policies
+                migrate_policies(
+                    store,
+                    dict(settings.retention_raw_days),
+                    settings.rollup_days,
+                    ROLLUP_PARTS_OF,
+                    dry_run=args.dry_run,
+                    report=say,
+                )
             migrate_reports(store, dry_run=args.dry_run, report=say)
     except StoreError as exc:  # in use or unreachable (exit 1), or cannot be migrated (exit 2)
         print(f"wall migrate: {exc}", file=sys.stderr)
@@ -291,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     ).add_argument("source", type=Path, help="a file written by `wall backup`")
     sub.add_parser(
         "migrate",
-        help="rewrite an embedded store of an earlier layout (stop wall, feeds and alerts first)",
+        help="rewrite a store of an earlier layout (stop wall, feeds and alerts first)",
     ).add_argument("--dry-run", action="store_true", help="say what it would do, change nothing")
     commands = {
         "check": check,

@@ -19,6 +19,9 @@ class Measurement:
     entity: str  # the tag (a field for reports) that identifies one thing (one camera, one AP …)
     tags: tuple[str, ...]  # grouping keys, all bounded sets
     fields: tuple[str, ...]
+    # Of the fields whose rollups (wall.store.retention) keep other parts than those of their
+    # type (numbers: sum, count, min, max; booleans: count, last; text: last), those parts.
+    rollups: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 CAMERA_STATUS = Measurement(
@@ -26,12 +29,15 @@ CAMERA_STATUS = Measurement(
     entity="camera_id",
     tags=("camera_id", "ward"),
     fields=("online", "fps", "bitrate_kbps", "name", "lat", "lon"),
+    rollups=(("lat", ("last",)), ("lon", ("last",))),  # its place: the last one says it
 )
 WIFI_USAGE = Measurement(
     "wifi_usage",
     entity="ap_id",
     tags=("ap_id", "ward", "site"),
     fields=("up", "clients", "rx_bytes", "tx_bytes", "capacity"),
+    # Byte counters: the traffic of a span is the difference of two lasts.
+    rollups=(("rx_bytes", ("last",)), ("tx_bytes", ("last",)), ("capacity", ("last",))),
 )
 FIELD_REPORT = Measurement(
     "field_report",
@@ -75,6 +81,7 @@ def report_slot(report_id: str) -> str:
 
 
 MEASUREMENTS = (CAMERA_STATUS, WIFI_USAGE, FIELD_REPORT, KPI, FEED_HEALTH)
+ROLLUP_PARTS_OF = {m.name: dict(m.rollups) for m in MEASUREMENTS if m.rollups}
 
 REPORT_STATUSES = ("new", "assigned", "in_progress", "resolved", "closed", "rejected")
 OPEN_REPORT_STATUSES = ("new", "assigned", "in_progress")

@@ -38,6 +38,8 @@ def open_store(settings: StoreSettings) -> Store:
         token=settings.influx_token,
         timeout_seconds=settings.influx_timeout_seconds,
         retries=settings.influx_retries,
+        raw_days=dict(settings.retention_raw_days),
+        rollup_days=settings.rollup_days,
     )
 
 

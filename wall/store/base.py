@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 FieldValue = bool | int | float | str
-Aggregate = Literal["mean", "max", "min", "sum", "count"]
-AGGREGATES: tuple[str, ...] = ("mean", "max", "min", "sum", "count")
+Aggregate = Literal["mean", "max", "min", "sum", "count", "last"]
+AGGREGATES: tuple[str, ...] = ("mean", "max", "min", "sum", "count", "last")
 TagFilter = Mapping[str, str | Collection[str]]
 # {field: values}: entities whose newest point has one of the values in that field.
 FieldFilter = Mapping[str, Collection[FieldValue]]
@@ -568,12 +569,21 @@ class Store(ABC):
 
     def raw_kept_from(self, measurement: str) -> int | None:
         """Epoch ms from which the measurement's raw points are all kept (None: all of them),
-        as the last retention pass recorded it."""
-        marks = self.latest(ROLLUP_MARKS, "measurement")
-        if marks.empty or "raw_from_ms" not in marks.columns:
-            return None
-        mine = marks[marks["measurement"] == measurement]["raw_from_ms"].dropna()
-        return int(mine.iloc[0]) if len(mine) else None
+        as the last retention pass recorded it: read once per ROLLUP_MARKS_SECONDS, not at
+        each aggregate (a tick asks several; the marks change once a pass)."""
+        read_at, marks = getattr(self, "_rollup_marks", (None, {}))
+        if read_at is None or time.monotonic() - read_at > ROLLUP_MARKS_SECONDS:
+            frame = self.latest(ROLLUP_MARKS, "measurement")
+            marks = {}
+            if not frame.empty and "raw_from_ms" in frame.columns:
+                rows = frame[["measurement", "raw_from_ms"]].dropna()
+                marks = {m: int(ms) for m, ms in rows.itertuples(index=False)}
+            self._rollup_marks = (time.monotonic(), marks)
+        return marks.get(measurement)
+
+    def forget_rollup_marks(self) -> None:
+        """The marks change (a retention pass in this process): read them again."""
+        self._rollup_marks = (None, {})
 
     def _aggregate_rollups(
         self,
@@ -633,6 +643,11 @@ class Store(ABC):
     def shape(self, measurement: str) -> tuple[list[str], dict[str, str]]:
         """The measurement's tag names, and its fields' types (boolean, integer, float,
         string), as stored."""
+
+    def apply_retention(self, measurement: str) -> None:  # noqa: B027 - InfluxDB overrides it
+        """Backends that remove points by their own retention (InfluxDB's policies) give the
+        measurement's the duration of the settings here: called by the retention pass once the
+        rollups of what a shorter one removes are written."""
 
     def remove_points_before(self, measurement: str, before: datetime) -> int:
         """Remove the measurement's points older than `before` in short steps; returns how many.
@@ -708,13 +723,23 @@ class Store(ABC):
         self.close()
 
 
-# Rollups (wall.store.retention): per series, per window of each span, of each numeric field
-# its sum, count, min and max, stored as the points of `<measurement>_5m` and `_1h`.
+# Rollups (wall.store.retention): per series, per window of each span, of each field the parts
+# that fit it (ROLLUP_PARTS by its type, or as the town's schema says: wall.domain), stored as
+# the points of `<measurement>_5m` and `_1h`.
 ROLLUP_SPANS = (timedelta(hours=1), timedelta(minutes=5))  # the coarsest that fits first
-ROLLUP_PARTS = ("sum", "count", "min", "max")
+ROLLUP_PARTS = {
+    "integer": ("sum", "count", "min", "max"),  # the mean is sum / count
+    "float": ("sum", "count", "min", "max"),
+    "boolean": ("count", "last"),
+    "string": ("last",),
+}
 # One point per measurement rolled up: `rolled_until_ms` (rollups complete before it) and
 # `raw_from_ms` (raw points all kept from then on).
 ROLLUP_MARKS = "rollup_marks"
+# How long a process reads with the marks it read: a pass removes raw points only up to the
+# previous pass's mark (an hour before), so a mark this old still finds every raw point it
+# promises.
+ROLLUP_MARKS_SECONDS = 60.0
 
 
 def rollup_measurement(measurement: str, span: timedelta) -> str:
@@ -732,6 +757,8 @@ def check_aggregate(fn: str, every: timedelta, combine: str | None = None) -> in
     for name in (fn, combine) if combine is not None else (fn,):
         if name not in AGGREGATES:
             raise StoreError(f"aggregate {name!r} is not one of {', '.join(AGGREGATES)}")
+    if combine == "last":
+        raise StoreError("the values of several groups cannot be combined by `last`")
     every_ms = int(every.total_seconds() * 1000)
     if every_ms <= 0:
         raise StoreError(f"window {every} must be at least a millisecond")

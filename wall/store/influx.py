@@ -21,6 +21,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from wall.settings_core import SettingsError
+from wall.store import policies
 from wall.store.base import (
     ALL_TIME,
     Aggregate,
@@ -108,7 +109,12 @@ class InfluxStore(Store):
         timeout_seconds: float = 10.0,
         retries: int = 4,
         backoff_seconds: float = 0.25,
+        raw_days: Mapping[str, float] | None = None,
+        rollup_days: Mapping[timedelta, float] | None = None,
     ):
+        """`raw_days`, `rollup_days`: the retention settings, which put measurements in
+        retention policies of their own (wall.store.policies); none: every point in the
+        database's default policy."""
         parts = urlsplit(url)
         scheme = "https" if parts.scheme == "influxdbs" else "http"
         self.base_url = f"{scheme}://{parts.hostname}:{parts.port or 8086}"
@@ -118,6 +124,8 @@ class InfluxStore(Store):
         self.retries = retries
         self.backoff_seconds = backoff_seconds
         self.lines_per_request = MAX_LINES_PER_REQUEST  # lowered by a 413 (max-body-size)
+        self.plan = policies.Plan.of(raw_days or {}, rollup_days or {})
+        self._policies: tuple[dict[str, timedelta], str] | None = None  # read once, then kept
         # (measurement, entity) found to be a field: a key written as a field stays one
         self._field_entities: set[tuple[str, str]] = set()
         self.session = requests.Session()
@@ -192,17 +200,26 @@ class InfluxStore(Store):
             raise StoreError(f"InfluxDB cut the result short (max-row-limit?) for: {q}")
         return result.get("series", [])
 
-    def _post_lines(self, lines: Sequence[str], precision: str) -> None:
-        """One /write request; raises RequestRefused when the server refused some of the lines
-        for what they are, StoreUnavailable (RequestTooLarge) or SettingsError otherwise."""
+    def _post_lines(self, lines: Sequence[str], precision: str, policy: str | None = None) -> None:
+        """One /write request (into `policy`, or the default one); raises RequestRefused when
+        the server refused some of the lines for what they are, StoreUnavailable
+        (RequestTooLarge) or SettingsError otherwise."""
         body = gzip.compress("\n".join(lines).encode("utf-8"), compresslevel=1)
-        response = self._request(
-            "POST",
-            "/write",
-            params={"db": self.database, "precision": precision},
-            data=body,
-            headers={"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"},
-        )
+        params = {"db": self.database, "precision": precision}
+        if policy is not None:
+            params["rp"] = policy
+        try:
+            response = self._request(
+                "POST",
+                "/write",
+                params=params,
+                data=body,
+                headers={"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"},
+            )
+        except StoreUnavailable as exc:  # 500 "retention policy not found": a recreated database
+            if policy is not None and "retention policy not found" in str(exc):
+                self._recreate_policies(exc)
+            raise
         status = response.status_code
         if status < 300:
             return
@@ -221,7 +238,9 @@ class InfluxStore(Store):
             f"({status}): {text}"
         )
 
-    def _write_lines(self, lines: Sequence[str], precision: str) -> list[tuple[int, str]]:
+    def _write_lines(
+        self, lines: Sequence[str], precision: str, policy: str | None = None
+    ) -> list[tuple[int, str]]:
         """Write lines in requests of at most `lines_per_request`; returns (index, reason) of
         the lines the server refused for what they are (every other line is stored). A request
         too large for the server is halved until it passes (down to one line)."""
@@ -230,7 +249,7 @@ class InfluxStore(Store):
         while start < len(lines):
             chunk = lines[start : start + size]
             try:
-                self._post_lines(chunk, precision)
+                self._post_lines(chunk, precision, policy)
             except RequestTooLarge:
                 if len(chunk) == 1:
                     raise
@@ -238,7 +257,7 @@ class InfluxStore(Store):
                 self._send_fewer_lines(max(size, MIN_LINES_PER_REQUEST))
                 continue
             except RequestRefused as refusal:
-                send = partial(self._post_lines, precision=precision)
+                send = partial(self._post_lines, precision=precision, policy=policy)
                 refused += [(start + i, why) for i, why in refused_items(chunk, refusal, send)]
             start += len(chunk)
             size = self.lines_per_request
@@ -257,6 +276,8 @@ class InfluxStore(Store):
     # -- Store ---------------------------------------------------------------------------
 
     def check(self) -> None:
+        """Also: a store of another layout version is refused with SettingsError (one line,
+        exit 2), the retention policies the settings ask for are created (wall.store.policies)."""
         try:
             self._query(f"CREATE DATABASE {quote_identifier(self.database)}", method="POST")
         except StoreUnavailable:
@@ -264,22 +285,108 @@ class InfluxStore(Store):
         except StoreError as exc:
             # 2.x/3.x map databases to buckets themselves; a non-admin 1.x user may not create.
             log.info("InfluxDB did not create database %s: %s", self.database, exc)
+        self.forget_policies()
+        policies.prepare(self)
+
+    # -- retention policies (wall.store.policies) ------------------------------------------
+
+    def policies(self) -> dict[str, timedelta]:
+        """The database's retention policies and their durations (0: infinite)."""
+        return self._read_policies()[0]
+
+    def default_policy(self) -> str:
+        return self._read_policies()[1]
+
+    def _read_policies(self) -> tuple[dict[str, timedelta], str]:
+        if self._policies is None:
+            try:
+                series = self._query(
+                    f"SHOW RETENTION POLICIES ON {quote_identifier(self.database)}"
+                )
+            except StoreUnavailable:
+                raise
+            except StoreError as exc:  # database not found: as a write's 404, about the store
+                raise StoreUnavailable(f"InfluxDB at {self.base_url}: {exc}") from exc
+            rows = [dict(zip(s["columns"], v, strict=True)) for s in series for v in s["values"]]
+            durations = {r["name"]: policies.parse_duration(r["duration"]) for r in rows}
+            default = next((r["name"] for r in rows if r["default"]), "autogen")
+            self._policies = durations, default
+        return self._policies
+
+    def forget_policies(self) -> None:
+        self._policies = None
+
+    def _recreate_policies(self, problem: StoreUnavailable) -> None:
+        """A policy gone (the database dropped and created again): made again, so the write's
+        next try (the feeds retry it) finds it; the write itself still fails, nothing dropped."""
+        self.forget_policies()
+        try:
+            policies.prepare(self)
+        except (StoreError, SettingsError) as exc:
+            log.warning("InfluxDB database %s lost a policy (%s): %s", self.database, problem, exc)
+
+    def _home(self, measurement: str) -> str | None:
+        """The measurement's retention policy, None for the default one."""
+        home = self.plan.homes.get(measurement, policies.raw_policy(measurement))
+        return home if home in self.policies() else None
+
+    def _from(self, measurement: str) -> str:
+        """The measurement as InfluxQL names it, in its retention policy."""
+        home = self._home(measurement)
+        name = quote_identifier(measurement)
+        return name if home is None else f"{quote_identifier(home)}.{name}"
+
+    def query_statement(self, statement: str) -> list[dict]:
+        """InfluxQL of wall.store.policies (POST: it may change the database)."""
+        return self._query(statement, method="POST")
+
+    def write_marker(
+        self, measurement: str, fields: Mapping[str, Any], tags: Mapping[str, str] | None = None
+    ) -> None:
+        """One point at time 0 in the default policy (the store's version, its moves)."""
+        point = Point(measurement, tags or {}, fields, from_ms(0))
+        self._write_lines([encode_point(point)], "ms")
+
+    def apply_retention(self, measurement: str) -> None:
+        policies.retain(self, measurement)
+
+    def remove_points_before(self, measurement: str, before: datetime) -> int:
+        """The measurement's policy removes its points; those a store of version 1 left in the
+        default policy are deleted here once older than `before` (DELETE reaches every
+        policy: the points it finds there are past their retention)."""
+        if self._home(measurement) is None:
+            return 0
+        old = f"WHERE time < {to_ms(before) * 1_000_000}"
+        default = quote_identifier(self.default_policy())
+        series = self._query(
+            f"SELECT count(*) FROM {default}.{quote_identifier(measurement)} {old}"
+        )
+        left = max(series[0]["values"][0][1:], default=0) if series else 0
+        if left:
+            self._query(f"DELETE FROM {quote_identifier(measurement)} {old}", method="POST")
+        return left
 
     def write(self, points: Iterable[Point]) -> int:
         points = list(points)
-        refused = self._write_lines([encode_point(p) for p in points], precision="ms")
+        indexes: dict[str | None, list[int]] = {}
+        for i, point in enumerate(points):
+            indexes.setdefault(self._home(point.measurement), []).append(i)
+        refused = []
+        for policy, mine in indexes.items():
+            lines = [encode_point(points[i]) for i in mine]
+            refused += [(mine[i], why) for i, why in self._write_lines(lines, "ms", policy)]
         if refused:
             raise PointsRefused(
-                [(points[i], why) for i, why in refused], len(points) - len(refused)
+                [(points[i], why) for i, why in sorted(refused)], len(points) - len(refused)
             )
         return len(points)
 
     def write_frame(self, measurement: str, frame: pd.DataFrame, tags: Sequence[str]) -> int:
         columns = frame_columns(measurement, frame, tags)
-        refused = 0
+        refused, policy = 0, self._home(measurement)
         for start in range(0, len(columns), MAX_LINES_PER_REQUEST):
             lines = encode_frame(columns.rows(start, start + MAX_LINES_PER_REQUEST))
-            refused_here = self._write_lines(lines, "ms")
+            refused_here = self._write_lines(lines, "ms", policy)
             if refused_here and not refused:
                 first = f"row {start + refused_here[0][0]}: {refused_here[0][1]}"
             refused += len(refused_here)
@@ -297,7 +404,7 @@ class InfluxStore(Store):
         self, measurement: str, start: datetime, end: datetime, where: TagFilter | None = None
     ) -> pd.DataFrame:
         series = self._query(
-            f"SELECT * FROM {quote_identifier(measurement)} "
+            f"SELECT * FROM {self._from(measurement)} "
             f"WHERE {_time_range(start, end)}{_tag_clause(where)}"
         )
         return points_frame(_rows(series))
@@ -384,11 +491,11 @@ class InfluxStore(Store):
         )
 
     def _tag_keys(self, measurement: str) -> set[str]:
-        series = self._query(f"SHOW TAG KEYS FROM {quote_identifier(measurement)}")
+        series = self._query(f"SHOW TAG KEYS FROM {self._from(measurement)}")
         return {row[0] for s in series for row in s.get("values") or ()}
 
     def _field_types(self, measurement: str) -> dict[str, str]:
-        series = self._query(f"SHOW FIELD KEYS FROM {quote_identifier(measurement)}")
+        series = self._query(f"SHOW FIELD KEYS FROM {self._from(measurement)}")
         return {row[0]: row[1] for s in series for row in s.get("values") or ()}
 
     def _is_field(self, measurement: str, entity: str) -> bool:
@@ -404,7 +511,7 @@ class InfluxStore(Store):
 
     def _newest_points(self, measurement: str, entity: str, condition: str) -> list[dict]:
         series = self._query(
-            f"SELECT * FROM {quote_identifier(measurement)}"
+            f"SELECT * FROM {self._from(measurement)}"
             f"{f' WHERE {condition}' if condition else ''} "
             f"GROUP BY {quote_identifier(entity)} ORDER BY time DESC LIMIT 1"
         )
@@ -415,7 +522,7 @@ class InfluxStore(Store):
         server's GROUP BY, which visits every series of the shard (the field reports of a city,
         one series each: 0.46 s against 0.09 s for the last 16 minutes on InfluxDB 1.6)."""
         newest: dict[Any, dict] = {}
-        series = self._query(f"SELECT * FROM {quote_identifier(measurement)} WHERE {_since(since)}")
+        series = self._query(f"SELECT * FROM {self._from(measurement)} WHERE {_since(since)}")
         for row in _rows(series):  # oldest first
             key = row.get(entity)
             if key is not None and (key not in newest or row["time"] >= newest[key]["time"]):
@@ -429,7 +536,7 @@ class InfluxStore(Store):
         entities silent in that window: the same answer as one query over the whole range."""
         rows = self._newest_points(measurement, entity, _since(recent))
         listed = self._query(
-            f"SHOW TAG VALUES FROM {quote_identifier(measurement)} "
+            f"SHOW TAG VALUES FROM {self._from(measurement)} "
             f"WITH KEY = {quote_identifier(entity)} "
             f"WHERE time >= {EARLIEST_NS if since is None else to_ms(since) * 1_000_000}"
         )
@@ -457,7 +564,7 @@ class InfluxStore(Store):
         # InfluxQL has no "previous value". The server counts each entity's distinct values,
         # so only the entities that changed in the range are read point by point; the others
         # are their first point. (A city's day: 2,000 cameras × 288 points, a few dozen changed.)
-        source = f"FROM {quote_identifier(measurement)} WHERE {_time_range(start, end)}"
+        source = f"FROM {self._from(measurement)} WHERE {_time_range(start, end)}"
         group = f"GROUP BY {quote_identifier(entity)}"
         column = quote_identifier(field)
         firsts = self._query(f"SELECT first({column}) AS {column} {source} {group}")
@@ -510,7 +617,7 @@ class InfluxStore(Store):
             for f, name in zip(fields, names, strict=True)
         )
         windows = (
-            f"SELECT {selected} FROM {quote_identifier(measurement)} "
+            f"SELECT {selected} FROM {self._from(measurement)} "
             f"WHERE {_time_range(start, end)}{_tag_clause(where)}{tagged} "
             f"GROUP BY time({every_ms}ms){group_by} fill(none)"
         )

@@ -106,9 +106,11 @@ class RetentionSettings(Section):
         _retention_days,
         "Days each measurement's raw points are kept (`python -m wall maintain`), as a table "
         "`{measurement = days}` (JSON in the variable), at least 1. Before they go, their 5-minute "
-        "and hourly rollups (sum, count, min, max) are written, and the wall's longer views read "
-        "those. A measurement not listed keeps every point: the field reports (their latest state "
-        "over 90 days), the indicators and the feeds' health are few.",
+        "and hourly rollups (numbers: sum, count, min, max; booleans and text: last) are written, "
+        "and the wall's longer views read those. On InfluxDB: the duration (plus a day) of the "
+        "retention policy `raw_<measurement>`. A measurement not listed keeps every point: the "
+        "field reports (their latest state over 90 days), the indicators and the feeds' health "
+        "are few.",
     )
     retention_hourly_rollup_days: float = setting(
         1830.0,
@@ -116,10 +118,10 @@ class RetentionSettings(Section):
         "Days the hourly rollups (`<measurement>_1h`) are kept: five years.",
     )
     retention_5m_rollup_days: float = setting(
-        92.0,
+        31.0,
         positive_number,
-        "Days the 5-minute rollups (`<measurement>_5m`) are kept: three months. Of telemetry "
-        "sent every 5 minutes they take 1.6 times the raw points' room (docs/benchmarks.md).",
+        "Days the 5-minute rollups (`<measurement>_5m`) are kept: a month. Of telemetry sent "
+        "every 5 minutes they take more room than the raw points (docs/benchmarks.md).",
     )
     retention_pass_minutes: float = setting(
         60.0,

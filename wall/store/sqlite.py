@@ -756,7 +756,8 @@ class SQLiteStore(Store):
         combine: Aggregate | None = None,
     ) -> pd.DataFrame:
         """Aggregated in numpy from the fields' typed columns, as SQLite's avg, sum, max, min and
-        count would: integers stay integers, true and false count as 1 and 0."""
+        count would: integers stay integers, true and false count as 1 and 0 (`last` of a
+        boolean stays one)."""
         every_ms = check_aggregate(fn, every, combine)
         check_name("measurement", measurement)
         fields, names = aggregated_fields(field)
@@ -786,6 +787,11 @@ class SQLiteStore(Store):
                     group_of[s] = groups.setdefault(key, len(groups)) if None not in key else -1
             return np.array([group_of[s] for s in distinct.tolist()], dtype=np.int64)[at]
 
+        if fn == "last":  # in time order: each key's newest value is its last one (_reduce)
+            for name, (type_, (series, t, values)) in found.items():
+                order = np.argsort(t, kind="stable")
+                values = values[order].astype(bool) if type_ == "boolean" else values[order]
+                found[name] = (type_, [series[order], t[order], values])
         # Windows aligned to the epoch as SQL's ts - ts % every (truncated toward zero).
         windows = {name: t - np.fmod(t, every_ms) for name, (_, (_, t, _)) in found.items()}
         first = min((int(w.min()) for w in windows.values()), default=0)
@@ -797,8 +803,11 @@ class SQLiteStore(Store):
                 counted.append((np.empty(0, np.int64), np.empty(0, np.int64)))
                 continue
             type_, (series, _, values) = found[name]
-            if type_ == "string" and fn != "count":
-                raise StoreError(f"field {name} holds text: it can be counted, not aggregated")
+            if type_ == "string" and fn not in ("count", "last"):
+                raise StoreError(
+                    f"field {name} holds text: it can be counted or its last value taken, "
+                    "not aggregated"
+                )
             groups_of_points = grouped(series)
             keys = groups_of_points * window_count + (windows[name] - first) // every_ms
             in_group = groups_of_points >= 0
@@ -1416,6 +1425,8 @@ def _reduce(fn: str, keys: np.ndarray, values: np.ndarray | None) -> tuple[np.nd
     if fn == "count" or not len(keys):
         return keys[starts], sizes
     values = values[order]
+    if fn == "last":  # the values came in time order, which the stable sort kept per key
+        return keys[starts], values[np.r_[starts[1:], len(keys)] - 1]
     if fn == "mean":
         return keys[starts], np.add.reduceat(values.astype(np.float64), starts) / sizes
     reduce = {"sum": np.add, "max": np.maximum, "min": np.minimum}[fn]
@@ -1443,6 +1454,8 @@ def _column(has: np.ndarray, values: np.ndarray) -> np.ndarray | list:
         return values
     if not has.any():
         return [None] * len(has)
+    if values.dtype == object or values.dtype == bool:  # text, or `last` of a boolean
+        return np.where(has, values.astype(object), None)
     return np.where(has, values.astype(np.float64), np.nan)
 
 
