@@ -714,6 +714,12 @@ class Settings:
         _positive_number,
         "How often `python -m wall alerts` evaluates the rules, in seconds.",
     )
+    heartbeat_dir: str = _setting(
+        str(PROJECT_DIR / "data" / "heartbeat"),
+        _text,
+        "Folder where `python -m wall alerts` and `maintain` note each pass they complete, "
+        "for `python -m wall health alerts|maintain` (the container's health check).",
+    )
     alert_escalate_minutes: float = _setting(
         15.0,
         _positive_number,
