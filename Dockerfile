@@ -19,8 +19,17 @@ COPY callbacks/ callbacks/
 COPY feeds/ feeds/
 COPY assets/ assets/
 
-RUN useradd --system --uid 10001 --home-dir /app ioc \
-    && mkdir -p /app/data && chown ioc /app/data
+# Every folder a service writes exists here, owned by the services' user: a volume mounted on
+# one (docker-compose.yml) starts as a copy of it, owner included; a mount point the image
+# lacked would be created by the engine as root, and the service would refuse to start.
+#   /app/data            the embedded store and session key file (when used: not in compose)
+#   /app/data/spool      MQTT workers' spool (IOC_INGEST_SPOOL_DIR), a folder per client id
+#   /app/data/poll       poll worker's Open311 state (IOC_POLL_STATE_DIR)
+#   /app/data/heartbeat  alert and retention services' heartbeats (IOC_HEARTBEAT_DIR)
+#   /tmp                 the wall's cache folder when no IOC_CACHE_URL, gunicorn's worker files
+RUN useradd --system --uid 10001 --user-group --home-dir /app ioc \
+    && mkdir -p /app/data/spool /app/data/poll /app/data/heartbeat \
+    && chown -R ioc:ioc /app/data
 USER ioc
 VOLUME ["/app/data"]
 EXPOSE 8050

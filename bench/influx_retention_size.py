@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.report import write_section
 from bench.seed_city import DATABASE, REPORT_SPAN, folder_bytes, read_manifest
 from tests.servers import Influxd
-from wall.settings import PROJECT_DIR, Settings
+from wall.settings import Settings
+from wall.settings_core import PROJECT_DIR
 from wall.store import open_store
 from wall.store.base import to_ms
 from wall.store.policies import COPY_WINDOW, parse_duration

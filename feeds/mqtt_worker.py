@@ -26,10 +26,16 @@ from feeds.subscription import subscriptions
 from wall.settings import Settings
 from wall.settings_core import SettingsError
 from wall.store import Store, StoreUnavailable, open_store
+from wall.writable import require_writable
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_FLUSH_SECONDS = 20.0
+
+
+def feed_name(settings: Settings) -> str:
+    """The feed of this worker's feed_health points."""
+    return f"mqtt:{settings.mqtt_client_id}"
 
 
 class MqttWorker:
@@ -38,8 +44,9 @@ class MqttWorker:
             raise SettingsError("IOC_MQTT_URL", "is not set; the MQTT worker needs a broker")
         self.settings = settings
         self.store = store
-        self.feed = f"mqtt:{settings.mqtt_client_id}"
+        self.feed = feed_name(settings)
         spool_dir = Path(settings.ingest_spool_dir) / settings.mqtt_client_id
+        require_writable(spool_dir, "IOC_INGEST_SPOOL_DIR", "keep the spool")
         try:
             self.ingestor = Ingestor(
                 store,

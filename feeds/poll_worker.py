@@ -39,6 +39,7 @@ from wall.domain import FEED_HEALTH
 from wall.settings import Settings
 from wall.settings_core import SettingsError
 from wall.store import Point, PointsRefused, Store, StoreError, open_store
+from wall.writable import require_writable
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +93,11 @@ class PollWorker:
         backoff_max: float = 600.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         known: KnownValues | None = None,
+        health_every: float = 10.0,
     ):
         """`known`: the values of bounded tags the town knows (default: those of the settings'
-        inventory)."""
+        inventory). `health_every`: seconds between two feed_health points of a source that
+        waits for its next poll (a heartbeat: fresh health means a live worker)."""
         names = [s.name for s in sources]
         if duplicate := next((n for n in names if names.count(n) > 1), None):
             raise SettingsError("poll_sources", f"two sources are named {duplicate!r}")
@@ -102,6 +105,7 @@ class PollWorker:
         self.known = known or town_values()
         self.sources = list(sources)
         self.backoff_max = backoff_max
+        self.health_every = health_every
         self.clock = clock
         self.health = {s.name: SourceHealth() for s in sources}
         self.started = time.monotonic()
@@ -211,10 +215,21 @@ class PollWorker:
             )
             for source in self.sources
         ]
+        if polls_each is None:
+            threads.append(
+                threading.Thread(
+                    target=self._heartbeat, args=(stop,), name="poll-health", daemon=True
+                )
+            )
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+
+    def _heartbeat(self, stop: threading.Event) -> None:
+        while not stop.wait(self.health_every):
+            for source in self.sources:
+                self._write_health(source)
 
     def _run_source(self, source: Source, stop: threading.Event, polls: int | None) -> None:
         done = 0
@@ -230,13 +245,18 @@ class PollWorker:
                 return
 
 
+def feed_names(settings: Settings) -> list[str]:
+    """The feeds of the sources the settings name, as their feed_health points call them."""
+    return [SOURCE_NAME] * bool(settings.open311_url) + [s["name"] for s in settings.poll_sources]
+
+
 def build_sources(settings: Settings, session: requests.Session | None = None) -> list[Source]:
     """The sources the settings name: the Open311 endpoint (if set) and every poll_sources."""
     session = session or requests.Session()
     session.headers["User-Agent"] = "ioc-wall-poll"
     sources: list[Source] = []
     if settings.open311_url:
-        _check_writable(Path(settings.poll_state_dir))
+        require_writable(Path(settings.poll_state_dir), "IOC_POLL_STATE_DIR", "keep the poll state")
         sources.append(
             Open311Source(
                 Open311Config.from_settings(settings),
@@ -252,18 +272,6 @@ def build_sources(settings: Settings, session: requests.Session | None = None) -
             HttpStatusSource(config, timeout=settings.poll_timeout_seconds, session=session)
         )
     return sources
-
-
-def _check_writable(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".writable"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise SettingsError(
-            "IOC_POLL_STATE_DIR", f"cannot keep the poll state in {str(folder)!r}: {exc.strerror}"
-        ) from None
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -294,6 +302,7 @@ def poll_command(args: argparse.Namespace, settings: Settings) -> int:
             sources,
             backoff_max=settings.poll_backoff_max_seconds,
             known=town_values(settings.inventory),
+            health_every=settings.feed_health_seconds,
         )
         log.info("polling %s", ", ".join(f"{s.name} every {s.interval:g} s" for s in sources))
         if not args.once:

@@ -7,6 +7,7 @@ Redis, two `feeds mqtt` processes splitting one stream).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -33,7 +34,7 @@ from tests.test_mqtt_worker import Publisher, ids, stored, wait_for
 from wall.officers import add_officer
 from wall.settings import Settings, load_settings
 from wall.settings_core import PROJECT_DIR, env_name
-from wall.store import open_store
+from wall.store import open_store, sqlite_path
 from wall.store.sqlite import SQLiteStore
 
 COMPOSE_FILE = PROJECT_DIR / "docker-compose.yml"
@@ -94,17 +95,15 @@ def test_compose_runs_the_project_services_with_restart_policies_and_health_chec
         assert service["image"] == "ioc-wall:latest" and service["build"] == "."
         assert service["restart"] == "unless-stopped", name
         assert "healthcheck" in service, f"{name}: say whether a health check applies"
-    for name in (
-        "mosquitto",
-        "influxdb",
-        "redis",
-        "wall",
-        "mqtt-worker-1",
-        "mqtt-worker-2",
-        "proxy",
-    ):
-        assert services[name]["healthcheck"]["test"], name
-        assert services[name]["restart"] == "unless-stopped", name
+    for name, service in services.items():
+        assert service["healthcheck"]["test"] and "disable" not in service["healthcheck"], name
+        assert service["restart"] == "unless-stopped", name
+        for needed, condition in service.get("depends_on", {}).items():
+            assert condition == {"condition": "service_healthy"}, (name, needed)
+            assert "healthcheck" in services[needed], (name, needed)
+    for name in ("mqtt-worker-1", "mqtt-worker-2", "poll-worker", "alerts", "maintain"):
+        kind, *command = services[name]["healthcheck"]["test"]
+        assert kind == "CMD" and command[:4] == ["python", "-m", "wall", "health"], name
     assert services["simulator"]["profiles"] == ["simulator"]
     assert "--host" in services["wall"]["command"] and "0.0.0.0" in services["wall"]["command"]
     assert int(services["wall"]["command"][services["wall"]["command"].index("--workers") + 1]) > 1
@@ -177,7 +176,8 @@ def test_docker_compose_accepts_the_file_and_refuses_it_without_a_secret(tmp_pat
     for name, service in services.items():  # what the tests below run is what compose runs
         assert service.get("command") == ours[name].get("command"), name
         assert service.get("environment") == ours[name].get("environment"), name
-    assert services["poll-worker"]["healthcheck"] == {"test": ["NONE"]}  # the image's check off
+    for name, service in services.items():  # none turns the image's check off
+        assert service["healthcheck"]["test"] not in (["NONE"], "NONE"), name
     env = read_env_file(ENV_EXAMPLE)
     (tmp_path / ".env").write_text(
         "".join(f"{k}={v}\n" for k, v in env.items() if k != "IOC_MQTT_PASSWORD")
@@ -206,6 +206,65 @@ def image_files(folder: Path) -> Path:
     return app
 
 
+def dockerfile_commands() -> list[str]:
+    """The shell commands of the Dockerfile's RUN lines, one per `&&`."""
+    text = (PROJECT_DIR / "Dockerfile").read_text().replace("\\\n", " ")
+    runs = [line.removeprefix("RUN ") for line in text.splitlines() if line.startswith("RUN ")]
+    return [command.strip() for run in runs for command in run.split("&&")]
+
+
+def image_user() -> str:
+    return [line.split()[1] for line in (PROJECT_DIR / "Dockerfile").read_text().splitlines()
+            if line.startswith("USER ")][-1]  # fmt: skip
+
+
+def image_folders() -> tuple[list[str], list[str]]:
+    """The folders the Dockerfile creates, and those it gives (with all below) to its user."""
+    made, given = [], []
+    for command in dockerfile_commands():
+        words = command.split()
+        if words[:2] == ["mkdir", "-p"]:
+            made += words[2:]
+        if words[:2] == ["chown", "-R"] and words[2].split(":")[0] == image_user():
+            given += words[3:]
+    return made, given
+
+
+def within(path: str, folders: list[str]) -> bool:
+    return any(Path(path).is_relative_to(folder) for folder in folders)
+
+
+def test_dockerfile_creates_every_folder_a_service_writes_owned_by_its_user():
+    """A named volume starts as a copy of the image's folder it is mounted on, owner included;
+    where the image has no such folder the engine creates the mount point as root, and the
+    non-root service cannot write there (the spool and poll state of issue 19)."""
+    made, given = image_folders()
+    for name in PROJECT_SERVICES:
+        service = compose()["services"][name]
+        settings = load_settings(environ={k: str(v) for k, v in service["environment"].items()})
+        store = sqlite_path(settings)
+        written = [
+            settings.ingest_spool_dir,
+            settings.poll_state_dir,
+            settings.heartbeat_dir,
+            Path(settings.secret_key_file).parent,
+            *([store.parent] if store else []),
+        ]
+        for path in (str(path).replace(str(PROJECT_DIR), "/app") for path in written):
+            assert within(path, given), (name, path)  # PROJECT_DIR is /app in the image
+        for volume in service.get("volumes", []):
+            target = volume.split(":")[1]
+            assert target in made and within(target, given), (name, volume)
+    assert image_user() not in ("root", "0") and within("/app/data", given)
+
+
+# The services' commands run as root with no capability at all: as unprivileged as the image's
+# user (a folder another user owns is as closed to it). Another user would not do here: the
+# venv's interpreter on these machines lives under /root, which only root may enter.
+UNPRIVILEGED = ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs"]
+NOBODY = 65534
+
+
 def test_dockerfile_builds_a_slim_non_root_image_with_a_health_check():
     lines = (PROJECT_DIR / "Dockerfile").read_text().splitlines()
     assert [line for line in lines if line.startswith("FROM ")] == ["FROM python:3.11-slim"]
@@ -214,6 +273,56 @@ def test_dockerfile_builds_a_slim_non_root_image_with_a_health_check():
     assert any(line.startswith("HEALTHCHECK ") for line in lines)
     installs = " ".join(line for line in lines if "pip install" in line)
     assert "requirements.txt" in installs and "requirements-dev" not in installs
+
+
+def test_the_image_command_refuses_a_data_folder_not_its_own_then_serves(tmp_path):
+    """`docker run ioc-wall` (the Dockerfile's CMD, every setting at its default: the embedded
+    store and the session key file in /app/data) run unprivileged from the image's files."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: the test gives folders to another user")
+    app = image_files(tmp_path)
+    data = app / "data"
+    for folder in image_folders()[0]:
+        (app / folder.removeprefix("/app/")).mkdir(parents=True, exist_ok=True)
+    home = tmp_path / "home"  # /app, root's in the image
+    home.mkdir()
+    for path in (home, data, *data.rglob("*")):
+        os.chown(path, NOBODY, NOBODY)
+    command = json.loads(next(line.removeprefix("CMD ") for line in
+                              (PROJECT_DIR / "Dockerfile").read_text().splitlines()
+                              if line.startswith("CMD ")))  # fmt: skip
+    port = free_port()
+    command = [sys.executable, *command[1:]]
+    command[command.index("0.0.0.0")] = "127.0.0.1"
+    command[command.index("8050")] = str(port)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    environment |= {"HOME": str(home), "PYTHONPATH": str(app)}
+
+    def run() -> subprocess.Popen:
+        return subprocess.Popen([*UNPRIVILEGED, *command], cwd=app, env=environment,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)  # fmt: skip
+
+    refused = run()
+    assert refused.wait(60) == 2
+    lines = refused.stderr.read().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"wall: bad setting IOC_STORE: cannot keep the store in '{data}': Permission denied"
+    )
+    assert "belongs to user nobody" in lines[0]
+
+    for path in (data, *data.rglob("*")):  # the Dockerfile's chown
+        os.chown(path, os.geteuid(), os.getegid())
+    wall = run()
+    try:
+        wait_for(lambda: _healthy(f"http://127.0.0.1:{port}"), 60, "the image's wall up")
+        assert (data / "ioc.db").is_file()
+        assert (data / "secret_key").stat().st_mode & 0o777 == 0o600
+    finally:
+        os.killpg(wall.pid, signal.SIGTERM)
+        wall.wait(20)
+    errors = wall.stderr.read()
+    assert "Traceback" not in errors and "Permission denied" not in errors, errors
 
 
 class LocalStack:
@@ -232,6 +341,21 @@ class LocalStack:
         self.influx_port = influx_port
         self.services = compose()["services"]
         self.processes: dict[str, subprocess.Popen] = {}
+        # The image's folders (`mkdir -p` of the Dockerfile), and the home of its user: /app,
+        # root's in the image, so not the services' to write.
+        self.data_folders = [Path(self.local(folder)) for folder in image_folders()[0]]
+        for folder in self.data_folders:
+            folder.mkdir(parents=True, exist_ok=True)
+        self.home = self.folder / "home"
+        self.home.mkdir()
+        os.chown(self.home, NOBODY, NOBODY)
+
+    def give_data_folders(self, uid: int) -> None:
+        """What `chown -R ioc:ioc` of the Dockerfile does (or, given to another, what the engine
+        does to a mount point the image lacks)."""
+        for folder in {self.app / "data", *self.data_folders}:
+            for path in (folder, *folder.rglob("*")):
+                os.chown(path, uid, uid)
 
     def local(self, text: str) -> str:
         for container, here in (
@@ -239,7 +363,7 @@ class LocalStack:
             ("mosquitto:1883", f"127.0.0.1:{self.ports['mosquitto']}"),
             ("redis:6379", f"127.0.0.1:{self.ports['redis']}"),
             ("simulator:8311", f"127.0.0.1:{self.ports['open311']}"),
-            ("/app/data", str(self.folder / "app-data")),
+            ("/app/data", str(self.app / "data")),
             ("/mosquitto/", f"{self.folder}/mosquitto/"),
             ("-p 1883", f"-p {self.ports['mosquitto']}"),
             ("0.0.0.0", "127.0.0.1"),
@@ -260,14 +384,20 @@ class LocalStack:
             **os.environ,
             "PATH": f"{os.environ['PATH']}:/usr/sbin",
             "PYTHONPATH": str(self.app),
+            **({"HOME": str(self.home)} if name in PROJECT_SERVICES else {}),
             **{key: self.local(str(value)) for key, value in environment.items()},
         }
 
-    def start(self, name: str, command: list[str] | None = None) -> subprocess.Popen:
+    def start(
+        self, name: str, command: list[str] | None = None, log_name: str | None = None
+    ) -> subprocess.Popen:
+        """The service's command; the project's run unprivileged, as the image's user."""
         command = command or self.command(name)
         if command[0] == "python":
             command = [sys.executable, *command[1:]]
-        log = (self.folder / f"{name}.log").open("ab")
+        if name in PROJECT_SERVICES:
+            command = [*UNPRIVILEGED, *command]
+        log = (self.folder / f"{log_name or name}.log").open("ab")
         process = subprocess.Popen(
             command,
             cwd=self.app,
@@ -283,6 +413,7 @@ class LocalStack:
         return (self.folder / f"{name}.log").read_text(errors="replace")
 
     def healthcheck(self, name: str, **environment: str) -> subprocess.CompletedProcess:
+        """The service's health check, run in its environment (and as its user)."""
         kind, *test = self.services[name]["healthcheck"]["test"]
         args = ["sh", "-c", self.local(test[0])] if kind == "CMD-SHELL" else test
         args = [self.local(arg) for arg in args]
@@ -290,7 +421,11 @@ class LocalStack:
             args = [args[0], "-p", str(self.ports["redis"]), *args[1:]]
         if args[0] == "python":
             args = [sys.executable, *args[1:]]
-            args[-1] = args[-1].replace(":8050/", f":{self.ports['wall']}/")
+            for port in ("8050", "8311"):
+                service = "wall" if port == "8050" else "open311"
+                args[-1] = args[-1].replace(f":{port}/", f":{self.ports[service]}/")
+        if name in PROJECT_SERVICES:
+            args = [*UNPRIVILEGED, *args]
         return subprocess.run(
             args,
             cwd=self.app,
@@ -366,17 +501,59 @@ def test_broker_config_keeps_queued_messages_of_a_disconnected_worker_beyond_100
     assert back.stdout.split() == [str(n) for n in range(2500)], back.stderr
 
 
+# What each service writes in the image's folders, and the setting naming it.
+WRITES = {
+    "mqtt-worker-1": ("IOC_INGEST_SPOOL_DIR", "/app/data/spool/ioc-mqtt-1"),
+    "mqtt-worker-2": ("IOC_INGEST_SPOOL_DIR", "/app/data/spool/ioc-mqtt-2"),
+    "poll-worker": ("IOC_POLL_STATE_DIR", "/app/data/poll"),
+    "alerts": ("IOC_HEARTBEAT_DIR", "/app/data/heartbeat"),
+    "maintain": ("IOC_HEARTBEAT_DIR", "/app/data/heartbeat"),
+}
+
+
 def test_every_compose_command_runs_here_and_does_its_job(stack):
+    """Every project service runs unprivileged, as the image's user: given folders that are not
+    its own (as a volume mounted where the image has no folder is root's), a service that must
+    write there refuses to start, in one line naming the setting, the folder and its owner (exit
+    2); once the folders are its own, as the Dockerfile makes them, every service starts and does
+    its job, and every health check passes."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: the test gives folders to another user")
     if "mosquitto" not in stack.processes:
         stack.start_broker()
     stack.start("redis", [*stack.command("redis"), "--port", str(stack.ports["redis"]),
                           "--bind", "127.0.0.1", "--dir", str(stack.folder)])  # fmt: skip
     wait_for(lambda: stack.healthcheck("redis").returncode == 0, 10, "redis healthy")
+
+    stack.give_data_folders(NOBODY)
+    refused = {name: stack.start(name, log_name=f"{name}-refused") for name in WRITES}
+    for name, (setting, folder) in WRITES.items():
+        assert refused[name].wait(60) == 2, name
+        lines = stack.log(f"{name}-refused").splitlines()
+        prog = stack.services[name]["command"][2]
+        assert len(lines) == 1 and lines[0].startswith(f"{prog}: bad setting {setting}: "), lines
+        assert f"'{stack.local(folder)}'" in lines[0], lines
+        assert "Permission denied" in lines[0] and "belongs to user nobody" in lines[0], lines
+    stack.give_data_folders(os.geteuid())
+
     for name in ("mqtt-worker-1", "mqtt-worker-2", "alerts", "maintain", "wall", "simulator"):
         stack.start(name)
     wait_for(lambda: _port_open(stack.ports["open311"]), 30, "simulator serves Open311")
     stack.start("poll-worker")
     wait_for(lambda: stack.healthcheck("wall").returncode == 0, 30, "wall healthy")
+    for name in PROJECT_SERVICES:
+        wait_for(lambda n=name: stack.healthcheck(n).returncode == 0, 60, f"{name} healthy")
+    # The wall writes nothing: not even gunicorn's control socket in a home not its own.
+    assert "Permission denied" not in stack.log("wall"), stack.log("wall")[-2000:]
+    # An alert service stuck for 4 of its intervals (15 s) turns unhealthy.
+    os.killpg(stack.processes["alerts"].pid, signal.SIGSTOP)
+    try:
+        long_ago = time.time() - 4 * 15
+        os.utime(stack.app / "data" / "heartbeat" / "alerts", (long_ago, long_ago))
+        stale = stack.healthcheck("alerts")
+    finally:
+        os.killpg(stack.processes["alerts"].pid, signal.SIGCONT)
+    assert stale.returncode == 1 and "alerts: last pass completed 6" in stale.stderr, stale.stderr
     assert requests.get(f"http://127.0.0.1:{stack.ports['wall']}/healthz", timeout=5).ok
     environment = stack.environment("wall")
     with open_store(Settings(store=environment["IOC_STORE"])) as store:

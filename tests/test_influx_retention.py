@@ -23,7 +23,8 @@ from tests.servers import Influxd
 from tests.test_callbacks import TICK, WHOLE_READS, update_request
 from tests.test_store_migration import module_of_commit
 from wall.app import create_app
-from wall.settings import PROJECT_DIR, Settings
+from wall.settings import Settings
+from wall.settings_core import PROJECT_DIR
 from wall.store import Point, PointsRefused, open_store
 
 END = datetime(2262, 1, 1, tzinfo=UTC)

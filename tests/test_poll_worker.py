@@ -191,6 +191,32 @@ def test_each_poll_writes_the_sources_health_so_the_wall_sees_a_quiet_feed(
     assert rows[-1]["last_message_age_s"] > 0  # the failed poll: time since the last success
 
 
+def test_a_source_waiting_for_its_next_poll_still_writes_its_health_every_interval(
+    store: Store, tmp_path: Path
+) -> None:
+    """The poll worker's heartbeat (`python -m wall health poll` reads it): fresh feed_health
+    points between two polls an hour apart, each telling how long ago the poll was."""
+    server = Open311Fixture().start()
+    server.requests = [request(61, 1)]
+    stop = threading.Event()
+    worker = PollWorker(store, [open311_source(server, tmp_path, interval=3600)], health_every=0.2)
+    running = threading.Thread(target=worker.run, args=(stop,))
+    try:
+        running.start()
+        time.sleep(1.5)
+    finally:
+        stop.set()
+        running.join(10)
+        server.stop()
+    assert not running.is_alive()
+    now = datetime.now(UTC)
+    health = store.points("feed_health", now - timedelta(minutes=1), now + timedelta(seconds=1))
+    rows = health[health["feed"] == "open311"].to_dict("records")
+    assert len(list(server.request_queries())) == 1  # one poll
+    assert len(rows) >= 4, rows  # its own point, then one every 0.2 s
+    assert rows[-1]["written"] == 1 and rows[-1]["last_message_age_s"] >= 0.6
+
+
 def run_poll(tmp_path: Path, env: dict, *args: str, **kwargs) -> subprocess.Popen:
     environ = {
         **os.environ,

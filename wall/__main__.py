@@ -10,10 +10,11 @@ import logging
 import signal
 import sys
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from wall.cli import parser, run
+from wall.heartbeat import Heartbeat
 from wall.officers import (
     OfficerError,
     add_officer,
@@ -25,7 +26,7 @@ from wall.officers import (
     remove_officer,
 )
 from wall.settings import Settings
-from wall.settings_core import masked_url
+from wall.settings_core import SettingsError, masked_url
 from wall.store import StoreError, StoreUnavailable, open_store, sqlite_path
 
 
@@ -86,6 +87,8 @@ def maintain(args: argparse.Namespace, settings: Settings) -> int:
     from wall.store.retention import keep
 
     log = logging.getLogger("wall.maintain")
+    heartbeat = Heartbeat(settings, "maintain")
+    heartbeat.require_writable()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -107,12 +110,64 @@ def maintain(args: argparse.Namespace, settings: Settings) -> int:
                     "retention pass done: raw points removed %s",
                     ", ".join(f"{m} {n}" for m, n in removed.items()) or "none",
                 )
+                heartbeat.beat()
             except StoreUnavailable as exc:
                 log.warning("store not reachable (%s); trying again at the next pass", exc)
                 if args.once:
                     return 1
             if args.once or stop.wait(settings.retention_pass_minutes * 60):
                 return 0
+
+
+HEALTHY_WITHIN_INTERVALS = 3
+
+
+def health(args: argparse.Namespace, settings: Settings) -> int:
+    """A service's health check (the compose file's): exit 0 if its heartbeat is fresh, i.e.
+    newer than 3 of its intervals; else one line saying why, exit 1. The feed workers' heartbeat
+    is their feed_health points in the store (so it also tells their writes reach the wall);
+    the alert and retention services' is the file each pass they complete touches."""
+    now = datetime.now(UTC)
+    if args.service in ("alerts", "maintain"):
+        every = {
+            "alerts": settings.alert_evaluate_seconds,
+            "maintain": settings.retention_pass_minutes * 60,
+        }[args.service]
+        heartbeat = Heartbeat(settings, args.service)
+        age = heartbeat.age_seconds()
+        if age is None:
+            print(
+                f"{args.service}: no pass completed yet ({heartbeat.path} absent)", file=sys.stderr
+            )
+            return 1
+        if age > HEALTHY_WITHIN_INTERVALS * every:
+            print(
+                f"{args.service}: last pass completed {age:.0f} s ago ({heartbeat.path}), "
+                f"more than {HEALTHY_WITHIN_INTERVALS} × {every:g} s",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"{args.service}: last pass completed {age:.0f} s ago")
+        return 0
+    from feeds.mqtt_worker import feed_name
+    from feeds.poll_worker import feed_names
+
+    feeds = [feed_name(settings)] if args.service == "mqtt" else feed_names(settings)
+    if not feeds:
+        raise SettingsError("IOC_OPEN311_URL", "is empty and no [[poll_sources]] are set")
+    since = now - timedelta(seconds=HEALTHY_WITHIN_INTERVALS * settings.feed_health_seconds)
+    try:
+        with open_store(settings) as store:
+            seen = set(store.latest("feed_health", "feed", since=since).get("feed", ()))
+    except StoreError as exc:
+        print(f"store not reachable: {exc}", file=sys.stderr)
+        return 1
+    missing = [feed for feed in feeds if feed not in seen]
+    if missing:
+        print(f"no feed_health of {', '.join(missing)} since {since:%H:%M:%S} UTC", file=sys.stderr)
+        return 1
+    print(f"feed_health of {', '.join(feeds)} since {since:%H:%M:%S} UTC")
+    return 0
 
 
 def users(args: argparse.Namespace, settings: Settings) -> int:
@@ -278,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "maintain", help="roll up and remove old raw points continuously (retention)"
     ).add_argument("--once", action="store_true", help="one pass, then exit")
+    sub.add_parser(
+        "health", help="exit 0 if a service's heartbeat is fresh, else 1 (a health check)"
+    ).add_argument("service", choices=["mqtt", "poll", "alerts", "maintain"])
     users_parser = sub.add_parser(
         "users", help="duty-officer accounts: add, passwd, remove, disable, enable, list"
     )
@@ -314,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         "demo": demo,
         "alerts": alerts,
         "maintain": maintain,
+        "health": health,
         "users": users,
         "backup": backup,
         "restore": restore,

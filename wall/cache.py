@@ -27,6 +27,7 @@ from flask_caching import Cache
 from redis.exceptions import LockError, RedisError
 
 from wall.settings import Settings
+from wall.writable import require_writable
 
 log = logging.getLogger(__name__)
 cache = Cache()
@@ -68,11 +69,12 @@ def cache_config(settings: Settings) -> dict[str, Any]:
 
 def init_cache(server: Flask, settings: Settings) -> None:
     config = cache_config(settings)
-    cache.init_app(server, config={**config, "CACHE_KEY_PREFIX": "ioc-wall:"})
     locks = None
     if config["CACHE_TYPE"] == "FileSystemCache":
         locks = Path(f"{config['CACHE_DIR']}-locks")
-        locks.mkdir(parents=True, exist_ok=True)
+        for folder in (Path(config["CACHE_DIR"]), locks):
+            require_writable(folder, "IOC_CACHE_URL", "keep the cache")
+    cache.init_app(server, config={**config, "CACHE_KEY_PREFIX": "ioc-wall:"})
     server.config[LOCK_DIR_CONFIG] = locks
 
 

@@ -34,6 +34,7 @@ from wall.settings import Settings
 from wall.settings_core import SettingsError
 from wall.signin_limit import Attempt, SigninLimiter
 from wall.store import InvalidPoint, Store, StoreError, check_tag_value
+from wall.writable import require_writable
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def load_secret_key(settings: Settings) -> str:
     path = Path(settings.secret_key_file)
     try:
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            require_writable(path.parent, "IOC_SECRET_KEY_FILE", "create the session key")
             descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(descriptor, "w") as f:
                 f.write(secrets.token_urlsafe(48))

@@ -28,6 +28,10 @@ class WallServer(BaseApplication):
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
+        if "control_socket_disable" in self.cfg.settings:  # gunicorn 25.1+
+            # Its control socket would be written under $HOME, which the image's user may not
+            # write; nothing here uses it.
+            self.cfg.set("control_socket_disable", True)
 
     def load(self) -> Any:
         return self.wsgi_app

@@ -24,6 +24,7 @@ from feeds.settings import (
     PollSettings,
 )
 from wall.alerts.settings import AlertSettings
+from wall.heartbeat import HeartbeatSettings
 from wall.i18n import LANGUAGES
 from wall.settings_core import (
     PROJECT_DIR,
@@ -188,6 +189,7 @@ class Settings(
     PollSettings,
     Open311Settings,
     AlertSettings,
+    HeartbeatSettings,
     OfficerSettings,
 ):
     """Every part's section: the setting `name` is `settings.name`, IOC_NAME and `name` in the

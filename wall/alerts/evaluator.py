@@ -126,10 +126,14 @@ class AlertEvaluator:
         except Exception:  # a broken notifier must not stop the evaluator
             log.exception("could not publish the escalation of %s", alert.key)
 
-    def run(self, every: timedelta, stop: threading.Event) -> None:
+    def run(
+        self, every: timedelta, stop: threading.Event, after_pass: Callable[[], None] = lambda: None
+    ) -> None:
+        """`after_pass`: called after each pass that completed (the service's heartbeat)."""
         while not stop.is_set():
             try:
                 self.evaluate()
+                after_pass()
             except StoreError as exc:  # the store may be away; try again next pass
                 log.warning("alert evaluation failed: %s", exc)
             except Exception:  # a bug must not end the evaluator either; the log has the trace

@@ -12,6 +12,7 @@ from datetime import timedelta
 from wall.alerts.evaluator import AlertEvaluator
 from wall.alerts.model import Alert
 from wall.alerts.rules import check_rules
+from wall.heartbeat import Heartbeat
 from wall.settings import Settings
 from wall.store import StoreUnavailable, open_store
 
@@ -50,6 +51,8 @@ def mqtt_escalations(settings: Settings) -> tuple[Callable[[Alert], None], Calla
 
 
 def run(settings: Settings, stop: threading.Event) -> int:
+    heartbeat = Heartbeat(settings, "alerts")
+    heartbeat.require_writable()
     publish, close = (None, lambda: None)
     if settings.mqtt_url:
         publish, close = mqtt_escalations(settings)
@@ -65,6 +68,6 @@ def run(settings: Settings, stop: threading.Event) -> int:
             on_escalation=publish,
         )
         log.info("evaluating alert rules every %s s", settings.alert_evaluate_seconds)
-        evaluator.run(timedelta(seconds=settings.alert_evaluate_seconds), stop)
+        evaluator.run(timedelta(seconds=settings.alert_evaluate_seconds), stop, heartbeat.beat)
     close()
     return 0

@@ -21,7 +21,8 @@ from wall.store.settings import StoreSettings
 def sqlite_path(settings: StoreSettings) -> Path | None:
     """The embedded store's file, when IOC_STORE names one."""
     parts = urlsplit(settings.store)
-    return Path(unquote(parts.path)) if parts.scheme == "sqlite" else None
+    # sqlite:////abs/path (the default's form) is /abs/path too, not //abs/path.
+    return Path("/" + unquote(parts.path).lstrip("/")) if parts.scheme == "sqlite" else None
 
 
 def open_store(settings: StoreSettings) -> Store:

@@ -68,6 +68,7 @@ from wall.store.base import (
     tag_filter_values,
     to_ms,
 )
+from wall.writable import require_writable, require_writable_file
 
 # 1: points and latest as JSON text (up to 2026-12); 2: series, typed columns per measurement.
 SCHEMA_VERSION = 2
@@ -313,10 +314,11 @@ class SQLiteStore(Store):
         SettingsError (one line, exit 2): run `python -m wall migrate`, or a newer wall."""
         if self._ready:
             return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreUnavailable(f"cannot create folder for {self.path}: {exc}") from exc
+        # A folder or file this user may not write is no passing failure: exit 2.
+        require_writable(self.path.parent, "IOC_STORE", "keep the store")
+        for suffix in ("", "-wal", "-shm", ".lock"):
+            file = self.path.with_name(self.path.name + suffix)
+            require_writable_file(file, "IOC_STORE", "write the store")
         self._lock_file = _lock(self.path, fcntl.LOCK_SH, self.timeout_seconds)
         conn = self._connect()
         try:
