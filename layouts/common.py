@@ -152,6 +152,22 @@ def percent(part: int, whole: int) -> int | None:
     return round(100 * part / whole) if whole else None
 
 
+# An element of a list of titles (report titles, camera names): cut with an ellipsis when long,
+# by design; every other text on a screen must fit (tests/test_browser_clipping.py).
+TRUNCATES = {"data-truncates": ""}
+
+
+def more_line(unsent: int, ctx: Context) -> html.Div:
+    """A list's last line: how many of its rows are not shown. `unsent` counts those the server
+    left out; the page (wall.js) adds the rows that do not fit the panel whole, and hides the
+    line when nothing is left out."""
+    return html.Div(
+        f"+ {fmt_int(unsent, ctx.lang)}" if unsent else "",
+        className="list-more",
+        **{"data-unsent": str(unsent)},
+    )
+
+
 def mark(status: str, t: Translator, word: str | None = None, size: str = "") -> html.Span:
     """A status as shape + word + colour, e.g. ✖ Mất kết nối."""
     symbol, tone = MARKS[status]

@@ -197,7 +197,9 @@ def test_indicator_headline_counts_targets_met_in_both_languages():
     data = {"kpi": kpi_rows(values), "kpi_daily": pd.DataFrame()}
     assert "11/17 chỉ tiêu đạt" in texts(indicators.headline(data, ctx("vi")))
     assert "11 of 17 targets met" in texts(indicators.headline(data, ctx("en")))
-    assert len(indicators.cards(data, ctx())) == 17
+    (grid,) = indicators.cards(data, ctx())
+    assert len(grid.children) == 17
+    assert grid.style == indicators.grid_style(17)
 
 
 def test_indicator_trend_is_an_svg_line_with_the_target():
@@ -771,3 +773,14 @@ def test_ward_names_on_a_tiled_map_are_plain_text_with_no_line_break_made_from_d
     (labels,) = [t.text for t in fig.data if t.mode == "text"]
     assert list(labels) == ["<i>Phường</i><\u2060br>Hiệp Ninh", "Long Hoa"]
     assert figure_text("Khu 1 & 2", on_tiles=True) == "Khu 1 & 2"
+
+
+@pytest.mark.parametrize("count", [1, 17, 18, 20, 40, 120])
+def test_every_indicator_has_a_cell_of_the_grid_and_the_town_keeps_its_six_by_three(count):
+    style = indicators.grid_style(count)
+    columns = int(style["gridTemplateColumns"].split("(")[1].split(",")[0])
+    rows = int(style["gridTemplateRows"].split("(")[1].split(",")[0])
+    assert columns * rows >= count
+    assert columns * rows < count + columns or count < 18  # no empty row
+    if count <= 18:
+        assert (columns, rows) == (6, 3)
