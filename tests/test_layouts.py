@@ -517,8 +517,26 @@ def test_throughput_comes_from_counter_differences():
             "tx_bytes": [0, 3_750_000, 100, 100],
         }
     )
-    speed = wifi.throughput_series(counters)
+    speed = wifi.throughput_series(counters, NOW)
     assert speed["rx_mbps"].tolist() == [1.0] and speed["tx_mbps"].tolist() == [0.1]
+
+
+def test_the_throughput_curve_ends_at_the_last_window_that_ended():
+    """The window still filling holds part of its bytes: drawn, the curve's right end drops
+    (1,080 → 484 Mbit/s seen on the demo) while the headline rightly says the last whole one."""
+    windows = [NOW - timedelta(minutes=m) for m in (10, 5, 0)]  # the last one ends at 08:05
+    counters = pd.DataFrame(
+        {
+            "time": windows,
+            "ap_id": ["a"] * 3,
+            "rx_bytes": [0, 37_500_000, 45_000_000],
+            "tx_bytes": [0, 3_750_000, 4_500_000],
+        }
+    )
+    speed = wifi.throughput_series(counters, NOW + timedelta(minutes=2))
+    assert speed["rx_mbps"].tolist() == [1.0]
+    shown = texts(wifi.numbers({"wifi": pd.DataFrame(), "wifi_throughput_3h": speed}, ctx()))
+    assert "↓ 1 Mbit/s" in shown
 
 
 def test_most_loaded_access_points_come_first():
