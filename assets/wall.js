@@ -171,4 +171,78 @@
   }
   setInterval(tick, 500); // a new screen shows its clock within half a second
   document.addEventListener("DOMContentLoaded", tick);
+
+  /* Camera cells: each ward's cells at the largest size that lets all of them fit its panel,
+   * whatever the number of wards and cameras (a ward of hundreds gets counted cells from the
+   * server). Sized again when a tick redraws them or the screen changes size. */
+  var CELL_REM = { largest: 3, smallest: 0.9 };
+  function fitCells() {
+    var rem = parseFloat(getComputedStyle(document.documentElement).fontSize);
+    var boxes = document.querySelectorAll(".cam-cells");
+    for (var i = 0; i < boxes.length; i++) {
+      var box = boxes[i];
+      var gap = parseFloat(getComputedStyle(box).rowGap) || 0;
+      var count = 0;
+      for (var c = 0; c < box.children.length; c++) {
+        count += box.children[c].classList.contains("cam-cell--many") ? 4 : 1;
+      }
+      var side = CELL_REM.largest * rem;
+      for (; side > CELL_REM.smallest * rem; side -= 0.5) {
+        var columns = Math.max(1, Math.floor((box.clientWidth + gap) / (side + gap)));
+        if (Math.ceil(count / columns) * (side + gap) - gap <= box.clientHeight) break;
+      }
+      var value = Math.floor(side) + "px";
+      if (box.style.getPropertyValue("--cell") !== value) box.style.setProperty("--cell", value);
+    }
+  }
+  /* Lists (cameras in trouble, oldest reports, alerts): the rows that do not fit whole are not
+   * drawn, and the list's last line counts them with those the server did not send ("+ 12"),
+   * so a row whose text wraps never leaves another half cut at the panel's edge. */
+  var ROWS = ":scope > .off-row, :scope > .old-row, :scope > .al-row";
+  function fitRows() {
+    var clock = document.querySelector(".wall-clock");
+    var locale = clock && clock.getAttribute("data-lang") === "en" ? "en-GB" : "vi-VN";
+    var lists = document.querySelectorAll(".offline-list, .reports-oldest, .al-list");
+    for (var i = 0; i < lists.length; i++) {
+      var list = lists[i];
+      var rows = list.querySelectorAll(ROWS);
+      var more = list.querySelector(":scope > .list-more");
+      if (!rows.length || !more) continue;
+      var unsent = parseInt(more.getAttribute("data-unsent"), 10) || 0;
+      var style = getComputedStyle(list);
+      var end = list.getBoundingClientRect().bottom - parseFloat(style.paddingBottom);
+      for (var r = 0; r < rows.length; r++) rows[r].style.display = "";
+      more.style.display = "";
+      more.textContent = "+ 0";
+      var room = end - more.getBoundingClientRect().height - (parseFloat(style.rowGap) || 0);
+      var hidden = 0;
+      if (unsent || rows[rows.length - 1].getBoundingClientRect().bottom > end + 1) {
+        for (var k = 0; k < rows.length; k++) {
+          if (rows[k].getBoundingClientRect().bottom > room + 1) {
+            hidden = rows.length - k;
+            break;
+          }
+        }
+      }
+      for (var h = rows.length - hidden; h < rows.length; h++) rows[h].style.display = "none";
+      more.textContent = "+ " + new Intl.NumberFormat(locale).format(unsent + hidden);
+      more.style.display = unsent + hidden ? "" : "none";
+    }
+  }
+  var fitting = false;
+  function fitSoon() {
+    if (fitting) return;
+    fitting = true;
+    requestAnimationFrame(function () {
+      fitting = false;
+      fitCells();
+      fitRows();
+    });
+  }
+  new MutationObserver(function (changes) {
+    for (var i = 0; i < changes.length; i++) {
+      if (changes[i].type === "childList") return fitSoon();
+    }
+  }).observe(document, { childList: true, subtree: true });
+  window.addEventListener("resize", fitSoon);
 })();

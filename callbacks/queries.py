@@ -78,7 +78,7 @@ def _wifi_throughput(store: Store, now: datetime, _: object) -> pd.DataFrame:
         THROUGHPUT_WINDOW,
         ["ap_id"],
     )
-    return throughput_series(counters)
+    return throughput_series(counters, now)
 
 
 def _outages_from_scratch(store: Store, now: datetime) -> Previous:

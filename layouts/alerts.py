@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import pandas as pd
 from dash import html
 
-from layouts.common import Context, age_text, fmt_int, mark, screen_header
+from layouts.common import TRUNCATES, Context, age_text, fmt_int, mark, more_line, screen_header
 from wall.alerts.model import SEVERITIES, Alert, in_flood
 from wall.alerts.text import RULE_NAMES, alert_title, label
 from wall.alerts.text import SEVERITIES as SEVERITY_WORDS
@@ -163,10 +163,8 @@ def alert_list(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
         return html.Div(mark("met", ctx.t, ctx.t("al.none")), className="tile tile--calm")
     flood = in_flood(data["alerts"]["raised"].dt.to_pydatetime(), ctx.now)
     rows = grouped_rows(shown, ctx) if flood else alert_rows(shown, ctx)
-    more = len(rows) - MAX_ROWS
-    rows = rows[:MAX_ROWS]
-    if more > 0:
-        rows.append(html.Div(f"+ {fmt_int(more, ctx.lang)}", className="al-more"))
+    unsent = max(0, len(rows) - MAX_ROWS)
+    rows = [*rows[:MAX_ROWS], more_line(unsent, ctx)]
     banner = (
         html.Div(mark("offline", ctx.t, ctx.t("al.flood", n=flood)), className="al-flood")
         if flood
@@ -200,7 +198,9 @@ def alert_rows(shown: pd.DataFrame, ctx: Context) -> list:
                     html.Div(severity_mark(row.severity, ctx.t), className="al-sev"),
                     html.Div(
                         [
-                            html.Div(getattr(row, f"title_{ctx.lang}"), className="al-title"),
+                            html.Div(
+                                getattr(row, f"title_{ctx.lang}"), className="al-title", **TRUNCATES
+                            ),
                             html.Div(row.ward, className="al-where"),
                         ],
                         className="al-what",
@@ -233,6 +233,7 @@ def grouped_rows(shown: pd.DataFrame, ctx: Context) -> list:
                                 f"{label(RULE_NAMES, rule, ctx.lang)} · "
                                 f"{ctx.t('al.group', n=fmt_int(len(group), ctx.lang))}",
                                 className="al-title",
+                                **TRUNCATES,
                             ),
                             html.Div(wards, className="al-where"),
                         ],

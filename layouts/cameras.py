@@ -12,6 +12,7 @@ from dash import html
 from layouts.common import (
     COLORS,
     MARKS,
+    TRUNCATES,
     Context,
     Figure,
     age_line,
@@ -23,6 +24,7 @@ from layouts.common import (
     fmt_int,
     graph,
     mark,
+    more_line,
     newest_age,
     percent,
     screen_header,
@@ -277,7 +279,7 @@ def offline_list(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
                 mark(cam.status, ctx.t, ""),
                 html.Div(
                     [
-                        html.Div(str(cam.name), className="off-name"),
+                        html.Div(str(cam.name), className="off-name", **TRUNCATES),
                         html.Div(str(cam.ward), className="off-ward"),
                     ],
                     className="off-what",
@@ -291,11 +293,9 @@ def offline_list(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
         )
         for cam, age in shown
     ]
-    if len(rows) > len(shown):
-        items.append(
-            html.Div(f"+ {fmt_int(len(rows) - len(shown), ctx.lang)}", className="al-more")
-        )
-    return html.Div([head, *items], className="offline-list")
+    return html.Div(
+        [head, *items, more_line(len(rows) - len(shown), ctx)], className="offline-list"
+    )
 
 
 _STATUS_RANK = {"offline": 0, "stale": 1, "nodata": 2, "online": 3}

@@ -152,6 +152,22 @@ def percent(part: int, whole: int) -> int | None:
     return round(100 * part / whole) if whole else None
 
 
+# An element of a list of titles (report titles, camera names): cut with an ellipsis when long,
+# by design; every other text on a screen must fit (tests/test_browser_clipping.py).
+TRUNCATES = {"data-truncates": ""}
+
+
+def more_line(unsent: int, ctx: Context) -> html.Div:
+    """A list's last line: how many of its rows are not shown. `unsent` counts those the server
+    left out; the page (wall.js) adds the rows that do not fit the panel whole, and hides the
+    line when nothing is left out."""
+    return html.Div(
+        f"+ {fmt_int(unsent, ctx.lang)}" if unsent else "",
+        className="list-more",
+        **{"data-unsent": str(unsent)},
+    )
+
+
 def mark(status: str, t: Translator, word: str | None = None, size: str = "") -> html.Span:
     """A status as shape + word + colour, e.g. ✖ Mất kết nối."""
     symbol, tone = MARKS[status]
@@ -323,33 +339,42 @@ _BR_TAG = re.compile(r"<(?=br)", re.IGNORECASE)  # plotly's BR_TAG_ALL is /<br(\
 
 
 def horizontal_bars(
-    ctx: Context, labels: Sequence[str], values: Sequence[float], colors: str | Sequence[str]
+    ctx: Context,
+    labels: Sequence[str],
+    values: Sequence[float],
+    colors: str | Sequence[str],
+    value_texts: Sequence[str] | None = None,
+    full_scale: float = 0.0,
 ) -> Figure:
-    """The wall's ranking chart: bars from the top down, each with its value beside it.
-    `labels` are plain text (a ward, a site), shown as written and cut to LABEL_CHARS (the
-    bars keep their own rows when two labels are cut alike)."""
+    """The wall's ranking chart: bars from the top down, each with its value in a column on
+    the right (by default the value itself). `labels` are plain text (a ward, a site), shown as
+    written and cut to LABEL_CHARS (the bars keep their own rows when two labels are cut
+    alike). A bar as long as `full_scale` (or the longest) spans the chart. The values are the
+    right axis' labels, so plotly makes room for the longest one: a
+    value in the millions never runs past the panel, as text beside the bar would."""
     shown = [figure_text(label, LABEL_CHARS) for label in labels]
     labels = [figure_text(label) for label in labels]
+    texts = value_texts if value_texts is not None else [fmt_int(v, ctx.lang) for v in values]
     fig = figure(ctx, bargap=0.2)
+    bar = {"type": "bar", "y": labels, "x": list(values), "orientation": "h"}
+    fig["data"].append({**bar, "marker": {"color": colors}})
+    # The same rows on the right axis, drawn empty: that axis only carries the values.
     fig["data"].append(
-        {
-            "type": "bar",
-            "y": labels,
-            "x": list(values),
-            "orientation": "h",
-            "marker": {"color": colors},
-            "text": [fmt_int(v, ctx.lang) for v in values],
-            "textposition": "outside",
-            "textangle": 0,
-            "cliponaxis": False,
-            "textfont": {"size": 22 * ctx.scale, "color": COLORS["text"]},
-        }
+        {**bar, "yaxis": "y2", "marker": {"opacity": 0}, "hoverinfo": "skip", "showlegend": False}
     )
     layout = fig["layout"]
     # Every label shown, even when the bars are close: plotly would otherwise skip some.
     layout["yaxis"].update(tickmode="array", tickvals=labels, ticktext=shown, autorange="reversed")
-    # A quarter past the longest bar, so its value fits beside it.
-    layout["xaxis"].update(visible=False, range=[0, max(1.0, float(max(values))) * 1.25])
+    layout["yaxis2"] = {
+        **layout["yaxis"],
+        "overlaying": "y",
+        "side": "right",
+        "ticktext": [figure_text(text) for text in texts],
+        "tickfont": {"size": 22 * ctx.scale, "color": COLORS["text"]},
+        "showgrid": False,
+    }
+    longest = max(1.0, full_scale, float(max(values, default=0)))
+    layout["xaxis"].update(visible=False, range=[0, longest])
     return fig
 
 

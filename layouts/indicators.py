@@ -7,13 +7,23 @@ resolution and far lighter than seventeen plotly figures.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from urllib.parse import quote
 
 import pandas as pd
 from dash import html
 
-from layouts.common import COLORS, Context, age_line, fmt_number, mark, newest_age, screen_header
+from layouts.common import (
+    COLORS,
+    TRUNCATES,
+    Context,
+    age_line,
+    fmt_number,
+    mark,
+    newest_age,
+    screen_header,
+)
 from wall.i18n import Translator
 
 NAME = "indicators"
@@ -137,6 +147,17 @@ def headline(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
     )
 
 
+def grid_style(count: int) -> dict[str, str]:
+    """Columns and rows for `count` cards: six columns and three rows for the town's 17, more
+    columns (then rows) for a longer catalogue, every card on the screen."""
+    columns = max(6, math.ceil(math.sqrt(2 * count)))
+    rows = max(3, math.ceil(count / columns))
+    return {
+        "gridTemplateColumns": f"repeat({columns}, minmax(0, 1fr))",
+        "gridTemplateRows": f"repeat({rows}, minmax(0, 1fr))",
+    }
+
+
 def cards(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
     kpis = assess(data["kpi"])
     if kpis.empty:
@@ -155,46 +176,52 @@ def cards(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
         name = record["indicator_id"] if name is None or pd.isna(name) else str(name)
         tone = TONES[row.assessment]
         line = sparkline(lines.get(row.indicator_id, []), target, tone)
+        value = fmt_number(float(row.actual), ctx.lang)
+        sector = ctx.t.label(SECTOR_LABELS, row.sector) if row.sector else ""
         result.append(
             html.Div(
-                [
-                    html.Div(
-                        ctx.t.label(SECTOR_LABELS, row.sector) if row.sector else "",
-                        className="kpi-sector",
-                    ),
-                    html.Div(name, className="kpi-name"),
-                    html.Div(
-                        [
-                            html.Span(
-                                fmt_number(float(row.actual), ctx.lang), className="kpi-value"
-                            ),
-                            html.Span(unit, className="kpi-unit"),
-                        ],
-                        className="kpi-value-row",
-                    ),
-                    html.Div(
-                        [
-                            mark(row.assessment, ctx.t),
-                            html.Span(
-                                ctx.t(
-                                    "kpi.target",
-                                    target=f"{fmt_number(target, ctx.lang)} {unit}".strip(),
-                                )
-                                if target is not None
-                                else "",
-                                className="kpi-target",
-                            ),
-                        ],
-                        className="kpi-status-row",
-                    ),
-                    html.Img(src=line, className="kpi-trend", alt="")
-                    if line
-                    else html.Div(className="kpi-trend"),
-                ],
+                html.Div(
+                    [
+                        html.Div(
+                            sector,
+                            className="kpi-sector",
+                            style={"--chars": str(max(len(sector), 10))},
+                        ),
+                        html.Div(name, className="kpi-name", **TRUNCATES),
+                        html.Div(
+                            [
+                                html.Span(
+                                    value, className="kpi-value", style={"--chars": str(len(value))}
+                                ),
+                                html.Span(unit, className="kpi-unit"),
+                            ],
+                            className="kpi-value-row",
+                        ),
+                        html.Div(
+                            [
+                                mark(row.assessment, ctx.t),
+                                html.Span(
+                                    ctx.t(
+                                        "kpi.target",
+                                        target=f"{fmt_number(target, ctx.lang)} {unit}".strip(),
+                                    )
+                                    if target is not None
+                                    else "",
+                                    className="kpi-target",
+                                ),
+                            ],
+                            className="kpi-status-row",
+                        ),
+                        html.Img(src=line, className="kpi-trend", alt="")
+                        if line
+                        else html.Div(className="kpi-trend"),
+                    ],
+                    className="kpi-card-body",
+                ),
                 className=f"kpi-card kpi-card--{row.assessment}",
             )
         )
-    return result
+    return [html.Div(result, className="kpi-cards", style=grid_style(len(result)))]
 
 
 def footer(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:

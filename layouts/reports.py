@@ -12,6 +12,7 @@ from dash import html
 from layouts.common import (
     COLORS,
     LABEL_CHARS,
+    TRUNCATES,
     Context,
     Figure,
     age_text,
@@ -22,6 +23,7 @@ from layouts.common import (
     graph,
     horizontal_bars,
     mark,
+    more_line,
     newest_age,
     screen_header,
     tile_head,
@@ -302,7 +304,8 @@ def oldest(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
     opened = opened.assign(opened_at=opened["opened_at"].fillna(opened["time"]))
     style = category_style(data["reports"])
     rows = []
-    for row in opened.sort_values(["opened_at", "report_id"]).head(OLDEST_SHOWN).itertuples():
+    oldest_first = opened.sort_values(["opened_at", "report_id"])
+    for row in oldest_first.head(OLDEST_SHOWN).itertuples():
         record = row._asdict()
         title = record.get("title")
         title = row.report_id if title is None or pd.isna(title) else str(title)
@@ -314,7 +317,7 @@ def oldest(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
                     html.Div(age_text(ctx.age_seconds(row.opened_at), ctx.t), className="old-age"),
                     html.Div(
                         [
-                            html.Div(title, className="old-title"),
+                            html.Div(title, className="old-title", **TRUNCATES),
                             html.Div(
                                 f"{glyph} {ctx.t.label(CATEGORY_LABELS, row.category)}"
                                 + (f" · {ward}" if ward is not None and not pd.isna(ward) else "")
@@ -328,7 +331,7 @@ def oldest(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
                 className="old-row",
             )
         )
-    return [head, *rows]
+    return [head, *rows, more_line(max(0, len(oldest_first) - OLDEST_SHOWN), ctx)]
 
 
 OUTPUTS = {

@@ -4,7 +4,7 @@ against their capacity, and throughput from the byte counters."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pandas as pd
 from dash import html
@@ -12,13 +12,11 @@ from dash import html
 from layouts import overview
 from layouts.common import (
     COLORS,
-    LABEL_CHARS,
     Context,
     Figure,
     big_tile,
     empty_figure,
     figure,
-    figure_text,
     fmt_int,
     fmt_number,
     graph,
@@ -70,14 +68,16 @@ def clients_per_window(aggregate: pd.DataFrame) -> pd.DataFrame:
     return total.rename(columns={"value": "clients"})
 
 
-def throughput_series(points: pd.DataFrame) -> pd.DataFrame:
+def throughput_series(points: pd.DataFrame, now: datetime) -> pd.DataFrame:
     """Town-wide download/upload in Mbit/s per THROUGHPUT_WINDOW from each AP's byte counters
-    (time, ap_id, rx_bytes, tx_bytes): time, rx_mbps, tx_mbps. Computed once per history
+    (time, ap_id, rx_bytes, tx_bytes): time, rx_mbps, tx_mbps, of the windows ended by `now`
+    (the one still filling would show a drop that is not there). Computed once per history
     refresh by the `wifi_throughput_3h` part, not in every tick's drawing."""
     rates = throughput_from_counters(points)
     if rates.empty:
         return pd.DataFrame(columns=["time", "rx_mbps", "tx_mbps"])
     rates = rates.assign(time=pd.to_datetime(rates["time"], utc=True).dt.floor(THROUGHPUT_WINDOW))
+    rates = rates[rates["time"] + THROUGHPUT_WINDOW <= pd.Timestamp(now)]
     per_ap = rates.groupby(["time", "ap_id"], as_index=False)[["rx_bps", "tx_bps"]].mean()
     town = per_ap.groupby("time", as_index=False)[["rx_bps", "tx_bps"]].sum()
     return pd.DataFrame(
@@ -99,8 +99,7 @@ def fmt_rate(mbps: float, lang: str) -> str:
 def numbers(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
     """Clients now and APs up (the overview's own tiles), and throughput now."""
     speed = data["wifi_throughput_3h"]
-    # The last complete window: the newest one is still filling.
-    now_rate = speed.iloc[-2] if len(speed) > 1 else speed.iloc[-1] if len(speed) else None
+    now_rate = speed.iloc[-1] if len(speed) else None  # the last window ended
     return [
         overview.clients_tile(data, ctx),
         overview.wifi_tile(data, ctx),
@@ -189,37 +188,28 @@ def top_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     if loaded.empty:
         return empty_figure(ctx)
     # Several access points share a site: the id keeps each bar its own row.
-    labels = [figure_text(f"{r.site} ({r.ap_id})") for r in loaded.itertuples()]
-    shown = [f"{figure_text(r.site, LABEL_CHARS)} ({r.ap_id})" for r in loaded.itertuples()]
-    tones = [
-        COLORS["bad"] if p >= 90 else COLORS["warn"] if p >= 75 else COLORS["ok"]
-        for p in loaded["load_pct"]
-    ]
-    fig = figure(ctx, bargap=0.2)
-    fig["data"].append(
-        {
-            "type": "bar",
-            "y": labels,
-            "x": loaded["load_pct"].tolist(),
-            "orientation": "h",
-            "marker": {"color": tones},
-            "text": [
-                ("▲ " if r.load_pct >= 90 else "")
-                + f"{int(r.load_pct)}% · "
-                + f"{fmt_int(r.clients, ctx.lang)}/{fmt_int(r.capacity, ctx.lang)}"
-                for r in loaded.itertuples()
-            ],
-            "textposition": "outside",
-            "textangle": 0,
-            "cliponaxis": False,
-            "textfont": {"size": 20 * ctx.scale, "color": COLORS["text"]},
-        }
+    labels = [f"{r.site} ({r.ap_id})" for r in loaded.itertuples()]
+    return horizontal_bars(
+        ctx,
+        labels,
+        loaded["load_pct"].tolist(),
+        [COLORS[load_tone(p)] for p in loaded["load_pct"]],
+        [
+            f"{LOAD_MARKS[load_tone(r.load_pct)]}{int(r.load_pct)}% · "
+            f"{fmt_int(r.clients, ctx.lang)}/{fmt_int(r.capacity, ctx.lang)}"
+            for r in loaded.itertuples()
+        ],
+        full_scale=100,
     )
-    fig["layout"]["yaxis"].update(
-        autorange="reversed", tickmode="array", tickvals=labels, ticktext=shown
-    )
-    fig["layout"]["xaxis"].update(range=[0, 150], visible=False)
-    return fig
+
+
+def load_tone(load_pct: float) -> str:
+    """An access point's load band: over 90 % of its capacity, over 75 %, or fine."""
+    return "bad" if load_pct >= 90 else "warn" if load_pct >= 75 else "ok"
+
+
+# Each band its own mark beside the figure, so the bands differ by more than colour.
+LOAD_MARKS = {"bad": "▲ ", "warn": "△ ", "ok": ""}
 
 
 def throughput_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:

@@ -197,7 +197,9 @@ def test_indicator_headline_counts_targets_met_in_both_languages():
     data = {"kpi": kpi_rows(values), "kpi_daily": pd.DataFrame()}
     assert "11/17 chỉ tiêu đạt" in texts(indicators.headline(data, ctx("vi")))
     assert "11 of 17 targets met" in texts(indicators.headline(data, ctx("en")))
-    assert len(indicators.cards(data, ctx())) == 17
+    (grid,) = indicators.cards(data, ctx())
+    assert len(grid.children) == 17
+    assert grid.style == indicators.grid_style(17)
 
 
 def test_indicator_trend_is_an_svg_line_with_the_target():
@@ -515,8 +517,26 @@ def test_throughput_comes_from_counter_differences():
             "tx_bytes": [0, 3_750_000, 100, 100],
         }
     )
-    speed = wifi.throughput_series(counters)
+    speed = wifi.throughput_series(counters, NOW)
     assert speed["rx_mbps"].tolist() == [1.0] and speed["tx_mbps"].tolist() == [0.1]
+
+
+def test_the_throughput_curve_ends_at_the_last_window_that_ended():
+    """The window still filling holds part of its bytes: drawn, the curve's right end drops
+    (1,080 → 484 Mbit/s seen on the demo) while the headline rightly says the last whole one."""
+    windows = [NOW - timedelta(minutes=m) for m in (10, 5, 0)]  # the last one ends at 08:05
+    counters = pd.DataFrame(
+        {
+            "time": windows,
+            "ap_id": ["a"] * 3,
+            "rx_bytes": [0, 37_500_000, 45_000_000],
+            "tx_bytes": [0, 3_750_000, 4_500_000],
+        }
+    )
+    speed = wifi.throughput_series(counters, NOW + timedelta(minutes=2))
+    assert speed["rx_mbps"].tolist() == [1.0]
+    shown = texts(wifi.numbers({"wifi": pd.DataFrame(), "wifi_throughput_3h": speed}, ctx()))
+    assert "↓ 1 Mbit/s" in shown
 
 
 def test_most_loaded_access_points_come_first():
@@ -771,3 +791,14 @@ def test_ward_names_on_a_tiled_map_are_plain_text_with_no_line_break_made_from_d
     (labels,) = [t.text for t in fig.data if t.mode == "text"]
     assert list(labels) == ["<i>Phường</i><\u2060br>Hiệp Ninh", "Long Hoa"]
     assert figure_text("Khu 1 & 2", on_tiles=True) == "Khu 1 & 2"
+
+
+@pytest.mark.parametrize("count", [1, 17, 18, 20, 40, 120])
+def test_every_indicator_has_a_cell_of_the_grid_and_the_town_keeps_its_six_by_three(count):
+    style = indicators.grid_style(count)
+    columns = int(style["gridTemplateColumns"].split("(")[1].split(",")[0])
+    rows = int(style["gridTemplateRows"].split("(")[1].split(",")[0])
+    assert columns * rows >= count
+    assert columns * rows < count + columns or count < 18  # no empty row
+    if count <= 18:
+        assert (columns, rows) == (6, 3)

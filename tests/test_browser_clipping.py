@@ -1,0 +1,171 @@
+"""Nothing clipped on any screen: every text a screen draws (HTML, and the SVG text plotly draws)
+lies whole inside its panel, at the wall's sizes, in both languages, with data chosen to be long.
+
+The check (tests/clipping.js) finds clipping by itself: a text run outside a box that clips it,
+outside its panel or the screen, cut by an ellipsis where the element is not meant to truncate
+(`data-truncates`: lists of titles), or drawn over another element's text on the same line.
+Sizes: a 1080p panel, a 4K wall (a 2×2 wall of 1080p panels driven as one), and one quarter of a
+1080p panel (a screen in a 2×2 grid on one display): the smallest the wall is drawn at.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from feeds.inventory import load_inventory
+from feeds.payloads import MAX_NAME_CHARS, MAX_TITLE_CHARS
+from layouts import SCREENS
+from tests.browser_fixtures import INVENTORY, resize, seed, wall_on_sqlite
+from tests.test_browser import SCREEN_DRAWN, SCREENSHOTS, console_errors, wait_for
+from wall.domain import REPORT_CATEGORIES, REPORT_STATUSES, report_slot
+from wall.store import Event, Point
+from wall.store.sqlite import SQLiteStore
+
+SIZES = ((1920, 1080), (3840, 2160), (960, 540))
+LANGS = ("vi", "en")
+CLIPPED = (Path(__file__).parent / "clipping.js").read_text(encoding="utf-8")
+SEVERITIES = ("critical", "high", "medium", "low")
+# Words as long as Vietnamese place names get, repeated up to the contract's limits.
+LONG_WORDS = "Khu dân cư Nguyễn Thị Minh Khai – Trường Trung học Phổ thông Lê Quý Đôn"
+
+
+def long_text(limit: int) -> str:
+    return (f"{LONG_WORDS} · " * (limit // len(LONG_WORDS) + 1))[:limit].strip()
+
+
+def seed_long(store: SQLiteStore, now: datetime) -> None:
+    """On top of the town's day: the longest names and titles the payload contract accepts,
+    numbers in the millions, access points in every load band, every report status and every
+    alert severity, each with long text."""
+    rng = random.Random(19)
+    inventory = load_inventory(INVENTORY)
+    cams = inventory.cameras[:3]
+    points = [
+        Point(
+            "camera_status",
+            {"camera_id": cam.camera_id, "ward": cam.ward},
+            {"online": False, "fps": 0.0, "name": long_text(MAX_NAME_CHARS), "lat": cam.lat,
+             "lon": cam.lon},
+            now - timedelta(minutes=3 + n),
+        )
+        for n, cam in enumerate(cams)
+    ]  # fmt: skip
+    # Loads at 95, 85 and 60 % of capacities in the thousands; byte counters in the terabytes.
+    for n, (ap, load) in enumerate(
+        zip(inventory.access_points[:6], (95, 92, 85, 80, 60, 5), strict=True)
+    ):
+        capacity = 4_000 + n
+        for minutes, counter in ((10, 10**13), (5, 10**13 + 6 * 10**11), (0, 10**13 + 12 * 10**11)):
+            points.append(
+                Point(
+                    "wifi_usage",
+                    {"ap_id": ap.ap_id, "ward": ap.ward, "site": ap.site},
+                    {"up": True, "clients": capacity * load // 100, "capacity": capacity,
+                     "rx_bytes": counter, "tx_bytes": counter // 3},
+                    now - timedelta(minutes=minutes),
+                )
+            )  # fmt: skip
+    for n, status in enumerate(REPORT_STATUSES * 2):
+        report_id = f"pa-long-{n:03d}"
+        cam = rng.choice(inventory.cameras)
+        created = now - timedelta(days=3, minutes=n)
+        points.append(
+            Point(
+                "field_report",
+                {"category": list(REPORT_CATEGORIES)[n % len(REPORT_CATEGORIES)],
+                 "ward": cam.ward, "report_slot": report_slot(report_id)},
+                {"report_id": report_id, "status": status,
+                 "title": long_text(MAX_TITLE_CHARS), "lat": cam.lat, "lon": cam.lon,
+                 "created": created.isoformat(), "updated": now.isoformat()},
+                now - timedelta(minutes=n),
+            )
+        )  # fmt: skip
+    for n, (unit, actual, target) in enumerate(
+        (("nghìn lượt", 1_234_567.8, 1_500_000), ("tỷ đồng", 98_765_432.1, 90_000_000),
+         ("hồ sơ/ngày", 3_456_789.0, 3_000_000))
+    ):  # fmt: skip
+        points.append(
+            Point(
+                "kpi",
+                {"indicator_id": f"zz-{n:02d}", "sector": "kinh_te"},
+                {"actual": actual, "target": float(target), "unit": unit,
+                 "name": long_text(MAX_NAME_CHARS), "period": "2026-11"},
+                now - timedelta(minutes=1),
+            )
+        )  # fmt: skip
+    store.write(points)
+    events = []
+    for n, severity in enumerate(SEVERITIES * 3):
+        key = f"camera_offline:{long_text(MAX_NAME_CHARS)} {n}"
+        data = {"severity": severity, "title": key, "rule": "camera_offline",
+                "ward": cams[0].ward, "facts": {}}  # fmt: skip
+        raised = now - timedelta(minutes=2 + n)
+        events.append(Event.new("alerts", key, "raised", actor="system", data=data, at=raised))
+        if n % 3 == 1:
+            officer = "Nguyễn Thị Minh Khai Phương Thảo Hoàng Lê"
+            events.append(Event.new("alerts", key, "acknowledged", actor=officer, at=raised))
+    store.append_events(events)
+
+
+@pytest.fixture(scope="module")
+def long_wall(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("long-wall")
+    now = datetime.now(UTC)
+    with SQLiteStore(folder / "ioc.db") as store:
+        seed(store, now)
+        seed_long(store, now)
+    server = wall_on_sqlite(folder, IOC_STALE_AFTER_SECONDS="3600")
+    server.start()
+    yield server
+    server.stop()
+
+
+SHOWN_FRAME = """
+const frame = Array.from(document.querySelectorAll('.screen-frame'))
+    .find(f => !f.classList.contains('screen-frame--hidden'));
+"""
+
+
+def clipped_at_every_size(browser, url: str, what: str) -> list[str]:
+    """What the check finds on the page at `url` at each size, as 'where: why: text' lines."""
+    found = []
+    browser.get(url)
+    for width, height in SIZES:
+        resize(browser, width, height)
+        wait_for(browser, SCREEN_DRAWN, what=f"{what} drawn")
+        # The next refresh redraws the figures for this size (their text scales with the wall).
+        wait_for(
+            browser,
+            f"{SHOWN_FRAME}return Array.from(frame.querySelectorAll('.js-plotly-plot'))"
+            ".every(g => g._fullLayout && "
+            f"Math.abs(g._fullLayout.font.size - {22 * width / 1920}) < 0.5)",
+            what=f"{what}'s figures scaled for {width}",
+        )
+        time.sleep(0.8)  # plotly finishes laying out at the new size
+        browser.save_screenshot(str(SCREENSHOTS / f"long-{what}-{width}x{height}.png"))
+        found += [
+            f"{what} {width}×{height}: {p['where']}: {p['why']}: {p['text']!r}"
+            for p in browser.execute_script(CLIPPED)
+        ]
+    return found
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("name", list(SCREENS))
+def test_no_text_is_clipped_on_any_screen(long_wall, browser, name, lang):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    found = clipped_at_every_size(browser, f"{long_wall.url}/{name}?lang={lang}", f"{name}-{lang}")
+    assert found == [], "\n".join(found)
+    assert console_errors(browser) == []
+
+
+def test_no_text_is_clipped_on_the_kiosk(long_wall, browser):
+    """The kiosk draws the screens in frames of its own, with its rotation's marks."""
+    url = f"{long_wall.url}/kiosk?layouts=alerts,reports&rotate=600&lang=en"
+    found = clipped_at_every_size(browser, url, "kiosk")
+    assert found == [], "\n".join(found)
