@@ -198,11 +198,11 @@
   /* Lists (cameras in trouble, oldest reports, alerts): the rows that do not fit whole are not
    * drawn, and the list's last line counts them with those the server did not send ("+ 12"),
    * so a row whose text wraps never leaves another half cut at the panel's edge. */
-  var ROWS = ":scope > .off-row, :scope > .old-row, :scope > .al-row";
+  var ROWS = ":scope > .off-row, :scope > .old-row, :scope > .al-row, :scope > .ap-row";
   function fitRows() {
     var clock = document.querySelector(".wall-clock");
     var locale = clock && clock.getAttribute("data-lang") === "en" ? "en-GB" : "vi-VN";
-    var lists = document.querySelectorAll(".offline-list, .reports-oldest, .al-list");
+    var lists = document.querySelectorAll(".offline-list, .reports-oldest, .al-list, .ap-list");
     for (var i = 0; i < lists.length; i++) {
       var list = lists[i];
       var rows = list.querySelectorAll(ROWS);

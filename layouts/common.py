@@ -294,6 +294,7 @@ def figure(ctx: Context, **layout: Any) -> Figure:
             "y": 1.02,
             "yanchor": "bottom",
             "font": {"size": 22 * s},
+            "itemwidth": 60 * s,  # a line's dash must read from the back of the room
         },
         "uirevision": "wall",
     }
@@ -343,18 +344,15 @@ def horizontal_bars(
     labels: Sequence[str],
     values: Sequence[float],
     colors: str | Sequence[str],
-    value_texts: Sequence[str] | None = None,
-    full_scale: float = 0.0,
 ) -> Figure:
     """The wall's ranking chart: bars from the top down, each with its value in a column on
-    the right (by default the value itself). `labels` are plain text (a ward, a site), shown as
-    written and cut to LABEL_CHARS (the bars keep their own rows when two labels are cut
-    alike). A bar as long as `full_scale` (or the longest) spans the chart. The values are the
-    right axis' labels, so plotly makes room for the longest one: a
-    value in the millions never runs past the panel, as text beside the bar would."""
+    the right. `labels` are plain text (a ward, a site), shown as written and cut to
+    LABEL_CHARS (the bars keep their own rows when two labels are cut alike). The values are
+    the right axis' labels, so plotly makes room for the longest one: a value in the millions
+    never runs past the panel, as text beside the bar would."""
     shown = [figure_text(label, LABEL_CHARS) for label in labels]
     labels = [figure_text(label) for label in labels]
-    texts = value_texts if value_texts is not None else [fmt_int(v, ctx.lang) for v in values]
+    texts = [fmt_int(v, ctx.lang) for v in values]
     fig = figure(ctx, bargap=0.2)
     bar = {"type": "bar", "y": labels, "x": list(values), "orientation": "h"}
     fig["data"].append({**bar, "marker": {"color": colors}})
@@ -373,7 +371,7 @@ def horizontal_bars(
         "tickfont": {"size": 22 * ctx.scale, "color": COLORS["text"]},
         "showgrid": False,
     }
-    longest = max(1.0, full_scale, float(max(values, default=0)))
+    longest = max(1.0, float(max(values, default=0)))
     layout["xaxis"].update(visible=False, range=[0, longest])
     return fig
 

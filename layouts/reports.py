@@ -277,7 +277,7 @@ def hourly_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
             "type": "bar",
             "x": x,
             "y": counts["new"],
-            "name": "■ " + ctx.t("rep.new"),
+            "name": ctx.t("rep.new"),
             "marker": {"color": COLORS["warn"]},
         },
         {

@@ -12,6 +12,7 @@ from dash import html
 from layouts import overview
 from layouts.common import (
     COLORS,
+    TRUNCATES,
     Context,
     Figure,
     big_tile,
@@ -21,6 +22,7 @@ from layouts.common import (
     fmt_number,
     graph,
     horizontal_bars,
+    more_line,
     newest_age,
     screen_header,
     tile_head,
@@ -34,7 +36,7 @@ CURVE_WINDOW = timedelta(minutes=15)
 THROUGHPUT_WINDOW = timedelta(minutes=5)
 SITES_SHOWN = 12
 APS_SHOWN = 7
-GRAPHS = ("sites", "curve", "top", "throughput")
+GRAPHS = ("sites", "curve", "throughput")
 
 
 def shell(t: Translator, tz: str) -> html.Div:
@@ -50,6 +52,13 @@ def shell(t: Translator, tz: str) -> html.Div:
                             className=f"tile tile--graph wifi-{name}",
                         )
                         for name in GRAPHS
+                    ),
+                    html.Div(
+                        [
+                            html.Div(id=f"{NAME}-top-head"),
+                            html.Div(id=f"{NAME}-top", className="ap-list"),
+                        ],
+                        className="tile wifi-top",
                     ),
                 ],
                 className="wifi-grid",
@@ -144,8 +153,8 @@ def curve_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     yesterday = totals[totals["time"] < now - day].assign(time=lambda f: f["time"] + day)
     fig = figure(ctx, showlegend=True)
     for frame, name, style in (
-        (yesterday, "┅ " + ctx.t("wifi.yesterday"), {"dash": "dash", "color": COLORS["muted"]}),
-        (today, "━ " + ctx.t("wifi.today"), {"color": COLORS["info"], "width": 4 * ctx.scale}),
+        (yesterday, ctx.t("wifi.yesterday"), {"dash": "dash", "color": COLORS["muted"]}),
+        (today, ctx.t("wifi.today"), {"color": COLORS["info"], "width": 4 * ctx.scale}),
     ):
         if frame.empty:
             continue
@@ -183,24 +192,41 @@ def top_loaded(latest: pd.DataFrame) -> pd.DataFrame:
     return frame[["ap_id", "site", "clients", "capacity", "load_pct"]].reset_index(drop=True)
 
 
-def top_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
-    loaded = top_loaded(data["wifi"]).head(APS_SHOWN)
+def top_list(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
+    """The most loaded access points, each a row: its site and id (cut with an ellipsis when
+    long), a bar of its load and the figures, marked by band so they differ by more than
+    colour. Rows are HTML so the page drops those that do not fit (counted), never clips."""
+    loaded = top_loaded(data["wifi"])
     if loaded.empty:
-        return empty_figure(ctx)
-    # Several access points share a site: the id keeps each bar its own row.
-    labels = [f"{r.site} ({r.ap_id})" for r in loaded.itertuples()]
-    return horizontal_bars(
-        ctx,
-        labels,
-        loaded["load_pct"].tolist(),
-        [COLORS[load_tone(p)] for p in loaded["load_pct"]],
-        [
-            f"{LOAD_MARKS[load_tone(r.load_pct)]}{int(r.load_pct)}% · "
-            f"{fmt_int(r.clients, ctx.lang)}/{fmt_int(r.capacity, ctx.lang)}"
-            for r in loaded.itertuples()
-        ],
-        full_scale=100,
-    )
+        return [html.Div(ctx.t("no_data"), className="calm")]
+    rows = []
+    for ap in loaded.head(APS_SHOWN).itertuples():
+        tone = load_tone(ap.load_pct)
+        rows.append(
+            html.Div(
+                [
+                    html.Div(
+                        [ap.site, html.Span(f" ({ap.ap_id})", className="ap-id")],
+                        className="ap-name",
+                        **TRUNCATES,
+                    ),
+                    html.Div(
+                        html.Div(
+                            className=f"ap-bar ap-bar--{tone}",
+                            style={"width": f"{min(100.0, max(0.0, ap.load_pct)):.0f}%"},
+                        ),
+                        className="ap-track",
+                    ),
+                    html.Div(
+                        f"{LOAD_MARKS[tone]}{int(ap.load_pct)}% · "
+                        f"{fmt_int(ap.clients, ctx.lang)}/{fmt_int(ap.capacity, ctx.lang)}",
+                        className=f"ap-load ap-load--{tone}",
+                    ),
+                ],
+                className="ap-row",
+            )
+        )
+    return [*rows, more_line(0, ctx)]
 
 
 def load_tone(load_pct: float) -> str:
@@ -229,7 +255,7 @@ def throughput_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
             "y": speed["rx_mbps"],
             "mode": "lines",
             "line": {"color": COLORS["info"], "width": 4 * ctx.scale},
-            "name": "━ ↓ " + ctx.t("wifi.download"),
+            "name": "↓ " + ctx.t("wifi.download"),
         },
         {
             "type": "scatter",
@@ -237,7 +263,7 @@ def throughput_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
             "y": speed["tx_mbps"],
             "mode": "lines",
             "line": {"color": COLORS["warn"], "width": 3 * ctx.scale, "dash": "dot"},
-            "name": "┅ ↑ " + ctx.t("wifi.upload"),
+            "name": "↑ " + ctx.t("wifi.upload"),
         },
     ]
     fig["layout"]["xaxis"]["tickformat"] = "%H:%M"
@@ -252,7 +278,7 @@ OUTPUTS = {
     f"{NAME}-curve-head.children": curve_head,
     f"{NAME}-curve.figure": curve_figure,
     f"{NAME}-top-head.children": top_head,
-    f"{NAME}-top.figure": top_figure,
+    f"{NAME}-top.children": top_list,
     f"{NAME}-throughput-head.children": throughput_head,
     f"{NAME}-throughput.figure": throughput_figure,
 }

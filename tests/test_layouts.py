@@ -472,7 +472,7 @@ def test_wifi_curve_compares_today_with_yesterday_shifted_by_a_day():
         wifi.curve_figure({"wifi_clients_48h": pd.DataFrame(rows), "wifi": pd.DataFrame()}, ctx())
     )
     names = [t.name for t in fig.data]
-    assert names == ["┅ Hôm qua", "━ Hôm nay"]
+    assert names == ["Hôm qua", "Hôm nay"]  # the legend draws each line's own style
     assert fig.data[0].line.dash == "dash"  # yesterday differs by line style, not colour only
     # Yesterday's point 30 h ago is drawn 6 h ago, in the city's time: 08:00 UTC is 15:00 there.
     assert pd.Timestamp(fig.data[0].x[0]) == pd.Timestamp("2026-11-26 09:00")
@@ -549,6 +549,21 @@ def test_most_loaded_access_points_come_first():
         }
     )
     assert wifi.top_loaded(latest)["ap_id"].tolist() == ["b", "a"]
+
+
+def test_each_load_band_has_its_own_mark_beside_the_figures_not_only_a_colour():
+    latest = pd.DataFrame(
+        {
+            "ap_id": ["hot", "busy", "calm"],
+            "site": ["Chợ", "Trường", "Công viên"],
+            "clients": [95, 80, 10],
+            "capacity": [100, 100, 100],
+        }
+    )
+    rows = wifi.top_list({"wifi": latest}, ctx())[:-1]
+    loads = [row.children[2].children for row in rows]
+    assert loads == ["▲ 95% · 95/100", "△ 80% · 80/100", "10% · 10/100"]
+    assert [row.children[1].children.style["width"] for row in rows] == ["95%", "80%", "10%"]
 
 
 def test_a_tile_that_cannot_be_drawn_shows_no_data_and_the_rest_still_draws():
@@ -726,7 +741,6 @@ FIGURE_TEXT = {
     "reports-ward.figure": ("report ward",),
     "cameras-timeline.figure": ("camera name",),
     "wifi-sites.figure": ("wifi site",),
-    "wifi-top.figure": ("wifi site",),
 }
 # Which data text each screen's components show.
 COMPONENT_TEXT = {
@@ -734,6 +748,7 @@ COMPONENT_TEXT = {
     "cameras": ("camera name", "camera ward"),
     "reports": ("report title", "report ward"),
     "indicators": ("indicator name", "indicator unit"),
+    "wifi": ("wifi site",),
     "alerts": ("camera name", "alert ward", "officer"),
 }
 
