@@ -42,7 +42,7 @@ PASSWORD = "Ca trực đêm 2026"
 IN_FIGURES = {
     "overview": (),
     "cameras": (CAMERA_NAME,),
-    "wifi": (SITE, f"{SITE} (ap-xss)"),
+    "wifi": (SITE,),
     "reports": (REPORT_WARD, CAMERA_WARD),
     "indicators": (),
     "alerts": (),
@@ -50,7 +50,7 @@ IN_FIGURES = {
 ON_PAGE = {
     "overview": (),
     "cameras": (CAMERA_NAME, CAMERA_WARD),
-    "wifi": (),
+    "wifi": (f"{SITE} (ap-xss)",),
     "reports": (REPORT_TITLE,),
     "indicators": (INDICATOR_NAME, UNIT),
     "alerts": (CAMERA_NAME,),
@@ -168,7 +168,9 @@ def test_feed_text_shows_as_written_on_every_screen(wall, browser, name):
     figure_text = browser.execute_script(FIGURE_TEXT)
     for text in IN_FIGURES[name]:
         assert text in figure_text, (name, text)
-    page = browser.find_element(By.TAG_NAME, "main").text
+    # textContent: a row the panel has no room for is hidden and counted ("+ 5"), still there;
+    # markup read as such would have changed the text.
+    page = browser.execute_script("return document.querySelector('main').textContent")
     for text in ON_PAGE[name]:
         assert text in page, (name, text)
     assert console_errors(browser) == []

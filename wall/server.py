@@ -9,6 +9,8 @@ worker forked while another thread of its parent held the write lock would wait 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -37,6 +39,21 @@ class WallServer(BaseApplication):
         return self.wsgi_app
 
 
+def _end_worker_now(_arbiter: Any, worker: Any) -> None:
+    """A worker's last step (gunicorn's `worker_exit`): end the process here. Python would
+    otherwise wait for the worker's request threads, and one still waiting for the store (or for
+    another worker's answer) holds it past `graceful_timeout`, when gunicorn kills it and logs an
+    error. Those requests are given up either way."""
+    if os.getpid() != worker.pid:  # gunicorn also calls it in the arbiter, for a vanished worker
+        return
+    raised = sys.exc_info()[1]
+    code = raised.code if isinstance(raised, SystemExit) else 1 if raised else 0
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else 1)
+
+
 def serve(
     settings: Settings,
     host: str = "127.0.0.1",
@@ -54,6 +71,7 @@ def serve(
         # A wall request waits at most this long for the store; a stuck one is recycled.
         "timeout": 60,
         "graceful_timeout": 5,
+        "worker_exit": _end_worker_now,
         "accesslog": None,
         "errorlog": "-",
         "loglevel": "warning",
