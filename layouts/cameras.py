@@ -337,8 +337,8 @@ def timeline_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     fig = figure(ctx, barmode="overlay", showlegend=True, bargap=0.25)
     ongoing_rows = spans["ongoing"].astype(bool)
     for ongoing, name, color, pattern in (
-        (False, "▮ " + ctx.t("cam.restored"), COLORS["warn"], ""),
-        (True, "✖ " + ctx.t("status.offline"), COLORS["bad"], "/"),
+        (False, ctx.t("cam.restored"), COLORS["warn"], ""),
+        (True, ctx.t("status.offline"), COLORS["bad"], "/"),  # hatched: not colour alone
     ):
         keep = (ongoing_rows == ongoing).tolist()
         part = spans[ongoing_rows == ongoing]

@@ -127,7 +127,7 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
                 "marker": {"size": 5 * ctx.scale, "color": "rgba(180,192,204,0.25)"},
             }
         )
-    for category, (symbol, glyph, color) in style.items():
+    for category, (symbol, _glyph, color) in style.items():
         part = opened[opened["category"] == category]
         if part.empty:
             continue
@@ -136,9 +136,8 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
                 "lat": part["lat"].round(MAP_DECIMALS),
                 "lon": part["lon"].round(MAP_DECIMALS),
                 "mode": "markers",
-                "name": figure_text(
-                    f"{glyph} {ctx.t.label(CATEGORY_LABELS, category)} ({len(part)})"
-                ),
+                # The legend draws the marker's own shape: no glyph beside it.
+                "name": figure_text(f"{ctx.t.label(CATEGORY_LABELS, category)} ({len(part)})"),
                 "marker": {
                     "size": 19 * ctx.scale * shrink,
                     "color": color,
@@ -180,7 +179,7 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
         for trace in traces:
             # Over tiles, plotly draws every symbol but a circle with icons it fetches from a CDN
             # (cdn.jsdelivr.net): blocked by the wall's CSP, unreachable from a closed command
-            # room. Circles, told apart by colour and the legend's glyph.
+            # room. Circles, told apart by colour only (a limit README states).
             if "marker" in trace:
                 trace["marker"] = {
                     k: v for k, v in trace["marker"].items() if k not in ("line", "symbol")
