@@ -105,7 +105,9 @@ class ScreenSettings(Section):
         None,
         _tiles_url,
         "Optional raster tile server for the field-report map (`https://…/{z}/{x}/{y}.png`); "
-        "empty draws the map offline from coordinates alone.",
+        "empty draws the map offline from coordinates alone, each report category with its own "
+        "marker shape. Over tiles every marker is a circle (plotly fetches other shapes from a "
+        "CDN the wall's CSP blocks): categories are then told apart by colour only.",
     )
     kiosk_reload_hours: float = setting(
         24.0,
