@@ -4,6 +4,9 @@ them (dry run first, safe to re-run), and the index adds series per slot, never 
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 import requests
 
 from tests.conftest import influx_store_url
@@ -38,7 +41,7 @@ def series_of(influxd: Influxd, url: str, measurement: str) -> list[str]:
 
 
 def test_migrate_indexes_the_reports_a_store_held_before_and_the_answers_stay(
-    influxd: Influxd,
+    influxd: Influxd, caplog: pytest.LogCaptureFixture
 ) -> None:
     url = influx_store_url(influxd)
     old_code = module_of_commit(UNINDEXED_CODE, "wall/store/influx.py", "influx_unindexed")
@@ -50,7 +53,9 @@ def test_migrate_indexes_the_reports_a_store_held_before_and_the_answers_stay(
     old.close()
 
     with open_store(Settings(store=url)) as store:
-        store.check()  # no index yet: the open reports are read from every report point
+        with caplog.at_level(logging.WARNING):
+            store.check()  # no index yet: the open reports are read from every report point
+        assert "until `python -m wall migrate` indexes" in caplog.text
         assert not newest_reports.built(store)
         assert open_reports(store) == STILL_OPEN
 
