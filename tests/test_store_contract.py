@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from wall.domain import CLOSED_REPORT_STATUSES, report_slot
 from wall.settings import Settings
 from wall.store import Event, InvalidPoint, Point, Store, StoreError, open_store
 from wall.store.base import to_ms
@@ -450,6 +451,93 @@ def test_latest_unless_judges_a_moved_entity_by_its_newest_series(store: Store) 
     ]
     every = store.latest("field_report", "report_id", since=T0 + timedelta(minutes=1))
     assert every["report_id"].tolist() == ["stayed", "closed-after-move", "open-after-move"]
+
+
+def bounded_report(report_id: str, minute: float, status: str, **fields) -> Point:
+    """A report point as the feeds write it: `report_id` a field, `report_slot` a tag."""
+    tags = {"category": "lighting", "ward": "Hiệp Tân", "report_slot": report_slot(report_id)}
+    fields = {"report_id": report_id, "status": status, **fields}
+    return Point("field_report", tags, fields, T0 + timedelta(minutes=minute))
+
+
+def write_one_by_one(store: Store, points: list[Point], as_frames: bool) -> None:
+    """Each point its own write (as messages arrive), with `write` or `write_frame`."""
+    for point in points:
+        if not as_frames:
+            store.write([point])
+            continue
+        row = {"time": pd.Timestamp(point.time), **point.tags, **point.fields}
+        store.write_frame("field_report", pd.DataFrame([row]), list(point.tags))
+
+
+# Each report's versions in the order they reach the store (minutes: their own times).
+ARRIVALS = {
+    "older-open-arrives-late": [(10, "resolved"), (0, "new")],
+    "older-close-arrives-late": [(10, "assigned"), (5, "resolved")],
+    "reopened": [(0, "resolved"), (10, "assigned")],
+    "reopened-then-closed": [(0, "new"), (5, "resolved"), (10, "assigned"), (15, "closed")],
+    "closed-reopened-late-close": [(0, "closed"), (20, "in_progress"), (12, "rejected")],
+    "same-batch-out-of-order": [(20, "in_progress"), (2, "new")],
+}
+STILL_OPEN = {
+    "older-close-arrives-late": "assigned",
+    "reopened": "assigned",
+    "closed-reopened-late-close": "in_progress",
+    "same-batch-out-of-order": "in_progress",
+}
+
+
+@pytest.mark.parametrize("as_frames", [False, True], ids=["write", "write_frame"])
+def test_open_reports_follow_each_reports_newest_state_whatever_the_arrival_order(
+    store: Store, as_frames: bool
+) -> None:
+    """An older state arriving after a newer one never reopens (nor closes) a report; a report
+    closed, reopened and closed again is closed; the newest state's fields are the ones read."""
+    points = [
+        bounded_report(report_id, minute, status, title=f"{report_id} {minute}")
+        for report_id, versions in ARRIVALS.items()
+        for minute, status in versions
+    ]
+    write_one_by_one(store, points, as_frames)
+    closed = {"status": list(CLOSED_REPORT_STATUSES)}
+    for since in (None, T0 - timedelta(days=90)):
+        still_open = store.latest("field_report", "report_id", since=since, unless=closed)
+        newest = still_open.set_index("report_id")
+        assert newest["status"].to_dict() == STILL_OPEN
+        assert newest.loc["reopened", "title"] == "reopened 10"
+        assert newest.loc["reopened", "time"] == pd.Timestamp(T0 + timedelta(minutes=10))
+        assert newest.loc["reopened", "report_slot"] == report_slot("reopened")
+    every = store.latest("field_report", "report_id").set_index("report_id")["status"]
+    assert every.to_dict() == {
+        **STILL_OPEN,
+        "older-open-arrives-late": "resolved",
+        "reopened-then-closed": "closed",
+    }
+    since = store.latest("field_report", "report_id", since=T0 + timedelta(minutes=11))
+    assert sorted(since["report_id"]) == [
+        "closed-reopened-late-close",
+        "reopened-then-closed",
+        "same-batch-out-of-order",
+    ]
+
+
+def test_the_newest_state_of_a_report_has_only_its_own_fields(store: Store) -> None:
+    """A newer version without a field an older one had reads without it (InfluxDB merges the
+    fields of points written again at one time: the newest state is not such a merge)."""
+    write_one_by_one(
+        store,
+        [
+            bounded_report("r1", 0, "new", title="Đèn hỏng", lat=11.31),
+            bounded_report("r1", 5, "assigned", lat=11.32),
+            bounded_report("r2", 0, "new", title="Ngập"),
+            bounded_report("r2", 0, "assigned"),  # the same point again: merged, as stored
+        ],
+        as_frames=False,
+    )
+    closed = {"status": list(CLOSED_REPORT_STATUSES)}
+    newest = store.latest("field_report", "report_id", unless=closed).set_index("report_id")
+    assert pd.isna(newest.loc["r1", "title"]) and newest.loc["r1", "lat"] == 11.32
+    assert newest.loc["r2", ["status", "title"]].tolist() == ["assigned", "Ngập"]
 
 
 def test_reads_of_an_empty_store_or_range_are_empty_frames(store: Store) -> None:

@@ -267,8 +267,9 @@ def restore(args: argparse.Namespace, settings: Settings) -> int:
 def migrate(args: argparse.Namespace, settings: Settings) -> int:
     """Rewrite an embedded store of an earlier layout into the one this wall reads (InfluxDB:
     move points into their retention policies), then (on either store) the field reports of
-    the first shape into the bounded one."""
+    the first shape into the bounded one, then (InfluxDB) index each report's newest state."""
     from wall.domain import ROLLUP_PARTS_OF
+    from wall.store.newest_reports import build as build_newest_reports
     from wall.store.policies import migrate as migrate_policies
     from wall.store.reports import migrate_reports
     from wall.store.sqlite import SCHEMA_VERSION, StoreInUse, store_version
@@ -300,6 +301,8 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
                     report=say,
                 )
             migrate_reports(store, dry_run=args.dry_run, report=say)
+            if path is None:  # InfluxDB: the newest state of each report, for the open ones
+                build_newest_reports(store, dry_run=args.dry_run, report=say)
     except StoreError as exc:  # in use or unreachable (exit 1), or cannot be migrated (exit 2)
         print(f"wall migrate: {exc}", file=sys.stderr)
         return 1 if isinstance(exc, StoreInUse | StoreUnavailable) else 2

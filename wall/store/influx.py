@@ -20,8 +20,9 @@ import pandas as pd
 import requests
 from requests.adapters import HTTPAdapter
 
+from wall.domain import FIELD_REPORT
 from wall.settings_core import SettingsError
-from wall.store import policies
+from wall.store import newest_reports, policies
 from wall.store.base import (
     ALL_TIME,
     Aggregate,
@@ -287,6 +288,7 @@ class InfluxStore(Store):
             log.info("InfluxDB did not create database %s: %s", self.database, exc)
         self.forget_policies()
         policies.prepare(self)
+        newest_reports.prepare(self)
 
     # -- retention policies (wall.store.policies) ------------------------------------------
 
@@ -375,6 +377,11 @@ class InfluxStore(Store):
         for policy, mine in indexes.items():
             lines = [encode_point(points[i]) for i in mine]
             refused += [(mine[i], why) for i, why in self._write_lines(lines, "ms", policy)]
+        kept = set(range(len(points))) - {i for i, _ in refused}
+        reports = (points[i] for i in sorted(kept) if points[i].measurement == FIELD_REPORT.name)
+        newest_reports.update(
+            self, newest_reports.versions_of((p.time_ms, p.tags, p.fields) for p in reports)
+        )
         if refused:
             raise PointsRefused(
                 [(points[i], why) for i, why in sorted(refused)], len(points) - len(refused)
@@ -392,6 +399,12 @@ class InfluxStore(Store):
             refused += len(refused_here)
         if refused:
             raise StoreError(f"InfluxDB refused {refused} rows of the {measurement} frame; {first}")
+        if measurement == FIELD_REPORT.name and FIELD_REPORT.entity not in tags:
+            rows = frame.astype(object).to_dict("records")
+            newest_reports.update(
+                self,
+                newest_reports.versions_of((to_ms(row.pop("time")), {}, row) for row in rows),
+            )
         return len(columns)
 
     def points(
@@ -420,10 +433,20 @@ class InfluxStore(Store):
         check_name("entity", entity)
         field_filter_values(unless)
         now = datetime.now(UTC)
-        if self._is_field(measurement, entity):  # a report's id: every point since is read
-            rows = self._newest_of_points_since(measurement, entity, since or ALL_TIME[0])
-            return points_frame(without_matching(rows, unless), leading=[entity])
         recent = now - RECENT_WINDOW
+        if self._is_field(measurement, entity):  # a report's id
+            if (
+                (measurement, entity) == (FIELD_REPORT.name, FIELD_REPORT.entity)
+                and (since is None or since < recent - RECENT_WINDOW)
+                and newest_reports.built(self)
+            ):
+                open_only = newest_reports.leaves_out_closed(unless)
+                rows = newest_reports.read(self, open_only)
+                if since is not None:
+                    rows = [row for row in rows if row["time"] >= to_ms(since)]
+            else:  # the last days' points, or a store whose reports wait for `migrate`
+                rows = self._newest_of_points_since(measurement, entity, since or ALL_TIME[0])
+            return points_frame(without_matching(rows, unless), leading=[entity])
         if since is not None and since >= now - RAW_WINDOW:  # a fold forward: few points
             rows = self._newest_of_points_since(measurement, entity, since)
         elif since is not None and since >= recent - RECENT_WINDOW:  # bounded to a few days
