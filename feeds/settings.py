@@ -28,7 +28,9 @@ from wall.settings_core import (
 )
 
 
-def _inventory_path(value: Any) -> str:
+def _inventory_path(value: Any) -> str | None:
+    if not text(value).strip():
+        return None
     path = Path(text(value)).expanduser()
     if not path.is_file():
         raise ValueError(f"inventory file {str(path)!r} does not exist")
@@ -39,11 +41,12 @@ def _inventory_path(value: Any) -> str:
 class InventorySettings(Section):
     """Registered devices (feeds/inventory.py)"""
 
-    inventory: str = setting(
-        str(PROJECT_DIR / "feeds" / "hoa_thanh_inventory.csv"),
+    inventory: str | None = setting(
+        None,
         _inventory_path,
         "CSV file of the city's registered cameras and WiFi access points (name, ward, "
-        "coordinates, AP capacity; format in docs/feeds-contract.md). Default: Hòa Thành's.",
+        "coordinates, AP capacity; format in docs/feeds-contract.md). Empty: the city "
+        "profile's `inventory.csv`.",
     )
 
 

@@ -24,6 +24,7 @@ from layouts.common import (
     newest_age,
     screen_header,
 )
+from wall.city import CitySettings
 from wall.i18n import Translator
 
 NAME = "indicators"
@@ -121,10 +122,10 @@ def trends(daily: pd.DataFrame) -> dict[str, list[float]]:
 TONES = {"met": "ok", "at_risk": "warn", "missed": "bad", "no_target": "none"}
 
 
-def shell(t: Translator, tz: str) -> html.Div:
+def shell(t: Translator, city: CitySettings) -> html.Div:
     return html.Div(
         [
-            screen_header(NAME, t, tz),
+            screen_header(NAME, t, city),
             html.Main(id=f"{NAME}-cards", className="kpi-grid"),
             html.Footer(id=f"{NAME}-age", className="screen-footer"),
         ],

@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Callable
 
+from wall.city import load_profile
 from wall.settings import Settings, load_settings, setting_docs
 from wall.settings_core import SettingsError
 
@@ -48,6 +49,7 @@ def run(
     setup_logging(args.log_level)
     try:
         settings = load_settings(args.config)
+        load_profile(settings.city)  # a broken city profile stops every command here
         return commands[args.command](args, settings) or 0
     except SettingsError as exc:
         print(f"{argparser.prog}: bad setting {exc}", file=sys.stderr)
