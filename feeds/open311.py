@@ -217,7 +217,7 @@ class Open311Config:
                 )
             statuses[plain(key)] = status
         wards = {}
-        for key, ward in settings.open311_wards.items():
+        for key, ward in dict(settings.open311_wards).items():
             unit = profile.unit_of(ward)
             if unit is None:
                 raise SettingsError(
@@ -256,6 +256,7 @@ class Open311Mapping:
         self.categories: dict[tuple[str, str], str] = {}
         self.profile = config.profile or load_profile()
         self.wards = self.profile.ward_names.items()  # every name, code and former name
+        self.town_names = [plain(name) for name in self.profile.town_names]
         self.service_codes = {
             code: c.code for c in self.profile.categories for code in c.service_codes
         }
@@ -385,6 +386,8 @@ class Open311Mapping:
         # The name that comes first (an address goes from street to province: "…, phường Long
         # Hoa, tỉnh Tây Ninh"), of two there the longer ("Long Thành Bắc" over "Long Thành").
         plain_text = f" {plain(text)} "
+        for town in self.town_names:  # "thị xã Hòa Thành" is the former town, not the ward
+            plain_text = plain_text.replace(f" {town} ", " | ")
         found = [(plain_text.find(f" {p} "), -len(p), w) for p, w in self.wards]
         return min(((at, size, w) for at, size, w in found if at >= 0), default=(0, 0, None))[2]
 

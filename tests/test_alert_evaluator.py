@@ -231,7 +231,7 @@ def test_rule_settings_are_checked_with_a_clear_reason() -> None:
 def test_a_simulated_ward_power_cut_yields_one_grouped_alert(tmp_path) -> None:
     """The evaluator against the city simulator: when a ward loses power, its cameras go dark
     together and the duty officer sees one critical ward alert, not one alert per camera."""
-    from feeds.inventory import load_inventory
+    from feeds.inventory import town_inventory
     from feeds.payloads import parse_message
     from feeds.simulator import CitySimulator, SimOptions
     from wall.settings import Settings
@@ -244,9 +244,7 @@ def test_a_simulated_ward_power_cut_yields_one_grouped_alert(tmp_path) -> None:
         flaky_share=0.0,
         reports_per_day=0.0,
     )
-    simulator = CitySimulator(
-        load_inventory(Settings().inventory), seed=7, start=T0, options=options
-    )
+    simulator = CitySimulator(town_inventory(Settings()), seed=7, start=T0, options=options)
     clock = Clock()
     with open_store(Settings(store=f"sqlite:///{tmp_path / 'ioc.db'}")) as store:
         ev = evaluator(store, clock)

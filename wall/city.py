@@ -166,6 +166,7 @@ class CityProfile:
     name_vi: str
     name_en: str
     address: str  # what follows the ward in an address ("tỉnh Tây Ninh")
+    town_names: tuple[str, ...]  # names of the whole town, never of one unit, in addresses
     source: str
     timezone: str
     centre: tuple[float, float]
@@ -314,11 +315,11 @@ class _Reader:
             raise self.fail(f"{where}{key}", f"must be [latitude, longitude], not {value!r}")
         return (float(value[0]), float(value[1]))
 
-    def tables(self, data: dict, key: str) -> list[tuple[str, dict]]:
-        items = self.get(data, key, "", list)
+    def tables(self, data: dict, key: str, where: str = "") -> list[tuple[str, dict]]:
+        items = self.get(data, key, where, list)
         if not items or not all(isinstance(i, dict) for i in items):
-            raise self.fail(key, f"must be one or more [[{key}]] tables")
-        return [(f"{key}[{n}].", item) for n, item in enumerate(items, start=1)]
+            raise self.fail(f"{where}{key}", f"must be one or more [[{where}{key}]] tables")
+        return [(f"{where}{key}[{n}].", item) for n, item in enumerate(items, start=1)]
 
     def profile(self, data: dict) -> CityProfile:
         self.only(
@@ -330,7 +331,7 @@ class _Reader:
         self.only(
             city,
             "city.",
-            "name_vi name_en address timezone centre south_west north_east inventory boundaries",
+            "name_vi name_en address town_names timezone centre south_west north_east inventory boundaries",
         )
         timezone = self.get(city, "timezone", "city.", str)
         try:
@@ -374,6 +375,7 @@ class _Reader:
             name_vi=self.get(city, "name_vi", "city.", str),
             name_en=self.get(city, "name_en", "city.", str),
             address=self.get(city, "address", "city.", str),
+            town_names=self.texts(city, "town_names", "city.", []),
             source=self.get(data, "source", "", str, ""),
             timezone=timezone,
             centre=self.point(city, "centre", "city."),
@@ -459,7 +461,9 @@ class _Reader:
         )
 
     def simulation(self, table: dict, units: tuple[Unit, ...]) -> Simulation:
-        names = {plain(x): u.name_vi for u in units for x in (u.name_vi, u.code, *u.aliases)}
+        names = {
+            plain(x): u.name_vi for u in units for x in (u.name_vi, u.name_en, u.code, *u.aliases)
+        }
 
         def unit_of(t: dict, where: str) -> str:
             name = self.get(t, "unit", where, str)
@@ -479,7 +483,7 @@ class _Reader:
                 self.get(t, "spread", w, float),
                 self.get(t, "share", w, float),
             )
-            for w, t in self.tables(table, "areas")
+            for w, t in self.tables(table, "areas", "simulator.")
         )
         sites = tuple(
             self.only(t, w, "name unit centre aps capacity crowd")
@@ -491,7 +495,7 @@ class _Reader:
                 self.get(t, "capacity", w, int),
                 self.get(t, "crowd", w, bool, False),
             )
-            for w, t in self.tables(table, "sites")
+            for w, t in self.tables(table, "sites", "simulator.")
         )
         return Simulation(
             streets=self.texts(table, "streets", "simulator."),
