@@ -331,7 +331,8 @@ class _Reader:
         self.only(
             city,
             "city.",
-            "name_vi name_en address town_names timezone centre south_west north_east inventory boundaries",
+            "name_vi name_en address town_names timezone centre south_west north_east inventory "
+            "boundaries",
         )
         timezone = self.get(city, "timezone", "city.", str)
         try:
