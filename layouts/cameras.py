@@ -192,6 +192,10 @@ def ward_panels(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
         pct = percent(online, len(cams))
         tone = "ok" if online == len(cams) else "warn" if (pct or 0) >= 90 else "bad"
         cells = ward_cells(cams["status"], ctx)
+        # Space in proportion to the cells shown (a counted cell is about four wide), never
+        # less than its head needs: a big ward never overflows its panel, a small one's name
+        # and figures stay readable.
+        size = max(len(cells) if len(cams) <= WARD_CELLS else TROUBLE_CELLS + 12, MIN_PANEL)
         panels.append(
             html.Div(
                 [
@@ -212,11 +216,10 @@ def ward_panels(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
                     html.Div(cells, className="cam-cells"),
                 ],
                 className="ward-panel",
-                # Space in proportion to the cameras: a big ward never overflows its panel.
-                style={"flexGrow": len(cams)},
+                style={"flexGrow": size},
             )
         )
-        sizes.append(len(cams))
+        sizes.append(size)
     rows = [
         html.Div(
             panels[i : i + WARDS_PER_ROW],
@@ -305,6 +308,7 @@ OFFLINE_ROWS = 9
 WARD_CELLS = 80
 TROUBLE_CELLS = 32
 WARDS_PER_ROW = 4  # ward panels side by side; more wards take more rows
+MIN_PANEL = 20  # the share of the narrowest ward panel, in cells: its head fits
 
 
 def _status_first(column: pd.Series) -> pd.Series:
