@@ -383,10 +383,10 @@ class Open311Mapping:
         text = str(value).strip()
         if text in self.config.wards:
             return self.config.wards[text]
-        # The name that comes first (an address goes from street to province: "…, phường Long
-        # Hoa, tỉnh Tây Ninh"), of two there the longer ("Long Thành Bắc" over "Long Thành").
+        # The name that comes first (an address goes from street to province), of two there
+        # the longer (a ward named inside a longer one's name).
         plain_text = f" {plain(text)} "
-        for town in self.town_names:  # "thị xã Hòa Thành" is the former town, not the ward
+        for town in self.town_names:  # a former town named like one of its wards today
             plain_text = plain_text.replace(f" {town} ", " | ")
         found = [(plain_text.find(f" {p} "), -len(p), w) for p, w in self.wards]
         return min(((at, size, w) for at, size, w in found if at >= 0), default=(0, 0, None))[2]

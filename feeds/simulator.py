@@ -1,4 +1,4 @@
-"""A simulated Hòa Thành for demos and load tests: the messages its devices and systems would send.
+"""The city profile's town simulated for demos and load tests: what its devices would send.
 
 `CitySimulator` is a pure, deterministic generator of `SimMessage(time, topic, payload)`: the
 same inventory, seed, start time and options give the same messages, however the time range is
@@ -9,11 +9,12 @@ What it models, none of it hand-placed:
 - cameras report status periodically and on change; most fail rarely, a few flap; a few
   registered cameras never report ("no data"), a few unregistered ones do;
 - power cuts take a whole ward's cameras and APs down at the same instant, then restore them;
-- WiFi clients follow the town's day (morning, lunch and evening peaks), the Holy See's four
-  daily ceremonies, and a large crowd on Cao Đài festival days; APs reboot and reset counters;
+- WiFi clients follow the town's day (morning, lunch and evening peaks), the daily events of
+  the profile's gathering places (Tây Ninh's Holy See: four ceremonies), and a large crowd there
+  on the profile's festival days; APs reboot and reset counters;
 - field reports arrive through the day across categories and move new → assigned →
   in_progress → resolved → closed (or new → rejected) over hours;
-- ~17 operating indicators with targets, some met and some missed.
+- the profile's operating indicators with targets, some met and some missed.
 
 Runners: `publish_mqtt` (paho-mqtt 2, when IOC_MQTT_URL is set) and `run_in_process` (feeds the
 `Ingestor` directly, the demo without a broker). `Open311Server` serves the reports as an Open311

@@ -89,8 +89,7 @@ def test_every_screen_shows_the_profiles_town_units_and_categories(demo, browser
             assert unit not in text, f"{city} {name} shows {unit!r} of the other town"
         if name == "cameras":
             wards = browser.execute_script(
-                "return Array.from(document.querySelectorAll('.ward-name'))"
-                ".map(e => e.textContent)"
+                "return Array.from(document.querySelectorAll('.ward-name')).map(e => e.textContent)"
             )
             assert set(wards) == set(profile.unit_names)  # today's units, in the profile's words
         if name == "reports":

@@ -175,6 +175,7 @@ class CityProfile:
     categories: tuple[Category, ...]
     handling_units: tuple[HandlingUnit, ...]
     indicators: tuple[Indicator, ...]
+    sector_labels: dict[str, tuple[str, str]]  # {indicator sector: (vi, en)}
     festival_days: frozenset[date]
     simulation: Simulation
     inventory_path: Path
@@ -325,7 +326,8 @@ class _Reader:
         self.only(
             data,
             "",
-            "source city units handling_units categories indicators festival_days simulator",
+            "source city units handling_units categories indicators sectors festival_days "
+            "simulator",
         )
         city = self.get(data, "city", "", dict)
         self.only(
@@ -359,6 +361,15 @@ class _Reader:
         )
         self.unique("categories", [c.code for c in categories])
         indicators = tuple(self.indicator(w, t) for w, t in self.tables(data, "indicators"))
+        sectors = {}
+        for code, labels in self.get(data, "sectors", "", dict, {}).items():
+            if not (
+                isinstance(labels, list)
+                and len(labels) == 2
+                and all(isinstance(x, str) and x.strip() for x in labels)
+            ):
+                raise self.fail(f"sectors.{code}", 'must be ["Vietnamese label", "English label"]')
+            sectors[code] = (labels[0], labels[1])
         self.unique("indicators", [i.indicator_id for i in indicators])
         festival_days = set()
         for day in self.get(data, "festival_days", "", list, []):
@@ -385,6 +396,7 @@ class _Reader:
             categories=categories,
             handling_units=handling,
             indicators=indicators,
+            sector_labels=sectors,
             festival_days=frozenset(festival_days),
             simulation=self.simulation(self.get(data, "simulator", "", dict), units),
             inventory_path=inventory,
