@@ -422,8 +422,8 @@ class Open311Settings(Section):
     open311_categories: tuple[tuple[str, str], ...] = setting(
         (),
         text_pairs,
-        "Open311 `service_code` or `service_name` to wall category (traffic, environment, "
-        "lighting, flooding, urban_order, other), before the built-in keyword rules: a TOML "
+        "Open311 `service_code` or `service_name` to a category of the city profile (or "
+        "`other`), before the profile's service codes and keywords: a TOML "
         'table (`open311_categories = { PH01 = "traffic" }`), or JSON in the environment '
         '(`{"PH01": "traffic"}`).',
     )
@@ -437,7 +437,8 @@ class Open311Settings(Section):
         "address",
         text,
         "Field of an Open311 request (dotted path, e.g. `extended_attributes.ward`) holding "
-        "the ward: its text is matched against the town's wards and `open311_wards`.",
+        "the ward: its text is matched against `open311_wards` and the city profile's units and "
+        "their former names.",
     )
     open311_wards: tuple[tuple[str, str], ...] = setting(
         (),

@@ -218,10 +218,8 @@ class CityProfile:
             lambda w: w if not isinstance(w, str) or w == UNKNOWN else names.get(plain(w), w)
         ).mask(wards == UNKNOWN)
 
-    def summary(self) -> str:
-        from feeds.inventory import load_inventory  # the inventory reads the profile
-
-        inventory = load_inventory(self.inventory_path, self)
+    def summary(self, cameras: int, access_points: int) -> str:
+        """What `python -m wall check` says of the profile, with its inventory's counts."""
         units = ", ".join(
             f"{u.name_vi} (also {', '.join(u.aliases)})" if u.aliases else u.name_vi
             for u in self.units
@@ -233,8 +231,7 @@ class CityProfile:
                 f"  units ({len(self.units)}): {units}",
                 f"  categories ({len(self.categories)}): {', '.join(self.category_codes)}",
                 f"  handling units: {len(self.handling_units)}",
-                f"  devices: {len(inventory.cameras)} cameras, "
-                f"{len(inventory.access_points)} access points",
+                f"  devices: {cameras} cameras, {access_points} access points",
                 f"  indicators: {len(self.indicators)}",
                 f"  festival days: {len(self.festival_days)}",
                 f"  boundaries: {'yes' if self.boundaries else 'none (points only)'}",
