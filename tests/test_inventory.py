@@ -4,6 +4,9 @@ every mistake is reported with file, line and problem."""
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +20,7 @@ from feeds.inventory import (
 )
 from wall.city import load_profile
 from wall.settings import Settings, load_settings
-from wall.settings_core import SettingsError
+from wall.settings_core import PROJECT_DIR, SettingsError
 
 HOA_THANH = load_profile("hoa-thanh")
 DEFAULT_INVENTORY = HOA_THANH.inventory_path
@@ -52,6 +55,34 @@ def test_shipped_file_is_what_the_generator_writes() -> None:
     """So `python -m feeds.inventory` reproduces it and nobody hand-edits generated data."""
     expected = inventory_csv(generate_inventory(HOA_THANH), HOA_THANH)
     assert DEFAULT_INVENTORY.read_text(encoding="utf-8") == expected
+    written = subprocess.run(
+        [sys.executable, "-m", "feeds.inventory"],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "IOC_CITY": "hoa-thanh"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert written.stdout == expected
+
+
+def test_the_generator_writes_a_plausible_inventory_of_another_town(tmp_path: Path) -> None:
+    """`IOC_CITY=<town> python -m feeds.inventory > inventory.csv` (docs/city-profile.md)."""
+    written = subprocess.run(
+        [sys.executable, "-m", "feeds.inventory"],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "IOC_CITY": "lakeside"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lakeside = load_profile("lakeside")
+    inventory = load_inventory(write(tmp_path, written.stdout), lakeside)
+    assert (len(inventory.cameras), len(inventory.access_points)) == (320, 100)
+    assert set(inventory.wards) == set(lakeside.unit_names)
+    (south, west), (north, east) = lakeside.bounds
+    for device in (*inventory.cameras, *inventory.access_points):
+        assert south <= device.lat <= north and west <= device.lon <= east
 
 
 def test_a_device_of_a_former_ward_is_read_as_the_ward_that_replaced_it(tmp_path: Path) -> None:
