@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -38,9 +38,11 @@ MAX_LOGGED_VALUES = 10_000  # unknown values logged once each, up to this many
 class KnownValues:
     """{bounded tag: the values the town knows}."""
 
-    wards: dict[str, str]  # {plain name, code or former name: today's unit}
+    wards: frozenset[str]  # today's units
     sites: frozenset[str]
     categories: frozenset[str]
+    # {plain name, code or former name of a unit: the unit}: a ward sent so is stored as the unit
+    names: Mapping[str, str] = field(default_factory=dict)
     # (tag, value) of the unknown values logged so far: each once, up to MAX_LOGGED_VALUES.
     _logged: set[tuple[str, str]] = field(default_factory=set, compare=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
@@ -50,15 +52,16 @@ class KnownValues:
         if categories is None:
             categories = (*inventory.profile.category_codes, OTHER_CATEGORY)
         return cls(
-            inventory.profile.ward_names,
+            frozenset(inventory.profile.unit_names),
             frozenset(a.site for a in inventory.access_points),
             frozenset(categories),
+            inventory.profile.ward_names,
         )
 
     def bound(self, points: list[Point]) -> tuple[list[Point], int]:
         """The points with each unknown value of a bounded tag replaced (see the module), and
         how many values were replaced."""
-        known = {"ward": set(self.wards.values()), "site": self.sites, "category": self.categories}
+        known = {"ward": self.wards, "site": self.sites, "category": self.categories}
         replaced = 0
         result = []
         for point in points:
@@ -85,7 +88,7 @@ class KnownValues:
         """A former ward's name (or a unit's code) as today's unit, what was sent in
         `ward_given`."""
         ward = point.tags.get("ward")
-        unit = self.wards.get(plain(ward)) if ward and ward != UNKNOWN else None
+        unit = self.names.get(plain(ward)) if ward and ward != UNKNOWN else None
         if unit is None or unit == ward:
             return point
         return Point(
