@@ -45,7 +45,6 @@ from feeds.inventory import (
     AccessPoint,
     Camera,
     Inventory,
-    InventoryError,
     generate_inventory,
     town_inventory,
 )
@@ -800,12 +799,8 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
         inventory = generate_inventory(
             settings.profile, args.seed, args.cameras or 320, args.aps or 100
         )
-    else:
-        try:
-            inventory = town_inventory(settings)
-        except InventoryError as exc:
-            print(f"feeds simulate: {exc}", file=sys.stderr)
-            return 2
+    else:  # read and checked before the command ran (wall.cli.run)
+        inventory = town_inventory(settings)
     today = datetime.now(settings.tz).date()
     args.festival = [today if day == "today" else day for day in args.festival]
     devices = len(inventory.cameras) + len(inventory.access_points)

@@ -349,7 +349,10 @@ def test_simulate_command_reports_a_bad_inventory_in_one_line(
     monkeypatch.setenv("IOC_STORE", f"sqlite:///{tmp_path / 'x.db'}")
     assert main(["simulate", "--backfill", "0", "--duration", "1s"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"feeds simulate: {bad}:2: lat 'north' is not a number (use a decimal point)"
+    assert err == (
+        f"feeds: bad setting IOC_INVENTORY: {bad}:2: lat 'north' is not a number (use a decimal "
+        "point)"
+    )
 
 
 @pytest.mark.parametrize(
