@@ -51,33 +51,29 @@ def test_shipped_hoa_thanh_inventory_is_the_default_and_covers_todays_wards() ->
     assert all(math.dist((a.lat, a.lon), holy_see_site.centre) < 0.002 for a in holy_see)
 
 
+def generated(city: str) -> str:
+    """What `IOC_CITY=<city> python -m feeds.inventory` writes."""
+    return subprocess.run(
+        [sys.executable, "-m", "feeds.inventory"],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "IOC_CITY": city},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
 def test_shipped_file_is_what_the_generator_writes() -> None:
     """So `python -m feeds.inventory` reproduces it and nobody hand-edits generated data."""
     expected = inventory_csv(generate_inventory(HOA_THANH), HOA_THANH)
     assert DEFAULT_INVENTORY.read_text(encoding="utf-8") == expected
-    written = subprocess.run(
-        [sys.executable, "-m", "feeds.inventory"],
-        cwd=PROJECT_DIR,
-        env={**os.environ, "IOC_CITY": "hoa-thanh"},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert written.stdout == expected
+    assert generated("hoa-thanh") == expected
 
 
 def test_the_generator_writes_a_plausible_inventory_of_another_town(tmp_path: Path) -> None:
     """`IOC_CITY=<town> python -m feeds.inventory > inventory.csv` (docs/city-profile.md)."""
-    written = subprocess.run(
-        [sys.executable, "-m", "feeds.inventory"],
-        cwd=PROJECT_DIR,
-        env={**os.environ, "IOC_CITY": "lakeside"},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
     lakeside = load_profile("lakeside")
-    inventory = load_inventory(write(tmp_path, written.stdout), lakeside)
+    inventory = load_inventory(write(tmp_path, generated("lakeside")), lakeside)
     assert (len(inventory.cameras), len(inventory.access_points)) == (320, 100)
     assert set(inventory.wards) == set(lakeside.unit_names)
     (south, west), (north, east) = lakeside.bounds
