@@ -16,7 +16,7 @@ import time
 import pytest
 
 from layouts import SCREENS
-from tests.browser_fixtures import chromium, free_port, wait_healthy
+from tests.browser_fixtures import free_port, wait_healthy
 from tests.test_browser import SCREEN_DRAWN, SCREENSHOTS, console_errors, wait_for
 from wall.city import load_profile
 from wall.settings_core import PROJECT_DIR
@@ -59,13 +59,6 @@ def demo(request, tmp_path_factory):
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    driver = chromium()
-    yield driver
-    driver.quit()
 
 
 def test_every_screen_shows_the_profiles_town_units_and_categories(demo, browser):
