@@ -3,6 +3,7 @@ ones, and where they are on a map that needs no tile server (tiles optional by s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import timedelta
 
@@ -122,6 +123,18 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     style = category_style(reports, ctx)
     shrink = max(1 / 3, min(1.0, (MAP_FULL_MARKERS / max(len(opened), 1)) ** 0.5))
     traces = []
+    outline_lat, outline_lon = ctx.profile.boundary_lines()
+    if outline_lat:  # the units' outlines, under everything (points only without them)
+        traces.append(
+            {
+                "lat": pd.Series(outline_lat, dtype=float),
+                "lon": pd.Series(outline_lon, dtype=float),
+                "mode": "lines",
+                "showlegend": False,
+                "hoverinfo": "skip",
+                "line": {"width": 2 * ctx.scale, "color": "rgba(180,192,204,0.4)"},
+            }
+        )
     if not cams.empty:
         traces.append(
             {
@@ -209,7 +222,8 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
         )
     fig["layout"]["xaxis"]["visible"] = False
     # Equal distances look equal: one degree of longitude is cos(latitude) of one of latitude.
-    fig["layout"]["yaxis"].update(visible=False, scaleanchor="x", scaleratio=1 / 0.981)
+    stretch = 1 / math.cos(math.radians(ctx.profile.centre[0]))
+    fig["layout"]["yaxis"].update(visible=False, scaleanchor="x", scaleratio=stretch)
     return fig
 
 

@@ -92,6 +92,12 @@ def test_every_screen_shows_the_profiles_town_units_and_categories(demo, browser
                 ".map(e => e.textContent).join(' | ')"
             )
             assert any(label in legend for label in labels), legend
+            outlines = browser.execute_script(
+                "return document.querySelector('#reports-map .js-plotly-plot').data"
+                ".filter(t => t.mode === 'lines').length"
+            )
+            # Lakeside ships its units' boundaries: drawn under the reports; Hòa Thành none.
+            assert outlines == (1 if profile.boundaries else 0)
         if name == "indicators":
             cards = browser.execute_script("return document.querySelectorAll('.kpi-card').length")
             assert cards == len(profile.indicators)

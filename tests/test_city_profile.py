@@ -142,6 +142,22 @@ def test_an_inventory_device_of_no_unit_is_named_with_file_and_line(tmp_path: Pa
     assert f"{inventory}:25: ward 'Hill Ward' is not a unit of the city profile" in line
 
 
+def test_a_boundary_that_is_not_a_polygon_is_named(tmp_path: Path) -> None:
+    folder = broken_copy(tmp_path, lambda t: t)
+    boundaries = folder / "boundaries.geojson"
+    boundaries.write_text(
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, '
+        '"geometry": {"type": "Point", "coordinates": [79.0, 21.0]}}]}',
+        encoding="utf-8",
+    )
+    done = run("wall check", tmp_path, IOC_CITY=str(folder))
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"wall: bad setting {boundaries}: features[1]: must be a Polygon or MultiPolygon of "
+        "[longitude, latitude] points"
+    )
+
+
 def test_an_unknown_profile_name_lists_the_shipped_ones(tmp_path: Path) -> None:
     done = run("wall check", tmp_path, IOC_CITY="atlantis")
     assert done.returncode == 2

@@ -218,6 +218,23 @@ class CityProfile:
             lambda w: w if not isinstance(w, str) or w == UNKNOWN else names.get(plain(w), w)
         ).mask(wards == UNKNOWN)
 
+    def boundary_lines(self) -> tuple[list[float | None], list[float | None]]:
+        """(latitudes, longitudes) of every unit's outline, one ring after another with a None
+        between them (a gap in a plotly line); empty without boundaries."""
+        lats: list[float | None] = []
+        lons: list[float | None] = []
+        for feature in (self.boundaries or {}).get("features", []):
+            geometry = feature["geometry"]
+            polygons = (
+                [geometry["coordinates"]]
+                if geometry["type"] == "Polygon"
+                else geometry["coordinates"]
+            )
+            for ring in (ring for polygon in polygons for ring in polygon):
+                lons += [point[0] for point in ring] + [None]
+                lats += [point[1] for point in ring] + [None]
+        return lats, lons
+
     def summary(self, cameras: int, access_points: int) -> str:
         """What `python -m wall check` says of the profile, with its inventory's counts."""
         units = ", ".join(
@@ -526,4 +543,28 @@ class _Reader:
             raise ProfileError(str(path), f"not valid GeoJSON: {exc}") from None
         if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
             raise ProfileError(str(path), "must be a GeoJSON FeatureCollection")
+        for n, feature in enumerate(data.get("features") or [], start=1):
+            geometry = feature.get("geometry") if isinstance(feature, dict) else None
+            kind = geometry.get("type") if isinstance(geometry, dict) else None
+            if kind not in ("Polygon", "MultiPolygon") or not _rings_ok(
+                geometry.get("coordinates"), kind
+            ):
+                raise ProfileError(
+                    f"{path}: features[{n}]",
+                    "must be a Polygon or MultiPolygon of [longitude, latitude] points",
+                )
         return data
+
+
+def _rings_ok(coordinates: Any, kind: str) -> bool:
+    polygons = [coordinates] if kind == "Polygon" else coordinates
+    try:
+        return all(
+            len(point) >= 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in point[:2])
+            for polygon in polygons
+            for ring in polygon
+            for point in ring
+        )
+    except TypeError:
+        return False
