@@ -104,7 +104,7 @@ def page(plan: Plan, settings: Settings) -> list:
     frames = [
         html.Div(
             [
-                SCREENS[name].shell(t, settings.timezone),
+                SCREENS[name].shell(t, settings),
                 dcc.Interval(id=f"{name}-tick", interval=int(settings.refresh_seconds * 1000)),
                 dcc.Store(id=f"{name}-pull"),
                 dcc.Store(id=f"{name}-shown"),  # digests of what the screen shows

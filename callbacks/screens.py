@@ -118,6 +118,7 @@ def refresh(
             t=t,
             stale_after_seconds=settings.stale_after_seconds,
             scale=scale,
+            profile=settings.profile,
             extra={"map_tiles_url": settings.map_tiles_url},
         )
         values = render_outputs(screen.OUTPUTS, data, ctx)

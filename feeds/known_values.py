@@ -6,7 +6,8 @@ sends a new ward in every message must not get there: a ward, site or category t
 know is stored as the tag value `unknown` with what was sent kept in the field `<tag>_given`
 (e.g. `ward_given`), so nothing the device said is lost and the series stay bounded.
 
-Wards and sites come from the inventory (IOC_INVENTORY), categories from wall.domain. This module
+Wards and categories come from the city profile (wall/city.py: a former ward's name is stored as
+the unit that replaced it, the name sent in `ward_given`), sites from the inventory. This module
 is the one place they are looked up (`town_values`), so a city profile can replace it.
 
 Device ids (camera_id, ap_id) stay as sent, inventory or not: a device is an entity the wall
@@ -18,13 +19,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from feeds.inventory import Inventory, load_inventory
-from wall.domain import OTHER_CATEGORY, REPORT_CATEGORIES, UNKNOWN
-from wall.settings import load_settings
+from wall.city import load_profile, plain
+from wall.domain import OTHER_CATEGORY, UNKNOWN
+from wall.settings import Settings, load_settings
 from wall.store.base import Point
 
 log = logging.getLogger(__name__)
@@ -36,9 +38,11 @@ MAX_LOGGED_VALUES = 10_000  # unknown values logged once each, up to this many
 class KnownValues:
     """{bounded tag: the values the town knows}."""
 
-    wards: frozenset[str]
+    wards: frozenset[str]  # today's units
     sites: frozenset[str]
     categories: frozenset[str]
+    # {plain name, code or former name of a unit: the unit}: a ward sent so is stored as the unit
+    names: Mapping[str, str] = field(default_factory=dict)
     # (tag, value) of the unknown values logged so far: each once, up to MAX_LOGGED_VALUES.
     _logged: set[tuple[str, str]] = field(default_factory=set, compare=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
@@ -46,11 +50,12 @@ class KnownValues:
     @classmethod
     def of(cls, inventory: Inventory, categories: Iterable[str] | None = None) -> KnownValues:
         if categories is None:
-            categories = (*REPORT_CATEGORIES, OTHER_CATEGORY)
+            categories = (*inventory.profile.category_codes, OTHER_CATEGORY)
         return cls(
-            frozenset(inventory.wards),
+            frozenset(inventory.profile.unit_names),
             frozenset(a.site for a in inventory.access_points),
             frozenset(categories),
+            inventory.profile.ward_names,
         )
 
     def bound(self, points: list[Point]) -> tuple[list[Point], int]:
@@ -60,6 +65,7 @@ class KnownValues:
         replaced = 0
         result = []
         for point in points:
+            point = self._todays_ward(point)
             unknown = {
                 tag: value
                 for tag, value in point.tags.items()
@@ -78,6 +84,20 @@ class KnownValues:
             result.append(point)
         return result, replaced
 
+    def _todays_ward(self, point: Point) -> Point:
+        """A former ward's name (or a unit's code) as today's unit, what was sent in
+        `ward_given`."""
+        ward = point.tags.get("ward")
+        unit = self.names.get(plain(ward)) if ward and ward != UNKNOWN else None
+        if unit is None or unit == ward:
+            return point
+        return Point(
+            point.measurement,
+            {**point.tags, "ward": unit},
+            {**point.fields, "ward_given": ward},
+            point.time,
+        )
+
     def _log_once(self, tag: str, value: str) -> None:
         with self._lock:
             if (tag, value) in self._logged or len(self._logged) >= MAX_LOGGED_VALUES:
@@ -92,8 +112,13 @@ class KnownValues:
         )
 
 
+def town_values(settings: Settings | None = None) -> KnownValues:
+    """The known values of the settings' town (default: the environment's), read once."""
+    settings = settings or load_settings()
+    return _town_values(settings.city, settings.inventory)
+
+
 @lru_cache(maxsize=4)
-def town_values(inventory_path: str | None = None) -> KnownValues:
-    """The known values of the town of an inventory file (default: the settings' one), read
-    once."""
-    return KnownValues.of(load_inventory(inventory_path or load_settings().inventory))
+def _town_values(city: str, inventory: str | None) -> KnownValues:
+    profile = load_profile(city)
+    return KnownValues.of(load_inventory(inventory or profile.inventory_path, profile))

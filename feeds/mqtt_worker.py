@@ -56,7 +56,7 @@ class MqttWorker:
                 spool_dir=spool_dir,
                 spool_max_bytes=settings.ingest_spool_max_bytes,
                 dead_letter=self._dead_letter if settings.mqtt_dead_letter_topic else None,
-                known=town_values(settings.inventory),
+                known=town_values(settings),
             )
         except SpoolLocked as exc:
             raise SettingsError(

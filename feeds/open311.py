@@ -27,7 +27,6 @@ import logging
 import os
 import re
 import time
-import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -44,7 +43,8 @@ from feeds.payloads import (
     parse_timestamp,
     rfc3339,
 )
-from wall.domain import OTHER_CATEGORY, REPORT_CATEGORIES, REPORT_STATUSES, WARDS
+from wall.city import CityProfile, load_profile, plain
+from wall.domain import OTHER_CATEGORY, REPORT_STATUSES
 from wall.settings import Settings
 from wall.settings_core import SettingsError
 from wall.store.base import from_ms, to_ms
@@ -52,7 +52,6 @@ from wall.store.base import from_ms, to_ms
 log = logging.getLogger(__name__)
 
 SOURCE_NAME = "open311"
-CATEGORIES = (*REPORT_CATEGORIES, OTHER_CATEGORY)
 SPEC_MAX_SPAN = timedelta(days=90)  # GeoReport v2: a date range may not span more than 90 days
 MIN_SPLIT_SPAN = timedelta(seconds=2)
 IDS_PER_REQUEST = 50
@@ -62,73 +61,6 @@ MAX_TITLE_CHARS = 120
 STATE_VERSION = 2
 # A time without an offset: read in the city's zone when open311_naive_times says so.
 NAIVE_TIME = re.compile(r"(\d{4}-\d\d-\d\d)[Tt ](\d\d:\d\d(?::\d\d)?)(\.\d{1,9})?")
-
-# Built-in rules on the service name (then code), without diacritics and in lower case; the
-# first category with a matching word wins. `open311_categories` comes before these.
-CATEGORY_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (
-        "lighting",
-        ("chieu sang", "den duong", "streetlight", "street light", "street lighting", "lamp"),
-    ),
-    (
-        "flooding",
-        ("ngap", "ngap nuoc", "thoat nuoc", "flood", "flooding", "drain", "drainage", "sewer"),
-    ),
-    (
-        "environment",
-        (
-            "rac",
-            "rac thai",
-            "moi truong",
-            "o nhiem",
-            "ve sinh",
-            "waste",
-            "garbage",
-            "trash",
-            "litter",
-            "dumping",
-            "fly tipping",
-            "recycling",
-            "pollution",
-            "sanitation",
-            "cleaning",
-        ),
-    ),
-    (
-        "urban_order",
-        (
-            "trat tu",
-            "lan chiem",
-            "xay dung trai phep",
-            "quang cao",
-            "graffiti",
-            "encroachment",
-            "illegal construction",
-            "abandoned",
-            "noise",
-            "urban order",
-            "street vendor",
-        ),
-    ),
-    (
-        "traffic",
-        (
-            "giao thong",
-            "o ga",
-            "mat duong",
-            "via he",
-            "tin hieu",
-            "traffic",
-            "pothole",
-            "road",
-            "sidewalk",
-            "pavement",
-            "signal",
-            "parking",
-            "curb",
-        ),
-    ),
-)
 
 # Status texts (the standard open/closed, common extended statuses such as FixMyStreet's and
 # Vietnamese ones), without diacritics and in lower case, to the wall's report statuses.
@@ -182,13 +114,6 @@ DETAILED_STATUS_PATHS = (
     "detailed_status",
     "extended_attributes.status",
 )
-
-
-def plain(text: str) -> str:
-    """Lower case, no diacritics (đ → d), words separated by single spaces: for matching."""
-    text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
 
 
 def _contains(haystack: str, phrase: str) -> bool:
@@ -268,17 +193,20 @@ class Open311Config:
     statuses: Mapping[str, str] = field(default_factory=dict)
     ward_field: str = "address"
     wards: Mapping[str, str] = field(default_factory=dict)
+    profile: CityProfile | None = None  # its units and categories; None: the default profile
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Open311Config:
         if not settings.open311_url:
             raise SettingsError("IOC_OPEN311_URL", "is empty: no Open311 endpoint to poll")
+        profile = settings.profile
+        known = (*profile.category_codes, OTHER_CATEGORY)
         categories = dict(settings.open311_categories)
         for key, category in categories.items():
-            if category not in CATEGORIES:
+            if category not in known:
                 raise SettingsError(
                     "open311_categories",
-                    f"{key!r} maps to {category!r}, which is not one of {', '.join(CATEGORIES)}",
+                    f"{key!r} maps to {category!r}, which is not one of {', '.join(known)}",
                 )
         statuses = {}
         for key, status in settings.open311_statuses:
@@ -288,13 +216,16 @@ class Open311Config:
                     f"{key!r} maps to {status!r}, which is not one of {', '.join(REPORT_STATUSES)}",
                 )
             statuses[plain(key)] = status
-        wards = dict(settings.open311_wards)
-        for key, ward in wards.items():
-            if ward not in WARDS:
+        wards = {}
+        for key, ward in dict(settings.open311_wards).items():
+            unit = profile.unit_of(ward)
+            if unit is None:
                 raise SettingsError(
                     "open311_wards",
-                    f"{key!r} maps to {ward!r}, which is not one of the wards: {', '.join(WARDS)}",
+                    f"{key!r} maps to {ward!r}, which is not one of the wards "
+                    f"({', '.join(profile.unit_names)}) nor a former name of one",
                 )
+            wards[key] = unit
         return cls(
             url=settings.open311_url.rstrip("/"),
             jurisdiction_id=settings.open311_jurisdiction_id,
@@ -311,6 +242,7 @@ class Open311Config:
             statuses=statuses,
             ward_field=settings.open311_ward_field,
             wards=wards,
+            profile=profile,
         )
 
 
@@ -322,8 +254,12 @@ class Open311Mapping:
         self.statuses = {**DEFAULT_STATUSES, **config.statuses}
         self.service_names: dict[str, str] = {}
         self.categories: dict[tuple[str, str], str] = {}
-        # Longest first, so "Long Thành Bắc" wins over a shorter name inside it.
-        self.wards = sorted(((plain(w), w) for w in WARDS), key=lambda p: -len(p[0]))
+        self.profile = config.profile or load_profile()
+        self.wards = self.profile.ward_names.items()  # every name, code and former name
+        self.town_names = [plain(name) for name in self.profile.town_names]
+        self.service_codes = {
+            code: c.code for c in self.profile.categories for code in c.service_codes
+        }
 
     @staticmethod
     def request_id(item: Any) -> str:
@@ -384,12 +320,12 @@ class Open311Mapping:
         for key in (code, name):
             if key and key in self.config.categories:
                 return self.config.categories[key]
-        if code in CATEGORIES:  # a server whose service codes are the wall's own categories
-            return code
+        if code in self.service_codes:  # the profile's service codes of each category
+            return self.service_codes[code]
         for text in (plain(name), plain(code)):
-            for category, words in CATEGORY_KEYWORDS:
-                if text and any(_contains(text, w) for w in words):
-                    return category
+            for category in self.profile.categories:
+                if text and any(_contains(text, w) for w in category.keywords):
+                    return category.code
         return OTHER_CATEGORY
 
     def status(self, item: Mapping[str, Any]) -> str:
@@ -447,8 +383,13 @@ class Open311Mapping:
         text = str(value).strip()
         if text in self.config.wards:
             return self.config.wards[text]
-        plain_text = plain(text)
-        return next((w for p, w in self.wards if _contains(plain_text, p)), None)
+        # The name that comes first (an address goes from street to province), of two there
+        # the longer (a ward named inside a longer one's name).
+        plain_text = f" {plain(text)} "
+        for town in self.town_names:  # a former town named like one of its wards today
+            plain_text = plain_text.replace(f" {town} ", " | ")
+        found = [(plain_text.find(f" {p} "), -len(p), w) for p, w in self.wards]
+        return min(((at, size, w) for at, size, w in found if at >= 0), default=(0, 0, None))[2]
 
     @staticmethod
     def _coordinate(value: Any) -> Any:

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from feeds.payloads import RejectedMessage, parse_timestamp
-from wall.domain import OPEN_REPORT_STATUSES, REPORT_CATEGORIES
+from wall.city import CityProfile, load_profile
+from wall.domain import OPEN_REPORT_STATUSES
 
 if TYPE_CHECKING:  # the simulator starts this server: a run-time import would be a cycle
     from feeds.simulator import ReportState
@@ -34,10 +35,9 @@ log = logging.getLogger(__name__)
 BASE_PATH = "/open311/v2"
 MAX_RESULTS = 1000  # the spec's usual limit per answer
 DEFAULT_SPAN = timedelta(days=90)  # the spec's window when no dates are given
-TOWN = "thị xã Hòa Thành, Tây Ninh"
 
 
-def service_list() -> list[dict[str, Any]]:
+def service_list(profile: CityProfile) -> list[dict[str, Any]]:
     return [
         {
             "service_code": code,
@@ -48,22 +48,22 @@ def service_list() -> list[dict[str, Any]]:
             "keywords": code,
             "group": "Phản ánh hiện trường",
         }
-        for code, (vi, en) in REPORT_CATEGORIES.items()
+        for code, (vi, en) in profile.category_labels.items()
     ]
 
 
-def service_request(report: ReportState) -> dict[str, Any]:
+def service_request(report: ReportState, profile: CityProfile) -> dict[str, Any]:
     payload = report.payload()  # its times in the town's zone, to the second
     return {
         "service_request_id": report.report_id,
         "status": "open" if report.status in OPEN_REPORT_STATUSES else "closed",
         "service_code": report.category,
-        "service_name": REPORT_CATEGORIES.get(report.category, (report.category,))[0],
+        "service_name": profile.category_labels.get(report.category, (report.category,))[0],
         "description": report.title,
         "agency_responsible": f"UBND {report.ward}",
         "requested_datetime": payload["created"],
         "updated_datetime": payload["updated"],
-        "address": f"{report.ward}, {TOWN}",
+        "address": f"{report.ward}, {profile.address}",
         "lat": report.lat,
         "long": report.lon,
         "extended_attributes": {"detailed_status": report.status, "ward": report.ward},
@@ -77,7 +77,8 @@ class BadRequest(ValueError):
 class Open311Server:
     """Holds the current version of each report and serves it from a daemon thread."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, profile: CityProfile | None = None):
+        self.profile = profile or load_profile()
         self._reports: dict[str, ReportState] = {}
         self._lock = threading.Lock()
         server = self
@@ -125,7 +126,7 @@ class Open311Server:
         route = parts.path.removeprefix(BASE_PATH)
         try:
             if route == "/services.json":
-                return 200, service_list()
+                return 200, service_list(self.profile)
             if route == "/requests.json":
                 return 200, self.requests(query)
             if route.startswith("/requests/") and route.endswith(".json"):
@@ -134,7 +135,7 @@ class Open311Server:
                     report = self._reports.get(report_id)
                 if report is None:
                     return 404, [{"code": 404, "description": f"no request {report_id!r}"}]
-                return 200, [service_request(report)]
+                return 200, [service_request(report, self.profile)]
         except BadRequest as exc:
             return 400, [{"code": 400, "description": str(exc)}]
         if route.endswith((".xml",)):
@@ -146,7 +147,7 @@ class Open311Server:
             reports = list(self._reports.values())
         if "service_request_id" in query:
             wanted = set(query["service_request_id"].split(","))
-            return [service_request(r) for r in reports if r.report_id in wanted]
+            return [service_request(r, self.profile) for r in reports if r.report_id in wanted]
         start, end = _time(query, "start_date"), _time(query, "end_date")
         if start is None and end is None:
             start = datetime.now(UTC) - DEFAULT_SPAN
@@ -163,7 +164,7 @@ class Open311Server:
             and (codes is None or r.category in codes)
         ]
         chosen.sort(key=lambda r: (r.created, r.report_id), reverse=True)  # newest first
-        return [service_request(r) for r in chosen[:MAX_RESULTS]]
+        return [service_request(r, self.profile) for r in chosen[:MAX_RESULTS]]
 
 
 def _time(query: dict[str, str], key: str) -> datetime | None:

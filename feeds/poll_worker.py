@@ -301,7 +301,7 @@ def poll_command(args: argparse.Namespace, settings: Settings) -> int:
             store,
             sources,
             backoff_max=settings.poll_backoff_max_seconds,
-            known=town_values(settings.inventory),
+            known=town_values(settings),
             health_every=settings.feed_health_seconds,
         )
         log.info("polling %s", ", ".join(f"{s.name} every {s.interval:g} s" for s in sources))

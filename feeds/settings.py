@@ -28,7 +28,9 @@ from wall.settings_core import (
 )
 
 
-def _inventory_path(value: Any) -> str:
+def _inventory_path(value: Any) -> str | None:
+    if not text(value).strip():
+        return None
     path = Path(text(value)).expanduser()
     if not path.is_file():
         raise ValueError(f"inventory file {str(path)!r} does not exist")
@@ -39,11 +41,12 @@ def _inventory_path(value: Any) -> str:
 class InventorySettings(Section):
     """Registered devices (feeds/inventory.py)"""
 
-    inventory: str = setting(
-        str(PROJECT_DIR / "feeds" / "hoa_thanh_inventory.csv"),
+    inventory: str | None = setting(
+        None,
         _inventory_path,
         "CSV file of the city's registered cameras and WiFi access points (name, ward, "
-        "coordinates, AP capacity; format in docs/feeds-contract.md). Default: Hòa Thành's.",
+        "coordinates, AP capacity; format in docs/feeds-contract.md). Empty: the city "
+        "profile's `inventory.csv`.",
     )
 
 
@@ -419,8 +422,8 @@ class Open311Settings(Section):
     open311_categories: tuple[tuple[str, str], ...] = setting(
         (),
         text_pairs,
-        "Open311 `service_code` or `service_name` to wall category (traffic, environment, "
-        "lighting, flooding, urban_order, other), before the built-in keyword rules: a TOML "
+        "Open311 `service_code` or `service_name` to a category of the city profile (or "
+        "`other`), before the profile's service codes and keywords: a TOML "
         'table (`open311_categories = { PH01 = "traffic" }`), or JSON in the environment '
         '(`{"PH01": "traffic"}`).',
     )
@@ -434,7 +437,8 @@ class Open311Settings(Section):
         "address",
         text,
         "Field of an Open311 request (dotted path, e.g. `extended_attributes.ward`) holding "
-        "the ward: its text is matched against the town's wards and `open311_wards`.",
+        "the ward: its text is matched against `open311_wards` and the city profile's units and "
+        "their former names.",
     )
     open311_wards: tuple[tuple[str, str], ...] = setting(
         (),

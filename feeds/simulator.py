@@ -1,4 +1,4 @@
-"""A simulated Hòa Thành for demos and load tests: the messages its devices and systems would send.
+"""The city profile's town simulated for demos and load tests: what its devices would send.
 
 `CitySimulator` is a pure, deterministic generator of `SimMessage(time, topic, payload)`: the
 same inventory, seed, start time and options give the same messages, however the time range is
@@ -9,11 +9,12 @@ What it models, none of it hand-placed:
 - cameras report status periodically and on change; most fail rarely, a few flap; a few
   registered cameras never report ("no data"), a few unregistered ones do;
 - power cuts take a whole ward's cameras and APs down at the same instant, then restore them;
-- WiFi clients follow the town's day (morning, lunch and evening peaks), the Holy See's four
-  daily ceremonies, and a large crowd on Cao Đài festival days; APs reboot and reset counters;
+- WiFi clients follow the town's day (morning, lunch and evening peaks), the daily events of
+  the profile's gathering places (Tây Ninh's Holy See: four ceremonies), and a large crowd there
+  on the profile's festival days; APs reboot and reset counters;
 - field reports arrive through the day across categories and move new → assigned →
   in_progress → resolved → closed (or new → rejected) over hours;
-- ~17 operating indicators with targets, some met and some missed.
+- the profile's operating indicators with targets, some met and some missed.
 
 Runners: `publish_mqtt` (paho-mqtt 2, when IOC_MQTT_URL is set) and `run_in_process` (feeds the
 `Ingestor` directly, the demo without a broker). `Open311Server` serves the reports as an Open311
@@ -36,29 +37,26 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from feeds.inventory import (
-    HOLY_SEE,
-    STREETS,
     AccessPoint,
     Camera,
     Inventory,
-    InventoryError,
     generate_inventory,
-    load_inventory,
+    town_inventory,
 )
 from feeds.known_values import KnownValues
 from feeds.payloads import topic_for
+from wall.city import Indicator
 from wall.settings import Settings
 from wall.settings_core import masked_url
 from wall.store import Store
 
 log = logging.getLogger(__name__)
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 # Where a report may go next; anything else never happens.
 REPORT_TRANSITIONS = {
@@ -69,96 +67,6 @@ REPORT_TRANSITIONS = {
     "closed": (),
     "rejected": (),
 }
-
-# Cao Đài festivals at the Holy See (Gregorian dates of the lunar feasts, approximate): Đại lễ
-# Vía Đức Chí Tôn (9/1 âm lịch), Hội Yến Diêu Trì Cung (15/8) and Kỷ niệm Khai Đạo (15/10),
-# each drawing crowds for about three days.
-FESTIVAL_DAYS = frozenset(
-    date.fromisoformat(d)
-    for d in (
-        "2026-02-24", "2026-02-25", "2026-02-26",
-        "2026-09-24", "2026-09-25", "2026-09-26",
-        "2026-11-23", "2026-11-24", "2026-11-25",
-        "2027-02-13", "2027-02-14", "2027-02-15",
-        "2027-09-14", "2027-09-15", "2027-09-16",
-        "2027-11-13", "2027-11-14", "2027-11-15",
-    )
-)  # fmt: skip
-
-REPORT_TITLES = {
-    "traffic": (
-        "Đèn tín hiệu giao thông hỏng tại ngã tư {street} – {cross}",
-        "Ùn tắc giao thông trên đường {street}",
-        "Xe đậu lấn chiếm lòng đường {street}",
-        "Ổ gà lớn trên đường {street}",
-        "Biển báo giao thông bị đổ trên đường {street}",
-    ),
-    "environment": (
-        "Rác thải tồn đọng ven đường {street}",
-        "Đốt rác gây khói tại khu dân cư {ward}",
-        "Nước thải chảy tràn ra đường {street}",
-        "Xác động vật chết trên đường {street}",
-    ),
-    "lighting": (
-        "Đèn đường không sáng trên đường {street}",
-        "Cột đèn chiếu sáng nghiêng trên đường {street}",
-        "Đèn đường sáng cả ban ngày trên đường {street}",
-    ),
-    "flooding": (
-        "Ngập nước sau mưa trên đường {street}",
-        "Cống thoát nước bị nghẹt trên đường {street}",
-        "Nắp hố ga bị mất trên đường {street}",
-    ),
-    "urban_order": (
-        "Lấn chiếm vỉa hè buôn bán trên đường {street}",
-        "Quảng cáo rao vặt trái phép trên đường {street}",
-        "Xây dựng không phép tại {ward}",
-        "Tập kết vật liệu xây dựng dưới lòng đường {street}",
-    ),
-}
-CATEGORY_WEIGHTS = {
-    "traffic": 0.28,
-    "environment": 0.25,
-    "lighting": 0.17,
-    "flooding": 0.12,
-    "urban_order": 0.18,
-}
-
-
-@dataclass(frozen=True)
-class Indicator:
-    indicator_id: str
-    name: str
-    sector: str
-    unit: str
-    target: float
-    level: (
-        float  # where the town stands; above target means met (every indicator: higher is better)
-    )
-    yearly: bool = False
-
-
-# The town's operating indicators ("bộ chỉ số điều hành"); all are "higher is better".
-INDICATORS = (
-    Indicator("hs_dung_han", "Hồ sơ TTHC giải quyết đúng hạn", "hanh_chinh", "%", 98, 99.1),
-    Indicator("dvc_toan_trinh", "Hồ sơ nộp trực tuyến toàn trình", "hanh_chinh", "%", 80, 71.5),
-    Indicator("phan_anh_dung_han", "Phản ánh xử lý đúng hạn", "hanh_chinh", "%", 90, 86.0),
-    Indicator("thu_ngan_sach", "Thu ngân sách so với dự toán", "tai_chinh", "%", 100, 104.2, True),
-    Indicator("giai_ngan_dtc", "Giải ngân vốn đầu tư công", "tai_chinh", "%", 95, 78.4, True),
-    Indicator("dn_thanh_lap", "Doanh nghiệp thành lập mới", "kinh_te", "DN", 180, 196, True),
-    Indicator("khach_du_lich", "Lượt khách du lịch", "du_lich", "nghìn lượt", 320, 351.0),
-    Indicator("doanh_thu_du_lich", "Doanh thu du lịch", "du_lich", "tỷ đồng", 95, 88.3),
-    Indicator("huy_dong_tre_5t", "Huy động trẻ 5 tuổi ra lớp", "giao_duc", "%", 99.5, 99.8, True),
-    Indicator("truong_chuan_qg", "Trường đạt chuẩn quốc gia", "giao_duc", "%", 75, 68.2, True),
-    Indicator("bao_hiem_y_te", "Dân số tham gia bảo hiểm y tế", "y_te", "%", 93, 94.1, True),
-    Indicator("tiem_chung", "Trẻ em tiêm chủng đầy đủ", "y_te", "%", 95, 96.3),
-    Indicator("thu_gom_rac", "Chất thải rắn đô thị được thu gom", "moi_truong", "%", 98, 97.1),
-    Indicator("nuoc_sach", "Hộ dân sử dụng nước sạch", "moi_truong", "%", 99, 99.4, True),
-    Indicator("den_chieu_sang", "Đèn chiếu sáng công cộng hoạt động", "do_thi", "%", 97, 97.9),
-    Indicator("camera_hoat_dong", "Camera giám sát hoạt động", "an_ninh", "%", 95, 0),
-    Indicator("lao_dong_dao_tao", "Lao động qua đào tạo", "xa_hoi", "%", 70, 72.6, True),
-)  # fmt: skip
-CAMERA_AVAILABILITY_KPI = "camera_hoat_dong"  # computed from the simulated cameras
 
 
 @dataclass(frozen=True)
@@ -189,7 +97,7 @@ class SimOptions:
     flaky_share: float = 0.05
     silent_share: float = 0.01
     unregistered_cameras: int = 3
-    festival_days: frozenset[date] = FESTIVAL_DAYS
+    festival_days: frozenset[date] = frozenset()  # besides the city profile's
     publish_reports: bool = True  # False: reports only reach `on_report` (an Open311 server)
 
     @classmethod
@@ -210,7 +118,7 @@ class _CameraState:
 @dataclass
 class _APState:
     ap: AccessPoint
-    holy_see: bool
+    crowd_site: bool  # near a gathering place of the profile (Tây Ninh: the Holy See)
     rx_bytes: int = 0
     tx_bytes: int = 0
     rebooting: bool = False
@@ -227,9 +135,10 @@ class ReportState:
     created: datetime
     status: str = "new"
     updated: datetime = field(default=datetime.min.replace(tzinfo=UTC))
+    zone: tzinfo = UTC  # the town's: a report's times are sent in it
 
     def payload(self) -> dict[str, Any]:
-        local = LOCAL_TZ
+        local = self.zone
         return {
             "category": self.category,
             "status": self.status,
@@ -256,7 +165,12 @@ class CitySimulator:
         """`start`: first simulated instant; before `live_from` (backfill) periodic status is
         sparser, so a day of history is quick to write."""
         self.inventory = inventory
+        self.profile = inventory.profile
+        self.zone = ZoneInfo(self.profile.timezone)
         self.options = options or SimOptions()
+        self.festival_days = self.profile.festival_days | self.options.festival_days
+        crowd_sites = [site for site in self.profile.simulation.sites if site.crowd]
+        self.crowd_units = {site.unit for site in crowd_sites}
         self.rng = random.Random(seed)
         self.now = start.astimezone(UTC)
         self.live_from = (live_from or start).astimezone(UTC)
@@ -292,7 +206,7 @@ class CitySimulator:
         self.aps = [
             _APState(
                 a,
-                holy_see=math.dist((a.lat, a.lon), HOLY_SEE) < 0.003,
+                crowd_site=any(math.dist((a.lat, a.lon), s.centre) < 0.003 for s in crowd_sites),
                 rx_bytes=rng.randrange(10**9, 10**11),
                 tx_bytes=rng.randrange(10**9, 10**10),
             )
@@ -306,7 +220,7 @@ class CitySimulator:
             self._at(self._time_to_flip(state), self._camera_flip(state))
         for state in self.aps:
             self._at(self._uniform_offset(), self._ap_sample(state))
-        for indicator in INDICATORS:
+        for indicator in self.profile.indicators:
             self._at(self.now, self._kpi(indicator))
         if self.options.reports_per_day > 0:
             self._at(self.now, self._report_arrival())
@@ -445,11 +359,11 @@ class CitySimulator:
     # -- WiFi -----------------------------------------------------------------------------
 
     def festival(self, when: datetime) -> bool:
-        return when.astimezone(LOCAL_TZ).date() in self.options.festival_days
+        return when.astimezone(self.zone).date() in self.festival_days
 
     def wifi_load(self, state: _APState, when: datetime) -> float:
         """Expected share of the AP's capacity in use at that time (before noise)."""
-        local = when.astimezone(LOCAL_TZ)
+        local = when.astimezone(self.zone)
         hour = local.hour + local.minute / 60
 
         def bump(centre: float, width: float, height: float) -> float:
@@ -457,12 +371,12 @@ class CitySimulator:
             return height * math.exp(-((distance / width) ** 2))
 
         load = 0.06 + bump(7.5, 1.2, 0.30) + bump(12, 1.5, 0.40) + bump(20, 2.0, 0.55)
-        if state.holy_see:
-            load += sum(bump(h, 0.6, 0.25) for h in (0, 6, 12, 18))  # the four daily ceremonies
+        if state.crowd_site:  # the gathering place's daily events (Tây Ninh: four ceremonies)
+            load += sum(bump(h, 0.6, 0.25) for h in self.profile.simulation.crowd_hours)
         if self.festival(when) and 5 <= hour <= 23:
-            if state.holy_see:
+            if state.crowd_site:
                 load = max(load, 0.97)
-            elif state.ap.ward in ("Long Thành Bắc", "Long Hoa"):
+            elif state.ap.ward in self.crowd_units:
                 load *= 1.6
         return min(load, 1.0)
 
@@ -511,7 +425,7 @@ class CitySimulator:
 
     def _report_rate(self, when: datetime) -> float:
         """Reports per hour: people report in daytime."""
-        hour = when.astimezone(LOCAL_TZ).hour
+        hour = when.astimezone(self.zone).hour
         daytime = 1.6 if 6 <= hour < 21 else 0.15
         return self.options.reports_per_day / 24 * daytime
 
@@ -532,16 +446,16 @@ class CitySimulator:
         if not devices:
             return
         place = rng.choice(devices)
-        category = rng.choices(list(CATEGORY_WEIGHTS), list(CATEGORY_WEIGHTS.values()))[0]
-        street, cross = rng.sample(STREETS, 2)
-        title = rng.choice(REPORT_TITLES[category]).format(
-            street=street, cross=cross, ward=place.ward
-        )
+        categories = self.profile.categories
+        category = rng.choices(categories, [c.weight for c in categories])[0]
+        street, cross = rng.sample(self.profile.simulation.streets, 2)
+        title = rng.choice(category.titles).format(street=street, cross=cross, ward=place.ward)
         self._report_count += 1
-        local = self.now.astimezone(LOCAL_TZ)
+        local = self.now.astimezone(self.zone)
         report = ReportState(
             report_id=f"PA-{local:%y%m%d-%H%M%S}-{self._report_count % 1000:03d}",
-            category=category,
+            category=category.code,
+            zone=self.zone,
             title=title,
             ward=place.ward,
             lat=round(place.lat + rng.uniform(-0.001, 0.001), 5),
@@ -593,8 +507,8 @@ class CitySimulator:
         drift = [0.0]
 
         def action() -> Iterator[SimMessage]:
-            local = self.now.astimezone(LOCAL_TZ)
-            if indicator.indicator_id == CAMERA_AVAILABILITY_KPI:
+            local = self.now.astimezone(self.zone)
+            if indicator.from_cameras:
                 value = self.camera_availability()
             else:
                 drift[0] = 0.9 * drift[0] + self.rng.gauss(0, 0.004)
@@ -642,7 +556,7 @@ def build_simulator(
 ) -> CitySimulator:
     now = now or datetime.now(UTC)
     return CitySimulator(
-        inventory or load_inventory(settings.inventory),
+        inventory or town_inventory(settings),
         seed=seed,
         start=now - backfill,
         live_from=now,
@@ -832,9 +746,9 @@ def _port(text: str) -> int:
     return int(text)
 
 
-def _festival_day(text: str) -> date:
+def _festival_day(text: str) -> date | str:
     if text == "today":
-        return datetime.now(LOCAL_TZ).date()
+        return text  # in the city's zone, once the settings are read
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -867,7 +781,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="YYYY-MM-DD|today",
-        help="an extra Cao Đài festival day (crowd at the Holy See); repeatable",
+        help="an extra festival day (crowd at the profile's gathering place); repeatable",
     )
     p.add_argument(
         "--open311-port",
@@ -882,13 +796,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def simulate(args: argparse.Namespace, settings: Settings) -> int:
     if args.cameras or args.aps:
-        inventory = generate_inventory(args.seed, args.cameras or 320, args.aps or 100)
-    else:
-        try:
-            inventory = load_inventory(settings.inventory)
-        except InventoryError as exc:
-            print(f"feeds simulate: {exc}", file=sys.stderr)
-            return 2
+        inventory = generate_inventory(
+            settings.profile, args.seed, args.cameras or 320, args.aps or 100
+        )
+    else:  # read and checked before the command ran (wall.cli.run)
+        inventory = town_inventory(settings)
+    today = datetime.now(settings.tz).date()
+    args.festival = [today if day == "today" else day for day in args.festival]
     devices = len(inventory.cameras) + len(inventory.access_points)
     options = SimOptions.for_rate(args.rate, devices) if args.rate else SimOptions()
     options.festival_days = options.festival_days | set(args.festival)
@@ -908,7 +822,7 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
         from feeds.open311_server import Open311Server
 
         try:
-            open311 = Open311Server(args.open311_host, args.open311_port).start()
+            open311 = Open311Server(args.open311_host, args.open311_port, settings.profile).start()
         except OSError as exc:
             print(
                 f"feeds simulate: cannot serve Open311 on port {args.open311_port}: {exc}",

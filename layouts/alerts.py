@@ -17,6 +17,7 @@ from wall.alerts.model import SEVERITIES, Alert, in_flood
 from wall.alerts.text import RULE_NAMES, alert_title, label
 from wall.alerts.text import SEVERITIES as SEVERITY_WORDS
 from wall.alerts.text import STATES as STATE_WORDS
+from wall.city import CitySettings
 from wall.i18n import Translator
 
 NAME = "alerts"
@@ -104,10 +105,10 @@ def severity_mark(severity: str, t: Translator, suffix: str = "") -> html.Span:
     )
 
 
-def shell(t: Translator, tz: str) -> html.Div:
+def shell(t: Translator, city: CitySettings) -> html.Div:
     return html.Div(
         [
-            screen_header(NAME, t, tz),
+            screen_header(NAME, t, city),
             html.Main(
                 [
                     html.Div(id=f"{NAME}-counts", className="slot alert-counts"),

@@ -30,7 +30,7 @@ from layouts.common import (
     screen_header,
     tile_head,
 )
-from wall.domain import WARDS, known_or_missing
+from wall.city import CitySettings
 from wall.i18n import Translator
 
 NAME = "cameras"
@@ -48,7 +48,7 @@ def camera_states(latest: pd.DataFrame, ctx: Context) -> pd.DataFrame:
     if latest.empty:
         return pd.DataFrame(columns=columns)
     frame = pd.DataFrame({"camera_id": latest["camera_id"], "time": latest["time"]})
-    frame["ward"] = known_or_missing(latest["ward"]) if "ward" in latest.columns else None
+    frame["ward"] = ctx.profile.todays_units(latest["ward"]) if "ward" in latest.columns else None
     frame["name"] = latest["name"] if "name" in latest.columns else None
     frame["name"] = frame["name"].where(frame["name"].notna(), frame["camera_id"])
     online = (
@@ -126,16 +126,16 @@ def offline_since(outage_frame: pd.DataFrame) -> dict[str, pd.Timestamp]:
     return dict(zip(ongoing["camera_id"], ongoing["start"], strict=True))
 
 
-def ward_order(wards: pd.Series) -> list[str]:
+def ward_order(wards: pd.Series, units: tuple[str, ...]) -> list[str]:
     present = [w for w in wards.dropna().unique()]
-    known = [w for w in WARDS if w in present]
-    return known + sorted(w for w in present if w not in WARDS)
+    known = [w for w in units if w in present]
+    return known + sorted(w for w in present if w not in units)
 
 
-def shell(t: Translator, tz: str) -> html.Div:
+def shell(t: Translator, city: CitySettings) -> html.Div:
     return html.Div(
         [
-            screen_header(NAME, t, tz),
+            screen_header(NAME, t, city),
             html.Main(
                 [
                     html.Div(id=f"{NAME}-wards", className="ward-grid"),
@@ -186,12 +186,16 @@ def ward_panels(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
         return [html.Div(age_line(None, ctx), className="tile tile--calm")]
     states = states.assign(ward=states["ward"].fillna(ctx.t("cam.unknown_ward")))
     panels, sizes = [], []
-    for ward in ward_order(states["ward"]):
+    for ward in ward_order(states["ward"], ctx.profile.unit_names):
         cams = states[states["ward"] == ward].sort_values(["status", "name"], key=_status_first)
         online = int((cams["status"] == "online").sum())
         pct = percent(online, len(cams))
         tone = "ok" if online == len(cams) else "warn" if (pct or 0) >= 90 else "bad"
         cells = ward_cells(cams["status"], ctx)
+        # Space in proportion to the cells shown (a counted cell is about four wide), never
+        # less than its head needs: a big ward never overflows its panel, a small one's name
+        # and figures stay readable.
+        size = max(len(cells) if len(cams) <= WARD_CELLS else TROUBLE_CELLS + 12, MIN_PANEL)
         panels.append(
             html.Div(
                 [
@@ -212,11 +216,10 @@ def ward_panels(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
                     html.Div(cells, className="cam-cells"),
                 ],
                 className="ward-panel",
-                # Space in proportion to the cameras: a big ward never overflows its panel.
-                style={"flexGrow": len(cams)},
+                style={"flexGrow": size},
             )
         )
-        sizes.append(len(cams))
+        sizes.append(size)
     rows = [
         html.Div(
             panels[i : i + WARDS_PER_ROW],
@@ -304,7 +307,8 @@ OFFLINE_ROWS = 9
 # has 69 cameras); past that, TROUBLE_CELLS cells and the counted cells fit a quarter of the row.
 WARD_CELLS = 80
 TROUBLE_CELLS = 32
-WARDS_PER_ROW = 4  # the town's four wards (phường) on top, its four communes (xã) below
+WARDS_PER_ROW = 4  # ward panels side by side; more wards take more rows
+MIN_PANEL = 20  # the share of the narrowest ward panel, in cells: its head fits
 
 
 def _status_first(column: pd.Series) -> pd.Series:

@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from dash import dcc, html
 
+from wall.city import CityProfile, CitySettings, load_profile
 from wall.i18n import Translator
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ class Context:
     t: Translator
     stale_after_seconds: float
     scale: float = 1.0
+    profile: CityProfile = field(default_factory=load_profile)  # the town the screens show
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -449,7 +451,7 @@ def placeholder(output: str, status: str, tile_class: str, ctx: Context) -> Any:
     return html.Div(mark(status, ctx.t), className=f"tile {tile_class}")
 
 
-def screen_header(name: str, t: Translator, tz: str) -> html.Header:
+def screen_header(name: str, t: Translator, city: CitySettings) -> html.Header:
     """Screen title, town, the live clock (filled by assets/wall.js in the city's time zone) and
     the connection badge."""
     return html.Header(
@@ -457,7 +459,9 @@ def screen_header(name: str, t: Translator, tz: str) -> html.Header:
             html.Div(
                 [
                     html.Div(t(f"screen.{name}"), className="screen-title"),
-                    html.Div(f"{t('ioc')} · {t('town')}", className="screen-subtitle"),
+                    html.Div(
+                        f"{t('ioc')} · {city.profile.name(t.lang)}", className="screen-subtitle"
+                    ),
                 ],
                 className="screen-titles",
             ),
@@ -474,7 +478,7 @@ def screen_header(name: str, t: Translator, tz: str) -> html.Header:
             ),
             html.Div(
                 className="wall-clock",
-                **{"data-tz": tz, "data-lang": t.lang},
+                **{"data-tz": city.tz.key, "data-lang": t.lang},
             ),
         ],
         className="screen-header",

@@ -24,6 +24,7 @@ from layouts.common import (
     newest_age,
     screen_header,
 )
+from wall.city import CitySettings
 from wall.i18n import Translator
 
 NAME = "indicators"
@@ -32,20 +33,6 @@ AT_RISK_SHARE = 0.9
 TREND_POINTS = 14
 
 ASSESSMENTS = ("met", "at_risk", "missed", "no_target")
-SECTOR_LABELS = {
-    "hanh_chinh": ("Hành chính công", "Public administration"),
-    "giao_thong": ("Giao thông", "Traffic"),
-    "moi_truong": ("Môi trường", "Environment"),
-    "y_te": ("Y tế", "Health"),
-    "giao_duc": ("Giáo dục", "Education"),
-    "an_ninh": ("An ninh trật tự", "Public order"),
-    "kinh_te": ("Kinh tế", "Economy"),
-    "so_hoa": ("Chuyển đổi số", "Digital transformation"),
-    "tai_chinh": ("Tài chính", "Finance"),
-    "du_lich": ("Du lịch", "Tourism"),
-    "do_thi": ("Đô thị", "Urban services"),
-    "xa_hoi": ("Xã hội", "Social affairs"),
-}
 
 
 def assess(kpis: pd.DataFrame) -> pd.DataFrame:
@@ -121,10 +108,10 @@ def trends(daily: pd.DataFrame) -> dict[str, list[float]]:
 TONES = {"met": "ok", "at_risk": "warn", "missed": "bad", "no_target": "none"}
 
 
-def shell(t: Translator, tz: str) -> html.Div:
+def shell(t: Translator, city: CitySettings) -> html.Div:
     return html.Div(
         [
-            screen_header(NAME, t, tz),
+            screen_header(NAME, t, city),
             html.Main(id=f"{NAME}-cards", className="kpi-grid"),
             html.Footer(id=f"{NAME}-age", className="screen-footer"),
         ],
@@ -177,7 +164,7 @@ def cards(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
         tone = TONES[row.assessment]
         line = sparkline(lines.get(row.indicator_id, []), target, tone)
         value = fmt_number(float(row.actual), ctx.lang)
-        sector = ctx.t.label(SECTOR_LABELS, row.sector) if row.sector else ""
+        sector = ctx.t.label(ctx.profile.sector_labels, row.sector) if row.sector else ""
         result.append(
             html.Div(
                 html.Div(

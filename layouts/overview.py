@@ -20,6 +20,7 @@ from layouts.common import (
     percent,
     screen_header,
 )
+from wall.city import CitySettings
 from wall.domain import is_open_report
 from wall.i18n import Translator
 
@@ -36,10 +37,10 @@ FEEDS = (
 MAX_WORKER_CHIPS = 3
 
 
-def shell(t: Translator, tz: str) -> html.Div:
+def shell(t: Translator, city: CitySettings) -> html.Div:
     return html.Div(
         [
-            screen_header(NAME, t, tz),
+            screen_header(NAME, t, city),
             html.Main(
                 [html.Div(id=f"{NAME}-{tile}", className="slot") for tile in TILES],
                 className="overview-grid",

@@ -3,6 +3,7 @@ ones, and where they are on a map that needs no tile server (tiles optional by s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import timedelta
 
@@ -30,7 +31,8 @@ from layouts.common import (
     to_time,
 )
 from layouts.overview import open_reports
-from wall.domain import CATEGORY_LABELS, REPORT_CATEGORIES, known_or_missing
+from wall.city import CitySettings
+from wall.domain import UNKNOWN, UNKNOWN_LABEL
 from wall.i18n import Translator
 
 NAME = "reports"
@@ -50,10 +52,10 @@ MAP_FULL_MARKERS = 400
 MAP_DECIMALS = 5
 
 
-def shell(t: Translator, tz: str) -> html.Div:
+def shell(t: Translator, city: CitySettings) -> html.Div:
     return html.Div(
         [
-            screen_header(NAME, t, tz),
+            screen_header(NAME, t, city),
             html.Main(
                 [
                     *(
@@ -72,17 +74,21 @@ def shell(t: Translator, tz: str) -> html.Div:
     )
 
 
-def categories(reports: pd.DataFrame) -> list[str]:
+def categories(reports: pd.DataFrame, known: tuple[str, ...]) -> list[str]:
     """Every category present, the town's known ones first: fixes each one's shape and colour."""
     present = set(reports["category"].dropna().unique()) if "category" in reports.columns else set()
-    return [c for c in REPORT_CATEGORIES if c in present] + sorted(present - set(REPORT_CATEGORIES))
+    return [c for c in known if c in present] + sorted(present - set(known))
 
 
-def category_style(reports: pd.DataFrame) -> dict[str, tuple[str, str, str]]:
+def category_labels(ctx: Context) -> dict[str, tuple[str, str]]:
+    return {**ctx.profile.category_labels, UNKNOWN: UNKNOWN_LABEL}
+
+
+def category_style(reports: pd.DataFrame, ctx: Context) -> dict[str, tuple[str, str, str]]:
     """category → (plotly symbol, glyph for text, colour)."""
     return {
         c: (SYMBOLS[i % len(SYMBOLS)], SYMBOL_GLYPHS[i % len(SYMBOLS)], PALETTE[i % len(PALETTE)])
-        for i, c in enumerate(categories(reports))
+        for i, c in enumerate(categories(reports, ctx.profile.category_codes))
     }
 
 
@@ -114,9 +120,21 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
         else cams.iloc[0:0]
     )
     tiles = ctx.extra.get("map_tiles_url")
-    style = category_style(reports)
+    style = category_style(reports, ctx)
     shrink = max(1 / 3, min(1.0, (MAP_FULL_MARKERS / max(len(opened), 1)) ** 0.5))
     traces = []
+    outline_lat, outline_lon = ctx.profile.boundary_lines()
+    if outline_lat:  # the units' outlines, under everything (points only without them)
+        traces.append(
+            {
+                "lat": pd.Series(outline_lat, dtype=float),
+                "lon": pd.Series(outline_lon, dtype=float),
+                "mode": "lines",
+                "showlegend": False,
+                "hoverinfo": "skip",
+                "line": {"width": 2 * ctx.scale, "color": "rgba(180,192,204,0.4)"},
+            }
+        )
     if not cams.empty:
         traces.append(
             {
@@ -137,7 +155,7 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
                 "lon": part["lon"].round(MAP_DECIMALS),
                 "mode": "markers",
                 # The legend draws the marker's own shape: no glyph beside it.
-                "name": figure_text(f"{ctx.t.label(CATEGORY_LABELS, category)} ({len(part)})"),
+                "name": figure_text(f"{ctx.t.label(category_labels(ctx), category)} ({len(part)})"),
                 "marker": {
                     "size": 19 * ctx.scale * shrink,
                     "color": color,
@@ -203,7 +221,8 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
         )
     fig["layout"]["xaxis"]["visible"] = False
     # Equal distances look equal: one degree of longitude is cos(latitude) of one of latitude.
-    fig["layout"]["yaxis"].update(visible=False, scaleanchor="x", scaleratio=1 / 0.981)
+    stretch = 1 / math.cos(math.radians(ctx.profile.centre[0]))
+    fig["layout"]["yaxis"].update(visible=False, scaleanchor="x", scaleratio=stretch)
     return fig
 
 
@@ -218,12 +237,12 @@ def category_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     opened = open_reports(reports)
     if opened.empty:
         return empty_figure(ctx, "✔ " + ctx.t("rep.none_open"))
-    style = category_style(reports)
+    style = category_style(reports, ctx)
     counts = opened["category"].value_counts()
     order = [c for c in style if c in counts]
     return horizontal_bars(
         ctx,
-        [f"{style[c][1]} {ctx.t.label(CATEGORY_LABELS, c)}" for c in order],
+        [f"{style[c][1]} {ctx.t.label(category_labels(ctx), c)}" for c in order],
         [int(counts[c]) for c in order],
         [style[c][2] for c in order],
     )
@@ -239,7 +258,9 @@ def ward_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     opened = open_reports(data["reports"])
     if opened.empty or "ward" not in opened.columns:
         return empty_figure(ctx, "✔ " + ctx.t("rep.none_open"))
-    counts = known_or_missing(opened["ward"]).fillna(ctx.t("cam.unknown_ward")).value_counts()
+    counts = (
+        ctx.profile.todays_units(opened["ward"]).fillna(ctx.t("cam.unknown_ward")).value_counts()
+    )
     return horizontal_bars(ctx, list(counts.index), counts.tolist(), COLORS["info"])
 
 
@@ -301,7 +322,7 @@ def oldest(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
         opened_at=to_time(opened["created"]) if "created" in opened.columns else opened["time"]
     )
     opened = opened.assign(opened_at=opened["opened_at"].fillna(opened["time"]))
-    style = category_style(data["reports"])
+    style = category_style(data["reports"], ctx)
     rows = []
     oldest_first = opened.sort_values(["opened_at", "report_id"])
     for row in oldest_first.head(OLDEST_SHOWN).itertuples():
@@ -318,7 +339,7 @@ def oldest(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
                         [
                             html.Div(title, className="old-title", **TRUNCATES),
                             html.Div(
-                                f"{glyph} {ctx.t.label(CATEGORY_LABELS, row.category)}"
+                                f"{glyph} {ctx.t.label(category_labels(ctx), row.category)}"
                                 + (f" · {ward}" if ward is not None and not pd.isna(ward) else "")
                                 + f" · {ctx.t(f'rep.status.{row.status}')}",
                                 className="old-where",

@@ -27,6 +27,7 @@ from layouts.common import (
     screen_header,
     tile_head,
 )
+from wall.city import CitySettings
 from wall.domain import throughput_from_counters
 from wall.i18n import Translator
 
@@ -39,10 +40,10 @@ APS_SHOWN = 7
 GRAPHS = ("sites", "curve", "throughput")
 
 
-def shell(t: Translator, tz: str) -> html.Div:
+def shell(t: Translator, city: CitySettings) -> html.Div:
     return html.Div(
         [
-            screen_header(NAME, t, tz),
+            screen_header(NAME, t, city),
             html.Main(
                 [
                     html.Div(id=f"{NAME}-numbers", className="wifi-numbers"),

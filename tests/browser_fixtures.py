@@ -21,12 +21,13 @@ from pathlib import Path
 import requests
 
 from feeds.inventory import load_inventory
+from wall.city import load_profile
 from wall.domain import report_slot
 from wall.settings_core import PROJECT_DIR
 from wall.store import Event, Point, Store
 
 MINUTES_3 = timedelta(minutes=3)
-INVENTORY = PROJECT_DIR / "feeds" / "hoa_thanh_inventory.csv"
+INVENTORY = load_profile("hoa-thanh").inventory_path
 CATEGORIES = ("traffic", "environment", "lighting", "flooding", "urban_order")
 TITLES = {
     "traffic": "Đèn tín hiệu giao lộ không hoạt động",
@@ -68,7 +69,7 @@ ALERTS = (
 def seed(store: Store, now: datetime, *, history_hours: int = 26, fresh: bool = True) -> None:
     """Write a day of plausible town data ending at `now` (stale data when fresh=False)."""
     rng = random.Random(2026)
-    inventory = load_inventory(INVENTORY)
+    inventory = load_inventory(INVENTORY, load_profile("hoa-thanh"))
     step = timedelta(minutes=15)
     steps = int(timedelta(hours=history_hours) / step)
     points: list[Point] = []

@@ -46,7 +46,7 @@ def evaluator(
     )
 
 
-def cameras(store: Store, clock: Clock, states: dict[str, bool], ward: str = "Hiệp Tân") -> None:
+def cameras(store: Store, clock: Clock, states: dict[str, bool], ward: str = "Thanh Điền") -> None:
     store.write(
         Point("camera_status", {"camera_id": cid, "ward": ward}, {"online": online}, clock.now)
         for cid, online in states.items()
@@ -77,7 +77,7 @@ def test_camera_offline_raises_after_holding_for_its_minutes(store: Store, clock
     assert kinds(events) == [("raised", "camera_offline:cam-1")]
     assert events[0].data["severity"] == "high"
     alert = fold(store.events(STREAM))["camera_offline:cam-1"]
-    assert (alert.state, alert.ward) == ("active_unack", "Hiệp Tân")
+    assert (alert.state, alert.ward) == ("active_unack", "Thanh Điền")
 
 
 def test_a_flapping_camera_is_one_alert_and_clears_once_stable(store: Store, clock: Clock) -> None:
@@ -98,15 +98,15 @@ def test_a_flapping_camera_is_one_alert_and_clears_once_stable(store: Store, clo
 def test_a_ward_power_cut_is_one_grouped_alert(store: Store, clock: Clock) -> None:
     ev = evaluator(store, clock)
     hiep_tan = {f"ht-{i}": True for i in range(30)}
-    cameras(store, clock, hiep_tan, ward="Hiệp Tân")
+    cameras(store, clock, hiep_tan, ward="Thanh Điền")
     cameras(store, clock, {f"lh-{i}": True for i in range(10)}, ward="Long Hoa")
     ev.evaluate()
-    cameras(store, clock, dict.fromkeys(hiep_tan, False), ward="Hiệp Tân")
+    cameras(store, clock, dict.fromkeys(hiep_tan, False), ward="Thanh Điền")
     cameras(store, clock, {"lh-0": False}, ward="Long Hoa")
     events = run_minutes(ev, clock, 10)
     assert sorted(kinds(events)) == [
         ("raised", "camera_offline:lh-0"),
-        ("raised", "ward_cameras_offline:Hiệp Tân"),
+        ("raised", "ward_cameras_offline:Thanh Điền"),
     ]
     ward = next(e for e in events if e.key.startswith("ward"))
     assert ward.data["severity"] == "critical"
@@ -121,7 +121,7 @@ def test_over_capacity_clears_only_below_the_lower_threshold(store: Store, clock
             [
                 Point(
                     "wifi_usage",
-                    {"ap_id": "ap-toa-thanh", "ward": "Long Thành Bắc"},
+                    {"ap_id": "ap-toa-thanh", "ward": "Long Hoa"},
                     {"up": True, "clients": n, "capacity": 100},
                     clock.now,
                 )
@@ -170,23 +170,23 @@ def test_a_feed_that_went_quiet_raises(store: Store, clock: Clock) -> None:
 def test_unacknowledged_critical_alert_escalates_once(store: Store, clock: Clock) -> None:
     published: list = []
     ev = evaluator(store, clock, published)
-    cameras(store, clock, {f"c{i}": False for i in range(5)}, ward="Trường Hòa")
+    cameras(store, clock, {f"c{i}": False for i in range(5)}, ward="Hòa Thành")
     raised = run_minutes(ev, clock, 3)
-    assert kinds(raised) == [("raised", "ward_cameras_offline:Trường Hòa")]
-    cameras(store, clock, {f"c{i}": False for i in range(5)}, ward="Trường Hòa")
+    assert kinds(raised) == [("raised", "ward_cameras_offline:Hòa Thành")]
+    cameras(store, clock, {f"c{i}": False for i in range(5)}, ward="Hòa Thành")
     escalated = run_minutes(
-        ev, clock, 20, lambda m: cameras(store, clock, {"c0": False}, "Trường Hòa")
+        ev, clock, 20, lambda m: cameras(store, clock, {"c0": False}, "Hòa Thành")
     )
-    assert kinds(escalated) == [("escalated", "ward_cameras_offline:Trường Hòa")]
-    assert [a.key for a in published] == ["ward_cameras_offline:Trường Hòa"]
+    assert kinds(escalated) == [("escalated", "ward_cameras_offline:Hòa Thành")]
+    assert [a.key for a in published] == ["ward_cameras_offline:Hòa Thành"]
 
 
 def test_acknowledged_alerts_do_not_escalate(store: Store, clock: Clock) -> None:
     published: list = []
     ev = evaluator(store, clock, published)
-    cameras(store, clock, {f"c{i}": False for i in range(5)}, ward="Trường Hòa")
+    cameras(store, clock, {f"c{i}": False for i in range(5)}, ward="Hòa Thành")
     run_minutes(ev, clock, 3)
-    alert = fold(store.events(STREAM))["ward_cameras_offline:Trường Hòa"]
+    alert = fold(store.events(STREAM))["ward_cameras_offline:Hòa Thành"]
     store.append_events([officer_action(alert, "acknowledged", "an", clock.now)])
     assert run_minutes(ev, clock, 20) == []
     assert published == []
@@ -231,7 +231,7 @@ def test_rule_settings_are_checked_with_a_clear_reason() -> None:
 def test_a_simulated_ward_power_cut_yields_one_grouped_alert(tmp_path) -> None:
     """The evaluator against the city simulator: when a ward loses power, its cameras go dark
     together and the duty officer sees one critical ward alert, not one alert per camera."""
-    from feeds.inventory import load_inventory
+    from feeds.inventory import town_inventory
     from feeds.payloads import parse_message
     from feeds.simulator import CitySimulator, SimOptions
     from wall.settings import Settings
@@ -244,9 +244,7 @@ def test_a_simulated_ward_power_cut_yields_one_grouped_alert(tmp_path) -> None:
         flaky_share=0.0,
         reports_per_day=0.0,
     )
-    simulator = CitySimulator(
-        load_inventory(Settings().inventory), seed=7, start=T0, options=options
-    )
+    simulator = CitySimulator(town_inventory(Settings()), seed=7, start=T0, options=options)
     clock = Clock()
     with open_store(Settings(store=f"sqlite:///{tmp_path / 'ioc.db'}")) as store:
         ev = evaluator(store, clock)

@@ -32,7 +32,7 @@ def test_alert_service_publishes_escalations_over_mqtt(mosquitto, tmp_path) -> N
         store.write(
             Point(
                 "camera_status",
-                {"camera_id": f"c{i}", "ward": "Trường Đông"},
+                {"camera_id": f"c{i}", "ward": "Thanh Điền"},
                 {"online": False},
                 datetime.now(UTC),
             )
@@ -54,7 +54,7 @@ def test_alert_service_publishes_escalations_over_mqtt(mosquitto, tmp_path) -> N
         stop.set()
         worker.join(10)
         listener.loop_stop()
-    assert received[0]["key"] == "ward_cameras_offline:Trường Đông"
+    assert received[0]["key"] == "ward_cameras_offline:Thanh Điền"
     assert received[0]["severity"] == "critical"
     assert received[0]["state"] == "active_unack"
 

@@ -22,7 +22,8 @@ from feeds.payloads import MAX_NAME_CHARS, MAX_TITLE_CHARS
 from layouts import SCREENS
 from tests.browser_fixtures import INVENTORY, resize, seed, wall_on_sqlite
 from tests.test_browser import SCREEN_DRAWN, SCREENSHOTS, console_errors, wait_for
-from wall.domain import REPORT_CATEGORIES, REPORT_STATUSES, report_slot
+from wall.city import load_profile
+from wall.domain import REPORT_STATUSES, report_slot
 from wall.store import Event, Point
 from wall.store.sqlite import SQLiteStore
 
@@ -32,6 +33,8 @@ CLIPPED = (Path(__file__).parent / "clipping.js").read_text(encoding="utf-8")
 SEVERITIES = ("critical", "high", "medium", "low")
 # Words as long as Vietnamese place names get, repeated up to the contract's limits.
 LONG_WORDS = "Khu dân cư Nguyễn Thị Minh Khai – Trường Trung học Phổ thông Lê Quý Đôn"
+
+CATEGORY_CODES = load_profile("hoa-thanh").category_codes
 
 
 def long_text(limit: int) -> str:
@@ -43,7 +46,7 @@ def seed_long(store: SQLiteStore, now: datetime) -> None:
     numbers in the millions, access points in every load band, every report status and every
     alert severity, each with long text."""
     rng = random.Random(19)
-    inventory = load_inventory(INVENTORY)
+    inventory = load_inventory(INVENTORY, load_profile("hoa-thanh"))
     cams = inventory.cameras[:3]
     points = [
         Point(
@@ -77,7 +80,7 @@ def seed_long(store: SQLiteStore, now: datetime) -> None:
         points.append(
             Point(
                 "field_report",
-                {"category": list(REPORT_CATEGORIES)[n % len(REPORT_CATEGORIES)],
+                {"category": CATEGORY_CODES[n % len(CATEGORY_CODES)],
                  "ward": cam.ward, "report_slot": report_slot(report_id)},
                 {"report_id": report_id, "status": status,
                  "title": long_text(MAX_TITLE_CHARS), "lat": cam.lat, "lon": cam.lon,

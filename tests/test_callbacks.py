@@ -27,7 +27,7 @@ from tests.browser_fixtures import seed
 from tests.servers import RedisServer
 from wall.app import create_app
 from wall.cache import cache, remember, remembered
-from wall.domain import REPORT_CATEGORIES
+from wall.city import load_profile
 from wall.i18n import Translator
 from wall.settings import Settings, load_settings
 from wall.settings_core import PROJECT_DIR, SettingsError
@@ -324,7 +324,7 @@ def test_an_unchanged_tick_sends_what_changed_and_a_new_report_reaches_the_kiosk
     def legend(answer):  # e.g. "≈ Ngập úng (12)": open reports per category
         return [t["name"] for t in answer["reports-map"]["figure"]["data"] if t.get("name")]
 
-    flooding = Translator("vi").label(REPORT_CATEGORIES, "flooding")
+    flooding = Translator("vi").label(load_profile("hoa-thanh").category_labels, "flooding")
     [before] = [name for name in legend(full) if flooding in name]
     [after] = [name for name in legend(changed) if flooding in name]
     count = int(before.rsplit("(", 1)[1].rstrip(")"))

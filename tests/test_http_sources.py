@@ -132,9 +132,11 @@ def test_a_vms_camera_list_is_mapped_by_settings_alone_into_camera_status(
     first, second = rows["cam-lhb-001"], rows["cam-ht-002"]
     assert first["online"] is True or first["online"] == 1
     assert (first["fps"], first["bitrate_kbps"]) == (25.0, 4096.0)
-    assert (first["ward"], first["name"]) == ("Long Thành Bắc", "Ngã tư Phạm Hùng – Lạc Long Quân")
+    # The VMS still says the former wards: stored as today's, what it said kept.
+    assert (first["ward"], first["ward_given"]) == ("Long Hoa", "Long Thành Bắc")
+    assert first["name"] == "Ngã tư Phạm Hùng – Lạc Long Quân"
     assert (first["lat"], first["lon"]) == (11.2871, 106.1302)
-    assert not second["online"] and second["ward"] == "Hiệp Tân"
+    assert not second["online"] and second["ward"] == "Thanh Điền"
     assert first["time"].to_pydatetime() < now - timedelta(seconds=19)  # the VMS's lastSeen
 
     assert worker.health["vms"].rejected == 4

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from feeds.ingest import Ingestor
-from feeds.inventory import DEFAULT_INVENTORY, load_inventory
+from feeds.inventory import town_inventory
 from feeds.known_values import KnownValues
 from tests.conftest import ADMIN, influx_store_url
 from tests.servers import Influxd
@@ -458,7 +458,7 @@ def garbled(i: int) -> list[tuple[str, bytes, datetime]]:
 def test_tag_values_the_town_does_not_know_are_stored_as_unknown_with_the_original_kept(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ingestor = Ingestor(store, feed="test", known=KnownValues.of(load_inventory(DEFAULT_INVENTORY)))
+    ingestor = Ingestor(store, feed="test", known=KnownValues.of(town_inventory(Settings())))
     for _ in range(3):  # the same unknown values again: logged once each
         ingestor.handle_batch(garbled(1))
     known = {"up": True, "clients": 5, "ward": "Long Hoa", "site": "Chợ Long Hoa"}

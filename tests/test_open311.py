@@ -18,6 +18,7 @@ from feeds.payloads import RejectedMessage
 from feeds.poll_worker import PollWorker
 from feeds.simulator import CitySimulator, SimOptions
 from tests.poll_fixtures import Open311Fixture, Reply
+from wall.city import load_profile
 from wall.settings import Settings, load_settings
 from wall.settings_core import SettingsError
 from wall.store import Store
@@ -124,7 +125,7 @@ def test_requests_in_every_json_shape_become_field_reports_in_the_store(
     assert (pothole["category"], pothole["status"], pothole["ward"]) == (
         "traffic",
         "new",
-        "Long Thành Bắc",
+        "Long Hoa",  # the former Long Thành Bắc is part of phường Long Hoa since 1 July 2025
     )
     assert pothole["title"] == "Ổ gà lớn trước cổng trường"
     assert (pothole["lat"], pothole["lon"]) == (11.2871, 106.1302)
@@ -513,14 +514,18 @@ def test_unknown_statuses_are_refused_until_configured() -> None:
 
 def test_ward_from_the_address_or_a_configured_field_and_lookup() -> None:
     m = mapping()
-    assert m.ward({"address": "Hẻm 3, Trường Hòa, Hòa Thành"}) == "Trường Hòa"
-    assert m.ward({"address": "ap Long Thanh Trung, xa Long Thanh Trung"}) == "Long Thành Trung"
-    assert m.ward({"address": "Thị xã Hòa Thành"}) is None  # the town, not a ward
+    # A former ward's name is read as today's ward that replaced it.
+    assert m.ward({"address": "Hẻm 3, Trường Hòa, Hòa Thành"}) == "Long Hoa"
+    assert m.ward({"address": "ap Long Thanh Trung, xa Long Thanh Trung"}) == "Hòa Thành"
+    assert m.ward({"address": "5 Phạm Hùng, phường Long Hoa, tỉnh Tây Ninh"}) == "Long Hoa"
+    assert m.ward({"address": "12 Trần Phú, phường Hòa Thành, Tây Ninh"}) == "Hòa Thành"
+    assert m.ward({"address": "ấp Hiệp Trường, xã Hiệp Tân, thị xã Hòa Thành"}) == "Thanh Điền"
+    assert m.ward({"address": "Thị xã Hòa Thành"}) is None  # the former town, not a ward
     coded = mapping(
         open311_ward_field="extended_attributes.ward",
         open311_wards=(("7", "Hiệp Tân"),),
     )
-    assert coded.ward({"extended_attributes": {"ward": 7}}) == "Hiệp Tân"
+    assert coded.ward({"extended_attributes": {"ward": 7}}) == "Thanh Điền"
     assert coded.ward({"address": "Hiệp Tân"}) is None
 
 
@@ -578,7 +583,7 @@ def test_the_simulators_open311_endpoint_end_to_end_into_the_store(
     report's current status, though most changed status on the server between two polls."""
     now = datetime.now(UTC)
     simulator = CitySimulator(
-        generate_inventory(seed=5, cameras=4, access_points=2),
+        generate_inventory(load_profile("hoa-thanh"), seed=5, cameras=4, access_points=2),
         seed=5,
         start=now - timedelta(hours=30),
         live_from=now,  # sparse device status: only the reports matter here

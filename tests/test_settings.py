@@ -24,7 +24,10 @@ from wall.settings_core import (
 def test_defaults_run_the_embedded_store_under_the_project_data_folder() -> None:
     settings = load_settings(environ={})
     assert settings.store == f"sqlite:///{PROJECT_DIR / 'data' / 'ioc.db'}"
-    assert settings.timezone == "Asia/Ho_Chi_Minh"
+    assert settings.city == "hoa-thanh" and settings.timezone is None  # the profile's zone
+    assert settings.tz.key == "Asia/Ho_Chi_Minh"
+    assert load_settings(environ={"IOC_CITY": "lakeside"}).tz.key == "Asia/Kolkata"
+    assert load_settings(environ={"IOC_TIMEZONE": "Asia/Bangkok"}).tz.key == "Asia/Bangkok"
     assert settings.language == "vi"
 
 

@@ -10,6 +10,7 @@ import time
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 import pandas as pd
@@ -17,24 +18,27 @@ import pytest
 import requests
 
 from feeds.__main__ import main
-from feeds.inventory import HOLY_SEE_SITE, Inventory, generate_inventory, load_inventory
+from feeds.inventory import Inventory, generate_inventory, town_inventory
 from feeds.open311_server import Open311Server
 from feeds.payloads import parse_message
 from feeds.simulator import (
-    INDICATORS,
-    LOCAL_TZ,
     REPORT_TRANSITIONS,
     CitySimulator,
     SimMessage,
     SimOptions,
     run_in_process,
 )
-from wall.domain import REPORT_CATEGORIES, throughput_from_counters
+from wall.city import load_profile
+from wall.domain import throughput_from_counters
 from wall.settings import Settings
 from wall.store import Store, open_store
 
 START = datetime(2026, 11, 10, 17, 0, tzinfo=UTC)  # midnight in Hòa Thành
-SMALL_TOWN = generate_inventory(seed=5, cameras=60, access_points=16)
+HOA_THANH = load_profile("hoa-thanh")
+LOCAL_TZ = ZoneInfo(HOA_THANH.timezone)
+SMALL_TOWN = generate_inventory(HOA_THANH, seed=5, cameras=60, access_points=16)
+REPORT_CATEGORIES = HOA_THANH.category_codes
+INDICATORS = HOA_THANH.indicators
 
 
 def simulate(
@@ -145,8 +149,10 @@ def wifi_samples(messages: list[SimMessage]) -> list[tuple[datetime, str, dict]]
 
 
 def test_wifi_follows_the_day_and_the_festival_crowd_fills_the_holy_see() -> None:
-    town = load_inventory(Settings().inventory)
-    inventory = Inventory(cameras=(), access_points=town.access_points)  # only WiFi matters here
+    town = town_inventory(Settings())
+    # Only WiFi matters here.
+    inventory = Inventory(cameras=(), access_points=town.access_points, profile=town.profile)
+    [holy_see] = [site.name for site in HOA_THANH.simulation.sites if site.crowd]
     festival, normal = date(2026, 11, 12), date(2026, 11, 11)
     options = SimOptions(
         festival_days=frozenset({festival}),
@@ -155,7 +161,7 @@ def test_wifi_follows_the_day_and_the_festival_crowd_fills_the_holy_see() -> Non
     )
     _, messages = simulate(48, inventory=inventory, options=options)
     samples = wifi_samples(messages)
-    holy = {a.ap_id: a.capacity for a in inventory.access_points if a.site == HOLY_SEE_SITE}
+    holy = {a.ap_id: a.capacity for a in inventory.access_points if a.site == holy_see}
 
     def holy_see_share(day: date) -> float:
         """Clients per capacity at the Holy See's APs over the daytime of one day."""
@@ -343,7 +349,10 @@ def test_simulate_command_reports_a_bad_inventory_in_one_line(
     monkeypatch.setenv("IOC_STORE", f"sqlite:///{tmp_path / 'x.db'}")
     assert main(["simulate", "--backfill", "0", "--duration", "1s"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"feeds simulate: {bad}:2: lat 'north' is not a number (use a decimal point)"
+    assert err == (
+        f"feeds: bad setting IOC_INVENTORY: {bad}:2: lat 'north' is not a number (use a decimal "
+        "point)"
+    )
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from feeds.inventory import town_inventory
 from wall.cli import parser, run
 from wall.heartbeat import Heartbeat
 from wall.officers import (
@@ -33,6 +34,8 @@ from wall.store import StoreError, StoreUnavailable, open_store, sqlite_path
 def check(args: argparse.Namespace, settings: Settings) -> int:
     """Print the effective settings and reach the store: what an operator runs first."""
     print(json.dumps(settings.redacted(), ensure_ascii=False, indent=2))
+    inventory = town_inventory(settings)
+    print(settings.profile.summary(len(inventory.cameras), len(inventory.access_points)))
     from wall.store.reports import refuse_first_shape
 
     try:

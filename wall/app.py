@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     settings = settings or load_settings()
     app = Dash(
         __name__,
-        title="IOC Hòa Thành",
+        title=f"IOC {settings.profile.name(settings.language)}",
         update_title=None,
         assets_folder=str(PROJECT_DIR / "assets"),
         serve_locally=True,

@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Callable
 
+from feeds.inventory import InventoryError, town_inventory
 from wall.settings import Settings, load_settings, setting_docs
 from wall.settings_core import SettingsError
 
@@ -48,6 +49,10 @@ def run(
     setup_logging(args.log_level)
     try:
         settings = load_settings(args.config)
+        try:  # a broken city profile or inventory stops every command here, in one line
+            town_inventory(settings)
+        except InventoryError as exc:
+            raise SettingsError("IOC_INVENTORY", str(exc)) from None
         return commands[args.command](args, settings) or 0
     except SettingsError as exc:
         print(f"{argparser.prog}: bad setting {exc}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""What the wall knows about the town: measurement schema, statuses, wards.
+"""What the wall knows of any town: measurement schema, statuses (the town itself: wall/city.py).
 
 The measurement, tag and field names here are a public contract (the city's analysts query them
 in InfluxDB); feeds write them and the wall reads them. Free text is always a field, never a tag,
@@ -96,39 +96,14 @@ def is_open_report(reports: pd.DataFrame) -> pd.Series:
     return reports["status"].isin(OPEN_REPORT_STATUSES)
 
 
-# Hòa Thành (Tây Ninh): four wards (phường) and four communes (xã).
-WARDS = (
-    "Long Hoa",
-    "Long Thành Bắc",
-    "Long Thành Trung",
-    "Hiệp Tân",
-    "Long Thành Nam",
-    "Trường Tây",
-    "Trường Đông",
-    "Trường Hòa",
-)
-
-# Field report categories the town uses (Open311 service codes map onto these); other codes are
-# still stored. Labels: (Vietnamese, English).
-REPORT_CATEGORIES = {
-    "traffic": ("Giao thông", "Traffic"),
-    "environment": ("Rác thải – môi trường", "Waste and environment"),
-    "lighting": ("Chiếu sáng", "Street lighting"),
-    "flooding": ("Ngập nước", "Flooding"),
-    "urban_order": ("Trật tự đô thị", "Urban order"),
-}
-# What a report of none of them is filed as (Open311 services the town did not map).
+# What a report of none of the city profile's categories is filed as (Open311 services the town
+# did not map).
 OTHER_CATEGORY = "other"
 # The value a bounded tag (ward, site, category) holds when the town does not know what the
 # sender gave; the original is kept in the field `<tag>_given` (feeds.known_values).
 UNKNOWN = "unknown"
-# The report categories' labels, with that of a category the town does not know.
-CATEGORY_LABELS = {**REPORT_CATEGORIES, UNKNOWN: ("Không rõ", "Unknown")}
-
-
-def known_or_missing(values: pd.Series) -> pd.Series:
-    """A bounded tag's values with `unknown` as missing: a screen shows both as not known."""
-    return values.mask(values == UNKNOWN)
+# The label of a value the town does not know (the city profile labels the others).
+UNKNOWN_LABEL = ("Không rõ", "Unknown")
 
 
 def throughput_from_counters(frame: pd.DataFrame) -> pd.DataFrame:

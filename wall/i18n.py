@@ -11,7 +11,6 @@ from collections.abc import Mapping
 LANGUAGES = ("vi", "en")
 
 TEXT: dict[str, tuple[str, str]] = {
-    "town": ("Thị xã Hòa Thành", "Hòa Thành town"),
     "ioc": ("Trung tâm điều hành thông minh", "Intelligent Operations Center"),
     # Screens
     "screen.overview": ("Tổng quan", "Overview"),

@@ -1,4 +1,4 @@
-"""The wall's own settings (city, screens, cache, officers) and `Settings`, every part's
+"""The wall's own settings (screens, cache, officers) and `Settings`, every part's
 section joined in one object.
 
 Code reads a setting as `settings.<name>`, whichever part declares it. To add a setting, add a
@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feeds.settings import (
     IngestSettings,
@@ -24,6 +23,7 @@ from feeds.settings import (
     PollSettings,
 )
 from wall.alerts.settings import AlertSettings
+from wall.city import CitySettings
 from wall.heartbeat import HeartbeatSettings
 from wall.i18n import LANGUAGES
 from wall.settings_core import (
@@ -41,29 +41,6 @@ from wall.settings_core import (
     whole_number,
 )
 from wall.store.settings import RetentionSettings, StoreSettings
-
-
-def _timezone(value: Any) -> str:
-    try:
-        ZoneInfo(str(value))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{value!r} is not a known IANA time zone") from None
-    return str(value)
-
-
-@dataclass(frozen=True)
-class CitySettings(Section):
-    """City"""
-
-    timezone: str = setting(
-        "Asia/Ho_Chi_Minh",
-        _timezone,
-        "The city's time zone: times are stored in UTC and shown in this zone.",
-    )
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
 
 
 def _tiles_url(value: Any) -> str | None:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from wall.alerts.model import STREAM, Alert, fold
 from wall.alerts.rules import SELF_TIMED, CityReader, Condition, conditions_now
+from wall.city import CityProfile, load_profile
 from wall.store import Event, Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class AlertEvaluator:
         escalate_after: timedelta = timedelta(minutes=15),
         on_escalation: Callable[[Alert], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        profile: CityProfile | None = None,  # default: the default city's
     ):
         self.store = store
         self.rules = rules
@@ -37,7 +39,7 @@ class AlertEvaluator:
         self.clock = clock
         self._holding_since: dict[str, datetime] = {}  # condition true, alert not raised yet
         self._gone_since: dict[str, datetime] = {}  # condition false, alert not cleared yet
-        self._read_city = CityReader()
+        self._read_city = CityReader(profile or load_profile())
 
     def evaluate(self) -> list[Event]:
         """One pass; returns the events it appended."""

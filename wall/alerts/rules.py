@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from wall.city import CityProfile
 from wall.domain import (
     CAMERA_STATUS,
     CLOSED_REPORT_STATUSES,
@@ -50,12 +51,9 @@ RULE_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "report_overdue": {
         "severity": "medium",
-        "hours": 72.0,  # deadline of a category not listed below
-        "traffic_hours": 4.0,
-        "flooding_hours": 2.0,
-        "lighting_hours": 48.0,
-        "environment_hours": 24.0,
-        "urban_order_hours": 24.0,
+        # A category's deadline is the city profile's `deadline_hours` (or `<category>_hours`
+        # here); this is that of a category the profile does not know.
+        "hours": 72.0,
         "minutes": 0.0,
         "clear_minutes": 0.0,
     },
@@ -92,12 +90,16 @@ def check_rules(value: Any) -> dict[str, dict[str, Any]]:
             elif key == "severity":
                 if item not in SEVERITIES:
                     raise ValueError(f"{name}.severity must be one of {', '.join(SEVERITIES)}")
-            elif key in RULE_DEFAULTS[name]:
+            elif key in RULE_DEFAULTS[name] or (
+                name == "report_overdue" and key.endswith("_hours")
+            ):
                 if isinstance(item, bool) or not isinstance(item, int | float) or item < 0:
                     raise ValueError(f"{name}.{key} must be a number >= 0, not {item!r}")
                 item = float(item)
             else:
                 known = ", ".join(["enabled", *RULE_DEFAULTS[name]])
+                if name == "report_overdue":
+                    known += ", <category>_hours"
                 raise ValueError(f"{name}: unknown parameter {key!r}; known: {known}")
             rules[name][key] = item
     return rules
@@ -129,6 +131,7 @@ class CityNow:
     reports: pd.DataFrame  # newest field_report per report still open
     feed_times: Mapping[str, datetime | None]  # newest point of each watched measurement
     health: pd.DataFrame  # feed_health points of the last 10 minutes
+    deadlines: Mapping[str, float] = field(default_factory=dict)  # {category: hours}
 
 
 def _open_reports(store: Store, _: datetime) -> list[pd.DataFrame]:
@@ -146,7 +149,8 @@ class CityReader:
     hourly full reads (wall.store.newest): on a month of a city's history in InfluxDB 1.6 a
     pass that read them whole took 7–8 s."""
 
-    def __init__(self) -> None:
+    def __init__(self, profile: CityProfile) -> None:
+        self.profile = profile
         self._questions = {
             CAMERA_STATUS.name: newest(CAMERA_STATUS.name, CAMERA_STATUS.entity),
             WIFI_USAGE.name: newest(WIFI_USAGE.name, WIFI_USAGE.entity),
@@ -161,6 +165,9 @@ class CityReader:
         for name, fetch in self._questions.items():
             self._previous[name] = fetch(store, now, self._previous.get(name))
             frames[name] = self._previous[name][1]
+        for name, frame in frames.items():
+            if "ward" in frame.columns:  # a former ward's points under the unit replacing it
+                frames[name] = frame.assign(ward=self.profile.todays_units(frame["ward"]))
         feeds = {}
         for name in WATCHED_FEEDS:
             times = frames[name]["time"]
@@ -174,6 +181,7 @@ class CityReader:
             health=store.points(
                 FEED_HEALTH.name, now - timedelta(minutes=10), now + timedelta(0, 1)
             ),
+            deadlines={c.code: c.deadline_hours for c in self.profile.categories},
         )
 
 
@@ -254,7 +262,7 @@ def report_overdue(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
     for row in _records(reports[is_open_report(reports)]):
         created = _time(row.get("created")) or row["time"].to_pydatetime()
         category = row.get("category") or "other"
-        hours = p.get(f"{category}_hours", p["hours"])
+        hours = p.get(f"{category}_hours", city.deadlines.get(category, p["hours"]))
         deadline = created + timedelta(hours=hours)
         if city.now >= deadline:
             facts = {"category": category, "hours": hours, "title": row.get("title") or ""}

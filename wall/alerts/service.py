@@ -66,6 +66,7 @@ def run(settings: Settings, stop: threading.Event) -> int:
             settings.alert_rules or check_rules({}),
             escalate_after=timedelta(minutes=settings.alert_escalate_minutes),
             on_escalation=publish,
+            profile=settings.profile,
         )
         log.info("evaluating alert rules every %s s", settings.alert_evaluate_seconds)
         evaluator.run(timedelta(seconds=settings.alert_evaluate_seconds), stop, heartbeat.beat)
