@@ -18,6 +18,7 @@ COPY layouts/ layouts/
 COPY callbacks/ callbacks/
 COPY feeds/ feeds/
 COPY assets/ assets/
+COPY cities/ cities/
 
 # Every folder a service writes exists here, owned by the services' user: a volume mounted on
 # one (docker-compose.yml) starts as a copy of it, owner included; a mount point the image

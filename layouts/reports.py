@@ -174,6 +174,7 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
                 "text": [
                     figure_text(ward, LABEL_CHARS, on_tiles=bool(tiles)) for ward in centres["ward"]
                 ],
+                "textposition": label_sides(centres["lon"], cams["lon"]),
                 "showlegend": False,
                 "textfont": {"size": 17 * ctx.scale, "color": "rgba(220,228,236,0.75)"},
             }
@@ -224,6 +225,21 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     stretch = 1 / math.cos(math.radians(ctx.profile.centre[0]))
     fig["layout"]["yaxis"].update(visible=False, scaleanchor="x", scaleratio=stretch)
     return fig
+
+
+def label_sides(label_lon: pd.Series, town_lon: pd.Series) -> list[str]:
+    """A label near the town's west or east edge is written towards its middle, so no unit's
+    name runs out of the map."""
+    west, east = town_lon.min(), town_lon.max()
+    third = (east - west) / 3
+    return [
+        "middle right"
+        if lon < west + third
+        else "middle left"
+        if lon > east - third
+        else "middle center"
+        for lon in label_lon
+    ]
 
 
 def category_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:

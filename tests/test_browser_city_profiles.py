@@ -12,6 +12,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -24,11 +27,10 @@ from wall.settings_core import PROJECT_DIR
 PROFILES = ("hoa-thanh", "lakeside")
 
 
-@pytest.fixture(scope="module", params=PROFILES)
-def demo(request, tmp_path_factory):
-    """`IOC_CITY=<profile> python -m wall demo --port P`, as README tells a person to run it."""
-    city = request.param
-    folder = tmp_path_factory.mktemp(f"demo-{city}")
+@contextmanager
+def run_demo(city: str, folder: Path) -> Iterator[str]:
+    """`IOC_CITY=<city> python -m wall demo --port P`, as README tells a person to run it; the
+    wall's address while it runs."""
     port = free_port()
     env = {
         **os.environ,
@@ -51,7 +53,7 @@ def demo(request, tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, process, 120)
-        yield city, url
+        yield url
     finally:
         os.killpg(process.pid, signal.SIGINT)
         try:
@@ -59,6 +61,13 @@ def demo(request, tmp_path_factory):
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+@pytest.fixture(scope="module", params=PROFILES)
+def demo(request, tmp_path_factory):
+    city = request.param
+    with run_demo(city, tmp_path_factory.mktemp(f"demo-{city}")) as url:
+        yield city, url
 
 
 def test_every_screen_shows_the_profiles_town_units_and_categories(demo, browser):

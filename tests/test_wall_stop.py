@@ -17,11 +17,11 @@ import requests
 from tests.browser_fixtures import WallProcess
 from tests.test_signin_limit import sign_in
 from wall.officers import add_officer
+from wall.server import GRACEFUL_SECONDS
 from wall.settings import Settings
 from wall.store import open_store
 
 PASSWORD = "Ca trực đêm 2026"
-GRACEFUL_SECONDS = 5  # wall.server's graceful_timeout
 
 
 @pytest.mark.parametrize("stop", ["ctrl_c", "sigterm"])

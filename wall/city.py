@@ -260,11 +260,11 @@ def profile_folder(city: str) -> Path:
     shipped = CITIES_DIR / city
     folder = shipped if (shipped / PROFILE_FILE).is_file() else Path(city).expanduser()
     if not (folder / PROFILE_FILE).is_file():
-        shipped_names = sorted(p.name for p in CITIES_DIR.iterdir() if p.is_dir())
+        shipped_names = sorted(p.parent.name for p in CITIES_DIR.glob(f"*/{PROFILE_FILE}"))
         raise ProfileError(
             "IOC_CITY",
-            f"{city!r} is neither a shipped profile ({', '.join(shipped_names)}) nor a folder "
-            f"holding {PROFILE_FILE}",
+            f"{city!r} is neither a shipped profile ({', '.join(shipped_names) or 'none here'}) "
+            f"nor a folder holding {PROFILE_FILE}",
         )
     return folder.resolve()
 

@@ -1,0 +1,90 @@
+"""A town of fourteen units, as a province's city-level town can be since 2025 (Tây Ninh itself
+has 14 wards): every screen draws all of them with nothing clipped (tests/clipping.js), at a
+1080p panel and a quarter of one, in Vietnamese, through `python -m wall demo` with IOC_CITY a
+path to the profile. The profile is the fictional Lakeside's, its two units replaced by fourteen
+with names as long as Vietnamese ward names get."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+
+import pytest
+
+from feeds.inventory import generate_inventory, inventory_csv
+from layouts import SCREENS
+from tests.browser_fixtures import resize
+from tests.test_browser import SCREEN_DRAWN, SCREENSHOTS, console_errors, wait_for
+from tests.test_browser_city_profiles import run_demo
+from tests.test_browser_clipping import CLIPPED
+from wall.city import CITIES_DIR, load_profile
+
+UNITS = (
+    "Nguyễn Thị Minh Khai", "Trường Đông", "Long Thành Trung", "Hiệp Ninh", "Ninh Thạnh",
+    "Bình Minh", "Tân Ninh", "Thanh Điền", "Gia Lộc", "Trảng Bàng", "An Tịnh", "Gò Dầu",
+    "Phước Thạnh", "Hưng Thuận",
+)  # fmt: skip
+SIZES = ((1920, 1080), (960, 540))
+
+
+def many_units_profile(folder):
+    """Lakeside with fourteen units (one simulator area each) and an inventory made for them."""
+    shutil.copytree(CITIES_DIR / "lakeside", folder)
+    text = (folder / "city.toml").read_text(encoding="utf-8")
+    text = text.replace('boundaries = "boundaries.geojson"\n', "")
+    units = "".join(
+        f'[[units]]\ncode = "u{n:02d}"\nname_vi = "Phường {name}"\nname_en = "{name} ward"\n'
+        f"aliases = []\n\n"
+        for n, name in enumerate(UNITS)
+    )
+    areas = "".join(
+        f'[[simulator.areas]]\nname = "Khu {n}"\nunit = "u{n:02d}"\n'
+        f"centre = [{20.992 + 0.002 * n:.3f}, {78.992 + 0.002 * n:.3f}]\n"
+        f"spread = 0.002\nshare = 1.0\n\n"
+        for n in range(len(UNITS))
+    )
+    text = re.sub(r"\[\[units\]\].*?(?=\[\[handling_units\]\])", units, text, count=1, flags=re.S)
+    text = re.sub(
+        r"\[\[simulator\.areas\]\].*?(?=\[\[simulator\.sites\]\])", areas, text, flags=re.S
+    )
+    text = text.replace('unit = "North Bank"', 'unit = "u00"')
+    (folder / "city.toml").write_text(text, encoding="utf-8")
+    profile = load_profile(str(folder))
+    inventory = generate_inventory(profile, cameras=160, access_points=50)
+    (folder / "inventory.csv").write_text(inventory_csv(inventory, profile), encoding="utf-8")
+    return profile
+
+
+@pytest.fixture(scope="module")
+def many_units_demo(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("many-units")
+    profile = many_units_profile(folder / "city")
+    with run_demo(str(folder / "city"), folder) as url:
+        yield profile, url
+
+
+def test_every_screen_draws_fourteen_units_with_nothing_clipped(many_units_demo, browser):
+    profile, url = many_units_demo
+    assert len(profile.unit_names) == len(UNITS)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    found = []
+    for name in SCREENS:
+        browser.get(f"{url}/{name}")
+        for width, height in SIZES:
+            resize(browser, width, height)
+            wait_for(browser, SCREEN_DRAWN, timeout=90, what=f"{name} drawn")
+            time.sleep(2.5)  # a refresh redraws the figures for this size
+            browser.save_screenshot(str(SCREENSHOTS / f"units14-{name}-{width}x{height}.png"))
+            found += [
+                f"{name} {width}×{height}: {p['where']}: {p['why']}: {p['text']!r}"
+                for p in browser.execute_script(CLIPPED)
+            ]
+        if name == "cameras":
+            wards = browser.execute_script(
+                "return Array.from(document.querySelectorAll('.ward-name')).map(e => e.textContent)"
+            )
+            assert set(wards) == set(profile.unit_names)
+    resize(browser, 1920, 1080)
+    assert found == [], "\n".join(found)
+    assert console_errors(browser) == []
