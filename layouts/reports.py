@@ -199,6 +199,7 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
             # Over tiles, plotly draws every symbol but a circle with icons it fetches from a CDN
             # (cdn.jsdelivr.net): blocked by the wall's CSP, unreachable from a closed command
             # room. Circles, told apart by colour only (a limit README states).
+            trace.pop("textposition", None)  # one position for all on a tiled map
             if "marker" in trace:
                 trace["marker"] = {
                     k: v for k, v in trace["marker"].items() if k not in ("line", "symbol")
