@@ -202,7 +202,9 @@ def alert_rows(shown: pd.DataFrame, ctx: Context) -> list:
                             html.Div(
                                 getattr(row, f"title_{ctx.lang}"), className="al-title", **TRUNCATES
                             ),
-                            html.Div(row.ward, className="al-where"),
+                            html.Div(
+                                ctx.profile.unit_name(row.ward, ctx.lang), className="al-where"
+                            ),
                         ],
                         className="al-what",
                     ),
@@ -223,7 +225,9 @@ def grouped_rows(shown: pd.DataFrame, ctx: Context) -> list:
     for (rank, rule), group in shown.groupby(["rank", "rule"], sort=True):
         severity = SEVERITIES[rank]
         unacked = int((group["state"] != "active_ack").sum())
-        wards = ", ".join(sorted({w for w in group["ward"] if w})[:4])
+        wards = ", ".join(
+            sorted({ctx.profile.unit_name(w, ctx.lang) for w in group["ward"] if w})[:4]
+        )
         rows.append(
             html.Div(
                 [

@@ -48,7 +48,9 @@ def camera_states(latest: pd.DataFrame, ctx: Context) -> pd.DataFrame:
     if latest.empty:
         return pd.DataFrame(columns=columns)
     frame = pd.DataFrame({"camera_id": latest["camera_id"], "time": latest["time"]})
-    frame["ward"] = ctx.profile.todays_units(latest["ward"]) if "ward" in latest.columns else None
+    frame["ward"] = (
+        ctx.profile.todays_units(latest["ward"], ctx.lang) if "ward" in latest.columns else None
+    )
     frame["name"] = latest["name"] if "name" in latest.columns else None
     frame["name"] = frame["name"].where(frame["name"].notna(), frame["camera_id"])
     online = (
@@ -186,7 +188,7 @@ def ward_panels(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
         return [html.Div(age_line(None, ctx), className="tile tile--calm")]
     states = states.assign(ward=states["ward"].fillna(ctx.t("cam.unknown_ward")))
     panels, sizes = [], []
-    for ward in ward_order(states["ward"], ctx.profile.unit_names):
+    for ward in ward_order(states["ward"], ctx.profile.unit_names_in(ctx.lang)):
         cams = states[states["ward"] == ward].sort_values(["status", "name"], key=_status_first)
         online = int((cams["status"] == "online").sum())
         pct = percent(online, len(cams))

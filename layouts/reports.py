@@ -165,7 +165,8 @@ def map_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
             }
         )
     if not cams.empty and "ward" in cams.columns:  # on top, readable over many reports
-        centres = cams.groupby("ward")[["lat", "lon"]].mean().reset_index()
+        named = cams.assign(ward=ctx.profile.todays_units(cams["ward"], ctx.lang))
+        centres = named.groupby("ward")[["lat", "lon"]].mean().reset_index()
         traces.append(
             {
                 "lat": centres["lat"].round(MAP_DECIMALS),
@@ -276,7 +277,9 @@ def ward_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     if opened.empty or "ward" not in opened.columns:
         return empty_figure(ctx, "✔ " + ctx.t("rep.none_open"))
     counts = (
-        ctx.profile.todays_units(opened["ward"]).fillna(ctx.t("cam.unknown_ward")).value_counts()
+        ctx.profile.todays_units(opened["ward"], ctx.lang)
+        .fillna(ctx.t("cam.unknown_ward"))
+        .value_counts()
     )
     return horizontal_bars(ctx, list(counts.index), counts.tolist(), COLORS["info"])
 
@@ -357,7 +360,11 @@ def oldest(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
                             html.Div(title, className="old-title", **TRUNCATES),
                             html.Div(
                                 f"{glyph} {ctx.t.label(category_labels(ctx), row.category)}"
-                                + (f" · {ward}" if ward is not None and not pd.isna(ward) else "")
+                                + (
+                                    f" · {ctx.profile.unit_name(ward, ctx.lang)}"
+                                    if isinstance(ward, str)
+                                    else ""
+                                )
                                 + f" · {ctx.t(f'rep.status.{row.status}')}",
                                 className="old-where",
                             ),

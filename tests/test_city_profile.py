@@ -279,3 +279,41 @@ def test_no_town_is_left_in_python() -> None:
             text = path.read_text(encoding="utf-8")
             found += [f"{path.relative_to(PROJECT_DIR)}: {n}" for n in names if n in text]
     assert found == []
+
+
+def test_in_english_the_screens_name_units_as_the_profile_does_in_english() -> None:
+    """Unit names are the profile's data in both languages: Lakeside's Bờ Bắc is North Bank on an
+    English wall, on the cameras screen, the reports screen and the alert list alike."""
+    from dataclasses import replace
+    from zoneinfo import ZoneInfo
+
+    import pandas as pd
+
+    from layouts import alerts, cameras, reports
+    from layouts.common import Context
+    from tests.test_layouts import camera_latest, texts
+    from wall.i18n import Translator
+
+    now = datetime(2026, 12, 1, 8, tzinfo=UTC)
+    english = Context(now, ZoneInfo(LAKESIDE.timezone), Translator("en"), 120.0, profile=LAKESIDE)
+    latest = camera_latest([("c1", "Old Market", True, 0.5), ("c2", "SB", False, 0.5)])
+    latest["time"] = pd.Timestamp(now) - pd.Timedelta(seconds=30)
+    panels = texts(cameras.ward_panels({"cameras": latest}, english))
+    assert "North Bank" in panels and "South Bank" in panels and "Bờ" not in panels
+    assert "Bờ Bắc" in texts(
+        cameras.ward_panels({"cameras": latest}, replace(english, t=Translator("vi")))
+    )
+    opened = pd.DataFrame(
+        [{"report_id": "r1", "status": "new", "category": "pothole", "ward": "Ward 1",
+          "time": pd.Timestamp(now), "title": "Pothole"}]
+    )  # fmt: skip
+    assert list(reports.ward_figure({"reports": opened}, english)["data"][0]["y"]) == ["North Bank"]
+    frame = alerts.alerts_frame({})
+    row = {column: "" for column in frame.columns} | {
+        "key": "k", "rule": "camera_offline", "severity": "high", "state": "active_unack",
+        "title_vi": "x", "title_en": "x", "ward": "Bờ Nam", "escalated": False,
+        "raised": pd.Timestamp(now), "acked_by": "", "shelved_until": pd.NaT,
+        "time": pd.Timestamp(now), "rank": 1,
+    }  # fmt: skip
+    shown = pd.DataFrame([row])
+    assert "South Bank" in texts(alerts.alert_rows(shown, english))

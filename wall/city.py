@@ -92,6 +92,9 @@ class Unit:
     name_en: str
     aliases: tuple[str, ...]  # former names and codes that now mean this unit
 
+    def name(self, lang: str) -> str:
+        return self.name_vi if lang == "vi" else self.name_en
+
 
 @dataclass(frozen=True)
 class Category:
@@ -200,20 +203,33 @@ class CityProfile:
     @property
     def ward_names(self) -> dict[str, str]:
         """{plain name, code or alias: today's unit name}."""
-        names = {}
-        for unit in self.units:
-            for name in (unit.name_vi, unit.name_en, unit.code, *unit.aliases):
-                names[plain(name)] = unit.name_vi
-        return names
+        return self._names_in("vi")
 
     def unit_of(self, ward: str) -> str | None:
         """Today's unit a ward name, code or former name means; None if none."""
         return self.ward_names.get(plain(ward))
 
-    def todays_units(self, wards: pd.Series) -> pd.Series:
-        """Stored ward values as today's units: a former ward groups under the unit that
-        replaced it; `unknown` is missing; a value the profile does not know stays as it is."""
-        names = self.ward_names
+    def unit_names_in(self, lang: str) -> tuple[str, ...]:
+        return tuple(u.name(lang) for u in self.units)
+
+    def _names_in(self, lang: str) -> dict[str, str]:
+        """{plain name, code or alias: today's unit's name in `lang`}."""
+        return {
+            plain(name): unit.name(lang)
+            for unit in self.units
+            for name in (unit.name_vi, unit.name_en, unit.code, *unit.aliases)
+        }
+
+    def unit_name(self, ward: str, lang: str) -> str:
+        """A stored ward value as its unit is called today in `lang`; a value the profile does
+        not know, as it is."""
+        return self._names_in(lang).get(plain(ward), ward)
+
+    def todays_units(self, wards: pd.Series, lang: str = "vi") -> pd.Series:
+        """Stored ward values as today's units, named in `lang`: a former ward groups under the
+        unit that replaced it; `unknown` is missing; a value the profile does not know stays as
+        it is."""
+        names = self._names_in(lang)
         return wards.map(
             lambda w: w if not isinstance(w, str) or w == UNKNOWN else names.get(plain(w), w)
         ).mask(wards == UNKNOWN)
