@@ -75,7 +75,7 @@ class Alert:
         return self.shelved_until is not None and now < self.shelved_until
 
 
-def _apply(alert: Alert | None, event: Event) -> Alert | None:
+def apply(alert: Alert | None, event: Event) -> Alert | None:
     alert = _transition(alert, event)
     if alert is not None and event.note and event.kind in OFFICER_ACTIONS:
         alert = replace(alert, notes=(*alert.notes, (event.time, event.actor or "", event.note)))
@@ -130,7 +130,7 @@ def fold(events: Iterable[Event]) -> dict[str, Alert]:
     """Current alert of each key from its events (any order in; applied oldest first)."""
     alerts: dict[str, Alert] = {}
     for event in sorted(events, key=lambda e: e.order):
-        alert = _apply(alerts.get(event.key), event)
+        alert = apply(alerts.get(event.key), event)
         if alert is not None:
             alerts[event.key] = alert
     return alerts
