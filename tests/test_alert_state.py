@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import random
+import time
 from datetime import UTC, datetime, timedelta
 
 from callbacks.queries import PARTS
@@ -78,16 +79,18 @@ def test_an_alerts_tick_asks_once_however_many_alerts_closed_before(store: Store
     assert counted.asked == ["key_states", "key_states"]  # before and after its transitions
 
 
-def random_events(seed: int, keys: int, count: int, start: datetime) -> list[Event]:
-    """Every kind of alert event, on a few keys, in any order, some dated before events already
-    written (a writer whose clock is behind, or whose append was slow)."""
+def random_events(
+    seed: int, keys: int, count: int, start: datetime, late: bool = True
+) -> list[Event]:
+    """Every kind of alert event, on a few keys, in any order; with `late`, some dated before
+    events already written (a writer whose clock is behind, or whose append was slow)."""
     rng = random.Random(seed)
     kinds = ["raised"] * 4 + ["cleared"] * 3 + ["acknowledged"] * 2
     kinds += ["shelved", "unshelved", "escalated", "noted"]
     events = []
     for n in range(count):
         key = f"camera_offline:cam-{rng.randrange(keys)}"
-        at = start + timedelta(seconds=n * 30 - rng.choice([0, 0, 0, 45, 600]))
+        at = start + timedelta(seconds=n * 30 - (rng.choice([0, 0, 0, 45, 600]) if late else 0))
         kind = rng.choice(kinds)
         data: dict = {}
         if kind == "raised":
@@ -104,23 +107,29 @@ def kept_alerts(store: Store) -> dict:
     return {key: alert_from_data(s.data) for key, s in states.items() if s.data is not None}
 
 
-def write_randomly(url: str, seed: int, start: datetime) -> None:
-    """One writer process: random alert events, one or a few at a time."""
+def write_randomly(url: str, seed: int, start: datetime, go_at: float) -> None:
+    """One writer process: random alert events, one or a few at a time, from `go_at` on (the
+    writers start together once each has imported and opened the store)."""
     with open_store(Settings(store=url)) as store:
-        events = random_events(seed, keys=6, count=60, start=start)
+        store.check()
+        events = random_events(seed, keys=3, count=60, start=start, late=seed % 2 == 0)
         rng = random.Random(seed)
+        time.sleep(max(0.0, go_at - time.time()))
         while events:
-            batch, events = events[: rng.choice([1, 1, 3])], events[rng.choice([1, 1, 3]) :]
-            record(store, batch)
+            size = rng.choice([1, 1, 3])
+            record(store, events[:size])
+            events = events[size:]
 
 
 def test_the_kept_state_is_the_log_folded_from_scratch_with_writers_at_once(
     store: Store, store_url: str
 ) -> None:
     start = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+    go_at = time.time() + 8  # imports take a few seconds on a busy machine
     spawn = multiprocessing.get_context("spawn")  # no store connection crosses a fork
     writers = [
-        spawn.Process(target=write_randomly, args=(store_url, seed, start)) for seed in range(4)
+        spawn.Process(target=write_randomly, args=(store_url, seed, start, go_at))
+        for seed in range(4)
     ]
     for writer in writers:
         writer.start()
@@ -130,7 +139,7 @@ def test_the_kept_state_is_the_log_folded_from_scratch_with_writers_at_once(
     events = store.events(STREAM)
     assert len(events) == 4 * 60
     folded = fold(events)
-    assert {a.state for a in folded.values()} >= {"closed", "active_unack"}
+    assert len({a.state for a in folded.values()}) >= 2  # not all alike
     assert kept_alerts(store) == folded
     assert store.count_events(STREAM) == {
         key: s.events for key, s in store.key_states(STREAM).items()
@@ -143,6 +152,7 @@ def test_events_appended_without_their_state_are_folded_by_a_rebuild(store: Stor
     start = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
     events = random_events(7, keys=5, count=40, start=start)
     record(store, events[:20])
+    assert kept_alerts(store) == fold(store.events(STREAM))
     store.append_events(events[20:])  # as an older wall, or a writer killed, left them
     assert kept_alerts(store) != fold(store.events(STREAM))
     behind, keys = rebuild(store)

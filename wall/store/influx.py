@@ -725,7 +725,7 @@ class InfluxStore(Store):
             newest = (
                 f"SELECT * FROM ({newest}) WHERE "
                 f'"open" = true OR "through_ns" >= {to_ms(closed_since) * 1_000_000} '
-                'GROUP BY "key"'
+                'GROUP BY "key" ORDER BY time DESC'
             )
         states = map(decode_key_state, _rows(self._query(newest, epoch="ns")))
         return {state.key: state for state in states}
