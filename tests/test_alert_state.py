@@ -4,12 +4,15 @@ writing at once."""
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import random
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 from callbacks.queries import PARTS
+from wall.alerts import service
 from wall.alerts.evaluator import AlertEvaluator
 from wall.alerts.model import STREAM, fold
 from wall.alerts.rules import check_rules
@@ -171,3 +174,30 @@ def test_a_state_folding_fewer_events_never_replaces_the_kept_one(store: Store) 
     store.put_key_states(STREAM, older.values())  # a slow writer's state arriving last
     assert store.key_states(STREAM) == newer
     assert kept_alerts(store) == fold(store.events(STREAM))
+
+
+def test_the_alert_service_folds_a_log_written_without_state_at_start(tmp_path, caplog) -> None:
+    """A store written before the state was kept: `python -m wall alerts` folds it at start and
+    says so in one line; the wall then shows its alerts."""
+    settings = Settings(
+        store=f"sqlite:///{tmp_path / 'ioc.db'}",
+        heartbeat_dir=str(tmp_path / "heartbeat"),
+        alert_evaluate_seconds=0.2,
+    )
+    with open_store(settings) as store:
+        events = random_events(11, keys=4, count=30, start=datetime(2026, 11, 20, tzinfo=UTC))
+        store.append_events(events)  # as the wall before this version wrote them
+        assert kept_alerts(store) == {}
+        stop = threading.Event()
+        worker = threading.Thread(target=service.run, args=(settings, stop))
+        with caplog.at_level(logging.INFO, logger="wall.alerts.evaluator"):
+            worker.start()
+            try:
+                deadline = time.monotonic() + 30
+                while kept_alerts(store) != fold(store.events(STREAM)):
+                    assert time.monotonic() < deadline, "the log was not folded"
+                    time.sleep(0.1)
+            finally:
+                stop.set()
+                worker.join(10)
+    assert "alert state: 4 of 4 alerts folded again from the event log" in caplog.messages

@@ -1,8 +1,9 @@
 """Alert state, derived from the append-only event log (ISA-18.2 / IEC 62682 state model).
 
-One alert per key (rule + entity) at a time. Nothing is stored as "current state": it is folded
-from the events of the key, oldest first, so every transition stays in the log with who, when and
-why, and two officers acknowledging at once are two events of which the first one acknowledges.
+One alert per key (rule + entity) at a time, folded from the events of the key, oldest first, so
+every transition stays in the log with who, when and why, and two officers acknowledging at once
+are two events of which the first one acknowledges. The store keeps that fold for the readers
+(wall.alerts.state); the log stays the record.
 
 States: active_unack → (ack) active_ack → (clear) closed;
         active_unack → (clear) cleared_unack → (ack) closed; cleared_unack → (raise) active_unack.
