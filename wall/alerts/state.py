@@ -78,7 +78,7 @@ def _fold_keys(store: Store, keys: Collection[str], appended: list[Event]) -> di
     counts = store.count_events(STREAM, keys=keys)  # after the states: see the module's doc
     kept = {key: state for key, state in states.items() if state.events >= counts.get(key, 0)}
     folded: list[KeyState] = []
-    for key in set(keys) - set(kept):  # the others another writer folded already
+    for key in sorted(set(counts).intersection(keys) - set(kept)):  # kept: folded by another
         state, count = states.get(key), counts[key]
         mine = sorted((e for e in appended if e.key == key), key=lambda e: e.order)
         held, after = (state.events, state.through) if state is not None else (0, (-1, ""))
