@@ -903,14 +903,17 @@ class SQLiteStore(Store):
             )
             for e in events
         ]
+        self._execute_each(
+            f"INSERT OR IGNORE INTO events ({EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", rows
+        )
+
+    def _execute_each(self, sql: str, rows: list[tuple]) -> None:
+        """`sql` for each row, in one transaction."""
         conn = self._connection()
         try:
             with conn:
                 conn.execute("BEGIN IMMEDIATE")
-                conn.executemany(
-                    f"INSERT OR IGNORE INTO events ({EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
-                    rows,
-                )
+                conn.executemany(sql, rows)
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
 
@@ -988,20 +991,14 @@ class SQLiteStore(Store):
             )
             for s in states
         ]
-        conn = self._connection()
-        try:
-            with conn:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.executemany(
-                    f"INSERT INTO key_states (stream, {KEY_STATE_COLUMNS}) VALUES (?,?,?,?,?,?,?) "
-                    "ON CONFLICT (stream, key) DO UPDATE SET events = excluded.events, "
-                    "through_ns = excluded.through_ns, through_id = excluded.through_id, "
-                    "open = excluded.open, data = excluded.data "
-                    "WHERE excluded.events > key_states.events",
-                    rows,
-                )
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
+        self._execute_each(
+            f"INSERT INTO key_states (stream, {KEY_STATE_COLUMNS}) VALUES (?,?,?,?,?,?,?) "
+            "ON CONFLICT (stream, key) DO UPDATE SET events = excluded.events, "
+            "through_ns = excluded.through_ns, through_id = excluded.through_id, "
+            "open = excluded.open, data = excluded.data "
+            "WHERE excluded.events > key_states.events",
+            rows,
+        )
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
