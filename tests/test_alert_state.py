@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from callbacks.queries import PARTS
-from wall.alerts import service
+from wall.alerts import service, state
 from wall.alerts.evaluator import AlertEvaluator
 from wall.alerts.model import STREAM, fold
 from wall.alerts.rules import check_rules
@@ -149,9 +149,13 @@ def test_the_kept_state_is_the_log_folded_from_scratch_with_writers_at_once(
     }
 
 
-def test_events_appended_without_their_state_are_folded_by_a_rebuild(store: Store) -> None:
+def test_events_appended_without_their_state_are_folded_by_a_rebuild(
+    store: Store, monkeypatch
+) -> None:
     """A store written before the state was kept, or a writer stopped between appending and
-    folding: `rebuild` (the alert service's start) folds those keys again, and only those."""
+    folding: `rebuild` (the alert service's start) folds those keys again, and only those, a
+    few keys at a time."""
+    monkeypatch.setattr(state, "REBUILD_KEYS", 2)
     start = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
     events = random_events(7, keys=5, count=40, start=start)
     record(store, events[:20])

@@ -31,18 +31,17 @@ from wall.alerts.model import STREAM, Alert, apply, fold
 from wall.store import Event, KeyState, Store
 
 log = logging.getLogger(__name__)
+REBUILD_KEYS = 200  # keys named in one question of a rebuild
 TIMES = ("raised_at", "cleared_at", "acked_at", "shelved_until", "escalated_at", "updated_at")
 
 
-def record(store: Store, events: Iterable[Event]) -> dict[str, Alert | None]:
-    """Append alert events to the log, then fold them into their keys' kept state; returns the
-    alert of each key written (None: a key that was never raised)."""
+def record(store: Store, events: Iterable[Event]) -> None:
+    """Append alert events to the log, then fold them into their keys' kept state."""
     # As the store gives them back: the state folds what a fold of the log would read.
     events = [replace(e, data=json.loads(json.dumps(e.data))) for e in events]
-    if not events:
-        return {}
-    store.append_events(events)
-    return _fold_keys(store, {e.key for e in events}, events)
+    if events:
+        store.append_events(events)
+        _fold_keys(store, {e.key for e in events}, events)
 
 
 def rebuild(store: Store) -> tuple[int, int]:
@@ -51,8 +50,9 @@ def rebuild(store: Store) -> tuple[int, int]:
     in the log). One count of the whole log: run at start and hourly, not every pass."""
     counts = store.count_events(STREAM)
     states = store.key_states(STREAM)
-    behind = {key for key, n in counts.items() if key not in states or states[key].events < n}
-    _fold_keys(store, behind, [])
+    behind = sorted(key for key, n in counts.items() if key not in states or states[key].events < n)
+    for start in range(0, len(behind), REBUILD_KEYS):
+        _fold_keys(store, behind[start : start + REBUILD_KEYS], [])
     return len(behind), len(counts)
 
 
@@ -73,7 +73,7 @@ def alert_of(store: Store, key: str) -> Alert | None:
     return None if state is None or state.data is None else alert_from_data(state.data)
 
 
-def _fold_keys(store: Store, keys: Collection[str], appended: list[Event]) -> dict:
+def _fold_keys(store: Store, keys: Collection[str], appended: list[Event]) -> None:
     states = store.key_states(STREAM, keys=keys)
     counts = store.count_events(STREAM, keys=keys)  # after the states: see the module's doc
     kept = {key: state for key, state in states.items() if state.events >= counts.get(key, 0)}
@@ -101,8 +101,6 @@ def _fold_keys(store: Store, keys: Collection[str], appended: list[Event]) -> di
             )
         )
     store.put_key_states(STREAM, folded)
-    kept.update((s.key, s) for s in folded)
-    return {key: None if s.data is None else alert_from_data(s.data) for key, s in kept.items()}
 
 
 def alert_data(alert: Alert) -> dict[str, Any]:
