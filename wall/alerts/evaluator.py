@@ -23,7 +23,9 @@ from wall.store import Event, Store, StoreError
 
 log = logging.getLogger(__name__)
 SYSTEM = "system"
-REBUILD_EVERY = 3600.0  # seconds between checks of the kept alert state against the log
+# Seconds between checks of the kept alert state against the whole log (one count of it): how
+# long a state left behind (a writer stopped between appending and folding) may stay behind.
+REBUILD_EVERY = 300.0
 
 
 class AlertEvaluator:
@@ -45,6 +47,7 @@ class AlertEvaluator:
         self._gone_since: dict[str, datetime] = {}  # condition false, alert not cleared yet
         self._read_city = CityReader(profile or load_profile())
         self._rebuilt_at: float | None = None  # time.monotonic() of the last rebuild_state
+        self._rebuild_due = True  # at start, and after a pass that failed midway
 
     def evaluate(self) -> list[Event]:
         """One pass; returns the events it appended."""
@@ -139,7 +142,7 @@ class AlertEvaluator:
         behind, keys = rebuild(self.store)
         if self._rebuilt_at is None or behind:
             log.info("alert state: %d of %d alerts folded again from the event log", behind, keys)
-        self._rebuilt_at = time.monotonic()
+        self._rebuilt_at, self._rebuild_due = time.monotonic(), False
 
     def run(
         self, every: timedelta, stop: threading.Event, after_pass: Callable[[], None] = lambda: None
@@ -147,12 +150,13 @@ class AlertEvaluator:
         """`after_pass`: called after each pass that completed (the service's heartbeat)."""
         while not stop.is_set():
             try:
-                if self._rebuilt_at is None or time.monotonic() - self._rebuilt_at >= REBUILD_EVERY:
+                if self._rebuild_due or time.monotonic() - self._rebuilt_at >= REBUILD_EVERY:
                     self.rebuild_state()
                 self.evaluate()
                 after_pass()
             except StoreError as exc:  # the store may be away; try again next pass
                 log.warning("alert evaluation failed: %s", exc)
+                self._rebuild_due = True  # it may have appended events and not folded them
             except Exception:  # a bug must not end the evaluator either; the log has the trace
                 log.exception("alert evaluation failed")
             stop.wait(every.total_seconds())

@@ -15,7 +15,8 @@ Each writer's state holds its own events; the state kept holds every writer's.
 
 A writer stopped between appending and folding leaves its key's state behind the log until the
 key's next event (whose writer then finds the count off and folds the key again) or until
-`rebuild` (the alert service runs it at start and hourly, and logs what it folded again).
+`rebuild` (the alert service runs it at start, every 5 minutes and after a failed pass, and logs
+what it folded again).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def record(store: Store, events: Iterable[Event]) -> None:
 def rebuild(store: Store) -> tuple[int, int]:
     """Fold again every key whose kept state does not fold all of its events (one written before
     the state was kept, or whose writer stopped before folding); returns (keys folded again, keys
-    in the log). One count of the whole log: run at start and hourly, not every pass."""
+    in the log). One count of the whole log: run every few minutes, not every pass."""
     counts = store.count_events(STREAM)
     states = store.key_states(STREAM)
     behind = sorted(key for key, n in counts.items() if key not in states or states[key].events < n)
