@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.alert_state import closed_alerts
 from bench.seed_city import open_bench_store, seed_city
 
 HERE = Path(__file__).resolve().parent.parent
@@ -96,6 +97,13 @@ def main() -> None:
     args.add_argument("--rounds", type=int, default=3)
     args.add_argument("--ticks", type=int, default=3)
     args.add_argument("--warm", type=int, default=20)
+    args.add_argument(
+        "--closed-alerts",
+        type=int,
+        default=0,
+        help="also seed this many alerts raised, cleared then acknowledged 3 times in the last "
+        "month (bench/alert_state.py)",
+    )
     opts = args.parse_args()
     trees = {"before": opts.before.resolve(), "after": HERE}
     for kind in opts.store.split(","):
@@ -103,7 +111,9 @@ def main() -> None:
         store, url, server = open_bench_store(kind, folder)
         try:
             started = time.perf_counter()
-            counts = seed_city(store, datetime.now(UTC), opts.days, reports=opts.reports)
+            now = datetime.now(UTC)
+            counts = seed_city(store, now, opts.days, reports=opts.reports)
+            closed_alerts(store, now, opts.closed_alerts, episodes=3)
             print(
                 f"{kind}: seeded {counts.points:,} points in {time.perf_counter() - started:.0f} s"
             )

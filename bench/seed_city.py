@@ -38,9 +38,13 @@ from bench.report import write_section
 from tests.browser_fixtures import ALERTS, CATEGORIES, INDICATORS, TITLES
 from tests.servers import Influxd
 from tests.test_store_contract import frame_points
-from wall.domain import FIELD_REPORT, WARDS, report_slot
+from wall.alerts.state import record
+from wall.city import load_profile
+from wall.domain import FIELD_REPORT, report_slot
 from wall.store import Event, Store
 from wall.store.base import to_ms
+
+WARDS = load_profile().unit_names  # the default city's (wall.domain's list until the profiles)
 
 CAMERAS, ACCESS_POINTS, REPORTS = 2000, 1000, 50_000
 STEP = timedelta(minutes=5)
@@ -293,7 +297,7 @@ def seed_city(
         progress("field_report", counts.report_points)
     counts.other_points = write("kpi", kpi_frame(now_ms), ["indicator_id", "sector"])
     events = alert_events(now)
-    store.append_events(events)
+    record(store, events)
     counts.events = len(events)
     return counts
 

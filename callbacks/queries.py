@@ -36,8 +36,7 @@ from layouts.cameras import fold_outages
 from layouts.common import Parts
 from layouts.indicators import TREND_POINTS
 from layouts.wifi import CURVE_WINDOW, THROUGHPUT_WINDOW, throughput_series
-from wall.alerts.model import STREAM as ALERT_STREAM
-from wall.alerts.model import fold
+from wall.alerts.state import alerts_changed_since
 from wall.cache import in_background, remember, remembered, shared
 from wall.domain import CLOSED_REPORT_STATUSES, FIELD_REPORT, is_open_report
 from wall.settings import Settings
@@ -111,16 +110,9 @@ def open_or_recent(reports: pd.DataFrame, now: datetime) -> pd.Series:
 
 
 def _alerts(store: Store, now: datetime, _: object) -> pd.DataFrame:
-    """Alerts folded from the log: the last week of events, plus the whole history of any key
-    whose current episode began before that week (its newest event says it may still be on)."""
-    since = now - ALERT_HISTORY
-    latest = store.latest_events(ALERT_STREAM)
-    events = {e.event_id: e for e in store.events(ALERT_STREAM, since=since)}
-    raised_lately = {e.key for e in events.values() if e.kind == "raised"}
-    for key, last_event in latest.items():
-        if key not in raised_lately and (last_event.kind != "cleared" or last_event.time >= since):
-            events.update((e.event_id, e) for e in store.events(ALERT_STREAM, key=key))
-    return alerts_frame(fold(events.values()))
+    """The alerts not closed, and those closed with an event in the last week, from the state
+    the store keeps (wall.alerts.state): one question, however long the log."""
+    return alerts_frame(alerts_changed_since(store, now - ALERT_HISTORY))
 
 
 PARTS: dict[str, Part] = {

@@ -22,7 +22,7 @@ from feeds.ingest import Ingestor
 from feeds.known_values import town_values
 from feeds.mqtt_receiver import Message, ReceiverProcess
 from feeds.spool import SpoolLocked
-from feeds.subscription import subscriptions
+from feeds.subscription import subscriptions, wall_topics_received
 from wall.settings import Settings
 from wall.settings_core import SettingsError
 from wall.store import Store, StoreUnavailable, open_store
@@ -65,6 +65,7 @@ class MqttWorker:
         except OSError as exc:
             raise SettingsError("IOC_INGEST_SPOOL_DIR", f"cannot use {spool_dir}: {exc}") from None
         self.connection = ReceiverProcess(settings, subscriptions(settings), self._on_batch)
+        self.passed_over = wall_topics_received(settings)
         self.health = HealthReporter(self.ingestor, self.feed, settings.feed_health_seconds)
         self.stopping = threading.Event()
 
@@ -94,9 +95,8 @@ class MqttWorker:
         )
 
     def _on_batch(self, messages: list[Message], ack) -> None:
-        dead_letters = self.settings.mqtt_dead_letter_topic
-        if dead_letters:  # our own dead letters, when the filters cover that topic
-            messages = [message for message in messages if message[0] != dead_letters]
+        if self.passed_over:  # what the wall itself published (feeds.subscription)
+            messages = [message for message in messages if message[0] not in self.passed_over]
         self.ingestor.handle_batch(messages, on_durable=ack)
 
     def _dead_letter(self, topic: str, payload: bytes, reason: str) -> None:

@@ -1,8 +1,8 @@
 """Alerts: what the "alerts" event log holds, active ones by severity and age.
 
 The rules that raise alerts and the officers' acknowledgement live in wall.alerts; this screen
-folds the log with the same state model (wall.alerts.model.fold) and says it with the same words
-(wall.alerts.text), so the wall and the officers' console never disagree.
+reads the same kept state as the officers' console (wall.alerts.state, the log folded by
+wall.alerts.model) and says it with the same words (wall.alerts.text), so the two never disagree.
 """
 
 from __future__ import annotations

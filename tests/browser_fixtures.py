@@ -21,6 +21,7 @@ from pathlib import Path
 import requests
 
 from feeds.inventory import load_inventory
+from wall.alerts.state import record
 from wall.city import load_profile
 from wall.domain import report_slot
 from wall.settings_core import PROJECT_DIR
@@ -171,7 +172,7 @@ def seed(store: Store, now: datetime, *, history_hours: int = 26, fresh: bool = 
     events.append(Event.new("alerts", "ap_down:ap-009", "raised", data=cleared_raise, at=now))
     events.append(Event.new("alerts", "ap_down:ap-009", "acknowledged", actor="Lê Thị Hoa", at=now))
     events.append(Event.new("alerts", "ap_down:ap-009", "cleared", at=now + MINUTES_3 / 60))
-    store.append_events(events)
+    record(store, events)
 
 
 def _camera(cam, online: bool, at: datetime) -> Point:

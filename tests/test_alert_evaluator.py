@@ -11,6 +11,7 @@ from feeds.payloads import parse_record
 from wall.alerts.evaluator import AlertEvaluator
 from wall.alerts.model import STREAM, fold, officer_action
 from wall.alerts.rules import check_rules
+from wall.alerts.state import record
 from wall.store import Point, Store
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -187,7 +188,7 @@ def test_acknowledged_alerts_do_not_escalate(store: Store, clock: Clock) -> None
     cameras(store, clock, {f"c{i}": False for i in range(5)}, ward="Hòa Thành")
     run_minutes(ev, clock, 3)
     alert = fold(store.events(STREAM))["ward_cameras_offline:Hòa Thành"]
-    store.append_events([officer_action(alert, "acknowledged", "an", clock.now)])
+    record(store, [officer_action(alert, "acknowledged", "an", clock.now)])
     assert run_minutes(ev, clock, 20) == []
     assert published == []
 
@@ -197,7 +198,8 @@ def test_a_shelve_ends_by_itself(store: Store, clock: Clock) -> None:
     cameras(store, clock, {"cam-1": False})
     run_minutes(ev, clock, 6)
     alert = fold(store.events(STREAM))["camera_offline:cam-1"]
-    store.append_events(
+    record(
+        store,
         [
             officer_action(
                 alert,
@@ -207,7 +209,7 @@ def test_a_shelve_ends_by_itself(store: Store, clock: Clock) -> None:
                 note="Đang thay camera",
                 shelve_for=timedelta(minutes=10),
             )
-        ]
+        ],
     )
     assert fold(store.events(STREAM))["camera_offline:cam-1"].shelved(clock.now)
     events = run_minutes(ev, clock, 11)

@@ -18,6 +18,7 @@ from feeds.payloads import parse_record
 from tests.browser_fixtures import WallProcess, chromium, seed
 from tests.test_browser import SCREENSHOTS, wait_for
 from wall.alerts.model import STREAM, fold
+from wall.alerts.state import record
 from wall.officers import add_officer
 from wall.store import Event
 from wall.store.sqlite import SQLiteStore
@@ -44,7 +45,7 @@ def wall(tmp_path_factory):
         "ward": "Hiệp Tân",
         "facts": {"name": XSS},
     }
-    store.append_events([Event.new(STREAM, KEY, "raised", actor="system", data=data)])
+    record(store, [Event.new(STREAM, KEY, "raised", actor="system", data=data)])
     add_officer(store, "nguyen.an", PASSWORD)
     server = WallProcess(
         {

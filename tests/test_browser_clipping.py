@@ -22,6 +22,7 @@ from feeds.payloads import MAX_NAME_CHARS, MAX_TITLE_CHARS
 from layouts import SCREENS
 from tests.browser_fixtures import INVENTORY, resize, seed, wall_on_sqlite
 from tests.test_browser import SCREEN_DRAWN, SCREENSHOTS, console_errors, wait_for
+from wall.alerts.state import record
 from wall.city import load_profile
 from wall.domain import REPORT_STATUSES, report_slot
 from wall.store import Event, Point
@@ -112,7 +113,7 @@ def seed_long(store: SQLiteStore, now: datetime) -> None:
         if n % 3 == 1:
             officer = "Nguyễn Thị Minh Khai Phương Thảo Hoàng Lê"
             events.append(Event.new("alerts", key, "acknowledged", actor=officer, at=raised))
-    store.append_events(events)
+    record(store, events)
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from tests.test_callbacks import redis_url  # noqa: F401 - the module's real red
 from tests.test_officer_console import bad_action_forms
 from tests.test_officers import users_command
 from wall.alerts.model import STREAM, fold
+from wall.alerts.state import record
 from wall.officers import add_officer
 from wall.store import Event
 from wall.store.sqlite import SQLiteStore
@@ -32,7 +33,7 @@ REPLAYS = 4 * WORKERS  # a new connection each: any worker may take it
 def raise_alert(store: SQLiteStore) -> None:
     data = {"rule": "camera_offline", "entity": "cam-042", "severity": "high", "ward": "Hiệp Tân"}
     data["facts"] = {"name": "Ngã tư Mít Một"}
-    store.append_events([Event.new(STREAM, KEY, "raised", actor="system", data=data)])
+    record(store, [Event.new(STREAM, KEY, "raised", actor="system", data=data)])
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +174,7 @@ def test_a_form_shown_for_an_alert_does_not_act_on_the_alert_raised_after_it(wal
     # Meanwhile the alert is acknowledged, clears (closes), and is raised again: a new alert.
     old = fold(wall.store.events(STREAM))[KEY]
     closing = [Event.new(STREAM, KEY, kind, actor="system") for kind in ("acknowledged", "cleared")]
-    wall.store.append_events(closing)
+    record(wall.store, closing)
     raise_alert(wall.store)
     recorded = wall.store.events(STREAM)
     assert fold(recorded)[KEY].alert_id != old.alert_id

@@ -29,9 +29,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 from feeds.mqtt_worker import MqttWorker
 from tests.conftest import influx_store_url
 from tests.servers import Influxd, Mosquitto, free_port
+from wall.alerts.model import STREAM, fold
+from wall.alerts.service import mqtt_escalations
 from wall.settings import Settings
 from wall.settings_core import PROJECT_DIR
-from wall.store import Store, open_store
+from wall.store import Event, Store, open_store
 from wall.store.influx import InfluxStore
 
 START = datetime.now(UTC) - timedelta(minutes=5)
@@ -533,3 +535,46 @@ def test_tls_with_user_name_and_password(
         thread.join(30)
     publisher.close()
     assert "Not authorized" in caplog.text or "Bad user name or password" in caplog.text
+
+
+@pytest.mark.parametrize("escalation_topic", [None, "ioc/alerts/escalated"])
+def test_escalations_the_wall_publishes_are_not_taken_for_telemetry(
+    mosquitto: Mosquitto, tmp_path: Path, escalation_topic: str | None, caplog
+) -> None:
+    """Issue 16: escalations went to ioc/alerts/escalated, inside the workers' default ioc/#, and
+    each was rejected as a bad payload. By default they are published outside it now; a topic
+    set inside it anyway is passed over (and said so at start), and telemetry flows on."""
+    store_url = f"sqlite:///{tmp_path / 'ioc.db'}"
+    topic = {"alert_escalation_topic": escalation_topic} if escalation_topic else {}
+    settings = worker_settings(mosquitto.url, store_url, tmp_path, **topic)
+    assert settings.mqtt_topics == ("ioc/#",)
+    escalations: list[bytes] = []
+    listener = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    listener.on_message = lambda c, u, m: escalations.append(m.payload)
+    listener.connect("127.0.0.1", mosquitto.port)
+    listener.subscribe(settings.alert_escalation_topic, qos=1)
+    listener.loop_start()
+    raised = Event.new(STREAM, "ap_down:ap-1", "raised", data={"severity": "critical"})
+    publisher = Publisher(mosquitto.port)
+    publish_escalation, close = mqtt_escalations(settings)
+    with open_store(settings) as store, running(settings, store) as worker:
+        publisher.camera("cam-00001")
+        wait_for(lambda: "cam-00001" in stored(store), what="telemetry before the escalation")
+        publish_escalation(fold([raised])["ap_down:ap-1"])
+        wait_for(lambda: len(escalations) == 1, what="the escalation published")
+        publisher.camera("cam-00002")
+        wait_for(lambda: "cam-00002" in stored(store), what="telemetry after the escalation")
+        assert worker.ingestor.stats["rejected"] == 0
+        assert worker.ingestor.stats["received"] == 2
+    close()
+    publisher.close()
+    listener.loop_stop()
+    assert json.loads(escalations[0])["key"] == "ap_down:ap-1"
+    covered = [r.getMessage() for r in caplog.records if "which the wall publishes" in r.message]
+    if escalation_topic:
+        assert covered == [
+            "IOC_MQTT_TOPICS filter ioc/# covers ioc/alerts/escalated, which the wall publishes "
+            "(IOC_ALERT_ESCALATION_TOPIC): messages there are passed over, not ingested"
+        ]
+    else:
+        assert settings.alert_escalation_topic == "ioc-wall/alerts/escalated" and not covered

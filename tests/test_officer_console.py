@@ -14,6 +14,7 @@ from flask import Flask
 
 from tests.servers import Influxd
 from wall.alerts.model import STREAM, fold
+from wall.alerts.state import record
 from wall.cache import init_cache
 from wall.officer_console import load_secret_key, register
 from wall.officers import (
@@ -41,7 +42,7 @@ def raise_alert(store: Store, entity: str = "cam-001", name: str = "Cổng Tòa 
         "ward": "Long Thành Bắc",
     }
     data["facts"] = {"name": name}
-    store.append_events([Event.new(STREAM, key, "raised", actor="system", data=data)])
+    record(store, [Event.new(STREAM, key, "raised", actor="system", data=data)])
     return key
 
 
@@ -375,7 +376,7 @@ def test_an_action_names_the_alert_instance_the_officer_saw(console, store) -> N
     sign_in(client)
     seen = console_form(client, key)  # the page shows the first alert
     assert act(client, key, "acknowledged").status_code == 302
-    store.append_events([Event.new(STREAM, key, "cleared", actor="system")])  # closed
+    record(store, [Event.new(STREAM, key, "cleared", actor="system")])  # closed
     raise_alert(store)  # and raised again: a new alert under the same key
     before = store.events(STREAM)
     for action, extra in (

@@ -12,7 +12,7 @@ import pytest
 
 from wall.domain import CLOSED_REPORT_STATUSES, report_slot
 from wall.settings import Settings
-from wall.store import Event, InvalidPoint, Point, Store, StoreError, open_store
+from wall.store import Event, InvalidPoint, KeyState, Point, Store, StoreError, open_store
 from wall.store.base import to_ms
 from wall.store.influx import MAX_SILENT_ENTITIES_ASKED
 from wall.store.retention import keep
@@ -869,6 +869,34 @@ def test_event_log_appends_and_gives_the_latest_event_per_key(store: Store) -> N
     assert latest == {"camera_offline:c1": ack, "ward_outage:Hiệp Tân": other}
     assert store.events("other_stream") == []
     assert store.latest_events("other_stream") == {}
+
+
+def test_key_states_keep_the_one_folding_most_events_and_read_back_as_written(
+    store: Store,
+) -> None:
+    keys = ["ward_cameras_offline:Hòa Thành", "a,b=c d:\\x", "camera_offline:c1"]
+    events = [Event.new("alerts", key, "raised", at=T0) for key in keys for _ in range(2)]
+    store.append_events(events)
+    assert store.count_events("alerts") == dict.fromkeys(keys, 2)
+    assert store.count_events("alerts", keys=keys[:1]) == {keys[0]: 2}
+    assert store.count_events("alerts", keys=[]) == {} == store.count_events("other")
+
+    def state(key: str, events: int, open_: bool, at: datetime) -> KeyState:
+        data = {"state": f"{events} sự kiện", "note": 'hai\ndòng "x"'}
+        return KeyState(key, events, to_ms(at) * 1_000_000, f"e{events}", open_, data)
+
+    old = [state(keys[0], 2, True, T0), state(keys[1], 1, False, T0)]
+    store.put_key_states("alerts", [*old, state(keys[2], 1, False, T0 + timedelta(days=9))])
+    newer = state(keys[1], 2, False, T0 + timedelta(days=8))
+    store.put_key_states("alerts", [newer])
+    store.put_key_states("alerts", old)  # folding fewer events (or as many): nothing changes
+    kept = store.key_states("alerts")
+    assert kept == {keys[0]: old[0], keys[1]: newer, keys[2]: kept[keys[2]]}
+    assert store.key_states("alerts", keys=keys[1:2]) == {keys[1]: newer}
+    assert store.key_states("alerts", keys=[]) == {} == store.key_states("other")
+    recent = store.key_states("alerts", closed_since=T0 + timedelta(days=8, hours=12))
+    assert set(recent) == {keys[0], keys[2]}  # open, or closed with an event since
+    assert set(store.key_states("alerts", closed_since=T0 + timedelta(days=7))) == set(keys)
 
 
 def test_two_acknowledgements_at_the_same_instant_are_both_kept(store: Store) -> None:

@@ -27,6 +27,7 @@ from flask import Blueprint, Flask, Response, g, redirect, render_template, requ
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from wall.alerts.model import OFFICER_ACTIONS, STREAM, AlertActionError, fold, officer_action
+from wall.alerts.state import alert_of, open_alerts, record
 from wall.alerts.text import SEVERITIES, STATES, alert_title, label
 from wall.i18n import Translator
 from wall.officers import Session, authenticate, end_session, session_is_live, start_session
@@ -257,11 +258,11 @@ def console(settings: Settings, store: Store, limiter: SigninLimiter | None = No
 
     def alerts_listing(status: int = 200, messages: tuple = ()) -> tuple[str, int]:
         try:
-            alerts = fold(store.events(STREAM))
+            alerts = open_alerts(store)
         except StoreError:
             return page(t("title"), "base", 503, messages=[("error", t("store_down"))])
         now = datetime.now(UTC)
-        shown = [a for a in alerts.values() if a.state != "closed"]
+        shown = list(alerts.values())
         shown.sort(
             key=lambda a: (not a.unacknowledged, SEVERITY_ORDER.get(a.severity, 9), a.raised_at)
         )
@@ -321,7 +322,7 @@ def console(settings: Settings, store: Store, limiter: SigninLimiter | None = No
         except InvalidPoint:  # no alert can have such a key
             return bad_form(t("no_such_alert"))
         try:
-            alert = fold(store.events(STREAM, key=key)).get(key)
+            alert = alert_of(store, key)
             if alert is None:
                 return bad_form(t("no_such_alert"))
             if alert.alert_id != seen:
@@ -336,7 +337,7 @@ def console(settings: Settings, store: Store, limiter: SigninLimiter | None = No
                 shelve_for=shelve_for,
                 max_shelve=max_shelve,
             )
-            store.append_events([event])
+            record(store, [event])
         except AlertActionError as exc:
             return bad_form(t(f"why.{exc.reason}", **exc.values))
         except InvalidPoint as exc:  # the note or name cannot be stored as given

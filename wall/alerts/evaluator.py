@@ -1,25 +1,31 @@
 """The alert evaluator (`python -m wall alerts`): conditions in, alert events out.
 
-Each pass folds the alert log, asks the rules what holds now, and appends only transitions:
-a condition raises after holding for its rule's `minutes`, an alert clears after its condition
-has been gone for `clear_minutes` (so a flapping camera stays one alert), an expired shelve
-ends, an unacknowledged critical alert escalates once. The clock is injected for tests.
+Each pass reads the open alerts (as wall.alerts.state keeps them), asks the rules what holds now,
+and appends only transitions: a condition raises after holding for its rule's `minutes`, an
+alert clears after its condition has been gone for `clear_minutes` (so a flapping camera stays
+one alert), an expired shelve ends, an unacknowledged critical alert escalates once. The clock
+is injected for tests.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from wall.alerts.model import STREAM, Alert, fold
+from wall.alerts.model import STREAM, Alert
 from wall.alerts.rules import SELF_TIMED, CityReader, Condition, conditions_now
+from wall.alerts.state import open_alerts, rebuild, record
 from wall.city import CityProfile, load_profile
 from wall.store import Event, Store, StoreError
 
 log = logging.getLogger(__name__)
 SYSTEM = "system"
+# Seconds between checks of the kept alert state against the whole log (one count of it): how
+# long a state left behind (a writer stopped between appending and folding) may stay behind.
+REBUILD_EVERY = 300.0
 
 
 class AlertEvaluator:
@@ -40,11 +46,13 @@ class AlertEvaluator:
         self._holding_since: dict[str, datetime] = {}  # condition true, alert not raised yet
         self._gone_since: dict[str, datetime] = {}  # condition false, alert not cleared yet
         self._read_city = CityReader(profile or load_profile())
+        self._rebuilt_at: float | None = None  # time.monotonic() of the last rebuild_state
+        self._rebuild_due = True  # at start, and after a pass that failed midway
 
     def evaluate(self) -> list[Event]:
         """One pass; returns the events it appended."""
         now = self.clock()
-        alerts = fold(self.store.events(STREAM))
+        alerts = open_alerts(self.store)
         active = {key for key, a in alerts.items() if a.active}
         conditions = conditions_now(self._read_city(self.store, now), self.rules, active)
         events = [
@@ -52,10 +60,10 @@ class AlertEvaluator:
             *self._clear(conditions, alerts, now),
             *self._unshelve(alerts, now),
         ]
-        self.store.append_events(events)
-        escalations = self._escalations(fold(self.store.events(STREAM)), now)
+        record(self.store, events)
+        escalations = self._escalations(open_alerts(self.store), now)
         if escalations:
-            self.store.append_events([event for event, _ in escalations])
+            record(self.store, [event for event, _ in escalations])
             for _, alert in escalations:
                 self._notify(alert)
         return [*events, *(event for event, _ in escalations)]
@@ -128,16 +136,27 @@ class AlertEvaluator:
         except Exception:  # a broken notifier must not stop the evaluator
             log.exception("could not publish the escalation of %s", alert.key)
 
+    def rebuild_state(self) -> None:
+        """Fold again the alerts whose kept state is behind the log (wall.alerts.state.rebuild),
+        saying so: at the service's start always, afterwards only when it found any."""
+        behind, keys = rebuild(self.store)
+        if self._rebuilt_at is None or behind:
+            log.info("alert state: %d of %d alerts folded again from the event log", behind, keys)
+        self._rebuilt_at, self._rebuild_due = time.monotonic(), False
+
     def run(
         self, every: timedelta, stop: threading.Event, after_pass: Callable[[], None] = lambda: None
     ) -> None:
         """`after_pass`: called after each pass that completed (the service's heartbeat)."""
         while not stop.is_set():
             try:
+                if self._rebuild_due or time.monotonic() - self._rebuilt_at >= REBUILD_EVERY:
+                    self.rebuild_state()
                 self.evaluate()
                 after_pass()
             except StoreError as exc:  # the store may be away; try again next pass
                 log.warning("alert evaluation failed: %s", exc)
+                self._rebuild_due = True  # it may have appended events and not folded them
             except Exception:  # a bug must not end the evaluator either; the log has the trace
                 log.exception("alert evaluation failed")
             stop.wait(every.total_seconds())

@@ -1,8 +1,9 @@
 """Alert state, derived from the append-only event log (ISA-18.2 / IEC 62682 state model).
 
-One alert per key (rule + entity) at a time. Nothing is stored as "current state": it is folded
-from the events of the key, oldest first, so every transition stays in the log with who, when and
-why, and two officers acknowledging at once are two events of which the first one acknowledges.
+One alert per key (rule + entity) at a time, folded from the events of the key, oldest first, so
+every transition stays in the log with who, when and why, and two officers acknowledging at once
+are two events of which the first one acknowledges. The store keeps that fold for the readers
+(wall.alerts.state); the log stays the record.
 
 States: active_unack → (ack) active_ack → (clear) closed;
         active_unack → (clear) cleared_unack → (ack) closed; cleared_unack → (raise) active_unack.
@@ -75,7 +76,7 @@ class Alert:
         return self.shelved_until is not None and now < self.shelved_until
 
 
-def _apply(alert: Alert | None, event: Event) -> Alert | None:
+def apply(alert: Alert | None, event: Event) -> Alert | None:
     alert = _transition(alert, event)
     if alert is not None and event.note and event.kind in OFFICER_ACTIONS:
         alert = replace(alert, notes=(*alert.notes, (event.time, event.actor or "", event.note)))
@@ -130,7 +131,7 @@ def fold(events: Iterable[Event]) -> dict[str, Alert]:
     """Current alert of each key from its events (any order in; applied oldest first)."""
     alerts: dict[str, Alert] = {}
     for event in sorted(events, key=lambda e: e.order):
-        alert = _apply(alerts.get(event.key), event)
+        alert = apply(alerts.get(event.key), event)
         if alert is not None:
             alerts[event.key] = alert
     return alerts

@@ -37,9 +37,10 @@ class AlertSettings(Section):
         "and published to `alert_escalation_topic`.",
     )
     alert_escalation_topic: str = setting(
-        "ioc/alerts/escalated",
+        "ioc-wall/alerts/escalated",
         text,
-        "MQTT topic escalations are published to (QoS 1, JSON) when `mqtt_url` is set.",
+        "MQTT topic escalations are published to (QoS 1, JSON) when `mqtt_url` is set; outside "
+        "the feed workers' `mqtt_topics`, which pass over what arrives there.",
     )
     alert_max_shelve_hours: float = setting(
         8.0, positive_number, "Longest time an officer may shelve an alert for, in hours."

@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlsplit
 from wall.store.base import (
     Event,
     InvalidPoint,
+    KeyState,
     Point,
     PointsRefused,
     Store,
@@ -47,6 +48,7 @@ def open_store(settings: StoreSettings) -> Store:
 __all__ = [
     "Event",
     "InvalidPoint",
+    "KeyState",
     "Point",
     "PointsRefused",
     "Store",

@@ -312,6 +312,30 @@ class Event:
         return (self.time_ns, self.event_id)
 
 
+@dataclass(frozen=True)
+class KeyState:
+    """A key's state folded from its events (by the state's owner, e.g. wall.alerts.state):
+    the fold of `events` events of the key, the newest of which has order (`through_ns`,
+    `through_id`). A store keeps, per key, the state that folds the most events: states are
+    folds of the key's events as the log held them at some moment, and the log only grows, so
+    the one that folds more events folds a later log. `open`: the owner still has it in hand
+    (read with `key_states(closed_since=...)` even when older); `data`: JSON, or None."""
+
+    key: str
+    events: int
+    through_ns: int
+    through_id: str
+    open: bool
+    data: Mapping[str, Any] | None
+
+    def __post_init__(self) -> None:
+        check_tag_value("key", self.key)
+
+    @property
+    def through(self) -> tuple[int, str]:
+        return (self.through_ns, self.through_id)
+
+
 def tag_filter_values(where: TagFilter | None) -> dict[str, list[str]]:
     """Normalise a tag filter {tag: value or values} to {tag: [values]}, checking names."""
     result = {}
@@ -713,6 +737,24 @@ class Store(ABC):
     def latest_events(self, stream: str) -> dict[str, Event]:
         """The newest event of each key of a stream."""
 
+    @abstractmethod
+    def count_events(self, stream: str, keys: Collection[str] | None = None) -> dict[str, int]:
+        """How many events each key (of `keys`) of a stream has; a key without any is left out."""
+
+    @abstractmethod
+    def key_states(
+        self,
+        stream: str,
+        keys: Collection[str] | None = None,
+        closed_since: datetime | None = None,
+    ) -> dict[str, KeyState]:
+        """The kept state of each key (of `keys`) of a stream; with `closed_since`, a state not
+        `open` only if its newest event is from that time on."""
+
+    @abstractmethod
+    def put_key_states(self, stream: str, states: Iterable[KeyState]) -> None:
+        """Keep each state unless the store holds one of its key that folds as many events."""
+
     def close(self) -> None:  # noqa: B027 - backends with resources override it
         """Release connections and files."""
 
@@ -773,6 +815,17 @@ def aggregated_fields(field: str | Sequence[str]) -> tuple[list[str], list[str]]
     if not fields or len(set(fields)) < len(fields):
         raise StoreError(f"aggregate of {fields!r}: name one field or several different ones")
     return fields, fields
+
+
+def decode_key_state(row: Mapping[str, Any]) -> KeyState:
+    return KeyState(
+        key=row["key"],
+        events=int(row["events"]),
+        through_ns=int(row["through_ns"]),
+        through_id=row["through_id"],
+        open=bool(row["open"]),
+        data=json.loads(row["data"]),
+    )
 
 
 def decode_event(row: Mapping[str, Any]) -> Event:

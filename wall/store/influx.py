@@ -10,7 +10,7 @@ import gzip
 import json
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -28,6 +28,7 @@ from wall.store.base import (
     Aggregate,
     Event,
     FieldFilter,
+    KeyState,
     Point,
     PointsRefused,
     RequestRefused,
@@ -40,6 +41,7 @@ from wall.store.base import (
     check_aggregate,
     check_name,
     decode_event,
+    decode_key_state,
     field_filter_values,
     frame_columns,
     from_ms,
@@ -81,6 +83,12 @@ MAX_LINES_PER_REQUEST = 5000
 # must not turn every later write into a request per point.
 MIN_LINES_PER_REQUEST = 100
 EVENT_MEASUREMENT = "event_log"
+# Each key's state folded from its events (Store.put_key_states): one series per key, a point per
+# state at the time of its number of events (nanoseconds into 1970: the default policy's one
+# shard, kept), so the newest point is the state that folds the most and an equal one overwrites
+# the same state.
+KEY_STATE_MEASUREMENT = "key_state"
+LATEST_NS = 9_223_372_036_854_775_806
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # A write answered with one of these was refused for some of its points (InfluxDB 1.x: 400
 # "partial write: field type conflict …", "unable to parse …", "points beyond retention
@@ -689,6 +697,56 @@ class InfluxStore(Store):
                 newest[event.key] = event
         return newest
 
+    def count_events(self, stream: str, keys: Collection[str] | None = None) -> dict[str, int]:
+        if keys is not None and not keys:
+            return {}
+        # Bounded by hand: an aggregate without a bound stops at the server's now.
+        series = self._query(
+            f'SELECT count("event_id") FROM {EVENT_MEASUREMENT} '
+            f'WHERE "stream" = {quote_string(stream)}{_keys_clause(keys)} '
+            f'AND time >= {EARLIEST_NS} AND time <= {LATEST_NS} GROUP BY "key"'
+        )
+        return {row["key"]: int(row["count"]) for row in _rows(series) if row.get("count")}
+
+    def key_states(
+        self,
+        stream: str,
+        keys: Collection[str] | None = None,
+        closed_since: datetime | None = None,
+    ) -> dict[str, KeyState]:
+        if keys is not None and not keys:
+            return {}
+        newest = (
+            f"SELECT * FROM {KEY_STATE_MEASUREMENT} WHERE "
+            f'"stream" = {quote_string(stream)}{_keys_clause(keys)} '
+            'GROUP BY "key" ORDER BY time DESC LIMIT 1'
+        )
+        if closed_since is not None:
+            newest = (
+                f"SELECT * FROM ({newest}) WHERE "
+                f'"open" = true OR "through_ns" >= {to_ms(closed_since) * 1_000_000} '
+                'GROUP BY "key" ORDER BY time DESC'
+            )
+        states = map(decode_key_state, _rows(self._query(newest, epoch="ns")))
+        return {state.key: state for state in states}
+
+    def put_key_states(self, stream: str, states: Iterable[KeyState]) -> None:
+        lines = []
+        for state in states:
+            fields = {
+                "events": state.events,
+                "through_ns": state.through_ns,
+                "through_id": state.through_id,
+                "open": state.open,
+                "data": json.dumps(state.data, ensure_ascii=False),
+            }
+            values = ",".join(f"{k}={field_value(v)}" for k, v in fields.items())
+            tags = f"stream={escape_tag(stream)},key={escape_tag(state.key)}"
+            lines.append(f"{KEY_STATE_MEASUREMENT},{tags} {values} {state.events}")
+        refused = self._write_lines(lines, precision="ns")
+        if refused:
+            raise StoreError(f"InfluxDB refused {len(refused)} key state(s): {refused[0][1]}")
+
     def close(self) -> None:
         self.session.close()
 
@@ -729,6 +787,12 @@ def _tag_clause(where: TagFilter | None) -> str:
 def _either(tag: str, values: Iterable[str]) -> str:
     """InfluxQL for "tag is one of values", in parentheses."""
     return "(" + " OR ".join(f"{quote_identifier(tag)} = {quote_string(v)}" for v in values) + ")"
+
+
+def _keys_clause(keys: Collection[str] | None) -> str:
+    if keys is None:
+        return ""
+    return f" AND {_either('key', sorted(keys))}"
 
 
 def _rows(series: list[dict], time_key: str = "time") -> Iterator[dict]:

@@ -29,7 +29,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -46,6 +46,7 @@ from wall.store.base import (
     FieldValue,
     FrameColumns,
     InvalidPoint,
+    KeyState,
     Point,
     PointsRefused,
     RequestRefused,
@@ -58,6 +59,7 @@ from wall.store.base import (
     check_aggregate,
     check_name,
     decode_event,
+    decode_key_state,
     encoded,
     field_filter_values,
     frame_columns,
@@ -101,6 +103,17 @@ SCHEMA = [
         data TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS events_by_key ON events (stream, key, time_ns)",
     "CREATE INDEX IF NOT EXISTS events_by_time ON events (stream, time_ns)",
+    # Each key's state folded from its events (Store.put_key_states): a copy, never the record.
+    """CREATE TABLE IF NOT EXISTS key_states (
+        stream TEXT NOT NULL,
+        key TEXT NOT NULL,
+        events INTEGER NOT NULL,
+        through_ns INTEGER NOT NULL,
+        through_id TEXT NOT NULL,
+        open INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (stream, key)) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS key_states_open ON key_states (stream, open, through_ns)",
     """CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
         BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END""",
     """CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
@@ -125,6 +138,8 @@ MAX_BITS = 62
 # value it must fill in at most an hour before its range.
 SAME_SPAN_MS = 3_600_000
 EVENT_COLUMNS = "stream, key, time_ns, origin, event_id, kind, actor, note, data"
+KEY_STATE_COLUMNS = "key, events, through_ns, through_id, open, data"
+KEYS_PER_STATEMENT = 500  # keys named in one `IN (…)`, far below SQLite's variable limit
 # The points of one measurement in a range, series after series, each in time order: the series
 # table drives (each series is one range of the primary key). Parameters: start, end (ms),
 # measurement, *tag filter.
@@ -888,14 +903,17 @@ class SQLiteStore(Store):
             )
             for e in events
         ]
+        self._execute_each(
+            f"INSERT OR IGNORE INTO events ({EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", rows
+        )
+
+    def _execute_each(self, sql: str, rows: list[tuple]) -> None:
+        """`sql` for each row, in one transaction."""
         conn = self._connection()
         try:
             with conn:
                 conn.execute("BEGIN IMMEDIATE")
-                conn.executemany(
-                    f"INSERT OR IGNORE INTO events ({EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
-                    rows,
-                )
+                conn.executemany(sql, rows)
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
 
@@ -925,6 +943,62 @@ class SQLiteStore(Store):
             [stream],
         )
         return {e.key: e for e in map(_event, rows)}
+
+    def count_events(self, stream: str, keys: Collection[str] | None = None) -> dict[str, int]:
+        sql = "SELECT key, count(*) FROM events WHERE stream = ?{keys} GROUP BY key"
+        return dict(self._rows_of_keys(sql, [stream], keys))
+
+    def key_states(
+        self,
+        stream: str,
+        keys: Collection[str] | None = None,
+        closed_since: datetime | None = None,
+    ) -> dict[str, KeyState]:
+        sql = f"SELECT {KEY_STATE_COLUMNS} FROM key_states WHERE stream = ?{{keys}}"
+        params: list = [stream]
+        if closed_since is not None:
+            sql += " AND (open = 1 OR through_ns >= ?)"
+            params.append(to_ms(closed_since) * 1_000_000)
+        columns = KEY_STATE_COLUMNS.split(", ")
+        rows = self._rows_of_keys(sql, params, keys)
+        states = (decode_key_state(dict(zip(columns, row, strict=True))) for row in rows)
+        return {state.key: state for state in states}
+
+    def _rows_of_keys(self, sql: str, params: list, keys: Collection[str] | None) -> list[tuple]:
+        """`sql` with `{keys}` as nothing, or as `AND key IN (…)` over `keys` a part at a time
+        (the other parameters first)."""
+        if keys is None:
+            return self._execute(sql.format(keys=""), params)
+        if not keys:
+            return []
+        keys, rows = sorted(keys), []
+        for start in range(0, len(keys), KEYS_PER_STATEMENT):
+            part = keys[start : start + KEYS_PER_STATEMENT]
+            marks = ",".join("?" * len(part))
+            rows += self._execute(sql.format(keys=f" AND key IN ({marks})"), [*params, *part])
+        return rows
+
+    def put_key_states(self, stream: str, states: Iterable[KeyState]) -> None:
+        rows = [
+            (
+                stream,
+                s.key,
+                s.events,
+                s.through_ns,
+                s.through_id,
+                int(s.open),
+                json.dumps(s.data, ensure_ascii=False),
+            )
+            for s in states
+        ]
+        self._execute_each(
+            f"INSERT INTO key_states (stream, {KEY_STATE_COLUMNS}) VALUES (?,?,?,?,?,?,?) "
+            "ON CONFLICT (stream, key) DO UPDATE SET events = excluded.events, "
+            "through_ns = excluded.through_ns, through_id = excluded.through_id, "
+            "open = excluded.open, data = excluded.data "
+            "WHERE excluded.events > key_states.events",
+            rows,
+        )
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
