@@ -229,38 +229,19 @@
       more.style.display = unsent + hidden ? "" : "none";
     }
   }
-  /* Ward names are the town's data: a name longer than its panel's head steps its font down
-   * (to 60 % at most) rather than be cut; the ellipsis is the last resort. */
-  function fitNames() {
-    var names = document.querySelectorAll(".ward-name");
-    for (var i = 0; i < names.length; i++) {
-      var name = names[i];
-      name.style.fontSize = "";
-      var size = parseFloat(getComputedStyle(name).fontSize);
-      var smallest = size * 0.6;
-      while (name.scrollWidth > name.clientWidth + 1 && size > smallest) {
-        size -= 1;
-        name.style.fontSize = size + "px";
-      }
-    }
-  }
   var fitting = false;
   function fitSoon() {
     if (fitting) return;
     fitting = true;
     requestAnimationFrame(function () {
       fitting = false;
-      fitNames();
       fitCells();
       fitRows();
     });
   }
   new MutationObserver(function (changes) {
     for (var i = 0; i < changes.length; i++) {
-      if (changes[i].type === "childList") {
-        fitNames(); // before the redrawn names are painted: no flash of a cut name
-        return fitSoon();
-      }
+      if (changes[i].type === "childList") return fitSoon();
     }
   }).observe(document, { childList: true, subtree: true });
   window.addEventListener("resize", fitSoon);

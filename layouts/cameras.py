@@ -203,7 +203,7 @@ def ward_panels(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
                 [
                     html.Div(
                         [
-                            html.Span(ward, className="ward-name"),
+                            html.Span(ward, className="ward-name", style={"--chars": len(ward)}),
                             html.Span(
                                 f"{online}/{len(cams)} · {pct}%",
                                 className=f"ward-availability ward-availability--{tone}",

@@ -307,6 +307,9 @@ def figure(ctx: Context, **layout: Any) -> Figure:
             "automargin": True,
             "tickfont": {"size": 20 * s},
         }
+    # A time axis ending now can have a tick just inside its end whose label would run past
+    # the figure (automargin does not move the sides for it): not drawn rather than cut.
+    base["xaxis"]["ticklabeloverflow"] = "hide past div"
     return {"data": [], "layout": merged(base, layout)}
 
 

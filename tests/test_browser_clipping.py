@@ -135,13 +135,13 @@ const frame = Array.from(document.querySelectorAll('.screen-frame'))
 """
 
 
-def clipped_at_every_size(browser, url: str, what: str) -> list[str]:
+def clipped_at_every_size(browser, url: str, what: str, sizes=SIZES) -> list[str]:
     """What the check finds on the page at `url` at each size, as 'where: why: text' lines."""
     found = []
     browser.get(url)
-    for width, height in SIZES:
+    for width, height in sizes:
         resize(browser, width, height)
-        wait_for(browser, SCREEN_DRAWN, what=f"{what} drawn")
+        wait_for(browser, SCREEN_DRAWN, timeout=90, what=f"{what} drawn")
         # The next refresh redraws the figures for this size (their text scales with the wall).
         wait_for(
             browser,
