@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import requests
@@ -39,9 +40,9 @@ from wall.store.sqlite import SQLiteStore
 
 COMPOSE_FILE = PROJECT_DIR / "docker-compose.yml"
 ENV_EXAMPLE = PROJECT_DIR / "deploy" / "env.example"
-DBRP_SCRIPT = PROJECT_DIR / "deploy" / "influxdb-init" / "10-ioc-dbrp.sh"
 CADDYFILE = PROJECT_DIR / "deploy" / "Caddyfile"
 PROJECT_SERVICES = {
+    "store-setup": ["python", "-m", "wall", "check"],
     "wall": ["python", "-m", "wall", "serve"],
     "mqtt-worker-1": ["python", "-m", "feeds", "mqtt"],
     "mqtt-worker-2": ["python", "-m", "feeds", "mqtt"],
@@ -50,6 +51,10 @@ PROJECT_SERVICES = {
     "maintain": ["python", "-m", "wall", "maintain"],
     "simulator": ["python", "-m", "feeds", "simulate"],
 }
+# Run once before the others (which wait for it to exit 0), not kept running.
+ONE_SHOT = {"store-setup"}
+# The services that use InfluxDB's administrator: they create or change retention policies.
+ADMIN_SERVICES = {"store-setup", "maintain"}
 KNOWN_SETTINGS = {env_name(f.name) for f in fields(Settings)}
 SECRET_SETTINGS = {env_name(f.name) for f in fields(Settings) if f.metadata["secret"]}
 INTERPOLATION = re.compile(r"\$(\$|\{(\w+)(?::([-?])([^}]*))?\})")
@@ -93,14 +98,23 @@ def test_compose_runs_the_project_services_with_restart_policies_and_health_chec
         service = services[name]
         assert service["command"][: len(command)] == command, name
         assert service["image"] == "ioc-wall:latest" and service["build"] == "."
-        assert service["restart"] == "unless-stopped", name
-        assert "healthcheck" in service, f"{name}: say whether a health check applies"
     for name, service in services.items():
+        if name in ONE_SHOT:  # done when it exits 0: neither restarted nor health-checked
+            assert service["restart"] == "no" and "healthcheck" not in service, name
+            continue
         assert service["healthcheck"]["test"] and "disable" not in service["healthcheck"], name
         assert service["restart"] == "unless-stopped", name
         for needed, condition in service.get("depends_on", {}).items():
+            if needed in ONE_SHOT:
+                assert condition == {"condition": "service_completed_successfully"}, name
+                continue
             assert condition == {"condition": "service_healthy"}, (name, needed)
             assert "healthcheck" in services[needed], (name, needed)
+    for name, service in services.items():  # every user of the store starts after store-setup
+        uses_store = "IOC_STORE" in service.get("environment", {}) and name not in ONE_SHOT
+        if uses_store and name != "simulator":  # which publishes to the broker only
+            assert "store-setup" in service["depends_on"], name
+    assert services["store-setup"]["depends_on"] == {"influxdb": {"condition": "service_healthy"}}
     for name in ("mqtt-worker-1", "mqtt-worker-2", "poll-worker", "alerts", "maintain"):
         kind, *command = services[name]["healthcheck"]["test"]
         assert kind == "CMD" and command[:4] == ["python", "-m", "wall", "health"], name
@@ -134,19 +148,34 @@ def test_secrets_come_from_the_env_file_never_from_the_compose_file():
         compose({k: v for k, v in read_env_file(ENV_EXAMPLE).items() if k != "IOC_SECRET_KEY"})
 
 
-def test_influxdb_init_maps_the_database_the_services_use_to_the_bucket():
+def test_influxdb_creates_the_database_and_the_accounts_the_services_sign_in_with():
+    """The influxdb service (the official 1.x image) turns authentication on and, on its first
+    start, creates the database and the two accounts the project services' IOC_STORE names:
+    the administrator for the two that create or change retention policies, an account that
+    may only read and write the database for every other."""
     services = compose()["services"]
-    database = services["wall"]["environment"]["IOC_STORE"].rsplit("/", 1)[1]
-    script = DBRP_SCRIPT.read_text()
-    assert "influx v1 dbrp create" in script and f"--db {database}" in script
-    assert "DOCKER_INFLUXDB_INIT_BUCKET_ID" in script and "--default" in script
     influxdb = services["influxdb"]
-    assert influxdb["environment"]["DOCKER_INFLUXDB_INIT_MODE"] == "setup"
-    assert "./deploy/influxdb-init:/docker-entrypoint-initdb.d:ro" in influxdb["volumes"]
-    token = influxdb["environment"]["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"]
-    assert token == services["wall"]["environment"]["IOC_INFLUX_TOKEN"]
-    assert subprocess.run(["bash", "-n", str(DBRP_SCRIPT)]).returncode == 0
-    assert os.access(DBRP_SCRIPT, os.X_OK), "run by bash as its own process, not sourced"
+    settings = influxdb["environment"]
+    assert re.fullmatch(r"influxdb:1\.\d+", influxdb["image"])
+    assert settings["INFLUXDB_HTTP_AUTH_ENABLED"] == "true"
+    assert "influxdb-data:/var/lib/influxdb" in influxdb["volumes"]
+    accounts = {
+        "admin": (settings["INFLUXDB_ADMIN_USER"], settings["INFLUXDB_ADMIN_PASSWORD"]),
+        "services": (settings["INFLUXDB_USER"], settings["INFLUXDB_USER_PASSWORD"]),
+    }
+    assert accounts["admin"] != accounts["services"]
+    for name in PROJECT_SERVICES:
+        environment = services[name]["environment"]
+        assert "IOC_INFLUX_TOKEN" not in environment, name  # 1.x before 1.8 takes no token
+        store = urlsplit(environment["IOC_STORE"])
+        assert (store.scheme, store.hostname, store.port) == ("influxdb", "influxdb", 8086)
+        assert store.path == f"/{settings['INFLUXDB_DB']}", name
+        account = accounts["admin" if name in ADMIN_SERVICES else "services"]
+        assert (unquote(store.username), unquote(store.password)) == account, name
+    raw = yaml.safe_load(COMPOSE_FILE.read_text())  # the passwords come from .env
+    assert raw["services"]["influxdb"]["environment"]["INFLUXDB_USER_PASSWORD"].startswith("${")
+    assert raw["x-ioc-settings"]["IOC_STORE"].count("${INFLUXDB_WALL_PASSWORD:?") == 1
+    assert raw["x-admin-store"].count("${INFLUXDB_ADMIN_PASSWORD:?") == 1
 
 
 def test_docker_compose_accepts_the_file_and_refuses_it_without_a_secret(tmp_path):
@@ -177,7 +206,8 @@ def test_docker_compose_accepts_the_file_and_refuses_it_without_a_secret(tmp_pat
         assert service.get("command") == ours[name].get("command"), name
         assert service.get("environment") == ours[name].get("environment"), name
     for name, service in services.items():  # none turns the image's check off
-        assert service["healthcheck"]["test"] not in (["NONE"], "NONE"), name
+        if name not in ONE_SHOT:
+            assert service["healthcheck"]["test"] not in (["NONE"], "NONE"), name
     env = read_env_file(ENV_EXAMPLE)
     (tmp_path / ".env").write_text(
         "".join(f"{k}={v}\n" for k, v in env.items() if k != "IOC_MQTT_PASSWORD")

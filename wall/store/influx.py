@@ -168,8 +168,10 @@ class InfluxStore(Store):
 
     def _raise_for_client_error(self, response: requests.Response, what: str) -> None:
         if response.status_code == 401:
+            # The user and password of IOC_STORE, when given, are what was sent (as Basic
+            # authentication, which every 1.x takes and which replaces a token's header).
             raise SettingsError(
-                "IOC_INFLUX_TOKEN",
+                "IOC_STORE" if self.session.auth else "IOC_INFLUX_TOKEN",
                 f"InfluxDB at {self.base_url} demands authentication and "
                 + (
                     "refused the credentials given"
