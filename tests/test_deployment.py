@@ -29,7 +29,7 @@ import yaml
 
 from tests.browser_fixtures import WallProcess
 from tests.conftest import influx_store_url
-from tests.servers import Influxd, Mosquitto, RedisServer, free_port
+from tests.servers import Influxd, Mosquitto, RedisServer, binary, free_port
 from tests.test_callbacks import update_request
 from tests.test_mqtt_worker import Publisher, ids, stored, wait_for
 from wall.officers import add_officer
@@ -359,16 +359,20 @@ class LocalStack:
     """The compose services as local processes, run from the image's files: container host
     names and paths mapped onto ports and folders of this machine."""
 
-    def __init__(self, folder: Path, influx_port: int):
+    def __init__(self, folder: Path):
         self.folder = folder
         self.app = image_files(folder)
+        (folder / "influxdb").mkdir()
+        # Only its ports and folders in the file: authentication comes from the service's
+        # environment, as in the image (influxd reads INFLUXDB_<SECTION>_<KEY>).
+        self.influxd = Influxd(folder / "influxdb")
         self.ports = {
             "mosquitto": free_port(),
             "redis": free_port(),
             "wall": free_port(),
             "open311": free_port(),
         }
-        self.influx_port = influx_port
+        self.influx_port = self.influxd.port
         self.services = compose()["services"]
         self.processes: dict[str, subprocess.Popen] = {}
         # The image's folders (`mkdir -p` of the Dockerfile), and the home of its user: /app,
@@ -389,6 +393,7 @@ class LocalStack:
 
     def local(self, text: str) -> str:
         for container, here in (
+            ("127.0.0.1:8086", f"127.0.0.1:{self.influx_port}"),
             ("influxdb:8086", f"127.0.0.1:{self.influx_port}"),
             ("mosquitto:1883", f"127.0.0.1:{self.ports['mosquitto']}"),
             ("redis:6379", f"127.0.0.1:{self.ports['redis']}"),
@@ -475,6 +480,22 @@ class LocalStack:
         self.start("mosquitto")
         wait_for(lambda: self.healthcheck("mosquitto").returncode == 0, 15, "mosquitto healthy")
 
+    def start_influxdb(self) -> None:
+        """The influxdb service on its first start: influxd with the service's environment,
+        the image's init, then its health check passes."""
+        self.start("influxdb", [binary("influxd"), "-config", str(self.influxd.config)])
+        wait_for(self.influxd.ready, 30, "influxd answers")
+        for auth, statement in influxdb_image_init(self.services["influxdb"]["environment"]):
+            self.influxd.query(statement, auth)
+        wait_for(lambda: self.healthcheck("influxdb").returncode == 0, 15, "influxdb healthy")
+
+    def run_once(self, name: str, log_name: str | None = None) -> subprocess.Popen:
+        """A one-shot service (or a service that is to stop): started, waited for."""
+        process = self.start(name, log_name=log_name)
+        process.wait(90)
+        del self.processes[name]
+        return process
+
     def stop(self) -> None:
         for name, process in reversed(self.processes.items()):
             if process.poll() is None:
@@ -487,9 +508,36 @@ class LocalStack:
                     raise AssertionError(f"{name} did not stop on SIGTERM") from None
 
 
+def influxdb_image_init(environment: dict[str, str]) -> list[tuple[tuple | None, str]]:
+    """(credentials, statement) the official influxdb:1.x image runs on its first start with
+    these variables: its /init-influxdb.sh (influxdata/influxdata-docker, influxdb/1.11, commit
+    d457cb9) with authentication on, an admin user, INFLUXDB_DB and INFLUXDB_USER set. The image
+    itself (and its init) was never run here."""
+    admin, admin_password = (
+        environment["INFLUXDB_ADMIN_USER"],
+        environment["INFLUXDB_ADMIN_PASSWORD"],
+    )
+    user, password = environment["INFLUXDB_USER"], environment["INFLUXDB_USER_PASSWORD"]
+    database = environment["INFLUXDB_DB"]
+    auth = (admin.encode(), admin_password.encode())
+    return [
+        (None, f"CREATE USER \"{admin}\" WITH PASSWORD '{admin_password}' WITH ALL PRIVILEGES"),
+        (auth, f"CREATE DATABASE {database}"),
+        (auth, f"CREATE USER \"{user}\" WITH PASSWORD '{password}'"),
+        (auth, f'REVOKE ALL PRIVILEGES FROM "{user}"'),
+        (auth, f'GRANT ALL ON "{database}" TO "{user}"'),
+    ]
+
+
+def stack_account(stack: LocalStack, name: str) -> tuple[str, str]:
+    """The InfluxDB user and password of a project service's IOC_STORE."""
+    store = urlsplit(stack.services[name]["environment"]["IOC_STORE"])
+    return unquote(store.username), unquote(store.password)
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, influxd: Influxd) -> Iterator[LocalStack]:
-    stack = LocalStack(tmp_path_factory.mktemp("stack"), influxd.port)
+def stack(tmp_path_factory) -> Iterator[LocalStack]:
+    stack = LocalStack(tmp_path_factory.mktemp("stack"))
     try:
         yield stack
     finally:
@@ -566,12 +614,48 @@ def test_every_compose_command_runs_here_and_does_its_job(stack):
         assert "Permission denied" in lines[0] and "belongs to user nobody" in lines[0], lines
     stack.give_data_folders(os.geteuid())
 
+    # InfluxDB as on its first start: authentication on, database and accounts made by the
+    # image's init. Before store-setup, the services' account may not create the retention
+    # policies: each service using it stops with one line naming the statement.
+    stack.start_influxdb()
+    influx = f"http://127.0.0.1:{stack.influx_port}"
+    anonymous = requests.get(f"{influx}/query", params={"q": "SHOW DATABASES"}, timeout=10)
+    assert anonymous.status_code == 401, "InfluxDB demands authentication"
+    before_setup = [name for name in PROJECT_SERVICES
+                    if name not in ADMIN_SERVICES and name != "simulator"]  # fmt: skip
+    refused = {name: stack.start(name, log_name=f"{name}-before-setup") for name in before_setup}
+    for name, process in refused.items():
+        assert process.wait(90) == 2, (name, stack.log(f"{name}-before-setup")[-2000:])
+        output = stack.log(f"{name}-before-setup")
+        prog = stack.services[name]["command"][2]
+        # One line besides the log of what it did first (the alert service signs in to the
+        # broker before it reads the store): no warning, no error, no traceback.
+        lines = [line for line in output.splitlines() if not re.match(r"\S+ \S+ INFO ", line)]
+        assert len(lines) == 1 and "Traceback" not in output, (name, output)
+        assert lines[0].startswith(
+            f"{prog}: bad setting IOC_STORE: InfluxDB database ioc has no retention policy raw_"
+        ), lines
+        assert "requires admin privilege" in lines[0], lines
+        assert "an administrator creates it with CREATE RETENTION POLICY raw_" in lines[0], lines
+    setup = stack.run_once("store-setup")
+    assert setup.returncode == 0, stack.log("store-setup")[-3000:]
+    assert "store ready: influxdb://admin:***@" in stack.log("store-setup")
+    made = requests.get(f"{influx}/query", params={"q": "SHOW RETENTION POLICIES ON ioc"},
+                        auth=stack_account(stack, "wall"), timeout=10).json()  # fmt: skip
+    policies = {row[0] for row in made["results"][0]["series"][0]["values"]}
+    assert policies == {"autogen", "raw_camera_status", "raw_wifi_usage", "rollup_5m", "rollup_1h"}
+    # Why `maintain` is the administrator: the services' account may not change a duration.
+    alter = "ALTER RETENTION POLICY rollup_5m ON ioc DURATION 40d"
+    altered = requests.post(f"{influx}/query", auth=stack_account(stack, "wall"), timeout=10,
+                            data={"q": alter})  # fmt: skip
+    assert altered.status_code == 403 and "requires admin privilege" in altered.text
+
     for name in ("mqtt-worker-1", "mqtt-worker-2", "alerts", "maintain", "wall", "simulator"):
         stack.start(name)
     wait_for(lambda: _port_open(stack.ports["open311"]), 30, "simulator serves Open311")
     stack.start("poll-worker")
     wait_for(lambda: stack.healthcheck("wall").returncode == 0, 30, "wall healthy")
-    for name in PROJECT_SERVICES:
+    for name in set(PROJECT_SERVICES) - ONE_SHOT:
         wait_for(lambda n=name: stack.healthcheck(n).returncode == 0, 60, f"{name} healthy")
     # The wall writes nothing: not even gunicorn's control socket in a home not its own.
     assert "Permission denied" not in stack.log("wall"), stack.log("wall")[-2000:]
@@ -627,6 +711,9 @@ def test_every_compose_command_runs_here_and_does_its_job(stack):
     for name, process in stack.processes.items():
         assert process.poll() is None, f"{name} exited: {stack.log(name)[-2000:]}"
         assert "Traceback" not in stack.log(name), stack.log(name)[-3000:]
+    passwords = [stack_account(stack, name)[1] for name in ("wall", "maintain")]
+    for log in stack.folder.glob("*.log"):  # the store's passwords are never printed
+        assert not any(password in log.read_text() for password in passwords), log.name
     assert stack.healthcheck("mosquitto").returncode == 0
     stack.stop()
     for name, process in stack.processes.items():

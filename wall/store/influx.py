@@ -286,8 +286,9 @@ class InfluxStore(Store):
         except StoreUnavailable:
             raise
         except StoreError as exc:
-            # 2.x/3.x map databases to buckets themselves; a non-admin 1.x user may not create.
-            log.info("InfluxDB did not create database %s: %s", self.database, exc)
+            # 2.x/3.x map databases to buckets themselves; a 1.x account that is no
+            # administrator may not create one (the deployment's services): nothing to tell.
+            log.debug("InfluxDB did not create database %s: %s", self.database, exc)
         self.forget_policies()
         policies.prepare(self)
         newest_reports.prepare(self)
