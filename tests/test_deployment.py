@@ -763,7 +763,7 @@ def test_wall_worker_processes_share_one_tick_through_redis(tmp_path, redis_serv
     influx.start()
     store_url = f"influxdb://127.0.0.1:{influx.port}/ioc"
     with open_store(Settings(store=store_url)) as store:
-        store.check()  # creates the database, as the DBRP mapping does on InfluxDB 2
+        store.check()  # creates the database, as the influxdb image does on its first start
     port = free_port()
     env = {
         **os.environ,
