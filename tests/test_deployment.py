@@ -100,7 +100,7 @@ def test_compose_runs_the_project_services_with_restart_policies_and_health_chec
         assert service["image"] == "ioc-wall:latest" and service["build"] == "."
     for name, service in services.items():
         if name in ONE_SHOT:  # done when it exits 0: neither restarted nor health-checked
-            assert service["restart"] == "no" and "healthcheck" not in service, name
+            assert service["restart"] == "no" and service["healthcheck"] == {"disable": True}
             continue
         assert service["healthcheck"]["test"] and "disable" not in service["healthcheck"], name
         assert service["restart"] == "unless-stopped", name
