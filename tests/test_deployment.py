@@ -720,6 +720,53 @@ def test_every_compose_command_runs_here_and_does_its_job(stack):
         assert process.returncode in (0, -signal.SIGTERM), f"{name}: {process.returncode}"
 
 
+def test_maintain_changes_a_duration_as_the_administrator_and_only_as_one(tmp_path):
+    """Why `maintain` signs in as InfluxDB's administrator: a changed duration is an ALTER
+    RETENTION POLICY. With the compose file's accounts on an influxd demanding authentication
+    (initialised as the image does), the read-write account is refused in one line saying what
+    to do; the administrator changes it."""
+    services = compose()["services"]
+    (tmp_path / "influxd").mkdir()
+    server = Influxd(tmp_path / "influxd", auth=True)
+    server.start()
+    try:
+        for auth, statement in influxdb_image_init(services["influxdb"]["environment"]):
+            server.query(statement, auth)
+
+        def run(name: str, command: list[str], **settings: str) -> subprocess.CompletedProcess:
+            environment = {**services[name]["environment"], **settings}
+            local = {k: str(v).replace("influxdb:8086", f"127.0.0.1:{server.port}")
+                     for k, v in environment.items()}  # fmt: skip
+            return subprocess.run(
+                [sys.executable, *command[1:]],
+                cwd=PROJECT_DIR,
+                env={**os.environ, **local, "IOC_HEARTBEAT_DIR": str(tmp_path / "heartbeat")},
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+
+        assert run("store-setup", services["store-setup"]["command"]).returncode == 0
+        once = [*services["maintain"]["command"], "--once"]
+        longer = {"IOC_RETENTION_5M_ROLLUP_DAYS": "40"}
+        refused = run("maintain", once, IOC_STORE=services["wall"]["environment"]["IOC_STORE"],
+                      **longer)  # fmt: skip
+        assert refused.returncode == 2, refused.stderr
+        lines = [line for line in refused.stderr.splitlines()
+                 if not re.match(r"\S+ \S+ INFO ", line)]  # fmt: skip
+        assert len(lines) == 1 and "Traceback" not in refused.stderr, refused.stderr
+        assert lines[0].startswith(
+            "wall: bad setting IOC_STORE: InfluxDB database ioc refused to change retention "
+            "policy rollup_5m from 31 days to 40 days"
+        ), lines
+        assert "requires admin privilege" in lines[0] and "ALTER RETENTION POLICY" in lines[0]
+        changed = run("maintain", once, **longer)
+        assert changed.returncode == 0, changed.stderr
+        assert "retention policy rollup_5m now keeps points 40 days (was 31 days)" in changed.stderr
+    finally:
+        server.stop()
+
+
 # -- scaled out: processes sharing work -----------------------------------------------------------
 
 
