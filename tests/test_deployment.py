@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import requests
@@ -28,7 +29,7 @@ import yaml
 
 from tests.browser_fixtures import WallProcess
 from tests.conftest import influx_store_url
-from tests.servers import Influxd, Mosquitto, RedisServer, free_port
+from tests.servers import Influxd, Mosquitto, RedisServer, binary, free_port
 from tests.test_callbacks import update_request
 from tests.test_mqtt_worker import Publisher, ids, stored, wait_for
 from wall.officers import add_officer
@@ -39,9 +40,9 @@ from wall.store.sqlite import SQLiteStore
 
 COMPOSE_FILE = PROJECT_DIR / "docker-compose.yml"
 ENV_EXAMPLE = PROJECT_DIR / "deploy" / "env.example"
-DBRP_SCRIPT = PROJECT_DIR / "deploy" / "influxdb-init" / "10-ioc-dbrp.sh"
 CADDYFILE = PROJECT_DIR / "deploy" / "Caddyfile"
 PROJECT_SERVICES = {
+    "store-setup": ["python", "-m", "wall", "check"],
     "wall": ["python", "-m", "wall", "serve"],
     "mqtt-worker-1": ["python", "-m", "feeds", "mqtt"],
     "mqtt-worker-2": ["python", "-m", "feeds", "mqtt"],
@@ -50,6 +51,10 @@ PROJECT_SERVICES = {
     "maintain": ["python", "-m", "wall", "maintain"],
     "simulator": ["python", "-m", "feeds", "simulate"],
 }
+# Run once before the others (which wait for it to exit 0), not kept running.
+ONE_SHOT = {"store-setup"}
+# The services that use InfluxDB's administrator: they create or change retention policies.
+ADMIN_SERVICES = {"store-setup", "maintain"}
 KNOWN_SETTINGS = {env_name(f.name) for f in fields(Settings)}
 SECRET_SETTINGS = {env_name(f.name) for f in fields(Settings) if f.metadata["secret"]}
 INTERPOLATION = re.compile(r"\$(\$|\{(\w+)(?::([-?])([^}]*))?\})")
@@ -93,14 +98,23 @@ def test_compose_runs_the_project_services_with_restart_policies_and_health_chec
         service = services[name]
         assert service["command"][: len(command)] == command, name
         assert service["image"] == "ioc-wall:latest" and service["build"] == "."
-        assert service["restart"] == "unless-stopped", name
-        assert "healthcheck" in service, f"{name}: say whether a health check applies"
     for name, service in services.items():
+        if name in ONE_SHOT:  # done when it exits 0: neither restarted nor health-checked
+            assert service["restart"] == "no" and service["healthcheck"] == {"disable": True}
+            continue
         assert service["healthcheck"]["test"] and "disable" not in service["healthcheck"], name
         assert service["restart"] == "unless-stopped", name
         for needed, condition in service.get("depends_on", {}).items():
+            if needed in ONE_SHOT:
+                assert condition == {"condition": "service_completed_successfully"}, name
+                continue
             assert condition == {"condition": "service_healthy"}, (name, needed)
             assert "healthcheck" in services[needed], (name, needed)
+    for name, service in services.items():  # every user of the store starts after store-setup
+        uses_store = "IOC_STORE" in service.get("environment", {}) and name not in ONE_SHOT
+        if uses_store and name != "simulator":  # which publishes to the broker only
+            assert "store-setup" in service["depends_on"], name
+    assert services["store-setup"]["depends_on"] == {"influxdb": {"condition": "service_healthy"}}
     for name in ("mqtt-worker-1", "mqtt-worker-2", "poll-worker", "alerts", "maintain"):
         kind, *command = services[name]["healthcheck"]["test"]
         assert kind == "CMD" and command[:4] == ["python", "-m", "wall", "health"], name
@@ -134,19 +148,34 @@ def test_secrets_come_from_the_env_file_never_from_the_compose_file():
         compose({k: v for k, v in read_env_file(ENV_EXAMPLE).items() if k != "IOC_SECRET_KEY"})
 
 
-def test_influxdb_init_maps_the_database_the_services_use_to_the_bucket():
+def test_influxdb_creates_the_database_and_the_accounts_the_services_sign_in_with():
+    """The influxdb service (the official 1.x image) turns authentication on and, on its first
+    start, creates the database and the two accounts the project services' IOC_STORE names:
+    the administrator for the two that create or change retention policies, an account that
+    may only read and write the database for every other."""
     services = compose()["services"]
-    database = services["wall"]["environment"]["IOC_STORE"].rsplit("/", 1)[1]
-    script = DBRP_SCRIPT.read_text()
-    assert "influx v1 dbrp create" in script and f"--db {database}" in script
-    assert "DOCKER_INFLUXDB_INIT_BUCKET_ID" in script and "--default" in script
     influxdb = services["influxdb"]
-    assert influxdb["environment"]["DOCKER_INFLUXDB_INIT_MODE"] == "setup"
-    assert "./deploy/influxdb-init:/docker-entrypoint-initdb.d:ro" in influxdb["volumes"]
-    token = influxdb["environment"]["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"]
-    assert token == services["wall"]["environment"]["IOC_INFLUX_TOKEN"]
-    assert subprocess.run(["bash", "-n", str(DBRP_SCRIPT)]).returncode == 0
-    assert os.access(DBRP_SCRIPT, os.X_OK), "run by bash as its own process, not sourced"
+    settings = influxdb["environment"]
+    assert re.fullmatch(r"influxdb:1\.\d+", influxdb["image"])
+    assert settings["INFLUXDB_HTTP_AUTH_ENABLED"] == "true"
+    assert "influxdb-data:/var/lib/influxdb" in influxdb["volumes"]
+    accounts = {
+        "admin": (settings["INFLUXDB_ADMIN_USER"], settings["INFLUXDB_ADMIN_PASSWORD"]),
+        "services": (settings["INFLUXDB_USER"], settings["INFLUXDB_USER_PASSWORD"]),
+    }
+    assert accounts["admin"] != accounts["services"]
+    for name in PROJECT_SERVICES:
+        environment = services[name]["environment"]
+        assert "IOC_INFLUX_TOKEN" not in environment, name  # 1.x before 1.8 takes no token
+        store = urlsplit(environment["IOC_STORE"])
+        assert (store.scheme, store.hostname, store.port) == ("influxdb", "influxdb", 8086)
+        assert store.path == f"/{settings['INFLUXDB_DB']}", name
+        account = accounts["admin" if name in ADMIN_SERVICES else "services"]
+        assert (unquote(store.username), unquote(store.password)) == account, name
+    raw = yaml.safe_load(COMPOSE_FILE.read_text())  # the passwords come from .env
+    assert raw["services"]["influxdb"]["environment"]["INFLUXDB_USER_PASSWORD"].startswith("${")
+    assert raw["x-ioc-settings"]["IOC_STORE"].count("${INFLUXDB_WALL_PASSWORD:?") == 1
+    assert raw["x-admin-store"].count("${INFLUXDB_ADMIN_PASSWORD:?") == 1
 
 
 def test_docker_compose_accepts_the_file_and_refuses_it_without_a_secret(tmp_path):
@@ -177,7 +206,8 @@ def test_docker_compose_accepts_the_file_and_refuses_it_without_a_secret(tmp_pat
         assert service.get("command") == ours[name].get("command"), name
         assert service.get("environment") == ours[name].get("environment"), name
     for name, service in services.items():  # none turns the image's check off
-        assert service["healthcheck"]["test"] not in (["NONE"], "NONE"), name
+        if name not in ONE_SHOT:
+            assert service["healthcheck"]["test"] not in (["NONE"], "NONE"), name
     env = read_env_file(ENV_EXAMPLE)
     (tmp_path / ".env").write_text(
         "".join(f"{k}={v}\n" for k, v in env.items() if k != "IOC_MQTT_PASSWORD")
@@ -329,16 +359,20 @@ class LocalStack:
     """The compose services as local processes, run from the image's files: container host
     names and paths mapped onto ports and folders of this machine."""
 
-    def __init__(self, folder: Path, influx_port: int):
+    def __init__(self, folder: Path):
         self.folder = folder
         self.app = image_files(folder)
+        (folder / "influxdb").mkdir()
+        # Only its ports and folders in the file: authentication comes from the service's
+        # environment, as in the image (influxd reads INFLUXDB_<SECTION>_<KEY>).
+        self.influxd = Influxd(folder / "influxdb")
         self.ports = {
             "mosquitto": free_port(),
             "redis": free_port(),
             "wall": free_port(),
             "open311": free_port(),
         }
-        self.influx_port = influx_port
+        self.influx_port = self.influxd.port
         self.services = compose()["services"]
         self.processes: dict[str, subprocess.Popen] = {}
         # The image's folders (`mkdir -p` of the Dockerfile), and the home of its user: /app,
@@ -359,6 +393,7 @@ class LocalStack:
 
     def local(self, text: str) -> str:
         for container, here in (
+            ("127.0.0.1:8086", f"127.0.0.1:{self.influx_port}"),
             ("influxdb:8086", f"127.0.0.1:{self.influx_port}"),
             ("mosquitto:1883", f"127.0.0.1:{self.ports['mosquitto']}"),
             ("redis:6379", f"127.0.0.1:{self.ports['redis']}"),
@@ -445,6 +480,22 @@ class LocalStack:
         self.start("mosquitto")
         wait_for(lambda: self.healthcheck("mosquitto").returncode == 0, 15, "mosquitto healthy")
 
+    def start_influxdb(self) -> None:
+        """The influxdb service on its first start: influxd with the service's environment,
+        the image's init, then its health check passes."""
+        self.start("influxdb", [binary("influxd"), "-config", str(self.influxd.config)])
+        wait_for(self.influxd.ready, 30, "influxd answers")
+        for auth, statement in influxdb_image_init(self.services["influxdb"]["environment"]):
+            self.influxd.query(statement, auth)
+        wait_for(lambda: self.healthcheck("influxdb").returncode == 0, 15, "influxdb healthy")
+
+    def run_once(self, name: str, log_name: str | None = None) -> subprocess.Popen:
+        """A one-shot service (or a service that is to stop): started, waited for."""
+        process = self.start(name, log_name=log_name)
+        process.wait(90)
+        del self.processes[name]
+        return process
+
     def stop(self) -> None:
         for name, process in reversed(self.processes.items()):
             if process.poll() is None:
@@ -457,9 +508,36 @@ class LocalStack:
                     raise AssertionError(f"{name} did not stop on SIGTERM") from None
 
 
+def influxdb_image_init(environment: dict[str, str]) -> list[tuple[tuple | None, str]]:
+    """(credentials, statement) the official influxdb:1.x image runs on its first start with
+    these variables: its /init-influxdb.sh (influxdata/influxdata-docker, influxdb/1.11, commit
+    d457cb9) with authentication on, an admin user, INFLUXDB_DB and INFLUXDB_USER set. The image
+    itself (and its init) was never run here."""
+    admin, admin_password = (
+        environment["INFLUXDB_ADMIN_USER"],
+        environment["INFLUXDB_ADMIN_PASSWORD"],
+    )
+    user, password = environment["INFLUXDB_USER"], environment["INFLUXDB_USER_PASSWORD"]
+    database = environment["INFLUXDB_DB"]
+    auth = (admin.encode(), admin_password.encode())
+    return [
+        (None, f"CREATE USER \"{admin}\" WITH PASSWORD '{admin_password}' WITH ALL PRIVILEGES"),
+        (auth, f"CREATE DATABASE {database}"),
+        (auth, f"CREATE USER \"{user}\" WITH PASSWORD '{password}'"),
+        (auth, f'REVOKE ALL PRIVILEGES FROM "{user}"'),
+        (auth, f'GRANT ALL ON "{database}" TO "{user}"'),
+    ]
+
+
+def stack_account(stack: LocalStack, name: str) -> tuple[str, str]:
+    """The InfluxDB user and password of a project service's IOC_STORE."""
+    store = urlsplit(stack.services[name]["environment"]["IOC_STORE"])
+    return unquote(store.username), unquote(store.password)
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, influxd: Influxd) -> Iterator[LocalStack]:
-    stack = LocalStack(tmp_path_factory.mktemp("stack"), influxd.port)
+def stack(tmp_path_factory) -> Iterator[LocalStack]:
+    stack = LocalStack(tmp_path_factory.mktemp("stack"))
     try:
         yield stack
     finally:
@@ -536,12 +614,48 @@ def test_every_compose_command_runs_here_and_does_its_job(stack):
         assert "Permission denied" in lines[0] and "belongs to user nobody" in lines[0], lines
     stack.give_data_folders(os.geteuid())
 
+    # InfluxDB as on its first start: authentication on, database and accounts made by the
+    # image's init. Before store-setup, the services' account may not create the retention
+    # policies: each service using it stops with one line naming the statement.
+    stack.start_influxdb()
+    influx = f"http://127.0.0.1:{stack.influx_port}"
+    anonymous = requests.get(f"{influx}/query", params={"q": "SHOW DATABASES"}, timeout=10)
+    assert anonymous.status_code == 401, "InfluxDB demands authentication"
+    before_setup = [name for name in PROJECT_SERVICES
+                    if name not in ADMIN_SERVICES and name != "simulator"]  # fmt: skip
+    refused = {name: stack.start(name, log_name=f"{name}-before-setup") for name in before_setup}
+    for name, process in refused.items():
+        assert process.wait(90) == 2, (name, stack.log(f"{name}-before-setup")[-2000:])
+        output = stack.log(f"{name}-before-setup")
+        prog = stack.services[name]["command"][2]
+        # One line besides the log of what it did first (the alert service signs in to the
+        # broker before it reads the store): no warning, no error, no traceback.
+        lines = [line for line in output.splitlines() if not re.match(r"\S+ \S+ INFO ", line)]
+        assert len(lines) == 1 and "Traceback" not in output, (name, output)
+        assert lines[0].startswith(
+            f"{prog}: bad setting IOC_STORE: InfluxDB database ioc has no retention policy raw_"
+        ), lines
+        assert "requires admin privilege" in lines[0], lines
+        assert "an administrator creates it with CREATE RETENTION POLICY raw_" in lines[0], lines
+    setup = stack.run_once("store-setup")
+    assert setup.returncode == 0, stack.log("store-setup")[-3000:]
+    assert "store ready: influxdb://admin:***@" in stack.log("store-setup")
+    made = requests.get(f"{influx}/query", params={"q": "SHOW RETENTION POLICIES ON ioc"},
+                        auth=stack_account(stack, "wall"), timeout=10).json()  # fmt: skip
+    policies = {row[0] for row in made["results"][0]["series"][0]["values"]}
+    assert policies == {"autogen", "raw_camera_status", "raw_wifi_usage", "rollup_5m", "rollup_1h"}
+    # Why `maintain` is the administrator: the services' account may not change a duration.
+    alter = "ALTER RETENTION POLICY rollup_5m ON ioc DURATION 40d"
+    altered = requests.post(f"{influx}/query", auth=stack_account(stack, "wall"), timeout=10,
+                            data={"q": alter})  # fmt: skip
+    assert altered.status_code == 403 and "requires admin privilege" in altered.text
+
     for name in ("mqtt-worker-1", "mqtt-worker-2", "alerts", "maintain", "wall", "simulator"):
         stack.start(name)
     wait_for(lambda: _port_open(stack.ports["open311"]), 30, "simulator serves Open311")
     stack.start("poll-worker")
     wait_for(lambda: stack.healthcheck("wall").returncode == 0, 30, "wall healthy")
-    for name in PROJECT_SERVICES:
+    for name in set(PROJECT_SERVICES) - ONE_SHOT:
         wait_for(lambda n=name: stack.healthcheck(n).returncode == 0, 60, f"{name} healthy")
     # The wall writes nothing: not even gunicorn's control socket in a home not its own.
     assert "Permission denied" not in stack.log("wall"), stack.log("wall")[-2000:]
@@ -597,10 +711,60 @@ def test_every_compose_command_runs_here_and_does_its_job(stack):
     for name, process in stack.processes.items():
         assert process.poll() is None, f"{name} exited: {stack.log(name)[-2000:]}"
         assert "Traceback" not in stack.log(name), stack.log(name)[-3000:]
+    passwords = [stack_account(stack, name)[1] for name in ("wall", "maintain")]
+    for log in stack.folder.glob("*.log"):  # the store's passwords are never printed
+        assert not any(password in log.read_text() for password in passwords), log.name
     assert stack.healthcheck("mosquitto").returncode == 0
     stack.stop()
     for name, process in stack.processes.items():
         assert process.returncode in (0, -signal.SIGTERM), f"{name}: {process.returncode}"
+
+
+def test_maintain_changes_a_duration_as_the_administrator_and_only_as_one(tmp_path):
+    """Why `maintain` signs in as InfluxDB's administrator: a changed duration is an ALTER
+    RETENTION POLICY. With the compose file's accounts on an influxd demanding authentication
+    (initialised as the image does), the read-write account is refused in one line saying what
+    to do; the administrator changes it."""
+    services = compose()["services"]
+    (tmp_path / "influxd").mkdir()
+    server = Influxd(tmp_path / "influxd", auth=True)
+    server.start()
+    try:
+        for auth, statement in influxdb_image_init(services["influxdb"]["environment"]):
+            server.query(statement, auth)
+
+        def run(name: str, command: list[str], **settings: str) -> subprocess.CompletedProcess:
+            environment = {**services[name]["environment"], **settings}
+            local = {k: str(v).replace("influxdb:8086", f"127.0.0.1:{server.port}")
+                     for k, v in environment.items()}  # fmt: skip
+            return subprocess.run(
+                [sys.executable, *command[1:]],
+                cwd=PROJECT_DIR,
+                env={**os.environ, **local, "IOC_HEARTBEAT_DIR": str(tmp_path / "heartbeat")},
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+
+        assert run("store-setup", services["store-setup"]["command"]).returncode == 0
+        once = [*services["maintain"]["command"], "--once"]
+        longer = {"IOC_RETENTION_5M_ROLLUP_DAYS": "40"}
+        refused = run("maintain", once, IOC_STORE=services["wall"]["environment"]["IOC_STORE"],
+                      **longer)  # fmt: skip
+        assert refused.returncode == 2, refused.stderr
+        lines = [line for line in refused.stderr.splitlines()
+                 if not re.match(r"\S+ \S+ INFO ", line)]  # fmt: skip
+        assert len(lines) == 1 and "Traceback" not in refused.stderr, refused.stderr
+        assert lines[0].startswith(
+            "wall: bad setting IOC_STORE: InfluxDB database ioc refused to change retention "
+            "policy rollup_5m from 31 days to 40 days"
+        ), lines
+        assert "requires admin privilege" in lines[0] and "ALTER RETENTION POLICY" in lines[0]
+        changed = run("maintain", once, **longer)
+        assert changed.returncode == 0, changed.stderr
+        assert "retention policy rollup_5m now keeps points 40 days (was 31 days)" in changed.stderr
+    finally:
+        server.stop()
 
 
 # -- scaled out: processes sharing work -----------------------------------------------------------
@@ -646,7 +810,7 @@ def test_wall_worker_processes_share_one_tick_through_redis(tmp_path, redis_serv
     influx.start()
     store_url = f"influxdb://127.0.0.1:{influx.port}/ioc"
     with open_store(Settings(store=store_url)) as store:
-        store.check()  # creates the database, as the DBRP mapping does on InfluxDB 2
+        store.check()  # creates the database, as the influxdb image does on its first start
     port = free_port()
     env = {
         **os.environ,

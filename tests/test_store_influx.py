@@ -56,6 +56,16 @@ def test_wrong_token_is_a_settings_error(secured_influxd) -> None:
         store.check()
 
 
+def test_wrong_password_in_the_store_url_names_the_store_setting(secured_influxd) -> None:
+    """The deployment's services sign in with the user and password of IOC_STORE (Basic
+    authentication, which every 1.x takes): a refusal names that setting, not the token's."""
+    url = f"influxdb://ioc:wrong@127.0.0.1:{secured_influxd.port}/ioc"
+    store = open_store(Settings(store=url))
+    with pytest.raises(SettingsError, match="refused the credentials") as caught:
+        store.check()
+    assert caught.value.setting == "IOC_STORE"
+
+
 def test_user_and_password_in_the_store_url_authenticate(secured_influxd) -> None:
     url = f"influxdb://ioc:m%E1%BA%ADt%20kh%E1%BA%A9u@127.0.0.1:{secured_influxd.port}/ioc"
     settings = Settings(store=url)

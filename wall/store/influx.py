@@ -176,8 +176,10 @@ class InfluxStore(Store):
 
     def _raise_for_client_error(self, response: requests.Response, what: str) -> None:
         if response.status_code == 401:
+            # The user and password of IOC_STORE, when given, are what was sent (as Basic
+            # authentication, which every 1.x takes and which replaces a token's header).
             raise SettingsError(
-                "IOC_INFLUX_TOKEN",
+                "IOC_STORE" if self.session.auth else "IOC_INFLUX_TOKEN",
                 f"InfluxDB at {self.base_url} demands authentication and "
                 + (
                     "refused the credentials given"
@@ -292,8 +294,9 @@ class InfluxStore(Store):
         except StoreUnavailable:
             raise
         except StoreError as exc:
-            # 2.x/3.x map databases to buckets themselves; a non-admin 1.x user may not create.
-            log.info("InfluxDB did not create database %s: %s", self.database, exc)
+            # 2.x/3.x map databases to buckets themselves; a 1.x account that is no
+            # administrator may not create one (the deployment's services): nothing to tell.
+            log.debug("InfluxDB did not create database %s: %s", self.database, exc)
         self.forget_policies()
         policies.prepare(self)
         newest_reports.prepare(self)

@@ -195,10 +195,18 @@ def retain(store: InfluxStore, measurement: str) -> None:
     wanted, now = store.plan.durations[policy], store.policies()[policy]
     if wanted == now:
         return
-    store.query_statement(
+    statement = (
         f"ALTER RETENTION POLICY {quote_identifier(policy)} ON "
         f"{quote_identifier(store.database)} DURATION {influx_duration(wanted)} "
         f"SHARD DURATION {influx_duration(shard_duration(wanted))}"
+    )
+    _administer(
+        store,
+        statement,
+        f"InfluxDB database {store.database} refused to change retention policy {policy} from "
+        f"{_days(now)} to {_days(wanted)}",
+        f"run `python -m wall maintain` with an administrator in IOC_STORE, or have one run "
+        f"{statement}",
     )
     store.forget_policies()
     log.info(
@@ -234,22 +242,17 @@ def _points_to_move(store: InfluxStore, missing: Mapping[str, timedelta]) -> dic
 
 
 def _create_policy(store: InfluxStore, policy: str, duration: timedelta) -> None:
-    try:
-        store.query_statement(
-            f"CREATE RETENTION POLICY {quote_identifier(policy)} ON "
-            f"{quote_identifier(store.database)} DURATION {influx_duration(duration)} "
-            f"REPLICATION 1 SHARD DURATION {influx_duration(shard_duration(duration))}"
-        )
-    except StoreUnavailable:
-        raise
-    except StoreError as exc:
-        raise SettingsError(
-            "IOC_STORE",
-            f"InfluxDB database {store.database} has no retention policy {policy} and refused "
-            f"to create it ({exc}): an administrator creates it with CREATE RETENTION POLICY "
-            f"{policy} ON {store.database} DURATION {influx_duration(duration)} REPLICATION 1 "
-            "(on InfluxDB 2.x/3.x: a bucket and a DBRP mapping, see README)",
-        ) from exc
+    _administer(
+        store,
+        f"CREATE RETENTION POLICY {quote_identifier(policy)} ON "
+        f"{quote_identifier(store.database)} DURATION {influx_duration(duration)} "
+        f"REPLICATION 1 SHARD DURATION {influx_duration(shard_duration(duration))}",
+        f"InfluxDB database {store.database} has no retention policy {policy} and refused to "
+        "create it",
+        f"an administrator creates it with CREATE RETENTION POLICY {policy} ON {store.database} "
+        f"DURATION {influx_duration(duration)} REPLICATION 1 (on InfluxDB 2.x/3.x: a bucket and a "
+        "DBRP mapping, see README)",
+    )
     store.forget_policies()
     log.info(
         "InfluxDB database %s: created retention policy %s keeping points %s",
@@ -257,6 +260,17 @@ def _create_policy(store: InfluxStore, policy: str, duration: timedelta) -> None
         policy,
         _days(duration),
     )
+
+
+def _administer(store: InfluxStore, statement: str, refused: str, advice: str) -> None:
+    """A statement InfluxDB 1.x runs for an administrator only: refused (an account that may
+    only read and write), the process stops with one line saying what to do, not a traceback."""
+    try:
+        store.query_statement(statement)
+    except StoreUnavailable:
+        raise
+    except StoreError as exc:
+        raise SettingsError("IOC_STORE", f"{refused} ({exc}): {advice}") from exc
 
 
 def _record_version(store: InfluxStore) -> None:

@@ -60,7 +60,9 @@ class StoreSettings(Section):
         None,
         optional_text,
         "Token sent as `Authorization: Token …` to InfluxDB 2.x/3.x (1.8+ also takes "
-        "`user:password` here). Needed when the server demands authentication.",
+        "`user:password` here; 1.6.7 refuses this header: give the user and password in "
+        "`IOC_STORE`, which every 1.x takes and which wins when both are set). Needed when the "
+        "server demands authentication.",
         secret=True,
     )
     influx_timeout_seconds: float = setting(
