@@ -32,16 +32,13 @@ def clock() -> Clock:
     return Clock()
 
 
-def evaluator(
-    store: Store, clock: Clock, escalations: list | None = None, **rules
-) -> AlertEvaluator:
+def evaluator(store: Store, clock: Clock, **rules) -> AlertEvaluator:
     """Feed silence is left out unless a test asks for it: these tests write data sparsely."""
     rules.setdefault("feed_silent", {"enabled": False})
     return AlertEvaluator(
         store,
         check_rules(rules),
         escalate_after=timedelta(minutes=15),
-        on_escalation=None if escalations is None else escalations.append,
         clock=clock,
     )
 

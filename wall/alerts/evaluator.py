@@ -28,14 +28,12 @@ class AlertEvaluator:
         store: Store,
         rules: Mapping[str, dict],
         escalate_after: timedelta = timedelta(minutes=15),
-        on_escalation: Callable[[Alert], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         profile: CityProfile | None = None,  # default: the default city's
     ):
         self.store = store
         self.rules = rules
         self.escalate_after = escalate_after
-        self.on_escalation = on_escalation
         self.clock = clock
         self._holding_since: dict[str, datetime] = {}  # condition true, alert not raised yet
         self._gone_since: dict[str, datetime] = {}  # condition false, alert not cleared yet
@@ -56,8 +54,6 @@ class AlertEvaluator:
         escalations = self._escalations(fold(self.store.events(STREAM)), now)
         if escalations:
             self.store.append_events([event for event, _ in escalations])
-            for _, alert in escalations:
-                self._notify(alert)
         return [*events, *(event for event, _ in escalations)]
 
     def _raise(self, conditions: dict[str, Condition], alerts: dict[str, Alert], now: datetime):
@@ -119,14 +115,6 @@ class AlertEvaluator:
             ):
                 due.append((Event.new(STREAM, key, "escalated", actor=SYSTEM, at=now), alert))
         return due
-
-    def _notify(self, alert: Alert) -> None:
-        if self.on_escalation is None:
-            return
-        try:
-            self.on_escalation(alert)
-        except Exception:  # a broken notifier must not stop the evaluator
-            log.exception("could not publish the escalation of %s", alert.key)
 
     def run(
         self, every: timedelta, stop: threading.Event, after_pass: Callable[[], None] = lambda: None
