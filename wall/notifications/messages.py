@@ -172,7 +172,7 @@ def subject(message: Message, lang: str) -> str:
 
 def text(message: Message, lang: str, tz: ZoneInfo) -> str:
     lines = [notice_line(n, lang, tz) for n in message.notices[:MAX_LINES_IN_TEXT]]
-    if more := len(message.notices) - MAX_LINES_IN_TEXT:
+    if (more := len(message.notices) - MAX_LINES_IN_TEXT) > 0:
         lines.append(f"… (+{more})")
     return "\n".join(lines)
 

@@ -229,6 +229,7 @@ class Outbox:
         self._read_ids: dict[str, datetime] = {}  # alert event ids handed over, with their time
         self._read_from: datetime | None = None
         self._status_lock = threading.Lock()
+        self._started = self.clock()
 
     def start(self) -> None:
         reader = threading.Thread(target=self._read_loop, name="notify-reader", daemon=True)
@@ -260,7 +261,7 @@ class Outbox:
     def _open(self) -> None:
         """Load the records, mark new channels opened, then start the channels' threads."""
         records = self.store.events(RECORDS)
-        now = self.clock()
+        now = self._started  # what the evaluator raised since this service started is told
         for worker in self.workers:
             worker.load([r for r in records if r.key == worker.channel.name])
             if worker.opened_at is None:

@@ -82,7 +82,8 @@ def email_message(channel: EmailChannel, message: Message, tz: ZoneInfo) -> Emai
     mail["Date"] = formatdate(localtime=False)
     mail["Message-ID"] = f"<{message.message_id}@ioc-wall>"  # the same on every retry
     mail["X-Idempotency-Key"] = message.message_id
-    mail.set_content(text(message, channel.language, tz))  # text/plain; charset=utf-8
+    # text/plain; charset=utf-8, 7-bit safe: a server need not accept 8-bit mail
+    mail.set_content(text(message, channel.language, tz), cte="quoted-printable")
     return mail
 
 

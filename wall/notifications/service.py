@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -66,3 +67,26 @@ def start_outbox(settings: Settings, store: Store) -> tuple[Callable[[], None], 
             connection.stop()
 
     return outbox.wake, stop
+
+
+def status_lines(settings: Settings) -> list[str]:
+    """One line per channel for `python -m wall health alerts`: what is waiting, failing or was
+    dropped (the outbox's status file; nothing when the service has no channels)."""
+    path = Path(settings.heartbeat_dir) / STATUS_FILE
+    try:
+        channels = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    lines = []
+    for name, s in channels.items():
+        line = (
+            f"notifications {name}: {s['delivered']} delivered since start, "
+            f"{s['pending']} message(s) pending, {s['waiting']} notice(s) waiting, "
+            f"{s['dropped']} dropped"
+        )
+        if s["last_drop"]:
+            line += f" (last: {s['last_drop']})"
+        if s["failing_since"]:
+            line += f"; FAILING since {s['failing_since']}: {s['last_error']}"
+        lines.append(line)
+    return lines

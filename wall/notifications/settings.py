@@ -280,8 +280,8 @@ def _channel(table: Any) -> Channel:
         password = table.get("password")
         if (username is None) != (password is None):
             raise ValueError("username and password go together: set both or neither")
-        if password is not None and not isinstance(password, str):
-            raise ValueError("password must be text")
+        if password is not None and not (isinstance(password, str) and password.isascii()):
+            raise ValueError("password must be text of ASCII characters (what SMTP AUTH sends)")
         if username and security == "plain":
             raise ValueError(
                 'security = "plain" would send the password unencrypted; use starttls or tls'
