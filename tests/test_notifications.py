@@ -535,3 +535,85 @@ def test_the_alert_service_killed_before_telling_tells_once_after_restarts(
     assert told == [raises[0].event_id]
     assert health.returncode == 0, health.stderr
     assert "notifications duty: 0 delivered since start, 0 message(s) pending" in health.stdout
+
+
+def test_a_chat_bot_is_reached_by_a_template_and_its_token_is_never_shown(
+    sqlite_store, receiver, tmp_path, caplog
+) -> None:
+    bot = receiver("http")
+    bot.answer_with(502)
+    url = f"http://127.0.0.1:{bot.port}/bot8123:TOKEN-SECRET/sendMessage"
+    template = '{"chat_id": "-1001234", "text": "{{subject}}\\n{{text}}", "parse_mode": ""}'
+    status = tmp_path / "notifications.json"
+    running = outbox(
+        sqlite_store,
+        [
+            {
+                "type": "webhook",
+                "name": "zalo",
+                "url": url,
+                "template": template,
+                "group_seconds": 0.1,
+            }
+        ],
+        status=status,
+    )
+    try:
+        sqlite_store.append_events([raised(entity="<script>", at=now())])
+        wait_for(
+            lambda: status.exists() and json.loads(status.read_text())["zalo"]["failing_since"],
+            what="the channel shown failing",
+        )
+        shown = status.read_text()
+        bot.answer_with(200)
+        wait_for(lambda: bodies(bot), seconds=30, what="the bot told")
+    finally:
+        running.stop()
+    [request] = [r for r in bot.received() if r["status"] == 200]
+    assert request["path"] == "/bot8123:TOKEN-SECRET/sendMessage"
+    sent = json.loads(request["body"])
+    assert set(sent) == {"chat_id", "text", "parse_mode"}
+    assert sent["text"].startswith("[IOC] Cao – Cảnh báo mới: Camera <script> mất kết nối\n")
+    assert "TOKEN-SECRET" not in caplog.text and "TOKEN-SECRET" not in shown
+    assert "http://127.0.0.1:" in shown and "/…" in shown
+
+
+def test_wall_check_shows_the_channels_of_the_settings_file_without_secrets(tmp_path) -> None:
+    config = tmp_path / "ioc.toml"
+    config.write_text(
+        """
+[[notifications]]
+type = "webhook"
+name = "chat"
+url = "https://chat.example/hooks/TOKEN-SECRET?key=KEY-SECRET"
+headers = { Authorization = "Bearer HEADER-SECRET" }
+min_severity = "high"
+wards = ["Thanh Điền"]
+quiet_hours = "22:00-06:00"
+
+[[notifications]]
+type = "email"
+name = "duty-mail"
+host = "smtp.hoathanh.gov.vn"
+from = "ioc@hoathanh.gov.vn"
+to = ["trucban@hoathanh.gov.vn"]
+username = "ioc"
+password = "PASSWORD-SECRET"
+language = "en"
+""",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "wall", "--config", str(config), "check"],
+        env={"IOC_STORE": f"sqlite:///{tmp_path / 'ioc.db'}", "PATH": ""},
+        capture_output=True, text=True, timeout=60, cwd=PROJECT_DIR,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "SECRET" not in result.stdout + result.stderr
+    shown = json.loads(result.stdout[: result.stdout.index("\n}\n") + 2])["notifications"]
+    assert [(c["type"], c["name"]) for c in shown] == [("webhook", "chat"), ("email", "duty-mail")]
+    assert shown[0]["url"] == "https://chat.example/…"
+    assert shown[0]["routing"]["quiet_hours"] == "22:00-06:00"
+    assert shown[0]["routing"]["wards"] == ["Thanh Điền"]
+    assert shown[1]["password"] == "***" and shown[1]["security"] == "starttls"
+    assert shown[1]["port"] == 587 and shown[1]["language"] == "en"

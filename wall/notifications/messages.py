@@ -16,7 +16,7 @@ from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from wall.alerts.model import SEVERITIES, Alert, _apply
+from wall.alerts.model import SEVERITIES, Alert, transitions
 from wall.alerts.text import SEVERITIES as SEVERITY_LABELS
 from wall.alerts.text import alert_title, label
 from wall.i18n import LANGUAGES, Translator
@@ -71,12 +71,11 @@ class Notice:
 def notices(history: Iterable[Event]) -> list[Notice]:
     """The notices of one alert key's events (its whole history, any order): each event that
     changed the alert in a way people are told of; a second acknowledgement changes nothing."""
-    found, alert = [], None
-    for event in sorted(history, key=lambda e: e.order):
-        before, alert = alert, _apply(alert, event)
-        if event.kind in NOTIFIED_EVENTS and alert is not None and _changed(before, alert):
-            found.append(Notice.of(event, alert))
-    return found
+    return [
+        Notice.of(event, after)
+        for event, before, after in transitions(history)
+        if event.kind in NOTIFIED_EVENTS and after is not None and _changed(before, after)
+    ]
 
 
 def _changed(before: Alert | None, after: Alert) -> bool:
@@ -162,11 +161,10 @@ def _one_line(text: str) -> str:
 def subject(message: Message, lang: str) -> str:
     if len(message.notices) == 1:
         notice = message.notices[0]
-        t = Translator(lang)
-        what = t(f"nt.{notice.event}", by=notice.by or "", until="").split(":")[0]
+        what = Translator(lang)(f"nt.event.{notice.event}")
         severity = label(SEVERITY_LABELS, notice.severity, lang)
         title = notice.titles.get(lang, notice.key)
-        return _one_line(f"{SUBJECT_PREFIX} {severity} – {what.strip()}: {title}")
+        return _one_line(f"{SUBJECT_PREFIX} {severity} – {what}: {title}")
     return f"{SUBJECT_PREFIX} {Translator(lang)('nt.group', count=len(message.notices))}"
 
 

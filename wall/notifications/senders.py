@@ -135,6 +135,8 @@ def mqtt_sender(channel: MqttChannel, topic: str, connection, tz: ZoneInfo) -> S
     acknowledgement of the QoS 1 message."""
 
     def send(message: Message) -> None:
+        if not connection.client.is_connected():  # paho would queue it: one copy per try
+            raise Unavailable(f"mqtt {topic}: not connected to the broker")
         try:
             info = connection.publish(topic, json_body(channel, message, tz))
             info.wait_for_publish(MQTT_CONFIRM_SECONDS)
