@@ -24,8 +24,9 @@ from wall.alerts.model import STREAM, fold, officer_action
 from wall.notifications.messages import Message, json_body, notices, routed, text
 from wall.notifications.outbox import RECORDS, Outbox
 from wall.notifications.senders import sender
-from wall.notifications.settings import _channels
-from wall.settings import Settings
+from wall.notifications.service import channels_in_force
+from wall.notifications.settings import parse_channels
+from wall.settings import Settings, load_settings
 from wall.settings_core import PROJECT_DIR
 from wall.store import Event, Point, Store, open_store
 
@@ -39,7 +40,7 @@ def channel(**table):
     table.setdefault("name", "chat")
     if table["type"] == "webhook":
         table.setdefault("url", "http://127.0.0.1:9/hook")
-    return _channels([table])[0]
+    return parse_channels([table])[0]
 
 
 def raised(
@@ -241,7 +242,7 @@ def sqlite_store(tmp_path) -> Iterator[Store]:
 
 
 def outbox(store: Store, tables: list[dict], status: Path | None = None) -> Outbox:
-    channels = _channels(tables)
+    channels = parse_channels(tables)
     running = Outbox(
         store, [(c, sender(c, TZ)) for c in channels], TZ, every_seconds=0.1, status_path=status
     )
@@ -518,10 +519,14 @@ def test_the_alert_service_killed_before_telling_tells_once_after_restarts(
         assert len(raises) == 1
         hook.start()
         for _ in range(2):  # a restart that tells, and one that must not tell again
+            started = time.time()
             service = alert_service(store_path, heartbeat, hook.url)
             try:
                 wait_for(lambda: records(store, "delivered", "duty"), what="delivered")
-                time.sleep(1.5)
+                wait_for(
+                    lambda since=started: (heartbeat / "alerts").stat().st_mtime > since + 1.0,
+                    what="the service's passes",
+                )
             finally:
                 service.send_signal(signal.SIGTERM)
                 assert service.wait(20) == 0
@@ -617,3 +622,14 @@ language = "en"
     assert shown[0]["routing"]["wards"] == ["Thanh Điền"]
     assert shown[1]["password"] == "***" and shown[1]["security"] == "starttls"
     assert shown[1]["port"] == 587 and shown[1]["language"] == "en"
+
+
+def test_the_example_channels_of_the_docs_are_good_settings(tmp_path) -> None:
+    docs = (PROJECT_DIR / "docs" / "notifications.md").read_text(encoding="utf-8")
+    example = docs.split("```toml\n")[1].split("```")[0].replace('"…"', '"x"')
+    config = tmp_path / "ioc.toml"
+    config.write_text(example, encoding="utf-8")
+    settings = load_settings(config, environ={"IOC_MQTT_URL": "mqtt://127.0.0.1:1883"})
+    channels = channels_in_force(settings)
+    assert [c.name for c in channels] == ["ops-hook", "zalo-oa", "duty-mail", "pager"]
+    assert channels[1].routing.quiet_hours is not None

@@ -39,7 +39,8 @@ class AlertSettings(Section):
     alert_escalation_topic: str = setting(
         "ioc/alerts/escalated",
         text,
-        "MQTT topic escalations are published to (QoS 1, JSON) when `mqtt_url` is set.",
+        "MQTT topic escalations are published to (QoS 1, JSON) when `mqtt_url` is set and no "
+        "mqtt notification channel is declared; an mqtt channel's default topic.",
     )
     alert_max_shelve_hours: float = setting(
         8.0, positive_number, "Longest time an officer may shelve an alert for, in hours."

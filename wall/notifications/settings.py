@@ -198,7 +198,7 @@ def _headers(value: Any) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, Mapping):
         raise ValueError("headers must be a table of header names to text")
     for name, item in value.items():
-        if not re.fullmatch(r"[A-Za-z0-9-]+", name) or not isinstance(item, str):
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", name) or not isinstance(item, str):
             raise ValueError(f"headers: {name!r} must be a header name with a text value")
         if "\n" in item or "\r" in item:
             raise ValueError(f"headers: the value of {name} has a line break")
@@ -308,7 +308,7 @@ def _channel(table: Any) -> Channel:
     return MqttChannel(**common, topic=topic)
 
 
-def _channels(value: Any) -> Channels:
+def parse_channels(value: Any) -> Channels:
     value = json_or_value(value) or []
     if isinstance(value, Mapping):
         value = [value]
@@ -333,7 +333,7 @@ class NotificationSettings(Section):
 
     notifications: tuple[Channel, ...] = setting(
         Channels(),
-        _channels,
+        parse_channels,
         "Where people are told of alerts: `[[notifications]]` tables in the settings file (a "
         "JSON list in the environment), each a `webhook`, `email` or `mqtt` channel with its "
         "routing (min_severity, rules, wards, events, quiet_hours). Format, delivery "
