@@ -22,7 +22,7 @@ import pytest
 from tests.notify_receivers import Receiver
 from wall.alerts.model import STREAM, fold, officer_action
 from wall.notifications.messages import Message, json_body, notices, routed, text
-from wall.notifications.outbox import RECORDS, Outbox
+from wall.notifications.outbox import RECORDS, Outbox, fitting_notices
 from wall.notifications.senders import sender
 from wall.notifications.service import channels_in_force
 from wall.notifications.settings import parse_channels
@@ -460,16 +460,15 @@ def test_a_flood_of_30_alerts_is_grouped_into_one_message_per_period(
     assert grouped["subject"] == f"[IOC] {grouped['count']} thông báo cảnh báo"
 
 
-def test_an_event_written_while_no_outbox_ran_is_told_once_after_the_start(
-    sqlite_store, receiver
-) -> None:
+def test_an_event_written_while_no_outbox_ran_is_told_once_after_the_start(store, receiver) -> None:
+    """On both stores: the records go through the store interface only."""
     hook = receiver("http")
     table = [{"type": "webhook", "name": "chat", "url": hook.url, "group_seconds": 0.1}]
-    outbox(sqlite_store, table).stop()
+    outbox(store, table).stop()
     unseen = raised(at=now())
-    sqlite_store.append_events([unseen])  # the evaluator raised; the service died before telling
+    store.append_events([unseen])  # the evaluator raised; the service died before telling
     for _ in range(3):  # three restarts
-        running = outbox(sqlite_store, table)
+        running = outbox(store, table)
         try:
             wait_for(lambda: bodies(hook), what="the raise told")
             time.sleep(0.5)
@@ -633,3 +632,41 @@ def test_the_example_channels_of_the_docs_are_good_settings(tmp_path) -> None:
     channels = channels_in_force(settings)
     assert [c.name for c in channels] == ["ops-hook", "zalo-oa", "duty-mail", "pager"]
     assert channels[1].routing.quiet_hours is not None
+
+
+def test_a_mail_the_server_refuses_for_its_content_is_dropped_and_a_busy_one_kept(
+    sqlite_store, receiver
+) -> None:
+    refusing, busy = (
+        receiver("smtp", "--refuse-data", "554"),
+        receiver("smtp", "--refuse-data", "451"),
+    )
+    running = outbox(
+        sqlite_store,
+        [
+            mail_channel(refusing, "plain", name="refusing"),
+            mail_channel(busy, "plain", name="busy"),
+        ],
+    )
+    try:
+        sqlite_store.append_events([raised(at=now())])
+        wait_for(lambda: records(sqlite_store, "dropped", "refusing"), what="the 554 dropped")
+        time.sleep(2.0)
+    finally:
+        running.stop()
+    assert "554" in records(sqlite_store, "dropped", "refusing")[0].data["reason"]
+    assert not records(sqlite_store, "dropped", "busy")  # 451: tried again, never dropped
+    assert not records(sqlite_store, "delivered", "busy")
+    assert len(records(sqlite_store, "queued", "busy")) == 1
+
+
+def test_a_queued_message_fits_one_text_field_of_the_store() -> None:
+    long_note = "Đội kỹ thuật " * 76  # 988 characters, near the notes' limit
+    found = []
+    for i in range(60):
+        first = raised(f"cam-{i}")
+        ack = officer_action(fold([first])[first.key], "acknowledged", "An", T0, note=long_note)
+        found.append(notices([first, ack])[1])
+    taken = fitting_notices(found)
+    assert 0 < len(taken) < len(found)
+    assert len(json.dumps(Message.of("chat", taken).record(), ensure_ascii=False).encode()) < 33_000

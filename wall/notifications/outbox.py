@@ -21,7 +21,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 RECORDS = "notifications"
 LOOKBACK = timedelta(minutes=10)  # an event is in the log within this of its own time
 MAX_NOTICES_PER_MESSAGE = 200
+MAX_RECORD_BYTES = 32_000  # of a queued message's notices (a note alone is at most 1000 characters)
 BACKOFF_FIRST, BACKOFF_MOST = 1.0, 300.0  # seconds; doubled after each failure
 
 
@@ -51,6 +52,18 @@ class ChannelStatus:
     failing_since: str | None = None
     last_error: str | None = None
     last_delivered_at: str | None = None
+
+
+def fitting_notices(notices: Sequence[Notice]) -> list[Notice]:
+    """The first notices whose record fits MAX_RECORD_BYTES (at least one): a queued record is
+    one text field of the store, and InfluxDB takes at most 64 KB in one."""
+    taken, size = [], 0
+    for notice in notices:
+        size += len(json.dumps(asdict(notice), ensure_ascii=False).encode())
+        if taken and size > MAX_RECORD_BYTES:
+            break
+        taken.append(notice)
+    return taken
 
 
 def _record(channel: str, kind: str, data: dict, at: datetime) -> Event:
@@ -170,7 +183,7 @@ class ChannelWorker:
         if self.pending:
             return self.pending[0]
         with self._changed:
-            taken = self.waiting[:MAX_NOTICES_PER_MESSAGE]
+            taken = fitting_notices(self.waiting[:MAX_NOTICES_PER_MESSAGE])
         message = Message.of(self.channel.name, taken)
         record = _record(self.channel.name, "queued", message.record(), self.clock())
         if not self._append(record, stop):
