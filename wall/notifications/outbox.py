@@ -81,7 +81,7 @@ class ChannelWorker:
         self.opened_at: datetime | None = None
         self.pending: list[Message] = []
         self.waiting: list[Notice] = []
-        self.seen: set[str] = set()  # event ids queued or waiting
+        self.seen: dict[str, datetime] = {}  # event ids queued or waiting, with their time
         self.newest_queued: datetime | None = None
         self._last_formed = -float("inf")  # time.monotonic() of the last message formed
         self._changed = threading.Condition()
@@ -102,7 +102,7 @@ class ChannelWorker:
                     self.status.dropped += 1
                     self.status.last_drop = record.data.get("reason")
         for message in queued.values():
-            self.seen.update(n.event_id for n in message.notices)
+            self.seen.update((n.event_id, n.time) for n in message.notices)
             newest = max(n.time for n in message.notices)
             self.newest_queued = max(self.newest_queued or newest, newest)
             if message.message_id not in done:
@@ -123,13 +123,15 @@ class ChannelWorker:
                     and notice.time >= self.opened_at
                     and routed(self.channel.routing, notice, tz)
                 ):
-                    self.seen.add(notice.event_id)
+                    self.seen[notice.event_id] = notice.time
                     self.waiting.append(notice)
             self._changed.notify()
 
-    def wake(self) -> None:
+    def forget_before(self, when: datetime) -> None:
+        """Events older than what the reader reads are never offered again (until a restart,
+        which loads `seen` from the records)."""
         with self._changed:
-            self._changed.notify()
+            self.seen = {i: t for i, t in self.seen.items() if t >= when}
 
     def run(self, stop: threading.Event) -> None:
         failures = 0
@@ -309,6 +311,8 @@ class Outbox:
         if events:
             self._read_from = max(self._read_from, max(e.time for e in events) - LOOKBACK)
         self._read_ids = {i: t for i, t in self._read_ids.items() if t >= self._read_from}
+        for worker in self.workers:
+            worker.forget_before(self._read_from)
         self._write_status()
 
     def _write_status(self) -> None:
