@@ -52,9 +52,8 @@ class AlertEvaluator:
         ]
         self.store.append_events(events)
         escalations = self._escalations(fold(self.store.events(STREAM)), now)
-        if escalations:
-            self.store.append_events([event for event, _ in escalations])
-        return [*events, *(event for event, _ in escalations)]
+        self.store.append_events(escalations)
+        return [*events, *escalations]
 
     def _raise(self, conditions: dict[str, Condition], alerts: dict[str, Alert], now: datetime):
         for key in list(self._holding_since):
@@ -103,7 +102,7 @@ class AlertEvaluator:
             if alert.shelved_until is not None and now >= alert.shelved_until:
                 yield Event.new(STREAM, key, "unshelved", actor=SYSTEM, note=None, at=now)
 
-    def _escalations(self, alerts: dict[str, Alert], now: datetime) -> list[tuple[Event, Alert]]:
+    def _escalations(self, alerts: dict[str, Alert], now: datetime) -> list[Event]:
         due = []
         for key, alert in alerts.items():
             if (
@@ -113,7 +112,7 @@ class AlertEvaluator:
                 and not alert.shelved(now)
                 and now - alert.raised_at >= self.escalate_after
             ):
-                due.append((Event.new(STREAM, key, "escalated", actor=SYSTEM, at=now), alert))
+                due.append(Event.new(STREAM, key, "escalated", actor=SYSTEM, at=now))
         return due
 
     def run(
