@@ -16,6 +16,7 @@ import json
 import ssl
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -46,6 +47,7 @@ def http(port: int, record: Path, status_file: Path) -> None:
                     "headers": dict(self.headers),
                     "body": body.decode("utf-8"),
                     "status": status,
+                    "at": time.monotonic(),
                 },
             )
             answer = b'{"ok": true}' if status < 300 else b'{"error": "as the test asked"}'

@@ -407,6 +407,8 @@ def test_a_failing_endpoint_does_not_delay_a_working_one_and_is_retried(
     tries = down.received()
     assert len({t["headers"]["Idempotency-Key"] for t in tries}) == 1  # one message, tried again
     assert len(bodies(down)) == 1 and len(bodies(up)) == 1
+    first, second = tries[1]["at"] - tries[0]["at"], tries[2]["at"] - tries[1]["at"]
+    assert first >= 0.9 and second >= 1.9, (first, second)  # backed off: 1 s, then 2 s
 
 
 def test_a_message_the_endpoint_refuses_is_dropped_logged_counted_and_shown(
