@@ -56,7 +56,7 @@ class ChannelStatus:
 
 def fitting_notices(notices: Sequence[Notice]) -> list[Notice]:
     """The first notices whose record fits MAX_RECORD_BYTES (at least one): a queued record is
-    one text field of the store, and InfluxDB takes at most 64 KB in one."""
+    one text field of the store, and InfluxDB documents 64 KB as the limit of one."""
     taken, size = [], 0
     for notice in notices:
         size += len(json.dumps(asdict(notice), ensure_ascii=False).encode())
