@@ -6,7 +6,7 @@
 
 Each request or mail is one JSON line in RECORD_FILE (written before the answer). The HTTP
 receiver answers with the status written in STATUS_FILE (200 when absent), read per request, so
-a test can make a working endpoint fail and recover.
+a test can make a working endpoint fail (or `hang`: take the request, never answer) and recover.
 """
 
 from __future__ import annotations
@@ -37,9 +37,13 @@ def http(port: int, record: Path, status_file: Path) -> None:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             try:
-                status = int(status_file.read_text().strip())
-            except (FileNotFoundError, ValueError):
-                status = 200
+                said = status_file.read_text().strip()
+            except FileNotFoundError:
+                said = "200"
+            if said == "hang":  # an endpoint that takes the request and never answers
+                time.sleep(60)
+                return
+            status = int(said)
             _record(
                 record,
                 {
@@ -128,7 +132,7 @@ class Receiver(ServerProcess):
         script = [sys.executable, __file__, self.kind, str(self.port), str(self.record)]
         return [*script, *([str(self.status_file)] if self.kind == "http" else []), *self.options]
 
-    def answer_with(self, status: int) -> None:
+    def answer_with(self, status: int | str) -> None:
         self.status_file.write_text(str(status))
 
     def received(self) -> list[dict]:

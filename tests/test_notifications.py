@@ -380,6 +380,33 @@ def test_email_is_never_sent_in_the_clear_unless_plain_is_set(
     assert "STARTTLS" in caplog.text or "SMTPNotSupportedError" in caplog.text
 
 
+def test_an_endpoint_that_never_answers_does_not_delay_a_working_one(
+    sqlite_store, receiver, caplog
+) -> None:
+    silent, up = receiver("http"), receiver("http")
+    silent.answer_with("hang")
+    running = outbox(
+        sqlite_store,
+        [
+            {"type": "webhook", "name": "silent", "url": silent.url, "group_seconds": 0.1,
+             "timeout_seconds": 3},
+            {"type": "webhook", "name": "up", "url": up.url, "group_seconds": 0.1},
+        ],
+    )  # fmt: skip
+    try:
+        started = time.monotonic()
+        sqlite_store.append_events([raised(at=now())])
+        wait_for(lambda: bodies(up), what="the working endpoint told")
+        took = time.monotonic() - started
+        wait_for(lambda: "channel silent failing" in caplog.text, what="the timeout")
+    finally:
+        running.stop()
+    assert took < 2.0, f"the working endpoint waited {took:.1f} s"
+    assert "ReadTimeout" in caplog.text
+    assert not records(sqlite_store, "delivered", "silent")
+    assert len(records(sqlite_store, "queued", "silent")) == 1  # kept for the next try
+
+
 def test_a_failing_endpoint_does_not_delay_a_working_one_and_is_retried(
     sqlite_store, receiver
 ) -> None:
