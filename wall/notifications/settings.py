@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from wall.alerts.model import SEVERITIES
@@ -54,6 +54,7 @@ class Routing:
 
 @dataclass(frozen=True)
 class Channel:
+    kind: ClassVar[str] = ""  # the `type` of its table
     name: str
     routing: Routing
     language: str
@@ -79,24 +80,23 @@ class Channel:
             shown[SETTING_KEYS.get(f.name, f.name)] = value
         return shown
 
-    kind = ""
-
 
 @dataclass(frozen=True)
 class WebhookChannel(Channel):
     """An HTTP POST of a JSON body: ours, or `template`'s (a chat platform's bot API)."""
 
+    kind: ClassVar[str] = "webhook"
     url: str = ""
     template: str | None = None  # JSON text with {{text}}, {{subject}}, … in its strings
     headers: tuple[tuple[str, str], ...] = field(default=(), metadata={"secret": True})
     timeout_seconds: float = 10.0
-    kind = "webhook"
 
 
 @dataclass(frozen=True)
 class EmailChannel(Channel):
     """Plain-text mail over SMTP: STARTTLS (default), implicit TLS, or plain when set so."""
 
+    kind: ClassVar[str] = "email"
     host: str = ""
     port: int = 587
     security: str = "starttls"
@@ -106,15 +106,14 @@ class EmailChannel(Channel):
     recipients: tuple[str, ...] = ()
     ca_file: str | None = None  # trust this CA (a town's own mail server); default: the system's
     timeout_seconds: float = 20.0
-    kind = "email"
 
 
 @dataclass(frozen=True)
 class MqttChannel(Channel):
     """A QoS 1 JSON message on the wall's broker (`mqtt_url`)."""
 
+    kind: ClassVar[str] = "mqtt"
     topic: str | None = None  # default: `alert_escalation_topic`
-    kind = "mqtt"
 
 
 SETTING_KEYS = {"sender": "from", "recipients": "to"}  # field: its key in a channel's table
@@ -259,7 +258,7 @@ def _channel(table: Any) -> Channel:
         "language": _one_of(table.pop("language", "vi"), "language", LANGUAGES),
         "group_seconds": _number(positive_number, table.pop("group_seconds", 60), "group_seconds"),
     }
-    own = {SETTING_KEYS.get(f.name, f.name) for f in fields(TYPES[kind])} - set(common) - {"kind"}
+    own = {SETTING_KEYS.get(f.name, f.name) for f in fields(TYPES[kind])} - set(common)
     if unknown := sorted(set(table) - own):
         raise ValueError(
             f"{', '.join(unknown)} unknown; a {kind} channel has: {', '.join(sorted(own))}"
