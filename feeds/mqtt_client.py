@@ -158,11 +158,14 @@ class MqttConnection:
         self._thread = None
         self.connected.clear()
 
-    def publish(self, topic: str, payload: bytes, properties: Properties | None = None) -> None:
-        """Queue a QoS 1 message (paho sends it from its network thread; never blocks)."""
+    def publish(
+        self, topic: str, payload: bytes, properties: Properties | None = None
+    ) -> mqtt.MQTTMessageInfo:
+        """Queue a QoS 1 message (paho sends it from its network thread; never blocks); its
+        info tells when the broker has it."""
         if self.protocol != MQTTProtocolVersion.MQTTv5:
             properties = None
-        self.client.publish(topic, payload, qos=1, properties=properties)
+        return self.client.publish(topic, payload, qos=1, properties=properties)
 
     def _wake(self) -> None:
         with contextlib.suppress(BlockingIOError):  # a wake-up is pending already

@@ -1,4 +1,5 @@
-"""The alert service as operators run it: escalations over a real mosquitto, bad settings."""
+"""The alert service as operators run it: escalations over a real mosquitto (the default mqtt
+notification channel), bad settings."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def test_alert_service_publishes_escalations_over_mqtt(mosquitto, tmp_path) -> N
 
     settings = Settings(
         store=f"sqlite:///{tmp_path / 'ioc.db'}",
+        heartbeat_dir=str(tmp_path),
         mqtt_url=mosquitto.url,
         mqtt_client_id="test-escalations",
         alert_evaluate_seconds=0.2,
@@ -54,9 +56,12 @@ def test_alert_service_publishes_escalations_over_mqtt(mosquitto, tmp_path) -> N
         stop.set()
         worker.join(10)
         listener.loop_stop()
-    assert received[0]["key"] == "ward_cameras_offline:Thanh Điền"
-    assert received[0]["severity"] == "critical"
-    assert received[0]["state"] == "active_unack"
+    [escalation] = received[0]["notices"]  # the escalations channel is told of nothing else
+    assert escalation["event"] == "escalated"
+    assert escalation["key"] == "ward_cameras_offline:Thanh Điền"
+    assert escalation["severity"] == "critical"
+    assert escalation["state"] == "active_unack"
+    assert escalation["title"] == "Thanh Điền: 4/4 camera mất kết nối (100%)"
 
 
 def test_alert_service_refuses_bad_rule_settings_with_one_line(tmp_path) -> None:

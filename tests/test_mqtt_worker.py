@@ -29,8 +29,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from feeds.mqtt_worker import MqttWorker
 from tests.conftest import influx_store_url
 from tests.servers import Influxd, Mosquitto, free_port
-from wall.alerts.model import STREAM, fold
-from wall.alerts.service import mqtt_escalations
+from wall.alerts.model import STREAM
+from wall.alerts.state import record
+from wall.notifications.service import start_outbox
 from wall.settings import Settings
 from wall.settings_core import PROJECT_DIR
 from wall.store import Event, Store, open_store
@@ -554,13 +555,14 @@ def test_escalations_the_wall_publishes_are_not_taken_for_telemetry(
     listener.connect("127.0.0.1", mosquitto.port)
     listener.subscribe(settings.alert_escalation_topic, qos=1)
     listener.loop_start()
-    raised = Event.new(STREAM, "ap_down:ap-1", "raised", data={"severity": "critical"})
     publisher = Publisher(mosquitto.port)
-    publish_escalation, close = mqtt_escalations(settings)
     with open_store(settings) as store, running(settings, store) as worker:
+        wake, close = start_outbox(settings, store)  # the alert service's escalations channel
         publisher.camera("cam-00001")
         wait_for(lambda: "cam-00001" in stored(store), what="telemetry before the escalation")
-        publish_escalation(fold([raised])["ap_down:ap-1"])
+        raised = Event.new(STREAM, "ap_down:ap-1", "raised", data={"severity": "critical"})
+        record(store, [raised, Event.new(STREAM, "ap_down:ap-1", "escalated", actor="system")])
+        wake()
         wait_for(lambda: len(escalations) == 1, what="the escalation published")
         publisher.camera("cam-00002")
         wait_for(lambda: "cam-00002" in stored(store), what="telemetry after the escalation")
@@ -569,7 +571,7 @@ def test_escalations_the_wall_publishes_are_not_taken_for_telemetry(
     close()
     publisher.close()
     listener.loop_stop()
-    assert json.loads(escalations[0])["key"] == "ap_down:ap-1"
+    assert json.loads(escalations[0])["notices"][0]["key"] == "ap_down:ap-1"
     covered = [r.getMessage() for r in caplog.records if "which the wall publishes" in r.message]
     if escalation_topic:
         assert covered == [

@@ -151,6 +151,11 @@ def health(args: argparse.Namespace, settings: Settings) -> int:
             )
             return 1
         print(f"{args.service}: last pass completed {age:.0f} s ago")
+        if args.service == "alerts":
+            from wall.notifications.service import status_lines
+
+            for line in status_lines(settings):
+                print(line)
         return 0
     from feeds.mqtt_worker import feed_name
     from feeds.poll_worker import feed_names

@@ -26,6 +26,7 @@ from wall.alerts.settings import AlertSettings
 from wall.city import CitySettings
 from wall.heartbeat import HeartbeatSettings
 from wall.i18n import LANGUAGES
+from wall.notifications.settings import NotificationSettings
 from wall.settings_core import (
     PROJECT_DIR,
     Section,
@@ -168,6 +169,7 @@ class Settings(
     PollSettings,
     Open311Settings,
     AlertSettings,
+    NotificationSettings,
     HeartbeatSettings,
     OfficerSettings,
 ):

@@ -63,6 +63,8 @@ class Section:
                 value = "***"
             elif isinstance(value, str):
                 value = masked_url(value)
+            elif hasattr(value, "redacted"):  # a part's structured setting masks its own secrets
+                value = value.redacted()
             shown[f.name] = value
         return shown
 

@@ -34,14 +34,12 @@ class AlertEvaluator:
         store: Store,
         rules: Mapping[str, dict],
         escalate_after: timedelta = timedelta(minutes=15),
-        on_escalation: Callable[[Alert], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         profile: CityProfile | None = None,  # default: the default city's
     ):
         self.store = store
         self.rules = rules
         self.escalate_after = escalate_after
-        self.on_escalation = on_escalation
         self.clock = clock
         self._holding_since: dict[str, datetime] = {}  # condition true, alert not raised yet
         self._gone_since: dict[str, datetime] = {}  # condition false, alert not cleared yet
@@ -63,10 +61,8 @@ class AlertEvaluator:
         record(self.store, events)
         escalations = self._escalations(open_alerts(self.store), now)
         if escalations:
-            record(self.store, [event for event, _ in escalations])
-            for _, alert in escalations:
-                self._notify(alert)
-        return [*events, *(event for event, _ in escalations)]
+            record(self.store, escalations)
+        return [*events, *escalations]
 
     def _raise(self, conditions: dict[str, Condition], alerts: dict[str, Alert], now: datetime):
         for key in list(self._holding_since):
@@ -115,7 +111,7 @@ class AlertEvaluator:
             if alert.shelved_until is not None and now >= alert.shelved_until:
                 yield Event.new(STREAM, key, "unshelved", actor=SYSTEM, note=None, at=now)
 
-    def _escalations(self, alerts: dict[str, Alert], now: datetime) -> list[tuple[Event, Alert]]:
+    def _escalations(self, alerts: dict[str, Alert], now: datetime) -> list[Event]:
         due = []
         for key, alert in alerts.items():
             if (
@@ -125,16 +121,8 @@ class AlertEvaluator:
                 and not alert.shelved(now)
                 and now - alert.raised_at >= self.escalate_after
             ):
-                due.append((Event.new(STREAM, key, "escalated", actor=SYSTEM, at=now), alert))
+                due.append(Event.new(STREAM, key, "escalated", actor=SYSTEM, at=now))
         return due
-
-    def _notify(self, alert: Alert) -> None:
-        if self.on_escalation is None:
-            return
-        try:
-            self.on_escalation(alert)
-        except Exception:  # a broken notifier must not stop the evaluator
-            log.exception("could not publish the escalation of %s", alert.key)
 
     def rebuild_state(self) -> None:
         """Fold again the alerts whose kept state is behind the log (wall.alerts.state.rebuild),

@@ -12,7 +12,7 @@ Shelving hides an alert until a time; it is an overlay on these states, not a st
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -179,3 +179,12 @@ def in_flood(raised_times: Iterable[datetime], now: datetime) -> int:
     FLOOD_COUNT), else 0."""
     recent = sum(1 for t in raised_times if timedelta(0) <= now - t <= FLOOD_WINDOW)
     return recent if recent > FLOOD_COUNT else 0
+
+
+def transitions(events: Iterable[Event]) -> Iterator[tuple[Event, Alert | None, Alert | None]]:
+    """Each event of one key, oldest first, with its alert before and after it (what the
+    notifications tell people about)."""
+    alert = None
+    for event in sorted(events, key=lambda e: e.order):
+        before, alert = alert, apply(alert, event)
+        yield event, before, alert

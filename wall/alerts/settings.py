@@ -39,8 +39,9 @@ class AlertSettings(Section):
     alert_escalation_topic: str = setting(
         "ioc-wall/alerts/escalated",
         text,
-        "MQTT topic escalations are published to (QoS 1, JSON) when `mqtt_url` is set; outside "
-        "the feed workers' `mqtt_topics`, which pass over what arrives there.",
+        "MQTT topic escalations are published to (QoS 1, JSON) when `mqtt_url` is set and no "
+        "mqtt notification channel is declared; an mqtt channel's default topic. Outside the "
+        "feed workers' `mqtt_topics`, which pass over what arrives there.",
     )
     alert_max_shelve_hours: float = setting(
         8.0, positive_number, "Longest time an officer may shelve an alert for, in hours."
