@@ -472,6 +472,11 @@ def screen_header(name: str, t: Translator, city: CitySettings) -> html.Header:
                         [mark("offline", t, t("reconnecting"))],
                         className="reconnect-badge",
                     ),
+                    # Shown by assets/wall.js when the browser refuses to play the alarm sound.
+                    html.Span(
+                        [mark("offline", t, f"🔇 {t('alarm.sound_blocked')}")],
+                        className="sound-badge",
+                    ),
                     html.Div(id=f"{name}-status", className="screen-status"),
                 ],
                 className="screen-badges",
@@ -483,6 +488,12 @@ def screen_header(name: str, t: Translator, city: CitySettings) -> html.Header:
         ],
         className="screen-header",
     )
+
+
+def alarm_slot(name: str) -> html.Div:
+    """Where the screen's alarm banner goes (layouts/alarm.py), between its header and its
+    panels: it takes room there only when it has something to say."""
+    return html.Div(id=f"{name}-alarm", className="alarm-slot")
 
 
 def as_bool(series: pd.Series) -> pd.Series:

@@ -19,7 +19,7 @@ from dash import html, no_update
 
 from callbacks.pages import plan_for
 from callbacks.queries import PARTS, Queries
-from callbacks.screens import Drawing, digest, for_kiosk, refresh, scale_for
+from callbacks.screens import Drawing, builders, digest, for_kiosk, refresh, scale_for
 from feeds.payloads import parse_record
 from layouts import SCREENS
 from layouts.common import BLANK_FIGURE
@@ -108,7 +108,7 @@ def update_request(
     """The refresh request a browser sends; `shown`: the digests the kiosk holds (none: a page
     just loaded)."""
     module = SCREENS[screen]
-    outputs = [*module.OUTPUTS, f"{screen}-status.children", f"{screen}-shown.data"]
+    outputs = [*builders(module), f"{screen}-status.children", f"{screen}-shown.data"]
     return {
         "output": "".join(f"..{o}." for o in outputs) + ".",
         "outputs": [{"id": o.rsplit(".", 1)[0], "property": o.rsplit(".", 1)[1]} for o in outputs],
@@ -226,9 +226,9 @@ def test_every_screen_refreshes_in_english_when_asked(seeded_db, tmp_path):
     with app.server.app_context():
         for name, screen in SCREENS.items():
             values = refresh(screen, queries, settings, "en", {"w": 3840, "t": 1})
-            assert len(values) == len(screen.OUTPUTS) + 2, name
+            assert len(values) == len(builders(screen)) + 2, name
             assert values[-2] is None  # no trouble to report in the status line
-            for key, value in zip(screen.OUTPUTS, values, strict=False):
+            for key, value in zip(builders(screen), values, strict=False):
                 if key.endswith(".figure"):
                     go.Figure(value)  # plotly refuses a property it does not know
         shown = json.dumps(
@@ -293,7 +293,7 @@ def test_an_unchanged_tick_sends_what_changed_and_a_new_report_reaches_the_kiosk
     shutil.copy(seeded_db, db)
     app = create_app(settings_for(db, tmp_path / "cache"))
     client = app.server.test_client()
-    outputs = [*SCREENS["reports"].OUTPUTS]
+    outputs = [*builders(SCREENS["reports"])]
 
     def ask(shown):
         response = client.post(
@@ -779,7 +779,7 @@ def test_a_screens_parts_are_asked_at_once_and_one_failing_keeps_the_picture(sto
         cache.clear()
         failing_changes = True
         values = refresh(screen, queries, settings, "vi", {"w": 1920})
-    assert values[: len(screen.OUTPUTS)] == [no_update] * len(screen.OUTPUTS)
+    assert values[: len(builders(screen))] == [no_update] * len(builders(screen))
     assert "Không truy cập được kho dữ liệu" in json.dumps(
         values[-2], default=str, ensure_ascii=False
     )
