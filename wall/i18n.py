@@ -113,10 +113,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "alarm.count": ("{n} khẩn cấp chưa xác nhận", "{n} critical unacknowledged"),
     "alarm.escalated": ("{n} đã báo cấp trên", "{n} escalated"),
     "alarm.oldest": ("Cũ nhất:", "Oldest:"),
-    "alarm.flood": (
-        "Lũ cảnh báo: {n} cảnh báo mới trong 10 phút",
-        "Alarm flood: {n} new alerts in 10 minutes",
-    ),
+    "alarm.flood": ("Lũ cảnh báo: {n} mới trong 10 phút", "Alarm flood: {n} new in 10 min"),
     "alarm.rules_stopped": (
         "Quy tắc cảnh báo không chạy từ {time}",
         "Alert rules not running since {time}",
