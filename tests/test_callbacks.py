@@ -172,6 +172,23 @@ def test_screens_share_a_question_they_both_ask(seeded_db, tmp_path):
     assert store.calls.count("latest:camera_status") == 1
 
 
+def test_the_alarm_banner_costs_every_screen_one_shared_alerts_read_per_tick(seeded_db, tmp_path):
+    """Cameras, WiFi, reports and indicators draw no alerts of their own; their banner reads the
+    alerts part, once a tick for all of them (and for the screens that do draw alerts)."""
+    store = CountingStore(seeded_db)
+    app = create_app(settings_for(seeded_db, tmp_path / "cache"), store=store)
+    client = app.server.test_client()
+    wait_for_tick_start()
+    for screen in ("cameras", "wifi", "reports", "indicators", "alerts"):
+        response = client.post("/_dash-update-component", json=update_request(screen))
+        assert response.status_code == 200
+        # The seed's unacknowledged critical alert, on every screen.
+        banner = response.get_json()["response"][f"{screen}-alarm"]["children"]
+        assert "1 khẩn cấp chưa xác nhận" in json.dumps(banner, ensure_ascii=False), screen
+    assert store.calls.count("latest_events") == 1
+    assert store.calls.count("events") == 1
+
+
 def test_the_filesystem_cache_is_shared_between_processes(seeded_db, tmp_path):
     """What gunicorn's workers rely on: one process's answer serves the others."""
     cache = tmp_path / "cache"
