@@ -47,15 +47,23 @@
     return { n: n || 0, w: window.innerWidth, t: Date.now() };
   };
 
-  /* Next screen of the kiosk; past the reload age, reload (at this rotation boundary) once the
-   * server answers, which bounds the browser's memory over days of running. */
+  /* Past the reload age, reload once the server answers (at a rotation boundary on a kiosk),
+   * which bounds the browser's memory over days of running, on every page, rotating or not;
+   * then the next screen of a kiosk. Each page waits a random part of RELOAD_SPREAD of that age
+   * longer, so walls started together do not all reload in the same second. */
+  var RELOAD_SPREAD = 0.05;
+  W.reloadSpread = Math.random() * RELOAD_SPREAD;
   W.rotate = function (n, config, current) {
     var screens = (config && config.screens) || [];
     if (!screens.length) {
       return [noUpdate(), []];
     }
-    if (config.reload_after_ms && Date.now() - W.loadedAt > config.reload_after_ms) {
+    var age = config.reload_after_ms * (1 + W.reloadSpread);
+    if (config.reload_after_ms && Date.now() - W.loadedAt > age) {
       reloadWhenHealthy();
+    }
+    if (screens.length === 1) {
+      return [noUpdate(), noUpdate()];
     }
     var next = screens[(screens.indexOf(current) + 1) % screens.length];
     var classes = screens.map(function (s) {
@@ -64,6 +72,10 @@
     return [next, classes];
   };
 
+  /* A page reloads a random moment within RELOAD_JITTER_MS of the server answering: fifty walls
+   * waiting for a restarted server do not all ask for their page in the same second (and their
+   * refresh ticks, timed from the page's load, stay spread out after it). */
+  var RELOAD_JITTER_MS = 5000;
   var reloading = false;
   function reloadWhenHealthy() {
     if (reloading) {
@@ -73,7 +85,9 @@
     fetch("/healthz", { cache: "no-store" })
       .then(function (r) {
         if (r.ok) {
-          window.location.reload();
+          setTimeout(function () {
+            window.location.reload();
+          }, Math.random() * RELOAD_JITTER_MS);
         } else {
           reloading = false;
         }

@@ -158,10 +158,11 @@ def page(plan: Plan, settings: Settings) -> list:
                 "reload_after_ms": int(settings.kiosk_reload_hours * 3_600_000),
             },
         ),
+        # Rotates a kiosk; on a single screen it only looks at the page's age (assets/wall.js
+        # reloads every page after kiosk_reload_hours, rotating or not).
         dcc.Interval(
             id="kiosk-rotate",
             interval=int((plan.rotate_seconds or ROTATE_DEFAULT) * 1000),
-            disabled=plan.rotate_seconds is None,
         ),
     ]
 
