@@ -47,15 +47,23 @@
     return { n: n || 0, w: window.innerWidth, t: Date.now() };
   };
 
-  /* Next screen of the kiosk; past the reload age, reload (at this rotation boundary) once the
-   * server answers, which bounds the browser's memory over days of running. */
+  /* Past the reload age, reload once the server answers (at a rotation boundary on a kiosk),
+   * which bounds the browser's memory over days of running, on every page, rotating or not;
+   * then the next screen of a kiosk. Each page waits a random part of RELOAD_SPREAD of that age
+   * longer, so walls started together do not all reload in the same second. */
+  var RELOAD_SPREAD = 0.05;
+  W.reloadSpread = Math.random() * RELOAD_SPREAD;
   W.rotate = function (n, config, current) {
     var screens = (config && config.screens) || [];
     if (!screens.length) {
       return [noUpdate(), []];
     }
-    if (config.reload_after_ms && Date.now() - W.loadedAt > config.reload_after_ms) {
+    var age = config.reload_after_ms * (1 + W.reloadSpread);
+    if (config.reload_after_ms && Date.now() - W.loadedAt > age) {
       reloadWhenHealthy();
+    }
+    if (screens.length === 1) {
+      return [noUpdate(), noUpdate()];
     }
     var next = screens[(screens.indexOf(current) + 1) % screens.length];
     var classes = screens.map(function (s) {
@@ -64,6 +72,10 @@
     return [next, classes];
   };
 
+  /* A page reloads a random moment within RELOAD_JITTER_MS of the server answering: fifty walls
+   * waiting for a restarted server do not all ask for their page in the same second (and their
+   * refresh ticks, timed from the page's load, stay spread out after it). */
+  var RELOAD_JITTER_MS = 5000;
   var reloading = false;
   function reloadWhenHealthy() {
     if (reloading) {
@@ -73,7 +85,9 @@
     fetch("/healthz", { cache: "no-store" })
       .then(function (r) {
         if (r.ok) {
-          window.location.reload();
+          setTimeout(function () {
+            window.location.reload();
+          }, Math.random() * RELOAD_JITTER_MS);
         } else {
           reloading = false;
         }
@@ -239,6 +253,66 @@
       fitRows();
     });
   }
+  /* Alarm sound (the URL's `sound=critical,high`, docs/wall.md): the tone of the most severe
+   * unacknowledged, unshelved alert of a listed severity on the shown screen's banner, again
+   * every SOUND_REPEAT_MS until no such alert is left (acknowledged or shelved: the next
+   * refresh's banner no longer lists it). A browser that refuses to play (its autoplay policy;
+   * a kiosk needs --autoplay-policy=no-user-gesture-required) gets the "sound blocked" mark,
+   * found at load by a silent play and kept true by every play after it. */
+  var SOUND_REPEAT_MS = 8000;
+  W.sound = { plays: 0, blocked: null, playing: null };
+  var lastSound = 0;
+  function soundConfig() {
+    var config = document.querySelector(".alarm-sound");
+    if (!config) return null;
+    var wanted = (config.getAttribute("data-severities") || "").split(" ").filter(Boolean);
+    return wanted.length ? { wanted: wanted, files: config.getAttribute("data-files") } : null;
+  }
+  function soundBlocked(blocked) {
+    W.sound.blocked = blocked;
+    if (document.body) document.body.classList.toggle("wall-sound-blocked", blocked);
+  }
+  function playTone(file, volume) {
+    var audio = new Audio(file);
+    audio.volume = volume;
+    var attempt = audio.play();
+    if (!attempt || !attempt.then) return;
+    attempt.then(
+      function () {
+        if (volume > 0) W.sound.plays += 1;
+        soundBlocked(false);
+      },
+      function (error) {
+        if (error && error.name === "NotAllowedError") soundBlocked(true);
+      }
+    );
+  }
+  function sounding(wanted) {
+    var frame = document.querySelector(".screen-frame:not(.screen-frame--hidden)");
+    var banner = frame && frame.querySelector(".alarm-banner");
+    var present = ((banner && banner.getAttribute("data-sound")) || "").split(" ");
+    for (var i = 0; i < present.length; i++) {
+      if (present[i] && wanted.indexOf(present[i]) !== -1) return present[i];
+    }
+    return null;
+  }
+  setInterval(function () {
+    var config = soundConfig();
+    if (!config) return;
+    if (W.sound.blocked === null) {
+      W.sound.blocked = false; // one probe a page
+      playTone(config.files.replace("{severity}", config.wanted[0]), 0);
+    }
+    var severity = sounding(config.wanted);
+    W.sound.playing = severity;
+    if (!severity) {
+      lastSound = 0; // the next alarm sounds at once
+    } else if (Date.now() - lastSound >= SOUND_REPEAT_MS) {
+      lastSound = Date.now();
+      playTone(config.files.replace("{severity}", severity), 1);
+    }
+  }, 1000);
+
   new MutationObserver(function (changes) {
     for (var i = 0; i < changes.length; i++) {
       if (changes[i].type === "childList") return fitSoon();

@@ -1,4 +1,5 @@
-"""Which screens a URL shows: `/`, `/<screen>`, `/kiosk?layouts=…&rotate=…&lang=…`.
+"""Which screens a URL shows: `/`, `/<screen>`, `/kiosk?layouts=…&rotate=…&lang=…`, and which
+alert severities sound on it (`sound=critical,high`, on any of them).
 
 A bad parameter never blanks the wall: it is named in a notice on screen, and the valid parts of
 the URL still apply.
@@ -16,13 +17,16 @@ from dash import ALL, Dash, Input, Output, State, dcc, html
 
 from layouts import SCREENS
 from layouts.common import mark
+from wall.alerts.model import SEVERITIES
 from wall.i18n import LANGUAGES, Translator
 from wall.settings import Settings
 
 KIOSK_DEFAULT = ("overview", "cameras", "wifi", "reports")
 ROTATE_DEFAULT = 30.0
 ROTATE_LIMITS = (5.0, 3600.0)
-KIOSK_PARAMS = ("layouts", "rotate", "lang")
+KIOSK_PARAMS = ("layouts", "rotate", "lang", "sound")
+# One short tone per severity (scripts/make_alarm_sounds.py): `{severity}` is filled in.
+SOUND_FILES = "/assets/alarm-{severity}.wav"
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class Plan:
     rotate_seconds: float | None  # None: one screen, no rotation
     lang: str
     problems: tuple[tuple[str, dict], ...] = field(default=())  # (text key, values)
+    sound: tuple[str, ...] = ()  # the severities whose unacknowledged alerts sound
 
 
 def plan_for(path: str | None, search: str | None, default_lang: str) -> Plan:
@@ -44,12 +49,13 @@ def plan_for(path: str | None, search: str | None, default_lang: str) -> Plan:
             lang = wanted
         else:
             problems.append(("param.bad_lang", {"param": "lang", "value": query["lang"][-1]}))
+    sound = sound_for(query, problems)
     name = (path or "/").strip("/") or "overview"
     if name != "kiosk":
         if name not in SCREENS:
             problems.append(("page.not_found", {"path": path}))
             name = "overview"
-        return Plan((name,), None, lang, tuple(problems))
+        return Plan((name,), None, lang, tuple(problems), sound)
     for param in query:
         if param not in KIOSK_PARAMS:
             problems.append(("param.unknown", {"param": param, "known": ", ".join(KIOSK_PARAMS)}))
@@ -94,7 +100,22 @@ def plan_for(path: str | None, search: str | None, default_lang: str) -> Plan:
                     },
                 )
             )
-    return Plan(tuple(screens), rotate if len(screens) > 1 else None, lang, tuple(problems))
+    rotate_seconds = rotate if len(screens) > 1 else None
+    return Plan(tuple(screens), rotate_seconds, lang, tuple(problems), sound)
+
+
+def sound_for(query: dict[str, list[str]], problems: list[tuple[str, dict]]) -> tuple[str, ...]:
+    """The severities `sound=` names (comma-separated, any order), most severe first; a value
+    that is not a severity is named in `problems`, and the others still sound."""
+    wanted = set()
+    for value in ",".join(query.get("sound", [])).split(","):
+        value = value.strip().lower()
+        if value in SEVERITIES:
+            wanted.add(value)
+        elif value:
+            known = ", ".join(SEVERITIES)
+            problems.append(("param.bad_sound", {"param": "sound", "value": value, "known": known}))
+    return tuple(sev for sev in SEVERITIES if sev in wanted)
 
 
 def page(plan: Plan, settings: Settings) -> list:
@@ -122,6 +143,12 @@ def page(plan: Plan, settings: Settings) -> list:
         *frames,
         html.Div(notices, className="param-notices") if notices else None,
         dcc.Store(id="page-current", data=plan.screens[0]),
+        # What assets/wall.js sounds: the severities of the URL's `sound`, and the sound files.
+        html.Div(
+            className="alarm-sound",
+            hidden=True,
+            **{"data-severities": " ".join(plan.sound), "data-files": SOUND_FILES},
+        ),
         # This rendering of the page, so that digests recorded on an earlier one never count.
         dcc.Store(id="page-id", data=uuid4().hex),
         dcc.Store(
@@ -131,10 +158,11 @@ def page(plan: Plan, settings: Settings) -> list:
                 "reload_after_ms": int(settings.kiosk_reload_hours * 3_600_000),
             },
         ),
+        # Rotates a kiosk; on a single screen it only looks at the page's age (assets/wall.js
+        # reloads every page after kiosk_reload_hours, rotating or not).
         dcc.Interval(
             id="kiosk-rotate",
             interval=int((plan.rotate_seconds or ROTATE_DEFAULT) * 1000),
-            disabled=plan.rotate_seconds is None,
         ),
     ]
 

@@ -28,9 +28,10 @@ from dash import Dash, Input, Output, State, no_update
 from plotly.io.json import to_json_plotly
 
 from callbacks.queries import Queries
-from layouts import SCREENS
-from layouts.common import Context, mark, render_outputs
+from layouts import SCREENS, alarm
+from layouts.common import Builder, Context, mark, render_outputs
 from wall.cache import shared
+from wall.heartbeat import Heartbeat, Pulse
 from wall.i18n import Translator
 from wall.settings import Settings
 
@@ -90,6 +91,21 @@ def for_kiosk(keys: Sequence[str], drawing: Drawing, shown: Any, page_id: Any) -
     return [*values, no_update if digests == known else {"page": page_id, "digests": digests}]
 
 
+def builders(screen: ModuleType) -> dict[str, Builder]:
+    """The screen's own outputs, then the alarm banner every screen carries."""
+    return {**screen.OUTPUTS, **alarm.outputs(screen.NAME)}
+
+
+def parts(screen: ModuleType) -> tuple[str, ...]:
+    """The parts the screen and its alarm banner draw from (the alerts part at most once)."""
+    return tuple(dict.fromkeys((*screen.PARTS, *alarm.PARTS)))
+
+
+def alert_rules_pulse(settings: Settings) -> Pulse:
+    """The alert service's last pass, from its heartbeat file (a stat, no store query)."""
+    return Pulse(Heartbeat(settings, "alerts").last_beat(), settings.alert_evaluate_seconds)
+
+
 def refresh(
     screen: ModuleType,
     queries: Queries,
@@ -107,11 +123,12 @@ def refresh(
     language at the same size get one drawing (and one set of digests) per tick between them.
     """
     t = Translator(lang if lang in ("vi", "en") else settings.language)
-    outputs = list(screen.OUTPUTS)
+    screen_builders, screen_parts = builders(screen), parts(screen)
+    outputs = list(screen_builders)
     scale = scale_for(pull)
 
     def draw() -> Drawing:
-        data = queries.parts(screen.PARTS)
+        data = queries.parts(screen_parts)
         ctx = Context(
             now=datetime.now(UTC),
             tz=settings.tz,
@@ -119,11 +136,14 @@ def refresh(
             stale_after_seconds=settings.stale_after_seconds,
             scale=scale,
             profile=settings.profile,
-            extra={"map_tiles_url": settings.map_tiles_url},
+            extra={
+                "map_tiles_url": settings.map_tiles_url,
+                "alert_rules": alert_rules_pulse(settings),
+            },
         )
-        values = render_outputs(screen.OUTPUTS, data, ctx)
+        values = render_outputs(screen_builders, data, ctx)
         plain = [values[key] for key in outputs]
-        return Drawing(plain, [digest(value) for value in plain], len(data) < len(screen.PARTS))
+        return Drawing(plain, [digest(value) for value in plain], len(data) < len(screen_parts))
 
     try:
         drawing = shared(
@@ -151,7 +171,7 @@ def _register_screen(app: Dash, screen: ModuleType, settings: Settings, queries:
         Input(f"{name}-tick", "n_intervals"),
         Input("page-current", "data"),
     )
-    outputs = [Output(*key.rsplit(".", 1)) for key in screen.OUTPUTS]
+    outputs = [Output(*key.rsplit(".", 1)) for key in builders(screen)]
 
     @app.callback(
         *outputs,

@@ -12,7 +12,16 @@ from collections.abc import Mapping
 import pandas as pd
 from dash import html
 
-from layouts.common import TRUNCATES, Context, age_text, fmt_int, mark, more_line, screen_header
+from layouts.common import (
+    TRUNCATES,
+    Context,
+    age_text,
+    alarm_slot,
+    fmt_int,
+    mark,
+    more_line,
+    screen_header,
+)
 from wall.alerts.model import SEVERITIES, Alert, in_flood
 from wall.alerts.text import RULE_NAMES, alert_title, label
 from wall.alerts.text import SEVERITIES as SEVERITY_WORDS
@@ -109,6 +118,7 @@ def shell(t: Translator, city: CitySettings) -> html.Div:
     return html.Div(
         [
             screen_header(NAME, t, city),
+            alarm_slot(NAME),
             html.Main(
                 [
                     html.Div(id=f"{NAME}-counts", className="slot alert-counts"),

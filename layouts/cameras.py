@@ -17,6 +17,7 @@ from layouts.common import (
     Figure,
     age_line,
     age_text,
+    alarm_slot,
     as_bool,
     empty_figure,
     figure,
@@ -138,6 +139,7 @@ def shell(t: Translator, city: CitySettings) -> html.Div:
     return html.Div(
         [
             screen_header(NAME, t, city),
+            alarm_slot(NAME),
             html.Main(
                 [
                     html.Div(id=f"{NAME}-wards", className="ward-grid"),

@@ -50,6 +50,7 @@ MARKS = {
     "no_target": ("○", "none"),
     "live": ("●", "ok"),
     "loading": ("◌", "none"),
+    "sound_blocked": ("♪", "warn"),  # a glyph of the wall's fonts (an emoji would be a box)
 }
 STATUS_WORDS = {
     "online": "status.online",
@@ -64,6 +65,7 @@ STATUS_WORDS = {
     "down": "status.down",
     "live": "status.live",
     "loading": "status.loading",
+    "sound_blocked": "alarm.sound_blocked",
 }
 # Data that arrives when something happens, or once a period, is not stale after a quiet couple
 # of minutes: its staleness limit is at least this (seconds) whatever stale_after_seconds says.
@@ -475,6 +477,11 @@ def screen_header(name: str, t: Translator, city: CitySettings) -> html.Header:
                         [mark("offline", t, t("reconnecting"))],
                         className="reconnect-badge",
                     ),
+                    # Shown by assets/wall.js when the browser refuses to play the alarm sound.
+                    html.Span(
+                        [mark("sound_blocked", t)],
+                        className="sound-badge",
+                    ),
                     html.Div(id=f"{name}-status", className="screen-status"),
                 ],
                 className="screen-badges",
@@ -486,6 +493,12 @@ def screen_header(name: str, t: Translator, city: CitySettings) -> html.Header:
         ],
         className="screen-header",
     )
+
+
+def alarm_slot(name: str) -> html.Div:
+    """Where the screen's alarm banner goes (layouts/alarm.py), between its header and its
+    panels: it takes room there only when it has something to say."""
+    return html.Div(id=f"{name}-alarm", className="alarm-slot")
 
 
 def as_bool(series: pd.Series) -> pd.Series:

@@ -19,6 +19,7 @@ from layouts.common import (
     TRUNCATES,
     Context,
     age_line,
+    alarm_slot,
     fmt_number,
     mark,
     newest_age,
@@ -112,6 +113,7 @@ def shell(t: Translator, city: CitySettings) -> html.Div:
     return html.Div(
         [
             screen_header(NAME, t, city),
+            alarm_slot(NAME),
             html.Main(id=f"{NAME}-cards", className="kpi-grid"),
             html.Footer(id=f"{NAME}-age", className="screen-footer"),
         ],

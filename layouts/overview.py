@@ -13,6 +13,7 @@ from layouts import indicators as indicators_screen
 from layouts.common import (
     Context,
     age_text,
+    alarm_slot,
     big_tile,
     fmt_int,
     mark,
@@ -41,6 +42,7 @@ def shell(t: Translator, city: CitySettings) -> html.Div:
     return html.Div(
         [
             screen_header(NAME, t, city),
+            alarm_slot(NAME),
             html.Main(
                 [html.Div(id=f"{NAME}-{tile}", className="slot") for tile in TILES],
                 className="overview-grid",

@@ -17,6 +17,7 @@ from layouts.common import (
     Context,
     Figure,
     age_text,
+    alarm_slot,
     empty_figure,
     figure,
     figure_text,
@@ -56,6 +57,7 @@ def shell(t: Translator, city: CitySettings) -> html.Div:
     return html.Div(
         [
             screen_header(NAME, t, city),
+            alarm_slot(NAME),
             html.Main(
                 [
                     *(

@@ -15,6 +15,7 @@ from layouts.common import (
     TRUNCATES,
     Context,
     Figure,
+    alarm_slot,
     big_tile,
     empty_figure,
     figure,
@@ -44,6 +45,7 @@ def shell(t: Translator, city: CitySettings) -> html.Div:
     return html.Div(
         [
             screen_header(NAME, t, city),
+            alarm_slot(NAME),
             html.Main(
                 [
                     html.Div(id=f"{NAME}-numbers", className="wifi-numbers"),

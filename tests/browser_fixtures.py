@@ -264,12 +264,14 @@ class WallProcess:
 
 
 def wall_on_sqlite(folder: Path, **env: str) -> WallProcess:
-    """The wall (not started yet) serving the SQLite store folder/ioc.db, with its file cache
-    and its log in that folder; `env` adds settings."""
+    """The wall (not started yet) serving the SQLite store folder/ioc.db, with its file cache,
+    its log and the heartbeat folder it reads (folder/heartbeat: no alert service beats there
+    unless the test does) in that folder; `env` adds settings."""
     return WallProcess(
         {
             "IOC_STORE": f"sqlite:///{folder / 'ioc.db'}",
             "IOC_CACHE_URL": f"file://{folder / 'cache'}",
+            "IOC_HEARTBEAT_DIR": str(folder / "heartbeat"),
             **env,
         },
         log_path=folder / "wall.log",
@@ -289,14 +291,17 @@ CHROMIUM_FLAGS = (
 )
 
 
-def chromium(width: int = 1920, height: int = 1080, profile: Path | None = None):
-    """Debian's headless Chromium with a fresh profile, its viewport one wall panel's size."""
+def chromium(
+    width: int = 1920, height: int = 1080, profile: Path | None = None, flags: tuple[str, ...] = ()
+):
+    """Debian's headless Chromium with a fresh profile, its viewport one wall panel's size;
+    `flags` adds command-line switches (a kiosk's, e.g. its autoplay policy)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
-    for flag in CHROMIUM_FLAGS:
+    for flag in (*CHROMIUM_FLAGS, *flags):
         options.add_argument(flag)
     profile = profile or Path(tempfile.mkdtemp(prefix="wall-chromium-"))
     options.add_argument(f"--user-data-dir={profile}")

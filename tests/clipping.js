@@ -7,7 +7,7 @@ const frame = Array.from(document.querySelectorAll('.screen-frame'))
   .find(f => !f.classList.contains('screen-frame--hidden')) || document.body;
 const view = {left: 0, top: 0, right: innerWidth, bottom: innerHeight};
 const problems = [];
-const PANELS = '.tile, .kpi-card, .ward-panel, .count-box, .screen-header, .screen-footer';
+const PANELS = '.tile, .kpi-card, .ward-panel, .count-box, .screen-header, .screen-footer, .alarm-banner';
 const describe = el => {
   const parts = [];
   for (let e = el; e && e !== frame && parts.length < 3; e = e.parentElement) {

@@ -1,7 +1,9 @@
 """Nothing clipped on any screen: every text a screen draws (HTML, and the SVG text plotly draws)
 lies whole inside its panel, at the wall's sizes, in both languages, with data chosen to be long.
 
-The check (tests/clipping.js) finds clipping by itself: a text run outside a box that clips it,
+Every screen shows its alarm banner here (critical alerts with the longest text, a flood, alert
+rules that never ran), as it takes room from the panels. The check (tests/clipping.js) finds
+clipping by itself: a text run outside a box that clips it,
 outside its panel or the screen, cut by an ellipsis where the element is not meant to truncate
 (`data-truncates`: lists of titles), or drawn over another element's text on the same line.
 Sizes: a 1080p panel, a 4K wall (a 2×2 wall of 1080p panels driven as one), and one quarter of a
@@ -103,17 +105,27 @@ def seed_long(store: SQLiteStore, now: datetime) -> None:
             )
         )  # fmt: skip
     store.write(points)
+    record(store, long_alerts(now, cams[0].ward))
+
+
+def long_alerts(now: datetime, ward: str) -> list[Event]:
+    """Alerts of every severity with long text, raised in the last 6 minutes: with the town's
+    alerts, an alarm flood (more than 10 in 10 minutes). Asked again later, the same alerts
+    are closed and raised anew (the flood goes on)."""
     events = []
+    officer = "Nguyễn Thị Minh Khai Phương Thảo Hoàng Lê"
     for n, severity in enumerate(SEVERITIES * 3):
         key = f"camera_offline:{long_text(MAX_NAME_CHARS)} {n}"
         data = {"severity": severity, "title": key, "rule": "camera_offline",
-                "ward": cams[0].ward, "facts": {}}  # fmt: skip
-        raised = now - timedelta(minutes=2 + n)
+                "ward": ward, "facts": {}}  # fmt: skip
+        raised = now - timedelta(seconds=30 * n)
+        closed = raised - timedelta(milliseconds=1)
+        events.append(Event.new("alerts", key, "acknowledged", actor=officer, at=closed))
+        events.append(Event.new("alerts", key, "cleared", actor="system", at=closed))
         events.append(Event.new("alerts", key, "raised", actor="system", data=data, at=raised))
         if n % 3 == 1:
-            officer = "Nguyễn Thị Minh Khai Phương Thảo Hoàng Lê"
             events.append(Event.new("alerts", key, "acknowledged", actor=officer, at=raised))
-    record(store, events)
+    return events
 
 
 @pytest.fixture(scope="module")
@@ -125,8 +137,17 @@ def long_wall(tmp_path_factory):
         seed_long(store, now)
     server = wall_on_sqlite(folder, IOC_STALE_AFTER_SECONDS="3600")
     server.start()
+    server.db = folder / "ioc.db"
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def flood_goes_on(long_wall):
+    """Each test sees the flood of `long_alerts` as new (the module runs for minutes)."""
+    ward = load_inventory(INVENTORY, load_profile("hoa-thanh")).cameras[0].ward
+    with SQLiteStore(long_wall.db) as store:
+        record(store, long_alerts(datetime.now(UTC), ward))
 
 
 SHOWN_FRAME = """
@@ -135,13 +156,27 @@ const frame = Array.from(document.querySelectorAll('.screen-frame'))
 """
 
 
-def clipped_at_every_size(browser, url: str, what: str, sizes=SIZES) -> list[str]:
+BANNER_IN_FULL = f"""{SHOWN_FRAME}
+const banner = frame.querySelector('.alarm-banner');
+return !!banner && !!banner.offsetParent
+    && ['.alarm-count', '.alarm-oldest', '.alarm-flood', '.alarm-rules']
+        .every(part => banner.querySelector(part));
+"""
+
+
+def clipped_at_every_size(
+    browser, url: str, what: str, sizes=SIZES, banner_in_full: bool = True
+) -> list[str]:
     """What the check finds on the page at `url` at each size, as 'where: why: text' lines."""
     found = []
     browser.get(url)
     for width, height in sizes:
         resize(browser, width, height)
         wait_for(browser, SCREEN_DRAWN, timeout=90, what=f"{what} drawn")
+        if banner_in_full:
+            # The alarm banner shown whole, as long as it gets: critical alerts with long text,
+            # a flood, and alert rules that never ran (no alert service beats for this wall).
+            wait_for(browser, BANNER_IN_FULL, what=f"{what}'s alarm banner with all it can say")
         # The next refresh redraws the figures for this size (their text scales with the wall).
         wait_for(
             browser,

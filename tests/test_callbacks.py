@@ -19,7 +19,7 @@ from dash import html, no_update
 
 from callbacks.pages import plan_for
 from callbacks.queries import PARTS, Queries
-from callbacks.screens import Drawing, digest, for_kiosk, refresh, scale_for
+from callbacks.screens import Drawing, builders, digest, for_kiosk, refresh, scale_for
 from feeds.payloads import parse_record
 from layouts import SCREENS
 from layouts.common import BLANK_FIGURE
@@ -112,7 +112,7 @@ def update_request(
     """The refresh request a browser sends; `shown`: the digests the kiosk holds (none: a page
     just loaded)."""
     module = SCREENS[screen]
-    outputs = [*module.OUTPUTS, f"{screen}-status.children", f"{screen}-shown.data"]
+    outputs = [*builders(module), f"{screen}-status.children", f"{screen}-shown.data"]
     return {
         "output": "".join(f"..{o}." for o in outputs) + ".",
         "outputs": [{"id": o.rsplit(".", 1)[0], "property": o.rsplit(".", 1)[1]} for o in outputs],
@@ -175,6 +175,23 @@ def test_screens_share_a_question_they_both_ask(seeded_db, tmp_path):
     assert store.calls.count("latest:camera_status") == 1
 
 
+def test_the_alarm_banner_costs_every_screen_one_shared_alerts_read_per_tick(seeded_db, tmp_path):
+    """Cameras, WiFi, reports and indicators draw no alerts of their own; their banner reads the
+    alerts part, once a tick for all of them (and for the screens that do draw alerts)."""
+    store = CountingStore(seeded_db)
+    app = create_app(settings_for(seeded_db, tmp_path / "cache"), store=store)
+    client = app.server.test_client()
+    wait_for_tick_start()
+    for screen in ("cameras", "wifi", "reports", "indicators", "alerts"):
+        response = client.post("/_dash-update-component", json=update_request(screen))
+        assert response.status_code == 200
+        # The seed's unacknowledged critical alert, on every screen.
+        banner = response.get_json()["response"][f"{screen}-alarm"]["children"]
+        assert "1 khẩn cấp chưa xác nhận" in json.dumps(banner, ensure_ascii=False), screen
+    assert store.calls.count("latest_events") == 1
+    assert store.calls.count("events") == 1
+
+
 def test_the_filesystem_cache_is_shared_between_processes(seeded_db, tmp_path):
     """What gunicorn's workers rely on: one process's answer serves the others."""
     cache = tmp_path / "cache"
@@ -229,9 +246,9 @@ def test_every_screen_refreshes_in_english_when_asked(seeded_db, tmp_path):
     with app.server.app_context():
         for name, screen in SCREENS.items():
             values = refresh(screen, queries, settings, "en", {"w": 3840, "t": 1})
-            assert len(values) == len(screen.OUTPUTS) + 2, name
+            assert len(values) == len(builders(screen)) + 2, name
             assert values[-2] is None  # no trouble to report in the status line
-            for key, value in zip(screen.OUTPUTS, values, strict=False):
+            for key, value in zip(builders(screen), values, strict=False):
                 if key.endswith(".figure"):
                     go.Figure(value)  # plotly refuses a property it does not know
         shown = json.dumps(
@@ -296,7 +313,7 @@ def test_an_unchanged_tick_sends_what_changed_and_a_new_report_reaches_the_kiosk
     shutil.copy(seeded_db, db)
     app = create_app(settings_for(db, tmp_path / "cache"))
     client = app.server.test_client()
-    outputs = [*SCREENS["reports"].OUTPUTS]
+    outputs = [*builders(SCREENS["reports"])]
 
     def ask(shown):
         response = client.post(
@@ -791,7 +808,7 @@ def test_a_screens_parts_are_asked_at_once_and_one_failing_keeps_the_picture(sto
         cache.clear()
         failing_changes = True
         values = refresh(screen, queries, settings, "vi", {"w": 1920})
-    assert values[: len(screen.OUTPUTS)] == [no_update] * len(screen.OUTPUTS)
+    assert values[: len(builders(screen))] == [no_update] * len(builders(screen))
     assert "Không truy cập được kho dữ liệu" in json.dumps(
         values[-2], default=str, ensure_ascii=False
     )

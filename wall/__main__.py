@@ -15,7 +15,7 @@ from pathlib import Path
 
 from feeds.inventory import town_inventory
 from wall.cli import parser, run
-from wall.heartbeat import Heartbeat
+from wall.heartbeat import HEALTHY_WITHIN_INTERVALS, Heartbeat
 from wall.officers import (
     OfficerError,
     add_officer,
@@ -120,9 +120,6 @@ def maintain(args: argparse.Namespace, settings: Settings) -> int:
                     return 1
             if args.once or stop.wait(settings.retention_pass_minutes * 60):
                 return 0
-
-
-HEALTHY_WITHIN_INTERVALS = 3
 
 
 def health(args: argparse.Namespace, settings: Settings) -> int:

@@ -109,6 +109,20 @@ TEXT: dict[str, tuple[str, str]] = {
     "al.escalated": ("ĐÃ BÁO CẤP TRÊN", "ESCALATED"),
     "al.group": ("{n} cảnh báo", "{n} alerts"),
     "al.group_unacked": ("{n} chưa xác nhận", "{n} unacknowledged"),
+    # The alarm banner every screen carries (layouts/alarm.py)
+    "alarm.count": ("{n} khẩn cấp chưa xác nhận", "{n} critical unacknowledged"),
+    "alarm.escalated": ("{n} đã báo cấp trên", "{n} escalated"),
+    "alarm.oldest": ("Cũ nhất:", "Oldest:"),
+    "alarm.flood": ("Lũ cảnh báo: {n} mới trong 10 phút", "Alarm flood: {n} new in 10 min"),
+    "alarm.rules_stopped": (
+        "Quy tắc cảnh báo không chạy từ {time}",
+        "Alert rules not running since {time}",
+    ),
+    "alarm.rules_never": (
+        "Quy tắc cảnh báo chưa chạy lần nào",
+        "Alert rules have not run yet",
+    ),
+    "alarm.sound_blocked": ("Âm thanh cảnh báo bị chặn", "Alarm sound blocked"),
     # Kiosk / URL problems
     "param.unknown_layout": (
         "Tham số “{param}”: không có màn hình “{value}” (có: {known})",
@@ -122,6 +136,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "param.bad_lang": (
         "Tham số “{param}”: “{value}” không phải vi hoặc en",
         "Parameter “{param}”: “{value}” is not vi or en",
+    ),
+    "param.bad_sound": (
+        "Tham số “{param}”: “{value}” không phải mức cảnh báo (có: {known})",
+        "Parameter “{param}”: “{value}” is not an alert severity (known: {known})",
     ),
     "param.no_layouts": (
         "Tham số “{param}”: không có màn hình hợp lệ; hiển thị {fallback}",

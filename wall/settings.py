@@ -90,8 +90,9 @@ class ScreenSettings(Section):
     kiosk_reload_hours: float = setting(
         24.0,
         positive_number,
-        "A kiosk reloads its page after this many hours, at a rotation boundary and only when "
-        "the server answers, so days of running never grow the browser's memory.",
+        "Every wall page (a rotating kiosk at a rotation boundary, a single screen within 30 s) "
+        "reloads after this many hours, plus a random part of 5 %, and only when the server "
+        "answers, so days of running never grow the browser's memory.",
     )
 
 
