@@ -96,6 +96,25 @@ TEXT: dict[str, tuple[str, str]] = {
     "kpi.summary": ("{met}/{total} chỉ tiêu đạt", "{met} of {total} targets met"),
     "kpi.target": ("Chỉ tiêu {target}", "Target {target}"),
     "kpi.sector": ("Lĩnh vực", "Sector"),
+    # The indicator catalogue and submissions (python -m wall indicators)
+    "ind.catalogue": (
+        "Danh mục chỉ số điều hành: {city} ({n})",
+        "Operating indicators: {city} ({n})",
+    ),
+    "ind.columns": (
+        "mã\ttên\tlĩnh vực\tđơn vị tính\tchỉ tiêu\tgiá trị của kỳ\tkỳ\tđơn vị chịu trách nhiệm"
+        "\thạn nộp",
+        "id\tname\tsector\tunit\ttarget\tperiod's value\tperiod\tresponsible unit\tdue",
+    ),
+    "ind.higher": ("≥ {target} (cao hơn là tốt)", "≥ {target} (higher is better)"),
+    "ind.lower": ("≤ {target} (thấp hơn là tốt)", "≤ {target} (lower is better)"),
+    "ind.last": ("giá trị cuối", "last value"),
+    "ind.sum": ("tổng", "sum"),
+    "ind.mean": ("trung bình", "mean"),
+    "ind.month": ("tháng", "month"),
+    "ind.quarter": ("quý", "quarter"),
+    "ind.year": ("năm", "year"),
+    "ind.due": ("ngày thứ {n} sau kỳ", "day {n} after the period"),
     # Alerts
     "al.active": ("Cảnh báo đang hoạt động", "Active alerts"),
     "al.none": ("Không có cảnh báo", "No active alert"),
