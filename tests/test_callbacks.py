@@ -152,6 +152,7 @@ def test_fifty_kiosks_on_one_screen_cause_one_set_of_store_queries_per_tick(seed
             "latest:kpi",
             "latest:feed_health",
             "latest_events",
+            "latest_events",  # the units' latest indicator values (wall.submissions)
             "events",
         ]
     )

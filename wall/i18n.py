@@ -115,6 +115,41 @@ TEXT: dict[str, tuple[str, str]] = {
     "ind.quarter": ("quý", "quarter"),
     "ind.year": ("năm", "year"),
     "ind.due": ("ngày thứ {n} sau kỳ", "day {n} after the period"),
+    "sub.unknown": (
+        "chỉ số “{id}” không có trong danh mục",
+        "indicator “{id}” is not in the catalogue",
+    ),
+    "sub.not_yours": (
+        "chỉ số “{id}” do {owner} nộp, không phải {unit}",
+        "indicator “{id}” is submitted by {owner}, not {unit}",
+    ),
+    "sub.no_period": (
+        "“{period}” không phải một {kind} ({form})",
+        "“{period}” is not a {kind} ({form})",
+    ),
+    "sub.not_open": (
+        "kỳ {period} không mở để nộp (đang mở: {open})",
+        "period {period} is not open (open now: {open})",
+    ),
+    "sub.no_value": ("thiếu giá trị", "no value"),
+    "sub.not_number": ("giá trị “{value}” không phải là số", "value “{value}” is not a number"),
+    "sub.comma": (
+        "giá trị “{value}” có dấu phẩy: viết số thập phân bằng dấu chấm (98.5), không có dấu "
+        "phân cách hàng nghìn",
+        "value “{value}” has a comma: write decimals with a point (98.5), without thousands "
+        "separators",
+    ),
+    "sub.long_note": ("ghi chú dài hơn {n} ký tự", "note longer than {n} characters"),
+    "sub.duplicate": (
+        "trùng dòng {row} (cùng chỉ số và kỳ)",
+        "repeats row {row} (same indicator and period)",
+    ),
+    "sub.given": (
+        "kỳ này đã có giá trị {value} ({by}, {at}); muốn sửa thì nêu lý do (--reason)",
+        "this period already has the value {value} ({by}, {at}); give a reason (--reason) to "
+        "correct it",
+    ),
+    "sub.too_many": ("quá {n} dòng", "more than {n} rows"),
     # Alerts
     "al.active": ("Cảnh báo đang hoạt động", "Active alerts"),
     "al.none": ("Không có cảnh báo", "No active alert"),

@@ -50,6 +50,10 @@ class Period:
     def following(self) -> Period:
         return Period(self.kind, self.next_first_day)
 
+    def previous(self) -> Period:
+        months = self.first_day.year * 12 + self.first_day.month - 1 - MONTHS_OF[self.kind]
+        return Period(self.kind, date(months // 12, months % 12 + 1, 1))
+
     def start(self, zone: ZoneInfo) -> datetime:
         return datetime.combine(self.first_day, time(), zone)
 
