@@ -150,6 +150,44 @@ TEXT: dict[str, tuple[str, str]] = {
         "correct it",
     ),
     "sub.too_many": ("quá {n} dòng", "more than {n} rows"),
+    "imp.suffix": (
+        "tệp “{suffix}” không được hỗ trợ: dùng .csv (UTF-8) hoặc .xlsx",
+        "a “{suffix}” file is not supported: use .csv (UTF-8) or .xlsx",
+    ),
+    "imp.too_big": ("tệp lớn hơn {mib} MiB", "the file is larger than {mib} MiB"),
+    "imp.missing": ("không có tệp này", "there is no such file"),
+    "imp.unreadable": ("không đọc được tệp: {error}", "the file cannot be read: {error}"),
+    "imp.empty": ("tệp không có dòng nào", "the file has no rows"),
+    "imp.header": (
+        "dòng {row}: tiêu đề phải là {header}",
+        "row {row}: the header must be {header}",
+    ),
+    "imp.columns": ("có hơn {n} cột", "has more than {n} columns"),
+    "imp.formula": (
+        "cột {columns} là công thức chưa có kết quả được lưu (mở và lưu tệp bằng Excel hoặc "
+        "LibreOffice, hoặc nhập số)",
+        "column {columns} is a formula with no saved result (open and save the file in Excel or "
+        "LibreOffice, or type the number)",
+    ),
+    "imp.not_utf8": (
+        "tệp CSV không phải văn bản UTF-8 (lưu lại dạng “CSV UTF-8”)",
+        "the CSV file is not UTF-8 text (save it as “CSV UTF-8”)",
+    ),
+    "imp.bad_csv": ("tệp CSV hỏng: {error}", "the CSV file is broken: {error}"),
+    "imp.not_xlsx": ("không phải tệp Excel .xlsx: {error}", "not an Excel .xlsx file: {error}"),
+    "imp.refused": (
+        "{file}: bị từ chối, không lưu gì ({n} dòng lỗi):",
+        "{file}: refused, nothing stored ({n} bad rows):",
+    ),
+    "imp.row": ("  dòng {row}: {reason}", "  row {row}: {reason}"),
+    "imp.stored": (
+        "đã lưu lần nộp {id}: {n} giá trị của {unit}, người nộp {by} ({file})",
+        "stored submission {id}: {n} values of {unit}, submitted by {by} ({file})",
+    ),
+    "imp.no_unit": (
+        "--unit “{unit}” không phải đơn vị xử lý của hồ sơ thành phố (có: {known})",
+        "--unit “{unit}” is not a handling unit of the city profile (known: {known})",
+    ),
     # Alerts
     "al.active": ("Cảnh báo đang hoạt động", "Active alerts"),
     "al.none": ("Không có cảnh báo", "No active alert"),

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
 
 from layouts.common import fmt_number
 from wall.i18n import Translator
+from wall.indicator_files import FileRefused, read_rows
 from wall.settings import Settings
+from wall.store import StoreError, open_store
+from wall.submissions import STREAM, SubmissionRefused, check_rows, submit
 
 
 def add_arguments(sub: argparse._SubParsersAction) -> None:
@@ -17,10 +24,23 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     actions.add_parser(
         "list", help="print the catalogue (in the wall's language: IOC_LANGUAGE=en for English)"
     )
+    add = actions.add_parser(
+        "import",
+        help="store a unit's file of values (.csv or .xlsx rows: indicator_id, period, value"
+        "[, note]), all of it or, if any row is bad, none",
+    )
+    add.add_argument("path", type=Path, help="the .csv (UTF-8) or .xlsx file")
+    add.add_argument(
+        "--unit", required=True, help="the submitting handling unit's code (city profile)"
+    )
+    add.add_argument("--by", help="who submits (default: your login name)")
+    add.add_argument(
+        "--reason", help="why values already given for a period are corrected (required then)"
+    )
 
 
 def indicators(args: argparse.Namespace, settings: Settings) -> int:
-    return {"list": catalogue}[args.action](args, settings)
+    return {"list": catalogue, "import": import_file}[args.action](args, settings)
 
 
 def catalogue(args: argparse.Namespace, settings: Settings) -> int:
@@ -43,4 +63,55 @@ def catalogue(args: argparse.Namespace, settings: Settings) -> int:
             t("ind.due", n=i.due_day),
         )
         print("\t".join(fields))
+    return 0
+
+
+def import_file(args: argparse.Namespace, settings: Settings) -> int:
+    """A unit's file stored as one submission, or refused whole naming every bad row (exit 2)."""
+    t, profile = Translator(settings.language), settings.profile
+    units = {u.code: u for u in profile.handling_units}
+    if args.unit not in units:
+        print(
+            f"wall indicators import: {t('imp.no_unit', unit=args.unit, known=', '.join(units))}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        rows, problems = read_rows(args.path, t)
+    except FileRefused as exc:
+        print(f"wall indicators import: {args.path}: {exc}", file=sys.stderr)
+        return 2
+    reason = (args.reason or "").strip() or None
+    try:
+        with open_store(settings) as store:
+            store.check()
+            latest = store.latest_events(STREAM)
+            try:
+                values = check_rows(
+                    rows, profile, args.unit, datetime.now(UTC), settings.tz, latest, reason, t
+                )
+            except SubmissionRefused as exc:
+                problems += exc.problems
+            if problems:
+                refused = t("imp.refused", file=args.path, n=len(problems))
+                print(f"wall indicators import: {refused}", file=sys.stderr)
+                for row, why in sorted(problems):
+                    print(t("imp.row", row=row, reason=why), file=sys.stderr)
+                return 2
+            by = args.by or getpass.getuser()
+            submission = submit(
+                store,
+                values,
+                by=by,
+                unit=args.unit,
+                path="file",
+                latest=latest,
+                reason=reason,
+                source=args.path.name,
+            )
+    except StoreError as exc:
+        print(f"wall indicators import: store not reachable: {exc}", file=sys.stderr)
+        return 1
+    unit = units[args.unit].name_vi if settings.language == "vi" else units[args.unit].name_en
+    print(t("imp.stored", id=submission, n=len(values), unit=unit, by=by, file=args.path.name))
     return 0
