@@ -1,12 +1,16 @@
-"""The indicator catalogue as a person reads it: `python -m wall indicators list`."""
+"""The indicator catalogue as a person reads it (`python -m wall indicators list`), and its
+periods in the city's zone."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.test_city_profile import run
+from wall.periods import PeriodError, parse_period
 
 
 @pytest.mark.parametrize(
@@ -52,3 +56,39 @@ def test_indicators_list_prints_the_catalogue_vietnamese_first(
         assert line in printed
     header = 2
     assert len(printed) == header + int(printed[0].rsplit("(", 1)[1].rstrip(")"))
+
+
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+KOLKATA = ZoneInfo("Asia/Kolkata")
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "utc_now", "zone", "is_open"),
+    [
+        # 1 December 00:30 in Hòa Thành is still 30 November in UTC: October has closed.
+        ("month", "2026-10", datetime(2026, 11, 30, 17, 30, tzinfo=UTC), VIETNAM, False),
+        ("month", "2026-11", datetime(2026, 11, 30, 17, 30, tzinfo=UTC), VIETNAM, True),
+        ("month", "2026-12", datetime(2026, 11, 30, 17, 30, tzinfo=UTC), VIETNAM, True),
+        # The same instant in Lakeside's zone is 30 November 23:00: October is still open.
+        ("month", "2026-10", datetime(2026, 11, 30, 17, 30, tzinfo=UTC), KOLKATA, True),
+        ("month", "2026-12", datetime(2026, 11, 30, 17, 30, tzinfo=UTC), KOLKATA, False),
+        ("quarter", "2026-Q3", datetime(2026, 12, 31, 16, 59, tzinfo=UTC), VIETNAM, True),
+        ("quarter", "2026-Q3", datetime(2026, 12, 31, 17, 0, tzinfo=UTC), VIETNAM, False),
+        ("quarter", "2027-Q1", datetime(2026, 12, 31, 17, 0, tzinfo=UTC), VIETNAM, True),
+        ("year", "2025", datetime(2026, 12, 31, 16, 59, tzinfo=UTC), VIETNAM, True),
+        ("year", "2025", datetime(2026, 12, 31, 17, 0, tzinfo=UTC), VIETNAM, False),
+    ],
+)
+def test_a_period_is_open_until_the_next_one_ends_in_the_citys_zone(
+    kind: str, name: str, utc_now: datetime, zone: ZoneInfo, is_open: bool
+) -> None:
+    assert parse_period(kind, name).is_open(utc_now, zone) is is_open
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [("month", "2026-13"), ("month", "2026-1"), ("quarter", "2026-Q5"), ("year", "26")],
+)
+def test_a_period_that_does_not_exist_is_refused(kind: str, text: str) -> None:
+    with pytest.raises(PeriodError, match=f"{text!r} is not a {kind}"):
+        parse_period(kind, text)

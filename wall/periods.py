@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 PERIOD_KINDS = ("month", "quarter", "year")
@@ -59,10 +59,6 @@ class Period:
 
     def end(self, zone: ZoneInfo) -> datetime:
         return datetime.combine(self.next_first_day, time(), zone)
-
-    def due(self, due_day: int, zone: ZoneInfo) -> datetime:
-        """The end of the `due_day`-th day after the period ends, in the city's zone."""
-        return datetime.combine(self.next_first_day + timedelta(days=due_day), time(), zone)
 
     def is_open(self, now: datetime, zone: ZoneInfo) -> bool:
         return self.start(zone) <= now < self.following().end(zone)
