@@ -11,6 +11,7 @@ from pathlib import Path
 from layouts.common import fmt_number
 from wall.i18n import Translator
 from wall.indicator_files import FileRefused, read_rows
+from wall.indicator_tokens import TokenError, create_token, revoke_token, tokens
 from wall.settings import Settings
 from wall.store import StoreError, open_store
 from wall.submissions import STREAM, SubmissionRefused, check_rows, submit
@@ -37,10 +38,22 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     add.add_argument(
         "--reason", help="why values already given for a period are corrected (required then)"
     )
+    token = actions.add_parser(
+        "token", help="the API's per-unit tokens: add (printed once), revoke, list"
+    )
+    token_actions = token.add_subparsers(dest="token_action", required=True)
+    new = token_actions.add_parser("add", help="a new token of a unit, printed once")
+    new.add_argument("--unit", required=True, help="the handling unit's code (city profile)")
+    new.add_argument("--label", help="what the token is for (the department's system)")
+    token_actions.add_parser("revoke", help="refuse a token from now on").add_argument(
+        "token_id", help="the id `token list` shows (the part after ioc_)"
+    )
+    token_actions.add_parser("list", help="every token: id, unit, created, by, label, status")
 
 
 def indicators(args: argparse.Namespace, settings: Settings) -> int:
-    return {"list": catalogue, "import": import_file}[args.action](args, settings)
+    commands = {"list": catalogue, "import": import_file, "token": api_tokens}
+    return commands[args.action](args, settings)
 
 
 def catalogue(args: argparse.Namespace, settings: Settings) -> int:
@@ -71,10 +84,7 @@ def import_file(args: argparse.Namespace, settings: Settings) -> int:
     t, profile = Translator(settings.language), settings.profile
     units = {u.code: u for u in profile.handling_units}
     if args.unit not in units:
-        print(
-            f"wall indicators import: {t('imp.no_unit', unit=args.unit, known=', '.join(units))}",
-            file=sys.stderr,
-        )
+        print(f"wall indicators import: {unknown_unit(args.unit, settings)}", file=sys.stderr)
         return 2
     try:
         rows, problems = read_rows(args.path, t)
@@ -114,4 +124,44 @@ def import_file(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     unit = units[args.unit].name_vi if settings.language == "vi" else units[args.unit].name_en
     print(t("imp.stored", id=submission, n=len(values), unit=unit, by=by, file=args.path.name))
+    return 0
+
+
+def unknown_unit(unit: str, settings: Settings) -> str:
+    known = ", ".join(u.code for u in settings.profile.handling_units)
+    return Translator(settings.language)("imp.no_unit", unit=unit, known=known)
+
+
+def api_tokens(args: argparse.Namespace, settings: Settings) -> int:
+    """Tokens of the indicator API (wall.indicator_tokens)."""
+    units = {u.code for u in settings.profile.handling_units}
+    if args.token_action == "add" and args.unit not in units:
+        print(f"wall indicators token: {unknown_unit(args.unit, settings)}", file=sys.stderr)
+        return 2
+    try:
+        with open_store(settings) as store:
+            store.check()
+            if args.token_action == "add":
+                token = create_token(store, args.unit, by=getpass.getuser(), label=args.label)
+                print(token)
+                print(
+                    f"token of {args.unit}: shown this once (the wall keeps only its hash); "
+                    "give it to the department's system",
+                    file=sys.stderr,
+                )
+            elif args.token_action == "revoke":
+                revoke_token(store, args.token_id, by=getpass.getuser())
+                print(f"revoked token {args.token_id}: it is refused from now on")
+            else:
+                for t in tokens(store):
+                    created = t.created_at.astimezone(settings.tz)
+                    status = "revoked" if t.revoked else "live"
+                    fields = (t.token_id, t.unit, f"{created:%Y-%m-%d %H:%M}", t.created_by or "")
+                    print("\t".join((*fields, t.label or "", status)))
+    except TokenError as exc:
+        print(f"wall indicators token: {exc}", file=sys.stderr)
+        return 1
+    except StoreError as exc:
+        print(f"wall indicators token: store not reachable: {exc}", file=sys.stderr)
+        return 1
     return 0
