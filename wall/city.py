@@ -471,9 +471,7 @@ class _Reader:
             "code label_vi label_en symbol service_codes keywords deadline_hours "
             "handling_unit weight titles",
         )
-        unit = self.get(table, "handling_unit", where, str)
-        if unit not in handling:
-            raise self.fail(f"{where}handling_unit", f"{unit!r} is not one of [[handling_units]]")
+        unit = self.handling_unit(table, "handling_unit", where, handling)
         deadline = self.get(table, "deadline_hours", where, float)
         if deadline <= 0:
             raise self.fail(f"{where}deadline_hours", "must be more than 0")
@@ -497,11 +495,7 @@ class _Reader:
             "id name_vi name_en sector unit target direction aggregation period "
             "responsible_unit due_day level from_cameras",
         )
-        unit = self.get(table, "responsible_unit", where, str)
-        if unit not in handling:
-            raise self.fail(
-                f"{where}responsible_unit", f"{unit!r} is not one of [[handling_units]]"
-            )
+        unit = self.handling_unit(table, "responsible_unit", where, handling)
         period = self.choice(table, "period", where, PERIOD_KINDS)
         due_day = self.get(table, "due_day", where, int)
         if not 1 <= due_day <= SHORTEST_DAYS[period]:
@@ -524,6 +518,12 @@ class _Reader:
             level=self.get(table, "level", where, float, 0.0),
             from_cameras=self.get(table, "from_cameras", where, bool, False),
         )
+
+    def handling_unit(self, table: dict, key: str, where: str, handling: set[str]) -> str:
+        unit = self.get(table, key, where, str)
+        if unit not in handling:
+            raise self.fail(f"{where}{key}", f"{unit!r} is not one of [[handling_units]]")
+        return unit
 
     def choice(self, table: dict, key: str, where: str, choices: tuple[str, ...]) -> str:
         value = self.get(table, key, where, str)
