@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import Flask
 
+from tests.servers import Influxd
 from wall.app import create_app
 from wall.indicator_api import PATH, register
 from wall.periods import period_of
@@ -169,3 +170,27 @@ def test_the_wall_serves_the_api_with_its_security_headers(tmp_path) -> None:
     refused = post(client, token, {"values": [{"x": "y" * 70_000}]})
     assert refused.status_code == 413
     assert refused.get_json() == {"error": "the body is larger than 64 KiB"}
+
+
+def test_a_store_outage_answers_503_and_stores_nothing_half(tmp_path) -> None:
+    influx = Influxd(tmp_path)
+    influx.start()
+    url = f"influxdb://127.0.0.1:{influx.port}/ioc"
+    settings = Settings(store=url, influx_retries=0)
+    try:
+        token = command(url, "add", "--unit", "vh-xh").stdout.strip()
+        with open_store(settings) as store:
+            server = Flask(__name__)
+            register(server, settings, store)
+            client = server.test_client()
+            influx.stop()
+            down = post(client, token, VALUES)
+            assert down.status_code == 503
+            assert down.get_json() == {
+                "error": "the store cannot be reached; nothing stored, try again later"
+            }
+            influx.start()
+            assert post(client, token, VALUES).status_code == 201
+            assert len(store.events(STREAM)) == 2
+    finally:
+        influx.stop()
