@@ -145,9 +145,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "repeats row {row} (same indicator and period)",
     ),
     "sub.given": (
-        "kỳ này đã có giá trị {value} ({by}, {at}); muốn sửa thì nêu lý do (--reason)",
-        "this period already has the value {value} ({by}, {at}); give a reason (--reason) to "
-        "correct it",
+        "kỳ này đã có giá trị {value} ({by}, {at}); muốn sửa thì nêu lý do (--reason, hoặc "
+        "reason trong API)",
+        "this period already has the value {value} ({by}, {at}); give a reason to correct it "
+        "(--reason, or reason in the API)",
     ),
     "sub.too_many": ("quá {n} dòng", "more than {n} rows"),
     "imp.suffix": (
