@@ -42,6 +42,7 @@ from wall.domain import CLOSED_REPORT_STATUSES, FIELD_REPORT, is_open_report
 from wall.settings import Settings
 from wall.store import Store, open_store
 from wall.store.newest import Incremental, Previous, newest, refold_due
+from wall.submissions import latest_values
 
 log = logging.getLogger(__name__)
 REPORTS_KEPT = timedelta(days=90)
@@ -120,6 +121,7 @@ PARTS: dict[str, Part] = {
     "wifi": Part(newest("wifi_usage", "ap_id")),
     "reports": Part(newest(FIELD_REPORT.name, REPORT, _open_reports_and_recent, open_or_recent)),
     "kpi": Part(newest("kpi", "indicator_id")),
+    "kpi_submitted": Part(lambda s, now, _: latest_values(s)),
     "feeds": Part(newest("feed_health", "feed")),
     "alerts": Part(_alerts),
     "camera_outages": Part(Incremental(_outages_from_scratch, _outages_folded), history=True),

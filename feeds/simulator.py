@@ -51,6 +51,7 @@ from feeds.inventory import (
 from feeds.known_values import KnownValues
 from feeds.payloads import topic_for
 from wall.city import Indicator
+from wall.periods import period_of
 from wall.settings import Settings
 from wall.settings_core import masked_url
 from wall.store import Store
@@ -507,7 +508,6 @@ class CitySimulator:
         drift = [0.0]
 
         def action() -> Iterator[SimMessage]:
-            local = self.now.astimezone(self.zone)
             if indicator.from_cameras:
                 value = self.camera_availability()
             else:
@@ -522,9 +522,9 @@ class CitySimulator:
                     "value": value,
                     "target": indicator.target,
                     "unit": indicator.unit,
-                    "name": indicator.name,
+                    "name": indicator.name_vi,
                     "sector": indicator.sector,
-                    "period": f"{local:%Y}" if indicator.yearly else f"{local:%Y-%m}",
+                    "period": period_of(indicator.period, self.now, self.zone).name,
                     "ts": self._ms(),
                 },
             )

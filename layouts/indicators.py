@@ -1,8 +1,11 @@
 """Indicators (chỉ số điều hành): the town's operating indicators by sector against target.
 
-Higher is better for every indicator (the schema has no direction field yet); an indicator
-within AT_RISK_SHARE of its target is "at risk". Trends are small inline SVG lines: crisp at any
-resolution and far lighter than seventeen plotly figures.
+Each indicator shows its latest accepted value: of its latest period, the newest of what an
+automated source sent over MQTT and what its unit submitted (wall.submissions). The city
+profile's catalogue gives an indicator its name (in the wall's language), sector, unit, target
+and direction; an indicator it does not hold keeps what its MQTT messages say, higher being
+better. An indicator short of its target by less than AT_RISK_SHARE of it is "at risk". Trends
+are small inline SVG lines: crisp at any resolution and far lighter than seventeen plotly figures.
 """
 
 from __future__ import annotations
@@ -25,19 +28,64 @@ from layouts.common import (
     newest_age,
     screen_header,
 )
-from wall.city import CitySettings
+from wall.city import CitySettings, Indicator
 from wall.i18n import Translator
+from wall.periods import PeriodError, parse_period, period_of
 
 NAME = "indicators"
-PARTS = ("kpi", "kpi_daily")
+PARTS = ("kpi", "kpi_submitted", "kpi_daily")
 AT_RISK_SHARE = 0.9
 TREND_POINTS = 14
 
 ASSESSMENTS = ("met", "at_risk", "missed", "no_target")
 
 
+def latest_values(data: Mapping[str, pd.DataFrame], ctx: Context) -> pd.DataFrame:
+    """One row per indicator: its latest accepted value, from MQTT (`kpi`) or a unit's
+    submission (`kpi_submitted`, shown once read), with the catalogue's name, sector, unit,
+    target and direction. The latest period wins, then the newest value of it; a value of no
+    period (or one that is not of the indicator's kind) counts for the period of its time."""
+    sent = data["kpi"]
+    submitted = data.get("kpi_submitted")
+    frames = [f for f in (sent.assign(path="mqtt"), submitted) if f is not None and not f.empty]
+    if not frames:
+        return sent
+    rows = pd.concat(frames, ignore_index=True)
+    catalogue = {i.indicator_id: i for i in ctx.profile.indicators}
+    known = rows["indicator_id"].map(catalogue)
+
+    def period_start(indicator: Indicator | float, period: object, time: object) -> pd.Timestamp:
+        if not isinstance(indicator, Indicator):
+            return pd.Timestamp(time)
+        try:
+            named = parse_period(indicator.period, str(period))
+        except PeriodError:
+            named = period_of(indicator.period, pd.Timestamp(time).to_pydatetime(), ctx.tz)
+        return pd.Timestamp(named.start(ctx.tz))
+
+    period = rows["period"] if "period" in rows.columns else pd.Series(None, index=rows.index)
+    rows["period_start"] = [
+        period_start(i, p, t) for i, p, t in zip(known, period, rows["time"], strict=True)
+    ]
+    rows = rows.sort_values(["period_start", "time"], kind="stable")
+    rows = rows.drop_duplicates("indicator_id", keep="last").drop(columns="period_start")
+    known = rows["indicator_id"].map(catalogue)
+    listed = known.notna()
+    for column, of in (
+        ("name", lambda i: i.name(ctx.lang)),
+        ("sector", lambda i: i.sector),
+        ("unit", lambda i: i.unit),
+        ("target", lambda i: i.target),
+        ("direction", lambda i: i.direction),
+    ):
+        own = rows[column] if column in rows.columns else pd.Series(None, index=rows.index)
+        rows[column] = own.astype(object).where(~listed, known[listed].map(of))
+    return rows.reset_index(drop=True)
+
+
 def assess(kpis: pd.DataFrame) -> pd.DataFrame:
-    """Latest indicator rows with an `assessment`: met / at_risk / missed / no_target."""
+    """Latest indicator rows with an `assessment`: met / at_risk / missed / no_target, on the
+    good side of the target being above it unless `direction` says lower."""
     if kpis.empty or "actual" not in kpis.columns:
         return kpis.assign(assessment=pd.Series(dtype=object))
     value = pd.to_numeric(kpis["actual"], errors="coerce")
@@ -46,11 +94,18 @@ def assess(kpis: pd.DataFrame) -> pd.DataFrame:
         if "target" in kpis.columns
         else pd.Series(float("nan"), index=kpis.index)
     )
+    lower = (
+        kpis["direction"] == "lower"
+        if "direction" in kpis.columns
+        else pd.Series(False, index=kpis.index)
+    )
+    # How far short of the target, as a share of it, whichever way is better.
+    short = ((target - value) / target.abs()).where(~lower, (value - target) / target.abs())
     assessment = pd.Series("no_target", index=kpis.index, dtype=object)
     has_target = target.notna() & value.notna()
-    assessment[has_target & (value >= target)] = "met"
-    assessment[has_target & (value < target) & (value >= target * AT_RISK_SHARE)] = "at_risk"
-    assessment[has_target & (value < target * AT_RISK_SHARE)] = "missed"
+    assessment[has_target & (short <= 0)] = "met"
+    assessment[has_target & (short > 0) & (short <= 1 - AT_RISK_SHARE)] = "at_risk"
+    assessment[has_target & (short > 1 - AT_RISK_SHARE)] = "missed"
     return kpis.assign(assessment=assessment)
 
 
@@ -122,7 +177,7 @@ def shell(t: Translator, city: CitySettings) -> html.Div:
 
 
 def headline(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
-    kpis = assess(data["kpi"])
+    kpis = assess(latest_values(data, ctx))
     met = int((kpis["assessment"] == "met").sum()) if not kpis.empty else 0
     total = (
         int(kpis["assessment"].isin(("met", "at_risk", "missed")).sum()) if not kpis.empty else 0
@@ -148,7 +203,7 @@ def grid_style(count: int) -> dict[str, str]:
 
 
 def cards(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
-    kpis = assess(data["kpi"])
+    kpis = assess(latest_values(data, ctx))
     if kpis.empty:
         return [html.Div(mark("nodata", ctx.t), className="tile tile--calm")]
     lines = trends(data["kpi_daily"])
@@ -214,7 +269,7 @@ def cards(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
 
 
 def footer(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
-    return age_line(newest_age(data["kpi"], ctx), ctx.for_part("kpi"))
+    return age_line(newest_age(latest_values(data, ctx), ctx), ctx.for_part("kpi"))
 
 
 OUTPUTS = {

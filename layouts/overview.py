@@ -26,7 +26,7 @@ from wall.domain import is_open_report
 from wall.i18n import Translator
 
 NAME = "overview"
-PARTS = ("cameras", "wifi", "reports", "kpi", "feeds", "alerts")
+PARTS = ("cameras", "wifi", "reports", "kpi", "kpi_submitted", "feeds", "alerts")
 TILES = ("cameras", "wifi", "clients", "reports", "alerts", "indicators")
 # The data behind each feed chip: (data part, label key).
 FEEDS = (
@@ -162,13 +162,13 @@ def alerts_tile(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
 
 
 def indicators_tile(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
-    kpis = indicators_screen.assess(data["kpi"])
+    kpis = indicators_screen.assess(indicators_screen.latest_values(data, ctx))
     met = int((kpis["assessment"] == "met").sum()) if not kpis.empty else 0
     with_target = int(kpis["assessment"].isin(("met", "at_risk", "missed")).sum())
     return big_tile(
         ctx.t("ov.indicators"),
         ctx.t("of", part=fmt_int(met, ctx.lang), whole=fmt_int(with_target, ctx.lang)),
-        newest_age(data["kpi"], ctx),
+        newest_age(kpis, ctx),
         ctx.for_part("kpi"),
         detail=indicators_screen.assessment_counts(kpis, ctx),
     )

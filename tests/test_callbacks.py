@@ -156,6 +156,7 @@ def test_fifty_kiosks_on_one_screen_cause_one_set_of_store_queries_per_tick(seed
             "latest:kpi",
             "latest:feed_health",
             "key_states",
+            "latest_events",  # the units' latest indicator values (wall.submissions)
         ]
     )
     wait_for_tick_start()  # the next tick asks again, once; reports only what changed since

@@ -67,7 +67,7 @@ def run(command: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess
                 "units (2): Bờ Bắc (also Old Market, Ward 1), Bờ Nam (also Ward 2, Ward 3)",
                 "categories (3): pothole, noise, water_leak",
                 "devices: 14 cameras, 7 access points",
-                "indicators: 4",
+                "indicators: 5",
                 "boundaries: yes",
             ],
         ),
@@ -110,6 +110,26 @@ BROKEN = {
     "category of no handling unit": (
         lambda t: t.replace('handling_unit = "police"', 'handling_unit = "army"'),
         r"categories\[2\]\.handling_unit: 'army' is not one of \[\[handling_units\]\]",
+    ),
+    "indicator of no handling unit": (
+        lambda t: t.replace('responsible_unit = "works"', 'responsible_unit = "parks"', 1),
+        r"indicators\[1\]\.responsible_unit: 'parks' is not one of \[\[handling_units\]\]",
+    ),
+    "indicator direction": (
+        lambda t: t.replace('direction = "lower"', 'direction = "down"'),
+        r"indicators\[5\]\.direction: 'down' is not one of higher, lower",
+    ),
+    "indicator period": (
+        lambda t: t.replace('period = "quarter"', 'period = "week"'),
+        r"indicators\[2\]\.period: 'week' is not one of month, quarter, year",
+    ),
+    "due day past the next period": (
+        lambda t: t.replace("due_day = 7", "due_day = 40", 1),
+        r"indicators\[1\]\.due_day: must be a day from 1 to 28 after a month ends",
+    ),
+    "indicator without English name": (
+        lambda t: t.replace('name_en = "Visitors to the lake"\n', ""),
+        r"indicators\[4\]\.name_en: is missing",
     ),
 }
 

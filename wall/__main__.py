@@ -16,6 +16,8 @@ from pathlib import Path
 from feeds.inventory import town_inventory
 from wall.cli import parser, run
 from wall.heartbeat import HEALTHY_WITHIN_INTERVALS, Heartbeat
+from wall.indicator_command import add_arguments as add_indicator_arguments
+from wall.indicator_command import indicators
 from wall.officers import (
     OfficerError,
     add_officer,
@@ -364,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     ):
         actions.add_parser(action, help=help_text).add_argument("name")
     actions.add_parser("list", help="list the officers (enabled or disabled)")
+    add_indicator_arguments(sub)
     sub.add_parser(
         "backup", help="copy the embedded store while everything keeps running"
     ).add_argument("destination", type=Path, help="a new file, or a folder to put it in")
@@ -382,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         "maintain": maintain,
         "health": health,
         "users": users,
+        "indicators": indicators,
         "backup": backup,
         "restore": restore,
         "migrate": migrate,

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pandas as pd
 
 from wall.domain import UNKNOWN
+from wall.periods import PERIOD_KINDS, SHORTEST_DAYS
 from wall.settings_core import PROJECT_DIR, Section, SettingsError, optional_text, setting, text
 
 CITIES_DIR = PROJECT_DIR / "cities"
@@ -117,16 +118,28 @@ class HandlingUnit:
     name_en: str
 
 
+DIRECTIONS = ("higher", "lower")  # which way an indicator's value is better
+AGGREGATIONS = ("last", "sum", "mean")  # how a period's value forms from its values
+
+
 @dataclass(frozen=True)
 class Indicator:
     indicator_id: str
-    name: str
+    name_vi: str
+    name_en: str
     sector: str
     unit: str
     target: float
-    level: float  # where the town stands (simulator); above target means met
-    yearly: bool = False
+    direction: str  # DIRECTIONS
+    aggregation: str  # AGGREGATIONS
+    period: str  # wall.periods.PERIOD_KINDS
+    responsible_unit: str  # a handling unit's code
+    due_day: int  # the value is due by the end of this day after the period ends
+    level: float  # where the town stands (simulator); on the good side of target means met
     from_cameras: bool = False  # the simulator computes it from the cameras' availability
+
+    def name(self, lang: str) -> str:
+        return self.name_vi if lang == "vi" else self.name_en
 
 
 @dataclass(frozen=True)
@@ -390,7 +403,10 @@ class _Reader:
             for w, t in self.tables(data, "categories")
         )
         self.unique("categories", [c.code for c in categories])
-        indicators = tuple(self.indicator(w, t) for w, t in self.tables(data, "indicators"))
+        indicators = tuple(
+            self.indicator(w, t, {h.code for h in handling})
+            for w, t in self.tables(data, "indicators")
+        )
         sectors = {}
         for code, labels in self.get(data, "sectors", "", dict, {}).items():
             if not (
@@ -471,9 +487,7 @@ class _Reader:
             "code label_vi label_en symbol service_codes keywords deadline_hours "
             "handling_unit weight titles",
         )
-        unit = self.get(table, "handling_unit", where, str)
-        if unit not in handling:
-            raise self.fail(f"{where}handling_unit", f"{unit!r} is not one of [[handling_units]]")
+        unit = self.handling_unit(table, "handling_unit", where, handling)
         deadline = self.get(table, "deadline_hours", where, float)
         if deadline <= 0:
             raise self.fail(f"{where}deadline_hours", "must be more than 0")
@@ -490,18 +504,48 @@ class _Reader:
             titles=self.texts(table, "titles", where),
         )
 
-    def indicator(self, where: str, table: dict) -> Indicator:
-        self.only(table, where, "id name sector unit target level yearly from_cameras")
+    def indicator(self, where: str, table: dict, handling: set[str]) -> Indicator:
+        self.only(
+            table,
+            where,
+            "id name_vi name_en sector unit target direction aggregation period "
+            "responsible_unit due_day level from_cameras",
+        )
+        unit = self.handling_unit(table, "responsible_unit", where, handling)
+        period = self.choice(table, "period", where, PERIOD_KINDS)
+        due_day = self.get(table, "due_day", where, int)
+        if not 1 <= due_day <= SHORTEST_DAYS[period]:
+            raise self.fail(
+                f"{where}due_day",
+                f"must be a day from 1 to {SHORTEST_DAYS[period]} after a {period} ends",
+            )
         return Indicator(
             indicator_id=self.get(table, "id", where, str),
-            name=self.get(table, "name", where, str),
+            name_vi=self.get(table, "name_vi", where, str),
+            name_en=self.get(table, "name_en", where, str),
             sector=self.get(table, "sector", where, str),
             unit=self.get(table, "unit", where, str),
             target=self.get(table, "target", where, float),
+            direction=self.choice(table, "direction", where, DIRECTIONS),
+            aggregation=self.choice(table, "aggregation", where, AGGREGATIONS),
+            period=period,
+            responsible_unit=unit,
+            due_day=due_day,
             level=self.get(table, "level", where, float, 0.0),
-            yearly=self.get(table, "yearly", where, bool, False),
             from_cameras=self.get(table, "from_cameras", where, bool, False),
         )
+
+    def handling_unit(self, table: dict, key: str, where: str, handling: set[str]) -> str:
+        unit = self.get(table, key, where, str)
+        if unit not in handling:
+            raise self.fail(f"{where}{key}", f"{unit!r} is not one of [[handling_units]]")
+        return unit
+
+    def choice(self, table: dict, key: str, where: str, choices: tuple[str, ...]) -> str:
+        value = self.get(table, key, where, str)
+        if value not in choices:
+            raise self.fail(f"{where}{key}", f"{value!r} is not one of {', '.join(choices)}")
+        return value
 
     def simulation(self, table: dict, units: tuple[Unit, ...]) -> Simulation:
         names = {

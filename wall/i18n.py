@@ -96,6 +96,99 @@ TEXT: dict[str, tuple[str, str]] = {
     "kpi.summary": ("{met}/{total} chỉ tiêu đạt", "{met} of {total} targets met"),
     "kpi.target": ("Chỉ tiêu {target}", "Target {target}"),
     "kpi.sector": ("Lĩnh vực", "Sector"),
+    # The indicator catalogue and submissions (python -m wall indicators)
+    "ind.catalogue": (
+        "Danh mục chỉ số điều hành: {city} ({n})",
+        "Operating indicators: {city} ({n})",
+    ),
+    "ind.columns": (
+        "mã\ttên\tlĩnh vực\tđơn vị tính\tchỉ tiêu\tgiá trị của kỳ\tkỳ\tđơn vị chịu trách nhiệm"
+        "\thạn nộp",
+        "id\tname\tsector\tunit\ttarget\tperiod's value\tperiod\tresponsible unit\tdue",
+    ),
+    "ind.higher": ("≥ {target} (cao hơn là tốt)", "≥ {target} (higher is better)"),
+    "ind.lower": ("≤ {target} (thấp hơn là tốt)", "≤ {target} (lower is better)"),
+    "ind.last": ("giá trị cuối", "last value"),
+    "ind.sum": ("tổng", "sum"),
+    "ind.mean": ("trung bình", "mean"),
+    "ind.month": ("tháng", "month"),
+    "ind.quarter": ("quý", "quarter"),
+    "ind.year": ("năm", "year"),
+    "ind.due": ("ngày thứ {n} sau kỳ", "day {n} after the period"),
+    "sub.unknown": (
+        "chỉ số “{id}” không có trong danh mục",
+        "indicator “{id}” is not in the catalogue",
+    ),
+    "sub.not_yours": (
+        "chỉ số “{id}” do {owner} nộp, không phải {unit}",
+        "indicator “{id}” is submitted by {owner}, not {unit}",
+    ),
+    "sub.no_period": (
+        "“{period}” không phải một {kind} ({form})",
+        "“{period}” is not a {kind} ({form})",
+    ),
+    "sub.not_open": (
+        "kỳ {period} không mở để nộp (đang mở: {open})",
+        "period {period} is not open (open now: {open})",
+    ),
+    "sub.no_value": ("thiếu giá trị", "no value"),
+    "sub.not_number": ("giá trị “{value}” không phải là số", "value “{value}” is not a number"),
+    "sub.comma": (
+        "giá trị “{value}” có dấu phẩy: viết số thập phân bằng dấu chấm (98.5), không có dấu "
+        "phân cách hàng nghìn",
+        "value “{value}” has a comma: write decimals with a point (98.5), without thousands "
+        "separators",
+    ),
+    "sub.long_note": ("ghi chú dài hơn {n} ký tự", "note longer than {n} characters"),
+    "sub.duplicate": (
+        "trùng dòng {row} (cùng chỉ số và kỳ)",
+        "repeats row {row} (same indicator and period)",
+    ),
+    "sub.given": (
+        "kỳ này đã có giá trị {value} ({by}, {at}); muốn sửa thì nêu lý do (--reason, hoặc "
+        "reason trong API)",
+        "this period already has the value {value} ({by}, {at}); give a reason to correct it "
+        "(--reason, or reason in the API)",
+    ),
+    "sub.too_many": ("quá {n} dòng", "more than {n} rows"),
+    "imp.suffix": (
+        "tệp “{suffix}” không được hỗ trợ: dùng .csv (UTF-8) hoặc .xlsx",
+        "a “{suffix}” file is not supported: use .csv (UTF-8) or .xlsx",
+    ),
+    "imp.too_big": ("tệp lớn hơn {mib} MiB", "the file is larger than {mib} MiB"),
+    "imp.missing": ("không có tệp này", "there is no such file"),
+    "imp.unreadable": ("không đọc được tệp: {error}", "the file cannot be read: {error}"),
+    "imp.empty": ("tệp không có dòng nào", "the file has no rows"),
+    "imp.header": (
+        "dòng {row}: tiêu đề phải là {header}",
+        "row {row}: the header must be {header}",
+    ),
+    "imp.columns": ("có hơn {n} cột", "has more than {n} columns"),
+    "imp.formula": (
+        "cột {columns} là công thức chưa có kết quả được lưu (mở và lưu tệp bằng Excel hoặc "
+        "LibreOffice, hoặc nhập số)",
+        "column {columns} is a formula with no saved result (open and save the file in Excel or "
+        "LibreOffice, or type the number)",
+    ),
+    "imp.not_utf8": (
+        "tệp CSV không phải văn bản UTF-8 (lưu lại dạng “CSV UTF-8”)",
+        "the CSV file is not UTF-8 text (save it as “CSV UTF-8”)",
+    ),
+    "imp.bad_csv": ("tệp CSV hỏng: {error}", "the CSV file is broken: {error}"),
+    "imp.not_xlsx": ("không phải tệp Excel .xlsx: {error}", "not an Excel .xlsx file: {error}"),
+    "imp.refused": (
+        "{file}: bị từ chối, không lưu gì ({n} dòng lỗi):",
+        "{file}: refused, nothing stored ({n} bad rows):",
+    ),
+    "imp.row": ("  dòng {row}: {reason}", "  row {row}: {reason}"),
+    "imp.stored": (
+        "đã lưu lần nộp {id}: {n} giá trị của {unit}, người nộp {by} ({file})",
+        "stored submission {id}: {n} values of {unit}, submitted by {by} ({file})",
+    ),
+    "imp.no_unit": (
+        "--unit “{unit}” không phải đơn vị xử lý của hồ sơ thành phố (có: {known})",
+        "--unit “{unit}” is not a handling unit of the city profile (known: {known})",
+    ),
     # Alerts
     "al.active": ("Cảnh báo đang hoạt động", "Active alerts"),
     "al.none": ("Không có cảnh báo", "No active alert"),

@@ -1,0 +1,81 @@
+"""The indicators screen in Chromium showing a unit's imported figures and an automated
+source's MQTT values side by side, in Vietnamese and in English (screenshots looked at)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+from feeds.payloads import parse_record
+from tests.browser_fixtures import resize, wall_on_sqlite
+from tests.test_browser import SCREEN_DRAWN, SCREENSHOTS, console_errors, wait_for
+from tests.test_indicator_import import ZONE
+from wall.periods import period_of
+from wall.settings_core import PROJECT_DIR
+from wall.store.sqlite import SQLiteStore
+
+CARDS = """
+return Array.from(document.querySelectorAll('.kpi-card'))
+    .map(c => c.innerText.replace(/\\s+/g, ' '));
+"""
+
+
+def test_imported_figures_and_mqtt_values_on_the_indicators_screen(browser, tmp_path) -> None:
+    now = datetime.now(UTC)
+    last_month = period_of("month", now, ZONE).previous().name
+    this_month = period_of("month", now, ZONE).name
+    with SQLiteStore(tmp_path / "ioc.db") as store:
+        store.write(
+            parse_record("kpi", "camera_hoat_dong", {"value": 96.5, "period": this_month}, now)
+        )
+    path = tmp_path / "vhxh.csv"
+    path.write_text(
+        "indicator_id,period,value,note\n"
+        f"khach_du_lich,{last_month},351.4,Tổng hợp từ các điểm du lịch\n"
+        f"tiem_chung,{last_month},93.2,\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "wall", "indicators", "import", str(path), "--unit", "vh-xh"],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "IOC_STORE": f"sqlite:///{tmp_path / 'ioc.db'}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    server = wall_on_sqlite(tmp_path)
+    server.start()
+    try:
+        resize(browser, 1920, 1080)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        for lang, expected in (
+            (
+                "vi",
+                [
+                    "AN NINH TRẬT TỰ Camera giám sát hoạt động 96,5 % ✔ Đạt Chỉ tiêu 95 %",
+                    "DU LỊCH Lượt khách du lịch 351,4 nghìn lượt ✔ Đạt Chỉ tiêu 320 nghìn lượt",
+                    "Y TẾ Trẻ em tiêm chủng đầy đủ 93,2 % ▲ Nguy cơ Chỉ tiêu 95 %",
+                ],
+            ),
+            (
+                "en",
+                [
+                    "PUBLIC ORDER Surveillance cameras working 96.5 % ✔ Met Target 95 %",
+                    "TOURISM Tourist visits 351.4 nghìn lượt ✔ Met Target 320 nghìn lượt",
+                    "HEALTH Children fully vaccinated 93.2 % ▲ At risk Target 95 %",
+                ],
+            ),
+        ):
+            browser.get(f"{server.url}/indicators?lang={lang}")
+            wait_for(browser, SCREEN_DRAWN)
+            cards = wait_for(
+                browser, f"const c = (() => {{{CARDS}}})(); return c.length === 3 ? c : null;"
+            )
+            assert [c.strip() for c in cards] == expected
+            browser.save_screenshot(str(SCREENSHOTS / f"indicators-submitted-{lang}-1920x1080.png"))
+        assert console_errors(browser) == []
+    finally:
+        server.stop()
