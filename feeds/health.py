@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 
 from feeds.ingest import Ingestor
 from wall.domain import FEED_HEALTH
-from wall.store import Point
+from wall.settings_core import SettingsError
+from wall.store import Point, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,9 @@ def health_point(feed: str, stats: dict, started: float, now: datetime) -> Point
 
 class HealthReporter:
     """Every `interval` seconds, a feed_health point through the ingestor's own write path (so
-    it is batched, and spooled while the store is down, like the data it describes)."""
+    it is batched like the data it describes). While the store refuses the worker's writes the
+    point goes straight to the store instead: in the spool it would reach the wall only once
+    the refusal is over, and a store refusing some series (a tag-value limit) still takes it."""
 
     def __init__(self, ingestor: Ingestor, feed: str, interval: float):
         self.ingestor = ingestor
@@ -60,8 +63,15 @@ class HealthReporter:
         self._thread.start()
 
     def report(self) -> None:
-        point = health_point(self.feed, self.ingestor.stats, self.started, datetime.now(UTC))
-        self.ingestor.write_points([point])
+        stats = self.ingestor.stats
+        point = health_point(self.feed, stats, self.started, datetime.now(UTC))
+        if not stats["store_problem"]:
+            self.ingestor.write_points([point])
+            return
+        try:  # not kept when the store refuses it too: the wall could not read it either
+            self.ingestor.store.write([point])
+        except (StoreError, SettingsError) as exc:
+            log.debug("%s: feed health not written: %s", self.feed, exc)
 
     def stop(self) -> None:
         """Stop and write one last point (queued: the ingestor's close makes it durable)."""
