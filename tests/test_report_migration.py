@@ -194,14 +194,7 @@ def test_every_command_refuses_first_shape_reports_on_influxdb_in_one_line_until
             feeds = store.latest("feed_health", "feed")
             assert feeds.empty  # no worker wrote anything before stopping
 
-        migrated = subprocess.run(
-            [sys.executable, "-m", "wall", "migrate"],
-            cwd=PROJECT_DIR,
-            env={**os.environ, **env},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        migrated = wall("migrate", store_url=url)
         assert migrated.returncode == 0, migrated.stderr
 
         running = {n: start(argv, env | extra) for n, (argv, extra) in commands.items()}
