@@ -397,10 +397,10 @@ def test_a_worker_whose_store_refuses_its_writes_says_so_and_why_not_merely_stal
     assert classes(refused)[:2] == ["feed-chip", "feed-chip--store-problem"]
     shown = texts(refused)
     # Its last message is old too: since when, instead of "retrying".
-    assert shown.startswith("open311 ✖ Kho dữ liệu từ chối ghi tin nhắn cuối 7 phút trước · …")
+    assert shown.startswith("open311 ✖ Kho dữ liệu từ chối ghi tin nhắn cuối 6 phút trước · …")
     reason = refused.children[2].children
     assert isinstance(reason, str) and "\n" not in reason  # text, one line, never markup
-    assert len(reason) == len("tin nhắn cuối 7 phút trước · ") + overview.PROBLEM_CHARS
+    assert len(reason) == len("tin nhắn cuối 6 phút trước · ") + overview.PROBLEM_CHARS
     assert reason.endswith("max-values-per-tag limit exceeded (100000/100000): <b>measurement</b>")
     assert "feed-chip--live" in classes(taking) and "feed-chip--live" in classes(older)
     data["feeds"].loc[0, "last_message_age_s"] = 1.0
