@@ -48,8 +48,9 @@ def health_point(feed: str, stats: dict, started: float, now: datetime) -> Point
 class HealthReporter:
     """Every `interval` seconds, a feed_health point through the ingestor's own write path (so
     it is batched like the data it describes). While the store refuses the worker's writes the
-    point goes straight to the store instead: in the spool it would reach the wall only once
-    the refusal is over, and a store refusing some series (a tag-value limit) still takes it."""
+    point goes straight to the store first: in the spool it would reach the wall only once the
+    refusal is over, and a store refusing some series (a tag-value limit) still takes it. One
+    the store refuses too waits in the spool with the data, so the refusal stays on record."""
 
     def __init__(self, ingestor: Ingestor, feed: str, interval: float):
         self.ingestor = ingestor
@@ -65,13 +66,13 @@ class HealthReporter:
     def report(self) -> None:
         stats = self.ingestor.stats
         point = health_point(self.feed, stats, self.started, datetime.now(UTC))
-        if not stats["store_problem"]:
-            self.ingestor.write_points([point])
-            return
-        try:  # not kept when the store refuses it too: the wall could not read it either
-            self.ingestor.store.write([point])
-        except (StoreError, SettingsError) as exc:
-            log.debug("%s: feed health not written: %s", self.feed, exc)
+        if stats["store_problem"]:
+            try:
+                self.ingestor.store.write([point])
+                return
+            except (StoreError, SettingsError) as exc:  # refused too: kept with the data
+                log.debug("%s: feed health not written past the spool: %s", self.feed, exc)
+        self.ingestor.write_points([point])
 
     def stop(self) -> None:
         """Stop and write one last point (queued: the ingestor's close makes it durable)."""
