@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 
 from feeds.ingest import Ingestor
 from wall.domain import FEED_HEALTH
-from wall.store import Point
+from wall.settings_core import SettingsError
+from wall.store import Point, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,10 @@ def health_point(feed: str, stats: dict, started: float, now: datetime) -> Point
 
 class HealthReporter:
     """Every `interval` seconds, a feed_health point through the ingestor's own write path (so
-    it is batched, and spooled while the store is down, like the data it describes)."""
+    it is batched like the data it describes). While the store refuses the worker's writes the
+    point goes straight to the store first: in the spool it would reach the wall only once the
+    refusal is over, and a store refusing some series (a tag-value limit) still takes it. One
+    the store refuses too waits in the spool with the data, so the refusal stays on record."""
 
     def __init__(self, ingestor: Ingestor, feed: str, interval: float):
         self.ingestor = ingestor
@@ -60,7 +64,14 @@ class HealthReporter:
         self._thread.start()
 
     def report(self) -> None:
-        point = health_point(self.feed, self.ingestor.stats, self.started, datetime.now(UTC))
+        stats = self.ingestor.stats
+        point = health_point(self.feed, stats, self.started, datetime.now(UTC))
+        if stats["store_problem"]:
+            try:
+                self.ingestor.store.write([point])
+                return
+            except (StoreError, SettingsError) as exc:  # refused too: kept with the data
+                log.debug("%s: feed health not written past the spool: %s", self.feed, exc)
         self.ingestor.write_points([point])
 
     def stop(self) -> None:

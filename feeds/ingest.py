@@ -441,14 +441,16 @@ class Ingestor:
                 self._cond.wait(max(0.01, seconds))
 
 
+def point_record(point: Point) -> dict[str, Any]:
+    """A point as JSON data, its time in ISO 8601: what a person reads in a dead letter."""
+    return {
+        "measurement": point.measurement,
+        "tags": dict(point.tags),
+        "fields": dict(point.fields),
+        "time": point.time.isoformat(),
+    }
+
+
 def point_json(point: Point) -> bytes:
     """A point the store refused, as the JSON text dead-lettered in place of its message."""
-    return json.dumps(
-        {
-            "measurement": point.measurement,
-            "tags": dict(point.tags),
-            "fields": dict(point.fields),
-            "time": point.time.isoformat(),
-        },
-        ensure_ascii=False,
-    ).encode()
+    return json.dumps(point_record(point), ensure_ascii=False).encode()

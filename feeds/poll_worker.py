@@ -12,7 +12,8 @@ their own durable buffer, so no spool is needed here.
 "Store down" is any store failure about the store itself (StoreUnavailable: unreachable,
 database missing, may not write, a size limit). Points the store refuses for what they are
 (PointsRefused) do not fail the poll: the others are stored and committed, the refused ones
-counted and logged with their content, and the worker moves on.
+counted, logged and kept in the dead-letter file (feeds.dead_letters) before the commit, and
+the worker moves on.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import argparse
 import logging
 import random
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +33,7 @@ from typing import Protocol
 
 import requests
 
+from feeds.dead_letters import FILE_NAME, DeadLetters
 from feeds.http_sources import Batch, HttpStatusSource, RepeatFilter, SourceError
 from feeds.ingest import point_json
 from feeds.known_values import KnownValues, town_values
@@ -89,6 +92,7 @@ class PollWorker:
         self,
         store: Store,
         sources: Sequence[Source],
+        dead_letters: DeadLetters,
         *,
         backoff_max: float = 600.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -102,6 +106,7 @@ class PollWorker:
         if duplicate := next((n for n in names if names.count(n) > 1), None):
             raise SettingsError("poll_sources", f"two sources are named {duplicate!r}")
         self.store = store
+        self.dead_letters = dead_letters
         self.known = known or town_values()
         self.sources = list(sources)
         self.backoff_max = backoff_max
@@ -124,6 +129,9 @@ class PollWorker:
         except (StoreError, SettingsError) as exc:  # about the store: nothing is committed
             health.store_problem = str(exc)
             return self._failed(source, f"store did not take the points: {exc}", None)
+        except OSError as exc:  # the refused points could not be kept: commit nothing
+            where = self.dead_letters.path
+            return self._failed(source, f"cannot keep refused points in {where}: {exc}", None)
         except Exception as exc:  # a bug must not stop the other sources: log it, back off
             log.exception("%s: poll failed unexpectedly", source.name)
             return self._failed(source, f"unexpected {type(exc).__name__}: {exc}", None)
@@ -149,15 +157,18 @@ class PollWorker:
 
     def _write(self, source: Source, points: list[Point]) -> int:
         """Write the poll's points; returns how many the store refused for what they are (the
-        others are stored). Store failures about the store itself propagate."""
+        others are stored; the refused ones dead-lettered). Store failures about the store
+        itself, and a dead-letter file that cannot be written (OSError), propagate."""
         try:
             self.store.write(points)
         except PointsRefused as exc:
+            self.dead_letters.append(source.name, exc.refused)
             for point, reason in exc.refused:
                 if self.refusals.should_log(source.name, reason):
                     log.warning(
-                        "%s: the store refused a point, left out: %s; the point: %s",
+                        "%s: the store refused a point, kept in %s: %s; the point: %s",
                         source.name,
+                        self.dead_letters.path,
                         reason,
                         point_json(point).decode(),
                     )
@@ -256,7 +267,6 @@ def build_sources(settings: Settings, session: requests.Session | None = None) -
     session.headers["User-Agent"] = "ioc-wall-poll"
     sources: list[Source] = []
     if settings.open311_url:
-        require_writable(Path(settings.poll_state_dir), "IOC_POLL_STATE_DIR", "keep the poll state")
         sources.append(
             Open311Source(
                 Open311Config.from_settings(settings),
@@ -280,10 +290,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="poll every source once, then exit (status 1 if a poll failed): for cron or a test",
     )
+    p.add_argument(
+        "--replay-dead-letters",
+        action="store_true",
+        help="write the points the store refused (the dead-letter file in the poll state folder) "
+        "into the store again, keep those it still refuses, then exit (status 1 if any is left)",
+    )
+
+
+def dead_letters(settings: Settings) -> DeadLetters:
+    """The poller's dead-letter file, in its state folder (checked writable: exit 2 if not)."""
+    folder = Path(settings.poll_state_dir)
+    require_writable(folder, "IOC_POLL_STATE_DIR", "keep the poll state and dead letters")
+    return DeadLetters(folder / FILE_NAME, settings.poll_dead_letter_max_bytes)
 
 
 def poll_command(args: argparse.Namespace, settings: Settings) -> int:
     """Entry of `python -m feeds poll`."""
+    letters = dead_letters(settings)
+    if args.replay_dead_letters:
+        try:
+            with open_store(settings) as store:
+                store.check()
+                written, left = letters.replay(store)
+        except (StoreError, ValueError) as exc:  # nothing was removed from the file
+            print(f"feeds: dead letters not replayed: {exc}", file=sys.stderr)
+            return 1
+        print(f"{written} dead-lettered point(s) written, {left} still refused ({letters.path})")
+        return 1 if left else 0
     sources = build_sources(settings)
     if not sources:
         raise SettingsError(
@@ -300,6 +334,7 @@ def poll_command(args: argparse.Namespace, settings: Settings) -> int:
         worker = PollWorker(
             store,
             sources,
+            letters,
             backoff_max=settings.poll_backoff_max_seconds,
             known=town_values(settings),
             health_every=settings.feed_health_seconds,

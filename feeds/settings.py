@@ -352,6 +352,14 @@ class PollSettings(Section):
         "Folder where the polling worker keeps what it already wrote (Open311 cursor and "
         "report versions), so a restart neither misses nor repeats reports.",
     )
+    poll_dead_letter_max_bytes: int = setting(
+        64 * 1024 * 1024,
+        positive_whole_number,
+        "Bound of the polling worker's dead-letter file (`dead-letters.jsonl` in "
+        "`poll_state_dir`: the points the store refused, with their source and reason). Past it "
+        "the file becomes `dead-letters.jsonl.1`, replacing the older one: at most about twice "
+        "this is kept.",
+    )
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ FEEDS = (
     ("kpi", "feed.kpi"),
 )
 MAX_WORKER_CHIPS = 3
+PROBLEM_CHARS = 90  # of a store's refusal on a chip (the full text is in the worker's log)
 
 
 def shell(t: Translator, city: CitySettings) -> html.Div:
@@ -176,7 +177,7 @@ def indicators_tile(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
 
 def feeds_strip(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
     """One chip per kind of data (live or stale by the newest point written), then one per feed
-    worker that reports its health (by the age of its last message)."""
+    worker that reports its health (by the age of its last message, or its store's refusal)."""
     chips = [html.Span(ctx.t("ov.feeds"), className="feed-strip-title")]
     for part, label in FEEDS:
         chips.append(feed_chip(ctx.t(label), newest_age(data[part], ctx), ctx.for_part(part)))
@@ -187,12 +188,35 @@ def feeds_strip(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
             last_message = row.get("last_message_age_s")
             if age is not None and last_message is not None and not pd.isna(last_message):
                 age += float(last_message)
-            chips.append(feed_chip(str(row["feed"]), age, ctx))
+            chips.append(feed_chip(str(row["feed"]), age, ctx, store_problem(row)))
     return chips
 
 
-def feed_chip(name: str, age: float | None, ctx: Context) -> html.Div:
+def store_problem(health: Mapping) -> str:
+    """Why the worker's store refuses its writes, on one short line ("" while it takes them):
+    its end, where the store's messages put the server's own reason."""
+    problem = health.get("store_problem")
+    if not isinstance(problem, str):  # absent (an older worker), or NaN
+        return ""
+    problem = " ".join(problem.split())
+    return problem if len(problem) <= PROBLEM_CHARS else "…" + problem[1 - PROBLEM_CHARS :]
+
+
+def feed_chip(name: str, age: float | None, ctx: Context, problem: str = "") -> html.Div:
+    """A worker whose store refuses its writes (it holds them back and retries) says so and
+    why, whatever the age of its last message: "stale" alone would hide the cause."""
     status = "nodata" if age is None else "stale" if ctx.is_stale(age) else "live"
+    if problem:
+        # Retrying, as far as the wall knows; since when it last heard from it, once stale.
+        lead = ctx.t("ov.feed_age", age=age_text(age, ctx.t)) if status == "stale" else ""
+        return html.Div(
+            [
+                html.Span(name, className="feed-name"),
+                mark("offline", ctx.t, ctx.t("ov.store_problem")),
+                html.Span(f"{lead or ctx.t('ov.retrying')} · {problem}", className="feed-age"),
+            ],
+            className="feed-chip feed-chip--store-problem",
+        )
     return html.Div(
         [
             html.Span(name, className="feed-name"),

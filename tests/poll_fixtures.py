@@ -15,8 +15,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from feeds.dead_letters import FILE_NAME, DeadLetters
+from wall.settings import Settings
 
 
 @dataclass
@@ -177,3 +181,8 @@ class Open311Fixture(JsonServer):
         found.sort(key=lambda r: str(r.get("requested_datetime") if isinstance(r, dict) else ""))
         found.reverse()  # newest first, as servers answer
         return Reply(body=self._wrap(found[: self.limit], "request"))
+
+
+def dead_letters(folder: Path) -> DeadLetters:
+    """The poller's dead-letter file in `folder`, with the default bound."""
+    return DeadLetters(folder / FILE_NAME, Settings().poll_dead_letter_max_bytes)

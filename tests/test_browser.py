@@ -28,7 +28,7 @@ import requests
 from selenium.common.exceptions import JavascriptException, WebDriverException
 from selenium.webdriver.common.by import By
 
-from layouts import SCREENS
+from layouts import SCREENS, overview
 from tests.browser_fixtures import (
     WallProcess,
     chromium,
@@ -309,6 +309,41 @@ def test_tiles_turn_stale_when_a_feed_stops(wall, browser):
         browser.save_screenshot(str(SCREENSHOTS / "overview-camera-feed-stopped-1920x1080.png"))
     finally:
         wall.feeder.paused.discard("camera_status")
+
+
+def test_a_feed_worker_whose_store_refuses_its_writes_shows_why_on_the_overview(wall, browser):
+    """Not merely "stale" by age: the worker says the store refuses its writes, and why."""
+    from feeds.health import health_point
+
+    refusal = (
+        "InfluxDB at http://influx.hoathanh.local:8086 refused writes to database 'ioc' (400): "
+        "partial write: max-values-per-tag limit exceeded (100000/100000)"
+    )
+
+    def worker_health(problem: str) -> Point:
+        stats = {"received": 5200, "written": 5100, "rejected": 0, "unknown_values": 0}
+        stats |= {"spooled": 100, "lag_s": 30.0, "store_problem": problem}
+        now = datetime.now(UTC)
+        return health_point("mqtt:ioc-wall-mqtt", stats | {"last_message_time": now}, 0, now)
+
+    resize(browser, *SIZES[0])
+    wall.feeder.store.write([worker_health(refusal)])
+    try:
+        browser.get(f"{wall.url}/overview")
+        wait_for(browser, SCREEN_DRAWN)
+        chip = "document.querySelector('#overview-feeds .feed-chip--store-problem')"
+        shown = wait_for(browser, f"return {chip} && {chip}.innerText", what="refusing worker")
+        assert shown.split("\n") == [
+            "mqtt:ioc-wall-mqtt",
+            "✖",
+            "Kho dữ liệu từ chối ghi",
+            f"đang thử lại · …{refusal[1 - overview.PROBLEM_CHARS :]}",
+        ]
+        assert browser.execute_script(f"return {chip}.querySelector('b, a, script')") is None
+        browser.save_screenshot(str(SCREENSHOTS / "overview-store-refuses-1920x1080.png"))
+    finally:  # the module's other screens show a worker whose store takes its writes
+        wall.feeder.store.write([worker_health("")])
+    wait_for(browser, f"return {chip} === null", what="the refusal gone once it is over")
 
 
 def test_a_page_whose_layout_failed_to_load_recovers_by_itself(wall, browser):

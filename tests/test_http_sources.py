@@ -14,7 +14,7 @@ import requests
 
 from feeds.http_sources import HttpStatusSource, SourceError, retry_after_seconds
 from feeds.poll_worker import PollWorker
-from tests.poll_fixtures import JsonServer, Reply
+from tests.poll_fixtures import JsonServer, Reply, dead_letters
 from wall.settings import load_settings
 from wall.settings_core import SettingsError
 from wall.store import Store
@@ -122,7 +122,7 @@ def test_a_vms_camera_list_is_mapped_by_settings_alone_into_camera_status(
     (config,) = sources_from(VMS_TOML.format(url=vms.url, token=TOKEN), tmp_path)
     source = HttpStatusSource(config, timeout=2, session=requests.Session())
     caplog.set_level(logging.WARNING)
-    worker = PollWorker(store, [source])
+    worker = PollWorker(store, [source], dead_letters(tmp_path))
     assert worker.poll(source) == 15
 
     now = datetime.now(UTC)
@@ -169,7 +169,7 @@ def test_a_wifi_controller_ap_list_becomes_wifi_usage(store: Store, tmp_path: Pa
     try:
         (config,) = sources_from(WIFI_TOML.format(url=server.url), tmp_path)
         source = HttpStatusSource(config, timeout=2, session=requests.Session())
-        PollWorker(store, [source]).poll(source)
+        PollWorker(store, [source], dead_letters(tmp_path)).poll(source)
     finally:
         server.stop()
     now = datetime.now(UTC)

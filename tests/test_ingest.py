@@ -501,6 +501,38 @@ def test_a_device_sending_new_wards_adds_no_tag_values_past_the_servers_limit(
     assert set(wifi["ward_given"]) == {f"phuong-{i}" for i in range(200)}
 
 
+def test_a_worker_whose_store_refuses_its_writes_says_so_in_its_health_while_it_lasts(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """Its data waits in the spool; its health point does not, or the wall would learn of the
+    refusal only once it is over (and see a feed merely gone quiet meanwhile)."""
+    from feeds.health import HealthReporter
+
+    server = Influxd(tmp_path_factory.mktemp("few-camera-ids"), max_values_per_tag=3)
+    server.start()
+    try:
+        store = influx(server)
+        ingestor = Ingestor(store, feed="mqtt:test", batch_size=10, spool_dir=tmp_path)
+        reporter = HealthReporter(ingestor, "mqtt:test", interval=3600)
+        cameras = [
+            (f"ioc/camera/cam-{n}/status", b'{"online": true}', NOW + timedelta(seconds=n))
+            for n in range(6)
+        ]
+        for start in (0, 3):  # three ids stored: a write of new ones passes the limit of 3
+            ingestor.handle_batch(cameras[start : start + 3])
+            ingestor.flush()
+        assert "max-values-per-tag" in ingestor.stats["store_problem"]
+        assert ingestor.stats["spooled"] == 3
+        reporter.report()
+        health = store.latest("feed_health", "feed").to_dict("records")
+        ingestor.close(timeout=1)
+    finally:
+        server.stop()
+    [row] = health
+    assert row["feed"] == "mqtt:test" and row["spooled"] == 3
+    assert "max-values-per-tag limit exceeded" in row["store_problem"]
+
+
 def test_many_thousand_reports_are_taken_by_an_influxd_allowing_few_tag_values(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:

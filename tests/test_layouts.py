@@ -378,6 +378,40 @@ def test_feed_strip_marks_a_silent_feed_stale():
     assert "tin nhắn cuối 3 phút trước" in texts(worker)
 
 
+def test_a_worker_whose_store_refuses_its_writes_says_so_and_why_not_merely_stale():
+    refusal = (
+        "InfluxDB at http://influx.hoathanh.local:8086 refused writes to database 'ioc' (400):\n"
+        "partial write: max-values-per-tag limit exceeded (100000/100000): <b>measurement</b>"
+    )
+    data = {part: pd.DataFrame() for part in ("cameras", "wifi", "reports", "kpi")}
+    data["feeds"] = pd.DataFrame(
+        {
+            "time": [ts(0.2), ts(0.2), ts(0.2)],
+            "feed": ["open311", "mqtt:ioc-wall-mqtt", "vms"],
+            "last_message_age_s": [400.0, 1.0, 1.0],  # open311 also stale by age
+            "store_problem": [refusal, "", None],  # vms: a worker of before store_problem
+        }
+    )
+    chips = overview.feeds_strip(data, ctx())
+    refused, taking, older = chips[-3:]
+    assert classes(refused)[:2] == ["feed-chip", "feed-chip--store-problem"]
+    shown = texts(refused)
+    # Its last message is old too: since when, instead of "retrying".
+    assert shown.startswith("open311 ✖ Kho dữ liệu từ chối ghi tin nhắn cuối 6 phút trước · …")
+    reason = refused.children[2].children
+    assert isinstance(reason, str) and "\n" not in reason  # text, one line, never markup
+    assert len(reason) == len("tin nhắn cuối 6 phút trước · ") + overview.PROBLEM_CHARS
+    assert reason.endswith("max-values-per-tag limit exceeded (100000/100000): <b>measurement</b>")
+    assert "feed-chip--live" in classes(taking) and "feed-chip--live" in classes(older)
+    data["feeds"].loc[0, "last_message_age_s"] = 1.0
+    fresh, english = (
+        overview.feeds_strip(data, ctx())[-3],
+        overview.feeds_strip(data, ctx("en"))[-3],
+    )
+    assert texts(fresh).startswith("open311 ✖ Kho dữ liệu từ chối ghi đang thử lại · …")
+    assert texts(english).startswith("open311 ✖ Store refuses writes retrying · …")
+
+
 def test_hourly_reports_count_new_by_created_and_resolved_by_update():
     frame = pd.DataFrame(
         {

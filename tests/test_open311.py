@@ -17,7 +17,7 @@ from feeds.open311_server import Open311Server
 from feeds.payloads import RejectedMessage
 from feeds.poll_worker import PollWorker
 from feeds.simulator import CitySimulator, SimOptions
-from tests.poll_fixtures import Open311Fixture, Reply
+from tests.poll_fixtures import Open311Fixture, Reply, dead_letters
 from wall.city import load_profile
 from wall.settings import Settings, load_settings
 from wall.settings_core import SettingsError
@@ -113,7 +113,9 @@ def test_requests_in_every_json_shape_become_field_reports_in_the_store(
             # Only a code: its name comes from services.json (in the same JSON shape).
             request(103, 2, service_code="NG04", service_name=None, description=None),
         ]
-        worker = PollWorker(store, [source(config(server, jurisdiction_id=None), tmp_path)])
+        worker = PollWorker(
+            store, [source(config(server, jurisdiction_id=None), tmp_path)], dead_letters(tmp_path)
+        )
         worker.poll(worker.sources[0])
     finally:
         server.stop()
@@ -142,7 +144,7 @@ def test_an_update_to_an_older_request_is_seen_and_no_version_is_written_twice(
 ) -> None:
     old = request(7, hours_ago=24 * 3)
     server.requests = [old, request(8, hours_ago=1)]
-    worker = PollWorker(store, [source(config(server), tmp_path)])
+    worker = PollWorker(store, [source(config(server), tmp_path)], dead_letters(tmp_path))
     open311 = worker.sources[0]
     worker.poll(open311)
     # The window of the next poll starts near the newest update seen: request 7 is outside it,
@@ -168,11 +170,11 @@ def test_a_restart_resumes_from_the_saved_cursor_without_writing_again(
     server: Open311Fixture, store: Store, tmp_path: Path
 ) -> None:
     server.requests = [request(1, 30), request(2, 2)]
-    first = PollWorker(store, [source(config(server), tmp_path)])
+    first = PollWorker(store, [source(config(server), tmp_path)], dead_letters(tmp_path))
     first.poll(first.sources[0])
     assert first.health["open311"].written == 2
 
-    restarted = PollWorker(store, [source(config(server), tmp_path)])
+    restarted = PollWorker(store, [source(config(server), tmp_path)], dead_letters(tmp_path))
     server.requests.append(request(3, 0.5))
     restarted.poll(restarted.sources[0])
 
@@ -191,7 +193,7 @@ def test_a_future_dated_request_is_written_at_the_polls_time_and_hides_no_later_
     wrong_zone = (NOW - timedelta(hours=1)).astimezone(VIETNAM).strftime("%Y-%m-%dT%H:%M:%SZ")
     server.requests = [request(1, 2), request(2, 1, updated_datetime=wrong_zone)]
     caplog.set_level(logging.WARNING)
-    worker = PollWorker(store, [source(config(server), tmp_path)])
+    worker = PollWorker(store, [source(config(server), tmp_path)], dead_letters(tmp_path))
     open311 = worker.sources[0]
     before = datetime.now(UTC).replace(microsecond=0)
     worker.poll(open311)
@@ -224,7 +226,9 @@ def test_a_request_that_appears_on_the_server_late_is_fetched_by_the_periodic_re
     clock = [NOW]
     server.requests = [request(1, 1), request("closed-2d", 48, status="closed")]
     cfg = config(server, rescan_every=timedelta(hours=6), rescan_span=timedelta(days=3))
-    worker = PollWorker(store, [source(cfg, tmp_path)], clock=lambda: clock[0])
+    worker = PollWorker(
+        store, [source(cfg, tmp_path)], dead_letters(tmp_path), clock=lambda: clock[0]
+    )
     open311 = worker.sources[0]
     worker.poll(open311)
 
@@ -268,7 +272,7 @@ def test_a_state_file_of_the_version_before_heals_its_cursor_and_writes_nothing_
             }
         )
     )
-    worker = PollWorker(store, [source(config(server), tmp_path)])
+    worker = PollWorker(store, [source(config(server), tmp_path)], dead_letters(tmp_path))
     worker.poll(worker.sources[0])
     # Request 9 is fetched; request 8 was written by the version before digests: not again.
     assert [r["report_id"] for r in reports(store)] == ["9"]
@@ -285,7 +289,7 @@ def test_a_status_change_without_a_new_updated_datetime_is_written_once(
 ) -> None:
     lamp = request(5, 3, **({} if with_updated_time else {"updated_datetime": None}))
     server.requests = [lamp, request(6, 2)]
-    worker = PollWorker(store, [source(config(server), tmp_path)])
+    worker = PollWorker(store, [source(config(server), tmp_path)], dead_letters(tmp_path))
     open311 = worker.sources[0]
     worker.poll(open311)
     # The city closes request 5 without touching its updated_datetime.
@@ -317,7 +321,9 @@ def test_times_without_an_offset_are_read_in_the_city_zone_unless_set_to_reject(
     ]
     caplog.set_level(logging.WARNING)
     refusing = Settings(**city_endpoint(server), open311_naive_times="reject")
-    worker = PollWorker(store, [source(Open311Config.from_settings(refusing), tmp_path)])
+    worker = PollWorker(
+        store, [source(Open311Config.from_settings(refusing), tmp_path)], dead_letters(tmp_path)
+    )
     worker.poll(worker.sources[0])
     assert reports(store) == [] and worker.health["open311"].rejected == 2
     assert any(
@@ -328,7 +334,7 @@ def test_times_without_an_offset_are_read_in_the_city_zone_unless_set_to_reject(
 
     # The default: read in the city's zone (Asia/Ho_Chi_Minh, +07:00).
     city = Open311Config.from_settings(Settings(**city_endpoint(server)))
-    worker = PollWorker(store, [source(city, tmp_path)])
+    worker = PollWorker(store, [source(city, tmp_path)], dead_letters(tmp_path))
     worker.poll(worker.sources[0])
     rows = {r["report_id"]: r for r in reports(store)}
     assert rows["71"]["time"].to_pydatetime() == made
@@ -355,7 +361,7 @@ def test_bad_requests_are_rejected_one_by_one_with_a_log_line_and_the_good_ones_
         None,
     ]
     caplog.set_level(logging.WARNING)
-    worker = PollWorker(store, [source(config(server), tmp_path)])
+    worker = PollWorker(store, [source(config(server), tmp_path)], dead_letters(tmp_path))
     worker.poll(worker.sources[0])
 
     assert sorted(r["report_id"] for r in reports(store)) == ["11", "16", "19"]
@@ -372,13 +378,13 @@ def test_a_request_rejected_for_its_status_is_written_once_the_status_is_mapped(
     server: Open311Fixture, store: Store, tmp_path: Path
 ) -> None:
     server.requests = [request(91, 5, status="pending_review"), request(92, 1)]
-    first = PollWorker(store, [source(config(server), tmp_path)])
+    first = PollWorker(store, [source(config(server), tmp_path)], dead_letters(tmp_path))
     first.poll(first.sources[0])
     assert [r["report_id"] for r in reports(store)] == ["92"]
 
     # The operator maps the status and restarts; request 91 is now before the poll's window.
     mapped = config(server, statuses={"pending review": "new"})
-    restarted = PollWorker(store, [source(mapped, tmp_path)])
+    restarted = PollWorker(store, [source(mapped, tmp_path)], dead_letters(tmp_path))
     restarted.poll(restarted.sources[0])
     assert sorted((r["report_id"], r["status"]) for r in reports(store)) == [
         ("91", "new"),
@@ -413,7 +419,12 @@ def test_a_failed_poll_logs_the_problem_writes_nothing_and_the_next_poll_catches
 ) -> None:
     server.requests = [request(21, 1), request(22, 2)]
     caplog.set_level(logging.WARNING)
-    worker = PollWorker(store, [source(config(server), tmp_path, timeout=0.5)], backoff_max=30)
+    worker = PollWorker(
+        store,
+        [source(config(server), tmp_path, timeout=0.5)],
+        dead_letters(tmp_path),
+        backoff_max=30,
+    )
     open311 = worker.sources[0]
     open311.load_services()  # so the fault hits requests.json
     server.fail_next(fault)
@@ -437,7 +448,9 @@ def test_a_full_answer_splits_the_time_window_until_every_request_is_fetched(
     server = Open311Fixture(limit=3).start()
     try:
         server.requests = [request(100 + n, hours_ago=n * 7) for n in range(10)]
-        worker = PollWorker(store, [source(config(server, page_limit=3), tmp_path)])
+        worker = PollWorker(
+            store, [source(config(server, page_limit=3), tmp_path)], dead_letters(tmp_path)
+        )
         worker.poll(worker.sources[0])
     finally:
         server.stop()
@@ -595,7 +608,7 @@ def test_the_simulators_open311_endpoint_end_to_end_into_the_store(
         cfg = Open311Config.from_settings(
             Settings(open311_url=endpoint.url, open311_backfill_days=3)
         )
-        worker = PollWorker(store, [source(cfg, tmp_path)])
+        worker = PollWorker(store, [source(cfg, tmp_path)], dead_letters(tmp_path))
         for until in (now - timedelta(hours=8), now):
             for _ in simulator.advance(until):
                 pass

@@ -20,7 +20,7 @@ import requests
 from feeds.http_sources import Batch, HttpStatusSource
 from feeds.open311 import Open311Config, Open311Source
 from feeds.poll_worker import PollWorker, backoff_delay
-from tests.poll_fixtures import JsonServer, Open311Fixture, Reply
+from tests.poll_fixtures import JsonServer, Open311Fixture, Reply, dead_letters
 from tests.servers import free_port
 from tests.test_open311 import reports, request
 from wall.settings import Settings, load_settings
@@ -52,7 +52,7 @@ def test_the_worker_waits_for_the_servers_retry_after_before_asking_again(
         source = open311_source(server, tmp_path)
         source.load_services()
         server.fail_next(Reply(429, "slow down", headers={"Retry-After": "1"}))
-        PollWorker(store, [source]).run(threading.Event(), polls_each=2)
+        PollWorker(store, [source], dead_letters(tmp_path)).run(threading.Event(), polls_each=2)
     finally:
         server.stop()
     first, second = list(server.request_queries())
@@ -87,7 +87,7 @@ def test_a_slow_open311_server_delays_no_camera_poll_and_a_failing_source_fails_
         session=requests.Session(),
     )
     sources = [open311, status_source("vms", "camera", vms), status_source("wlc", "wifi", wlc)]
-    worker = PollWorker(store, sources, backoff_max=0.5)
+    worker = PollWorker(store, sources, dead_letters(tmp_path), backoff_max=0.5)
     stop = threading.Event()
     running = threading.Thread(target=worker.run, args=(stop,))
     started = time.monotonic()
@@ -121,7 +121,7 @@ def test_a_store_that_cannot_be_reached_loses_nothing_the_next_poll_writes_it_al
     try:
         source = open311_source(server, tmp_path)
         with open_store(Settings(store=nothing_listens, influx_retries=0)) as down:
-            worker = PollWorker(down, [source])
+            worker = PollWorker(down, [source], dead_letters(tmp_path))
             worker.poll(source)
         assert "open311: store did not take the points" in "\n".join(caplog.messages)
         assert not (tmp_path / "open311.json").exists()  # nothing committed
@@ -135,11 +135,11 @@ def test_a_store_that_cannot_be_reached_loses_nothing_the_next_poll_writes_it_al
     assert sorted(saved["versions"]) == ["41", "42"]
 
 
-def test_a_point_the_store_refuses_is_left_out_and_the_poll_commits_the_rest(
+def test_a_point_the_store_refuses_is_dead_lettered_and_the_poll_commits_the_rest(
     influxd, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Without this, the same refused point failed every poll forever and nothing after it
-    was ever written."""
+    was ever written; then, it was left out with only a log line to show for it."""
     from tests.conftest import influx_store_url
     from wall.store import Point
 
@@ -151,23 +151,91 @@ def test_a_point_the_store_refuses_is_left_out_and_the_poll_commits_the_rest(
         store.write([Point("field_report", {}, {"report_id": "0", "lat": "?"}, datetime.now(UTC))])
         try:
             source = open311_source(server, tmp_path)
-            worker = PollWorker(store, [source])
+            worker = PollWorker(store, [source], dead_letters(tmp_path))
             worker.poll(source)
             worker.poll(source)  # moves on: nothing new, nothing failing
         finally:
             server.stop()
         stored = sorted(r["report_id"] for r in reports(store))
         health = worker.health["open311"]
+        now = datetime.now(UTC)
+        health_rows = store.points("feed_health", now - timedelta(minutes=1), now).to_dict(
+            "records"
+        )
     assert stored == ["0", "61"]  # 62 and 63 carry a numeric latitude
     assert (health.written, health.rejected, health.failures) == (1, 2, 0)
+    assert health_rows[-1]["rejected"] == 2 and health_rows[-1]["store_problem"] == ""
     assert sorted(json.loads((tmp_path / "open311.json").read_text())["versions"]) == [
         "61",
         "62",
         "63",
     ]
+    letters = [
+        json.loads(line) for line in (tmp_path / "dead-letters.jsonl").read_text().splitlines()
+    ]
+    assert sorted(letter["point"]["fields"]["report_id"] for letter in letters) == ["62", "63"]
+    assert all(letter["source"] == "open311" for letter in letters)
+    assert all("field type conflict" in letter["reason"] for letter in letters)
+    assert letters[0]["point"]["measurement"] == "field_report"
     refused = [m for m in caplog.messages if "the store refused a point" in m]
     assert len(refused) == 1 and "field type conflict" in refused[0]  # once per reason
-    assert any(f'"report_id": "{rid}"' in refused[0] for rid in ("62", "63"))  # its content
+    assert str(tmp_path / "dead-letters.jsonl") in refused[0]
+
+
+def test_python_m_feeds_poll_replays_the_dead_letters_keeping_those_still_refused(
+    influxd, tmp_path: Path
+) -> None:
+    from tests.conftest import influx_store_url
+    from wall.store import Point
+
+    conflicting, fixed = influx_store_url(influxd), influx_store_url(influxd)
+    now = datetime.now(UTC).replace(microsecond=0)
+    with open_store(Settings(store=conflicting)) as store:
+        store.check()
+        store.write([Point("camera_status", {"camera_id": "c1"}, {"fps": "?"}, now)])
+    letters = dead_letters(tmp_path / "state")
+    point = Point("camera_status", {"camera_id": "c1"}, {"fps": 24.5}, now + timedelta(seconds=1))
+    letters.append("vms", [(point, "an older reason")])
+
+    still = run_poll(tmp_path, {"IOC_STORE": conflicting}, "--replay-dead-letters")
+    assert still.wait(30) == 1, still.stderr.read()
+    assert still.stdout.read().startswith("0 dead-lettered point(s) written, 1 still refused")
+    (kept,) = [json.loads(line) for line in letters.path.read_text().splitlines()]
+    assert "field type conflict" in kept["reason"] and kept["source"] == "vms"
+
+    done = run_poll(tmp_path, {"IOC_STORE": fixed}, "--replay-dead-letters")
+    assert done.wait(30) == 0, done.stderr.read()
+    assert done.stdout.read().startswith("1 dead-lettered point(s) written, 0 still refused")
+    assert letters.path.read_text() == ""
+    with open_store(Settings(store=fixed)) as store:
+        (row,) = store.points("camera_status", now, now + timedelta(seconds=2)).to_dict("records")
+    assert row["fps"] == 24.5 and row["camera_id"] == "c1"
+
+    letters.path.write_text('{"point": "edited by hand"}\n')
+    edited = run_poll(tmp_path, {"IOC_STORE": fixed}, "--replay-dead-letters")
+    assert edited.wait(30) == 1
+    (error,) = edited.stderr.read().splitlines()
+    assert (
+        error.startswith("feeds: dead letters not replayed: line 1 of") and "Traceback" not in error
+    )
+    assert letters.path.read_text() == '{"point": "edited by hand"}\n'  # nothing removed
+
+
+def test_the_dead_letter_file_is_bounded_keeping_one_older_file(tmp_path: Path) -> None:
+    from feeds.dead_letters import DeadLetters
+    from wall.store import Point
+
+    letters = DeadLetters(tmp_path / "dead-letters.jsonl", max_bytes=1000)
+    for n in range(30):
+        point = Point("kpi", {"indicator_id": f"k{n}"}, {"actual": n}, datetime.now(UTC))
+        letters.append("vms", [(point, "refused")])
+    assert letters.path.stat().st_size <= 1000 and letters.older.stat().st_size <= 1000
+    kept = [
+        json.loads(line)["point"]["tags"]["indicator_id"]
+        for path in (letters.older, letters.path)
+        for line in path.read_text().splitlines()
+    ]
+    assert kept[-1] == "k29" and kept == [f"k{n}" for n in range(30 - len(kept), 30)]
 
 
 def test_each_poll_writes_the_sources_health_so_the_wall_sees_a_quiet_feed(
@@ -177,7 +245,7 @@ def test_each_poll_writes_the_sources_health_so_the_wall_sees_a_quiet_feed(
     server.requests = [request(51, 1), request(52, 1, status="gone")]
     try:
         source = open311_source(server, tmp_path)
-        worker = PollWorker(store, [source])
+        worker = PollWorker(store, [source], dead_letters(tmp_path))
         worker.poll(source)
         server.fail_next(Reply(503, "down for maintenance"))
         worker.poll(source)
@@ -199,7 +267,12 @@ def test_a_source_waiting_for_its_next_poll_still_writes_its_health_every_interv
     server = Open311Fixture().start()
     server.requests = [request(61, 1)]
     stop = threading.Event()
-    worker = PollWorker(store, [open311_source(server, tmp_path, interval=3600)], health_every=0.2)
+    worker = PollWorker(
+        store,
+        [open311_source(server, tmp_path, interval=3600)],
+        dead_letters(tmp_path),
+        health_every=0.2,
+    )
     running = threading.Thread(target=worker.run, args=(stop,))
     try:
         running.start()
@@ -283,7 +356,8 @@ def test_a_state_folder_that_cannot_be_written_is_a_bad_setting(tmp_path: Path) 
     )
     assert bad.wait(30) == 2
     assert bad.stderr.read().startswith(
-        f"feeds: bad setting IOC_POLL_STATE_DIR: cannot keep the poll state in '{blocker}'"
+        f"feeds: bad setting IOC_POLL_STATE_DIR: cannot keep the poll state and dead letters in "
+        f"'{blocker}'"
     )
 
 
@@ -309,7 +383,7 @@ def test_a_source_whose_poll_fails_after_its_fetch_is_polled_again_not_stopped(
 ) -> None:
     source = SourceWhoseFirstCommitFails()
     with open_store(Settings(store=f"sqlite:///{tmp_path / 'ioc.db'}")) as store:
-        worker = PollWorker(store, [source], backoff_max=0.05)
+        worker = PollWorker(store, [source], dead_letters(tmp_path), backoff_max=0.05)
         worker.run(threading.Event(), polls_each=3)
     assert source.fetches == 3
     assert worker.health["flaky_state"].failures == 0  # the later polls succeeded

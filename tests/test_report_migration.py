@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -117,3 +119,103 @@ def test_the_migration_rewrites_the_reports_of_todays_feeds_into_bounded_series(
     assert "field reports: nothing to migrate" in again.stdout
     for old, new in zip(after, answers(store), strict=True):
         pd.testing.assert_frame_equal(new, old, check_dtype=False)
+
+
+def start(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", *argv],
+        cwd=PROJECT_DIR,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def until(done, process: subprocess.Popen, what: str, timeout: float = 120) -> None:
+    """Until `done()`; an error naming `what` if the process exits first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert process.poll() is None, (
+            f"{what}: exited {process.returncode}: {process.stderr.read()}"
+        )
+        assert time.monotonic() < deadline, f"{what}: not started within {timeout} s"
+        time.sleep(0.2)
+
+
+def test_every_command_refuses_first_shape_reports_on_influxdb_in_one_line_until_migrated(
+    influxd, mosquitto, tmp_path
+) -> None:
+    """The feed workers, the alert service, `maintain` and the demo used to start on them (only
+    `check` and `serve` refused): the feeds added to the old series the wall does not read."""
+    from tests.browser_fixtures import wait_healthy
+    from tests.conftest import influx_store_url
+    from tests.poll_fixtures import Open311Fixture
+    from tests.servers import free_port
+    from wall.settings import Settings
+    from wall.store import open_store
+
+    url = influx_store_url(influxd)
+    payloads = module_of_commit(TAGGED_REPORTS_CODE, "feeds/payloads.py", "payloads_tagged")
+    with open_store(Settings(store=url)) as store:
+        store.check()
+        store.write([p for m in old_reports()[:5] for p in payloads.parse_message(*m)])
+    open311 = Open311Fixture().start()
+    env = {
+        "IOC_STORE": url,
+        "IOC_POLL_STATE_DIR": str(tmp_path / "poll"),
+        "IOC_INGEST_SPOOL_DIR": str(tmp_path / "spool"),
+        "IOC_HEARTBEAT_DIR": str(tmp_path / "heartbeat"),
+        "IOC_CACHE_URL": f"file://{tmp_path / 'cache'}",
+        "IOC_FEED_HEALTH_SECONDS": "0.5",
+        "IOC_ALERT_EVALUATE_SECONDS": "1",
+    }
+    mqtt = {"IOC_MQTT_URL": f"mqtt://127.0.0.1:{mosquitto.port}", "IOC_MQTT_CLIENT_ID": "old-shape"}
+    ports = {"serve": free_port(), "demo": free_port()}
+    commands = {
+        "check": (["wall", "check"], {}),
+        "serve": (["wall", "serve", "--port", str(ports["serve"])], {}),
+        "demo": (["wall", "demo", "--port", str(ports["demo"])], {}),
+        "alerts": (["wall", "alerts"], {}),
+        "maintain": (["wall", "maintain", "--once"], {}),
+        "mqtt": (["feeds", "mqtt"], mqtt),
+        "poll": (["feeds", "poll", "--once"], {"IOC_OPEN311_URL": open311.endpoint}),
+        "simulate": (["feeds", "simulate", "--backfill", "0", "--duration", "3s"], {}),
+    }
+    try:
+        refusing = {n: start(argv, env | extra) for n, (argv, extra) in commands.items()}
+        said = {n: (p.wait(120), p.stderr.read().strip().splitlines()) for n, p in refusing.items()}
+        for name, (status, lines) in said.items():
+            assert status == 2 and len(lines) == 1, (name, status, lines)
+            assert "field reports of the first shape" in lines[0], (name, lines)
+            assert "python -m wall migrate" in lines[0], (name, lines)
+        with open_store(Settings(store=url)) as store:
+            feeds = store.latest("feed_health", "feed")
+            assert feeds.empty  # no worker wrote anything before stopping
+
+        migrated = wall("migrate", store_url=url)
+        assert migrated.returncode == 0, migrated.stderr
+
+        running = {n: start(argv, env | extra) for n, (argv, extra) in commands.items()}
+        try:
+            for name in ("check", "maintain", "poll", "simulate"):
+                assert running[name].wait(120) == 0, (name, running[name].stderr.read())
+            for name in ("serve", "demo"):
+                wait_healthy(f"http://127.0.0.1:{ports[name]}", running[name], 180)
+            heartbeat = tmp_path / "heartbeat" / "alerts"
+            until(heartbeat.exists, running["alerts"], "alerts")
+
+            def mqtt_health() -> bool:
+                with open_store(Settings(store=url)) as store:
+                    return "mqtt:old-shape" in set(store.latest("feed_health", "feed")["feed"])
+
+            until(mqtt_health, running["mqtt"], "mqtt")
+        finally:
+            for process in running.values():
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+            for name, process in running.items():
+                assert process.wait(60) == 0, (name, process.stderr.read())
+    finally:
+        open311.stop()

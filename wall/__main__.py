@@ -38,12 +38,9 @@ def check(args: argparse.Namespace, settings: Settings) -> int:
     print(json.dumps(settings.redacted(), ensure_ascii=False, indent=2))
     inventory = town_inventory(settings)
     print(settings.profile.summary(len(inventory.cameras), len(inventory.access_points)))
-    from wall.store.reports import refuse_first_shape
-
     try:
         with open_store(settings) as store:
             store.check()
-            refuse_first_shape(store)
     except StoreUnavailable as exc:
         print(f"store not reachable: {exc}", file=sys.stderr)
         return 1
@@ -54,12 +51,10 @@ def check(args: argparse.Namespace, settings: Settings) -> int:
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     """The wall under gunicorn: what a command room runs."""
     from wall.server import serve as serve_wall
-    from wall.store.reports import refuse_first_shape
 
     # A store this wall cannot read (another layout, first-shape reports): one line, exit 2.
     with open_store(settings) as store, contextlib.suppress(StoreUnavailable):
         store.check()
-        refuse_first_shape(store)
     serve_wall(settings, args.host, args.port, workers=args.workers)
     return 0
 
@@ -98,13 +93,16 @@ def maintain(args: argparse.Namespace, settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     raw_days = dict(settings.retention_raw_days)
-    log.info(
-        "keeping raw points %s; 5-minute rollups %g days, hourly %g days",
-        ", ".join(f"of {m} {d:g} days" for m, d in raw_days.items()) or "of every measurement",
-        settings.retention_5m_rollup_days,
-        settings.retention_hourly_rollup_days,
-    )
     with open_store(settings) as store:
+        # A store it cannot read (another layout, first-shape reports): one line, exit 2.
+        with contextlib.suppress(StoreUnavailable):
+            store.check()
+        log.info(
+            "keeping raw points %s; 5-minute rollups %g days, hourly %g days",
+            ", ".join(f"of {m} {d:g} days" for m, d in raw_days.items()) or "of every measurement",
+            settings.retention_5m_rollup_days,
+            settings.retention_hourly_rollup_days,
+        )
         while True:
             try:
                 store.check()

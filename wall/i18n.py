@@ -59,6 +59,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "ov.unknown": ("không có dữ liệu", "no data"),
     "ov.feeds": ("Nguồn dữ liệu", "Data feeds"),
     "ov.feed_age": ("tin nhắn cuối {age} trước", "last message {age} ago"),
+    "ov.store_problem": ("Kho dữ liệu từ chối ghi", "Store refuses writes"),
+    "ov.retrying": ("đang thử lại", "retrying"),
     "feed.camera": ("Camera", "Cameras"),
     "feed.wifi": ("WiFi", "WiFi"),
     "feed.report": ("Phản ánh", "Field reports"),

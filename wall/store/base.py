@@ -498,9 +498,13 @@ class Store(ABC):
 
     @abstractmethod
     def check(self) -> None:
-        """Reach the backend and prepare it (create database/tables where allowed).
+        """Reach the backend and prepare it (create database/tables where allowed): what every
+        command runs at its start (and the feeds' writers after an outage).
 
         Raises SettingsError when the settings cannot work with this server (bad credentials),
+        or when the store is one this wall does not know how to read (a layout of another
+        version, field reports of the first shape: wall.store.reports.refuse_first_shape) —
+        one line naming `python -m wall migrate`, or the newer wall that wrote it;
         StoreUnavailable when it cannot be reached.
         """
 

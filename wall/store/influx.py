@@ -60,6 +60,7 @@ from wall.store.lineprotocol import (
     quote_string,
     read_text,
 )
+from wall.store.reports import refuse_first_shape
 
 log = logging.getLogger(__name__)
 # Entities whose changes one query reads (each is an OR term of its WHERE).
@@ -299,6 +300,7 @@ class InfluxStore(Store):
             log.debug("InfluxDB did not create database %s: %s", self.database, exc)
         self.forget_policies()
         policies.prepare(self)
+        refuse_first_shape(self)
         newest_reports.prepare(self)
 
     # -- retention policies (wall.store.policies) ------------------------------------------

@@ -22,8 +22,9 @@ ID = FIELD_REPORT.entity
 
 
 def refuse_first_shape(store: Store) -> None:
-    """A wall does not read field reports of the first shape once one of the bounded shape is
-    stored: it stops with one line (exit 2) naming the command that rewrites them."""
+    """Part of `Store.check` on both stores, so every command refuses them at its start: the
+    wall does not read field reports of the first shape, and the feeds would add to them. One
+    line (exit 2) naming the command that rewrites them."""
     if store.tagged_series_span(FIELD_REPORT.name, ID) is not None:
         raise SettingsError(
             "IOC_STORE",

@@ -70,6 +70,7 @@ from wall.store.base import (
     tag_filter_values,
     to_ms,
 )
+from wall.store.reports import refuse_first_shape
 from wall.writable import require_writable, require_writable_file
 
 # 1: points and latest as JSON text (up to 2026-12); 2: series, typed columns per measurement.
@@ -309,7 +310,7 @@ class SQLiteStore(Store):
         """One connection per thread: sqlite3 connections must not cross threads."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            self.check()
+            self._open()
             conn = self._connect()
             self._local.conn = conn
         return conn
@@ -325,8 +326,13 @@ class SQLiteStore(Store):
         return conn
 
     def check(self) -> None:
+        self._open()
+        refuse_first_shape(self)
+
+    def _open(self) -> None:
         """Open the store, creating it if new. A store of another layout version is refused with
-        SettingsError (one line, exit 2): run `python -m wall migrate`, or a newer wall."""
+        SettingsError (one line, exit 2): run `python -m wall migrate`, or a newer wall. What
+        `migrate` and `backup` need of a store whose reports are of the first shape."""
         if self._ready:
             return
         # A folder or file this user may not write is no passing failure: exit 2.
@@ -1013,7 +1019,7 @@ class SQLiteStore(Store):
         """A consistent copy of the store in `destination` (a new file), taken while others
         write: SQLite's online backup in one step is one read transaction, which in WAL mode
         never blocks a writer."""
-        self.check()
+        self._open()
         partial = destination.with_name(destination.name + ".partial")
         try:
             source = self._connect()
