@@ -67,8 +67,17 @@ ALERTS = (
 )  # fmt: skip
 
 
-def seed(store: Store, now: datetime, *, history_hours: int = 26, fresh: bool = True) -> None:
-    """Write a day of plausible town data ending at `now` (stale data when fresh=False)."""
+def seed(
+    store: Store,
+    now: datetime,
+    *,
+    history_hours: int = 26,
+    fresh: bool = True,
+    kept_alert_state: bool = True,
+) -> None:
+    """Write a day of plausible town data ending at `now` (stale data when fresh=False); alerts
+    recorded with their kept state, or (kept_alert_state=False) only appended to the log, as a
+    store of a version before the kept state holds them."""
     rng = random.Random(2026)
     inventory = load_inventory(INVENTORY, load_profile("hoa-thanh"))
     step = timedelta(minutes=15)
@@ -172,7 +181,10 @@ def seed(store: Store, now: datetime, *, history_hours: int = 26, fresh: bool = 
     events.append(Event.new("alerts", "ap_down:ap-009", "raised", data=cleared_raise, at=now))
     events.append(Event.new("alerts", "ap_down:ap-009", "acknowledged", actor="Lê Thị Hoa", at=now))
     events.append(Event.new("alerts", "ap_down:ap-009", "cleared", at=now + MINUTES_3 / 60))
-    record(store, events)
+    if kept_alert_state:
+        record(store, events)
+    else:
+        store.append_events(events)
 
 
 def _camera(cam, online: bool, at: datetime) -> Point:

@@ -189,8 +189,8 @@ def test_the_alarm_banner_costs_every_screen_one_shared_alerts_read_per_tick(see
         # The seed's unacknowledged critical alert, on every screen.
         banner = response.get_json()["response"][f"{screen}-alarm"]["children"]
         assert "1 khẩn cấp chưa xác nhận" in json.dumps(banner, ensure_ascii=False), screen
-    assert store.calls.count("latest_events") == 1
-    assert store.calls.count("events") == 1
+    assert store.calls.count("key_states") == 1  # the kept alert state (wall.alerts.state)
+    assert "events" not in store.calls  # no alert log folded
 
 
 def test_the_filesystem_cache_is_shared_between_processes(seeded_db, tmp_path):

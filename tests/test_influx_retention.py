@@ -147,7 +147,7 @@ def test_a_store_of_version_1_is_refused_until_migrated_and_then_reads_as_before
     now = datetime.now(UTC)
     with old.InfluxStore(url) as store:
         store.check()
-        seed(store, now, history_hours=48)
+        seed(store, now, history_hours=48, kept_alert_state=False)
         before = history(store, now)
         raw_before = store.points("wifi_usage", now - timedelta(days=5), END)
     refused = wall("check", store_url=url)

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -248,6 +249,8 @@ MAX_CHECKED_SHAPES = 4096
 
 _ORIGIN = os.urandom(4).hex()
 _sequence = itertools.count()
+_order_lock = threading.Lock()
+_last_time_ns = 0  # of the event this process made last (Event.new)
 
 
 @dataclass(frozen=True)
@@ -290,12 +293,23 @@ class Event:
     ) -> Event:
         at = utc(at) if at is not None else datetime.now(UTC)
         micros = to_ms(at) * 1000 + at.microsecond % 1000
-        seq = next(_sequence)
+        global _last_time_ns
+        with _order_lock:
+            seq = next(_sequence)
+            # Events apart in the log (two processes, or one process's events of other times)
+            # take nanoseconds from their sequence, so they do not overwrite one another on
+            # InfluxDB; an event dated at most 1 ms before the one this process made last is put
+            # a nanosecond after it, so events keep the order they were made in even where the
+            # sequence wraps (an acknowledgement dated like its raise sorts after it).
+            time_ns = micros * 1000 + seq % 1000
+            if time_ns <= _last_time_ns < micros * 1000 + 1_000_000:
+                time_ns = _last_time_ns + 1
+            _last_time_ns = time_ns
         return cls(
             stream=stream,
             key=key,
             kind=kind,
-            time_ns=micros * 1000 + seq % 1000,
+            time_ns=time_ns,
             origin=_ORIGIN,
             event_id=f"{_ORIGIN}-{seq}-{micros}",
             actor=actor,
