@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import random
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -18,6 +21,7 @@ from wall.alerts.model import STREAM, fold
 from wall.alerts.rules import check_rules
 from wall.alerts.state import alert_from_data, open_alerts, rebuild, record
 from wall.settings import Settings
+from wall.settings_core import PROJECT_DIR
 from wall.store import Event, Store, open_store
 
 ASKED = ("events", "latest_events", "key_states", "count_events")
@@ -205,3 +209,38 @@ def test_the_alert_service_folds_a_log_written_without_state_at_start(tmp_path, 
                 stop.set()
                 worker.join(10)
     assert "alert state: 4 of 4 alerts folded again from the event log" in caplog.messages
+
+
+def test_wall_migrate_folds_the_alerts_of_a_store_written_before_the_state_was_kept(
+    tmp_path,
+) -> None:
+    """Upgrading, a person runs `python -m wall migrate` (README): the wall and the console then
+    show the store's alerts before the alert service has run once."""
+    settings = Settings(store=f"sqlite:///{tmp_path / 'ioc.db'}")
+    with open_store(settings) as store:
+        events = random_events(5, keys=3, count=20, start=datetime(2026, 11, 20, tzinfo=UTC))
+        store.append_events(events)  # as the wall before this version wrote them
+        assert kept_alerts(store) == {}
+    dry = subprocess.run(
+        [sys.executable, "-m", "wall", "migrate", "--dry-run"],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "IOC_STORE": settings.store},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert dry.returncode == 0, dry.stderr
+    with open_store(settings) as store:
+        assert kept_alerts(store) == {}  # a dry run changes nothing
+    done = subprocess.run(
+        [sys.executable, "-m", "wall", "migrate"],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "IOC_STORE": settings.store},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "alert state: 3 of 3 alerts folded from the event log" in done.stdout
+    with open_store(settings) as store:
+        assert kept_alerts(store) == fold(store.events(STREAM))

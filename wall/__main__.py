@@ -272,7 +272,9 @@ def restore(args: argparse.Namespace, settings: Settings) -> int:
 def migrate(args: argparse.Namespace, settings: Settings) -> int:
     """Rewrite an embedded store of an earlier layout into the one this wall reads (InfluxDB:
     move points into their retention policies), then (on either store) the field reports of
-    the first shape into the bounded one, then (InfluxDB) index each report's newest state."""
+    the first shape into the bounded one, then (InfluxDB) index each report's newest state,
+    then fold the alerts' kept state from their log (a store of a wall before it was kept)."""
+    from wall.alerts.state import rebuild as rebuild_alert_state
     from wall.domain import ROLLUP_PARTS_OF
     from wall.store.newest_reports import build as build_newest_reports
     from wall.store.policies import migrate as migrate_policies
@@ -308,6 +310,11 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
             migrate_reports(store, dry_run=args.dry_run, report=say)
             if path is None:  # InfluxDB: the newest state of each report, for the open ones
                 build_newest_reports(store, dry_run=args.dry_run, report=say)
+            if args.dry_run:
+                say("alert state: folded from the event log by the migration itself")
+            else:  # what the wall and the console read alerts from (wall.alerts.state)
+                behind, keys = rebuild_alert_state(store)
+                say(f"alert state: {behind} of {keys} alerts folded from the event log")
     except StoreError as exc:  # in use or unreachable (exit 1), or cannot be migrated (exit 2)
         print(f"wall migrate: {exc}", file=sys.stderr)
         return 1 if isinstance(exc, StoreInUse | StoreUnavailable) else 2
