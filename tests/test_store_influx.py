@@ -20,7 +20,8 @@ from wall.settings import Settings
 from wall.settings_core import SettingsError
 from wall.store import Point, PointsRefused, StoreError, StoreUnavailable, open_store
 
-T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+# Recent, within the raw points' retention policy (15 days by default): a fixed date passed it.
+T0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
 
 
 def wifi(ap: str, minute: int, clients: float | int) -> Point:
