@@ -221,25 +221,22 @@ def test_wall_migrate_folds_the_alerts_of_a_store_written_before_the_state_was_k
         events = random_events(5, keys=3, count=20, start=datetime(2026, 11, 20, tzinfo=UTC))
         store.append_events(events)  # as the wall before this version wrote them
         assert kept_alerts(store) == {}
-    dry = subprocess.run(
-        [sys.executable, "-m", "wall", "migrate", "--dry-run"],
-        cwd=PROJECT_DIR,
-        env={**os.environ, "IOC_STORE": settings.store},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+
+    def migrate(*options: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "wall", "migrate", *options],
+            cwd=PROJECT_DIR,
+            env={**os.environ, "IOC_STORE": settings.store},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    dry = migrate("--dry-run")
     assert dry.returncode == 0, dry.stderr
     with open_store(settings) as store:
         assert kept_alerts(store) == {}  # a dry run changes nothing
-    done = subprocess.run(
-        [sys.executable, "-m", "wall", "migrate"],
-        cwd=PROJECT_DIR,
-        env={**os.environ, "IOC_STORE": settings.store},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = migrate()
     assert done.returncode == 0, done.stderr
     assert "alert state: 3 of 3 alerts folded from the event log" in done.stdout
     with open_store(settings) as store:
