@@ -89,6 +89,7 @@ EVENT_MEASUREMENT = "event_log"
 # shard, kept), so the newest point is the state that folds the most and an equal one overwrites
 # the same state.
 KEY_STATE_MEASUREMENT = "key_state"
+KEY_STATE_FIELDS = frozenset({"events", "through_ns", "through_id", "open", "data"})
 LATEST_NS = 9_223_372_036_854_775_806
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # A write answered with one of these was refused for some of its points (InfluxDB 1.x: 400
@@ -732,7 +733,10 @@ class InfluxStore(Store):
                 f'"open" = true OR "through_ns" >= {to_ms(closed_since) * 1_000_000} '
                 'GROUP BY "key" ORDER BY time DESC'
             )
-        states = map(decode_key_state, _rows(self._query(newest, epoch="ns")))
+        rows = _rows(self._query(newest, epoch="ns"))
+        # InfluxDB 1.x keeps each field of a point apart: a point being written may be read with
+        # some of its fields only. Such a state is left out (its owner folds the key's log).
+        states = map(decode_key_state, (row for row in rows if row.keys() >= KEY_STATE_FIELDS))
         return {state.key: state for state in states}
 
     def put_key_states(self, stream: str, states: Iterable[KeyState]) -> None:
