@@ -113,6 +113,9 @@ def smtp(port: int, record: Path, args: argparse.Namespace) -> None:
         hostname="127.0.0.1",
         port=port,
         ssl_context=context if args.tls else None,
+        # Its own start check gives up after 5 s by default, which a loaded test machine took:
+        # the receiver then exited after the test saw its port open.
+        ready_timeout=60,
         **options,
     )
     controller.start()
