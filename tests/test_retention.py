@@ -83,6 +83,7 @@ def clients_frame(
     )
 
 
+@pytest.mark.serial
 def test_old_raw_points_go_in_short_steps_while_a_writer_keeps_writing(tmp_path):
     """Three days of a point a minute from 150 access points (648,000 points) leave while a
     feed writes a point every 20 ms: none of its writes fails or waits long."""
