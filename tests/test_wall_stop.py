@@ -8,6 +8,8 @@ import contextlib
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 
@@ -17,7 +19,7 @@ import requests
 from tests.browser_fixtures import WallProcess
 from tests.test_signin_limit import sign_in
 from wall.officers import add_officer
-from wall.server import GRACEFUL_SECONDS
+from wall.server import GRACEFUL_SECONDS, QUIT_SECONDS, WORKER_GRACE_SECONDS
 from wall.settings import Settings
 from wall.store import open_store
 
@@ -69,3 +71,41 @@ def test_a_wall_stopped_while_a_request_waits_for_the_store_ends_its_workers_cle
 def _ignore_errors(call) -> None:
     with contextlib.suppress(requests.RequestException):  # the server stopped under it
         call()
+
+
+STUCK_WORKER = """
+import signal, sys, threading
+from wall.server import _end_when_told_to_stop
+
+lock = threading.Lock()
+
+def handler(signum, frame):  # as gunicorn's handler would if it met a lock its own thread holds
+    lock.acquire()
+
+signal.signal(signal.SIGQUIT, handler)
+signal.signal(signal.SIGTERM, handler)
+_end_when_told_to_stop(None)
+lock.acquire()
+print("ready", flush=True)
+threading.Event().wait()
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGQUIT, signal.SIGTERM])
+def test_a_worker_whose_main_thread_is_stuck_still_ends_when_told_to_stop(signum):
+    """Seen once in the demo test under load: a worker told to quit never reached its last step
+    and gunicorn killed it 5 s later, logging an error. The watchdog ends it on time anyway."""
+    worker = subprocess.Popen(
+        [sys.executable, "-c", STUCK_WORKER], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert worker.stdout.readline().strip() == "ready"
+        started = time.monotonic()
+        worker.send_signal(signum)
+        status = worker.wait(GRACEFUL_SECONDS + 5)
+        took = time.monotonic() - started
+    finally:
+        worker.kill()
+    allowed = QUIT_SECONDS if signum == signal.SIGQUIT else WORKER_GRACE_SECONDS + QUIT_SECONDS
+    assert status == 0
+    assert allowed <= took < GRACEFUL_SECONDS, took

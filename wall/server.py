@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import threading
+import time
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -23,7 +25,7 @@ log = logging.getLogger(__name__)
 
 GRACEFUL_SECONDS = 5  # how long gunicorn waits for a stopped worker before it kills it
 WORKER_GRACE_SECONDS = 2  # how long a stopped worker waits for its requests in flight
-QUIT_SECONDS = 1  # how long a worker told to quit may take to reach its last step
+QUIT_SECONDS = 1  # how long a worker told to quit may take to end
 
 
 class WallServer(BaseApplication):
@@ -66,13 +68,29 @@ def _shorter_grace_in_worker(_arbiter: Any, worker: Any) -> None:
     worker.cfg.set("graceful_timeout", WORKER_GRACE_SECONDS)
 
 
-def _quit_for_sure(_worker: Any) -> None:
-    """gunicorn's `worker_int` (SIGINT, SIGQUIT): the worker raises SystemExit to reach its last
-    step; should anything hold it on the way (a lock taken by the interrupted code), it ends
-    after QUIT_SECONDS instead of being killed at the arbiter's limit."""
-    timer = threading.Timer(QUIT_SECONDS, os._exit, args=(0,))
-    timer.daemon = True
-    timer.start()
+def _end_when_told_to_stop(_worker: Any) -> None:
+    """gunicorn's `post_worker_init`: a watchdog thread that ends this worker a set time after
+    it is told to stop (SIGQUIT or SIGINT: QUIT_SECONDS; SIGTERM: its grace and QUIT_SECONDS
+    more), whatever its main thread is doing. gunicorn stops a worker from a Python signal
+    handler on the main thread; a demo test saw one worker never reach its last step within the
+    arbiter's 5 s (then killed, logged as an error), so the deadline must not depend on that
+    handler. Python writes each signal's number to the wakeup descriptor from C, before any
+    handler runs."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+
+    def watch() -> None:
+        while True:
+            signum = os.read(read_end, 1)[0]
+            if signum in (signal.SIGQUIT, signal.SIGINT):
+                time.sleep(QUIT_SECONDS)
+                os._exit(0)
+            if signum == signal.SIGTERM:
+                time.sleep(WORKER_GRACE_SECONDS + QUIT_SECONDS)
+                os._exit(0)
+
+    threading.Thread(target=watch, name="stop-watchdog", daemon=True).start()
 
 
 def serve(
@@ -93,7 +111,7 @@ def serve(
         "timeout": 60,
         "graceful_timeout": GRACEFUL_SECONDS,
         "post_fork": _shorter_grace_in_worker,
-        "worker_int": _quit_for_sure,
+        "post_worker_init": _end_when_told_to_stop,
         "worker_exit": _end_worker_now,
         "accesslog": None,
         "errorlog": "-",
