@@ -316,13 +316,30 @@ class SQLiteStore(Store):
         return conn
 
     def _connect(self) -> sqlite3.Connection:
+        """A connection in WAL mode. Setting the journal mode can answer "database is locked" at
+        once, without SQLite's busy wait (seen while another process opened the same file), so
+        it is tried again within the store's timeout like any other lock wait."""
+        deadline = time.monotonic() + self.timeout_seconds
+        while True:
+            try:
+                return self._connect_once()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
+                time.sleep(0.05)
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
+
+    def _connect_once(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=self.timeout_seconds, isolation_level=None)
         try:
-            conn = sqlite3.connect(self.path, timeout=self.timeout_seconds, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self.SYNCHRONOUS}")
             conn.execute(f"PRAGMA busy_timeout={int(self.timeout_seconds * 1000)}")
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def check(self) -> None:
