@@ -80,15 +80,17 @@ def _end_when_told_to_stop(_worker: Any) -> None:
     os.set_blocking(write_end, False)
     signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
 
+    seconds_to_end = {
+        signal.SIGQUIT: QUIT_SECONDS,
+        signal.SIGINT: QUIT_SECONDS,
+        signal.SIGTERM: WORKER_GRACE_SECONDS + QUIT_SECONDS,
+    }
+
     def watch() -> None:
-        while True:
-            signum = os.read(read_end, 1)[0]
-            if signum in (signal.SIGQUIT, signal.SIGINT):
-                time.sleep(QUIT_SECONDS)
-                os._exit(0)
-            if signum == signal.SIGTERM:
-                time.sleep(WORKER_GRACE_SECONDS + QUIT_SECONDS)
-                os._exit(0)
+        while (signum := os.read(read_end, 1)[0]) not in seconds_to_end:
+            pass
+        time.sleep(seconds_to_end[signum])
+        os._exit(0)
 
     threading.Thread(target=watch, name="stop-watchdog", daemon=True).start()
 

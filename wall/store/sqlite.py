@@ -323,12 +323,11 @@ class SQLiteStore(Store):
         while True:
             try:
                 return self._connect_once()
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() >= deadline:
+            except sqlite3.Error as exc:
+                locked = isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+                if not locked or time.monotonic() >= deadline:
                     raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
                 time.sleep(0.05)
-            except sqlite3.Error as exc:
-                raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
 
     def _connect_once(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=self.timeout_seconds, isolation_level=None)
