@@ -18,7 +18,8 @@ from wall.store.influx import MAX_SILENT_ENTITIES_ASKED
 from wall.store.retention import keep
 from wall.store.sqlite import SQLiteStore
 
-T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+# Yesterday 08:00 UTC: inside every retention policy the store keeps raw points in (about two days).
+T0 = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0) - timedelta(days=1)
 WARDS = ["Long Thành Bắc", "Long Thành Trung", "Hiệp Tân", "Phường 1, khu A", "Trường Hòa"]
 
 
