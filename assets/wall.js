@@ -43,6 +43,9 @@
     if (since && Date.now() - since < INFLIGHT_LIMIT_MS) {
       return noUpdate();
     }
+    if (Date.now() < W.retryAt) {
+      return noUpdate(); // the server failed: wait for this screen's own moment to try again
+    }
     W.inflight[name] = Date.now();
     return { n: n || 0, w: window.innerWidth, t: Date.now() };
   };
@@ -97,12 +100,36 @@
       });
   }
 
-  /* Reconnecting badge: every refresh round trip reports whether the server answered. */
+  /* Reconnecting badge: every refresh round trip reports whether the server answered; each
+   * return of the server after it failed counts as a reconnect (the page's health report). */
+  W.reconnects = 0;
+  W.lastRefreshAt = null; // when a refresh round trip last succeeded
+  var offline = false;
   function setOnline(online) {
+    if (online && offline) {
+      W.reconnects += 1;
+    }
+    offline = !online;
     if (!document.body) {
       return;
     }
     document.body.classList.toggle("wall-offline", !online);
+  }
+
+  /* After a refresh the server failed, the next one waits half to one and a half times a step
+   * growing from 1.5 s to 10 s, at random (as the kiosk start page does): fifty walls whose
+   * server restarts come back spread over seconds, not in the tick they shared. */
+  W.failures = 0;
+  W.retryAt = 0;
+  function refreshFailed() {
+    W.failures += 1;
+    var step = Math.min(10000, 1000 + W.failures * 500);
+    W.retryAt = Date.now() + step * (0.5 + Math.random());
+  }
+  function refreshAnswered() {
+    W.failures = 0;
+    W.retryAt = 0;
+    W.lastRefreshAt = Date.now();
   }
   /* The screen a refresh request is for: its outputs include "<screen>-status.children". */
   function screenOf(init) {
@@ -127,11 +154,17 @@
       function (response) {
         finished();
         setOnline(response.status < 500);
+        if (response.status < 500) {
+          refreshAnswered();
+        } else {
+          refreshFailed();
+        }
         return response;
       },
       function (error) {
         finished();
         setOnline(false);
+        refreshFailed();
         throw error;
       }
     );
@@ -148,6 +181,83 @@
       reloadWhenHealthy();
     }
   }, HEALTH_POLL_MS);
+
+  /* The page's health report (wall/screen_health.py), every `data-every-ms` of the page's
+   * .screen-heartbeat give or take a tenth at random, the first one a tenth to three tenths of
+   * it after the load: its name (the URL's `screen=`, checked by the server), else an id this
+   * browser keeps; one report at a time. */
+  var BROWSER_KEY = "iocWall.browser";
+  function browserId() {
+    var id = null;
+    try {
+      id = window.localStorage.getItem(BROWSER_KEY);
+    } catch (e) {
+      id = null; // storage refused (a private window): an id for this page only
+    }
+    if (!id || !/^[A-Za-z0-9-]{8,64}$/.test(id)) {
+      var bytes = new Uint8Array(8);
+      window.crypto.getRandomValues(bytes);
+      id = Array.prototype.map
+        .call(bytes, function (b) {
+          return ("0" + b.toString(16)).slice(-2);
+        })
+        .join("");
+      try {
+        window.localStorage.setItem(BROWSER_KEY, id);
+      } catch (e) {
+        /* kept in this page only */
+      }
+    }
+    return id;
+  }
+  W.heartbeats = { sent: 0, kept: 0 };
+  var beating = false;
+  function heartbeat(config) {
+    if (beating) return;
+    beating = true;
+    var memory = window.performance && window.performance.memory;
+    var body = {
+      browser: browserId(),
+      url: window.location.href,
+      uptime_s: (Date.now() - W.loadedAt) / 1000,
+      refresh_age_s: W.lastRefreshAt === null ? null : (Date.now() - W.lastRefreshAt) / 1000,
+      reconnects: W.reconnects,
+      heap_bytes: memory && memory.usedJSHeapSize ? memory.usedJSHeapSize : null,
+    };
+    var name = config.getAttribute("data-screen");
+    if (name) body.screen = name;
+    W.heartbeats.sent += 1;
+    originalFetch(config.getAttribute("data-url"), {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+      cache: "no-store",
+    })
+      .then(function (r) {
+        if (r.status === 200) W.heartbeats.kept += 1;
+      })
+      .catch(function () {
+        /* the server is away: the next beat tells it */
+      })
+      .then(function () {
+        beating = false;
+      });
+  }
+  function scheduleHeartbeat(first) {
+    var config = document.querySelector(".screen-heartbeat");
+    var every = config ? parseInt(config.getAttribute("data-every-ms"), 10) : 0;
+    if (!every) {
+      setTimeout(scheduleHeartbeat, 1000, first); // the page is not drawn yet
+      return;
+    }
+    var wait = first ? every * (0.1 + 0.2 * Math.random()) : every * (0.9 + 0.2 * Math.random());
+    setTimeout(function () {
+      var current = document.querySelector(".screen-heartbeat");
+      if (current) heartbeat(current);
+      scheduleHeartbeat(false);
+    }, wait);
+  }
+  scheduleHeartbeat(true);
 
   /* The clock, in the city's time zone, every second. */
   var formats = {};

@@ -19,12 +19,13 @@ from layouts import SCREENS
 from layouts.common import mark
 from wall.alerts.model import SEVERITIES
 from wall.i18n import LANGUAGES, Translator
+from wall.screen_health import screen_name_problem
 from wall.settings import Settings
 
 KIOSK_DEFAULT = ("overview", "cameras", "wifi", "reports")
 ROTATE_DEFAULT = 30.0
 ROTATE_LIMITS = (5.0, 3600.0)
-KIOSK_PARAMS = ("layouts", "rotate", "lang", "sound")
+KIOSK_PARAMS = ("layouts", "rotate", "lang", "sound", "screen")
 # One short tone per severity (scripts/make_alarm_sounds.py): `{severity}` is filled in.
 SOUND_FILES = "/assets/alarm-{severity}.wav"
 
@@ -36,6 +37,7 @@ class Plan:
     lang: str
     problems: tuple[tuple[str, dict], ...] = field(default=())  # (text key, values)
     sound: tuple[str, ...] = ()  # the severities whose unacknowledged alerts sound
+    screen_name: str | None = None  # `screen=`: the name the page reports its health under
 
 
 def plan_for(path: str | None, search: str | None, default_lang: str) -> Plan:
@@ -50,12 +52,13 @@ def plan_for(path: str | None, search: str | None, default_lang: str) -> Plan:
         else:
             problems.append(("param.bad_lang", {"param": "lang", "value": query["lang"][-1]}))
     sound = sound_for(query, problems)
+    screen_name = screen_name_for(query, problems)
     name = (path or "/").strip("/") or "overview"
     if name != "kiosk":
         if name not in SCREENS:
             problems.append(("page.not_found", {"path": path}))
             name = "overview"
-        return Plan((name,), None, lang, tuple(problems), sound)
+        return Plan((name,), None, lang, tuple(problems), sound, screen_name)
     for param in query:
         if param not in KIOSK_PARAMS:
             problems.append(("param.unknown", {"param": param, "known": ", ".join(KIOSK_PARAMS)}))
@@ -101,7 +104,19 @@ def plan_for(path: str | None, search: str | None, default_lang: str) -> Plan:
                 )
             )
     rotate_seconds = rotate if len(screens) > 1 else None
-    return Plan(tuple(screens), rotate_seconds, lang, tuple(problems), sound)
+    return Plan(tuple(screens), rotate_seconds, lang, tuple(problems), sound, screen_name)
+
+
+def screen_name_for(query: dict[str, list[str]], problems: list[tuple[str, dict]]) -> str | None:
+    """The name `screen=` gives the page (its health reports, wall.screen_health), or None; a
+    bad one is named in `problems`, and the page reports without a name."""
+    if "screen" not in query:
+        return None
+    value = query["screen"][-1].strip()
+    if screen_name_problem(value):
+        problems.append(("param.bad_screen", {"param": "screen", "value": value}))
+        return None
+    return value
 
 
 def sound_for(query: dict[str, list[str]], problems: list[tuple[str, dict]]) -> tuple[str, ...]:
@@ -148,6 +163,16 @@ def page(plan: Plan, settings: Settings) -> list:
             className="alarm-sound",
             hidden=True,
             **{"data-severities": " ".join(plan.sound), "data-files": SOUND_FILES},
+        ),
+        # How assets/wall.js reports the page's health (wall.screen_health): its name, how often.
+        html.Div(
+            className="screen-heartbeat",
+            hidden=True,
+            **{
+                "data-screen": plan.screen_name or "",
+                "data-every-ms": str(int(settings.screen_heartbeat_seconds * 1000)),
+                "data-url": "/api/screens/heartbeat",
+            },
         ),
         # This rendering of the page, so that digests recorded on an earlier one never count.
         dcc.Store(id="page-id", data=uuid4().hex),

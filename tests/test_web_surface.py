@@ -96,9 +96,11 @@ def concrete_urls(served: Served) -> dict[str, tuple[str, str]]:
         "/officer/action": ("POST", "/officer/action"),
         "/officer/audit": ("GET", "/officer/audit"),
         "/officer/audit.csv": ("GET", "/officer/audit.csv"),
+        "/officer/screens": ("GET", "/officer/screens"),
         "/officer/signin": ("GET", "/officer/signin"),
         "/officer/signout": ("POST", "/officer/signout"),
         "/api/indicators/submissions": ("POST", "/api/indicators/submissions"),  # 401: no token
+        "/api/screens/heartbeat": ("POST", "/api/screens/heartbeat"),  # 415: no JSON
     }
 
 

@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from callbacks import pages, screens
 from callbacks.queries import Queries
-from wall import indicator_api, officer_console
+from wall import indicator_api, officer_console, screen_api
 from wall.cache import init_cache
 from wall.settings import Settings, load_settings
 from wall.settings_core import PROJECT_DIR
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     screens.register(app, settings, queries)
     officer_console.register(app.server, settings, queries.store)
     indicator_api.register(app.server, settings, queries.store)
+    screen_api.register(app.server, settings, queries.store)
     harden(app, settings)  # after every callback: the CSP holds their inline scripts' hashes
 
     @app.server.route("/healthz")

@@ -106,6 +106,16 @@ def remember(key: str, value: Any, timeout: float) -> None:
         _warn_cache_down(exc)
 
 
+def first_within(key: str, seconds: float) -> bool:
+    """Whether this is the first call for `key` within `seconds`, counted by every thread,
+    process and replica sharing the cache. With the cache away: True (each call is first)."""
+    try:
+        return _acquire(f"first:{key}", seconds)
+    except CACHE_DOWN as exc:
+        _warn_cache_down(exc)
+        return True
+
+
 def in_background(key: str, hold_seconds: float, work: Callable[[], None]) -> bool:
     """Start `work` in a thread of its own, unless it already runs for `key` in any thread or
     process (then nothing: slow work never piles up). A process that dies while working holds

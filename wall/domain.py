@@ -67,6 +67,15 @@ FEED_HEALTH = Measurement(
         "store_problem",
     ),
 )
+# What each wall page (a kiosk or a single screen) says of itself every `screen_heartbeat_seconds`
+# (wall/screen_health.py): `screen` is the name its URL gives (`?screen=…`), or `browser:<id>`
+# for a page without one (the id its browser keeps); `named` tells which.
+SCREEN_HEALTH = Measurement(
+    "screen_health",
+    entity="screen",
+    tags=("screen",),
+    fields=("named", "url", "uptime_s", "refresh_age_s", "reconnects", "heap_bytes"),
+)
 REPORT_SLOTS = 64  # field_report series per ward and category (tag report_slot)
 
 
@@ -80,7 +89,7 @@ def report_slot(report_id: str) -> str:
     return f"{zlib.crc32(report_id.encode()) % REPORT_SLOTS:02x}"
 
 
-MEASUREMENTS = (CAMERA_STATUS, WIFI_USAGE, FIELD_REPORT, KPI, FEED_HEALTH)
+MEASUREMENTS = (CAMERA_STATUS, WIFI_USAGE, FIELD_REPORT, KPI, FEED_HEALTH, SCREEN_HEALTH)
 ROLLUP_PARTS_OF = {m.name: dict(m.rollups) for m in MEASUREMENTS if m.rollups}
 
 REPORT_STATUSES = ("new", "assigned", "in_progress", "resolved", "closed", "rejected")

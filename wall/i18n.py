@@ -236,6 +236,12 @@ TEXT: dict[str, tuple[str, str]] = {
         "Tham số “{param}”: “{value}” không phải mức cảnh báo (có: {known})",
         "Parameter “{param}”: “{value}” is not an alert severity (known: {known})",
     ),
+    "param.bad_screen": (
+        "Tham số “{param}”: “{value}” không phải tên màn hình (chữ, số, “-”, “_”, “.”; tối đa "
+        "64); màn hình báo tín hiệu không tên",
+        "Parameter “{param}”: “{value}” is not a screen name (letters, digits, “-”, “_”, “.”; "
+        "at most 64); the screen reports without a name",
+    ),
     "param.no_layouts": (
         "Tham số “{param}”: không có màn hình hợp lệ; hiển thị {fallback}",
         "Parameter “{param}”: no valid screen; showing {fallback}",
@@ -359,6 +365,34 @@ TEXT: dict[str, tuple[str, str]] = {
     "oc.shelved_until": ("Tạm ẩn đến {time} ({who}: {why})", "Shelved until {time} ({who}: {why})"),
     "oc.acked_by": ("Xác nhận bởi {who} lúc {time}", "Acknowledged by {who} at {time}"),
     "oc.escalated": ("ĐÃ BÁO ĐỘNG CẤP TRÊN", "ESCALATED"),
+    "oc.screens": ("Màn hình", "Screens"),
+    "oc.screens_title": (
+        "Bàn trực ban – Sức khỏe màn hình",
+        "Duty officer console – Screen health",
+    ),
+    "oc.screens_intro": (
+        "Mỗi trang của tường màn hình báo tín hiệu mỗi {every} giây. Màn hình có tên "
+        "(tham số ?screen=) im lặng quá {minutes} phút sẽ phát sinh cảnh báo.",
+        "Every wall page reports every {every} s. A named screen (?screen= parameter) silent "
+        "for more than {minutes} min raises an alert.",
+    ),
+    "oc.screens_none": (
+        "Chưa có màn hình nào báo tín hiệu.",
+        "No screen has reported yet.",
+    ),
+    "oc.screen_name": ("Màn hình", "Screen"),
+    "oc.screen_unnamed": ("(không tên)", "(unnamed)"),
+    "oc.screen_url": ("Địa chỉ", "URL"),
+    "oc.screen_heard": ("Tín hiệu cuối", "Last heard"),
+    "oc.screen_uptime": ("Thời gian chạy", "Uptime"),
+    "oc.screen_refresh": ("Làm mới cuối", "Last refresh"),
+    "oc.screen_reconnects": ("Kết nối lại", "Reconnects"),
+    "oc.screen_heap": ("Bộ nhớ JS", "JS heap"),
+    "oc.screen_status": ("Tình trạng", "Status"),
+    "oc.screen_live": ("● Đang hoạt động", "● Live"),
+    "oc.screen_silent": ("✖ Im lặng {age}", "✖ Silent for {age}"),
+    "oc.screen_no_refresh": ("chưa lần nào", "none yet"),
+    "oc.unknown": ("—", "—"),
     "oc.store_down": (
         "Không truy cập được kho dữ liệu – thử lại sau.",
         "The data store cannot be reached – try again shortly.",

@@ -26,11 +26,15 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, Response, g, redirect, render_template, request, session
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from layouts.common import age_text, fmt_int
 from wall.alerts.model import OFFICER_ACTIONS, STREAM, AlertActionError, fold, officer_action
+from wall.alerts.rules import check_rules
 from wall.alerts.state import alert_of, open_alerts, record
 from wall.alerts.text import SEVERITIES, STATES, alert_title, label
+from wall.domain import SCREEN_HEALTH
 from wall.i18n import Translator
 from wall.officers import Session, authenticate, end_session, session_is_live, start_session
+from wall.screen_health import screen_rows
 from wall.settings import Settings
 from wall.settings_core import SettingsError
 from wall.signin_limit import Attempt, SigninLimiter
@@ -90,6 +94,8 @@ def console(settings: Settings, store: Store, limiter: SigninLimiter | None = No
     limiter = limiter or SigninLimiter()
     session_length = timedelta(minutes=settings.officer_session_minutes)
     max_shelve = timedelta(hours=settings.alert_max_shelve_hours)
+    # A screen is silent past the screen_silent rule's `minutes`, whether the rule raises or not.
+    silent_minutes = (settings.alert_rules or check_rules({}))["screen_silent"]["minutes"]
 
     def lang() -> str:
         wanted = request.args.get("lang") or session.get("lang") or settings.language
@@ -360,6 +366,44 @@ def console(settings: Settings, store: Store, limiter: SigninLimiter | None = No
         if not (math.isfinite(value) and 0 < value <= max_shelve / timedelta(minutes=1)):
             raise ValueError(minutes)
         return timedelta(minutes=value)
+
+    @bp.get("/officer/screens")
+    def screens():
+        """Every wall page that reported its health (wall.screen_health), silent ones first."""
+        if not g.officer:
+            return redirect("/officer/signin")
+        try:
+            newest = store.latest(SCREEN_HEALTH.name, SCREEN_HEALTH.entity)
+        except StoreError:
+            return page(t("screens_title"), "base", 503, messages=[("error", t("store_down"))])
+        now = datetime.now(UTC)
+        tr = Translator(lang())
+        rows = [
+            {
+                "name": r.screen if r.named else t("screen_unnamed"),
+                "id": r.screen,
+                "named": r.named,
+                "url": r.url,
+                "heard": local(r.heard),
+                "uptime": age_text(r.uptime_s, tr) if r.uptime_s is not None else t("unknown"),
+                "refresh": local(r.last_refresh) if r.last_refresh else t("screen_no_refresh"),
+                "reconnects": fmt_int(r.reconnects, lang()),
+                "heap": f"{fmt_int(r.heap_bytes / 1e6, lang())} MB"
+                if r.heap_bytes is not None
+                else t("unknown"),
+                "live": r.live,
+                "status": t("screen_live")
+                if r.live
+                else t("screen_silent", age=age_text((now - r.heard).total_seconds(), tr)),
+            }
+            for r in screen_rows(newest, now, timedelta(minutes=silent_minutes))
+        ]
+        intro = t(
+            "screens_intro",
+            every=f"{settings.screen_heartbeat_seconds:g}",
+            minutes=f"{silent_minutes:g}",
+        )
+        return page(t("screens_title"), "screens", screens=rows, intro=intro)
 
     def audit_rows() -> list[tuple[str, str, str, str, str]]:
         events = store.events(STREAM)

@@ -27,6 +27,7 @@ from wall.city import CitySettings
 from wall.heartbeat import HeartbeatSettings
 from wall.i18n import LANGUAGES
 from wall.notifications.settings import NotificationSettings
+from wall.screen_health import ScreenHealthSettings
 from wall.settings_core import (
     PROJECT_DIR,
     Section,
@@ -172,6 +173,7 @@ class Settings(
     AlertSettings,
     NotificationSettings,
     HeartbeatSettings,
+    ScreenHealthSettings,
     OfficerSettings,
 ):
     """Every part's section: the setting `name` is `settings.name`, IOC_NAME and `name` in the

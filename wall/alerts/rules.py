@@ -22,6 +22,7 @@ from wall.domain import (
     CLOSED_REPORT_STATUSES,
     FEED_HEALTH,
     FIELD_REPORT,
+    SCREEN_HEALTH,
     WIFI_USAGE,
     is_open_report,
 )
@@ -64,11 +65,20 @@ RULE_DEFAULTS: dict[str, dict[str, Any]] = {
         "minutes": 0.0,
         "clear_minutes": 10.0,
     },
+    "screen_silent": {
+        "severity": "medium",
+        # A named wall screen (`?screen=…`) not heard from for this long: its browser closed,
+        # hung or lost the network. Keep it above twice `screen_heartbeat_seconds`.
+        "minutes": 5.0,
+        "clear_minutes": 0.0,
+        # A screen not heard from for this long is taken as taken away: no longer watched.
+        "forget_hours": 24.0,
+    },
 }
 # Conditions a ward-wide outage stands for, in that ward.
 GROUPED_IN_WARD = ("camera_offline", "ap_down")
 # Rules whose data already carry how long the condition has held.
-SELF_TIMED = ("report_overdue", "feed_silent", "rejected_spike")
+SELF_TIMED = ("report_overdue", "feed_silent", "rejected_spike", "screen_silent")
 # Measurements whose silence means a feed stopped (reports and indicators arrive rarely).
 WATCHED_FEEDS = (CAMERA_STATUS.name, WIFI_USAGE.name)
 
@@ -132,6 +142,9 @@ class CityNow:
     feed_times: Mapping[str, datetime | None]  # newest point of each watched measurement
     health: pd.DataFrame  # feed_health points of the last 10 minutes
     deadlines: Mapping[str, float] = field(default_factory=dict)  # {category: hours}
+    # Newest screen_health point per screen heard within `forget_hours` (read only while the
+    # screen_silent rule is on).
+    screens: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _open_reports(store: Store, _: datetime) -> list[pd.DataFrame]:
@@ -144,13 +157,25 @@ def _still_open(reports: pd.DataFrame, _: datetime) -> pd.Series:
     return is_open_report(reports)
 
 
+def _screens_heard(forget_hours: float):
+    def heard(store: Store, now: datetime) -> list[pd.DataFrame]:
+        since = now - timedelta(hours=forget_hours)
+        return [store.latest(SCREEN_HEALTH.name, SCREEN_HEALTH.entity, since=since)]
+
+    def recent(screens: pd.DataFrame, now: datetime) -> pd.Series:
+        return screens["time"] >= now - timedelta(hours=forget_hours)
+
+    return newest(SCREEN_HEALTH.name, SCREEN_HEALTH.entity, heard, recent)
+
+
 class CityReader:
     """What the rules look at, read each pass. The newest points are folded forward between
     hourly full reads (wall.store.newest): on a month of a city's history in InfluxDB 1.6 a
-    pass that read them whole took 7–8 s."""
+    pass that read them whole took 7–8 s. What only a rule that is off looks at is not read."""
 
-    def __init__(self, profile: CityProfile) -> None:
+    def __init__(self, profile: CityProfile, rules: Mapping[str, dict] | None = None) -> None:
         self.profile = profile
+        screens = (rules or {}).get("screen_silent", RULE_DEFAULTS["screen_silent"])
         self._questions = {
             CAMERA_STATUS.name: newest(CAMERA_STATUS.name, CAMERA_STATUS.entity),
             WIFI_USAGE.name: newest(WIFI_USAGE.name, WIFI_USAGE.entity),
@@ -158,6 +183,8 @@ class CityReader:
                 FIELD_REPORT.name, FIELD_REPORT.entity, _open_reports, _still_open
             ),
         }
+        if screens.get("enabled", True):
+            self._questions[SCREEN_HEALTH.name] = _screens_heard(screens["forget_hours"])
         self._previous: dict[str, Previous] = {}
 
     def __call__(self, store: Store, now: datetime) -> CityNow:
@@ -182,6 +209,7 @@ class CityReader:
                 FEED_HEALTH.name, now - timedelta(minutes=10), now + timedelta(0, 1)
             ),
             deadlines={c.code: c.deadline_hours for c in self.profile.categories},
+            screens=frames.get(SCREEN_HEALTH.name, pd.DataFrame()),
         )
 
 
@@ -291,6 +319,22 @@ def feed_silent(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
     return conditions
 
 
+def screen_silent(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
+    """Named screens only: a page without `?screen=` may be anyone's browser tab, gone for good."""
+    screens = city.screens
+    if screens.empty or "named" not in screens.columns:
+        return []
+    conditions = []
+    for row in _records(screens[_is(screens, "named", True)]):
+        heard = row["time"].to_pydatetime()
+        if city.now - heard >= timedelta(minutes=p["minutes"]):
+            facts = {"since": heard.isoformat(), "url": row.get("url") or ""}
+            conditions.append(
+                Condition("screen_silent", row["screen"], p["severity"], None, heard, facts)
+            )
+    return conditions
+
+
 def rejected_spike(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
     health = city.health
     if health.empty or not {"feed", "rejected"} <= set(health.columns):
@@ -319,6 +363,7 @@ RULES: dict[str, Callable[[CityNow, dict, set[str]], list[Condition]]] = {
     "report_overdue": report_overdue,
     "feed_silent": feed_silent,
     "rejected_spike": rejected_spike,
+    "screen_silent": screen_silent,
 }
 
 

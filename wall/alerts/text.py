@@ -33,6 +33,10 @@ TITLES: dict[str, tuple[str, str]] = {
         "Nguồn {entity}: {rejected} bản tin bị từ chối trong 10 phút",
         "Feed {entity}: {rejected} messages rejected in 10 minutes",
     ),
+    "screen_silent": (
+        "Màn hình {entity} ngừng báo tín hiệu",
+        "Wall screen {entity} has stopped reporting",
+    ),
 }
 RULE_NAMES: dict[str, tuple[str, str]] = {
     "ward_cameras_offline": ("Mất điện / mất kết nối cả phường", "Ward-wide outage"),
@@ -42,6 +46,7 @@ RULE_NAMES: dict[str, tuple[str, str]] = {
     "report_overdue": ("Phản ánh quá hạn", "Field report overdue"),
     "feed_silent": ("Nguồn dữ liệu ngừng gửi", "Feed stopped"),
     "rejected_spike": ("Bản tin bị từ chối tăng vọt", "Spike of rejected messages"),
+    "screen_silent": ("Màn hình ngừng báo tín hiệu", "Wall screen silent"),
 }
 STATES: dict[str, tuple[str, str]] = {
     "active_unack": ("Chưa xác nhận", "Unacknowledged"),
