@@ -118,7 +118,10 @@ def test_a_closed_screen_becomes_an_alert_and_the_console_lists_every_screen(wal
         shown = {screen: (live, text) for screen, live, text in rows}
         assert shown[AWAY][0] == "false" and "✖ Im lặng 20 phút" in shown[AWAY][1], shown
         assert shown[NAME][0] == "true" and "● Đang hoạt động" in shown[NAME][1], shown
-        assert " MB" in shown[NAME][1] and "/kiosk?layouts=overview,alerts" in shown[NAME][1], shown
+        assert (
+            " MB" in shown[NAME][1]
+            and f"/kiosk?layouts=overview,alerts&rotate=5&screen={NAME}" in shown[NAME][1]
+        ), shown
         assert "(không tên)" in shown[f"browser:{browser_id}"][1], shown
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(SCREENSHOTS / "screens-console-vi.png"))

@@ -21,7 +21,7 @@ import os
 import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, Flask, Response, g, redirect, render_template, request, session
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -383,7 +383,7 @@ def console(settings: Settings, store: Store, limiter: SigninLimiter | None = No
                 "name": r.screen if r.named else t("screen_unnamed"),
                 "id": r.screen,
                 "named": r.named,
-                "url": r.url,
+                "url": unquote(r.url),  # as the address bar shows it: Vietnamese names read
                 "heard": local(r.heard),
                 "uptime": age_text(r.uptime_s, tr) if r.uptime_s is not None else t("unknown"),
                 "refresh": local(r.last_refresh) if r.last_refresh else t("screen_no_refresh"),
