@@ -352,8 +352,8 @@ TEXT: dict[str, tuple[str, str]] = {
         "The procedure of this alert has no step {step!r}.",
     ),
     "oc.alert_not_found": (
-        "Không có cảnh báo với khóa {key!r}.",
-        "There is no alert with the key {key!r}.",
+        "Không có cảnh báo với khóa {alert_key!r}.",
+        "There is no alert with the key {alert_key!r}.",
     ),
     "oc.assigned": ("Giao xử lý", "Assign"),
     "oc.step_checked": ("Xong bước", "Check step"),

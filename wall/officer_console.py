@@ -469,7 +469,7 @@ def console(settings: Settings, store: Store, limiter: SigninLimiter | None = No
             return page(t("title"), "base", 503, messages=[("error", t("store_down"))])
         if story is None:
             return page(
-                t("title"), "base", 404, messages=[("error", t("alert_not_found", key=key))]
+                t("title"), "base", 404, messages=[("error", t("alert_not_found", alert_key=key))]
             )
         alert, describer, entries = story
         steps = procedure_steps(alert, settings.profile)
@@ -503,7 +503,7 @@ def console(settings: Settings, store: Store, limiter: SigninLimiter | None = No
             return page(t("title"), "base", 503, messages=[("error", t("store_down"))])
         if story is None:
             return page(
-                t("title"), "base", 404, messages=[("error", t("alert_not_found", key=key))]
+                t("title"), "base", 404, messages=[("error", t("alert_not_found", alert_key=key))]
             )
         alert, describer, entries = story
         text = describer.summary(entries, datetime.now(UTC), str(settings.tz))
@@ -523,7 +523,7 @@ def console(settings: Settings, store: Store, limiter: SigninLimiter | None = No
             return page(t("title"), "base", 503, messages=[("error", t("store_down"))])
         if story is None:
             return page(
-                t("title"), "base", 404, messages=[("error", t("alert_not_found", key=key))]
+                t("title"), "base", 404, messages=[("error", t("alert_not_found", alert_key=key))]
             )
         alert, describer, entries = story
         header = [t("time"), t("who"), t("event"), t("detail")]
