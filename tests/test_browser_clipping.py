@@ -110,10 +110,17 @@ def seed_long(store: SQLiteStore, now: datetime) -> None:
 
 def long_alerts(now: datetime, ward: str) -> list[Event]:
     """Alerts of every severity with long text, raised in the last 6 minutes: with the town's
-    alerts, an alarm flood (more than 10 in 10 minutes). Asked again later, the same alerts
-    are closed and raised anew (the flood goes on)."""
+    alerts, an alarm flood (more than 10 in 10 minutes); every other one assigned to the
+    handling unit with the longest name, the others to an officer. Asked again later, the same
+    alerts are closed and raised anew (the flood goes on)."""
     events = []
     officer = "Nguyễn Thị Minh Khai Phương Thảo Hoàng Lê"
+    unit = max(load_profile("hoa-thanh").handling_units, key=lambda h: len(h.name_en))
+    owners = (
+        {"owner_kind": "unit", "owner": unit.code,
+         "names": {"vi": unit.name_vi, "en": unit.name_en}},
+        {"owner_kind": "person", "owner": officer, "names": {"vi": officer, "en": officer}},
+    )  # fmt: skip
     for n, severity in enumerate(SEVERITIES * 3):
         key = f"camera_offline:{long_text(MAX_NAME_CHARS)} {n}"
         data = {"severity": severity, "title": key, "rule": "camera_offline",
@@ -125,6 +132,8 @@ def long_alerts(now: datetime, ward: str) -> list[Event]:
         events.append(Event.new("alerts", key, "raised", actor="system", data=data, at=raised))
         if n % 3 == 1:
             events.append(Event.new("alerts", key, "acknowledged", actor=officer, at=raised))
+        owner = owners[n % 2]
+        events.append(Event.new("alerts", key, "assigned", actor=officer, data=owner, at=raised))
     return events
 
 
