@@ -10,6 +10,7 @@ from selenium.webdriver.support.ui import Select
 
 from tests.browser_fixtures import WallProcess, chromium
 from tests.test_browser import SCREENSHOTS, console_errors, wait_for
+from tests.test_browser_clipping import CLIPPED
 from wall.alerts.model import STREAM
 from wall.alerts.state import alert_of, record
 from wall.city import load_profile
@@ -88,4 +89,18 @@ def test_an_officer_assigns_works_the_procedure_and_exports_the_timeline(wall, b
     browser.get(f"{wall.url}/officer/alerts/{KEY}?lang=en")
     browser.save_screenshot(str(SCREENSHOTS / "officer-alert-procedure-en.png"))
     assert "Owner: Ward People's Committee" in browser.find_element(By.TAG_NAME, "body").text
+    # The wall: the owner on the alert's row and in the banner, whole or cut by an ellipsis
+    # where the banner allows it, never clipped.
+    for lang, words in (("vi", "Phụ trách: UBND phường"), ("en", "Owner: Ward People's Committee")):
+        browser.set_window_size(1920, 1080)
+        browser.get(f"{wall.url}/alerts?lang={lang}")
+        wait_for(
+            browser,
+            f"return document.querySelectorAll('.al-owner, .alarm-owner').length == 2"
+            f" && document.querySelector('.al-owner').innerText == {words!r}",
+            timeout=60,
+            what=f"the owner on the wall ({lang})",
+        )
+        browser.save_screenshot(str(SCREENSHOTS / f"wall-alert-owner-{lang}.png"))
+        assert browser.execute_script(CLIPPED) == []
     assert console_errors(browser) == []
