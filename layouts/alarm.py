@@ -109,16 +109,19 @@ def count_item(loud: pd.DataFrame, ctx: Context) -> html.Div:
 
 
 def oldest_item(row: pd.Series, ctx: Context) -> html.Div:
-    """The oldest alert of the banner: its text (cut with an ellipsis when long), ward and age."""
-    return html.Div(
-        [
-            html.Span(ctx.t("alarm.oldest"), className="alarm-label"),
-            html.Span(row[f"title_{ctx.lang}"], className="alarm-title", **TRUNCATES),
-            html.Span(row["ward"], className="alarm-ward", **TRUNCATES) if row["ward"] else None,
-            html.Span(age_text(ctx.age_seconds(row["raised"]), ctx.t), className="alarm-age"),
-        ],
-        className="alarm-oldest",
-    )
+    """The oldest alert of the banner: its text (cut with an ellipsis when long), ward, owner
+    (when assigned) and age."""
+    owner = row[f"owner_{ctx.lang}"]
+    parts = [
+        html.Span(ctx.t("alarm.oldest"), className="alarm-label"),
+        html.Span(row[f"title_{ctx.lang}"], className="alarm-title", **TRUNCATES),
+        html.Span(row["ward"], className="alarm-ward", **TRUNCATES) if row["ward"] else None,
+        html.Span(ctx.t("alarm.owner", owner=owner), className="alarm-owner", **TRUNCATES)
+        if owner
+        else None,
+        html.Span(age_text(ctx.age_seconds(row["raised"]), ctx.t), className="alarm-age"),
+    ]
+    return html.Div([p for p in parts if p is not None], className="alarm-oldest")
 
 
 def rules_item(ctx: Context) -> html.Div | None:

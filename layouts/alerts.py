@@ -49,6 +49,8 @@ COLUMNS = (
     "ward",
     "raised",
     "acked_by",
+    "owner_vi",
+    "owner_en",
     "shelved_until",
     "time",
 )
@@ -72,6 +74,8 @@ def alerts_frame(alerts: Mapping[str, Alert]) -> pd.DataFrame:
             "ward": alert.ward or "",
             "raised": pd.Timestamp(alert.raised_at),
             "acked_by": alert.acked_by or "",
+            "owner_vi": alert.owner_name("vi"),
+            "owner_en": alert.owner_name("en"),
             "shelved_until": pd.Timestamp(alert.shelved_until) if alert.shelved_until else pd.NaT,
             "time": pd.Timestamp(alert.updated_at or alert.raised_at),
         }
@@ -215,6 +219,7 @@ def alert_rows(shown: pd.DataFrame, ctx: Context) -> list:
                             html.Div(
                                 ctx.profile.unit_name(row.ward, ctx.lang), className="al-where"
                             ),
+                            owner_line(getattr(row, f"owner_{ctx.lang}"), ctx),
                         ],
                         className="al-what",
                     ),
@@ -226,6 +231,11 @@ def alert_rows(shown: pd.DataFrame, ctx: Context) -> list:
             )
         )
     return rows
+
+
+def owner_line(owner: str, ctx: Context) -> html.Div | None:
+    """Who handles the alert (assigned in the officers' console), whole: wrapped, never cut."""
+    return html.Div(ctx.t("al.owner", owner=owner), className="al-owner") if owner else None
 
 
 def grouped_rows(shown: pd.DataFrame, ctx: Context) -> list:

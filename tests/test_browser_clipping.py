@@ -24,7 +24,7 @@ from feeds.payloads import MAX_NAME_CHARS, MAX_TITLE_CHARS
 from layouts import SCREENS
 from tests.browser_fixtures import INVENTORY, resize, seed, wall_on_sqlite
 from tests.test_browser import SCREEN_DRAWN, SCREENSHOTS, console_errors, wait_for
-from wall.alerts.state import record
+from wall.alerts.state import open_alerts, record
 from wall.city import load_profile
 from wall.domain import REPORT_STATUSES, report_slot
 from wall.store import Event, Point
@@ -35,6 +35,7 @@ LANGS = ("vi", "en")
 CLIPPED = (Path(__file__).parent / "clipping.js").read_text(encoding="utf-8")
 SEVERITIES = ("critical", "high", "medium", "low")
 # Words as long as Vietnamese place names get, repeated up to the contract's limits.
+OFFICER = "Nguyễn Thị Minh Khai Phương Thảo Hoàng Lê"
 LONG_WORDS = "Khu dân cư Nguyễn Thị Minh Khai – Trường Trung học Phổ thông Lê Quý Đôn"
 
 CATEGORY_CODES = load_profile("hoa-thanh").category_codes
@@ -105,15 +106,31 @@ def seed_long(store: SQLiteStore, now: datetime) -> None:
             )
         )  # fmt: skip
     store.write(points)
+    # The town's alerts (the banner's oldest among them) owned by the longest officer's name.
+    owner = {"owner_kind": "person", "owner": OFFICER, "names": {"vi": OFFICER, "en": OFFICER}}
+    record(
+        store,
+        [
+            Event.new("alerts", key, "assigned", actor=OFFICER, data=owner, at=now)
+            for key in open_alerts(store)
+        ],
+    )
     record(store, long_alerts(now, cams[0].ward))
 
 
 def long_alerts(now: datetime, ward: str) -> list[Event]:
     """Alerts of every severity with long text, raised in the last 6 minutes: with the town's
-    alerts, an alarm flood (more than 10 in 10 minutes). Asked again later, the same alerts
-    are closed and raised anew (the flood goes on)."""
+    alerts, an alarm flood (more than 10 in 10 minutes); every other one assigned to the
+    handling unit with the longest name, the others to an officer. Asked again later, the same
+    alerts are closed and raised anew (the flood goes on)."""
     events = []
-    officer = "Nguyễn Thị Minh Khai Phương Thảo Hoàng Lê"
+    officer = OFFICER
+    unit = max(load_profile("hoa-thanh").handling_units, key=lambda h: len(h.name_en))
+    owners = (
+        {"owner_kind": "unit", "owner": unit.code,
+         "names": {"vi": unit.name_vi, "en": unit.name_en}},
+        {"owner_kind": "person", "owner": officer, "names": {"vi": officer, "en": officer}},
+    )  # fmt: skip
     for n, severity in enumerate(SEVERITIES * 3):
         key = f"camera_offline:{long_text(MAX_NAME_CHARS)} {n}"
         data = {"severity": severity, "title": key, "rule": "camera_offline",
@@ -125,6 +142,8 @@ def long_alerts(now: datetime, ward: str) -> list[Event]:
         events.append(Event.new("alerts", key, "raised", actor="system", data=data, at=raised))
         if n % 3 == 1:
             events.append(Event.new("alerts", key, "acknowledged", actor=officer, at=raised))
+        owner = owners[n % 2]
+        events.append(Event.new("alerts", key, "assigned", actor=officer, data=owner, at=raised))
     return events
 
 

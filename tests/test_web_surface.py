@@ -97,6 +97,16 @@ def concrete_urls(served: Served) -> dict[str, tuple[str, str]]:
         "/officer/audit": ("GET", "/officer/audit"),
         "/officer/audit.csv": ("GET", "/officer/audit.csv"),
         "/officer/screens": ("GET", "/officer/screens"),
+        # Signed out: each redirects to the sign-in page.
+        "/officer/alerts/<path:key>": ("GET", "/officer/alerts/camera_offline:cam-1"),
+        "/officer/alerts/<path:key>/summary.txt": (
+            "GET",
+            "/officer/alerts/camera_offline:cam-1/summary.txt",
+        ),
+        "/officer/alerts/<path:key>/summary.csv": (
+            "GET",
+            "/officer/alerts/camera_offline:cam-1/summary.csv",
+        ),
         "/officer/signin": ("GET", "/officer/signin"),
         "/officer/signout": ("POST", "/officer/signout"),
         "/api/indicators/submissions": ("POST", "/api/indicators/submissions"),  # 401: no token

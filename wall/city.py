@@ -29,6 +29,7 @@ from wall.settings_core import PROJECT_DIR, Section, SettingsError, optional_tex
 
 CITIES_DIR = PROJECT_DIR / "cities"
 PROFILE_FILE = "city.toml"
+SOPS_FILE = "sops.toml"  # the standard operating procedures, when city.sops names no other
 DEFAULT_CITY = "hoa-thanh"
 
 
@@ -117,6 +118,25 @@ class HandlingUnit:
     name_vi: str
     name_en: str
 
+    def name(self, lang: str) -> str:
+        return self.name_vi if lang == "vi" else self.name_en
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a standard operating procedure, checked off by the officer in the console."""
+
+    step_id: str
+    text_vi: str
+    text_en: str
+
+    def text(self, lang: str) -> str:
+        return self.text_vi if lang == "vi" else self.text_en
+
+
+STEP_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+ALERT_KIND = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
 
 DIRECTIONS = ("higher", "lower")  # which way an indicator's value is better
 AGGREGATIONS = ("last", "sum", "mean")  # how a period's value forms from its values
@@ -196,9 +216,15 @@ class CityProfile:
     simulation: Simulation
     inventory_path: Path
     boundaries: dict[str, Any] | None
+    # {alert kind: its standard operating procedure's steps} (`sops.toml`); a kind not here
+    # has no procedure.
+    procedures: dict[str, tuple[Step, ...]]
 
     def name(self, lang: str) -> str:
         return self.name_vi if lang == "vi" else self.name_en
+
+    def handling_unit(self, code: str) -> HandlingUnit | None:
+        return next((h for h in self.handling_units if h.code == code), None)
 
     @property
     def unit_names(self) -> tuple[str, ...]:
@@ -281,6 +307,7 @@ class CityProfile:
                 f"  indicators: {len(self.indicators)}",
                 f"  festival days: {len(self.festival_days)}",
                 f"  boundaries: {'yes' if self.boundaries else 'none (points only)'}",
+                f"  procedures: {', '.join(sorted(self.procedures)) or 'none'}",
             )
         )
 
@@ -377,7 +404,7 @@ class _Reader:
             city,
             "city.",
             "name_vi name_en address town_names timezone centre south_west north_east inventory "
-            "boundaries",
+            "boundaries sops",
         )
         timezone = self.get(city, "timezone", "city.", str)
         try:
@@ -428,6 +455,10 @@ class _Reader:
         if not inventory.is_file():
             raise self.fail("city.inventory", f"file {str(inventory)!r} does not exist")
         boundaries_file = self.get(city, "boundaries", "city.", str, "")
+        sops_file = self.get(city, "sops", "city.", str, "")
+        if sops_file and not (folder / sops_file).is_file():
+            raise self.fail("city.sops", f"file {str(folder / sops_file)!r} does not exist")
+        sops_path = folder / (sops_file or SOPS_FILE)
         return CityProfile(
             folder=folder,
             name_vi=self.get(city, "name_vi", "city.", str),
@@ -447,6 +478,7 @@ class _Reader:
             simulation=self.simulation(self.get(data, "simulator", "", dict), units),
             inventory_path=inventory,
             boundaries=self.boundaries(folder / boundaries_file) if boundaries_file else None,
+            procedures=_Reader(sops_path).procedures() if sops_path.is_file() else {},
         )
 
     def unit(self, where: str, table: dict) -> Unit:
@@ -593,6 +625,38 @@ class _Reader:
             sites=sites,
             crowd_hours=tuple(self.get(table, "crowd_hours", "simulator.", list, [])),
         )
+
+    def procedures(self) -> dict[str, tuple[Step, ...]]:
+        """The standard operating procedures (this reader's file is sops.toml): per alert kind,
+        `[[<kind>]]` tables of steps, each with `id`, `vi` and `en`."""
+        try:
+            data = tomllib.loads(self.path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ProfileError(str(self.path), f"not valid TOML: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ProfileError(str(self.path), f"cannot be read: {exc}") from None
+        procedures = {}
+        for kind in data:
+            if not ALERT_KIND.fullmatch(kind):
+                raise self.fail(kind, "is not an alert kind (such as camera_offline)")
+            steps = []
+            for where, table in self.tables(data, kind):
+                self.only(table, where, "id vi en")
+                step_id = self.get(table, "id", where, str)
+                if not STEP_ID.fullmatch(step_id):
+                    raise self.fail(
+                        f"{where}id", f"{step_id!r} is not a step id: 1-40 of a-z, 0-9, '-'"
+                    )
+                steps.append(
+                    Step(
+                        step_id,
+                        self.get(table, "vi", where, str),
+                        self.get(table, "en", where, str),
+                    )
+                )
+            self.unique(kind, [s.step_id for s in steps])
+            procedures[kind] = tuple(steps)
+        return procedures
 
     def boundaries(self, path: Path) -> dict[str, Any]:
         try:

@@ -21,19 +21,36 @@ import os
 import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from flask import Blueprint, Flask, Response, g, redirect, render_template, request, session
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from layouts.common import age_text, fmt_int
-from wall.alerts.model import OFFICER_ACTIONS, STREAM, AlertActionError, fold, officer_action
+from wall.alerts.model import (
+    OFFICER_ACTIONS,
+    STREAM,
+    Alert,
+    AlertActionError,
+    Owner,
+    fold,
+    officer_action,
+)
 from wall.alerts.rules import check_rules
 from wall.alerts.state import alert_of, open_alerts, record
-from wall.alerts.text import SEVERITIES, STATES, alert_title, label
+from wall.alerts.text import RULE_NAMES, SEVERITIES, STATES, alert_title, label
+from wall.alerts.timeline import Describer, Entry, alert_events, procedure_steps, timeline
 from wall.domain import SCREEN_HEALTH
 from wall.i18n import Translator
-from wall.officers import Session, authenticate, end_session, session_is_live, start_session
+from wall.notifications.outbox import RECORDS, deliveries
+from wall.officers import (
+    Session,
+    authenticate,
+    end_session,
+    officers,
+    session_is_live,
+    start_session,
+)
 from wall.screen_health import screen_rows
 from wall.settings import Settings
 from wall.settings_core import SettingsError
@@ -279,6 +296,7 @@ def console(settings: Settings, store: Store, limiter: SigninLimiter | None = No
             status,
             alerts=rows,
             shelve_choices=SHELVE_CHOICES_MINUTES,
+            owner_choices=owner_choices(),
             messages=list(messages),
         )
 
@@ -306,7 +324,32 @@ def console(settings: Settings, store: Store, limiter: SigninLimiter | None = No
             else "",
             "notes": [f"{local(when)} · {who}: {text}" for when, who, text in a.notes],
             "actions": actions,
+            "owner": owner_text(a),
+            "owner_value": f"{a.owner_kind}:{a.owner}" if a.owner else "",
+            "assignable": a.state != "closed",
+            "page": alert_url(a.key),
         }
+
+    def owner_text(a: Alert) -> str:
+        if not a.owner:
+            return t("no_owner")
+        time = local(a.assigned_at) if a.assigned_at else ""
+        return t("owner", owner=a.owner_name(lang()), who=a.assigned_by or "", time=time)
+
+    def owner_choices() -> dict[str, list[tuple[str, str]]]:
+        """What an alert can be assigned to: {group label: [(form value, name)]}."""
+        units = [(f"unit:{h.code}", h.name(lang())) for h in settings.profile.handling_units]
+        people = [(f"person:{o.name}", o.name) for o in officers(store) if o.enabled]
+        return {t("units"): units, t("people"): people}
+
+    def owner_of(value: str) -> Owner | None:
+        """The owner a form's `owner` names, or None when it is no unit or enabled officer."""
+        kind, _, code = value.partition(":")
+        if kind == "unit" and (unit := settings.profile.handling_unit(code)):
+            return Owner("unit", code, {"vi": unit.name_vi, "en": unit.name_en})
+        if kind == "person" and any(o.name == code and o.enabled for o in officers(store)):
+            return Owner("person", code, {"vi": code, "en": code})
+        return None
 
     @bp.post("/officer/action")
     def act():
@@ -334,6 +377,16 @@ def console(settings: Settings, store: Store, limiter: SigninLimiter | None = No
             if alert.alert_id != seen:
                 log.info("officer %s: %s of %s refused, raised again since", name, action, key)
                 return alerts_listing(409, (("error", t("alert_changed")),))
+            owner = step = None
+            if action == "assigned":
+                owner = owner_of(form.get("owner", ""))
+                if owner is None:
+                    return bad_form(t("unknown_owner", owner=form.get("owner", "")))
+            if action in ("step_checked", "step_unchecked"):
+                step = form.get("step", "")
+                steps = procedure_steps(alert, settings.profile) or []
+                if not any(s.step.step_id == step for s in steps):
+                    return bad_form(t("unknown_step", step=step))
             event = officer_action(
                 alert,
                 action,
@@ -342,6 +395,8 @@ def console(settings: Settings, store: Store, limiter: SigninLimiter | None = No
                 note=request.form.get("note"),
                 shelve_for=shelve_for,
                 max_shelve=max_shelve,
+                owner=owner,
+                step=step,
             )
             record(store, [event])
         except AlertActionError as exc:
@@ -352,7 +407,7 @@ def console(settings: Settings, store: Store, limiter: SigninLimiter | None = No
             return page(t("title"), "base", 503, messages=[("error", t("store_down"))])
         log.info("officer %s: %s %s", name, action, key)
         session["flash"] = [("", t("done", action=t(action), alert=alert_title(alert, lang())))]
-        return redirect("/officer")
+        return redirect(alert_url(key) if form.get("back") == "alert" else "/officer")
 
     def bad_form(message: str) -> tuple[str, int]:
         return page(t("title"), "base", 400, messages=[("error", message)])
@@ -413,7 +468,12 @@ def console(settings: Settings, store: Store, limiter: SigninLimiter | None = No
             if e.kind in OFFICER_ACTIONS and e.actor:
                 alert = alerts.get(e.key)
                 title = alert_title(alert, lang()) if alert else e.key
-                rows.append((local(e.time), e.actor, t(e.kind), title, e.note or ""))
+                note = e.note or ""
+                if alert and e.kind in ("assigned", "step_checked", "step_unchecked"):
+                    # whom to, which step: the profile's words
+                    entry = Entry(e.time, e.kind, e.actor, event=e)
+                    note = Describer(alert, settings.profile, lang(), local).detail(entry)
+                rows.append((local(e.time), e.actor, t(e.kind), title, note))
         return rows
 
     @bp.get("/officer/audit")
@@ -426,16 +486,114 @@ def console(settings: Settings, store: Store, limiter: SigninLimiter | None = No
     def audit_csv():
         if not g.officer:
             return redirect("/officer/signin")
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow([t("time"), t("officer"), t("action"), t("alert"), t("note")])
-        for row in audit_rows():
-            # A leading =, +, - or @ would run as a formula in a spreadsheet.
-            writer.writerow(["'" + c if c[:1] in ("=", "+", "-", "@") else c for c in row])
-        return Response(
-            "\ufeff" + out.getvalue(),  # BOM: spreadsheet programs then read UTF-8 Vietnamese
-            mimetype="text/csv",
-            headers={"Content-Disposition": "attachment; filename=ioc-audit.csv"},
+        header = [t("time"), t("officer"), t("action"), t("alert"), t("note")]
+        return csv_download(header, audit_rows(), "ioc-audit.csv")
+
+    def alert_story(key: str) -> tuple[Alert, Describer, list[Entry]] | None:
+        """The alert of `key` with its timeline; None when there is no such alert."""
+        try:
+            check_tag_value("key", key)
+        except InvalidPoint:  # no alert can have such a key
+            return None
+        alert = alert_of(store, key)
+        if alert is None:
+            return None
+        events = alert_events(store.events(STREAM, key=key), alert)
+        told = deliveries(store.events(RECORDS, since=alert.raised_at))
+        describer = Describer(alert, settings.profile, lang(), local)
+        return alert, describer, timeline(events, told)
+
+    @bp.get("/officer/alerts/<path:key>")
+    def alert_page(key: str):
+        if not g.officer:
+            return redirect("/officer/signin")
+        try:
+            story = alert_story(key)
+        except StoreError:
+            return page(t("title"), "base", 503, messages=[("error", t("store_down"))])
+        if story is None:
+            return page(
+                t("title"), "base", 404, messages=[("error", t("alert_not_found", alert_key=key))]
+            )
+        alert, describer, entries = story
+        steps = procedure_steps(alert, settings.profile)
+        return page(
+            alert_title(alert, lang()),
+            "alert",
+            alert=alert_view(alert, datetime.now(UTC)),
+            kind=label(RULE_NAMES, alert.rule, lang()),
+            steps=[
+                {
+                    "id": s.step.step_id,
+                    "text": s.step.text(lang()),
+                    "done": t("step_by", who=s.done_by, time=local(s.done_at)) if s.done_at else "",
+                }
+                for s in steps or []
+            ],
+            has_procedure=steps is not None,
+            steps_done=sum(1 for s in steps or [] if s.done_at),
+            timeline=describer.rows(entries),
+            shelve_choices=SHELVE_CHOICES_MINUTES,
+            owner_choices=owner_choices(),
         )
 
+    @bp.get("/officer/alerts/<path:key>/summary.txt")
+    def alert_summary_text(key: str):
+        if not g.officer:
+            return redirect("/officer/signin")
+        try:
+            story = alert_story(key)
+        except StoreError:
+            return page(t("title"), "base", 503, messages=[("error", t("store_down"))])
+        if story is None:
+            return page(
+                t("title"), "base", 404, messages=[("error", t("alert_not_found", alert_key=key))]
+            )
+        alert, describer, entries = story
+        text = describer.summary(entries, datetime.now(UTC), str(settings.tz))
+        return Response(
+            text,
+            mimetype="text/plain",
+            headers={"Content-Disposition": f"attachment; filename={summary_name(alert)}.txt"},
+        )
+
+    @bp.get("/officer/alerts/<path:key>/summary.csv")
+    def alert_summary_csv(key: str):
+        if not g.officer:
+            return redirect("/officer/signin")
+        try:
+            story = alert_story(key)
+        except StoreError:
+            return page(t("title"), "base", 503, messages=[("error", t("store_down"))])
+        if story is None:
+            return page(
+                t("title"), "base", 404, messages=[("error", t("alert_not_found", alert_key=key))]
+            )
+        alert, describer, entries = story
+        header = [t("time"), t("who"), t("event"), t("detail")]
+        return csv_download(header, describer.rows(entries), f"{summary_name(alert)}.csv")
+
     return bp
+
+
+def alert_url(key: str) -> str:
+    return "/officer/alerts/" + quote(key, safe="")
+
+
+def summary_name(alert: Alert) -> str:
+    """The download's file name: the rule and when it was raised (entities may be any text)."""
+    return f"ioc-alert-{alert.rule}-{alert.raised_at:%Y%m%d-%H%M%S}"
+
+
+def csv_download(header: list[str], rows: list, filename: str) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for row in rows:
+        # A leading =, +, - or @ would run as a formula in a spreadsheet.
+        writer.writerow(["'" + c if c[:1] in ("=", "+", "-", "@") else c for c in row])
+    return Response(
+        "\ufeff" + out.getvalue(),  # BOM: spreadsheet programs then read UTF-8 Vietnamese
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename={filename}"},
+    )

@@ -7,7 +7,9 @@ are two events of which the first one acknowledges. The store keeps that fold fo
 
 States: active_unack → (ack) active_ack → (clear) closed;
         active_unack → (clear) cleared_unack → (ack) closed; cleared_unack → (raise) active_unack.
-Shelving hides an alert until a time; it is an overlay on these states, not a state of its own.
+Shelving hides an alert until a time; it is an overlay on these states, not a state of its own,
+as are its owner (`assigned`) and the steps of its procedure checked off (`step_checked`,
+`step_unchecked`; the steps are the city profile's, wall.city.Procedure).
 """
 
 from __future__ import annotations
@@ -24,7 +26,17 @@ STREAM = "alerts"
 SEVERITIES = ("critical", "high", "medium", "low")
 State = Literal["active_unack", "active_ack", "cleared_unack", "closed"]
 MAX_NOTE_CHARS = 1000
-OFFICER_ACTIONS = ("acknowledged", "shelved", "unshelved", "noted")
+OFFICER_ACTIONS = (
+    "acknowledged",
+    "shelved",
+    "unshelved",
+    "noted",
+    "assigned",
+    "step_checked",
+    "step_unchecked",
+)
+# Who an alert can be assigned to: a handling unit of the city profile, or a console user.
+OWNER_KINDS = ("unit", "person")
 # ISA-18.2's alarm flood: more than 10 new alerts in 10 minutes for one operator.
 FLOOD_COUNT, FLOOD_WINDOW = 10, timedelta(minutes=10)
 
@@ -63,6 +75,12 @@ class Alert:
     escalated_at: datetime | None = None
     notes: tuple[tuple[datetime, str, str], ...] = field(default=())  # (time, officer, text)
     updated_at: datetime | None = None
+    owner_kind: str | None = None  # OWNER_KINDS
+    owner: str | None = None  # a handling unit's code or an officer's name
+    owner_names: Mapping[str, str] = field(default_factory=dict)  # {language: name}, as assigned
+    assigned_at: datetime | None = None
+    assigned_by: str | None = None
+    steps_done: tuple[tuple[str, datetime, str], ...] = field(default=())  # (step, time, officer)
 
     @property
     def active(self) -> bool:
@@ -74,6 +92,13 @@ class Alert:
 
     def shelved(self, now: datetime) -> bool:
         return self.shelved_until is not None and now < self.shelved_until
+
+    def owner_name(self, lang: str) -> str:
+        """Who owns it, in `lang` ("" when nobody was assigned)."""
+        return self.owner_names.get(lang) or self.owner or ""
+
+    def step_done(self, step: str) -> bool:
+        return any(done == step for done, _, _ in self.steps_done)
 
 
 def apply(alert: Alert | None, event: Event) -> Alert | None:
@@ -122,6 +147,18 @@ def _transition(alert: Alert | None, event: Event) -> Alert | None:
         changes = {"shelved_until": None}
     elif kind == "escalated" and alert.escalated_at is None:
         changes = {"escalated_at": at}
+    elif kind == "assigned" and data.get("owner_kind") in OWNER_KINDS and data.get("owner"):
+        changes = {
+            "owner_kind": data["owner_kind"],
+            "owner": data["owner"],
+            "owner_names": dict(data.get("names") or {}),
+            "assigned_at": at,
+            "assigned_by": event.actor,
+        }
+    elif kind == "step_checked" and data.get("step") and not alert.step_done(data["step"]):
+        changes = {"steps_done": (*alert.steps_done, (data["step"], at, event.actor or ""))}
+    elif kind == "step_unchecked":
+        changes = {"steps_done": tuple(s for s in alert.steps_done if s[0] != data.get("step"))}
     if changes.get("state") == "closed":
         changes["shelved_until"] = None
     return replace(alert, updated_at=at, **changes)
@@ -137,6 +174,15 @@ def fold(events: Iterable[Event]) -> dict[str, Alert]:
     return alerts
 
 
+@dataclass(frozen=True)
+class Owner:
+    """Who an officer assigns an alert to: a handling unit or a person (a console user)."""
+
+    kind: str  # OWNER_KINDS
+    code: str  # the unit's code, the officer's name
+    names: Mapping[str, str]  # {language: name}: kept in the event, as it was named then
+
+
 def officer_action(
     alert: Alert | None,
     kind: str,
@@ -145,8 +191,11 @@ def officer_action(
     note: str | None = None,
     shelve_for: timedelta | None = None,
     max_shelve: timedelta = timedelta(hours=8),
+    owner: Owner | None = None,
+    step: str | None = None,
 ) -> Event:
     """The event an officer's request appends, or AlertActionError saying why it does not apply.
+    The caller checks that `owner` and `step` are the city's (its units, officers, procedures).
 
     An acknowledgement is always recorded, even of an alert someone acknowledged a moment
     before: two officers acknowledging at once both stay on record, and the first one counts.
@@ -158,7 +207,7 @@ def officer_action(
     note = (note or "").strip() or None
     if note and len(note) > MAX_NOTE_CHARS:
         raise AlertActionError("note_too_long", chars=MAX_NOTE_CHARS)
-    data: dict[str, str] = {"alert_id": alert.alert_id}
+    data: dict[str, Any] = {"alert_id": alert.alert_id}
     if kind == "shelved":
         if alert.state == "closed":
             raise AlertActionError("closed_not_shelved")
@@ -171,6 +220,18 @@ def officer_action(
         raise AlertActionError("not_shelved")
     if kind == "noted" and not note:
         raise AlertActionError("empty_note")
+    if kind == "assigned":
+        if alert.state == "closed":
+            raise AlertActionError("closed_not_assigned")
+        if owner is None:
+            raise AlertActionError("no_owner")
+        data.update(owner_kind=owner.kind, owner=owner.code, names=dict(owner.names))
+    if kind in ("step_checked", "step_unchecked"):
+        if not step:
+            raise AlertActionError("no_step")
+        if alert.step_done(step) == (kind == "step_checked"):
+            raise AlertActionError(f"{kind}_already")
+        data["step"] = step
     return Event.new(STREAM, alert.key, kind, actor=officer, note=note, data=data, at=now)
 
 

@@ -33,7 +33,15 @@ from wall.store import Event, KeyState, Store
 
 log = logging.getLogger(__name__)
 REBUILD_KEYS = 200  # keys named in one question of a rebuild
-TIMES = ("raised_at", "cleared_at", "acked_at", "shelved_until", "escalated_at", "updated_at")
+TIMES = (
+    "raised_at",
+    "cleared_at",
+    "acked_at",
+    "shelved_until",
+    "escalated_at",
+    "updated_at",
+    "assigned_at",
+)
 
 
 def record(store: Store, events: Iterable[Event]) -> None:
@@ -109,14 +117,19 @@ def alert_data(alert: Alert) -> dict[str, Any]:
     for name in TIMES:
         data[name] = data[name] and data[name].isoformat()
     data["notes"] = [[when.isoformat(), who, text] for when, who, text in alert.notes]
+    data["steps_done"] = [[step, when.isoformat(), who] for step, when, who in alert.steps_done]
     return data
 
 
 def alert_from_data(data: Mapping[str, Any]) -> Alert:
-    values = dict(data)
+    values = dict(data)  # a state kept before a field existed lacks it: the field's default
     for name in TIMES:
-        values[name] = values[name] and datetime.fromisoformat(values[name])
+        values[name] = values.get(name) and datetime.fromisoformat(values[name])
     values["notes"] = tuple(
         (datetime.fromisoformat(when), who, text) for when, who, text in values["notes"]
+    )
+    values["steps_done"] = tuple(
+        (step, datetime.fromisoformat(when), who)
+        for step, when, who in values.get("steps_done", ())
     )
     return Alert(**values)

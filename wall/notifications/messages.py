@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,7 +32,7 @@ class Notice:
     """One alert event a channel may be told of; a plain record, kept as JSON in the outbox."""
 
     event_id: str  # the idempotency key of this event, the same in every message that has it
-    event: str  # raised, acknowledged, shelved, escalated, cleared
+    event: str  # raised, acknowledged, shelved, assigned, escalated, cleared
     key: str
     rule: str
     entity: str
@@ -44,6 +44,7 @@ class Notice:
     note: str | None
     shelved_until: str | None
     titles: dict[str, str]  # {language: title}
+    owners: dict[str, str] = field(default_factory=dict)  # {language: who owns it}, if anyone
 
     @property
     def time(self) -> datetime:
@@ -65,6 +66,7 @@ class Notice:
             note=event.note,
             shelved_until=alert.shelved_until.isoformat() if alert.shelved_until else None,
             titles={lang: alert_title(alert, lang) for lang in LANGUAGES},
+            owners={lang: alert.owner_name(lang) for lang in LANGUAGES} if alert.owner else {},
         )
 
 
@@ -145,15 +147,16 @@ def notice_line(notice: Notice, lang: str, tz: ZoneInfo) -> str:
         f"nt.{notice.event}",
         by=notice.by or "",
         until=_local(notice.shelved_until, tz) if notice.shelved_until else "",
+        owner=notice.owners.get(lang, ""),
     )
     severity = label(SEVERITY_LABELS, notice.severity, lang)
     line = f"{_local(notice.at, tz)} [{severity}] {what}: {notice.titles.get(lang, notice.key)}"
     if notice.note:
         line += f" – {t('nt.note', note=notice.note)}"
-    return _one_line(line)
+    return one_line(line)
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     """Text from data on one line: a note with line breaks must not make a mail header."""
     return re.sub(r"[\x00-\x1f\x7f]+", " ", text)
 
@@ -164,7 +167,7 @@ def subject(message: Message, lang: str) -> str:
         what = Translator(lang)(f"nt.event.{notice.event}")
         severity = label(SEVERITY_LABELS, notice.severity, lang)
         title = notice.titles.get(lang, notice.key)
-        return _one_line(f"{SUBJECT_PREFIX} {severity} – {what}: {title}")
+        return one_line(f"{SUBJECT_PREFIX} {severity} – {what}: {title}")
     return f"{SUBJECT_PREFIX} {Translator(lang)('nt.group', count=len(message.notices))}"
 
 
@@ -190,10 +193,13 @@ def json_body(channel: Channel, message: Message, tz: ZoneInfo) -> bytes:
     body = {
         **values,
         "language": lang,
-        "notices": [{**asdict(n), "title": n.titles.get(lang)} for n in message.notices],
+        "notices": [
+            {**asdict(n), "title": n.titles.get(lang), "owner": n.owners.get(lang)}
+            for n in message.notices
+        ],
     }
     for notice in body["notices"]:
-        del notice["titles"]
+        del notice["titles"], notice["owners"]
     return json.dumps(body, ensure_ascii=False).encode()
 
 

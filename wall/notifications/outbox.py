@@ -326,3 +326,31 @@ class Outbox:
                 os.replace(part, self.status_path)
             except OSError as exc:
                 log.warning("notifications: status not written to %s: %s", self.status_path, exc)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A message done: delivered to (or dropped by) a channel, with the alert events it told."""
+
+    at: datetime
+    channel: str
+    outcome: str  # delivered, dropped
+    events: tuple[tuple[str, str], ...]  # (event_id, event kind) of its notices
+    reason: str | None = None  # why it was dropped
+
+
+def deliveries(records: Sequence[Event]) -> list[Delivery]:
+    """The messages done among the outbox's records (stream RECORDS), oldest first: what an
+    alert's timeline shows as notified."""
+    queued: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
+    done = []
+    for record in sorted(records, key=lambda r: r.order):
+        message_id = record.data.get("message_id")
+        if record.kind == "queued":
+            notices = record.data.get("notices") or []
+            queued[(record.key, message_id)] = tuple((n["event_id"], n["event"]) for n in notices)
+        elif record.kind in ("delivered", "dropped") and (record.key, message_id) in queued:
+            events = queued[(record.key, message_id)]
+            reason = record.data.get("reason")
+            done.append(Delivery(record.time, record.key, record.kind, events, reason))
+    return done

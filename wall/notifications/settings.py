@@ -24,7 +24,7 @@ from wall.settings_core import (
 )
 
 # What happens to an alert that a channel can be told of (events of the alert log).
-NOTIFIED_EVENTS = ("raised", "acknowledged", "shelved", "escalated", "cleared")
+NOTIFIED_EVENTS = ("raised", "acknowledged", "shelved", "assigned", "escalated", "cleared")
 CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 SECURITIES = ("starttls", "tls", "plain")
 DEFAULT_SMTP_PORTS = {"starttls": 587, "tls": 465, "plain": 25}
