@@ -273,6 +273,8 @@ def report_overdue(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
     if reports.empty or "status" not in reports.columns:
         return []
     per_unit: dict[str, list[tuple[datetime, dict]]] = {}
+    if "report_id" in reports.columns:  # a report's newest version says whether it is open
+        reports = reports.sort_values("time").drop_duplicates("report_id", keep="last")
     for row in _records(reports[is_open_report(reports)]):
         created = _time(row.get("created")) or row["time"].to_pydatetime()
         category = row.get("category") or "other"
