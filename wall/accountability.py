@@ -216,3 +216,62 @@ def _times(frame: pd.DataFrame, column: str) -> pd.Series:
     if column not in frame.columns:
         return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
     return pd.to_datetime(frame[column], utc=True, errors="coerce", format="ISO8601")
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    """One data source's line: `feed` for a feed, `unit` for a unit's indicators."""
+
+    kind: str  # "feed" or "indicators"
+    key: str  # the feed's name, or the unit's code
+    owner: str | None  # a handling unit's code; None when the profile names none
+    freshness: timedelta | None  # None for indicators: they are due by their due day
+    last_update: datetime | None
+    live: bool
+
+
+def source_health(
+    profile: CityProfile,
+    feeds: pd.DataFrame,
+    due: list[IndicatorDue],
+    values: pd.DataFrame,
+    now: datetime,
+    default_freshness: timedelta,
+) -> list[SourceHealth]:
+    """Each feed (declared in the profile's `[[data_sources]]`, or seen in `feeds`, the newest
+    feed_health point per feed) and each unit's indicators: who answers for it, the freshness it
+    must keep, when it last brought data, and whether it is live. A feed's last data is its
+    newest point's time less its `last_message_age_s`; a unit's indicators are live while none
+    is past its due day unsubmitted."""
+    seen: dict[str, datetime | None] = {}
+    if not feeds.empty and "feed" in feeds.columns:
+        for row in feeds.to_dict("records"):
+            at = pd.Timestamp(row["time"]).to_pydatetime()
+            age = row.get("last_message_age_s")
+            if isinstance(age, int | float) and not isinstance(age, bool) and age == age:
+                at -= timedelta(seconds=float(age))
+            seen[str(row["feed"])] = at
+    declared = {d.feed: d for d in profile.data_sources}
+    found = []
+    for feed in dict.fromkeys([*declared, *sorted(seen)]):
+        source = declared.get(feed)
+        freshness = (
+            timedelta(minutes=source.freshness_minutes) if source is not None else default_freshness
+        )
+        last = seen.get(feed)
+        live = last is not None and now - last <= freshness
+        found.append(
+            SourceHealth("feed", feed, source.owner if source else None, freshness, last, live)
+        )
+    newest: dict[str, datetime] = {}
+    if not values.empty:
+        unit_of = {i.indicator_id: i.responsible_unit for i in profile.indicators}
+        for row in values[["indicator_id", "time"]].itertuples(index=False):
+            unit = unit_of.get(row.indicator_id)
+            at = pd.Timestamp(row.time).to_pydatetime()
+            if unit is not None and (unit not in newest or at > newest[unit]):
+                newest[unit] = at
+    for unit in dict.fromkeys(d.indicator.responsible_unit for d in due):
+        missing = any(d.state == "missing" for d in due if d.indicator.responsible_unit == unit)
+        found.append(SourceHealth("indicators", unit, unit, None, newest.get(unit), not missing))
+    return found
