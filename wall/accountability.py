@@ -160,7 +160,10 @@ def standings(
         rows = handled[handled["unit"] == unit.code]
         closed = rows[~rows["open"].astype(bool)]
         hours = (
-            (pd.to_datetime(closed["closed_at"], utc=True) - closed["created_at"])
+            (
+                pd.to_datetime(closed["closed_at"], utc=True)
+                - pd.to_datetime(closed["created_at"], utc=True)
+            )
             .dt.total_seconds()
             .div(3600)
         )
