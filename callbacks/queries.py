@@ -116,12 +116,18 @@ def _alerts(store: Store, now: datetime, _: object) -> pd.DataFrame:
     return alerts_frame(alerts_changed_since(store, now - ALERT_HISTORY))
 
 
+REPORTS_HANDLED = timedelta(days=30)
+
 PARTS: dict[str, Part] = {
     "cameras": Part(newest("camera_status", "camera_id")),
     "wifi": Part(newest("wifi_usage", "ap_id")),
     "reports": Part(newest(FIELD_REPORT.name, REPORT, _open_reports_and_recent, open_or_recent)),
     "kpi": Part(newest("kpi", "indicator_id")),
     "kpi_submitted": Part(lambda s, now, _: latest_values(s)),
+    # Each report changed within the accountability screen's window: its on-time figures.
+    "reports_handled": Part(
+        lambda s, now, _: s.latest(FIELD_REPORT.name, REPORT, now - REPORTS_HANDLED)
+    ),
     "feeds": Part(newest("feed_health", "feed")),
     "alerts": Part(_alerts),
     "camera_outages": Part(Incremental(_outages_from_scratch, _outages_folded), history=True),

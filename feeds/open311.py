@@ -288,6 +288,7 @@ class Open311Mapping:
             "category": self.category(item),
             "status": self.status(item),
             "title": self.title(item),
+            "agency": self.agency(item),
             "ward": self.ward(item),
             "lat": lat,
             "lon": lon,
@@ -375,6 +376,11 @@ class Open311Mapping:
                     title = title[: MAX_TITLE_CHARS - 1].rstrip() + "…"
                 return title
         return None
+
+    def agency(self, item: Mapping[str, Any]) -> str | None:
+        """`agency_responsible`: the wall maps it to a handling unit when it names one."""
+        value = scalar(item.get("agency_responsible"))
+        return " ".join(value.split())[:MAX_TITLE_CHARS] or None if isinstance(value, str) else None
 
     def ward(self, item: Mapping[str, Any]) -> str | None:
         value = scalar(dig(item, self.config.ward_field))

@@ -183,6 +183,7 @@ def _report(entity_id: str, f: _Fields) -> tuple[str, dict, dict]:
         "report_id": entity_id,
         "status": status,
         "title": f.text("title", MAX_TITLE_CHARS),
+        "agency": f.text("agency", MAX_NAME_CHARS),  # the unit handling it, as the source names it
         "lat": f.number("lat", minimum=-90, maximum=90),
         "lon": f.number("lon", minimum=-180, maximum=180),
         "created": rfc3339(created) if created else None,

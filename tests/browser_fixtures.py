@@ -62,7 +62,10 @@ ALERTS = (
      {"offline": 6, "total": 69, "percent": 8.7}),
     ("ap_over_capacity", "ap-001", "high", "Long Thành Bắc", {"clients": 262, "capacity": 250}),
     ("camera_offline", "Cầu Lý Thường Kiệt", "high", "Long Hoa", {}),
-    ("report_overdue", "pa-0007", "medium", "Trường Tây", {"hours": 48}),
+    ("report_overdue", "qlđt", "medium", None,
+     {"count": 3, "oldest": "pa-0007", "hours": 48, "title": "Đèn đường không sáng",
+      "unit_vi": "Phòng Kinh tế, Hạ tầng và Đô thị",
+      "unit_en": "Economy, Infrastructure and Urban Office"}),
     ("feed_silent", "open311", "low", None, {}),
 )  # fmt: skip
 

@@ -152,10 +152,13 @@ def test_report_past_its_category_deadline_raises_at_once(store: Store, clock: C
             report("r-done", "traffic", "resolved", 9),
         ]
     )
-    assert kinds(ev.evaluate()) == [("raised", "report_overdue:r-late")]
+    # One alert for the unit handling traffic reports (its category's handling unit).
+    [raised] = ev.evaluate()
+    assert (raised.kind, raised.key) == ("raised", "report_overdue:qlđt")
+    assert (raised.data["facts"]["count"], raised.data["facts"]["oldest"]) == (1, "r-late")
     clock.advance(1)
     store.write([report("r-late", "traffic", "resolved", 5)])
-    assert kinds(ev.evaluate()) == [("cleared", "report_overdue:r-late")]
+    assert kinds(ev.evaluate()) == [("cleared", "report_overdue:qlđt")]
 
 
 def test_a_feed_that_went_quiet_raises(store: Store, clock: Clock) -> None:

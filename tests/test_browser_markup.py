@@ -45,6 +45,7 @@ IN_FIGURES = {
     "wifi": (SITE,),
     "reports": (REPORT_WARD, CAMERA_WARD),
     "indicators": (),
+    "accountability": (),
     "alerts": (),
 }
 ON_PAGE = {
@@ -53,6 +54,7 @@ ON_PAGE = {
     "wifi": (f"{SITE} (ap-xss)",),
     "reports": (REPORT_TITLE,),
     "indicators": (INDICATOR_NAME, UNIT),
+    "accountability": (),  # the profile's names and figures; this seed has no feed_health
     "alerts": (CAMERA_NAME,),
 }
 

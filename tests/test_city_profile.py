@@ -270,7 +270,11 @@ def test_alert_rules_use_the_profiles_deadlines_and_units(
             overdue_report("r-ok", in_time[0], unit, in_time[1], clock),
         ]
     )
-    assert kinds(ev.evaluate()) == [("raised", "report_overdue:r-late")]
+    # One alert for the late category's handling unit (of this profile), naming the report.
+    [raised] = ev.evaluate()
+    handler = next(c.handling_unit for c in profile.categories if c.code == late[0])
+    assert raised.key == f"report_overdue:{handler}"
+    assert raised.data["facts"]["oldest"] == "r-late"
     # History recorded under former wards: one ward-wide outage of today's unit.
     for n, ward in enumerate(former_wards):
         cameras(store, clock, {f"cam-{n}a": True, f"cam-{n}b": True}, ward=ward)

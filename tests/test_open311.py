@@ -628,3 +628,13 @@ def test_the_simulators_open311_endpoint_end_to_end_into_the_store(
     } == expected
     health = worker.health["open311"]
     assert health.rejected == 0 and health.failures == 0
+
+
+def test_the_agency_responsible_is_kept_to_assign_the_report_to_a_unit() -> None:
+    m = mapping()
+    assert m.agency({"agency_responsible": "  Ban quản lý\n dịch vụ công ích "}) == (
+        "Ban quản lý dịch vụ công ích"
+    )
+    assert m.agency({"agency_responsible": ""}) is None
+    assert m.agency({"agency_responsible": 7}) is None
+    assert m.agency({}) is None

@@ -138,6 +138,21 @@ STEP_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 ALERT_KIND = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
+@dataclass(frozen=True)
+class DataSource:
+    """A feed (as its feed_health points name it) with the unit answering for it and how fresh
+    its data must be."""
+
+    feed: str
+    name_vi: str
+    name_en: str
+    owner: str  # a handling unit's code
+    freshness_minutes: float
+
+    def name(self, lang: str) -> str:
+        return self.name_vi if lang == "vi" else self.name_en
+
+
 DIRECTIONS = ("higher", "lower")  # which way an indicator's value is better
 AGGREGATIONS = ("last", "sum", "mean")  # how a period's value forms from its values
 
@@ -212,6 +227,7 @@ class CityProfile:
     handling_units: tuple[HandlingUnit, ...]
     indicators: tuple[Indicator, ...]
     sector_labels: dict[str, tuple[str, str]]  # {indicator sector: (vi, en)}
+    data_sources: tuple[DataSource, ...]
     festival_days: frozenset[date]
     simulation: Simulation
     inventory_path: Path
@@ -397,7 +413,7 @@ class _Reader:
             data,
             "",
             "source city units handling_units categories indicators sectors festival_days "
-            "simulator",
+            "data_sources simulator",
         )
         city = self.get(data, "city", "", dict)
         self.only(
@@ -444,6 +460,11 @@ class _Reader:
                 raise self.fail(f"sectors.{code}", 'must be ["Vietnamese label", "English label"]')
             sectors[code] = (labels[0], labels[1])
         self.unique("indicators", [i.indicator_id for i in indicators])
+        sources = tuple(
+            self.data_source(w, t, {h.code for h in handling})
+            for w, t in (self.tables(data, "data_sources") if "data_sources" in data else [])
+        )
+        self.unique("data_sources", [d.feed for d in sources])
         festival_days = set()
         for day in self.get(data, "festival_days", "", list, []):
             try:
@@ -474,11 +495,25 @@ class _Reader:
             handling_units=handling,
             indicators=indicators,
             sector_labels=sectors,
+            data_sources=sources,
             festival_days=frozenset(festival_days),
             simulation=self.simulation(self.get(data, "simulator", "", dict), units),
             inventory_path=inventory,
             boundaries=self.boundaries(folder / boundaries_file) if boundaries_file else None,
             procedures=_Reader(sops_path).procedures() if sops_path.is_file() else {},
+        )
+
+    def data_source(self, where: str, table: dict, handling: set[str]) -> DataSource:
+        self.only(table, where, "feed name_vi name_en owner freshness_minutes")
+        freshness = self.get(table, "freshness_minutes", where, float)
+        if freshness <= 0:
+            raise self.fail(f"{where}freshness_minutes", "must be more than 0")
+        return DataSource(
+            feed=self.get(table, "feed", where, str),
+            name_vi=self.get(table, "name_vi", where, str),
+            name_en=self.get(table, "name_en", where, str),
+            owner=self.handling_unit(table, "owner", where, handling),
+            freshness_minutes=freshness,
         )
 
     def unit(self, where: str, table: dict) -> Unit:

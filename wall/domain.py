@@ -43,7 +43,7 @@ FIELD_REPORT = Measurement(
     "field_report",
     entity="report_id",  # a field: one series per report would be tag values without limit
     tags=("category", "ward", "report_slot"),
-    fields=("report_id", "status", "title", "lat", "lon", "created", "updated"),
+    fields=("report_id", "status", "title", "agency", "lat", "lon", "created", "updated"),
 )
 KPI = Measurement(
     "kpi",

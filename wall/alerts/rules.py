@@ -13,9 +13,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from wall.accountability import handling_unit, indicators_due, late_indicators
 from wall.city import CityProfile
 from wall.domain import (
     CAMERA_STATUS,
@@ -28,6 +30,7 @@ from wall.domain import (
 )
 from wall.store import Store
 from wall.store.newest import Previous, newest
+from wall.submissions import latest_values
 
 SEVERITIES = ("critical", "high", "medium", "low")
 
@@ -58,6 +61,8 @@ RULE_DEFAULTS: dict[str, dict[str, Any]] = {
         "minutes": 0.0,
         "clear_minutes": 0.0,
     },
+    # One alert per responsible unit whose indicators are past their due day unsubmitted.
+    "indicators_late": {"severity": "medium", "minutes": 0.0, "clear_minutes": 0.0},
     "feed_silent": {"severity": "high", "minutes": 10.0, "clear_minutes": 1.0},
     "rejected_spike": {
         "severity": "low",
@@ -78,7 +83,7 @@ RULE_DEFAULTS: dict[str, dict[str, Any]] = {
 # Conditions a ward-wide outage stands for, in that ward.
 GROUPED_IN_WARD = ("camera_offline", "ap_down")
 # Rules whose data already carry how long the condition has held.
-SELF_TIMED = ("report_overdue", "feed_silent", "rejected_spike", "screen_silent")
+SELF_TIMED = ("report_overdue", "indicators_late", "feed_silent", "rejected_spike", "screen_silent")
 # Measurements whose silence means a feed stopped (reports and indicators arrive rarely).
 WATCHED_FEEDS = (CAMERA_STATUS.name, WIFI_USAGE.name)
 
@@ -145,6 +150,9 @@ class CityNow:
     # Newest screen_health point per screen heard within `forget_hours` (read only while the
     # screen_silent rule is on).
     screens: pd.DataFrame = field(default_factory=pd.DataFrame)
+    profile: CityProfile | None = None  # handling units, categories, indicators
+    zone: ZoneInfo | None = None  # the city's, for indicators' periods
+    submissions: pd.DataFrame | None = None  # latest value per indicator and period; None: unread
 
 
 def _open_reports(store: Store, _: datetime) -> list[pd.DataFrame]:
@@ -176,6 +184,9 @@ class CityReader:
     def __init__(self, profile: CityProfile, rules: Mapping[str, dict] | None = None) -> None:
         self.profile = profile
         screens = (rules or {}).get("screen_silent", RULE_DEFAULTS["screen_silent"])
+        self.read_submissions = bool(profile.indicators) and (rules or {}).get(
+            "indicators_late", {}
+        ).get("enabled", True)
         self._questions = {
             CAMERA_STATUS.name: newest(CAMERA_STATUS.name, CAMERA_STATUS.entity),
             WIFI_USAGE.name: newest(WIFI_USAGE.name, WIFI_USAGE.entity),
@@ -210,6 +221,9 @@ class CityReader:
             ),
             deadlines={c.code: c.deadline_hours for c in self.profile.categories},
             screens=frames.get(SCREEN_HEALTH.name, pd.DataFrame()),
+            profile=self.profile,
+            zone=ZoneInfo(self.profile.timezone),
+            submissions=latest_values(store) if self.read_submissions else None,
         )
 
 
@@ -283,28 +297,68 @@ def ap_over_capacity(city: CityNow, p: dict, active: set[str]) -> list[Condition
 
 
 def report_overdue(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
+    """One condition per handling unit with open reports past their category's deadline: how
+    many, and the one the longest past it."""
     reports = city.reports
     if reports.empty or "status" not in reports.columns:
         return []
-    conditions = []
+    per_unit: dict[str, list[tuple[datetime, dict]]] = {}
+    if "report_id" in reports.columns:  # a report's newest version says whether it is open
+        reports = reports.sort_values("time").drop_duplicates("report_id", keep="last")
     for row in _records(reports[is_open_report(reports)]):
         created = _time(row.get("created")) or row["time"].to_pydatetime()
         category = row.get("category") or "other"
         hours = p.get(f"{category}_hours", city.deadlines.get(category, p["hours"]))
         deadline = created + timedelta(hours=hours)
         if city.now >= deadline:
-            facts = {"category": category, "hours": hours, "title": row.get("title") or ""}
-            conditions.append(
-                Condition(
-                    "report_overdue",
-                    row["report_id"],
-                    p["severity"],
-                    row.get("ward"),
-                    deadline,
-                    facts,
-                )
-            )
+            unit = None
+            if city.profile is not None:
+                unit = handling_unit(city.profile, row.get("agency"), category)
+            row["hours"] = hours
+            per_unit.setdefault(unit or "", []).append((deadline, row))
+    conditions = []
+    for unit, late in per_unit.items():
+        deadline, oldest = min(late, key=lambda item: item[0])
+        facts = {
+            "count": len(late),
+            "oldest": oldest["report_id"],
+            "hours": oldest["hours"],
+            "title": oldest.get("title") or "",
+            **_unit_names(city.profile, unit),
+        }
+        conditions.append(
+            Condition("report_overdue", unit or "-", p["severity"], None, deadline, facts)
+        )
     return conditions
+
+
+def indicators_late(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
+    """One condition per responsible unit with indicators past their due day and no value; quiet
+    while the town has no submissions at all (indicators not kept on the wall)."""
+    values = city.submissions
+    if city.profile is None or city.zone is None or values is None or values.empty:
+        return []
+    due = indicators_due(city.profile, values, city.now, city.zone)
+    conditions = []
+    for unit, late in late_indicators(due).items():
+        oldest = min(late, key=lambda d: d.due)
+        facts = {
+            "count": len(late),
+            "oldest": oldest.indicator.indicator_id,
+            "period": oldest.period,
+            **_unit_names(city.profile, unit),
+        }
+        conditions.append(
+            Condition("indicators_late", unit, p["severity"], None, oldest.due, facts)
+        )
+    return conditions
+
+
+def _unit_names(profile: CityProfile | None, code: str) -> dict[str, str]:
+    for unit in profile.handling_units if profile else ():
+        if unit.code == code:
+            return {"unit_vi": unit.name_vi, "unit_en": unit.name_en}
+    return {"unit_vi": "Chưa rõ đơn vị", "unit_en": "Unit not known"}
 
 
 def feed_silent(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
@@ -361,6 +415,7 @@ RULES: dict[str, Callable[[CityNow, dict, set[str]], list[Condition]]] = {
     "ap_down": ap_down,
     "ap_over_capacity": ap_over_capacity,
     "report_overdue": report_overdue,
+    "indicators_late": indicators_late,
     "feed_silent": feed_silent,
     "rejected_spike": rejected_spike,
     "screen_silent": screen_silent,

@@ -22,8 +22,12 @@ TITLES: dict[str, tuple[str, str]] = {
         "WiFi access point {entity} over capacity: {clients}/{capacity} clients",
     ),
     "report_overdue": (
-        "Phản ánh {entity} quá hạn xử lý ({hours} giờ)",
-        "Field report {entity} past its {hours} h deadline",
+        "{unit}: {count} phản ánh quá hạn xử lý, lâu nhất {oldest} ({hours} giờ)",
+        "{unit}: {count} field reports past their deadline, oldest {oldest} ({hours} h)",
+    ),
+    "indicators_late": (
+        "{unit}: {count} chỉ số quá hạn chưa báo cáo, sớm nhất {oldest} kỳ {period}",
+        "{unit}: {count} indicators past their due day unsubmitted, earliest {oldest} ({period})",
     ),
     "feed_silent": (
         "Nguồn dữ liệu {entity} ngừng gửi dữ liệu",
@@ -43,7 +47,8 @@ RULE_NAMES: dict[str, tuple[str, str]] = {
     "camera_offline": ("Camera mất kết nối", "Camera offline"),
     "ap_down": ("Điểm WiFi ngừng hoạt động", "WiFi access point down"),
     "ap_over_capacity": ("Điểm WiFi quá tải", "WiFi access point over capacity"),
-    "report_overdue": ("Phản ánh quá hạn", "Field report overdue"),
+    "report_overdue": ("Phản ánh quá hạn", "Field reports overdue"),
+    "indicators_late": ("Chỉ số chưa báo cáo đúng hạn", "Indicators not submitted on time"),
     "feed_silent": ("Nguồn dữ liệu ngừng gửi", "Feed stopped"),
     "rejected_spike": ("Bản tin bị từ chối tăng vọt", "Spike of rejected messages"),
     "screen_silent": ("Màn hình ngừng báo tín hiệu", "Wall screen silent"),
@@ -73,6 +78,8 @@ def alert_title(alert: Alert, lang: str) -> str:
             value = f"{value:g}" if index else f"{value:g}".replace(".", ",")
         if value is not None:
             values[key] = value
+    if "unit_vi" in alert.facts:  # the unit's name in the wall's language
+        values["unit"] = alert.facts["unit_en" if index else "unit_vi"]
     try:
         return template[index].format(**values)
     except (KeyError, ValueError):  # an event from an older rule version: say what we know
