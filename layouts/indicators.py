@@ -145,12 +145,12 @@ def reason(found: Projection | None, unit: str, ctx: Context) -> str:
     """The projection in words: "Theo nhịp hiện tại, 91/95 vào 31/12"."""
     if found is None or found.basis is None:
         return ""
-    unit = f" {unit}" if unit and unit != "%" else unit
     figure = ctx.t(
         f"proj.of_{found.direction}",
-        value=fmt_number(found.expected, ctx.lang) + unit,
-        target=fmt_number(found.target, ctx.lang) + unit,
+        value=fmt_number(found.expected, ctx.lang),
+        target=fmt_number(found.target, ctx.lang),
     )
+    figure = f"{figure} {unit}" if unit and unit != "%" else figure  # % is the card's own
     return ctx.t(
         f"proj.{found.basis}",
         figure=figure,
