@@ -159,6 +159,11 @@ def reason(found: Projection | None, unit: str, ctx: Context) -> str:
     )
 
 
+def names_target(found: Projection | None) -> bool:
+    """The projection's words give the target (the card need not say it twice)."""
+    return found is not None and found.basis not in (None, "final")
+
+
 def source_line(row: Mapping, ctx: Context) -> str:
     """Where the shown value came from and when: "Tệp · vh-xh · 03/12 10:12"."""
     path = row.get("path")
@@ -312,7 +317,7 @@ def cards(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
                                         "kpi.target",
                                         target=f"{fmt_number(target, ctx.lang)} {unit}".strip(),
                                     )
-                                    if target is not None
+                                    if target is not None and not names_target(record["projection"])
                                     else "",
                                     className="kpi-target",
                                 ),
