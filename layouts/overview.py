@@ -26,7 +26,7 @@ from wall.domain import is_open_report
 from wall.i18n import Translator
 
 NAME = "overview"
-PARTS = ("cameras", "wifi", "reports", "kpi", "kpi_submitted", "kpi_daily", "feeds", "alerts")
+PARTS = ("cameras", "wifi", "reports", "kpi", "kpi_submitted", "feeds", "alerts")
 TILES = ("cameras", "wifi", "clients", "reports", "alerts", "indicators")
 # The data behind each feed chip: (data part, label key).
 FEEDS = (
@@ -163,9 +163,8 @@ def alerts_tile(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
 
 
 def indicators_tile(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
-    kpis = indicators_screen.assess(
-        indicators_screen.latest_values(data, ctx), data["kpi_daily"], ctx
-    )
+    # Without the daily history (the overview reads no history part): latest values only.
+    kpis = indicators_screen.assess(indicators_screen.latest_values(data, ctx), pd.DataFrame(), ctx)
     met = int((kpis["assessment"] == "met").sum()) if not kpis.empty else 0
     with_target = int(kpis["assessment"].isin(indicators_screen.STATES_COUNTED).sum())
     return big_tile(
