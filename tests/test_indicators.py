@@ -33,7 +33,8 @@ from wall.periods import PeriodError, parse_period
             [
                 "Operating indicators: Hòa Thành (17)",
                 "khach_du_lich\tTourist visits\tTourism\tthousand visits\t≥ 320 thousand visits "
-                "(higher is better)\tsum\tmonth\tCulture and Social Affairs Office\tday 5 after the period",
+                "(higher is better)\tsum\tmonth\tCulture and Social Affairs Office"
+                "\tday 5 after the period",
             ],
         ),
         (
