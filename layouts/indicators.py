@@ -4,7 +4,9 @@ Each indicator shows its latest accepted value: of its latest period, the newest
 automated source sent over MQTT and what its unit submitted (wall.submissions). The city
 profile's catalogue gives an indicator its name (in the wall's language), sector, unit, target
 and direction; an indicator it does not hold keeps what its MQTT messages say, higher being
-better. An indicator short of its target by less than AT_RISK_SHARE of it is "at risk". Trends
+better. Its state and the figure expected at its period's end come from
+wall.indicator_projection (met, on track, at risk, missed), with the source of the value shown
+(console, file, API, MQTT). Trends
 are small inline SVG lines: crisp at any resolution and far lighter than seventeen plotly figures.
 """
 
@@ -30,14 +32,12 @@ from layouts.common import (
 )
 from wall.city import CitySettings, Indicator
 from wall.i18n import Translator
-from wall.periods import PeriodError, parse_period, period_of
+from wall.indicator_projection import Projection, projection
+from wall.periods import Period, PeriodError, parse_period, period_of
 
 NAME = "indicators"
 PARTS = ("kpi", "kpi_submitted", "kpi_daily")
-AT_RISK_SHARE = 0.9
 TREND_POINTS = 14
-
-ASSESSMENTS = ("met", "at_risk", "missed", "no_target")
 
 
 def latest_values(data: Mapping[str, pd.DataFrame], ctx: Context) -> pd.DataFrame:
@@ -74,7 +74,7 @@ def latest_values(data: Mapping[str, pd.DataFrame], ctx: Context) -> pd.DataFram
     for column, of in (
         ("name", lambda i: i.name(ctx.lang)),
         ("sector", lambda i: i.sector),
-        ("unit", lambda i: i.unit),
+        ("unit", lambda i: i.unit_in(ctx.lang)),
         ("target", lambda i: i.target),
         ("direction", lambda i: i.direction),
     ):
@@ -83,37 +83,107 @@ def latest_values(data: Mapping[str, pd.DataFrame], ctx: Context) -> pd.DataFram
     return rows.reset_index(drop=True)
 
 
-def assess(kpis: pd.DataFrame) -> pd.DataFrame:
-    """Latest indicator rows with an `assessment`: met / at_risk / missed / no_target, on the
-    good side of the target being above it unless `direction` says lower."""
+def figures_of(row: Mapping, daily: pd.DataFrame, period: Period, ctx: Context) -> list:
+    """The period's figures of an indicator: the daily means of its MQTT values (the last
+    TREND_POINTS days, those inside the period) and its latest value."""
+    figures = [(pd.Timestamp(row["time"]).to_pydatetime(), float(row["actual"]))]
+    if not daily.empty and {"indicator_id", "value"} <= set(daily.columns):
+        start, end = period.start(ctx.tz), period.end(ctx.tz)
+        own = daily[daily["indicator_id"] == row["indicator_id"]]
+        for time, value in zip(own["time"], pd.to_numeric(own["value"]), strict=True):
+            moment = pd.Timestamp(time).to_pydatetime()
+            if start <= moment < end and value == value and moment < figures[0][0]:
+                figures.append((moment, float(value)))
+    return figures
+
+
+def period_shown(row: Mapping, ctx: Context) -> Period:
+    """The period of an indicator's latest value (its own kind when in the catalogue, else
+    the month of its time)."""
+    indicator = next(
+        (i for i in ctx.profile.indicators if i.indicator_id == row["indicator_id"]), None
+    )
+    kind = indicator.period if indicator is not None else "month"
+    try:
+        return parse_period(kind, str(row.get("period")))
+    except PeriodError:
+        return period_of(kind, pd.Timestamp(row["time"]).to_pydatetime(), ctx.tz)
+
+
+def assess(kpis: pd.DataFrame, daily: pd.DataFrame, ctx: Context) -> pd.DataFrame:
+    """Latest indicator rows with an `assessment` (wall.indicator_projection's state, or
+    `no_target`) and its `projection`."""
     if kpis.empty or "actual" not in kpis.columns:
-        return kpis.assign(assessment=pd.Series(dtype=object))
-    value = pd.to_numeric(kpis["actual"], errors="coerce")
-    target = (
-        pd.to_numeric(kpis["target"], errors="coerce")
-        if "target" in kpis.columns
-        else pd.Series(float("nan"), index=kpis.index)
+        return kpis.assign(assessment=pd.Series(dtype=object), projection=pd.Series(dtype=object))
+    catalogue = {i.indicator_id: i for i in ctx.profile.indicators}
+    states, projections = [], []
+    for record in kpis.to_dict("records"):
+        target = record.get("target")
+        value = pd.to_numeric(record.get("actual"), errors="coerce")
+        if target is None or pd.isna(target) or pd.isna(value):
+            states.append("no_target")
+            projections.append(None)
+            continue
+        indicator = catalogue.get(record["indicator_id"])
+        direction = record.get("direction")
+        period = period_shown(record, ctx)
+        found = projection(
+            figures_of(record, daily, period, ctx),
+            period=period,
+            target=float(target),
+            direction="lower" if direction == "lower" else "higher",
+            aggregation=indicator.aggregation if indicator is not None else "last",
+            now=ctx.now,
+            zone=ctx.tz,
+        )
+        states.append(found.state)
+        projections.append(found)
+    return kpis.assign(assessment=states, projection=projections)
+
+
+def reason(found: Projection | None, unit: str, ctx: Context) -> str:
+    """The projection in words: "Theo nhịp hiện tại, 91/95 vào 31/12"."""
+    if found is None or found.basis is None:
+        return ""
+    figure = ctx.t(
+        f"proj.of_{found.direction}",
+        value=fmt_number(found.expected, ctx.lang),
+        target=fmt_number(found.target, ctx.lang),
     )
-    lower = (
-        kpis["direction"] == "lower"
-        if "direction" in kpis.columns
-        else pd.Series(False, index=kpis.index)
+    figure = f"{figure} {unit}" if unit and unit != "%" else figure  # % is the card's own
+    return ctx.t(
+        f"proj.{found.basis}",
+        figure=figure,
+        day=f"{found.last_day():%d/%m}",
+        period=found.period.name,
     )
-    # How far short of the target, as a share of it, whichever way is better.
-    short = ((target - value) / target.abs()).where(~lower, (value - target) / target.abs())
-    assessment = pd.Series("no_target", index=kpis.index, dtype=object)
-    has_target = target.notna() & value.notna()
-    assessment[has_target & (short <= 0)] = "met"
-    assessment[has_target & (short > 0) & (short <= 1 - AT_RISK_SHARE)] = "at_risk"
-    assessment[has_target & (short > 1 - AT_RISK_SHARE)] = "missed"
-    return kpis.assign(assessment=assessment)
+
+
+def names_target(found: Projection | None) -> bool:
+    """The projection's words give the target (the card need not say it twice)."""
+    return found is not None and found.basis not in (None, "final")
+
+
+def source_line(row: Mapping, ctx: Context) -> str:
+    """Where the shown value came from and when: "Tệp · vh-xh · 03/12 10:12"."""
+    path = row.get("path")
+    path = "mqtt" if path is None or pd.isna(path) else str(path)
+    by = row.get("by_unit")
+    when = f"{pd.Timestamp(row['time']).tz_convert(ctx.tz):%d/%m %H:%M}"
+    parts = [ctx.t(f"path.{path}")]
+    if by is not None and not pd.isna(by):
+        parts.append(str(by))
+    return " · ".join([*parts, when])
+
+
+STATES_COUNTED = ("met", "on_track", "at_risk", "missed")
 
 
 def assessment_counts(kpis: pd.DataFrame, ctx: Context) -> list:
     counts = kpis["assessment"].value_counts() if not kpis.empty else pd.Series(dtype=int)
     return [
         mark(status, ctx.t, f"{ctx.t(f'status.{status}')} {int(counts.get(status, 0))}")
-        for status in ("met", "at_risk", "missed")
+        for status in STATES_COUNTED
     ]
 
 
@@ -161,7 +231,7 @@ def trends(daily: pd.DataFrame) -> dict[str, list[float]]:
     }
 
 
-TONES = {"met": "ok", "at_risk": "warn", "missed": "bad", "no_target": "none"}
+TONES = {"met": "ok", "on_track": "info", "at_risk": "warn", "missed": "bad", "no_target": "none"}
 
 
 def shell(t: Translator, city: CitySettings) -> html.Div:
@@ -177,11 +247,9 @@ def shell(t: Translator, city: CitySettings) -> html.Div:
 
 
 def headline(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
-    kpis = assess(latest_values(data, ctx))
+    kpis = assess(latest_values(data, ctx), data["kpi_daily"], ctx)
     met = int((kpis["assessment"] == "met").sum()) if not kpis.empty else 0
-    total = (
-        int(kpis["assessment"].isin(("met", "at_risk", "missed")).sum()) if not kpis.empty else 0
-    )
+    total = int(kpis["assessment"].isin(STATES_COUNTED).sum()) if not kpis.empty else 0
     return html.Div(
         [
             html.Span(ctx.t("kpi.summary", met=met, total=total), className="headline-number"),
@@ -203,7 +271,7 @@ def grid_style(count: int) -> dict[str, str]:
 
 
 def cards(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
-    kpis = assess(latest_values(data, ctx))
+    kpis = assess(latest_values(data, ctx), data["kpi_daily"], ctx)
     if kpis.empty:
         return [html.Div(mark("nodata", ctx.t), className="tile tile--calm")]
     lines = trends(data["kpi_daily"])
@@ -249,13 +317,18 @@ def cards(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
                                         "kpi.target",
                                         target=f"{fmt_number(target, ctx.lang)} {unit}".strip(),
                                     )
-                                    if target is not None
+                                    if target is not None and not names_target(record["projection"])
                                     else "",
                                     className="kpi-target",
                                 ),
                             ],
                             className="kpi-status-row",
                         ),
+                        html.Div(
+                            reason(record["projection"], unit, ctx),
+                            className="kpi-projection",
+                        ),
+                        html.Div(source_line(record, ctx), className="kpi-source"),
                         html.Img(src=line, className="kpi-trend", alt="")
                         if line
                         else html.Div(className="kpi-trend"),

@@ -163,9 +163,10 @@ def alerts_tile(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
 
 
 def indicators_tile(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
-    kpis = indicators_screen.assess(indicators_screen.latest_values(data, ctx))
+    # Without the daily history (the overview reads no history part): latest values only.
+    kpis = indicators_screen.assess(indicators_screen.latest_values(data, ctx), pd.DataFrame(), ctx)
     met = int((kpis["assessment"] == "met").sum()) if not kpis.empty else 0
-    with_target = int(kpis["assessment"].isin(("met", "at_risk", "missed")).sum())
+    with_target = int(kpis["assessment"].isin(indicators_screen.STATES_COUNTED).sum())
     return big_tile(
         ctx.t("ov.indicators"),
         ctx.t("of", part=fmt_int(met, ctx.lang), whole=fmt_int(with_target, ctx.lang)),

@@ -16,6 +16,7 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -27,6 +28,7 @@ from tests.test_browser import SCREEN_DRAWN, SCREENSHOTS, console_errors, wait_f
 from wall.alerts.state import open_alerts, record
 from wall.city import load_profile
 from wall.domain import REPORT_STATUSES, report_slot
+from wall.periods import period_of
 from wall.store import Event, Point
 from wall.store.sqlite import SQLiteStore
 
@@ -92,6 +94,8 @@ def seed_long(store: SQLiteStore, now: datetime) -> None:
                 now - timedelta(minutes=n),
             )
         )  # fmt: skip
+    # This month's: their cards say where they are heading by its end, the longest text a card has.
+    this_month = period_of("month", now, ZoneInfo(load_profile("hoa-thanh").timezone)).name
     for n, (unit, actual, target) in enumerate(
         (("nghìn lượt", 1_234_567.8, 1_500_000), ("tỷ đồng", 98_765_432.1, 90_000_000),
          ("hồ sơ/ngày", 3_456_789.0, 3_000_000))
@@ -101,7 +105,7 @@ def seed_long(store: SQLiteStore, now: datetime) -> None:
                 "kpi",
                 {"indicator_id": f"zz-{n:02d}", "sector": "kinh_te"},
                 {"actual": actual, "target": float(target), "unit": unit,
-                 "name": long_text(MAX_NAME_CHARS), "period": "2026-11"},
+                 "name": long_text(MAX_NAME_CHARS), "period": this_month},
                 now - timedelta(minutes=1),
             )
         )  # fmt: skip

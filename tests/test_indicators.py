@@ -32,8 +32,9 @@ from wall.periods import PeriodError, parse_period
             {"IOC_LANGUAGE": "en"},
             [
                 "Operating indicators: Hòa Thành (17)",
-                "khach_du_lich\tTourist visits\tTourism\tnghìn lượt\t≥ 320 nghìn lượt (higher is "
-                "better)\tsum\tmonth\tCulture and Social Affairs Office\tday 5 after the period",
+                "khach_du_lich\tTourist visits\tTourism\tthousand visits\t≥ 320 thousand visits "
+                "(higher is better)\tsum\tmonth\tCulture and Social Affairs Office"
+                "\tday 5 after the period",
             ],
         ),
         (

@@ -163,7 +163,8 @@ class Indicator:
     name_vi: str
     name_en: str
     sector: str
-    unit: str
+    unit: str  # in Vietnamese
+    unit_en: str
     target: float
     direction: str  # DIRECTIONS
     aggregation: str  # AGGREGATIONS
@@ -175,6 +176,9 @@ class Indicator:
 
     def name(self, lang: str) -> str:
         return self.name_vi if lang == "vi" else self.name_en
+
+    def unit_in(self, lang: str) -> str:
+        return self.unit if lang == "vi" else self.unit_en
 
 
 @dataclass(frozen=True)
@@ -575,7 +579,7 @@ class _Reader:
         self.only(
             table,
             where,
-            "id name_vi name_en sector unit target direction aggregation period "
+            "id name_vi name_en sector unit unit_en target direction aggregation period "
             "responsible_unit due_day level from_cameras",
         )
         unit = self.handling_unit(table, "responsible_unit", where, handling)
@@ -586,12 +590,14 @@ class _Reader:
                 f"{where}due_day",
                 f"must be a day from 1 to {SHORTEST_DAYS[period]} after a {period} ends",
             )
+        unit_vi = self.get(table, "unit", where, str)
         return Indicator(
             indicator_id=self.get(table, "id", where, str),
             name_vi=self.get(table, "name_vi", where, str),
             name_en=self.get(table, "name_en", where, str),
             sector=self.get(table, "sector", where, str),
-            unit=self.get(table, "unit", where, str),
+            unit=unit_vi,
+            unit_en=self.get(table, "unit_en", where, str, unit_vi),
             target=self.get(table, "target", where, float),
             direction=self.choice(table, "direction", where, DIRECTIONS),
             aggregation=self.choice(table, "aggregation", where, AGGREGATIONS),

@@ -27,6 +27,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "status.stale": ("Dữ liệu cũ", "Stale"),
     "status.met": ("Đạt", "Met"),
     "status.at_risk": ("Nguy cơ", "At risk"),
+    "status.on_track": ("Đúng hướng", "On track"),
     "status.missed": ("Không đạt", "Missed"),
     "status.no_target": ("Chưa có chỉ tiêu", "No target"),
     "status.up": ("Hoạt động", "Up"),
@@ -124,6 +125,20 @@ TEXT: dict[str, tuple[str, str]] = {
     "kpi.summary": ("{met}/{total} chỉ tiêu đạt", "{met} of {total} targets met"),
     "kpi.target": ("Chỉ tiêu {target}", "Target {target}"),
     "kpi.sector": ("Lĩnh vực", "Sector"),
+    "proj.of_higher": ("{value}/{target}", "{value} of {target}"),
+    "proj.of_lower": ("{value}, tối đa {target}", "{value}, at most {target}"),
+    "proj.pace": (
+        "Theo nhịp hiện tại, {figure} vào {day}",
+        "At the current pace, {figure} by {day}",
+    ),
+    "proj.trend": ("Theo xu hướng, {figure} vào {day}", "On the trend, {figure} by {day}"),
+    "proj.held": ("Nếu giữ mức này, {figure} vào {day}", "If it holds, {figure} by {day}"),
+    "proj.reached": ("Đã chốt: {figure}", "Settled already: {figure}"),
+    "proj.final": ("Kỳ {period} đã kết thúc", "Period {period} is over"),
+    "path.console": ("Bảng điều khiển", "Console"),
+    "path.file": ("Tệp", "File"),
+    "path.api": ("API", "API"),
+    "path.mqtt": ("MQTT", "MQTT"),
     # The indicator catalogue and submissions (python -m wall indicators)
     "ind.catalogue": (
         "Danh mục chỉ số điều hành: {city} ({n})",

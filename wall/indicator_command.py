@@ -63,12 +63,12 @@ def catalogue(args: argparse.Namespace, settings: Settings) -> int:
     print(t("ind.catalogue", city=profile.name(lang), n=len(profile.indicators)))
     print(t("ind.columns"))
     for i in profile.indicators:
-        target = f"{fmt_number(i.target, lang)} {i.unit}".strip()
+        target = f"{fmt_number(i.target, lang)} {i.unit_in(lang)}".strip()
         fields = (
             i.indicator_id,
             i.name(lang),
             t.label(profile.sector_labels, i.sector),
-            i.unit,
+            i.unit_in(lang),
             t(f"ind.{i.direction}", target=target),
             t(f"ind.{i.aggregation}"),
             t(f"ind.{i.period}"),
