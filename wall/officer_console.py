@@ -30,7 +30,15 @@ from wall.alerts.model import OFFICER_ACTIONS, STREAM, AlertActionError, fold, o
 from wall.alerts.state import alert_of, open_alerts, record
 from wall.alerts.text import SEVERITIES, STATES, alert_title, label
 from wall.i18n import Translator
-from wall.officers import Session, authenticate, end_session, session_is_live, start_session
+from wall.officers import (
+    OfficerError,
+    Session,
+    authenticate,
+    end_session,
+    officer_named,
+    session_is_live,
+    start_session,
+)
 from wall.settings import Settings
 from wall.settings_core import SettingsError
 from wall.signin_limit import Attempt, SigninLimiter
@@ -307,6 +315,13 @@ def console(settings: Settings, store: Store, limiter: SigninLimiter | None = No
         name = g.officer
         if not name or not request_is_genuine():
             return refused()
+        try:
+            may_act = officer_named(store, name).may_act_on_alerts
+        except (OfficerError, StoreError):  # removed meanwhile, or the store is down
+            return page(t("title"), "base", 503, messages=[("error", t("store_down"))])
+        if not may_act:
+            log.warning("officer console: reporter %s refused %s on alerts", name, request.path)
+            return page(t("title"), "base", 403, messages=[("error", t("reporter_no_alerts"))])
         form = request.form
         action, key, seen = form.get("action", ""), form.get("key", ""), form.get("alert_id", "")
         if missing := [field for field in ("action", "key", "alert_id") if not form.get(field)]:
