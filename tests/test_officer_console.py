@@ -490,3 +490,21 @@ def test_a_store_outage_answers_503_and_a_sign_out_can_be_tried_again(tmp_path) 
             assert [e.kind for e in store.events(SESSIONS)] == ["signed_in", "signed_out"]
     finally:
         influx.stop()
+
+
+def test_a_units_reporter_may_not_act_on_alerts_and_the_refusal_is_logged(
+    console, store, caplog
+) -> None:
+    key = raise_alert(store)
+    add_officer(store, "le.cuong", PASSWORD, role="reporter", unit="moi-truong")
+    client = console.test_client()
+    assert sign_in(client, "le.cuong").status_code == 302
+    response = act(client, key, "acknowledged", note="không được phép")
+    assert response.status_code == 403
+    page = response.get_data(as_text=True)
+    assert "Tài khoản báo cáo số liệu của đơn vị không được xử lý cảnh báo." in page
+    assert [e.kind for e in store.events(STREAM)] == ["raised"]
+    assert "reporter le.cuong refused /officer/action on alerts" in caplog.text
+    officer = console.test_client()
+    sign_in(officer)
+    assert act(officer, key, "acknowledged").status_code == 302

@@ -20,6 +20,7 @@ from wall.officers import (
     disable_officer,
     enable_officer,
     end_session,
+    officer_named,
     officers,
     remove_officer,
     session_is_live,
@@ -222,12 +223,12 @@ def test_users_command_adds_lists_and_removes_accounts(tmp_path) -> None:
     )
     listed = users("list")
     assert listed.stdout.split("\t")[0] == "nguyen.an"
-    assert listed.stdout.rstrip("\n").endswith("\tenabled")
+    assert listed.stdout.rstrip("\n").endswith("\tenabled\tofficer")
     disabled = users("disable", "nguyen.an")
     assert disabled.stdout == "disabled officer nguyen.an; its sessions are ended\n"
-    assert users("list").stdout.rstrip("\n").endswith("\tdisabled")
+    assert users("list").stdout.rstrip("\n").endswith("\tdisabled\tofficer")
     assert users("enable", "nguyen.an").returncode == 0
-    assert users("list").stdout.rstrip("\n").endswith("\tenabled")
+    assert users("list").stdout.rstrip("\n").endswith("\tenabled\tofficer")
     weak_new = users("passwd", "nguyen.an", "--password-stdin", password="ngắn\n")
     assert weak_new.stderr.strip() == "wall users: the password must have at least 10 characters"
     changed = users("passwd", "nguyen.an", "--password-stdin", password="Mật khẩu mới của ca\n")
@@ -241,3 +242,33 @@ def test_users_command_adds_lists_and_removes_accounts(tmp_path) -> None:
         1,
         "wall users: there is no officer 'nguyen.an'",
     )
+
+
+def test_users_command_adds_a_reporter_bound_to_one_unit_of_the_profile(tmp_path) -> None:
+    store_url = f"sqlite:///{tmp_path / 'ioc.db'}"
+
+    def users(*args: str) -> subprocess.CompletedProcess:
+        return users_command(store_url, *args, password="Mật khẩu của phường\n")
+
+    unknown = users("add", "le.cuong", "--role", "reporter", "--unit", "no-such-unit")
+    assert unknown.returncode == 1 and "no-such-unit" in unknown.stderr
+    unbound = users("add", "le.cuong", "--role", "reporter", "--password-stdin")
+    assert (unbound.returncode, unbound.stderr.strip()) == (
+        1,
+        "wall users: a reporter needs --unit (its handling unit's code)",
+    )
+    officer_with_unit = users("add", "le.cuong", "--unit", "moi-truong", "--password-stdin")
+    assert officer_with_unit.returncode == 1 and "only a reporter" in officer_with_unit.stderr
+    added = users(
+        "add", "le.cuong", "--role", "reporter", "--unit", "moi-truong", "--password-stdin"
+    )
+    assert (added.returncode, added.stdout) == (0, "added reporter le.cuong of unit moi-truong\n")
+    assert users("list").stdout.rstrip("\n").endswith("\tenabled\treporter moi-truong")
+    with open_store(Settings(store=store_url)) as store:
+        reporter = officer_named(store, "le.cuong")
+        assert (reporter.role, reporter.unit, reporter.may_act_on_alerts) == (
+            "reporter",
+            "moi-truong",
+            False,
+        )
+        assert authenticate(store, "le.cuong", "Mật khẩu của phường")

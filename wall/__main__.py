@@ -17,8 +17,10 @@ from feeds.inventory import town_inventory
 from wall.cli import parser, run
 from wall.heartbeat import HEALTHY_WITHIN_INTERVALS, Heartbeat
 from wall.indicator_command import add_arguments as add_indicator_arguments
-from wall.indicator_command import indicators
+from wall.indicator_command import indicators, unknown_unit
 from wall.officers import (
+    OFFICER,
+    ROLES,
     OfficerError,
     add_officer,
     change_password,
@@ -190,7 +192,8 @@ def users(args: argparse.Namespace, settings: Settings) -> int:
                 for officer in officers(store):
                     added = officer.added_at.astimezone(settings.tz)
                     status = "enabled" if officer.enabled else "disabled"
-                    print(f"{officer.name}\t{added:%Y-%m-%d %H:%M}\t{status}")
+                    role = f"{officer.role} {officer.unit}" if officer.unit else officer.role
+                    print(f"{officer.name}\t{added:%Y-%m-%d %H:%M}\t{status}\t{role}")
             elif args.action in changes:
                 change, done = changes[args.action]
                 change(store, args.name, by=getpass.getuser())
@@ -204,10 +207,20 @@ def users(args: argparse.Namespace, settings: Settings) -> int:
                     "(this command cannot tell which one is yours): sign in again"
                 )
             else:
+                if args.unit is not None and args.unit not in {
+                    u.code for u in settings.profile.handling_units
+                }:
+                    raise OfficerError(unknown_unit(args.unit, settings))
                 add_officer(
-                    store, args.name, _new_password(args.password_stdin), by=getpass.getuser()
+                    store,
+                    args.name,
+                    _new_password(args.password_stdin),
+                    by=getpass.getuser(),
+                    role=args.role,
+                    unit=args.unit,
                 )
-                print(f"added officer {args.name}")
+                unit = f" of unit {args.unit}" if args.unit else ""
+                print(f"added {args.role} {args.name}{unit}")
     except OfficerError as exc:
         print(f"wall users: {exc}", file=sys.stderr)
         return 1
@@ -370,7 +383,15 @@ def main(argv: list[str] | None = None) -> int:
         ("enable", "let a disabled officer sign in again"),
     ):
         actions.add_parser(action, help=help_text).add_argument("name")
-    actions.add_parser("list", help="list the officers (enabled or disabled)")
+    add_command = actions.choices["add"]
+    add_command.add_argument(
+        "--role",
+        choices=ROLES,
+        default=OFFICER,
+        help="officer (default: handles alerts) or reporter (submits its unit's indicators only)",
+    )
+    add_command.add_argument("--unit", help="a reporter's handling unit code (city profile)")
+    actions.add_parser("list", help="list the accounts: name, added, status, role [unit]")
     add_indicator_arguments(sub)
     sub.add_parser(
         "backup", help="copy the embedded store while everything keeps running"

@@ -339,6 +339,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "Thời gian tạm ẩn phải là số phút lớn hơn 0 và không quá {most}.",
         "The shelving time must be a number of minutes above 0 and at most {most}.",
     ),
+    "oc.reporter_no_alerts": (
+        "Tài khoản báo cáo số liệu của đơn vị không được xử lý cảnh báo.",
+        "A unit's reporter account may not act on alerts.",
+    ),
     "oc.no_such_alert": (
         "Không có cảnh báo này. Hãy tải lại trang.",
         "There is no such alert. Reload the page.",

@@ -44,9 +44,11 @@ from wall.domain import SCREEN_HEALTH
 from wall.i18n import Translator
 from wall.notifications.outbox import RECORDS, deliveries
 from wall.officers import (
+    OfficerError,
     Session,
     authenticate,
     end_session,
+    officer_named,
     officers,
     session_is_live,
     start_session,
@@ -339,7 +341,11 @@ def console(settings: Settings, store: Store, limiter: SigninLimiter | None = No
     def owner_choices() -> dict[str, list[tuple[str, str]]]:
         """What an alert can be assigned to: {group label: [(form value, name)]}."""
         units = [(f"unit:{h.code}", h.name(lang())) for h in settings.profile.handling_units]
-        people = [(f"person:{o.name}", o.name) for o in officers(store) if o.enabled]
+        people = [
+            (f"person:{o.name}", o.name)
+            for o in officers(store)
+            if o.enabled and o.may_act_on_alerts
+        ]
         return {t("units"): units, t("people"): people}
 
     def owner_of(value: str) -> Owner | None:
@@ -347,7 +353,9 @@ def console(settings: Settings, store: Store, limiter: SigninLimiter | None = No
         kind, _, code = value.partition(":")
         if kind == "unit" and (unit := settings.profile.handling_unit(code)):
             return Owner("unit", code, {"vi": unit.name_vi, "en": unit.name_en})
-        if kind == "person" and any(o.name == code and o.enabled for o in officers(store)):
+        if kind == "person" and any(
+            o.name == code and o.enabled and o.may_act_on_alerts for o in officers(store)
+        ):
             return Owner("person", code, {"vi": code, "en": code})
         return None
 
@@ -356,6 +364,13 @@ def console(settings: Settings, store: Store, limiter: SigninLimiter | None = No
         name = g.officer
         if not name or not request_is_genuine():
             return refused()
+        try:
+            may_act = officer_named(store, name).may_act_on_alerts
+        except (OfficerError, StoreError):  # removed meanwhile, or the store is down
+            return page(t("title"), "base", 503, messages=[("error", t("store_down"))])
+        if not may_act:
+            log.warning("officer console: reporter %s refused %s on alerts", name, request.path)
+            return page(t("title"), "base", 403, messages=[("error", t("reporter_no_alerts"))])
         form = request.form
         action, key, seen = form.get("action", ""), form.get("key", ""), form.get("alert_id", "")
         if missing := [field for field in ("action", "key", "alert_id") if not form.get(field)]:

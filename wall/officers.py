@@ -29,6 +29,9 @@ NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{1,31}")
 MIN_PASSWORD_CHARS = 10
 # scrypt cost: ~50 ms and 16 MiB per check on this hardware, slow enough against guessing.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+# An account added before roles existed has none on record: it stays an officer.
+OFFICER, REPORTER = "officer", "reporter"
+ROLES = (OFFICER, REPORTER)
 
 
 class OfficerError(ValueError):
@@ -41,6 +44,13 @@ class Officer:
     added_at: datetime
     added_by: str | None
     enabled: bool = True
+    role: str = "officer"
+    unit: str | None = None  # a reporter's handling unit (city profile code)
+
+    @property
+    def may_act_on_alerts(self) -> bool:
+        """Officers acknowledge, shelve and annotate alerts; a unit's reporter only reports."""
+        return self.role != REPORTER
 
 
 def hash_password(password: str) -> str:
@@ -89,7 +99,8 @@ def _fold(events: list[Event]) -> dict[str, _Account]:
     for e in events:
         account = accounts.get(e.key)
         if e.kind == "added":
-            officer = Officer(e.key, e.time, e.actor, enabled=True)
+            role, unit = e.data.get("role", OFFICER), e.data.get("unit")
+            officer = Officer(e.key, e.time, e.actor, enabled=True, role=role, unit=unit)
             accounts[e.key] = _Account(officer, e.data.get("password", ""))
         elif account is None:
             continue
@@ -125,7 +136,24 @@ def officers(store: Store) -> list[Officer]:
     return sorted((a.officer for a in _fold(store.events(STREAM)).values()), key=lambda o: o.name)
 
 
-def add_officer(store: Store, name: str, password: str, by: str | None = None) -> Officer:
+def add_officer(
+    store: Store,
+    name: str,
+    password: str,
+    by: str | None = None,
+    role: str = OFFICER,
+    unit: str | None = None,
+) -> Officer:
+    """A new account; a reporter is bound to one handling unit (checked by the caller against
+    the city profile), an officer to none."""
+    if role not in ROLES:
+        raise OfficerError(f"{role!r} is not a role: one of {', '.join(ROLES)}")
+    if (role == REPORTER) != (unit is not None):
+        raise OfficerError(
+            "a reporter needs --unit (its handling unit's code)"
+            if role == REPORTER
+            else "only a reporter is bound to a unit: leave out --unit or add --role reporter"
+        )
     if not NAME_PATTERN.fullmatch(name):
         raise OfficerError(
             f"{name!r} is not an officer name: 2-32 of a-z, 0-9, '.', '_', '-' (e.g. 'nguyen.an')"
@@ -133,9 +161,12 @@ def add_officer(store: Store, name: str, password: str, by: str | None = None) -
     if _account(store, name) is not None:
         raise OfficerError(f"officer {name!r} exists already; remove the account first")
     check_new_password(name, password)
-    event = Event.new(STREAM, name, "added", actor=by, data={"password": hash_password(password)})
+    data = {"password": hash_password(password)}
+    if role == REPORTER:
+        data |= {"role": role, "unit": unit}
+    event = Event.new(STREAM, name, "added", actor=by, data=data)
     store.append_events([event])
-    return Officer(name, event.time, by)
+    return Officer(name, event.time, by, role=role, unit=unit)
 
 
 def remove_officer(store: Store, name: str, by: str | None = None) -> None:
