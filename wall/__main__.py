@@ -330,6 +330,30 @@ def _new_password(from_stdin: bool) -> str:
     return password
 
 
+def brief(args: argparse.Namespace, settings: Settings) -> int:
+    """One period's leaders' brief, PDF and CSV, into --out."""
+    from wall.brief import BriefError, chosen_period, write_brief
+
+    zone = settings.tz
+    try:
+        period = chosen_period(args.period, args.date, datetime.now(UTC), zone)
+    except BriefError as exc:
+        print(f"wall brief: {exc}", file=sys.stderr)
+        return 2
+    try:
+        with open_store(settings) as store:
+            paths = write_brief(store, settings.profile, zone, period, args.out, args.lang)
+    except StoreUnavailable as exc:
+        print(f"wall brief: store not reachable: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"wall brief: cannot write into {args.out}: {exc}", file=sys.stderr)
+        return 1
+    for path in paths:
+        print(path)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser("wall", "IOC Wall: the operations wall of a smart-city IOC.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -382,7 +406,15 @@ def main(argv: list[str] | None = None) -> int:
         "migrate",
         help="rewrite a store of an earlier layout (stop wall, feeds and alerts first)",
     ).add_argument("--dry-run", action="store_true", help="say what it would do, change nothing")
+    brief_parser = sub.add_parser("brief", help="write one period's leaders' brief (PDF and CSV)")
+    brief_parser.add_argument("--period", required=True, help="day, week or month")
+    brief_parser.add_argument(
+        "--date", help="a day of the period, YYYY-MM-DD (default: the last period ended)"
+    )
+    brief_parser.add_argument("--lang", default="vi", choices=["vi", "en"])
+    brief_parser.add_argument("--out", type=Path, required=True, help="folder to write into")
     commands = {
+        "brief": brief,
         "check": check,
         "serve": serve,
         "demo": demo,
