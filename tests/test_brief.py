@@ -155,3 +155,52 @@ def test_a_bad_period_or_date_is_one_line_and_exit_2(tmp_path, args, says):
     done = run_brief(tmp_path / "ioc.db", *args, "--out", str(tmp_path))
     assert done.returncode == 2
     assert says in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def run_briefs(path, folder) -> subprocess.CompletedProcess:
+    environ = {
+        **os.environ,
+        "IOC_STORE": f"sqlite:///{path}",
+        "IOC_BRIEF_DIR": str(folder),
+        "IOC_BRIEF_KEEP_DAYS": "3",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "wall", "briefs", "--once"],
+        cwd=PROJECT_DIR,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_briefs_are_made_once_across_restarts_and_old_ones_removed(seeded):
+    folder = seeded / "scheduled"
+    folder.mkdir()
+    old = folder / f"brief-day-{yesterday() - timedelta(days=10)}.pdf"
+    old.write_bytes(b"%PDF old")
+    first = run_briefs(seeded / "ioc.db", folder)
+    assert first.returncode == 0, first.stderr
+    days = [yesterday() - timedelta(days=n) for n in range(3)]
+    made = sorted(p.name for p in folder.glob("*.pdf"))
+    assert {f"brief-day-{d}.pdf" for d in days} <= set(made)
+    assert not old.exists(), "a brief older than IOC_BRIEF_KEEP_DAYS is removed"
+    times = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+
+    again = run_briefs(seeded / "ioc.db", folder)  # a restart: nothing to make
+    assert again.returncode == 0 and "brief made" not in again.stderr, again.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == times
+
+    (folder / f"brief-day-{days[0]}.pdf").unlink()  # down when yesterday ended
+    caught_up = run_briefs(seeded / "ioc.db", folder)
+    assert caught_up.stderr.count("brief made") == 1, caught_up.stderr
+    assert f"brief-day-{days[0]}.pdf" in caught_up.stderr
+
+
+def test_briefs_into_a_folder_that_cannot_be_written_is_logged_not_a_crash(seeded):
+    blocked = seeded / "not-a-folder"
+    blocked.write_text("a file where the folder should be")
+    done = run_briefs(seeded / "ioc.db", blocked)
+    assert done.returncode == 0
+    assert f"briefs not made: cannot write into {blocked}" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -354,6 +354,37 @@ def brief(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+BRIEFS_EVERY_S = 600  # how often `briefs` looks for an ended period
+
+
+def briefs(args: argparse.Namespace, settings: Settings) -> int:
+    """Each ended period's brief, once, into IOC_BRIEF_DIR, until SIGTERM/SIGINT (or --once).
+    A store out of reach or a folder that cannot be written (disk full) is logged and tried
+    again on the next pass."""
+    from wall.brief import make_due_briefs
+
+    log = logging.getLogger("wall.briefs")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    out = Path(settings.brief_dir)
+    while True:
+        try:
+            with open_store(settings) as store:
+                made = make_due_briefs(
+                    store, settings.profile, settings.tz, out, settings.brief_keep_days,
+                    settings.brief_lang, datetime.now(UTC),
+                )  # fmt: skip
+            for path in made:
+                log.info("brief made: %s", path)
+        except StoreUnavailable as exc:
+            log.error("briefs not made: store not reachable: %s", exc)
+        except OSError as exc:
+            log.error("briefs not made: cannot write into %s: %s", out, exc)
+        if args.once or stop.wait(BRIEFS_EVERY_S):
+            return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser("wall", "IOC Wall: the operations wall of a smart-city IOC.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -413,8 +444,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     brief_parser.add_argument("--lang", default="vi", choices=["vi", "en"])
     brief_parser.add_argument("--out", type=Path, required=True, help="folder to write into")
+    sub.add_parser(
+        "briefs", help="make each ended day's, week's and month's brief once (IOC_BRIEF_DIR)"
+    ).add_argument("--once", action="store_true", help="one pass, then exit")
     commands = {
         "brief": brief,
+        "briefs": briefs,
         "check": check,
         "serve": serve,
         "demo": demo,

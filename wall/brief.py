@@ -20,6 +20,8 @@ import pandas as pd
 
 from wall.city import CityProfile
 from wall.domain import CAMERA_STATUS, CLOSED_REPORT_STATUSES, FIELD_REPORT, WIFI_USAGE
+from wall.settings_core import PROJECT_DIR, Section, positive_whole_number, setting
+from wall.settings_core import text as text_setting
 from wall.store import Store
 
 PERIODS = ("day", "week", "month")
@@ -80,6 +82,31 @@ TEXTS = {
     "by_ward": ("Theo phường/xã", "By ward"),
 }
 AVAILABILITY_AT_RISK = 0.9  # a ward whose cameras were up less of the period needs a decision
+
+
+def _language(value: object) -> str:
+    if value not in ("vi", "en"):
+        raise ValueError(f"{value!r} is not vi or en")
+    return str(value)
+
+
+@dataclass(frozen=True)
+class BriefSettings(Section):
+    """Leaders' briefs (wall/brief.py)"""
+
+    brief_dir: str = setting(
+        str(PROJECT_DIR / "data" / "briefs"),
+        text_setting,
+        "Folder where `python -m wall briefs` writes each ended day's, week's and month's brief "
+        "(PDF and CSV); a brief whose PDF is there is not made again.",
+    )
+    brief_keep_days: int = setting(
+        400,
+        positive_whole_number,
+        "Days a brief is kept (counted from its period's first day); older ones are removed, "
+        "and periods older than this are not caught up.",
+    )
+    brief_lang: str = setting("vi", _language, "Language of the briefs: vi or en.")
 
 
 class BriefError(ValueError):
@@ -515,11 +542,45 @@ def write_brief(
     previous = period.previous()
     before = figures(store, previous.start(zone), previous.end(zone))
     out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"brief-{period.kind}-{period.first_day.isoformat()}"
-    pdf, table_path = stem.with_suffix(".pdf"), stem.with_suffix(".csv")
-    partial = stem.with_suffix(".pdf.part")
-    write_pdf(partial, period, now, before, profile, zone, made, lang)
-    partial.replace(pdf)
+    pdf, table_path = brief_paths(out, period)
+    partial = pdf.with_suffix(".part")
     with table_path.open("w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows(csv_rows(now, before, profile, lang))
+    write_pdf(partial, period, now, before, profile, zone, made, lang)
+    partial.replace(pdf)  # last: a brief whose PDF is there is whole
     return pdf, table_path
+
+
+def brief_paths(out: Path, period: BriefPeriod) -> tuple[Path, Path]:
+    stem = out / f"brief-{period.kind}-{period.first_day.isoformat()}"
+    return stem.with_suffix(".pdf"), stem.with_suffix(".csv")
+
+
+def make_due_briefs(
+    store: Store,
+    profile: CityProfile,
+    zone: ZoneInfo,
+    out: Path,
+    keep_days: int,
+    lang: str,
+    now: datetime,
+) -> list[Path]:
+    """Make the brief of every ended period of the last `keep_days` whose PDF is not in `out`
+    (so a restart catches up after downtime and makes none twice), then remove the briefs of
+    periods older than that; the PDFs made."""
+    oldest = now.astimezone(zone).date() - timedelta(days=keep_days)
+    made = []
+    for kind in PERIODS:
+        period = chosen_period(kind, None, now, zone)
+        while period.first_day >= oldest:
+            if not brief_paths(out, period)[0].exists():
+                made.append(write_brief(store, profile, zone, period, out, lang, now)[0])
+            period = period.previous()
+    for old in out.glob("brief-*-*.*"):
+        try:
+            first_day = date.fromisoformat(old.name.split("-", 2)[2].split(".")[0])
+        except ValueError:
+            continue  # not a brief's name
+        if first_day < oldest:
+            old.unlink(missing_ok=True)
+    return made
