@@ -13,7 +13,7 @@ import pytest
 
 from wall.city import load_profile
 from wall.settings_core import PROJECT_DIR
-from wall.store import Point
+from wall.store import Event, Point
 from wall.store.sqlite import SQLiteStore
 
 ZONE_OFFSET = timedelta(hours=7)  # Hòa Thành, Asia/Ho_Chi_Minh (no daylight saving)
@@ -53,8 +53,17 @@ def seed(path, day: date) -> None:
             points.append(
                 Point("field_report", tags, {"report_id": f"r{n}", "status": "resolved"}, later)
             )
+    alerts = []
+    for n in range(3):
+        raised = start + timedelta(hours=8 + n)
+        alerts.append(Event.new("alerts", f"k{n}", "raised", at=raised))
+        if n < 2:
+            at = raised + timedelta(minutes=10 * (n + 1))
+            alerts.append(Event.new("alerts", f"k{n}", "acknowledged", actor="an", at=at))
+    alerts.append(Event.new("alerts", "k2", "escalated", at=start + timedelta(hours=12)))
     with SQLiteStore(path) as store:
         store.write(points)
+        store.append_events(alerts)
 
 
 def run_brief(path, *args: str) -> subprocess.CompletedProcess:
@@ -102,6 +111,10 @@ def test_brief_says_the_seeded_figures_in_pdf_and_csv(seeded, lang):
         rows["cameras", "availability", load_profile().unit_name(WARD_B, lang)]["value"] == "0.75"
     )
     assert rows["wifi", "users_mean", "Cong vien"]["value"] == "30"
+    assert rows["headline", "alerts_raised", ""]["value"] == "3"
+    assert rows["headline", "alerts_acknowledged", ""]["value"] == "2"
+    assert rows["headline", "minutes_to_acknowledge", ""]["value"] == "15"
+    assert rows["headline", "alerts_escalated", ""]["value"] == "1"
     gap = rows["data", "gap", "wifi_usage"]
     assert gap["value"].startswith(f"{day}T05:00:00")  # 12:00 in the city is 05:00 UTC
     assert gap["previous"].startswith(f"{day}T07:00:00")
@@ -117,6 +130,7 @@ def test_brief_says_the_seeded_figures_in_pdf_and_csv(seeded, lang):
             f"Không có dữ liệu WiFi công cộng từ {day:%d/%m} 12:00 đến {day:%d/%m} 14:00" in words
         )
         assert re.search(r"Phản ánh nhận được +4 +0 +▲ tăng 4$", words, re.M), words
+        assert "1 cảnh báo phát sinh trong kỳ chưa được xác nhận" in words
     else:
         assert "No Public WiFi data from" in words
         assert re.search(r"Field reports received +4 +0 +▲ up 4$", words, re.M), words

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from wall.alerts.model import STREAM as ALERT_STREAM
 from wall.city import CityProfile
 from wall.domain import CAMERA_STATUS, CLOSED_REPORT_STATUSES, FIELD_REPORT, WIFI_USAGE
 from wall.settings_core import PROJECT_DIR, Section, positive_whole_number, setting
@@ -54,6 +55,14 @@ TEXTS = {
     "wifi_users_peak": ("Người dùng WiFi cao nhất (giờ)", "WiFi users, peak hour"),
     "reports_received": ("Phản ánh nhận được", "Field reports received"),
     "reports_resolved": ("Phản ánh đã xử lý", "Field reports resolved"),
+    "alerts_raised": ("Cảnh báo phát sinh", "Alerts raised"),
+    "alerts_acknowledged": ("Cảnh báo đã xác nhận", "Alerts acknowledged"),
+    "minutes_to_acknowledge": ("Phút đến khi xác nhận (TB)", "Minutes to acknowledge, mean"),
+    "alerts_escalated": ("Cảnh báo chuyển cấp", "Alerts escalated"),
+    "unacknowledged": (
+        "{count} cảnh báo phát sinh trong kỳ chưa được xác nhận",
+        "Alerts raised this period and not acknowledged: {count}",
+    ),
     "metric": ("Chỉ số", "Figure"),
     "this_period": ("Kỳ này", "This period"),
     "previous": ("Kỳ trước", "Previous"),
@@ -178,6 +187,10 @@ class Figures:
     reports_received: int = 0
     reports_resolved: int = 0
     reports_received_by_ward: dict[str, int] = field(default_factory=dict)
+    alerts_raised: int = 0
+    alerts_acknowledged: int = 0  # of those raised in the period
+    alerts_escalated: int = 0
+    minutes_to_acknowledge: float | None = None  # mean, of those acknowledged
     gaps: list[tuple[str, datetime, datetime]] = field(default_factory=list)
 
 
@@ -209,8 +222,27 @@ def figures(store: Store, start: datetime, end: datetime) -> Figures:
         out.reports_received_by_ward = received.groupby("ward").size().to_dict()
         resolved = reports[reports["status"].isin(CLOSED_REPORT_STATUSES)]
         out.reports_resolved = resolved["report_id"].nunique()
+    alert_figures(store, start, end, out)
     out.gaps = data_gaps(store, start, end)
     return out
+
+
+def alert_figures(store: Store, start: datetime, end: datetime, out: Figures) -> None:
+    """Alerts raised in the period, how many of them were acknowledged (then or later) and
+    how fast, and the escalations of the period."""
+    end_ns = int(end.timestamp() * 1e9)
+    raised_at, acknowledged_at = {}, {}
+    for event in store.events(ALERT_STREAM, since=start):
+        if event.kind == "raised" and event.time_ns < end_ns:
+            raised_at.setdefault(event.key, event.time_ns)
+        elif event.kind == "acknowledged":
+            acknowledged_at.setdefault(event.key, event.time_ns)
+        elif event.kind == "escalated" and event.time_ns < end_ns:
+            out.alerts_escalated += 1
+    waits = [acknowledged_at[k] - t for k, t in raised_at.items() if k in acknowledged_at]
+    out.alerts_raised, out.alerts_acknowledged = len(raised_at), len(waits)
+    if waits:
+        out.minutes_to_acknowledge = sum(waits) / len(waits) / 60e9
 
 
 def data_gaps(store: Store, start: datetime, end: datetime) -> list[tuple[str, datetime, datetime]]:
@@ -268,6 +300,10 @@ HEADLINES = (
     ("wifi_users_peak", False),
     ("reports_received", False),
     ("reports_resolved", False),
+    ("alerts_raised", False),
+    ("alerts_acknowledged", False),
+    ("minutes_to_acknowledge", False),
+    ("alerts_escalated", False),
 )
 
 
@@ -286,6 +322,8 @@ def decisions(now: Figures, profile: CityProfile, lang: str) -> list[str]:
         out.append(
             text("backlog", lang, received=now.reports_received, resolved=now.reports_resolved)
         )
+    if now.alerts_raised > now.alerts_acknowledged:
+        out.append(text("unacknowledged", lang, count=now.alerts_raised - now.alerts_acknowledged))
     if now.gaps:
         out.append(text("gaps_named", lang))
     return out
