@@ -81,14 +81,15 @@ the week before, for the comparison).
 |---|---|
 {table}
 
-**brief / reference = {brief_s / reference_s:.2f}**: a week's brief costs about that many plain
-reads of the week's camera points; well under the minute asked. PDF {pdf_kib:.0f} KiB.
+**brief / reference = {brief_s / reference_s:.2f}**: a week's brief costs that many plain reads
+of the week's camera points; {"under" if brief_s < 60 else "over"} the minute the issue asks.
+Rendering and writing (the brief less twice one week's figures): about
+{max(brief_s - 2 * figures_s, 0):.1f} s. PDF {pdf_kib:.0f} KiB.
 
 Why ReportLab: it is pure Python (no browser, no system libraries beyond a TTF font), draws
 charts as vector graphics directly into the PDF (sharp at any print size) and embeds the DejaVu
 fonts (subset) so Vietnamese diacritics print right anywhere; it is maintained since 2000 under
-a BSD licence. The brief's time is in the store reads, not the rendering: `figures` of one week
-is most of it. Candidates not taken (not measured in this run): WeasyPrint (HTML/CSS,
+a BSD licence. Candidates not taken (not measured in this run): WeasyPrint (HTML/CSS,
 needs the Pango system libraries), headless Chromium's print to PDF (a browser process per
 brief), plotly's static export (Kaleido drives a browser), matplotlib (charts only, the
 pages still need a layout engine).""",

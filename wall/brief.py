@@ -195,6 +195,8 @@ class Figures:
 
 
 def figures(store: Store, start: datetime, end: datetime) -> Figures:
+    """One pass over each telemetry measurement (hourly windows), reused for every figure of it
+    and for its data gaps: the reads are most of a brief's time."""
     out = Figures()
     cams = store.aggregate(CAMERA_STATUS.name, "online", "mean", start, end, HOUR, by=("ward",))
     counts = store.aggregate(CAMERA_STATUS.name, "online", "count", start, end, HOUR, by=("ward",))
@@ -204,17 +206,18 @@ def figures(store: Store, start: datetime, end: datetime) -> Figures:
         per_ward = both.groupby("ward")[["up", "value_count"]].sum()
         out.camera_by_ward = (per_ward["up"] / per_ward["value_count"]).to_dict()
         out.camera_availability = float(per_ward["up"].sum() / per_ward["value_count"].sum())
-    users = store.aggregate(
-        WIFI_USAGE.name, "clients", "mean", start, end, HOUR, by=("ap_id",), combine="sum"
+    per_ap = store.aggregate(
+        WIFI_USAGE.name, "clients", "mean", start, end, HOUR, by=("site", "ap_id")
     )
-    if len(users):
-        out.wifi_users_mean = float(users["value"].mean())
-        out.wifi_users_peak = float(users["value"].max())
-        per_ap = store.aggregate(
-            WIFI_USAGE.name, "clients", "mean", start, end, HOUR, by=("site", "ap_id")
-        )
+    if len(per_ap):
+        users = per_ap.groupby("time")["value"].sum()  # the town's users each hour
+        out.wifi_users_mean, out.wifi_users_peak = float(users.mean()), float(users.max())
         per_site = per_ap.groupby(["time", "site"])["value"].sum()  # a site's users each hour
         out.wifi_by_site = per_site.groupby("site").mean().to_dict()
+    out.gaps = [
+        *data_gaps(CAMERA_STATUS.name, counts, start, end),
+        *data_gaps(WIFI_USAGE.name, per_ap, start, end),
+    ]
     reports = store.points(FIELD_REPORT.name, start, end)
     if len(reports) and "status" in reports.columns:
         received = reports[reports["status"] == "new"].drop_duplicates("report_id")
@@ -223,7 +226,6 @@ def figures(store: Store, start: datetime, end: datetime) -> Figures:
         resolved = reports[reports["status"].isin(CLOSED_REPORT_STATUSES)]
         out.reports_resolved = resolved["report_id"].nunique()
     alert_figures(store, start, end, out)
-    out.gaps = data_gaps(store, start, end)
     return out
 
 
@@ -245,21 +247,22 @@ def alert_figures(store: Store, start: datetime, end: datetime, out: Figures) ->
         out.minutes_to_acknowledge = sum(waits) / len(waits) / 60e9
 
 
-def data_gaps(store: Store, start: datetime, end: datetime) -> list[tuple[str, datetime, datetime]]:
-    """(source, from, to) of each run of whole hours without a point of a telemetry source."""
+def data_gaps(
+    source: str, hourly: pd.DataFrame, start: datetime, end: datetime
+) -> list[tuple[str, datetime, datetime]]:
+    """(source, from, to) of each run of whole hours without a window in `hourly` (a source's
+    hourly aggregate)."""
     gaps = []
     hours = pd.date_range(start.astimezone(UTC), end.astimezone(UTC), freq="1h", inclusive="left")
-    for source, fieldname in ((CAMERA_STATUS.name, "online"), (WIFI_USAGE.name, "clients")):
-        seen = store.aggregate(source, fieldname, "count", start, end, HOUR)
-        present = set(pd.to_datetime(seen["time"], utc=True)) if len(seen) else set()
-        run_start = None
-        for hour in [*hours, None]:
-            missing = hour is not None and hour not in present
-            if missing and run_start is None:
-                run_start = hour
-            elif not missing and run_start is not None:
-                gaps.append((source, run_start.to_pydatetime(), (hour or end).astimezone(UTC)))
-                run_start = None
+    present = set(pd.to_datetime(hourly["time"], utc=True)) if len(hourly) else set()
+    run_start = None
+    for hour in [*hours, None]:
+        missing = hour is not None and hour not in present
+        if missing and run_start is None:
+            run_start = hour
+        elif not missing and run_start is not None:
+            gaps.append((source, run_start.to_pydatetime(), (hour or end).astimezone(UTC)))
+            run_start = None
     return gaps
 
 
