@@ -83,8 +83,8 @@ the week before, for the comparison).
 
 **brief / reference = {brief_s / reference_s:.2f}**: a week's brief costs that many plain reads
 of the week's camera points; {"under" if brief_s < 60 else "over"} the minute the issue asks.
-Rendering and writing (the brief less twice one week's figures): about
-{max(brief_s - 2 * figures_s, 0):.1f} s. PDF {pdf_kib:.0f} KiB.
+With fewer than 14 days seeded the week before is partly empty and cheaper to read than a
+whole one. PDF {pdf_kib:.0f} KiB.
 
 Why ReportLab: it is pure Python (no browser, no system libraries beyond a TTF font), draws
 charts as vector graphics directly into the PDF (sharp at any print size) and embeds the DejaVu
