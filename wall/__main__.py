@@ -343,6 +343,61 @@ def _new_password(from_stdin: bool) -> str:
     return password
 
 
+def brief(args: argparse.Namespace, settings: Settings) -> int:
+    """One period's leaders' brief, PDF and CSV, into --out."""
+    from wall.brief import BriefError, chosen_period, write_brief
+
+    zone = settings.tz
+    try:
+        period = chosen_period(args.period, args.date, datetime.now(UTC), zone)
+    except BriefError as exc:
+        print(f"wall brief: {exc}", file=sys.stderr)
+        return 2
+    try:
+        with open_store(settings) as store:
+            paths = write_brief(store, settings.profile, zone, period, args.out, args.lang)
+    except StoreUnavailable as exc:
+        print(f"wall brief: store not reachable: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"wall brief: cannot write into {args.out}: {exc}", file=sys.stderr)
+        return 1
+    for path in paths:
+        print(path)
+    return 0
+
+
+BRIEFS_EVERY_S = 600  # how often `briefs` looks for an ended period
+
+
+def briefs(args: argparse.Namespace, settings: Settings) -> int:
+    """Each ended period's brief, once, into IOC_BRIEF_DIR, until SIGTERM/SIGINT (or --once).
+    A store out of reach or a folder that cannot be written (disk full) is logged and tried
+    again on the next pass."""
+    from wall.brief import make_due_briefs
+
+    log = logging.getLogger("wall.briefs")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    out = Path(settings.brief_dir)
+    while True:
+        try:
+            with open_store(settings) as store:
+                made = make_due_briefs(
+                    store, settings.profile, settings.tz, out, settings.brief_keep_days,
+                    settings.brief_lang, datetime.now(UTC),
+                )  # fmt: skip
+            for path in made:
+                log.info("brief made: %s", path)
+        except StoreUnavailable as exc:
+            log.error("briefs not made: store not reachable: %s", exc)
+        except OSError as exc:
+            log.error("briefs not made: cannot write into %s: %s", out, exc)
+        if args.once or stop.wait(BRIEFS_EVERY_S):
+            return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser("wall", "IOC Wall: the operations wall of a smart-city IOC.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -403,7 +458,19 @@ def main(argv: list[str] | None = None) -> int:
         "migrate",
         help="rewrite a store of an earlier layout (stop wall, feeds and alerts first)",
     ).add_argument("--dry-run", action="store_true", help="say what it would do, change nothing")
+    brief_parser = sub.add_parser("brief", help="write one period's leaders' brief (PDF and CSV)")
+    brief_parser.add_argument("--period", required=True, help="day, week or month")
+    brief_parser.add_argument(
+        "--date", help="a day of the period, YYYY-MM-DD (default: the last period ended)"
+    )
+    brief_parser.add_argument("--lang", default="vi", choices=["vi", "en"])
+    brief_parser.add_argument("--out", type=Path, required=True, help="folder to write into")
+    sub.add_parser(
+        "briefs", help="make each ended day's, week's and month's brief once (IOC_BRIEF_DIR)"
+    ).add_argument("--once", action="store_true", help="one pass, then exit")
     commands = {
+        "brief": brief,
+        "briefs": briefs,
         "check": check,
         "serve": serve,
         "demo": demo,

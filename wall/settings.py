@@ -23,6 +23,7 @@ from feeds.settings import (
     PollSettings,
 )
 from wall.alerts.settings import AlertSettings
+from wall.brief import BriefSettings
 from wall.city import CitySettings
 from wall.heartbeat import HeartbeatSettings
 from wall.i18n import LANGUAGES
@@ -172,6 +173,7 @@ class Settings(
     Open311Settings,
     AlertSettings,
     NotificationSettings,
+    BriefSettings,
     HeartbeatSettings,
     ScreenHealthSettings,
     OfficerSettings,

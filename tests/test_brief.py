@@ -1,0 +1,220 @@
+"""`python -m wall brief`, as an operator runs it, on a store seeded with known figures."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from wall.city import load_profile
+from wall.settings_core import PROJECT_DIR
+from wall.store import Event, Point
+from wall.store.sqlite import SQLiteStore
+
+ZONE_OFFSET = timedelta(hours=7)  # Hòa Thành, Asia/Ho_Chi_Minh (no daylight saving)
+PAGES = PROJECT_DIR / "test-artifacts" / "brief"
+WARD_A, WARD_B = load_profile().unit_names[:2]
+
+
+def yesterday() -> date:
+    return (datetime.now(UTC) + ZONE_OFFSET).date() - timedelta(days=1)
+
+
+def seed(path, day: date) -> None:
+    """A day of two cameras (A always up, B down 00:00-06:00), two access points (10 and 30
+    users) with no WiFi data 12:00-14:00, four reports received (3 in A), two resolved."""
+    start = datetime.combine(day, datetime.min.time(), UTC) - ZONE_OFFSET
+    points = []
+    for quarter in range(96):
+        at = start + timedelta(minutes=15 * quarter)
+        points.append(
+            Point("camera_status", {"camera_id": "c1", "ward": WARD_A}, {"online": True}, at)
+        )
+        points.append(
+            Point(
+                "camera_status", {"camera_id": "c2", "ward": WARD_B}, {"online": quarter >= 24}, at
+            )
+        )
+        if not 48 <= quarter < 56:
+            for ap, site, users in (("a1", "Cho", 10), ("a2", "Cong vien", 30)):
+                tags = {"ap_id": ap, "ward": WARD_A, "site": site}
+                points.append(Point("wifi_usage", tags, {"clients": users}, at))
+    for n, ward in enumerate((WARD_A, WARD_A, WARD_A, WARD_B)):
+        at = start + timedelta(hours=2 + n)
+        tags = {"category": "road", "ward": ward, "report_slot": f"0{n}"}
+        points.append(Point("field_report", tags, {"report_id": f"r{n}", "status": "new"}, at))
+        if n < 2:
+            later = at + timedelta(hours=5)
+            points.append(
+                Point("field_report", tags, {"report_id": f"r{n}", "status": "resolved"}, later)
+            )
+    alerts = []
+    for n in range(3):
+        raised = start + timedelta(hours=8 + n)
+        alerts.append(Event.new("alerts", f"k{n}", "raised", at=raised))
+        if n < 2:
+            at = raised + timedelta(minutes=10 * (n + 1))
+            alerts.append(Event.new("alerts", f"k{n}", "acknowledged", actor="an", at=at))
+    alerts.append(Event.new("alerts", "k2", "escalated", at=start + timedelta(hours=12)))
+    with SQLiteStore(path) as store:
+        store.write(points)
+        store.append_events(alerts)
+
+
+def run_brief(path, *args: str) -> subprocess.CompletedProcess:
+    environ = {**os.environ, "IOC_STORE": f"sqlite:///{path}"}
+    return subprocess.run(
+        [sys.executable, "-m", "wall", "brief", *args],
+        cwd=PROJECT_DIR,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def pdf_text(path) -> str:
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("brief")
+    seed(folder / "ioc.db", yesterday())
+    return folder
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_brief_says_the_seeded_figures_in_pdf_and_csv(seeded, lang):
+    day = yesterday()
+    out = seeded / f"out-{lang}"
+    done = run_brief(
+        seeded / "ioc.db", "--period", "day", "--date", day.isoformat(), "--lang", lang,
+        "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    pdf, table = out / f"brief-day-{day}.pdf", out / f"brief-day-{day}.csv"
+    rows = {(r["section"], r["figure"], r["key"]): r for r in csv.DictReader(table.open())}
+    assert rows["headline", "camera_availability", ""]["value"] == "0.875"
+    assert rows["headline", "wifi_users_mean", ""]["value"] == "40"
+    assert rows["headline", "reports_received", ""]["value"] == "4"
+    assert rows["headline", "reports_resolved", ""]["value"] == "2"
+    assert rows["headline", "reports_received", ""]["previous"] == "0"
+    assert (
+        rows["cameras", "availability", load_profile().unit_name(WARD_B, lang)]["value"] == "0.75"
+    )
+    assert rows["wifi", "users_mean", "Cong vien"]["value"] == "30"
+    assert rows["headline", "alerts_raised", ""]["value"] == "3"
+    assert rows["headline", "alerts_acknowledged", ""]["value"] == "2"
+    assert rows["headline", "minutes_to_acknowledge", ""]["value"] == "15"
+    assert rows["headline", "alerts_escalated", ""]["value"] == "1"
+    gap = rows["data", "gap", "wifi_usage"]
+    assert gap["value"].startswith(f"{day}T05:00:00")  # 12:00 in the city is 05:00 UTC
+    assert gap["previous"].startswith(f"{day}T07:00:00")
+
+    words = pdf_text(pdf)
+    decimal = "," if lang == "vi" else "."
+    assert f"87{decimal}5 %" in words
+    assert f"75{decimal}0 %" in words
+    assert "▲" in words  # reports up from none, said with an arrow and a word
+    if lang == "vi":
+        assert "Báo cáo tóm tắt cho lãnh đạo" in words
+        assert (
+            f"Không có dữ liệu WiFi công cộng từ {day:%d/%m} 12:00 đến {day:%d/%m} 14:00" in words
+        )
+        assert re.search(r"Phản ánh nhận được +4 +0 +▲ tăng 4$", words, re.M), words
+        assert "1 cảnh báo phát sinh trong kỳ chưa được xác nhận" in words
+    else:
+        assert "No Public WiFi data from" in words
+        assert re.search(r"Field reports received +4 +0 +▲ up 4$", words, re.M), words
+    assert words.count(f"{day:%d/%m/%Y}") >= 3  # the data range on every page
+    assert "Trang 2" in words if lang == "vi" else "Page 2" in words
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True).stdout
+    assert "DejaVuSans" in fonts and all(
+        line.split()[-5] == "yes" for line in fonts.splitlines()[2:]
+    ), fonts  # every font embedded
+    PAGES.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "80", str(pdf), str(PAGES / f"brief-day-{lang}")], check=True
+    )
+
+
+def test_an_empty_period_says_no_data_and_names_the_gap(seeded):
+    day = yesterday() - timedelta(days=40)
+    done = run_brief(seeded / "ioc.db", "--period", "week", "--date", day.isoformat(),
+                     "--out", str(seeded / "empty"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    first = day - timedelta(days=day.weekday())
+    words = pdf_text(seeded / "empty" / f"brief-week-{first}.pdf")
+    assert "không có dữ liệu" in words
+    assert "Không có dữ liệu Camera từ" in words
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--period", "year"], "--period 'year' is not one of day, week, month"),
+        (["--period", "day", "--date", "2026-13-01"], "--date '2026-13-01' is not a date"),
+        (["--period", "month", "--date", "2999-01-01"], "has not ended yet"),
+    ],
+)
+def test_a_bad_period_or_date_is_one_line_and_exit_2(tmp_path, args, says):
+    done = run_brief(tmp_path / "ioc.db", *args, "--out", str(tmp_path))
+    assert done.returncode == 2
+    assert says in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def run_briefs(path, folder) -> subprocess.CompletedProcess:
+    environ = {
+        **os.environ,
+        "IOC_STORE": f"sqlite:///{path}",
+        "IOC_BRIEF_DIR": str(folder),
+        "IOC_BRIEF_KEEP_DAYS": "3",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "wall", "briefs", "--once"],
+        cwd=PROJECT_DIR,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_briefs_are_made_once_across_restarts_and_old_ones_removed(seeded):
+    folder = seeded / "scheduled"
+    folder.mkdir()
+    old = folder / f"brief-day-{yesterday() - timedelta(days=10)}.pdf"
+    old.write_bytes(b"%PDF old")
+    first = run_briefs(seeded / "ioc.db", folder)
+    assert first.returncode == 0, first.stderr
+    days = [yesterday() - timedelta(days=n) for n in range(3)]
+    made = sorted(p.name for p in folder.glob("*.pdf"))
+    assert {f"brief-day-{d}.pdf" for d in days} <= set(made)
+    assert not old.exists(), "a brief older than IOC_BRIEF_KEEP_DAYS is removed"
+    times = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+
+    again = run_briefs(seeded / "ioc.db", folder)  # a restart: nothing to make
+    assert again.returncode == 0 and "brief made" not in again.stderr, again.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == times
+
+    (folder / f"brief-day-{days[0]}.pdf").unlink()  # down when yesterday ended
+    caught_up = run_briefs(seeded / "ioc.db", folder)
+    assert caught_up.stderr.count("brief made") == 1, caught_up.stderr
+    assert f"brief-day-{days[0]}.pdf" in caught_up.stderr
+
+
+def test_briefs_into_a_folder_that_cannot_be_written_is_logged_not_a_crash(seeded):
+    blocked = seeded / "not-a-folder"
+    blocked.write_text("a file where the folder should be")
+    done = run_briefs(seeded / "ioc.db", blocked)
+    assert done.returncode == 0
+    assert f"briefs not made: cannot write into {blocked}" in done.stderr
+    assert "Traceback" not in done.stderr

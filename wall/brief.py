@@ -1,0 +1,627 @@
+"""The leaders' brief: one period's headline figures as an A4 PDF and a CSV of the same figures.
+
+`python -m wall brief --period day|week|month [--date YYYY-MM-DD] [--lang en] --out DIR`.
+A period is the day, the Monday-to-Sunday week or the calendar month holding `--date` in the
+city's zone (by default the last one that has ended). Figures come through the store interface
+only; ward names are the city profile's. The PDF is drawn with ReportLab: vector charts, the
+DejaVu fonts embedded so Vietnamese diacritics print right anywhere (docs/benchmarks.md says
+why that library and how fast).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from wall.alerts.model import STREAM as ALERT_STREAM
+from wall.city import CityProfile
+from wall.domain import CAMERA_STATUS, CLOSED_REPORT_STATUSES, FIELD_REPORT, WIFI_USAGE
+from wall.settings_core import PROJECT_DIR, Section, positive_whole_number, setting
+from wall.settings_core import text as text_setting
+from wall.store import Store
+
+PERIODS = ("day", "week", "month")
+HOUR = timedelta(hours=1)
+FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+
+TEXTS = {
+    "title": ("Báo cáo tóm tắt cho lãnh đạo", "Leaders' brief"),
+    "period_day": ("ngày", "day"),
+    "period_week": ("tuần", "week"),
+    "period_month": ("tháng", "month"),
+    "made": ("Lập lúc", "Made"),
+    "range": ("Dữ liệu", "Data"),
+    "page": ("Trang", "Page"),
+    "headline": ("Số liệu chính so với kỳ trước", "Headline figures against the previous period"),
+    "decide": ("Cần quyết định", "Needs a decision"),
+    "nothing_to_decide": ("Không có việc cần quyết định.", "Nothing needs a decision."),
+    "cameras": ("Camera", "Cameras"),
+    "wifi": ("WiFi công cộng", "Public WiFi"),
+    "reports": ("Phản ánh hiện trường", "Field reports"),
+    "data": ("Về dữ liệu", "About the data"),
+    "no_gaps": ("Không có khoảng trống dữ liệu trong kỳ.", "No gaps in the data this period."),
+    "gap": (
+        "Không có dữ liệu {source} từ {start} đến {end}",
+        "No {source} data from {start} to {end}",
+    ),
+    "no_data": ("không có dữ liệu", "no data"),
+    "camera_availability": ("Camera hoạt động", "Camera availability"),
+    "wifi_users_mean": ("Người dùng WiFi trung bình", "WiFi users, mean"),
+    "wifi_users_peak": ("Người dùng WiFi cao nhất (giờ)", "WiFi users, peak hour"),
+    "reports_received": ("Phản ánh nhận được", "Field reports received"),
+    "reports_resolved": ("Phản ánh đã xử lý", "Field reports resolved"),
+    "alerts_raised": ("Cảnh báo phát sinh", "Alerts raised"),
+    "alerts_acknowledged": ("Cảnh báo đã xác nhận", "Alerts acknowledged"),
+    "minutes_to_acknowledge": ("Phút đến khi xác nhận (TB)", "Minutes to acknowledge, mean"),
+    "alerts_escalated": ("Cảnh báo chuyển cấp", "Alerts escalated"),
+    "unacknowledged": (
+        "{count} cảnh báo phát sinh trong kỳ chưa được xác nhận",
+        "Alerts raised this period and not acknowledged: {count}",
+    ),
+    "metric": ("Chỉ số", "Figure"),
+    "this_period": ("Kỳ này", "This period"),
+    "previous": ("Kỳ trước", "Previous"),
+    "change": ("Thay đổi", "Change"),
+    "up": ("▲ tăng", "▲ up"),
+    "down": ("▼ giảm", "▼ down"),
+    "same": ("= không đổi", "= same"),
+    "ward": ("Phường/xã", "Ward"),
+    "site": ("Điểm WiFi", "Site"),
+    "low_availability": (
+        "Camera tại {ward} chỉ hoạt động {value} thời gian",
+        "Cameras in {ward} were up only {value} of the time",
+    ),
+    "backlog": (
+        "Nhận {received} phản ánh, chỉ xử lý {resolved}: tồn đọng tăng",
+        "{received} reports received, only {resolved} resolved: the backlog grows",
+    ),
+    "gaps_named": (
+        "Dữ liệu bị thiếu trong kỳ: xem mục cuối",
+        "Data missing this period: see the last section",
+    ),
+    "busiest_sites": (
+        "Điểm WiFi đông nhất (người dùng trung bình)",
+        "Busiest WiFi sites (mean users)",
+    ),
+    "by_ward": ("Theo phường/xã", "By ward"),
+}
+AVAILABILITY_AT_RISK = 0.9  # a ward whose cameras were up less of the period needs a decision
+
+
+def _language(value: object) -> str:
+    if value not in ("vi", "en"):
+        raise ValueError(f"{value!r} is not vi or en")
+    return str(value)
+
+
+@dataclass(frozen=True)
+class BriefSettings(Section):
+    """Leaders' briefs (wall/brief.py)"""
+
+    brief_dir: str = setting(
+        str(PROJECT_DIR / "data" / "briefs"),
+        text_setting,
+        "Folder where `python -m wall briefs` writes each ended day's, week's and month's brief "
+        "(PDF and CSV); a brief whose PDF is there is not made again.",
+    )
+    brief_keep_days: int = setting(
+        400,
+        positive_whole_number,
+        "Days a brief is kept (counted from its period's first day); older ones are removed, "
+        "and periods older than this are not caught up.",
+    )
+    brief_lang: str = setting("vi", _language, "Language of the briefs: vi or en.")
+
+
+class BriefError(ValueError):
+    """A period or date that names no brief; the message says what one looks like."""
+
+
+def text(key: str, lang: str, **values: object) -> str:
+    vi, en = TEXTS[key]
+    return (vi if lang == "vi" else en).format(**values)
+
+
+@dataclass(frozen=True)
+class BriefPeriod:
+    kind: str
+    first_day: date
+    next_first_day: date
+
+    def start(self, zone: ZoneInfo) -> datetime:
+        return datetime.combine(self.first_day, time(), zone)
+
+    def end(self, zone: ZoneInfo) -> datetime:
+        return datetime.combine(self.next_first_day, time(), zone)
+
+    def previous(self) -> BriefPeriod:
+        return brief_period(self.kind, self.first_day - timedelta(days=1))
+
+
+def brief_period(kind: str, day: date) -> BriefPeriod:
+    """The day, Monday-to-Sunday week or calendar month holding `day`."""
+    if kind == "day":
+        return BriefPeriod(kind, day, day + timedelta(days=1))
+    if kind == "week":
+        first = day - timedelta(days=day.weekday())
+        return BriefPeriod(kind, first, first + timedelta(days=7))
+    if kind == "month":
+        first = day.replace(day=1)
+        return BriefPeriod(kind, first, (first + timedelta(days=32)).replace(day=1))
+    raise BriefError(f"--period {kind!r} is not one of {', '.join(PERIODS)}")
+
+
+def chosen_period(kind: str, date_text: str | None, now: datetime, zone: ZoneInfo) -> BriefPeriod:
+    """The period of `--date`, or the last one that has ended; BriefError for one not ended."""
+    if kind not in PERIODS:
+        raise BriefError(f"--period {kind!r} is not one of {', '.join(PERIODS)}")
+    today = now.astimezone(zone).date()
+    if date_text is None:
+        return brief_period(kind, brief_period(kind, today).first_day - timedelta(days=1))
+    try:
+        day = date.fromisoformat(date_text.strip())
+    except ValueError:
+        raise BriefError(f"--date {date_text!r} is not a date (YYYY-MM-DD)") from None
+    period = brief_period(kind, day)
+    if period.end(zone) > now:
+        raise BriefError(
+            f"--date {date_text}: that {kind} ends {period.next_first_day} and has not ended yet"
+        )
+    return period
+
+
+@dataclass
+class Figures:
+    """What one period's brief says; the PDF and the CSV are both written from it."""
+
+    camera_availability: float | None = None  # share of camera status points online
+    camera_by_ward: dict[str, float] = field(default_factory=dict)
+    wifi_users_mean: float | None = None  # the town's concurrent users, mean of hours
+    wifi_users_peak: float | None = None  # the busiest hour's
+    wifi_by_site: dict[str, float] = field(default_factory=dict)
+    reports_received: int = 0
+    reports_resolved: int = 0
+    reports_received_by_ward: dict[str, int] = field(default_factory=dict)
+    alerts_raised: int = 0
+    alerts_acknowledged: int = 0  # of those raised in the period
+    alerts_escalated: int = 0
+    minutes_to_acknowledge: float | None = None  # mean, of those acknowledged
+    gaps: list[tuple[str, datetime, datetime]] = field(default_factory=list)
+
+
+def figures(store: Store, start: datetime, end: datetime) -> Figures:
+    """One pass over each telemetry measurement (hourly windows), reused for every figure of it
+    and for its data gaps: the reads are most of a brief's time."""
+    out = Figures()
+    cams = store.aggregate(CAMERA_STATUS.name, "online", "mean", start, end, HOUR, by=("ward",))
+    counts = store.aggregate(CAMERA_STATUS.name, "online", "count", start, end, HOUR, by=("ward",))
+    if len(cams):
+        both = cams.merge(counts, on=["time", "ward"], suffixes=("_mean", "_count"))
+        both["up"] = both["value_mean"] * both["value_count"]
+        per_ward = both.groupby("ward")[["up", "value_count"]].sum()
+        out.camera_by_ward = (per_ward["up"] / per_ward["value_count"]).to_dict()
+        out.camera_availability = float(per_ward["up"].sum() / per_ward["value_count"].sum())
+    per_ap = store.aggregate(
+        WIFI_USAGE.name, "clients", "mean", start, end, HOUR, by=("site", "ap_id")
+    )
+    if len(per_ap):
+        users = per_ap.groupby("time")["value"].sum()  # the town's users each hour
+        out.wifi_users_mean, out.wifi_users_peak = float(users.mean()), float(users.max())
+        per_site = per_ap.groupby(["time", "site"])["value"].sum()  # a site's users each hour
+        out.wifi_by_site = per_site.groupby("site").mean().to_dict()
+    out.gaps = [
+        *data_gaps(CAMERA_STATUS.name, counts, start, end),
+        *data_gaps(WIFI_USAGE.name, per_ap, start, end),
+    ]
+    reports = store.points(FIELD_REPORT.name, start, end)
+    if len(reports) and "status" in reports.columns:
+        received = reports[reports["status"] == "new"].drop_duplicates("report_id")
+        out.reports_received = len(received)
+        out.reports_received_by_ward = received.groupby("ward").size().to_dict()
+        resolved = reports[reports["status"].isin(CLOSED_REPORT_STATUSES)]
+        out.reports_resolved = resolved["report_id"].nunique()
+    alert_figures(store, start, end, out)
+    return out
+
+
+def alert_figures(store: Store, start: datetime, end: datetime, out: Figures) -> None:
+    """Alerts raised in the period, how many of them were acknowledged (then or later) and
+    how fast, and the escalations of the period."""
+    end_ns = int(end.timestamp() * 1e9)
+    raised_at, acknowledged_at = {}, {}
+    for event in store.events(ALERT_STREAM, since=start):
+        if event.kind == "raised" and event.time_ns < end_ns:
+            raised_at.setdefault(event.key, event.time_ns)
+        elif event.kind == "acknowledged":
+            acknowledged_at.setdefault(event.key, event.time_ns)
+        elif event.kind == "escalated" and event.time_ns < end_ns:
+            out.alerts_escalated += 1
+    waits = [acknowledged_at[k] - t for k, t in raised_at.items() if k in acknowledged_at]
+    out.alerts_raised, out.alerts_acknowledged = len(raised_at), len(waits)
+    if waits:
+        out.minutes_to_acknowledge = sum(waits) / len(waits) / 60e9
+
+
+def data_gaps(
+    source: str, hourly: pd.DataFrame, start: datetime, end: datetime
+) -> list[tuple[str, datetime, datetime]]:
+    """(source, from, to) of each run of whole hours without a window in `hourly` (a source's
+    hourly aggregate)."""
+    gaps = []
+    hours = pd.date_range(start.astimezone(UTC), end.astimezone(UTC), freq="1h", inclusive="left")
+    present = set(pd.to_datetime(hourly["time"], utc=True)) if len(hourly) else set()
+    run_start = None
+    for hour in [*hours, None]:
+        missing = hour is not None and hour not in present
+        if missing and run_start is None:
+            run_start = hour
+        elif not missing and run_start is not None:
+            gaps.append((source, run_start.to_pydatetime(), (hour or end).astimezone(UTC)))
+            run_start = None
+    return gaps
+
+
+def number(value: float | int | None, lang: str, percent: bool = False) -> str:
+    """A figure as the language writes it (Vietnamese: 1.234,5)."""
+    if value is None:
+        return text("no_data", lang)
+    if percent:
+        shown = f"{value * 100:,.1f} %"
+    elif isinstance(value, int) or value >= 10 or float(value).is_integer():
+        shown = f"{value:,.0f}"
+    else:
+        shown = f"{value:,.1f}"
+    if lang == "vi":
+        shown = shown.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return shown
+
+
+def change(now: float | None, before: float | None, lang: str, percent: bool = False) -> str:
+    """An arrow and a word, so the direction is read without colour."""
+    if now is None or before is None:
+        return "–"
+    diff = now - before
+    if abs(diff) < 1e-9:
+        return text("same", lang)
+    word = text("up" if diff > 0 else "down", lang)
+    amount = (
+        f"{abs(diff) * 100:.1f} điểm %"
+        if percent and lang == "vi"
+        else (f"{abs(diff) * 100:.1f} pts" if percent else number(abs(diff), lang))
+    )
+    return f"{word} {amount}"
+
+
+HEADLINES = (
+    ("camera_availability", True),
+    ("wifi_users_mean", False),
+    ("wifi_users_peak", False),
+    ("reports_received", False),
+    ("reports_resolved", False),
+    ("alerts_raised", False),
+    ("alerts_acknowledged", False),
+    ("minutes_to_acknowledge", False),
+    ("alerts_escalated", False),
+)
+
+
+def decisions(now: Figures, profile: CityProfile, lang: str) -> list[str]:
+    out = [
+        text(
+            "low_availability",
+            lang,
+            ward=profile.unit_name(ward, lang),
+            value=number(share, lang, True),
+        )
+        for ward, share in sorted(now.camera_by_ward.items(), key=lambda item: item[1])
+        if share < AVAILABILITY_AT_RISK
+    ]
+    if now.reports_received > now.reports_resolved:
+        out.append(
+            text("backlog", lang, received=now.reports_received, resolved=now.reports_resolved)
+        )
+    if now.alerts_raised > now.alerts_acknowledged:
+        out.append(text("unacknowledged", lang, count=now.alerts_raised - now.alerts_acknowledged))
+    if now.gaps:
+        out.append(text("gaps_named", lang))
+    return out
+
+
+def csv_rows(now: Figures, before: Figures, profile: CityProfile, lang: str) -> list[list[str]]:
+    """section, figure, key, this period, previous period: the numbers of the PDF."""
+    rows = [["section", "figure", "key", "value", "previous"]]
+    for name, _percent in HEADLINES:
+        value, prev = getattr(now, name), getattr(before, name)
+        rows.append(["headline", name, "", _csv(value), _csv(prev)])
+    for ward, share in sorted(now.camera_by_ward.items()):
+        rows.append(
+            [
+                "cameras",
+                "availability",
+                profile.unit_name(ward, lang),
+                _csv(share),
+                _csv(before.camera_by_ward.get(ward)),
+            ]
+        )
+    for site, users in sorted(now.wifi_by_site.items()):
+        rows.append(["wifi", "users_mean", site, _csv(users), _csv(before.wifi_by_site.get(site))])
+    for ward, count in sorted(now.reports_received_by_ward.items()):
+        rows.append(
+            [
+                "reports",
+                "received",
+                profile.unit_name(ward, lang),
+                _csv(count),
+                _csv(before.reports_received_by_ward.get(ward)),
+            ]
+        )
+    for source, start, end in now.gaps:
+        rows.append(["data", "gap", source, start.isoformat(), end.isoformat()])
+    return rows
+
+
+def _csv(value: float | int | None) -> str:
+    if value is None:
+        return ""
+    return str(value) if isinstance(value, int) else f"{value:.4f}".rstrip("0").rstrip(".")
+
+
+def _fonts() -> tuple[str, str]:
+    from reportlab.graphics import shapes
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if "DejaVu" not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont("DejaVu", str(FONT_DIR / "DejaVuSans.ttf")))
+        pdfmetrics.registerFont(TTFont("DejaVu-Bold", str(FONT_DIR / "DejaVuSans-Bold.ttf")))
+        # Charts start every drawing in this font: Helvetica, which a PDF does not embed.
+        shapes.STATE_DEFAULTS["fontName"] = "DejaVu"
+    return "DejaVu", "DejaVu-Bold"
+
+
+def write_pdf(
+    path: Path,
+    period: BriefPeriod,
+    now: Figures,
+    before: Figures,
+    profile: CityProfile,
+    zone: ZoneInfo,
+    made: datetime,
+    lang: str,
+) -> None:
+    from xml.sax.saxutils import escape
+
+    from reportlab.graphics.charts.barcharts import HorizontalBarChart
+    from reportlab.graphics.shapes import Drawing
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import (
+        PageBreak,
+        Paragraph,
+        SimpleDocTemplate,
+        Spacer,
+        Table,
+        TableStyle,
+    )
+
+    regular, bold = _fonts()
+    body = ParagraphStyle("body", fontName=regular, fontSize=11, leading=15)
+    big = ParagraphStyle("big", fontName=bold, fontSize=20, leading=26, spaceAfter=6)
+    heading = ParagraphStyle(
+        "h", fontName=bold, fontSize=14, leading=19, spaceBefore=10, spaceAfter=6
+    )
+    last_day = period.next_first_day - timedelta(days=1)
+    data_range = (
+        f"{text('range', lang)}: {period.first_day:%d/%m/%Y} – {last_day:%d/%m/%Y} ({zone.key})"
+    )
+    made_text = f"{text('made', lang)}: {made.astimezone(zone):%d/%m/%Y %H:%M}"
+
+    def every_page(canvas, doc) -> None:
+        canvas.saveState()
+        canvas.setFont(regular, 8.5)
+        canvas.setFillColor(colors.HexColor("#444444"))
+        canvas.drawString(18 * mm, 287 * mm, f"{profile.name(lang)} · {text('title', lang)}")
+        canvas.drawRightString(192 * mm, 287 * mm, data_range)
+        canvas.drawString(18 * mm, 10 * mm, made_text)
+        canvas.drawRightString(192 * mm, 10 * mm, f"{text('page', lang)} {doc.page}")
+        canvas.restoreState()
+
+    def table(rows: list[list[str]], widths: list[float]) -> Table:
+        t = Table(rows, colWidths=widths, repeatRows=1)
+        t.setStyle(
+            TableStyle(
+                [
+                    ("FONT", (0, 0), (-1, -1), regular, 10.5),
+                    ("FONT", (0, 0), (-1, 0), bold, 10.5),
+                    ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black),
+                    ("LINEBELOW", (0, 1), (-1, -1), 0.25, colors.HexColor("#bbbbbb")),
+                    ("ALIGN", (1, 0), (-1, -1), "RIGHT"),
+                    ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ]
+            )
+        )
+        return t
+
+    def ward(name: str) -> str:
+        return profile.unit_name(name, lang)
+
+    title = (
+        f"{text('title', lang)} – {text('period_' + period.kind, lang)} {period.first_day:%d/%m/%Y}"
+    )
+    story: list = [Paragraph(escape(title), big), Paragraph(escape(data_range), body), Spacer(1, 6)]
+    story.append(Paragraph(text("headline", lang), heading))
+    rows = [
+        [
+            text("metric", lang),
+            text("this_period", lang),
+            text("previous", lang),
+            text("change", lang),
+        ]
+    ]
+    for name, percent in HEADLINES:
+        value, prev = getattr(now, name), getattr(before, name)
+        rows.append(
+            [
+                text(name, lang),
+                number(value, lang, percent),
+                number(prev, lang, percent),
+                change(value, prev, lang, percent),
+            ]
+        )
+    story.append(table(rows, [62 * mm, 32 * mm, 32 * mm, 48 * mm]))
+    story.append(Paragraph(text("decide", lang), heading))
+    for line in decisions(now, profile, lang) or [text("nothing_to_decide", lang)]:
+        story.append(Paragraph("• " + escape(line), body))
+    story.append(PageBreak())
+
+    story.append(Paragraph(text("cameras", lang), heading))
+    if now.camera_by_ward:
+        wards = sorted(now.camera_by_ward, key=lambda w: now.camera_by_ward[w])
+        chart = Drawing(170 * mm, 12 * mm + 7 * mm * len(wards))
+        bars = HorizontalBarChart()
+        bars.x, bars.y = 45 * mm, 8 * mm
+        bars.width, bars.height = 115 * mm, 7 * mm * len(wards)
+        bars.data = [[now.camera_by_ward[w] * 100 for w in wards]]
+        bars.categoryAxis.categoryNames = [ward(w) for w in wards]
+        bars.categoryAxis.labels.fontName = regular
+        bars.valueAxis.labels.fontName = regular
+        bars.valueAxis.valueMin, bars.valueAxis.valueMax = 0, 100
+        bars.bars[0].fillColor = colors.HexColor("#1f6fb2")
+        chart.add(bars)
+        story.append(chart)
+        rows = [[text("ward", lang), text("this_period", lang), text("previous", lang)]]
+        rows += [
+            [
+                ward(w),
+                number(now.camera_by_ward[w], lang, True),
+                number(before.camera_by_ward.get(w), lang, True),
+            ]
+            for w in wards
+        ]
+        story.append(table(rows, [70 * mm, 40 * mm, 40 * mm]))
+    else:
+        story.append(Paragraph(text("no_data", lang), body))
+
+    story.append(Paragraph(text("wifi", lang), heading))
+    if now.wifi_by_site:
+        story.append(Paragraph(text("busiest_sites", lang), body))
+        top = sorted(now.wifi_by_site.items(), key=lambda item: -item[1])[:10]
+        rows = [[text("site", lang), text("this_period", lang), text("previous", lang)]]
+        rows += [
+            [escape(s), number(v, lang), number(before.wifi_by_site.get(s), lang)] for s, v in top
+        ]
+        story.append(table(rows, [70 * mm, 40 * mm, 40 * mm]))
+    else:
+        story.append(Paragraph(text("no_data", lang), body))
+
+    story.append(Paragraph(text("reports", lang), heading))
+    if now.reports_received_by_ward:
+        story.append(Paragraph(text("by_ward", lang), body))
+        rows = [[text("ward", lang), text("this_period", lang), text("previous", lang)]]
+        rows += [
+            [ward(w), number(n, lang), number(before.reports_received_by_ward.get(w), lang)]
+            for w, n in sorted(now.reports_received_by_ward.items(), key=lambda i: -i[1])
+        ]
+        story.append(table(rows, [70 * mm, 40 * mm, 40 * mm]))
+    else:
+        story.append(Paragraph(text("no_data", lang), body))
+
+    story.append(Paragraph(text("data", lang), heading))
+    sources = {CAMERA_STATUS.name: text("cameras", lang), WIFI_USAGE.name: text("wifi", lang)}
+    for source, gap_start, gap_end in now.gaps:
+        story.append(
+            Paragraph(
+                "• "
+                + escape(
+                    text(
+                        "gap",
+                        lang,
+                        source=sources[source],
+                        start=f"{gap_start.astimezone(zone):%d/%m %H:%M}",
+                        end=f"{gap_end.astimezone(zone):%d/%m %H:%M}",
+                    )
+                ),
+                body,
+            )
+        )
+    if not now.gaps:
+        story.append(Paragraph(text("no_gaps", lang), body))
+
+    doc = SimpleDocTemplate(
+        str(path),
+        pagesize=A4,
+        leftMargin=18 * mm,
+        rightMargin=18 * mm,
+        topMargin=16 * mm,
+        bottomMargin=16 * mm,
+        initialFontName=regular,
+        title=title,
+        author=profile.name(lang),
+    )
+    doc.build(story, onFirstPage=every_page, onLaterPages=every_page)
+
+
+def write_brief(
+    store: Store,
+    profile: CityProfile,
+    zone: ZoneInfo,
+    period: BriefPeriod,
+    out: Path,
+    lang: str = "vi",
+    made: datetime | None = None,
+) -> tuple[Path, Path]:
+    """Write brief-<period>-<first day>.pdf and .csv into `out`; their paths."""
+    made = made or datetime.now(UTC)
+    now = figures(store, period.start(zone), period.end(zone))
+    previous = period.previous()
+    before = figures(store, previous.start(zone), previous.end(zone))
+    out.mkdir(parents=True, exist_ok=True)
+    pdf, table_path = brief_paths(out, period)
+    partial = pdf.with_suffix(".part")
+    with table_path.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(csv_rows(now, before, profile, lang))
+    write_pdf(partial, period, now, before, profile, zone, made, lang)
+    partial.replace(pdf)  # last: a brief whose PDF is there is whole
+    return pdf, table_path
+
+
+def brief_paths(out: Path, period: BriefPeriod) -> tuple[Path, Path]:
+    stem = out / f"brief-{period.kind}-{period.first_day.isoformat()}"
+    return stem.with_suffix(".pdf"), stem.with_suffix(".csv")
+
+
+def make_due_briefs(
+    store: Store,
+    profile: CityProfile,
+    zone: ZoneInfo,
+    out: Path,
+    keep_days: int,
+    lang: str,
+    now: datetime,
+) -> list[Path]:
+    """Make the brief of every ended period of the last `keep_days` whose PDF is not in `out`
+    (so a restart catches up after downtime and makes none twice), then remove the briefs of
+    periods older than that; the PDFs made."""
+    oldest = now.astimezone(zone).date() - timedelta(days=keep_days)
+    made = []
+    for kind in PERIODS:
+        period = chosen_period(kind, None, now, zone)
+        while period.first_day >= oldest:
+            if not brief_paths(out, period)[0].exists():
+                made.append(write_brief(store, profile, zone, period, out, lang, now)[0])
+            period = period.previous()
+    for old in out.glob("brief-*-*.*"):
+        try:
+            first_day = date.fromisoformat(old.name.split("-", 2)[2].split(".")[0])
+        except ValueError:
+            continue  # not a brief's name
+        if first_day < oldest:
+            old.unlink(missing_ok=True)
+    return made
