@@ -43,7 +43,7 @@ class AlertEvaluator:
         self.clock = clock
         self._holding_since: dict[str, datetime] = {}  # condition true, alert not raised yet
         self._gone_since: dict[str, datetime] = {}  # condition false, alert not cleared yet
-        self._read_city = CityReader(profile or load_profile())
+        self._read_city = CityReader(profile or load_profile(), rules)
         self._rebuilt_at: float | None = None  # time.monotonic() of the last rebuild_state
         self._rebuild_due = True  # at start, and after a pass that failed midway
 

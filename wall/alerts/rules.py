@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from wall.alerts.anomaly import UsualReader, empty_usual
 from wall.city import CityProfile
 from wall.domain import (
     CAMERA_STATUS,
@@ -64,9 +65,20 @@ RULE_DEFAULTS: dict[str, dict[str, Any]] = {
         "minutes": 0.0,
         "clear_minutes": 10.0,
     },
+    # A watched series (WiFi clients of an AP or a site, new reports of a ward) outside what is
+    # usual for the day of the week and hour (wall.baselines; quiet until there is history).
+    "anomaly": {
+        "severity": "medium",
+        "deviations": 4.0,  # the band: the usual median ± this many sigmas (MAD-based) …
+        "clear_deviations": 3.0,  # … and while raised, the narrower band it must come back into
+        "min_difference": 5.0,  # users or reports away from the median, at least
+        "weeks": 4.0,  # of hourly history learned from
+        "minutes": 15.0,
+        "clear_minutes": 15.0,
+    },
 }
 # Conditions a ward-wide outage stands for, in that ward.
-GROUPED_IN_WARD = ("camera_offline", "ap_down")
+GROUPED_IN_WARD = ("camera_offline", "ap_down", "anomaly")
 # Rules whose data already carry how long the condition has held.
 SELF_TIMED = ("report_overdue", "feed_silent", "rejected_spike")
 # Measurements whose silence means a feed stopped (reports and indicators arrive rarely).
@@ -132,6 +144,9 @@ class CityNow:
     feed_times: Mapping[str, datetime | None]  # newest point of each watched measurement
     health: pd.DataFrame  # feed_health points of the last 10 minutes
     deadlines: Mapping[str, float] = field(default_factory=dict)  # {category: hours}
+    # The anomaly rule's series now beside their usual values (wall.alerts.anomaly); empty
+    # when the rule is off.
+    usual: pd.DataFrame = field(default_factory=empty_usual)
 
 
 def _open_reports(store: Store, _: datetime) -> list[pd.DataFrame]:
@@ -149,8 +164,13 @@ class CityReader:
     hourly full reads (wall.store.newest): on a month of a city's history in InfluxDB 1.6 a
     pass that read them whole took 7–8 s."""
 
-    def __init__(self, profile: CityProfile) -> None:
+    def __init__(self, profile: CityProfile, rules: Mapping[str, dict] | None = None) -> None:
         self.profile = profile
+        anomaly = (rules or RULE_DEFAULTS)["anomaly"]
+        # A rule that is off reads nothing.
+        self._usual = (
+            UsualReader(profile, anomaly["weeks"]) if anomaly.get("enabled", True) else None
+        )
         self._questions = {
             CAMERA_STATUS.name: newest(CAMERA_STATUS.name, CAMERA_STATUS.entity),
             WIFI_USAGE.name: newest(WIFI_USAGE.name, WIFI_USAGE.entity),
@@ -182,6 +202,9 @@ class CityReader:
                 FEED_HEALTH.name, now - timedelta(minutes=10), now + timedelta(0, 1)
             ),
             deadlines={c.code: c.deadline_hours for c in self.profile.categories},
+            usual=empty_usual()
+            if self._usual is None
+            else self._usual(store, now, frames[WIFI_USAGE.name]),
         )
 
 
@@ -311,6 +334,41 @@ def rejected_spike(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
     return conditions
 
 
+def anomaly(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
+    usual = city.usual
+    if usual.empty:
+        return []
+    centre, sigma = usual["centre"], usual["sigma"]
+    raised = ("anomaly:" + usual["series"]).isin(active)
+    deviations = raised.map({True: p["clear_deviations"], False: p["deviations"]})
+    low, high = (centre - deviations * sigma).clip(lower=0.0), centre + deviations * sigma
+    value = usual["value"].astype(float)
+    above = (value > high) & ~usual["festival"].astype(bool)  # a festival's crowd is expected
+    away = (value - centre).abs() >= p["min_difference"]
+    out = (above | (value < low)) & away
+    shown_low = (centre - p["deviations"] * sigma).clip(lower=0.0)
+    shown_high = centre + p["deviations"] * sigma
+    conditions = []
+    for i in usual.index[out]:
+        row = usual.loc[i]
+        facts = {
+            "kind": row["kind"],
+            "name": row["name"],
+            "site": row["site"] if isinstance(row["site"], str) else None,
+            "value": round(float(value[i])),
+            "low": int(shown_low[i]),
+            "high": int(-(-shown_high[i] // 1)),
+            "usual": round(float(centre[i]), 1),
+            "score": round(float((value[i] - centre[i]) / sigma[i]), 1),
+            "level": row["level"],
+            "weekday": int(row["weekday"]),
+            "hour": int(row["hour"]),
+        }
+        ward = row["ward"] if isinstance(row["ward"], str) else None
+        conditions.append(Condition("anomaly", row["series"], p["severity"], ward, facts=facts))
+    return conditions
+
+
 RULES: dict[str, Callable[[CityNow, dict, set[str]], list[Condition]]] = {
     "ward_cameras_offline": ward_cameras_offline,
     "camera_offline": camera_offline,
@@ -319,6 +377,7 @@ RULES: dict[str, Callable[[CityNow, dict, set[str]], list[Condition]]] = {
     "report_overdue": report_overdue,
     "feed_silent": feed_silent,
     "rejected_spike": rejected_spike,
+    "anomaly": anomaly,
 }
 
 
