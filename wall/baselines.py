@@ -82,7 +82,7 @@ class HourlyHistory:
         the newest held; older hours are left out (they are held already)."""
         if frame.empty:
             return
-        ms = pd.to_datetime(frame["time"], utc=True).astype("int64").to_numpy() // 1_000_000
+        ms = pd.to_datetime(frame["time"], utc=True).dt.as_unit("ms").astype("int64").to_numpy()
         ms = ms - ms % HOUR_MS
         keep = ms > (self.hours[-1] if len(self.hours) else np.iinfo(np.int64).min)
         if not keep.any():
@@ -103,7 +103,7 @@ class HourlyHistory:
         self.values = np.concatenate([grown, block], axis=1)
         self.hours = np.concatenate([self.hours, new_hours])
         local = pd.to_datetime(new_hours, unit="ms", utc=True).tz_convert(self.zone)
-        self._weekday = np.concatenate([self._weekday, local.weekday.to_numpy(np.int8)])
+        self._weekday = np.concatenate([self._weekday, local.day_of_week.to_numpy(np.int8)])
         self._hour = np.concatenate([self._hour, local.hour.to_numpy(np.int8)])
         festival = np.array([d in self.festival_days for d in local.date], dtype=bool)
         self._learned = np.concatenate([self._learned, ~festival])
