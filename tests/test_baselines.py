@@ -121,3 +121,48 @@ def test_the_explanation_in_both_languages():
     assert alert_title(reports, "en") == (
         "Long Hoa: 400 new field reports in the last hour; usual at 10:00 is 25–40"
     )
+
+
+def test_an_injected_crowd_raises_one_anomaly_alert_that_clears_once(tmp_path):
+    """Three weeks of a site's usual day in the store, then 400 users at its 10:00: one alert,
+    explained, raised after the hold and cleared once the crowd is gone."""
+    from wall.alerts.evaluator import AlertEvaluator
+    from wall.alerts.rules import check_rules
+    from wall.city import load_profile
+    from wall.store.sqlite import SQLiteStore
+
+    profile = load_profile()
+    zone = profile.timezone
+    today = pd.Timestamp(NOW).tz_convert(zone).normalize()
+    at = (today + pd.Timedelta(hours=10)).tz_convert("UTC")
+    hours = pd.date_range(at - pd.Timedelta(days=21), at, freq="h", inclusive="left")
+    history = pd.DataFrame(
+        {
+            "time": hours,
+            "ap_id": "ap-crowd",
+            "ward": "Long Hoa",
+            "site": "Chợ Long Hoa",
+            "up": True,
+            "clients": np.round(daily(hours, zone)).astype(int),
+        }
+    )
+    off = {name: {"enabled": False} for name in check_rules({}) if name != "anomaly"}
+    with SQLiteStore(tmp_path / "ioc.db") as store:
+        store.write_frame("wifi_usage", history, ["ap_id", "ward", "site"])
+        now = [at.to_pydatetime()]
+        ev = AlertEvaluator(store, check_rules(off), clock=lambda: now[0], profile=profile)
+        raised, cleared = [], []
+        for minute in range(60):
+            crowd = 400 if minute < 25 else 40
+            point = history.iloc[[-1]].assign(time=pd.Timestamp(now[0]), clients=crowd)
+            store.write_frame("wifi_usage", point, ["ap_id", "ward", "site"])
+            for event in ev.evaluate():
+                (raised if event.kind == "raised" else cleared).append(event)
+            now[0] += timedelta(minutes=1)
+    keys = {e.key for e in raised}
+    assert keys == {"anomaly:site:Chợ Long Hoa", "anomaly:ap:ap-crowd"}
+    assert len(raised) == 2 and len(cleared) == 2
+    site = next(e for e in raised if e.key == "anomaly:site:Chợ Long Hoa")
+    assert site.time - at.to_pydatetime() >= timedelta(minutes=15)
+    facts = site.data["facts"]
+    assert facts["value"] == 400 and facts["high"] < 100 and facts["level"] == "weekday_hour"
