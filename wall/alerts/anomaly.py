@@ -73,11 +73,19 @@ def wifi_hours(store: Store, start: datetime, end: datetime) -> pd.DataFrame:
     if means.empty:
         return pd.DataFrame(columns=["time", "series", "value"])
     aps = pd.DataFrame(
-        {"time": means["time"], "series": "ap:" + means["ap_id"], "value": means["value"]}
+        {
+            "time": means["time"],
+            "series": "ap:" + means["ap_id"].astype(str),
+            "value": means["value"],
+        }
     )
     sites = means.dropna(subset=["site"]).groupby(["time", "site"], as_index=False)["value"].sum()
     sites = pd.DataFrame(
-        {"time": sites["time"], "series": "site:" + sites["site"], "value": sites["value"]}
+        {
+            "time": sites["time"],
+            "series": "site:" + sites["site"].astype(str),
+            "value": sites["value"],
+        }
     )
     return pd.concat([aps, sites], ignore_index=True)
 
@@ -106,7 +114,11 @@ def report_hours(
     grid = pd.MultiIndex.from_product([hours, wards], names=["time", "ward"])
     counts = counts.reindex(grid, fill_value=0).reset_index(name="value")
     return pd.DataFrame(
-        {"time": counts["time"], "series": "reports:" + counts["ward"], "value": counts["value"]}
+        {
+            "time": counts["time"],
+            "series": "reports:" + counts["ward"].astype(str),
+            "value": counts["value"],
+        }
     )
 
 
@@ -123,7 +135,7 @@ def wifi_now(aps: pd.DataFrame, now: datetime) -> pd.DataFrame:
     live = up & clients.notna()
     aps_now = pd.DataFrame(
         {
-            "series": "ap:" + fresh["ap_id"][live],
+            "series": "ap:" + fresh["ap_id"][live].astype(str),
             "kind": "ap",
             "name": fresh["ap_id"][live],
             "site": site[live],
@@ -139,7 +151,7 @@ def wifi_now(aps: pd.DataFrame, now: datetime) -> pd.DataFrame:
     )
     sites_now = pd.DataFrame(
         {
-            "series": "site:" + per_site["site"],
+            "series": "site:" + per_site["site"].astype(str),
             "kind": "site",
             "name": per_site["site"],
             "site": per_site["site"],
