@@ -98,6 +98,9 @@ class Open311Server:
 
         self.httpd = ThreadingHTTPServer((host, port), Handler)
         self.httpd.daemon_threads = True
+        self.httpd.block_on_close = (
+            False  # a client holding a connection open must not delay a stop
+        )
         self._thread = threading.Thread(
             target=self.httpd.serve_forever, name="open311-server", daemon=True
         )

@@ -59,6 +59,8 @@ from wall.store import Store
 log = logging.getLogger(__name__)
 
 
+# How long a stopping simulator waits for the broker to acknowledge what it published.
+CLOSE_FLUSH_SECONDS = 5
 # Where a report may go next; anything else never happens.
 REPORT_TRANSITIONS = {
     "new": ("assigned", "rejected"),
@@ -591,6 +593,8 @@ def feed_sink(
         if wait > 0 and stop.wait(min(wait, 1.0)):
             break
         for message in simulator.advance(clock()):
+            if stop.is_set():
+                return sent
             sink.handle(message.topic, message.payload)
             sent += 1
     return sent
@@ -653,9 +657,17 @@ class MqttPublisher:
 
     At most `window` messages wait for the broker's acknowledgement; beyond that `handle`
     blocks, so a broker that is down slows the simulator instead of filling memory. paho sends
-    the waiting messages again when it reconnects."""
+    the waiting messages again when it reconnects. Once `stop` is set nothing blocks for long:
+    a SIGTERM ends the simulator within CLOSE_FLUSH_SECONDS even when the broker stopped
+    acknowledging."""
 
-    def __init__(self, url: str, client_id: str = "ioc-simulator", window: int = 1000):
+    def __init__(
+        self,
+        url: str,
+        client_id: str = "ioc-simulator",
+        window: int = 1000,
+        stop: threading.Event | None = None,
+    ):
         from urllib.parse import unquote, urlsplit
 
         import paho.mqtt.client as mqtt
@@ -668,6 +680,7 @@ class MqttPublisher:
             self.client.tls_set()
         self.client.max_inflight_messages_set(100)
         self.client.reconnect_delay_set(1, 30)
+        self._stop = stop or threading.Event()
         self._connected = threading.Event()
         self._window = threading.Semaphore(window)
         self._unacked = 0
@@ -696,21 +709,38 @@ class MqttPublisher:
         self._window.release()
 
     def handle(self, topic: str, payload: bytes, received_at: datetime | None = None) -> bool:
-        self._window.acquire()
+        """False, and nothing published, when told to stop while the window is full."""
+        while not self._window.acquire(timeout=0 if self._stop.is_set() else 0.5):
+            if self._stop.is_set():
+                return False
         with self._acked:
             self._unacked += 1
         self.client.publish(topic, payload, qos=1)
         self.published += 1
         return True
 
-    def flush(self) -> None:
-        """Wait until the broker acknowledged everything published."""
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until the broker acknowledged everything published; False when `timeout`
+        passed, or the simulator was told to stop, first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._acked:
             while self._unacked > 0:
-                self._acked.wait(1.0)
+                if deadline is None and self._stop.is_set():
+                    return False
+                left = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
+                if left <= 0:
+                    return False
+                self._acked.wait(left)
+        return True
 
     def close(self) -> None:
-        self.flush()
+        if not self.flush(CLOSE_FLUSH_SECONDS):
+            log.warning(
+                "stopping with %d messages the broker has not acknowledged after %d s: "
+                "they are not sent",
+                self._unacked,
+                CLOSE_FLUSH_SECONDS,
+            )
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -834,7 +864,7 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if settings.mqtt_url:
             broker = masked_url(settings.mqtt_url)  # never the password in a log
-            sink: MessageSink = MqttPublisher(settings.mqtt_url)
+            sink: MessageSink = MqttPublisher(settings.mqtt_url, stop=stop)
             if not sink.wait_connected(10):
                 print(
                     f"feeds simulate: no MQTT broker answers at {broker}",

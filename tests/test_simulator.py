@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -22,12 +26,14 @@ from feeds.inventory import Inventory, generate_inventory, town_inventory
 from feeds.open311_server import Open311Server
 from feeds.payloads import parse_message
 from feeds.simulator import (
+    CLOSE_FLUSH_SECONDS,
     REPORT_TRANSITIONS,
     CitySimulator,
     SimMessage,
     SimOptions,
     run_in_process,
 )
+from tests.servers import Mosquitto
 from wall.city import load_profile
 from wall.domain import throughput_from_counters
 from wall.settings import Settings
@@ -390,6 +396,43 @@ def test_simulate_publishes_every_message_to_the_broker(
     finally:
         client.loop_stop()
         client.disconnect()
+
+
+def test_simulate_ends_soon_after_sigterm_when_the_broker_stops_acknowledging(
+    tmp_path: Path,
+) -> None:
+    """A broker that hangs (SIGSTOP) fills the publisher's window: a SIGTERM (docker stop,
+    systemctl stop) still ends the simulator within its flush time, saying what was not sent."""
+    (tmp_path / "broker").mkdir()
+    broker = Mosquitto(tmp_path / "broker")
+    broker.start()
+    env = {**os.environ, "IOC_MQTT_URL": broker.url, "IOC_STORE": f"sqlite:///{tmp_path}/x.db"}
+    argv = ["simulate", "--cameras", "200", "--aps", "50", "--backfill", "2h", "--rate", "5000"]
+    simulator = subprocess.Popen(
+        [sys.executable, "-m", "feeds", *argv],
+        env=env,
+        cwd=Path(__file__).parent.parent,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(4)  # connected and publishing
+        assert simulator.poll() is None
+        os.kill(broker.process.pid, signal.SIGSTOP)
+        time.sleep(3)  # the window of unacknowledged messages fills
+        simulator.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        _, stderr = simulator.communicate(timeout=CLOSE_FLUSH_SECONDS + 20)
+        took = time.monotonic() - started
+    finally:
+        if simulator.poll() is None:
+            simulator.kill()
+        os.kill(broker.process.pid, signal.SIGCONT)
+        broker.stop()
+    assert simulator.returncode == 0, stderr
+    assert took < CLOSE_FLUSH_SECONDS + 3, f"{took:.1f} s after SIGTERM"
+    assert "the broker has not acknowledged" in stderr
+    assert "Traceback" not in stderr
 
 
 def test_polling_worker_reads_the_simulated_open311_endpoint_exactly(tmp_path: Path) -> None:
