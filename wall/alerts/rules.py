@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from wall.accountability import handling_unit, indicators_due, late_indicators
+from wall.alerts.anomaly import UsualReader, empty_usual
 from wall.city import CityProfile
 from wall.domain import (
     CAMERA_STATUS,
@@ -79,9 +80,20 @@ RULE_DEFAULTS: dict[str, dict[str, Any]] = {
         # A screen not heard from for this long is taken as taken away: no longer watched.
         "forget_hours": 24.0,
     },
+    # A watched series (WiFi clients of an AP or a site, new reports of a ward) outside what is
+    # usual for the day of the week and hour (wall.baselines; quiet until there is history).
+    "anomaly": {
+        "severity": "medium",
+        "deviations": 4.0,  # the band: the usual median ± this many sigmas (MAD-based) …
+        "clear_deviations": 3.0,  # … and while raised, the narrower band it must come back into
+        "min_difference": 5.0,  # users or reports away from the median, at least
+        "weeks": 4.0,  # of hourly history learned from
+        "minutes": 15.0,
+        "clear_minutes": 15.0,
+    },
 }
 # Conditions a ward-wide outage stands for, in that ward.
-GROUPED_IN_WARD = ("camera_offline", "ap_down")
+GROUPED_IN_WARD = ("camera_offline", "ap_down", "anomaly")
 # Rules whose data already carry how long the condition has held.
 SELF_TIMED = ("report_overdue", "indicators_late", "feed_silent", "rejected_spike", "screen_silent")
 # Measurements whose silence means a feed stopped (reports and indicators arrive rarely).
@@ -153,6 +165,9 @@ class CityNow:
     profile: CityProfile | None = None  # handling units, categories, indicators
     zone: ZoneInfo | None = None  # the city's, for indicators' periods
     submissions: pd.DataFrame | None = None  # latest value per indicator and period; None: unread
+    # The anomaly rule's series now beside their usual values (wall.alerts.anomaly); empty
+    # when the rule is off.
+    usual: pd.DataFrame = field(default_factory=empty_usual)
 
 
 def _open_reports(store: Store, _: datetime) -> list[pd.DataFrame]:
@@ -187,6 +202,11 @@ class CityReader:
         self.read_submissions = bool(profile.indicators) and (rules or {}).get(
             "indicators_late", {}
         ).get("enabled", True)
+        anomaly = (rules or RULE_DEFAULTS)["anomaly"]
+        # A rule that is off reads nothing.
+        self._usual = (
+            UsualReader(profile, anomaly["weeks"]) if anomaly.get("enabled", True) else None
+        )
         self._questions = {
             CAMERA_STATUS.name: newest(CAMERA_STATUS.name, CAMERA_STATUS.entity),
             WIFI_USAGE.name: newest(WIFI_USAGE.name, WIFI_USAGE.entity),
@@ -224,6 +244,9 @@ class CityReader:
             profile=self.profile,
             zone=ZoneInfo(self.profile.timezone),
             submissions=latest_values(store) if self.read_submissions else None,
+            usual=empty_usual()
+            if self._usual is None
+            else self._usual(store, now, frames[WIFI_USAGE.name]),
         )
 
 
@@ -409,6 +432,41 @@ def rejected_spike(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
     return conditions
 
 
+def anomaly(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
+    usual = city.usual
+    if usual.empty:
+        return []
+    centre, sigma = usual["centre"], usual["sigma"]
+    raised = ("anomaly:" + usual["series"]).isin(active)
+    deviations = raised.map({True: p["clear_deviations"], False: p["deviations"]})
+    low, high = (centre - deviations * sigma).clip(lower=0.0), centre + deviations * sigma
+    value = usual["value"].astype(float)
+    above = (value > high) & ~usual["festival"].astype(bool)  # a festival's crowd is expected
+    away = (value - centre).abs() >= p["min_difference"]
+    out = (above | (value < low)) & away
+    shown_low = (centre - p["deviations"] * sigma).clip(lower=0.0)
+    shown_high = centre + p["deviations"] * sigma
+    conditions = []
+    for i in usual.index[out]:
+        row = usual.loc[i]
+        facts = {
+            "kind": row["kind"],
+            "name": row["name"],
+            "site": row["site"] if isinstance(row["site"], str) else None,
+            "value": round(float(value[i])),
+            "low": int(shown_low[i]),
+            "high": int(-(-shown_high[i] // 1)),
+            "usual": round(float(centre[i]), 1),
+            "score": round(float((value[i] - centre[i]) / sigma[i]), 1),
+            "level": row["level"],
+            "weekday": int(row["weekday"]),
+            "hour": int(row["hour"]),
+        }
+        ward = row["ward"] if isinstance(row["ward"], str) else None
+        conditions.append(Condition("anomaly", row["series"], p["severity"], ward, facts=facts))
+    return conditions
+
+
 RULES: dict[str, Callable[[CityNow, dict, set[str]], list[Condition]]] = {
     "ward_cameras_offline": ward_cameras_offline,
     "camera_offline": camera_offline,
@@ -419,6 +477,7 @@ RULES: dict[str, Callable[[CityNow, dict, set[str]], list[Condition]]] = {
     "feed_silent": feed_silent,
     "rejected_spike": rejected_spike,
     "screen_silent": screen_silent,
+    "anomaly": anomaly,
 }
 
 

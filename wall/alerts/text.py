@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from wall.alerts.model import Alert
 
 # rule: (Vietnamese, English); fields come from the alert's facts, entity and ward.
@@ -52,6 +55,36 @@ RULE_NAMES: dict[str, tuple[str, str]] = {
     "feed_silent": ("Nguồn dữ liệu ngừng gửi", "Feed stopped"),
     "rejected_spike": ("Bản tin bị từ chối tăng vọt", "Spike of rejected messages"),
     "screen_silent": ("Màn hình ngừng báo tín hiệu", "Wall screen silent"),
+    "anomaly": ("Bất thường so với mọi khi", "Unusual for the time"),
+}
+# The anomaly rule's explanation: what the series is now, and what is usual then.
+WEEKDAYS = (
+    ("thứ Hai", "a Monday"),
+    ("thứ Ba", "a Tuesday"),
+    ("thứ Tư", "a Wednesday"),
+    ("thứ Năm", "a Thursday"),
+    ("thứ Sáu", "a Friday"),
+    ("thứ Bảy", "a Saturday"),
+    ("Chủ nhật", "a Sunday"),
+)
+ANOMALY_NOW: dict[str, tuple[str, str]] = {
+    "site": ("{name}: {value} người dùng lúc này", "{name}: {value} users now"),
+    "ap": (
+        "Điểm WiFi {name} ({site}): {value} người dùng lúc này",
+        "WiFi access point {name} ({site}): {value} users now",
+    ),
+    "reports": (
+        "{name}: {value} phản ánh mới trong 1 giờ qua",
+        "{name}: {value} new field reports in the last hour",
+    ),
+}
+ANOMALY_USUAL: dict[str, tuple[str, str]] = {
+    "weekday_hour": (
+        "bình thường {weekday} {hour} là {low}–{high}",
+        "usual for {weekday} at {hour} is {low}–{high}",
+    ),
+    "hour": ("bình thường lúc {hour} là {low}–{high}", "usual at {hour} is {low}–{high}"),
+    "all": ("bình thường là {low}–{high}", "usual is {low}–{high}"),
 }
 STATES: dict[str, tuple[str, str]] = {
     "active_unack": ("Chưa xác nhận", "Unacknowledged"),
@@ -67,8 +100,26 @@ SEVERITIES: dict[str, tuple[str, str]] = {
 }
 
 
+def anomaly_text(facts: Mapping[str, Any], lang: str) -> str:
+    """E.g. "Chợ Long Hoa: 400 users now; usual for a Friday at 10:00 is 25–40"."""
+    index = 1 if lang == "en" else 0
+    values = {
+        **facts,
+        "site": facts.get("site") or "–",
+        "weekday": WEEKDAYS[int(facts.get("weekday", 0)) % 7][index],
+        "hour": f"{int(facts.get('hour', 0)):02d}:00",
+    }
+    now = ANOMALY_NOW[facts["kind"]][index].format(**values)
+    return f"{now}; {ANOMALY_USUAL[facts['level']][index].format(**values)}"
+
+
 def alert_title(alert: Alert, lang: str) -> str:
     index = 1 if lang == "en" else 0
+    if alert.rule == "anomaly":
+        try:
+            return anomaly_text(alert.facts, lang)
+        except (KeyError, ValueError, TypeError):  # an event from an older rule version
+            return alert.title
     template = TITLES.get(alert.rule + ("+aps" if alert.facts.get("aps_down") else ""))
     if template is None:
         return alert.title

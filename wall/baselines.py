@@ -1,0 +1,177 @@
+"""What is usual for a series at a day of the week and hour of the day: robust per-slot baselines,
+learned one hour at a time.
+
+A series (the WiFi clients of an access point or a site, the new field reports of a ward) is kept
+as one value per hour over the last `weeks` weeks. What is usual at an instant is the median of
+the values of the same slot (day of the week × hour of the day, in the city's zone, so a
+profile in a zone with summer time keeps 10:00 at 10:00); with fewer than MIN_VALUES of them (a
+new device, a short history) the median of the same hour of every day, then of every hour. The
+spread is the median absolute deviation (MAD) of the same hour's values, never below what
+counting noise alone gives (√median) nor a tenth of the median. The city profile's festival
+days are known exceptions: never learned from, and a value above the band on one is no anomaly.
+Why medians and not seasonal decomposition or exponential smoothing: docs/analytics.md.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+HOUR_MS = 3_600_000
+MIN_VALUES = 3  # of a slot, before its median is trusted
+MIN_HOUR_VALUES = 5  # days with that hour, before the spread of the hour is
+MIN_ALL_VALUES = 72  # hours of a series (three days) before anything is said of it
+MAD_TO_SIGMA = 1.4826  # the MAD of normal noise times this is its standard deviation
+LEVELS = ("weekday_hour", "hour", "all")  # the slots a centre may come from, most specific first
+
+
+@dataclass(frozen=True)
+class Usual:
+    """What is usual for each series at one instant (a row per series, by name)."""
+
+    weekday: int  # 0 = Monday, local
+    hour: int  # local
+    festival: bool  # the instant falls on one of the profile's festival days
+    frame: pd.DataFrame  # index: series; columns: level, centre, sigma
+
+    def band(self, deviations: float) -> pd.DataFrame:
+        """low, high (never below 0) of `deviations` sigmas around the centre."""
+        f = self.frame
+        return pd.DataFrame(
+            {
+                "low": (f["centre"] - deviations * f["sigma"]).clip(lower=0.0),
+                "high": f["centre"] + deviations * f["sigma"],
+            },
+            index=f.index,
+        )
+
+
+class HourlyHistory:
+    """One value per hour of many series over the last `weeks` weeks, kept as a matrix (series ×
+    hours) so the usual values of a thousand access points are a few vectorised medians. Hours are
+    added as they end (`add`); the oldest beyond the window go."""
+
+    def __init__(self, timezone: str, festival_days: Iterable[date] = (), weeks: float = 4.0):
+        self.zone = ZoneInfo(timezone)
+        self.festival_days = frozenset(festival_days)
+        self.window_ms = int(weeks * 7 * 24 * HOUR_MS)
+        self.names: list[str] = []
+        self._row: dict[str, int] = {}
+        self.hours = np.empty(0, dtype=np.int64)  # epoch ms of each column's hour start
+        self.values = np.empty((0, 0))
+        self._weekday = np.empty(0, dtype=np.int8)
+        self._hour = np.empty(0, dtype=np.int8)
+        self._learned = np.empty(0, dtype=bool)  # not a festival day
+        self._cache: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
+
+    @property
+    def until(self) -> datetime | None:
+        """The end of the newest hour held."""
+        if not len(self.hours):
+            return None
+        return datetime.fromtimestamp((int(self.hours[-1]) + HOUR_MS) / 1000, UTC)
+
+    def add(self, frame: pd.DataFrame) -> None:
+        """Fold in hourly values (columns time: the hour's start, series, value) of hours after
+        the newest held; older hours are left out (they are held already)."""
+        if frame.empty:
+            return
+        ms = pd.to_datetime(frame["time"], utc=True).dt.as_unit("ms").astype("int64").to_numpy()
+        ms = ms - ms % HOUR_MS
+        keep = ms > (self.hours[-1] if len(self.hours) else np.iinfo(np.int64).min)
+        if not keep.any():
+            return
+        series = frame["series"].to_numpy()[keep]
+        values = pd.to_numeric(frame["value"], errors="coerce").to_numpy(float)[keep]
+        ms = ms[keep]
+        for name in pd.unique(series):
+            if name not in self._row:
+                self._row[name] = len(self.names)
+                self.names.append(name)
+        new_hours = np.unique(ms)
+        block = np.full((len(self.names), len(new_hours)), np.nan)
+        block[[self._row[s] for s in series], np.searchsorted(new_hours, ms)] = values
+        old = self.values
+        grown = np.full((len(self.names), old.shape[1]), np.nan)
+        grown[: old.shape[0]] = old
+        self.values = np.concatenate([grown, block], axis=1)
+        self.hours = np.concatenate([self.hours, new_hours])
+        local = pd.to_datetime(new_hours, unit="ms", utc=True).tz_convert(self.zone)
+        self._weekday = np.concatenate([self._weekday, local.day_of_week.to_numpy(np.int8)])
+        self._hour = np.concatenate([self._hour, local.hour.to_numpy(np.int8)])
+        festival = np.array([d in self.festival_days for d in local.date], dtype=bool)
+        self._learned = np.concatenate([self._learned, ~festival])
+        kept = self.hours > self.hours[-1] - self.window_ms
+        if not kept.all():
+            self.values, self.hours = self.values[:, kept], self.hours[kept]
+            self._weekday, self._hour = self._weekday[kept], self._hour[kept]
+            self._learned = self._learned[kept]
+        self._cache.clear()
+
+    def slot(self, at: datetime) -> tuple[int, int, bool]:
+        local = at.astimezone(self.zone)
+        return local.weekday(), local.hour, local.date() in self.festival_days
+
+    def usual(self, at: datetime) -> Usual:
+        """Centre and sigma of every series with enough history at `at`'s slot."""
+        weekday, hour, festival = self.slot(at)
+        key = (weekday, hour)
+        if key not in self._cache:
+            self._cache[key] = self._slot_stats(weekday, hour)
+        level, centre, sigma = self._cache[key]
+        known = level >= 0
+        frame = pd.DataFrame(
+            {
+                "level": np.array(LEVELS, dtype=object)[level[known]],
+                "centre": centre[known],
+                "sigma": sigma[known],
+            },
+            index=pd.Index(np.array(self.names, dtype=object)[known], name="series"),
+        )
+        return Usual(weekday, hour, festival, frame)
+
+    def _slot_stats(self, weekday: int, hour: int) -> tuple[np.ndarray, ...]:
+        n = len(self.names)
+        level = np.full(n, -1)
+        centre = np.full(n, np.nan)
+        if not n:
+            return level, centre, centre.copy()
+        same_hour = self._learned & (self._hour == hour)
+        chosen = (same_hour & (self._weekday == weekday), same_hour, self._learned)
+        wanted = (MIN_VALUES, MIN_VALUES, MIN_ALL_VALUES)
+        spreads = []
+        for index in range(len(LEVELS) - 1, -1, -1):  # the most specific level that has enough
+            values = self.values[:, chosen[index]]
+            count = np.sum(~np.isnan(values), axis=1)
+            median = _nanmedian(values)
+            enough = count >= wanted[index]
+            level = np.where(enough, index, level)
+            centre = np.where(enough, median, centre)
+            if index > 0:  # the hour's and the whole series' spread
+                mad = _nanmedian(np.abs(values - median[:, None]))
+                spreads.append(
+                    np.where(count >= (MIN_HOUR_VALUES if index == 1 else 1), mad, np.nan)
+                )
+        whole, of_hour = spreads
+        mad = np.where(np.isnan(of_hour) | (level == 2), whole, of_hour)
+        sigma = np.fmax(MAD_TO_SIGMA * mad, np.fmax(np.sqrt(np.fmax(centre, 1.0)), 0.1 * centre))
+        return level, centre, sigma
+
+
+def _nanmedian(values: np.ndarray) -> np.ndarray:
+    if values.shape[1] == 0:
+        return np.full(values.shape[0], np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a row of only gaps: NaN, as meant
+        return np.nanmedian(values, axis=1)
+
+
+def last_hour_end(now: datetime) -> datetime:
+    """The end of the last whole UTC hour before `now`."""
+    return pd.Timestamp(now).floor("h").to_pydatetime()
