@@ -101,7 +101,7 @@ SEVERITIES: dict[str, tuple[str, str]] = {
 
 
 def anomaly_text(facts: Mapping[str, Any], lang: str) -> str:
-    """E.g. "Chợ Long Hoa: 400 users now; usual for a Friday at 10:00 is 25–40"."""
+    """E.g. "<site>: 400 users now; usual for a Friday at 10:00 is 25–40"."""
     index = 1 if lang == "en" else 0
     values = {
         **facts,
