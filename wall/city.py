@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
+from wall.alerts.text import RULE_NAMES
 from wall.domain import UNKNOWN
 from wall.periods import PERIOD_KINDS, SHORTEST_DAYS
 from wall.settings_core import PROJECT_DIR, Section, SettingsError, optional_text, setting, text
@@ -135,7 +136,6 @@ class Step:
 
 
 STEP_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
-ALERT_KIND = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -678,8 +678,8 @@ class _Reader:
             raise ProfileError(str(self.path), f"cannot be read: {exc}") from None
         procedures = {}
         for kind in data:
-            if not ALERT_KIND.fullmatch(kind):
-                raise self.fail(kind, "is not an alert kind (such as camera_offline)")
+            if kind not in RULE_NAMES:  # a misspelt kind would never show its checklist
+                raise self.fail(kind, f"is not an alert kind: one of {', '.join(RULE_NAMES)}")
             steps = []
             for where, table in self.tables(data, kind):
                 self.only(table, where, "id vi en")
