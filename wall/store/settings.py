@@ -104,7 +104,7 @@ class RetentionSettings(Section):
     """Retention (wall/store/retention.py, `python -m wall maintain`)"""
 
     retention_raw_days: tuple[tuple[str, float], ...] = setting(
-        (("camera_status", 14.0), ("wifi_usage", 14.0)),
+        (("camera_status", 14.0), ("screen_health", 14.0), ("wifi_usage", 14.0)),
         _retention_days,
         "Days each measurement's raw points are kept (`python -m wall maintain`), as a table "
         "`{measurement = days}` (JSON in the variable), at least 1. Before they go, their 5-minute "
@@ -112,7 +112,7 @@ class RetentionSettings(Section):
         "and the wall's longer views read those. On InfluxDB: the duration (plus a day) of the "
         "retention policy `raw_<measurement>`. A measurement not listed keeps every point: the "
         "field reports (their latest state over 90 days), the indicators and the feeds' health "
-        "are few.",
+        "are few. The screens' heartbeats (50 screens: 72,000 points a day) are kept two weeks.",
     )
     retention_hourly_rollup_days: float = setting(
         1830.0,
