@@ -62,6 +62,16 @@ def test_an_assignment_is_an_event_shown_in_the_console_and_the_audit(console, s
     )
     audit = client.get("/officer/audit.csv").get_data(as_text=True)
     assert "Giao xử lý" in audit and "UBND phường" in audit and "tran.binh" in audit
+    # Taken back: nobody owns it, the wall and the console say so, the log keeps both.
+    assert "Bỏ giao" in client.get("/officer").get_data(as_text=True)
+    assert act(client, key, "unassigned").status_code == 302
+    alert = alert_of(store, key)
+    assert (alert.owner, alert.owner_names, alert.assigned_by) == (None, {}, None)
+    assert alert == fold(store.events(STREAM))[key]
+    listing = client.get("/officer").get_data(as_text=True)
+    assert "Chưa giao cho ai" in listing and "Bỏ giao</button>" not in listing
+    assert "Bỏ giao xử lý" in page_of(client, key)  # in its timeline
+    assert "Bỏ giao" in client.get("/officer/audit.csv").get_data(as_text=True)
 
 
 def test_procedure_steps_are_checked_off_and_unchecked_as_audited_events(console, store) -> None:
@@ -252,6 +262,7 @@ def test_the_timeline_holds_every_event_in_order_and_exports_as_text_and_csv(
         ({"action": "assigned"}, "không có đơn vị xử lý hay cán bộ"),
         ({"action": "step_checked", "step": "no-such-step"}, "không có bước"),
         ({"action": "step_unchecked", "step": "xem-lai-hinh"}, "chưa được đánh dấu"),
+        ({"action": "unassigned"}, "chưa được giao cho ai"),
     ],
 )
 def test_bad_assignment_and_step_forms_get_a_400_naming_the_problem(console, store, form, said):

@@ -385,6 +385,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "Chọn đơn vị hoặc cán bộ để giao xử lý.",
         "Choose a unit or a person to assign the alert to.",
     ),
+    "oc.why.not_assigned": (
+        "Cảnh báo này chưa được giao cho ai.",
+        "This alert is not assigned to anyone.",
+    ),
     "oc.why.no_step": ("Chưa chọn bước của quy trình.", "No step of the procedure was named."),
     "oc.why.step_checked_already": (
         "Bước này đã được đánh dấu xong.",
@@ -407,6 +411,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "There is no alert with the key {alert_key!r}.",
     ),
     "oc.assigned": ("Giao xử lý", "Assign"),
+    "oc.unassigned": ("Bỏ giao", "Remove owner"),
     "oc.step_checked": ("Xong bước", "Check step"),
     "oc.step_unchecked": ("Bỏ đánh dấu bước", "Uncheck step"),
     "oc.owner": (
@@ -440,6 +445,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "oc.tl.unshelved": ("Bỏ tạm ẩn", "Unshelved"),
     "oc.tl.noted": ("Ghi chú", "Note"),
     "oc.tl.assigned": ("Giao xử lý", "Assigned"),
+    "oc.tl.unassigned": ("Bỏ giao xử lý", "Owner removed"),
     "oc.tl.step_checked": ("Xong bước", "Step checked"),
     "oc.tl.step_unchecked": ("Bỏ đánh dấu bước", "Step unchecked"),
     "oc.tl.escalated": ("Báo động cấp trên", "Escalated"),

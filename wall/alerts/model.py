@@ -8,8 +8,8 @@ are two events of which the first one acknowledges. The store keeps that fold fo
 States: active_unack → (ack) active_ack → (clear) closed;
         active_unack → (clear) cleared_unack → (ack) closed; cleared_unack → (raise) active_unack.
 Shelving hides an alert until a time; it is an overlay on these states, not a state of its own,
-as are its owner (`assigned`) and the steps of its procedure checked off (`step_checked`,
-`step_unchecked`; the steps are the city profile's, wall.city.Procedure).
+as are its owner (`assigned`, `unassigned`) and the steps of its procedure checked off
+(`step_checked`, `step_unchecked`; the steps are the city profile's, wall.city.Procedure).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ OFFICER_ACTIONS = (
     "unshelved",
     "noted",
     "assigned",
+    "unassigned",
     "step_checked",
     "step_unchecked",
 )
@@ -155,6 +156,9 @@ def _transition(alert: Alert | None, event: Event) -> Alert | None:
             "assigned_at": at,
             "assigned_by": event.actor,
         }
+    elif kind == "unassigned" and alert.owner:
+        changes = dict.fromkeys(("owner_kind", "owner", "assigned_at", "assigned_by"))
+        changes["owner_names"] = {}
     elif kind == "step_checked" and data.get("step") and not alert.step_done(data["step"]):
         changes = {"steps_done": (*alert.steps_done, (data["step"], at, event.actor or ""))}
     elif kind == "step_unchecked":
@@ -226,6 +230,11 @@ def officer_action(
         if owner is None:
             raise AlertActionError("no_owner")
         data.update(owner_kind=owner.kind, owner=owner.code, names=dict(owner.names))
+    if kind == "unassigned":
+        if alert.state == "closed":
+            raise AlertActionError("closed_not_assigned")
+        if not alert.owner:
+            raise AlertActionError("not_assigned")
     if kind in ("step_checked", "step_unchecked"):
         if not step:
             raise AlertActionError("no_step")
