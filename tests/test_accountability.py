@@ -24,10 +24,19 @@ def local(*args: int) -> datetime:
     return datetime(*args, tzinfo=ZONE)
 
 
-def values(*rows: tuple[str, str, datetime]) -> pd.DataFrame:
+def values(*rows: tuple) -> pd.DataFrame:
+    """(indicator, period, first submitted[, corrected at]) as wall.submissions.latest_values."""
     return pd.DataFrame(
-        [{"indicator_id": i, "period": p, "time": pd.Timestamp(t)} for i, p, t in rows],
-        columns=["indicator_id", "period", "time"],
+        [
+            {
+                "indicator_id": i,
+                "period": p,
+                "submitted_at": pd.Timestamp(t),
+                "time": pd.Timestamp(corrected[0] if corrected else t),
+            }
+            for i, p, t, *corrected in rows
+        ],
+        columns=["indicator_id", "period", "submitted_at", "time"],
     )
 
 
@@ -59,6 +68,11 @@ def test_on_time_late_and_missing_at_the_due_days_end_in_local_time() -> None:
     assert state_of("hs_dung_han", found) == ("2026-11", "on_time")
     assert state_of("dvc_toan_trinh", found) == ("2026-11", "late")
     assert state_of("phan_anh_dung_han", found) == ("2026-11", "missing")
+    # Corrected after the due day: still on time, as its first value was.
+    found = indicators_due(
+        PROFILE, values(("hs_dung_han", "2026-11", last_minute, a_minute_late)), later, ZONE
+    )
+    assert state_of("hs_dung_han", found) == ("2026-11", "on_time")
     # A value for another period counts for nothing here.
     found = indicators_due(PROFILE, values(("hs_dung_han", "2026-10", last_minute)), later, ZONE)
     assert state_of("hs_dung_han", found) == ("2026-11", "missing")

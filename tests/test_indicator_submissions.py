@@ -83,6 +83,20 @@ def test_a_submission_and_its_correction_are_versions_and_the_latest_is_one_read
     assert latest.loc["tiem_chung", "actual"] == 96.1
     assert latest.loc["tiem_chung", "by_unit"] == "vh-xh"
     assert sorted(latest.index) == ["khach_du_lich", "tiem_chung"]
+    # Lateness is judged on when the period's first value came, not the correction.
+    assert latest.loc["khach_du_lich", "time"] == NOW + timedelta(hours=2)
+    assert latest.loc["khach_du_lich", "submitted_at"] == NOW
+    send(
+        store,
+        "vh-xh",
+        "Hoa",
+        [Row(2, "khach_du_lich", "2026-11", "42")],
+        reason="Làm tròn",
+        at=NOW + timedelta(days=9),
+    )
+    assert latest_values(store).set_index("indicator_id").loc[
+        "khach_du_lich", "submitted_at"
+    ] == pd.Timestamp(NOW)
 
 
 def test_a_value_given_again_without_a_reason_is_refused(store: Store) -> None:

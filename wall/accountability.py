@@ -74,11 +74,14 @@ def indicators_due(
     profile: CityProfile, values: pd.DataFrame, now: datetime, zone: ZoneInfo
 ) -> list[IndicatorDue]:
     """Each indicator's period just ended and where its value stands (`values`: the columns
-    indicator_id, period, time of wall.submissions.latest_values)."""
+    indicator_id, period, submitted_at of wall.submissions.latest_values): on time when the
+    period's first value came before the due day ends, whatever was corrected later."""
     submitted: dict[tuple[str, str], datetime] = {}
     if not values.empty:
-        for row in values[["indicator_id", "period", "time"]].itertuples(index=False):
-            submitted[(row.indicator_id, row.period)] = pd.Timestamp(row.time).to_pydatetime()
+        for row in values[["indicator_id", "period", "submitted_at"]].itertuples(index=False):
+            submitted[(row.indicator_id, row.period)] = pd.Timestamp(
+                row.submitted_at
+            ).to_pydatetime()
     found = []
     for indicator in profile.indicators:
         period = due_period(indicator, now, zone)

@@ -28,7 +28,17 @@ STREAM = "indicator_submissions"
 PATHS = ("console", "file", "api", "mqtt")
 MAX_NOTE_CHARS = 500
 MAX_VALUES = 5000  # one submission is one write: a single request to InfluxDB
-COLUMNS = ["time", "indicator_id", "period", "actual", "path", "actor", "by_unit", "note"]
+COLUMNS = [
+    "time",
+    "submitted_at",
+    "indicator_id",
+    "period",
+    "actual",
+    "path",
+    "actor",
+    "by_unit",
+    "note",
+]
 
 
 class SubmissionRefused(Exception):
@@ -207,6 +217,9 @@ def submit(
         correcting = key in latest
         if correcting:
             data["reason"] = reason
+            # When the period's first value came: a correction after the due day is not late.
+            previous = latest[key]
+            data["submitted_at"] = previous.data.get("submitted_at") or previous.time.isoformat()
         kind = "corrected" if correcting else "submitted"
         events.append(Event.new(STREAM, key, kind, actor=by, note=v.note, data=data, at=at))
     store.append_events(events)
@@ -215,10 +228,12 @@ def submit(
 
 def latest_values(store: Store) -> pd.DataFrame:
     """The latest accepted value of each indicator and period (one read of the log): columns
-    time, indicator_id, period, actual, path, actor, by_unit, note."""
+    time, submitted_at (of the period's first value), indicator_id, period, actual, path, actor,
+    by_unit, note."""
     rows = [
         {
             "time": pd.Timestamp(e.time),
+            "submitted_at": pd.Timestamp(e.data.get("submitted_at") or e.time),
             "indicator_id": e.data["indicator_id"],
             "period": e.data["period"],
             "actual": float(e.data["value"]),
