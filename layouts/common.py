@@ -49,6 +49,7 @@ MARKS = {
     "stale": ("◷", "warn"),
     "nodata": ("○", "none"),
     "no_target": ("○", "none"),
+    "unreported": ("○", "none"),
     "live": ("●", "ok"),
     "loading": ("◌", "none"),
     "sound_blocked": ("♪", "warn"),  # a glyph of the wall's fonts (an emoji would be a box)
@@ -63,6 +64,7 @@ STATUS_WORDS = {
     "on_track": "status.on_track",
     "missed": "status.missed",
     "no_target": "status.no_target",
+    "unreported": "status.unreported",
     "up": "status.up",
     "down": "status.down",
     "live": "status.live",

@@ -141,6 +141,30 @@ def assess(kpis: pd.DataFrame, daily: pd.DataFrame, ctx: Context) -> pd.DataFram
     return kpis.assign(assessment=states, projection=projections)
 
 
+def with_unreported(kpis: pd.DataFrame, ctx: Context) -> pd.DataFrame:
+    """The assessed rows, and an `unreported` row for each catalogue indicator no value has come for
+    yet: the leaders' room sees what is missing, not a shorter list."""
+    shown = set(kpis["indicator_id"]) if "indicator_id" in kpis.columns else set()
+    missing = [
+        {
+            "indicator_id": i.indicator_id,
+            "name": i.name(ctx.lang),
+            "sector": i.sector,
+            "unit": i.unit_in(ctx.lang),
+            "target": i.target,
+            "direction": i.direction,
+            "responsible_unit": i.responsible_unit,
+            "assessment": "unreported",
+            "projection": None,
+        }
+        for i in ctx.profile.indicators
+        if i.indicator_id not in shown
+    ]
+    if not missing:
+        return kpis
+    return pd.concat([kpis, pd.DataFrame(missing)], ignore_index=True)
+
+
 def reason(found: Projection | None, unit: str, ctx: Context) -> str:
     """The projection in words: "Theo nhịp hiện tại, 91/95 vào 31/12"."""
     if found is None or found.basis is None:
@@ -180,11 +204,19 @@ STATES_COUNTED = ("met", "on_track", "at_risk", "missed")
 
 
 def assessment_counts(kpis: pd.DataFrame, ctx: Context) -> list:
+    """A mark per state, and one for the catalogue's indicators without a value when there are."""
     counts = kpis["assessment"].value_counts() if not kpis.empty else pd.Series(dtype=int)
+    shown = [*STATES_COUNTED, *(("unreported",) if counts.get("unreported", 0) else ())]
     return [
         mark(status, ctx.t, f"{ctx.t(f'status.{status}')} {int(counts.get(status, 0))}")
-        for status in STATES_COUNTED
+        for status in shown
     ]
+
+
+def unreported_line(row: Mapping, ctx: Context) -> str:
+    """Who owes the value of an indicator none has come for: "Chưa nhận số liệu · Phòng KT"."""
+    unit = ctx.profile.handling_unit(str(row.get("responsible_unit") or ""))
+    return " · ".join([ctx.t("kpi.unreported"), *([unit.name(ctx.lang)] if unit else [])])
 
 
 def sparkline(values: list[float], target: float | None, tone: str) -> str:
@@ -231,7 +263,14 @@ def trends(daily: pd.DataFrame) -> dict[str, list[float]]:
     }
 
 
-TONES = {"met": "ok", "on_track": "info", "at_risk": "warn", "missed": "bad", "no_target": "none"}
+TONES = {
+    "met": "ok",
+    "on_track": "info",
+    "at_risk": "warn",
+    "missed": "bad",
+    "no_target": "none",
+    "unreported": "none",
+}
 
 
 def shell(t: Translator, city: CitySettings) -> html.Div:
@@ -247,9 +286,10 @@ def shell(t: Translator, city: CitySettings) -> html.Div:
 
 
 def headline(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
-    kpis = assess(latest_values(data, ctx), data["kpi_daily"], ctx)
+    kpis = with_unreported(assess(latest_values(data, ctx), data["kpi_daily"], ctx), ctx)
     met = int((kpis["assessment"] == "met").sum()) if not kpis.empty else 0
-    total = int(kpis["assessment"].isin(STATES_COUNTED).sum()) if not kpis.empty else 0
+    counted = (*STATES_COUNTED, "unreported")  # a target nothing was reported for is not met
+    total = int(kpis["assessment"].isin(counted).sum()) if not kpis.empty else 0
     return html.Div(
         [
             html.Span(ctx.t("kpi.summary", met=met, total=total), className="headline-number"),
@@ -271,7 +311,7 @@ def grid_style(count: int) -> dict[str, str]:
 
 
 def cards(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
-    kpis = assess(latest_values(data, ctx), data["kpi_daily"], ctx)
+    kpis = with_unreported(assess(latest_values(data, ctx), data["kpi_daily"], ctx), ctx)
     if kpis.empty:
         return [html.Div(mark("nodata", ctx.t), className="tile tile--calm")]
     lines = trends(data["kpi_daily"])
@@ -288,7 +328,8 @@ def cards(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
         name = record["indicator_id"] if name is None or pd.isna(name) else str(name)
         tone = TONES[row.assessment]
         line = sparkline(lines.get(row.indicator_id, []), target, tone)
-        value = fmt_number(float(row.actual), ctx.lang)
+        reported = row.assessment != "unreported"
+        value = fmt_number(float(row.actual), ctx.lang) if reported else "–"
         sector = ctx.t.label(ctx.profile.sector_labels, row.sector) if row.sector else ""
         result.append(
             html.Div(
@@ -328,7 +369,10 @@ def cards(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
                             reason(record["projection"], unit, ctx),
                             className="kpi-projection",
                         ),
-                        html.Div(source_line(record, ctx), className="kpi-source"),
+                        html.Div(
+                            source_line(record, ctx) if reported else unreported_line(record, ctx),
+                            className="kpi-source",
+                        ),
                         html.Img(src=line, className="kpi-trend", alt="")
                         if line
                         else html.Div(className="kpi-trend"),

@@ -13,12 +13,19 @@ from feeds.payloads import parse_record
 from tests.browser_fixtures import resize, wall_on_sqlite
 from tests.test_browser import SCREEN_DRAWN, SCREENSHOTS, console_errors, wait_for
 from tests.test_indicator_import import ZONE
+from wall.city import load_profile
 from wall.periods import period_of
 from wall.settings_core import PROJECT_DIR
 from wall.store.sqlite import SQLiteStore
 
+HOA_THANH = load_profile("hoa-thanh")
+HS_DUNG_HAN = next(i for i in HOA_THANH.indicators if i.indicator_id == "hs_dung_han")
 CARDS = """
-return Array.from(document.querySelectorAll('.kpi-card'))
+return Array.from(document.querySelectorAll('.kpi-card:not(.kpi-card--unreported)'))
+    .map(c => c.innerText.replace(/\\s+/g, ' '));
+"""
+UNREPORTED = """
+return Array.from(document.querySelectorAll('.kpi-card--unreported'))
     .map(c => c.innerText.replace(/\\s+/g, ' '));
 """
 
@@ -86,6 +93,12 @@ def test_imported_figures_and_mqtt_values_on_the_indicators_screen(browser, tmp_
             for card, pattern in zip(cards, expected, strict=True):
                 pattern = re.escape(pattern).replace(when, r"\d\d/\d\d \d\d:\d\d")
                 assert re.fullmatch(pattern, card.strip()), card
+            # The rest of the catalogue is on the screen too, saying who owes its figure.
+            owed = browser.execute_script(UNREPORTED)
+            assert len(owed) == len(HOA_THANH.indicators) - 3
+            hs = next(c for c in owed if HS_DUNG_HAN.name(lang) in c)
+            said = {"vi": "Chưa nhận số liệu · ", "en": "Nothing reported yet · "}[lang]
+            assert said + HOA_THANH.handling_unit("tt-hcc").name(lang) in hs, hs
             browser.save_screenshot(str(SCREENSHOTS / f"indicators-submitted-{lang}-1920x1080.png"))
         assert console_errors(browser) == []
     finally:

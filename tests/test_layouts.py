@@ -27,10 +27,13 @@ from layouts.common import (
     render_outputs,
 )
 from wall.alerts.model import fold
+from wall.city import load_profile
 from wall.i18n import TEXT, Translator
 from wall.store import Event
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+
+HOA_THANH = load_profile("hoa-thanh")  # the wall's default profile
 
 
 def ctx(lang: str = "vi", stale: float = 120.0) -> Context:
@@ -196,11 +199,54 @@ def test_indicators_of_the_month_under_way_are_met_or_at_risk_against_their_targ
 def test_indicator_headline_counts_targets_met_in_both_languages():
     values = [(100, 90)] * 11 + [(10, 90)] * 6
     data = {"kpi": kpi_rows(values), "kpi_daily": pd.DataFrame()}
-    assert "11/17 chỉ tiêu đạt" in texts(indicators.headline(data, ctx("vi")))
-    assert "11 of 17 targets met" in texts(indicators.headline(data, ctx("en")))
+    total = 17 + len(HOA_THANH.indicators)  # the catalogue's, none reported, count as not met
+    assert f"11/{total} chỉ tiêu đạt" in texts(indicators.headline(data, ctx("vi")))
+    assert f"11 of {total} targets met" in texts(indicators.headline(data, ctx("en")))
     (grid,) = indicators.cards(data, ctx())
-    assert len(grid.children) == 17
-    assert grid.style == indicators.grid_style(17)
+    assert len(grid.children) == 17 + len(HOA_THANH.indicators)  # the catalogue's unreported
+    assert grid.style == indicators.grid_style(17 + len(HOA_THANH.indicators))
+
+
+def test_catalogue_indicators_nothing_was_reported_for_are_cards_naming_who_owes_them():
+    catalogue = [i for i in HOA_THANH.indicators if i.aggregation != "sum"]
+    reported = catalogue[:5]
+    better = {"higher": 1.05, "lower": 0.95}
+    data = {
+        "kpi": pd.DataFrame(
+            [
+                {
+                    "time": ts(5),
+                    "indicator_id": i.indicator_id,
+                    "actual": i.target * better[i.direction],
+                }
+                for i in reported
+            ]
+        ),
+        "kpi_daily": pd.DataFrame(),
+    }
+    owed = [i for i in HOA_THANH.indicators if i not in reported]
+    total = len(HOA_THANH.indicators)
+    headline = texts(indicators.headline(data, ctx()))
+    assert f"5/{total} chỉ tiêu đạt" in headline  # nothing reported is not met
+    assert f"Chưa báo cáo {len(owed)}" in headline
+    assert f"Not reported {len(owed)}" in texts(indicators.headline(data, ctx("en")))
+    (grid,) = indicators.cards(data, ctx())
+    assert len(grid.children) == total
+    unreported = [c for c in grid.children if c.className.endswith("--unreported")]
+    assert len(unreported) == len(owed)
+    first = texts(unreported[0])
+    owing = next(i for i in owed if i.name("vi") in first)
+    unit = HOA_THANH.handling_unit(owing.responsible_unit)
+    assert f"Chưa nhận số liệu · {unit.name_vi}" in first and "Chưa báo cáo" in first
+    english = texts(indicators.cards(data, ctx("en"))[0])
+    assert "Nothing reported yet" in english and owing.name("en") in english
+    # Everything reported: no such mark in the header.
+    every = [
+        {"time": ts(5), "indicator_id": i.indicator_id, "actual": 1.0} for i in HOA_THANH.indicators
+    ]
+    assert "Chưa báo cáo" not in texts(
+        indicators.headline({**data, "kpi": pd.DataFrame(every)}, ctx())
+    )
 
 
 def test_indicator_trend_is_an_svg_line_with_the_target():
