@@ -213,6 +213,14 @@ def assessment_counts(kpis: pd.DataFrame, ctx: Context) -> list:
     ]
 
 
+def targets_met(kpis: pd.DataFrame) -> tuple[int, int]:
+    """(met, targets): a target nothing was reported for counts, as not met."""
+    if kpis.empty:
+        return 0, 0
+    counted = kpis["assessment"].isin((*STATES_COUNTED, "unreported"))
+    return int((kpis["assessment"] == "met").sum()), int(counted.sum())
+
+
 def unreported_line(row: Mapping, ctx: Context) -> str:
     """Who owes the value of an indicator none has come for: "Chưa nhận số liệu · Phòng KT"."""
     unit = ctx.profile.handling_unit(str(row.get("responsible_unit") or ""))
@@ -287,9 +295,7 @@ def shell(t: Translator, city: CitySettings) -> html.Div:
 
 def headline(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
     kpis = with_unreported(assess(latest_values(data, ctx), data["kpi_daily"], ctx), ctx)
-    met = int((kpis["assessment"] == "met").sum()) if not kpis.empty else 0
-    counted = (*STATES_COUNTED, "unreported")  # a target nothing was reported for is not met
-    total = int(kpis["assessment"].isin(counted).sum()) if not kpis.empty else 0
+    met, total = targets_met(kpis)
     return html.Div(
         [
             html.Span(ctx.t("kpi.summary", met=met, total=total), className="headline-number"),

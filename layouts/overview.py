@@ -165,14 +165,14 @@ def alerts_tile(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
 def indicators_tile(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
     # Without the daily history (the overview reads no history part): latest values only.
     kpis = indicators_screen.assess(indicators_screen.latest_values(data, ctx), pd.DataFrame(), ctx)
-    met = int((kpis["assessment"] == "met").sum()) if not kpis.empty else 0
-    with_target = int(kpis["assessment"].isin(indicators_screen.STATES_COUNTED).sum())
+    shown = indicators_screen.with_unreported(kpis, ctx)  # as the indicators screen counts them
+    met, targets = indicators_screen.targets_met(shown)
     return big_tile(
         ctx.t("ov.indicators"),
-        ctx.t("of", part=fmt_int(met, ctx.lang), whole=fmt_int(with_target, ctx.lang)),
+        ctx.t("of", part=fmt_int(met, ctx.lang), whole=fmt_int(targets, ctx.lang)),
         newest_age(kpis, ctx),
         ctx.for_part("kpi"),
-        detail=indicators_screen.assessment_counts(kpis, ctx),
+        detail=indicators_screen.assessment_counts(shown, ctx),
     )
 
 
