@@ -166,7 +166,8 @@ def with_unreported(kpis: pd.DataFrame, ctx: Context) -> pd.DataFrame:
 
 
 def reason(found: Projection | None, unit: str, ctx: Context) -> str:
-    """The projection in words: "Theo nhịp hiện tại, 91/95 vào 31/12"."""
+    """The projection in words: "Theo nhịp hiện tại, 91/95 vào 31/12", with its 80 % range
+    when there is one: "Theo xu hướng, 96/95 vào 30/11 (khoảng 93–99)"."""
     if found is None or found.basis is None:
         return ""
     figure = ctx.t(
@@ -175,12 +176,18 @@ def reason(found: Projection | None, unit: str, ctx: Context) -> str:
         target=fmt_number(found.target, ctx.lang),
     )
     figure = f"{figure} {unit}" if unit and unit != "%" else figure  # % is the card's own
-    return ctx.t(
+    text = ctx.t(
         f"proj.{found.basis}",
         figure=figure,
         day=f"{found.last_day():%d/%m}",
         period=found.period.name,
     )
+    if found.low is None or found.high is None:
+        return text
+    spread = ctx.t(
+        "proj.range", low=fmt_number(found.low, ctx.lang), high=fmt_number(found.high, ctx.lang)
+    )
+    return f"{text} ({spread})"
 
 
 def names_target(found: Projection | None) -> bool:

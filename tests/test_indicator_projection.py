@@ -149,3 +149,49 @@ def test_the_screen_projects_an_indicator_from_its_daily_figures_of_the_period()
     (row,) = indicators.assess(kpis, daily, context).to_dict("records")
     assert row["assessment"] == "at_risk"
     assert row["projection"].expected == pytest.approx(94.0, abs=0.1)
+
+
+def test_a_noisy_trend_whose_range_reaches_below_the_target_is_at_risk_and_says_the_range():
+    now = local(2026, 11, 16, 12)
+    # Rising on the whole to 97 by the month's end, but the figures jump about: its 80 %
+    # range reaches below 95.
+    noisy = [(local(2026, 11, d), v) for d, v in ((1, 90.0), (6, 96.0), (11, 91.0), (16, 96.0))]
+    found = projected(noisy, MONTH, target=95, aggregation="mean", now=now)
+    assert found.expected > 95 and found.low < 95 < found.high
+    assert (found.basis, found.state) == ("trend", "at_risk")
+    context = Context(now.astimezone(UTC), ZONE, Translator("vi"), 120.0)
+    said = indicators.reason(found, "%", context)
+    low, high = (indicators.fmt_number(v, "vi") for v in (found.low, found.high))
+    assert said.endswith(f"vào 30/11 (khoảng {low}–{high})"), said
+    english = Context(now.astimezone(UTC), ZONE, Translator("en"), 120.0)
+    assert "(likely " in indicators.reason(found, "%", english)
+    # The same rise, steady: a narrow range above the target, on track.
+    steady = [(local(2026, 11, d), 90.0 + d * 0.5) for d in (1, 6, 11, 16)]
+    found = projected(steady, MONTH, target=99, aggregation="mean", now=now)
+    assert found.state == "on_track" and found.low == pytest.approx(found.high)
+    # Lower is better: the range's high end is the bad one.
+    found = projected(
+        [(t, 200 - v) for t, v in noisy],
+        MONTH,
+        target=105,
+        direction="lower",
+        aggregation="mean",
+        now=now,
+    )
+    assert found.expected < 105 < found.high and found.state == "at_risk"
+
+
+def test_a_running_totals_range_is_the_spread_of_its_paces_and_few_figures_have_none():
+    now = local(2026, 7, 1)
+    # Paces of 100, 120, 80 and 100 a year (by the share of the year gone by at each figure).
+    shares = [(local(2026, 1, 11), 10), (local(2026, 3, 1), 59), (local(2026, 5, 1), 120)]
+    figures = [
+        (t, pace * days / 365) for (t, days), pace in zip(shares, (100, 120, 80), strict=True)
+    ]
+    figures.append((now, 100 * 181 / 365))
+    found = projected(figures, target=90, aggregation="sum", now=now)
+    assert found.basis == "pace" and found.expected == pytest.approx(100)
+    assert 80 < found.low < 100 < found.high < 120
+    assert found.state == "at_risk"  # 10 % of the paces seen would fall short of 90
+    assert projected(figures[-3:], target=90, aggregation="sum", now=now).low is None
+    assert projected(figures, target=70, aggregation="sum", now=now).state == "on_track"

@@ -135,6 +135,7 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "proj.trend": ("Theo xu hướng, {figure} vào {day}", "On the trend, {figure} by {day}"),
     "proj.held": ("Nếu giữ mức này, {figure} vào {day}", "If it holds, {figure} by {day}"),
+    "proj.range": ("khoảng {low}–{high}", "likely {low}–{high}"),
     "proj.reached": ("Đã chốt: {figure}", "Settled already: {figure}"),
     "proj.final": ("Kỳ {period} đã kết thúc", "Period {period} is over"),
     "path.console": ("Bảng điều khiển", "Console"),

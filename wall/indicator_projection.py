@@ -12,6 +12,12 @@ The figure expected at the period's end (`expected_at_end`):
   period's end, when they span at least TREND_MIN_SHARE of the period; else the latest
   figure held.
 
+With enough figures the expected end has an 80 % interval (`interval_at_end`): for a trend,
+the prediction interval of the least-squares line (Student's t on its residuals); for a running
+total, the 10th to 90th percentile of the paces its figures were given at. A figure expected on
+the good side of its target whose interval reaches the bad side is at risk, not on track: the
+card says the range ("khoảng 88–94").
+
 `judged` turns a figure and its expected end into a state; it takes any expected value, so a
 forecast made elsewhere can be judged the same way. Pure: no store, no clock.
 """
@@ -30,6 +36,11 @@ STATES = ("met", "on_track", "at_risk", "missed", "no_data")
 # its target (`reached`), the pace of a total, the trend of the figures, the latest held.
 BASES = ("final", "reached", "pace", "trend", "held")
 TREND_MIN_SHARE = 0.1  # a trend through figures of a few hours says nothing of a year
+INTERVAL_MIN_FIGURES = 4  # fewer say too little of their spread to draw an interval from
+# Student's t, 90th percentile (two-sided 80 %), by degrees of freedom; past 30, the normal's.
+T90 = (3.078, 1.886, 1.638, 1.533, 1.476, 1.440, 1.415, 1.397, 1.383, 1.372, 1.363, 1.356,
+       1.350, 1.345, 1.341, 1.337, 1.333, 1.330, 1.328, 1.325, 1.323, 1.321, 1.319, 1.318,
+       1.316, 1.315, 1.314, 1.313, 1.311, 1.310)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,8 @@ class Projection:
     basis: str | None  # BASES; None: no data
     target: float
     direction: str  # higher / lower is better
+    low: float | None = None  # the 80 % interval of `expected`; None: too few figures
+    high: float | None = None
 
     def last_day(self) -> date:
         """The period's last day (its end is midnight after it, in the city's zone)."""
@@ -77,6 +90,44 @@ def expected_at_end(
     return mean_y + slope * (1.0 - mean_x), "trend"
 
 
+def interval_at_end(
+    aggregation: str, period: Period, figures: Sequence[tuple[datetime, float]], zone: ZoneInfo
+) -> tuple[float, float] | None:
+    """The 80 % interval of `expected_at_end`'s figure, or None with fewer than
+    INTERVAL_MIN_FIGURES figures or when that figure is the latest held."""
+    figures = sorted(figures, key=lambda f: f[0])
+    if len(figures) < INTERVAL_MIN_FIGURES:
+        return None
+    start, end = period.start(zone), period.end(zone)
+    length = (end - start).total_seconds()
+    if aggregation == "sum":
+        shares = [max(elapsed_share(period, t, zone), 86_400 / length) for t, _ in figures]
+        paces = sorted(v / s for (_, v), s in zip(figures, shares, strict=True))
+        return _percentile(paces, 0.1), _percentile(paces, 0.9)
+    xs = [(t - start).total_seconds() / length for t, _ in figures]
+    if max(xs) - min(xs) < TREND_MIN_SHARE:
+        return None
+    ys = [v for _, v in figures]
+    n = len(xs)
+    mean_x, mean_y = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mean_x) ** 2 for x in xs)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sxx
+    at_end = mean_y + slope * (1.0 - mean_x)
+    residuals = [y - (mean_y + slope * (x - mean_x)) for x, y in zip(xs, ys, strict=True)]
+    spread = (sum(r * r for r in residuals) / (n - 2)) ** 0.5
+    t = T90[n - 3] if n - 2 <= len(T90) else 1.2816
+    half = t * spread * (1 + 1 / n + (1.0 - mean_x) ** 2 / sxx) ** 0.5
+    return at_end - half, at_end + half
+
+
+def _percentile(ordered: Sequence[float], share: float) -> float:
+    """Linear between the closest ranks, of values sorted ascending."""
+    rank = share * (len(ordered) - 1)
+    below = int(rank)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (ordered[above] - ordered[below]) * (rank - below)
+
+
 def is_good(value: float, target: float, direction: str) -> bool:
     return value <= target if direction == "lower" else value >= target
 
@@ -89,11 +140,13 @@ def judged(
     direction: str,
     aggregation: str,
     ended: bool,
+    worst: float | None = None,
 ) -> str:
     """The state of a figure `value` expected to end the period at `expected`. A period over is
     met or missed by its figure; a running total only grows, so one past its target is met
     (higher is better) or missed (lower is better) already; otherwise the expected end decides:
-    on the good side it is met when the figure is there already, else on track; short, at risk."""
+    on the good side it is met when the figure is there already, else on track; short, at risk.
+    `worst`, the bad end of the expected figure's interval, on the bad side: at risk too."""
     good = is_good(value, target, direction)
     if ended:
         return "met" if good else "missed"
@@ -102,6 +155,8 @@ def judged(
     if aggregation == "sum" and direction == "lower" and not good:
         return "missed"
     if not is_good(expected, target, direction):
+        return "at_risk"
+    if worst is not None and not is_good(worst, target, direction):
         return "at_risk"
     return "met" if good and aggregation != "sum" else "on_track"
 
@@ -121,13 +176,25 @@ def projection(
         return Projection("no_data", period, None, None, None, target, direction)
     value = max(figures, key=lambda f: f[0])[1]
     ended = now >= period.end(zone)
+    interval = None
     if ended:
         expected, basis = value, "final"
     else:
         expected, basis = expected_at_end(aggregation, period, figures, zone)
+        interval = interval_at_end(aggregation, period, figures, zone)
+    worst = None
+    if interval is not None:
+        worst = interval[1] if direction == "lower" else interval[0]
     state = judged(
-        value, expected, target=target, direction=direction, aggregation=aggregation, ended=ended
+        value,
+        expected,
+        target=target,
+        direction=direction,
+        aggregation=aggregation,
+        ended=ended,
+        worst=worst,
     )
     if not ended and aggregation == "sum" and state in ("met", "missed"):
-        expected, basis = value, "reached"
-    return Projection(state, period, value, expected, basis, target, direction)
+        expected, basis, interval = value, "reached", None
+    low, high = interval if interval is not None else (None, None)
+    return Projection(state, period, value, expected, basis, target, direction, low, high)
