@@ -42,7 +42,7 @@ from wall.domain import CLOSED_REPORT_STATUSES, FIELD_REPORT, is_open_report
 from wall.settings import Settings
 from wall.store import Store, open_store
 from wall.store.newest import Incremental, Previous, newest, refold_due
-from wall.submissions import latest_values
+from wall.submissions import latest_values, sent_in_due_periods
 
 log = logging.getLogger(__name__)
 REPORTS_KEPT = timedelta(days=90)
@@ -62,7 +62,8 @@ class Part:
     """One question: asked whole each time, or (an `Incremental`) folded forward from its
     previous answer, of which the screens see only the frame."""
 
-    fetch: Callable[[Store, datetime, None], pd.DataFrame] | Incremental
+    # A question is asked with the wall's settings (the city profile and zone some need).
+    fetch: Callable[[Store, datetime, Settings], pd.DataFrame] | Incremental
     history: bool = False  # held for history_refresh_seconds instead of one tick
 
 
@@ -124,6 +125,11 @@ PARTS: dict[str, Part] = {
     "reports": Part(newest(FIELD_REPORT.name, REPORT, _open_reports_and_recent, open_or_recent)),
     "kpi": Part(newest("kpi", "indicator_id")),
     "kpi_submitted": Part(lambda s, now, _: latest_values(s)),
+    # When the automated sources sent each indicator's period just ended (a day's precision).
+    "kpi_sent": Part(
+        lambda s, now, settings: sent_in_due_periods(s, settings.profile, now, settings.tz),
+        history=True,
+    ),
     # Each report changed within the accountability screen's window: its on-time figures.
     "reports_handled": Part(
         lambda s, now, _: s.latest(FIELD_REPORT.name, REPORT, now - REPORTS_HANDLED)
@@ -187,7 +193,7 @@ class Queries:
         def compute() -> pd.DataFrame:
             now = datetime.now(UTC)
             if not isinstance(spec.fetch, Incremental):
-                answer = spec.fetch(self.store, now, None)
+                answer = spec.fetch(self.store, now, self.settings)
                 remember(f"last:{name}", answer, PREVIOUS_KEPT_SECONDS)  # see _answer_kept
                 return answer
             previous = self._previous(name, now)

@@ -27,9 +27,10 @@ from layouts.common import (
 from wall.accountability import indicators_due, source_health, standings
 from wall.city import CitySettings
 from wall.i18n import Translator
+from wall.submissions import delivered
 
 NAME = "accountability"
-PARTS = ("reports", "reports_handled", "kpi_submitted", "feeds")
+PARTS = ("reports", "reports_handled", "kpi", "kpi_submitted", "kpi_sent", "feeds")
 REPORT_DAYS = 30  # the window of the on-time figures (callbacks.queries' reports_handled)
 
 
@@ -58,6 +59,11 @@ def all_reports(data: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else data["reports"]
 
 
+def indicator_values(data: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Each indicator's periods delivered, by a unit or by an automated source."""
+    return delivered(data["kpi_submitted"], data["kpi_sent"])
+
+
 def percent(value: float | None, lang: str) -> str:
     return "–" if value is None else f"{fmt_number(value, lang, 0)}%"
 
@@ -67,7 +73,7 @@ def hours(value: float | None, t: Translator) -> str:
 
 
 def headline(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
-    table = standings(ctx.profile, data["kpi_submitted"], all_reports(data), ctx.now, ctx.tz)
+    table = standings(ctx.profile, indicator_values(data), all_reports(data), ctx.now, ctx.tz)
     handled = sum(s.handled for s in table)
     on_time = sum(s.handled_on_time for s in table)
     due = sum(s.indicators_due for s in table)
@@ -92,7 +98,7 @@ def headline(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
 
 def league(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
     t = ctx.t
-    table = standings(ctx.profile, data["kpi_submitted"], all_reports(data), ctx.now, ctx.tz)
+    table = standings(ctx.profile, indicator_values(data), all_reports(data), ctx.now, ctx.tz)
     names = {u.code: u.name(ctx.lang) for u in ctx.profile.handling_units}
     head = html.Div(
         [
@@ -145,13 +151,15 @@ def league(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
 
 def sources(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
     t = ctx.t
-    values = data["kpi_submitted"]
+    values = indicator_values(data)
     due = indicators_due(ctx.profile, values, ctx.now, ctx.tz)
+    # A unit's indicators were last heard of by a submission or an automated source's value.
+    heard = [f[["indicator_id", "time"]] for f in (values, data["kpi"]) if not f.empty]
     found = source_health(
         ctx.profile,
         data["feeds"],
         due,
-        values,
+        pd.concat(heard, ignore_index=True) if heard else values,
         ctx.now,
         timedelta(seconds=ctx.stale_after_seconds),
     )

@@ -14,6 +14,7 @@ from feeds.payloads import parse_record
 from layouts import indicators, overview
 from layouts.common import Context
 from tests.test_layouts import texts
+from wall.accountability import indicators_due
 from wall.city import load_profile
 from wall.i18n import Translator
 from wall.store import Store
@@ -22,8 +23,10 @@ from wall.submissions import (
     Row,
     SubmissionRefused,
     check_rows,
+    delivered,
     key_of,
     latest_values,
+    sent_in_due_periods,
     submit,
 )
 
@@ -187,3 +190,36 @@ def test_an_indicator_where_lower_is_better_is_met_at_or_below_its_target() -> N
         "permits_on_time": "met",
         "lake_quality": "met",
     }
+
+
+def test_an_automated_sources_values_deliver_the_period_they_were_sent_in(store: Store) -> None:
+    """What MQTT sent during November counts as November's figure delivered then (before its
+    due moment, the end of 5 December local), as a unit's submission would; a source heard only
+    in December has not delivered November."""
+    mid_november = datetime(2026, 11, 10, 8, 0, tzinfo=ZONE)
+    store.write(
+        kpi_point("camera_hoat_dong", 96.5, "2026-11", mid_november)
+        + kpi_point("camera_hoat_dong", 96.9, "2026-12", NOW)
+        + kpi_point("den_chieu_sang", 91.0, "2026-12", NOW)
+        + kpi_point("tiem_chung", 95.5, "2026-11", mid_november + timedelta(days=5))
+    )
+    send(store, "vh-xh", "Hoa", [Row(2, "tiem_chung", "2026-11", 96.1)])  # on 3 December
+    sent = sent_in_due_periods(store, HOA_THANH, NOW, ZONE).set_index("indicator_id")
+    assert sorted(sent.index) == ["camera_hoat_dong", "tiem_chung"]
+    assert sent.loc["camera_hoat_dong", "period"] == "2026-11"
+    first = sent.loc["camera_hoat_dong", "submitted_at"]
+    assert mid_november - timedelta(days=1) < first <= mid_november  # to the day
+    both = delivered(latest_values(store), sent.reset_index())
+    tiem_chung = both.set_index("indicator_id").loc["tiem_chung"]
+    assert tiem_chung["submitted_at"] <= mid_november + timedelta(days=5)  # the source's, first
+    assert tiem_chung["time"] == pd.Timestamp(NOW)  # the unit's, newer
+    after_due = datetime(2026, 12, 6, 9, 0, tzinfo=ZONE)
+    states = {
+        d.indicator.indicator_id: d.state for d in indicators_due(HOA_THANH, both, after_due, ZONE)
+    }
+    assert states["camera_hoat_dong"] == "on_time"
+    assert states["tiem_chung"] == "on_time"
+    assert states["den_chieu_sang"] == "missing"
+    assert "den_chieu_sang" not in set(
+        sent_in_due_periods(store, HOA_THANH, after_due, ZONE)["indicator_id"]
+    )

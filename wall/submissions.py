@@ -14,11 +14,12 @@ import math
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from wall.accountability import due_period
 from wall.city import CityProfile, Indicator
 from wall.i18n import Translator
 from wall.periods import FORMATS, PeriodError, parse_period, period_of
@@ -247,3 +248,58 @@ def latest_values(store: Store) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
     return pd.DataFrame(rows, columns=COLUMNS).sort_values(["indicator_id", "period"])
+
+
+def sent_in_due_periods(
+    store: Store, profile: CityProfile, now: datetime, zone: ZoneInfo
+) -> pd.DataFrame:
+    """When an automated source (MQTT `kpi` points) first sent a value of each indicator during
+    its period just ended, to the day: that period counts as delivered then (so on time), as a
+    unit's submission would. Values sent after the period's end are not counted: they may be of
+    the next period (the points' `period` is not read, to count in the store). Rows as
+    latest_values (path `mqtt`); one daily count per distinct period, read in the store."""
+    windows: dict[tuple[datetime, datetime], list[tuple[Indicator, str]]] = {}
+    for indicator in profile.indicators:
+        period = due_period(indicator, now, zone)
+        window = (period.start(zone), min(period.end(zone), now))
+        windows.setdefault(window, []).append((indicator, period.name))
+    rows = []
+    for (start, end), wanted in windows.items():
+        if end <= start:
+            continue
+        counts = store.aggregate(
+            "kpi", "actual", "count", start, end, timedelta(days=1), by=["indicator_id"]
+        )
+        if counts.empty:
+            continue
+        sent = counts[pd.to_numeric(counts["value"]) > 0]
+        first = sent.groupby("indicator_id")["time"].min()
+        for indicator, period in wanted:
+            if indicator.indicator_id in first.index:
+                at = max(pd.Timestamp(first[indicator.indicator_id]), pd.Timestamp(start))
+                rows.append(
+                    {
+                        "time": at,
+                        "submitted_at": at,
+                        "indicator_id": indicator.indicator_id,
+                        "period": period,
+                        "path": "mqtt",
+                    }
+                )
+    return pd.DataFrame(rows, columns=["time", "submitted_at", "indicator_id", "period", "path"])
+
+
+def delivered(submitted: pd.DataFrame, sent: pd.DataFrame) -> pd.DataFrame:
+    """Each indicator and period a value came for, by any path: the earliest `submitted_at` and
+    the newest `time` of the units' submissions (latest_values) and the automated sources'
+    (sent_in_due_periods). Columns: indicator_id, period, submitted_at, time."""
+    keys = ["indicator_id", "period"]
+    frames = [f[[*keys, "submitted_at", "time"]] for f in (submitted, sent) if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=[*keys, "submitted_at", "time"])
+    both = pd.concat(frames, ignore_index=True)
+    both["submitted_at"] = pd.to_datetime(both["submitted_at"], utc=True)
+    both["time"] = pd.to_datetime(both["time"], utc=True)
+    return both.groupby(keys, as_index=False).agg(
+        submitted_at=("submitted_at", "min"), time=("time", "max")
+    )
