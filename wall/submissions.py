@@ -250,6 +250,15 @@ def latest_values(store: Store) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS).sort_values(["indicator_id", "period"])
 
 
+SENT_REREAD = timedelta(hours=1)  # what was sent in a period that ended changes only by backfill
+
+
+def due_periods(profile: CityProfile, now: datetime, zone: ZoneInfo) -> tuple[str, ...]:
+    """The periods just ended of the catalogue's indicators: sent_in_due_periods' answer only
+    changes with them (or when points of them are written late)."""
+    return tuple(due_period(i, now, zone).name for i in profile.indicators)
+
+
 def sent_in_due_periods(
     store: Store, profile: CityProfile, now: datetime, zone: ZoneInfo
 ) -> pd.DataFrame:

@@ -31,7 +31,13 @@ from wall.domain import (
 )
 from wall.store import Store
 from wall.store.newest import Previous, newest
-from wall.submissions import delivered, latest_values, sent_in_due_periods
+from wall.submissions import (
+    SENT_REREAD,
+    delivered,
+    due_periods,
+    latest_values,
+    sent_in_due_periods,
+)
 
 SEVERITIES = ("critical", "high", "medium", "low")
 
@@ -95,7 +101,6 @@ RULE_DEFAULTS: dict[str, dict[str, Any]] = {
 # Conditions a ward-wide outage stands for, in that ward.
 GROUPED_IN_WARD = ("camera_offline", "ap_down", "anomaly")
 # Rules whose data already carry how long the condition has held.
-SENT_REREAD = timedelta(minutes=10)
 SELF_TIMED = ("report_overdue", "indicators_late", "feed_silent", "rejected_spike", "screen_silent")
 # Measurements whose silence means a feed stopped (reports and indicators arrive rarely).
 WATCHED_FEEDS = (CAMERA_STATUS.name, WIFI_USAGE.name)
@@ -218,15 +223,17 @@ class CityReader:
         if screens.get("enabled", True):
             self._questions[SCREEN_HEALTH.name] = _screens_heard(screens["forget_hours"])
         self._previous: dict[str, Previous] = {}
-        self._sent: tuple[datetime, pd.DataFrame] | None = None
+        self._sent: tuple[datetime, tuple[str, ...], pd.DataFrame] | None = None
 
     def _indicator_values(self, store: Store, now: datetime) -> pd.DataFrame:
         """The periods delivered by the units and by automated sources; what the sources sent is
-        counted in the store a year back at most, so it is asked again every SENT_REREAD."""
-        if self._sent is None or now - self._sent[0] >= SENT_REREAD:
-            zone = ZoneInfo(self.profile.timezone)
-            self._sent = (now, sent_in_due_periods(store, self.profile, now, zone))
-        return delivered(latest_values(store), self._sent[1])
+        counted in the store (a year of points for a yearly indicator), so it is asked again only
+        when a period ends, or after SENT_REREAD."""
+        zone = ZoneInfo(self.profile.timezone)
+        periods = due_periods(self.profile, now, zone)
+        if self._sent is None or periods != self._sent[1] or now - self._sent[0] >= SENT_REREAD:
+            self._sent = (now, periods, sent_in_due_periods(store, self.profile, now, zone))
+        return delivered(latest_values(store), self._sent[2])
 
     def __call__(self, store: Store, now: datetime) -> CityNow:
         frames = {}
