@@ -97,8 +97,11 @@ def concrete_urls(served: Served) -> dict[str, tuple[str, str]]:
         "/officer/audit": ("GET", "/officer/audit"),
         "/officer/audit.csv": ("GET", "/officer/audit.csv"),
         "/officer/screens": ("GET", "/officer/screens"),
+        "/officer/indicators": ("GET", "/officer/indicators"),
+        "/officer/indicators/upload": ("POST", "/officer/indicators/upload"),  # 403: signed out
         # Signed out: each redirects to the sign-in page.
         "/officer/alerts/<path:key>": ("GET", "/officer/alerts/camera_offline:cam-1"),
+        "/officer/indicators/<indicator_id>": ("GET", "/officer/indicators/tiem_chung"),
         "/officer/alerts/<path:key>/summary.txt": (
             "GET",
             "/officer/alerts/camera_offline:cam-1/summary.txt",

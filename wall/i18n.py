@@ -526,6 +526,123 @@ TEXT: dict[str, tuple[str, str]] = {
         "Không truy cập được kho dữ liệu – thử lại sau.",
         "The data store cannot be reached – try again shortly.",
     ),
+    # The console's indicator pages (wall.indicator_console, /officer/indicators)
+    "oc.ind_nav": ("Chỉ số", "Indicators"),
+    "oc.ind_title": (
+        "Bàn trực ban – Nộp số liệu chỉ số điều hành",
+        "Duty officer console – Indicator figures",
+    ),
+    "oc.ind_intro_unit": (
+        "Các chỉ số do {unit} nộp. Mỗi giá trị được lưu kèm tên người nộp và thời điểm; "
+        "không xóa được, chỉ sửa bằng một lần nộp mới có nêu lý do.",
+        "The indicators {unit} submits. Each value is kept with who gave it and when; none is "
+        "removed, a correction is a new value with its reason.",
+    ),
+    "oc.ind_intro_all": (
+        "Chỉ số của mọi đơn vị. Mỗi giá trị được lưu kèm tên người nộp và thời điểm; không xóa "
+        "được, chỉ sửa bằng một lần nộp mới có nêu lý do.",
+        "Every unit's indicators. Each value is kept with who gave it and when; none is "
+        "removed, a correction is a new value with its reason.",
+    ),
+    "oc.ind_target": ("Chỉ tiêu", "Target"),
+    "oc.ind_kind": ("Kỳ báo cáo", "Reported per"),
+    "oc.ind_history": ("Lịch sử nộp", "Submission history"),
+    "oc.ind_latest": ("Giá trị mới nhất", "Latest value"),
+    "oc.ind_latest_of": ("kỳ {period}:", "period {period}:"),
+    "oc.ind_none_yet": ("chưa có giá trị", "no value yet"),
+    "oc.ind_given": ("{value} – {who}, {time} ({path})", "{value} – {who}, {time} ({path})"),
+    "oc.ind_period_now": ("Kỳ {period} (đang diễn ra)", "Period {period} (under way)"),
+    "oc.ind_period_ended": ("Kỳ {period} (đã kết thúc)", "Period {period} (ended)"),
+    "oc.ind_due_pending": (
+        "Kỳ {period}: hạn nộp hết ngày {day}, chưa nộp",
+        "Period {period}: due by the end of {day}, not submitted yet",
+    ),
+    "oc.ind_due_missing": (
+        "⚠ Kỳ {period}: quá hạn (hết ngày {day}), chưa nộp",
+        "⚠ Period {period}: overdue (due by the end of {day}), not submitted",
+    ),
+    "oc.ind_due_on_time": (
+        "✔ Kỳ {period}: đã nộp đúng hạn",
+        "✔ Period {period}: submitted on time",
+    ),
+    "oc.ind_due_late": (
+        "Kỳ {period}: nộp trễ (hạn hết ngày {day})",
+        "Period {period}: submitted late (due by the end of {day})",
+    ),
+    "oc.ind_period": ("Kỳ", "Period"),
+    "oc.ind_value": ("Giá trị", "Value"),
+    "oc.ind_note": ("Ghi chú", "Note"),
+    "oc.ind_reason": ("Lý do sửa (khi kỳ đã có giá trị)", "Reason to correct (if already given)"),
+    "oc.ind_submit": ("Nộp", "Submit"),
+    "oc.ind_form_refused": (
+        "Chưa lưu gì: xem các lỗi ghi cạnh từng ô bên dưới.",
+        "Nothing stored: see the problems next to the fields below.",
+    ),
+    "oc.ind_period_closed": (
+        "Kỳ “{period}” không mở để nộp; chọn một kỳ đang mở: {open}.",
+        "Period “{period}” is not open; choose an open one: {open}.",
+    ),
+    "oc.ind_too_long": ("Dài hơn {n} ký tự.", "Longer than {n} characters."),
+    "oc.ind_reason_needed": (
+        "Kỳ {period} đã có giá trị {value} ({who}, {time}): muốn sửa thì ghi lý do.",
+        "Period {period} already has the value {value} ({who}, {time}): give a reason to "
+        "correct it.",
+    ),
+    "oc.ind_stored": (
+        "Đã lưu {value} cho “{name}”, kỳ {period}.",
+        "Stored {value} for “{name}”, period {period}.",
+    ),
+    "oc.ind_corrected": (
+        "Đã sửa “{name}”, kỳ {period}: {value}.",
+        "Corrected “{name}”, period {period}: {value}.",
+    ),
+    "oc.ind_not_yours": (
+        "Yêu cầu bị từ chối: chỉ số “{name}” do {owner} nộp, tài khoản của {unit} không nộp "
+        "được. Không lưu gì.",
+        "Request refused: “{name}” is submitted by {owner}, not by {unit}. Nothing stored.",
+    ),
+    "oc.ind_other_unit": (
+        "Yêu cầu bị từ chối: tài khoản báo cáo chỉ nộp tệp của đơn vị mình. Không lưu gì.",
+        "Request refused: a reporter submits files of its own unit only. Nothing stored.",
+    ),
+    "oc.ind_upload_title": ("Nộp bằng tệp (.csv hoặc .xlsx)", "Submit a file (.csv or .xlsx)"),
+    "oc.ind_upload_help": (
+        "Dòng đầu là tiêu đề indicator_id, period, value[, note]; CSV lưu dạng UTF-8, số thập "
+        "phân dùng dấu chấm; tối đa {mb} MB. Chỉ cần một dòng lỗi là cả tệp bị từ chối, không "
+        "lưu gì, và mọi dòng lỗi được liệt kê.",
+        "The first row is the header indicator_id, period, value[, note]; CSV saved as UTF-8, "
+        "decimals with a point; at most {mb} MB. A single bad row refuses the whole file, "
+        "nothing is stored, and every bad row is listed.",
+    ),
+    "oc.ind_file": ("Tệp", "File"),
+    "oc.ind_upload_unit": ("Đơn vị nộp", "Submitting unit"),
+    "oc.ind_upload_button": ("Tải lên và lưu", "Upload and store"),
+    "oc.ind_no_file": ("Chưa chọn tệp nào.", "No file was chosen."),
+    "oc.ind_choose_unit": ("Chọn đơn vị nộp tệp.", "Choose the unit the file is from."),
+    "oc.ind_file_refused": (
+        "Tệp “{file}” bị từ chối, không lưu gì: {why}",
+        "File “{file}” refused, nothing stored: {why}",
+    ),
+    "oc.ind_upload_refused": (
+        "Tệp “{file}” bị từ chối, không lưu gì: {n} dòng lỗi (liệt kê dưới đây).",
+        "File “{file}” refused, nothing stored: {n} bad rows (listed below).",
+    ),
+    "oc.ind_upload_too_large": (
+        "Tệp quá lớn: tối đa {mb} MB. Không lưu gì; chia tệp thành nhiều phần rồi nộp lại.",
+        "The file is too large: at most {mb} MB. Nothing stored; split it and submit the parts.",
+    ),
+    "oc.ind_row": ("Dòng", "Row"),
+    "oc.ind_row_n": ("dòng {n}", "row {n}"),
+    "oc.ind_problem": ("Lỗi", "Problem"),
+    "oc.ind_history_title": ("Lịch sử nộp: {name}", "Submission history: {name}"),
+    "oc.ind_back": ("← Danh sách chỉ số", "← Indicators"),
+    "oc.ind_no_history": ("Chưa có giá trị nào được nộp.", "No value has been submitted yet."),
+    "oc.ind_path": ("Kênh", "Path"),
+    "oc.ind_note_reason": ("Ghi chú / lý do sửa", "Note / reason"),
+    "oc.ind_reason_is": ("Lý do sửa: {reason}", "Reason: {reason}"),
+    "oc.ind_current": ("đang dùng", "current"),
+    "oc.ind_kind_submitted": ("Nộp", "Submitted"),
+    "oc.ind_kind_corrected": ("Sửa", "Corrected"),
 }
 
 

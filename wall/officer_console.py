@@ -19,6 +19,8 @@ import logging
 import math
 import os
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
@@ -27,6 +29,7 @@ from flask import Blueprint, Flask, Response, g, redirect, render_template, requ
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from layouts.common import age_text, fmt_int
+from wall import indicator_console
 from wall.alerts.model import (
     OFFICER_ACTIONS,
     STREAM,
@@ -92,6 +95,20 @@ def load_secret_key(settings: Settings) -> str:
     if len(key) < 32:
         raise SettingsError("IOC_SECRET_KEY_FILE", f"{path} holds fewer than 32 characters")
     return key
+
+
+@dataclass(frozen=True)
+class ConsoleParts:
+    """What the console's pages in other modules (wall.indicator_console) share with these:
+    the page frame, the CSRF check and the refusal; the session check runs for them as their
+    blueprints are nested in this one."""
+
+    page: Callable[..., tuple[str, int]]
+    refused: Callable[[], tuple[str, int]]
+    request_is_genuine: Callable[[], bool]
+    t: Callable[..., str]
+    lang: Callable[[], str]
+    local: Callable[[datetime], str]
 
 
 def register(
@@ -588,6 +605,8 @@ def console(settings: Settings, store: Store, limiter: SigninLimiter | None = No
         header = [t("time"), t("who"), t("event"), t("detail")]
         return csv_download(header, describer.rows(entries), f"{summary_name(alert)}.csv")
 
+    parts = ConsoleParts(page, refused, request_is_genuine, t, lang, local)
+    bp.register_blueprint(indicator_console.pages(settings, store, parts))
     return bp
 
 

@@ -29,7 +29,8 @@ from wall.settings_core import PROJECT_DIR
 
 log = logging.getLogger(__name__)
 
-# Dash's callback requests are 1–5 kB, the officers' forms smaller still; nothing is uploaded.
+# Dash's callback requests are 1–5 kB, the officers' forms smaller still; the console's indicator
+# file upload alone raises its own limit (wall.indicator_console.MAX_UPLOAD_BYTES).
 MAX_REQUEST_BYTES = 64 * 1024
 HSTS = "max-age=31536000"
 KIOSK_START_PAGE = PROJECT_DIR / "assets" / "kiosk-start.html"
