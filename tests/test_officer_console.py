@@ -14,7 +14,7 @@ from flask import Flask
 
 from tests.servers import Influxd
 from wall.alerts.model import STREAM, fold
-from wall.alerts.state import record
+from wall.alerts.state import alert_of, record
 from wall.cache import init_cache
 from wall.officer_console import load_secret_key, register
 from wall.officers import (
@@ -499,7 +499,17 @@ def test_a_units_reporter_may_not_act_on_alerts_and_the_refusal_is_logged(
     add_officer(store, "le.cuong", PASSWORD, role="reporter", unit="moi-truong")
     client = console.test_client()
     assert sign_in(client, "le.cuong").status_code == 302
-    response = act(client, key, "acknowledged", note="không được phép")
+    # It lands on its unit's indicators, not on alerts it may not work.
+    landing = client.get("/officer")
+    assert (landing.status_code, landing.headers["Location"]) == (302, "/officer/indicators")
+    own = client.get("/officer/indicators").get_data(as_text=True)
+    assert "Chất thải rắn đô thị được thu gom" in own and "Trẻ em tiêm chủng" not in own
+    # A form posted anyway (its own session's token, the alert's instance): refused.
+    token = re.search(r'name="csrf_token" value="([^"]+)"', own).group(1)
+    form = {"csrf_token": token, "key": key, "alert_id": alert_of(store, key).alert_id}
+    response = client.post(
+        "/officer/action", data={**form, "action": "acknowledged", "note": "không được phép"}
+    )
     assert response.status_code == 403
     page = response.get_data(as_text=True)
     assert "Tài khoản báo cáo số liệu của đơn vị không được xử lý cảnh báo." in page

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-import pandas as pd
 from flask import Blueprint, g, redirect, request, session
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -42,6 +41,7 @@ from wall.submissions import (
     key_of,
     number,
     submit,
+    values_of,
 )
 
 if TYPE_CHECKING:
@@ -168,14 +168,8 @@ def pages(settings: Settings, store: Store, parts: ConsoleParts) -> Blueprint:
             return store_down()
         now = datetime.now(UTC)
         shown = [i for i in profile.indicators if may_submit(who, i)]
-        frame = pd.DataFrame(
-            [
-                {"indicator_id": e.data["indicator_id"], "period": e.data["period"], "time": e.time}
-                for e in latest.values()
-            ],
-            columns=["indicator_id", "period", "time"],
-        )
-        due = {d.indicator.indicator_id: d for d in indicators_due(profile, frame, now, zone)}
+        found = indicators_due(profile, values_of(latest), now, zone)
+        due = {d.indicator.indicator_id: d for d in found}
         groups: dict[str, list[dict]] = {}
         for i in shown:
             view = indicator_view(

@@ -296,6 +296,12 @@ def console(settings: Settings, store: Store, limiter: SigninLimiter | None = No
     def alerts_page():
         if not g.officer:
             return redirect("/officer/signin")
+        try:
+            may_act = officer_named(store, g.officer).may_act_on_alerts
+        except (OfficerError, StoreError):
+            return page(t("title"), "base", 503, messages=[("error", t("store_down"))])
+        if not may_act:  # a unit's reporter works on its indicators, not on alerts
+            return redirect("/officer/indicators")
         return alerts_listing()
 
     def alerts_listing(status: int = 200, messages: tuple = ()) -> tuple[str, int]:

@@ -231,6 +231,11 @@ def latest_values(store: Store) -> pd.DataFrame:
     """The latest accepted value of each indicator and period (one read of the log): columns
     time, submitted_at (of the period's first value), indicator_id, period, actual, path, actor,
     by_unit, note."""
+    return values_of(store.latest_events(STREAM))
+
+
+def values_of(latest: Mapping[str, Event]) -> pd.DataFrame:
+    """latest_values' frame of the newest event of each key (Store.latest_events)."""
     rows = [
         {
             "time": pd.Timestamp(e.time),
@@ -243,7 +248,7 @@ def latest_values(store: Store) -> pd.DataFrame:
             "by_unit": e.data["unit"],
             "note": e.note,
         }
-        for e in store.latest_events(STREAM).values()
+        for e in latest.values()
     ]
     if not rows:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
