@@ -97,6 +97,8 @@ def concrete_urls(served: Served) -> dict[str, tuple[str, str]]:
         "/officer/audit": ("GET", "/officer/audit"),
         "/officer/audit.csv": ("GET", "/officer/audit.csv"),
         "/officer/screens": ("GET", "/officer/screens"),
+        "/officer/briefs": ("GET", "/officer/briefs"),
+        "/officer/briefs/<name>": ("GET", "/officer/briefs/brief-day-2026-12-04.pdf"),
         # Signed out: each redirects to the sign-in page.
         "/officer/alerts/<path:key>": ("GET", "/officer/alerts/camera_offline:cam-1"),
         "/officer/alerts/<path:key>/summary.txt": (

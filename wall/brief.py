@@ -11,6 +11,7 @@ why that library and how fast).
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -26,6 +27,8 @@ from wall.settings_core import text as text_setting
 from wall.store import Store
 
 PERIODS = ("day", "week", "month")
+# A brief's file name: brief-<period kind>-<first day>.pdf or .csv, and nothing else.
+BRIEF_NAME = re.compile(r"brief-(day|week|month)-(\d{4}-\d{2}-\d{2})\.(pdf|csv)")
 HOUR = timedelta(hours=1)
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 
@@ -332,9 +335,23 @@ def decisions(now: Figures, profile: CityProfile, lang: str) -> list[str]:
     return out
 
 
-def csv_rows(now: Figures, before: Figures, profile: CityProfile, lang: str) -> list[list[str]]:
-    """section, figure, key, this period, previous period: the numbers of the PDF."""
+def csv_rows(
+    now: Figures,
+    before: Figures,
+    profile: CityProfile,
+    lang: str,
+    period: BriefPeriod | None = None,
+    made: datetime | None = None,
+) -> list[list[str]]:
+    """section, figure, key, this period, previous period: the numbers of the PDF; first the
+    brief's own rows (its period, language and when it was made), which the console lists."""
     rows = [["section", "figure", "key", "value", "previous"]]
+    if period is not None:
+        last_day = period.next_first_day - timedelta(days=1)
+        rows.append(["brief", "period", period.kind, period.first_day.isoformat(), str(last_day)])
+    rows.append(["brief", "language", "", lang, ""])
+    if made is not None:
+        rows.append(["brief", "made", "", made.astimezone(UTC).isoformat(timespec="seconds"), ""])
     for name, _percent in HEADLINES:
         value, prev = getattr(now, name), getattr(before, name)
         rows.append(["headline", name, "", _csv(value), _csv(prev)])
@@ -586,7 +603,7 @@ def write_brief(
     pdf, table_path = brief_paths(out, period)
     partial = pdf.with_suffix(".part")
     with table_path.open("w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows(csv_rows(now, before, profile, lang))
+        csv.writer(f).writerows(csv_rows(now, before, profile, lang, period, made))
     write_pdf(partial, period, now, before, profile, zone, made, lang)
     partial.replace(pdf)  # last: a brief whose PDF is there is whole
     return pdf, table_path
@@ -625,3 +642,70 @@ def make_due_briefs(
         if first_day < oldest:
             old.unlink(missing_ok=True)
     return made
+
+
+@dataclass(frozen=True)
+class KeptBrief:
+    """A brief in the brief folder, as the console lists it."""
+
+    stem: str  # brief-<kind>-<first day>
+    kind: str
+    first_day: date
+    files: dict[str, int]  # "pdf"/"csv": size in bytes
+    made: datetime  # from its CSV, else the PDF's modification time
+    lang: str | None  # None: a brief from before the CSV said its language
+
+    @property
+    def period(self) -> BriefPeriod:
+        return brief_period(self.kind, self.first_day)
+
+
+def kept_briefs(out: Path) -> list[KeptBrief]:
+    """Every whole brief (its PDF is there) in `out`, newest period first; OSError when the
+    folder cannot be read."""
+    found: dict[str, dict[str, int]] = {}
+    for entry in out.iterdir():
+        match = BRIEF_NAME.fullmatch(entry.name)
+        if not match or not entry.is_file():
+            continue
+        try:
+            date.fromisoformat(match.group(2))
+            size = entry.stat().st_size
+        except (ValueError, OSError):
+            continue
+        found.setdefault(entry.name.rsplit(".", 1)[0], {})[match.group(3)] = size
+    briefs = []
+    for stem, files in found.items():
+        if "pdf" not in files:
+            continue  # being written, or half removed
+        _, kind, day = stem.split("-", 2)
+        made, lang = _brief_rows(out / f"{stem}.csv") if "csv" in files else (None, None)
+        if made is None:
+            try:
+                made = datetime.fromtimestamp((out / f"{stem}.pdf").stat().st_mtime, UTC)
+            except OSError:
+                continue
+        briefs.append(KeptBrief(stem, kind, date.fromisoformat(day), files, made, lang))
+    order = {kind: n for n, kind in enumerate(PERIODS)}
+    briefs.sort(key=lambda b: (b.period.next_first_day, -order[b.kind]), reverse=True)
+    return briefs
+
+
+def _brief_rows(path: Path) -> tuple[datetime | None, str | None]:
+    """When the brief of this CSV was made and in which language, from its first rows."""
+    made = lang = None
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            for n, row in enumerate(csv.reader(f)):
+                if n > 5 or (n and row[:1] != ["brief"]):
+                    break
+                if row[:2] == ["brief", "language"] and len(row) > 3:
+                    lang = row[3] if row[3] in ("vi", "en") else None
+                elif row[:2] == ["brief", "made"] and len(row) > 3:
+                    try:
+                        made = datetime.fromisoformat(row[3])
+                    except ValueError:
+                        made = None
+    except (OSError, UnicodeDecodeError, csv.Error):
+        pass
+    return made, lang

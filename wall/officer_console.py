@@ -27,6 +27,7 @@ from flask import Blueprint, Flask, Response, g, redirect, render_template, requ
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from layouts.common import age_text, fmt_int
+from wall import brief_console
 from wall.alerts.model import (
     OFFICER_ACTIONS,
     STREAM,
@@ -588,6 +589,7 @@ def console(settings: Settings, store: Store, limiter: SigninLimiter | None = No
         header = [t("time"), t("who"), t("event"), t("detail")]
         return csv_download(header, describer.rows(entries), f"{summary_name(alert)}.csv")
 
+    brief_console.add_routes(bp, settings, store, page, t, lang, local)
     return bp
 
 
