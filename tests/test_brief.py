@@ -215,6 +215,6 @@ def test_briefs_into_a_folder_that_cannot_be_written_is_logged_not_a_crash(seede
     blocked = seeded / "not-a-folder"
     blocked.write_text("a file where the folder should be")
     done = run_briefs(seeded / "ioc.db", blocked)
-    assert done.returncode == 0
+    assert done.returncode == 1  # the exit status says a pass failed
     assert f"briefs not made: cannot write into {blocked}" in done.stderr
     assert "Traceback" not in done.stderr

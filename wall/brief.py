@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -622,10 +623,12 @@ def make_due_briefs(
     keep_days: int,
     lang: str,
     now: datetime,
+    on_made: Callable[[Path], None] | None = None,
 ) -> list[Path]:
     """Make the brief of every ended period of the last `keep_days` whose PDF is not in `out`
     (so a restart catches up after downtime and makes none twice), then remove the briefs of
-    periods older than that; the PDFs made."""
+    periods older than that; the PDFs made, each also handed to `on_made` as soon as it is
+    (a later brief's failure does not lose the earlier ones' e-mail)."""
     oldest = now.astimezone(zone).date() - timedelta(days=keep_days)
     made = []
     for kind in PERIODS:
@@ -633,6 +636,8 @@ def make_due_briefs(
         while period.first_day >= oldest:
             if not brief_paths(out, period)[0].exists():
                 made.append(write_brief(store, profile, zone, period, out, lang, now)[0])
+                if on_made is not None:
+                    on_made(made[-1])
             period = period.previous()
     for old in out.glob("brief-*-*.*"):
         try:
