@@ -218,3 +218,56 @@ def test_briefs_into_a_folder_that_cannot_be_written_is_logged_not_a_crash(seede
     assert done.returncode == 1  # the exit status says a pass failed
     assert f"briefs not made: cannot write into {blocked}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_reports_per_handling_unit_and_the_oldest_open_one_in_pdf_and_csv(tmp_path):
+    """Lighting (qlđt, 48 h) handled in 4 h; flooding (qlđt, 2 h) handled in 5 h and another
+    still open past its deadline; environment (môi trường, 24 h) open, not yet due."""
+    day = yesterday()
+    start = datetime.combine(day, datetime.min.time(), UTC) - ZONE_OFFSET
+    points = []
+    for report, category, created_h, closed_h in (
+        ("PA-1", "lighting", 1, 5),
+        ("PA-2", "flooding", 3, 8),
+        ("PA-3", "flooding", 10, None),
+        ("PA-4", "environment", 20, None),
+    ):
+        created = start + timedelta(hours=created_h)
+        tags = {"category": category, "ward": WARD_A, "report_slot": report}
+        fields = {"report_id": report, "status": "new", "created": created.isoformat()}
+        points.append(Point("field_report", tags, dict(fields), created))
+        if closed_h is not None:
+            closed = start + timedelta(hours=closed_h)
+            fields.update(status="resolved", updated=closed.isoformat())
+            points.append(Point("field_report", tags, fields, closed))
+    with SQLiteStore(tmp_path / "ioc.db") as store:
+        store.write(points)
+    done = run_brief(tmp_path / "ioc.db", "--period", "day", "--date", day.isoformat(),
+                     "--out", str(tmp_path / "out"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    profile = load_profile()
+    works, environment = (profile.handling_unit(c).name_vi for c in ("qlđt", "moi-truong"))
+    rows = {
+        (r["section"], r["figure"], r["key"]): r
+        for r in csv.DictReader((tmp_path / "out" / f"brief-day-{day}.csv").open())
+    }
+    assert [rows["units", f, works]["value"] for f in ("reports", "handled")] == ["3", "2"]
+    assert rows["units", "handled_on_time", works]["value"] == "1"
+    assert rows["units", "overdue", works]["value"] == "1"
+    assert rows["units", "reports", environment]["value"] == "1"
+    assert rows["units", "overdue", environment]["value"] == "0"
+    oldest = rows["reports", "oldest_open", "PA-3"]
+    assert oldest["value"].startswith(f"{day}T03:00:00") and oldest["previous"] == works
+
+    pdf = tmp_path / "out" / f"brief-day-{day}.pdf"
+    words = pdf_text(pdf)
+    assert "Xử lý phản ánh theo đơn vị" in words
+    assert re.search(r"Phòng Kinh tế, Hạ tầng và.*3 +2 +1 \(50,0 %\) +1", words, re.S), words
+    said = f"Phản ánh mở lâu nhất: PA-3 ({works}), nhận lúc {day:%d/%m/%Y} 10:00"
+    assert said in " ".join(words.split())
+    pages = int(re.search(r"Trang 1/(\d+)", words).group(1))
+    assert f"Trang {pages}/{pages}" in words
+    PAGES.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "80", str(pdf), str(PAGES / "brief-units")], check=True
+    )

@@ -40,7 +40,19 @@ TEXTS = {
     "period_month": ("tháng", "month"),
     "made": ("Lập lúc", "Made"),
     "range": ("Dữ liệu", "Data"),
-    "page": ("Trang", "Page"),
+    "page": ("Trang {page}/{pages}", "Page {page} of {pages}"),
+    "units": ("Xử lý phản ánh theo đơn vị", "Field reports by handling unit"),
+    "unit": ("Đơn vị xử lý", "Handling unit"),
+    "unit_reports": ("Phản ánh", "Reports"),
+    "unit_handled": ("Đã xử lý", "Handled"),
+    "unit_on_time": ("Đúng hạn", "On time"),
+    "unit_overdue": ("Quá hạn", "Overdue"),
+    "no_unit": ("(chưa rõ đơn vị)", "(no unit)"),
+    "oldest_open": (
+        "Phản ánh mở lâu nhất: {report} ({unit}), nhận lúc {time}",
+        "Oldest open report: {report} ({unit}), received {time}",
+    ),
+    "none_open": ("Cuối kỳ không còn phản ánh nào đang mở.", "No report was open at the end."),
     "headline": ("Số liệu chính so với kỳ trước", "Headline figures against the previous period"),
     "decide": ("Cần quyết định", "Needs a decision"),
     "nothing_to_decide": ("Không có việc cần quyết định.", "Nothing needs a decision."),
@@ -196,9 +208,23 @@ class Figures:
     alerts_escalated: int = 0
     minutes_to_acknowledge: float | None = None  # mean, of those acknowledged
     gaps: list[tuple[str, datetime, datetime]] = field(default_factory=list)
+    # Per handling unit (code): its reports of the period, handled, handled within their
+    # category's deadline, open past it at the period's end (wall.accountability.standings).
+    units: dict[str, UnitFigures] = field(default_factory=dict)
+    oldest_open: tuple[str, datetime, str | None] | None = None  # report, created, unit
 
 
-def figures(store: Store, start: datetime, end: datetime) -> Figures:
+@dataclass(frozen=True)
+class UnitFigures:
+    reports: int
+    handled: int
+    handled_on_time: int
+    overdue: int
+
+
+def figures(
+    store: Store, start: datetime, end: datetime, profile: CityProfile | None = None
+) -> Figures:
     """One pass over each telemetry measurement (hourly windows), reused for every figure of it
     and for its data gaps: the reads are most of a brief's time."""
     out = Figures()
@@ -229,8 +255,27 @@ def figures(store: Store, start: datetime, end: datetime) -> Figures:
         out.reports_received_by_ward = received.groupby("ward").size().to_dict()
         resolved = reports[reports["status"].isin(CLOSED_REPORT_STATUSES)]
         out.reports_resolved = resolved["report_id"].nunique()
+        if profile is not None:
+            unit_figures(profile, reports, end, out)
     alert_figures(store, start, end, out)
     return out
+
+
+def unit_figures(profile: CityProfile, reports: pd.DataFrame, end: datetime, out: Figures) -> None:
+    """On-time handling per handling unit and the oldest report still open at the period's end,
+    of the reports with a version in the period (the accountability screen's rules)."""
+    from wall.accountability import reports_by_unit, standings
+
+    empty = pd.DataFrame({"indicator_id": [], "period": [], "time": []})
+    for s in standings(profile, empty, reports, end.astimezone(UTC), ZoneInfo("UTC")):
+        if s.reports:
+            out.units[s.unit] = UnitFigures(s.reports, s.handled, s.handled_on_time, s.overdue_now)
+    rows = reports_by_unit(profile, reports)
+    still_open = rows[rows["open"].astype(bool)].sort_values("created_at")
+    if len(still_open):
+        first = still_open.iloc[0]
+        created = pd.Timestamp(first["created_at"]).to_pydatetime()
+        out.oldest_open = (str(first["report_id"]), created, first["unit"])
 
 
 def alert_figures(store: Store, start: datetime, end: datetime, out: Figures) -> None:
@@ -378,9 +423,34 @@ def csv_rows(
                 _csv(before.reports_received_by_ward.get(ward)),
             ]
         )
+    for code, u in now.units.items():
+        name = unit_name(profile, code, lang)
+        was = before.units.get(code)
+        for figure in ("reports", "handled", "handled_on_time", "overdue"):
+            rows.append(
+                ["units", figure, name, _csv(getattr(u, figure)), _csv(getattr(was, figure, None))]
+            )
+    if now.oldest_open:
+        report, created, unit = now.oldest_open
+        rows.append(
+            [
+                "reports",
+                "oldest_open",
+                report,
+                created.astimezone(UTC).isoformat(),
+                unit_name(profile, unit, lang),
+            ]
+        )
     for source, start, end in now.gaps:
         rows.append(["data", "gap", source, start.isoformat(), end.isoformat()])
     return rows
+
+
+def unit_name(profile: CityProfile, code: str | None, lang: str) -> str:
+    unit = profile.handling_unit(code) if code else None
+    if unit is None:
+        return code or text("no_unit", lang)
+    return unit.name_vi if lang == "vi" else unit.name_en
 
 
 def _csv(value: float | int | None) -> str:
@@ -420,6 +490,7 @@ def write_pdf(
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
+    from reportlab.pdfgen.canvas import Canvas
     from reportlab.platypus import (
         PageBreak,
         Paragraph,
@@ -448,8 +519,28 @@ def write_pdf(
         canvas.drawString(18 * mm, 287 * mm, f"{profile.name(lang)} · {text('title', lang)}")
         canvas.drawRightString(192 * mm, 287 * mm, data_range)
         canvas.drawString(18 * mm, 10 * mm, made_text)
-        canvas.drawRightString(192 * mm, 10 * mm, f"{text('page', lang)} {doc.page}")
         canvas.restoreState()
+
+    class NumberedCanvas(Canvas):
+        """Keeps each page until the end, so its footer can say "page X of N"."""
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self._kept: list[dict] = []
+
+        def showPage(self) -> None:
+            self._kept.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            for state in self._kept:
+                self.__dict__.update(state)
+                self.setFont(regular, 8.5)
+                self.setFillColor(colors.HexColor("#444444"))
+                page_of = text("page", lang, page=self._pageNumber, pages=len(self._kept))
+                self.drawRightString(192 * mm, 10 * mm, page_of)
+                super().showPage()
+            super().save()
 
     def table(rows: list[list[str]], widths: list[float]) -> Table:
         t = Table(rows, colWidths=widths, repeatRows=1)
@@ -493,7 +584,7 @@ def write_pdf(
                 change(value, prev, lang, percent),
             ]
         )
-    story.append(table(rows, [62 * mm, 32 * mm, 32 * mm, 48 * mm]))
+    story.append(table(rows, [60 * mm, 32 * mm, 38 * mm, 44 * mm]))
     story.append(Paragraph(text("decide", lang), heading))
     for line in decisions(now, profile, lang) or [text("nothing_to_decide", lang)]:
         story.append(Paragraph("• " + escape(line), body))
@@ -551,6 +642,42 @@ def write_pdf(
     else:
         story.append(Paragraph(text("no_data", lang), body))
 
+    story.append(Paragraph(text("units", lang), heading))
+    if now.units:
+        rows = [
+            [
+                text("unit", lang),
+                text("unit_reports", lang),
+                text("unit_handled", lang),
+                text("unit_on_time", lang),
+                text("unit_overdue", lang),
+            ]
+        ]
+        for code, u in now.units.items():
+            on_time = number(u.handled_on_time / u.handled, lang, True) if u.handled else "–"
+            rows.append(
+                [
+                    Paragraph(escape(unit_name(profile, code, lang)), body),
+                    number(u.reports, lang),
+                    number(u.handled, lang),
+                    f"{number(u.handled_on_time, lang)} ({on_time})",
+                    number(u.overdue, lang),
+                ]
+            )
+        story.append(table(rows, [62 * mm, 24 * mm, 24 * mm, 36 * mm, 28 * mm]))
+    if now.oldest_open:
+        report, created, unit = now.oldest_open
+        line = text(
+            "oldest_open",
+            lang,
+            report=report,
+            unit=unit_name(profile, unit, lang),
+            time=f"{created.astimezone(zone):%d/%m/%Y %H:%M}",
+        )
+    else:
+        line = text("none_open", lang)
+    story.append(Paragraph(escape(line), body))
+
     story.append(Paragraph(text("data", lang), heading))
     sources = {CAMERA_STATUS.name: text("cameras", lang), WIFI_USAGE.name: text("wifi", lang)}
     for source, gap_start, gap_end in now.gaps:
@@ -583,7 +710,7 @@ def write_pdf(
         title=title,
         author=profile.name(lang),
     )
-    doc.build(story, onFirstPage=every_page, onLaterPages=every_page)
+    doc.build(story, onFirstPage=every_page, onLaterPages=every_page, canvasmaker=NumberedCanvas)
 
 
 def write_brief(
@@ -597,9 +724,9 @@ def write_brief(
 ) -> tuple[Path, Path]:
     """Write brief-<period>-<first day>.pdf and .csv into `out`; their paths."""
     made = made or datetime.now(UTC)
-    now = figures(store, period.start(zone), period.end(zone))
+    now = figures(store, period.start(zone), period.end(zone), profile)
     previous = period.previous()
-    before = figures(store, previous.start(zone), previous.end(zone))
+    before = figures(store, previous.start(zone), previous.end(zone), profile)
     out.mkdir(parents=True, exist_ok=True)
     pdf, table_path = brief_paths(out, period)
     partial = pdf.with_suffix(".part")
