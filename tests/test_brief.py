@@ -271,3 +271,59 @@ def test_reports_per_handling_unit_and_the_oldest_open_one_in_pdf_and_csv(tmp_pa
     subprocess.run(
         ["pdftoppm", "-png", "-r", "80", str(pdf), str(PAGES / "brief-units")], check=True
     )
+
+
+def test_indicators_met_missed_and_late_in_pdf_and_csv(tmp_path):
+    """October 2026's brief: one monthly indicator met (99 of 98), one missed (50 of 80); a
+    quarterly one's Q3 value came after its due day (late), another's never (missing)."""
+    from wall.submissions import STREAM, key_of
+
+    def submitted(indicator_id, period, value, day, hour=10):
+        at = datetime.combine(day, datetime.min.time(), UTC) - ZONE_OFFSET
+        data = {"indicator_id": indicator_id, "period": period, "value": value,
+                "path": "form", "unit": "tt-hcc", "submission": f"s-{indicator_id}"}  # fmt: skip
+        key = key_of(indicator_id, period)
+        return Event.new(
+            STREAM, key, "submitted", actor="an", data=data, at=at + timedelta(hours=hour)
+        )
+
+    with SQLiteStore(tmp_path / "ioc.db") as store:
+        store.append_events(
+            [
+                submitted("hs_dung_han", "2026-10", 99.0, date(2026, 10, 31)),
+                submitted("dvc_toan_trinh", "2026-10", 50.0, date(2026, 10, 31)),
+                submitted("thu_ngan_sach", "2026-Q3", 101.0, date(2026, 10, 20)),  # due 11/10
+            ]
+        )
+    done = run_brief(tmp_path / "ioc.db", "--period", "month", "--date", "2026-10-15",
+                     "--out", str(tmp_path / "out"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    profile = {i.indicator_id: i.name_vi for i in load_profile().indicators}
+    rows = {
+        (r["section"], r["figure"], r["key"]): r
+        for r in csv.DictReader((tmp_path / "out" / "brief-month-2026-10-01.csv").open())
+    }
+    assert rows["indicators", "met", profile["hs_dung_han"]]["value"] == "99"
+    assert rows["indicators", "missed", profile["dvc_toan_trinh"]]["value"] == "50"
+    assert rows["indicators", "missed", profile["dvc_toan_trinh"]]["previous"] == "2026-10"
+    assert rows["indicators", "late", profile["thu_ngan_sach"]]["value"] == "2026-Q3"
+    assert rows["indicators", "missing", profile["giai_ngan_dtc"]]["value"] == "2026-Q3"
+    assert ("indicators", "no_data", profile["thu_ngan_sach"]) in rows  # nothing for Q4 yet
+
+    pdf = tmp_path / "out" / "brief-month-2026-10-01.pdf"
+    words = " ".join(pdf_text(pdf).split())
+    met = sum(1 for (section, state, _) in rows if section == "indicators" and state == "met")
+    assert f"Đạt: {met} · Đúng hướng: 0 · Có nguy cơ không đạt: 0 · Không đạt: 1" in words
+    assert f"• Không đạt: {profile['dvc_toan_trinh']} (2026-10): 50 / mục tiêu 80" in words
+    assert (
+        f"{profile['thu_ngan_sach']} (2026-Q3) – Phòng Kinh tế, Hạ tầng và Đô thị: nộp muộn"
+        in words
+    )
+    assert (
+        f"{profile['giai_ngan_dtc']} (2026-Q3) – Phòng Kinh tế, Hạ tầng và Đô thị: chưa nộp"
+        in words
+    )
+    PAGES.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "80", str(pdf), str(PAGES / "brief-indicators")], check=True
+    )

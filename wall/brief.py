@@ -23,6 +23,7 @@ import pandas as pd
 from wall.alerts.model import STREAM as ALERT_STREAM
 from wall.city import CityProfile
 from wall.domain import CAMERA_STATUS, CLOSED_REPORT_STATUSES, FIELD_REPORT, WIFI_USAGE
+from wall.indicator_projection import STATES as INDICATOR_STATES
 from wall.settings_core import PROJECT_DIR, Section, positive_whole_number, setting
 from wall.settings_core import text as text_setting
 from wall.store import Store
@@ -51,6 +52,24 @@ TEXTS = {
     "oldest_open": (
         "Phản ánh mở lâu nhất: {report} ({unit}), nhận lúc {time}",
         "Oldest open report: {report} ({unit}), received {time}",
+    ),
+    "indicators": ("Chỉ số điều hành", "Operating indicators"),
+    "ind_met": ("Đạt", "Met"),
+    "ind_on_track": ("Đúng hướng", "On track"),
+    "ind_at_risk": ("Có nguy cơ không đạt", "At risk"),
+    "ind_missed": ("Không đạt", "Missed"),
+    "ind_no_data": ("Chưa có số liệu", "No data"),
+    "ind_line": (
+        "{name} ({period}): {value} / mục tiêu {target}",
+        "{name} ({period}): {value} / target {target}",
+    ),
+    "ind_late_title": ("Số liệu nộp muộn hoặc chưa nộp", "Values submitted late or not at all"),
+    "ind_late": ("nộp muộn", "late"),
+    "ind_missing": ("chưa nộp", "not submitted"),
+    "ind_late_line": ("{name} ({period}) – {unit}: {state}", "{name} ({period}) – {unit}: {state}"),
+    "ind_none_late": (
+        "Mọi số liệu đến hạn đều nộp đúng hạn.",
+        "Every value due was submitted on time.",
     ),
     "none_open": ("Cuối kỳ không còn phản ánh nào đang mở.", "No report was open at the end."),
     "headline": ("Số liệu chính so với kỳ trước", "Headline figures against the previous period"),
@@ -212,6 +231,10 @@ class Figures:
     # category's deadline, open past it at the period's end (wall.accountability.standings).
     units: dict[str, UnitFigures] = field(default_factory=dict)
     oldest_open: tuple[str, datetime, str | None] | None = None  # report, created, unit
+    # Each catalogue indicator judged at the period's end (wall.indicator_projection): id,
+    # state, its period, value (None: no data); and those due and late or missing by then.
+    indicators: list[tuple[str, str, str, float | None]] = field(default_factory=list)
+    indicators_late: list[tuple[str, str, str]] = field(default_factory=list)  # id, period, state
 
 
 @dataclass(frozen=True)
@@ -257,6 +280,8 @@ def figures(
         out.reports_resolved = resolved["report_id"].nunique()
         if profile is not None:
             unit_figures(profile, reports, end, out)
+    if profile is not None:
+        indicator_figures(store, profile, end, out)
     alert_figures(store, start, end, out)
     return out
 
@@ -276,6 +301,42 @@ def unit_figures(profile: CityProfile, reports: pd.DataFrame, end: datetime, out
         first = still_open.iloc[0]
         created = pd.Timestamp(first["created_at"]).to_pydatetime()
         out.oldest_open = (str(first["report_id"]), created, first["unit"])
+
+
+def indicator_figures(store: Store, profile: CityProfile, end: datetime, out: Figures) -> None:
+    """Each indicator of the catalogue judged at the period's end from its latest submitted
+    value of the period holding that moment (met, on track, at risk, missed, no data), and the
+    values due by then that came late or not at all (wall.accountability's rules)."""
+    from wall.accountability import indicators_due
+    from wall.indicator_projection import projection
+    from wall.periods import period_of
+    from wall.submissions import latest_values
+
+    values = latest_values(store)
+    zone = end.tzinfo if isinstance(end.tzinfo, ZoneInfo) else ZoneInfo("UTC")
+    moment = end - timedelta(microseconds=1)
+    submitted = {
+        (row.indicator_id, row.period): (pd.Timestamp(row.time).to_pydatetime(), row.actual)
+        for row in values.itertuples(index=False)
+        if pd.Timestamp(row.time).to_pydatetime() < end
+    }
+    for indicator in profile.indicators:
+        period = period_of(indicator.period, moment, zone)
+        found = submitted.get((indicator.indicator_id, period.name))
+        judged = projection(
+            [found] if found else [],
+            period=period,
+            target=indicator.target,
+            direction=indicator.direction,
+            aggregation=indicator.aggregation,
+            now=end,
+            zone=zone,
+        )
+        out.indicators.append((indicator.indicator_id, judged.state, period.name, judged.value))
+    known = values[pd.to_datetime(values["time"], utc=True) < end] if len(values) else values
+    for due in indicators_due(profile, known, end, zone):
+        if due.state in ("late", "missing"):
+            out.indicators_late.append((due.indicator.indicator_id, due.period, due.state))
 
 
 def alert_figures(store: Store, start: datetime, end: datetime, out: Figures) -> None:
@@ -441,6 +502,11 @@ def csv_rows(
                 unit_name(profile, unit, lang),
             ]
         )
+    names = {i.indicator_id: i.name(lang) for i in profile.indicators}
+    for indicator_id, state, period_name, value in now.indicators:
+        rows.append(["indicators", state, names[indicator_id], _csv(value), period_name])
+    for indicator_id, period_name, state in now.indicators_late:
+        rows.append(["indicators", state, names[indicator_id], period_name, ""])
     for source, start, end in now.gaps:
         rows.append(["data", "gap", source, start.isoformat(), end.isoformat()])
     return rows
@@ -677,6 +743,45 @@ def write_pdf(
     else:
         line = text("none_open", lang)
     story.append(Paragraph(escape(line), body))
+
+    story.append(Paragraph(text("indicators", lang), heading))
+    catalogue = {i.indicator_id: i for i in profile.indicators}
+    counts = {state: 0 for state in INDICATOR_STATES}
+    for _, state, _, _ in now.indicators:
+        counts[state] += 1
+    story.append(
+        Paragraph(
+            " · ".join(f"{text('ind_' + state, lang)}: {counts[state]}" for state in counts), body
+        )
+    )
+    for shown in ("missed", "at_risk"):
+        for indicator_id, state, period_name, value in now.indicators:
+            if state != shown:
+                continue
+            indicator = catalogue[indicator_id]
+            line = text(
+                "ind_line",
+                lang,
+                name=indicator.name(lang),
+                period=period_name,
+                value=number(value, lang),
+                target=number(indicator.target, lang),
+            )
+            story.append(Paragraph(f"• {text('ind_' + state, lang)}: " + escape(line), body))
+    story.append(Paragraph(text("ind_late_title", lang), body))
+    for indicator_id, period_name, state in now.indicators_late:
+        indicator = catalogue[indicator_id]
+        line = text(
+            "ind_late_line",
+            lang,
+            name=indicator.name(lang),
+            period=period_name,
+            unit=unit_name(profile, indicator.responsible_unit, lang),
+            state=text("ind_late" if state == "late" else "ind_missing", lang),
+        )
+        story.append(Paragraph("• " + escape(line), body))
+    if not now.indicators_late:
+        story.append(Paragraph(text("ind_none_late", lang), body))
 
     story.append(Paragraph(text("data", lang), heading))
     sources = {CAMERA_STATUS.name: text("cameras", lang), WIFI_USAGE.name: text("wifi", lang)}
