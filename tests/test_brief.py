@@ -265,6 +265,7 @@ def test_reports_per_handling_unit_and_the_oldest_open_one_in_pdf_and_csv(tmp_pa
     assert re.search(r"Phòng Kinh tế, Hạ tầng và.*3 +2 +1 \(50,0 %\) +1", words, re.S), words
     said = f"Phản ánh mở lâu nhất: PA-3 ({works}), nhận lúc {day:%d/%m/%Y} 10:00"
     assert said in " ".join(words.split())
+    assert "• 1 phản ánh quá hạn xử lý vẫn còn mở" in words  # a decision, page 1
     pages = int(re.search(r"Trang 1/(\d+)", words).group(1))
     assert f"Trang {pages}/{pages}" in words
     PAGES.mkdir(parents=True, exist_ok=True)
@@ -315,6 +316,7 @@ def test_indicators_met_missed_and_late_in_pdf_and_csv(tmp_path):
     met = sum(1 for (section, state, _) in rows if section == "indicators" and state == "met")
     assert f"Đạt: {met} · Đúng hướng: 0 · Có nguy cơ không đạt: 0 · Không đạt: 1" in words
     assert f"• Không đạt: {profile['dvc_toan_trinh']} (2026-10): 50 / mục tiêu 80" in words
+    assert "• 1 chỉ số không đạt hoặc có nguy cơ không đạt mục tiêu" in words  # page 1
     assert (
         f"{profile['thu_ngan_sach']} (2026-Q3) – Phòng Kinh tế, Hạ tầng và Đô thị: nộp muộn"
         in words

@@ -54,6 +54,14 @@ TEXTS = {
         "Oldest open report: {report} ({unit}), received {time}",
     ),
     "indicators": ("Chỉ số điều hành", "Operating indicators"),
+    "indicators_short": (
+        "{count} chỉ số không đạt hoặc có nguy cơ không đạt mục tiêu",
+        "Indicators missing or at risk of missing their target: {count}",
+    ),
+    "reports_overdue": (
+        "{count} phản ánh quá hạn xử lý vẫn còn mở",
+        "Field reports open past their deadline: {count}",
+    ),
     "ind_met": ("Đạt", "Met"),
     "ind_on_track": ("Đúng hướng", "On track"),
     "ind_at_risk": ("Có nguy cơ không đạt", "At risk"),
@@ -437,6 +445,12 @@ def decisions(now: Figures, profile: CityProfile, lang: str) -> list[str]:
         )
     if now.alerts_raised > now.alerts_acknowledged:
         out.append(text("unacknowledged", lang, count=now.alerts_raised - now.alerts_acknowledged))
+    missed = [i for i, state, _, _ in now.indicators if state in ("missed", "at_risk")]
+    if missed:
+        out.append(text("indicators_short", lang, count=len(missed)))
+    overdue = sum(u.overdue for u in now.units.values())
+    if overdue:
+        out.append(text("reports_overdue", lang, count=overdue))
     if now.gaps:
         out.append(text("gaps_named", lang))
     return out
