@@ -514,9 +514,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "oc.screen_no_refresh": ("chưa lần nào", "none yet"),
     "oc.briefs": ("Báo cáo lãnh đạo", "Leaders' briefs"),
     "oc.briefs_intro": (
-        "Báo cáo ngày, tuần, tháng do `python -m wall briefs` lập sau khi mỗi kỳ kết thúc, "
+        "Báo cáo ngày, tuần, tháng do dịch vụ wall briefs lập sau khi mỗi kỳ kết thúc, "
         "lưu trong {folder}; mới nhất ở trên.",
-        "Daily, weekly and monthly briefs made by `python -m wall briefs` once each period "
+        "Daily, weekly and monthly briefs made by the wall briefs service once each period "
         "ends, kept in {folder}; newest first.",
     ),
     "oc.briefs_none": ("Chưa có báo cáo nào.", "No brief has been made yet."),
