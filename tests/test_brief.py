@@ -215,6 +215,117 @@ def test_briefs_into_a_folder_that_cannot_be_written_is_logged_not_a_crash(seede
     blocked = seeded / "not-a-folder"
     blocked.write_text("a file where the folder should be")
     done = run_briefs(seeded / "ioc.db", blocked)
-    assert done.returncode == 0
+    assert done.returncode == 1  # the exit status says a pass failed
     assert f"briefs not made: cannot write into {blocked}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_reports_per_handling_unit_and_the_oldest_open_one_in_pdf_and_csv(tmp_path):
+    """Lighting (qlđt, 48 h) handled in 4 h; flooding (qlđt, 2 h) handled in 5 h and another
+    still open past its deadline; environment (môi trường, 24 h) open, not yet due."""
+    day = yesterday()
+    start = datetime.combine(day, datetime.min.time(), UTC) - ZONE_OFFSET
+    points = []
+    for report, category, created_h, closed_h in (
+        ("PA-1", "lighting", 1, 5),
+        ("PA-2", "flooding", 3, 8),
+        ("PA-3", "flooding", 10, None),
+        ("PA-4", "environment", 20, None),
+    ):
+        created = start + timedelta(hours=created_h)
+        tags = {"category": category, "ward": WARD_A, "report_slot": report}
+        fields = {"report_id": report, "status": "new", "created": created.isoformat()}
+        points.append(Point("field_report", tags, dict(fields), created))
+        if closed_h is not None:
+            closed = start + timedelta(hours=closed_h)
+            fields.update(status="resolved", updated=closed.isoformat())
+            points.append(Point("field_report", tags, fields, closed))
+    with SQLiteStore(tmp_path / "ioc.db") as store:
+        store.write(points)
+    done = run_brief(tmp_path / "ioc.db", "--period", "day", "--date", day.isoformat(),
+                     "--out", str(tmp_path / "out"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    profile = load_profile()
+    works, environment = (profile.handling_unit(c).name_vi for c in ("qlđt", "moi-truong"))
+    rows = {
+        (r["section"], r["figure"], r["key"]): r
+        for r in csv.DictReader((tmp_path / "out" / f"brief-day-{day}.csv").open())
+    }
+    assert [rows["units", f, works]["value"] for f in ("reports", "handled")] == ["3", "2"]
+    assert rows["units", "handled_on_time", works]["value"] == "1"
+    assert rows["units", "overdue", works]["value"] == "1"
+    assert rows["units", "reports", environment]["value"] == "1"
+    assert rows["units", "overdue", environment]["value"] == "0"
+    oldest = rows["reports", "oldest_open", "PA-3"]
+    assert oldest["value"].startswith(f"{day}T03:00:00") and oldest["previous"] == works
+
+    pdf = tmp_path / "out" / f"brief-day-{day}.pdf"
+    words = pdf_text(pdf)
+    assert "Xử lý phản ánh theo đơn vị" in words
+    assert re.search(r"Phòng Kinh tế, Hạ tầng và.*3 +2 +1 \(50,0 %\) +1", words, re.S), words
+    said = f"Phản ánh mở lâu nhất: PA-3 ({works}), nhận lúc {day:%d/%m/%Y} 10:00"
+    assert said in " ".join(words.split())
+    assert "• 1 phản ánh quá hạn xử lý vẫn còn mở" in words  # a decision, page 1
+    pages = int(re.search(r"Trang 1/(\d+)", words).group(1))
+    assert f"Trang {pages}/{pages}" in words
+    PAGES.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "80", str(pdf), str(PAGES / "brief-units")], check=True
+    )
+
+
+def test_indicators_met_missed_and_late_in_pdf_and_csv(tmp_path):
+    """October 2026's brief: one monthly indicator met (99 of 98), one missed (50 of 80); a
+    quarterly one's Q3 value came after its due day (late), another's never (missing)."""
+    from wall.submissions import STREAM, key_of
+
+    def submitted(indicator_id, period, value, day, hour=10):
+        at = datetime.combine(day, datetime.min.time(), UTC) - ZONE_OFFSET
+        data = {"indicator_id": indicator_id, "period": period, "value": value,
+                "path": "form", "unit": "tt-hcc", "submission": f"s-{indicator_id}"}  # fmt: skip
+        key = key_of(indicator_id, period)
+        return Event.new(
+            STREAM, key, "submitted", actor="an", data=data, at=at + timedelta(hours=hour)
+        )
+
+    with SQLiteStore(tmp_path / "ioc.db") as store:
+        store.append_events(
+            [
+                submitted("hs_dung_han", "2026-10", 99.0, date(2026, 10, 31)),
+                submitted("dvc_toan_trinh", "2026-10", 50.0, date(2026, 10, 31)),
+                submitted("thu_ngan_sach", "2026-Q3", 101.0, date(2026, 10, 20)),  # due 11/10
+            ]
+        )
+    done = run_brief(tmp_path / "ioc.db", "--period", "month", "--date", "2026-10-15",
+                     "--out", str(tmp_path / "out"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    profile = {i.indicator_id: i.name_vi for i in load_profile().indicators}
+    rows = {
+        (r["section"], r["figure"], r["key"]): r
+        for r in csv.DictReader((tmp_path / "out" / "brief-month-2026-10-01.csv").open())
+    }
+    assert rows["indicators", "met", profile["hs_dung_han"]]["value"] == "99"
+    assert rows["indicators", "missed", profile["dvc_toan_trinh"]]["value"] == "50"
+    assert rows["indicators", "missed", profile["dvc_toan_trinh"]]["previous"] == "2026-10"
+    assert rows["indicators", "late", profile["thu_ngan_sach"]]["value"] == "2026-Q3"
+    assert rows["indicators", "missing", profile["giai_ngan_dtc"]]["value"] == "2026-Q3"
+    assert ("indicators", "no_data", profile["thu_ngan_sach"]) in rows  # nothing for Q4 yet
+
+    pdf = tmp_path / "out" / "brief-month-2026-10-01.pdf"
+    words = " ".join(pdf_text(pdf).split())
+    met = sum(1 for (section, state, _) in rows if section == "indicators" and state == "met")
+    assert f"Đạt: {met} · Đúng hướng: 0 · Có nguy cơ không đạt: 0 · Không đạt: 1" in words
+    assert f"• Không đạt: {profile['dvc_toan_trinh']} (2026-10): 50 / mục tiêu 80" in words
+    assert "• 1 chỉ số không đạt hoặc có nguy cơ không đạt mục tiêu" in words  # page 1
+    assert (
+        f"{profile['thu_ngan_sach']} (2026-Q3) – Phòng Kinh tế, Hạ tầng và Đô thị: nộp muộn"
+        in words
+    )
+    assert (
+        f"{profile['giai_ngan_dtc']} (2026-Q3) – Phòng Kinh tế, Hạ tầng và Đô thị: chưa nộp"
+        in words
+    )
+    PAGES.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "80", str(pdf), str(PAGES / "brief-indicators")], check=True
+    )

@@ -99,6 +99,8 @@ def concrete_urls(served: Served) -> dict[str, tuple[str, str]]:
         "/officer/screens": ("GET", "/officer/screens"),
         "/officer/indicators": ("GET", "/officer/indicators"),
         "/officer/indicators/upload": ("POST", "/officer/indicators/upload"),  # 403: signed out
+        "/officer/briefs": ("GET", "/officer/briefs"),
+        "/officer/briefs/<name>": ("GET", "/officer/briefs/brief-day-2026-12-04.pdf"),
         # Signed out: each redirects to the sign-in page.
         "/officer/alerts/<path:key>": ("GET", "/officer/alerts/camera_offline:cam-1"),
         "/officer/indicators/<indicator_id>": ("GET", "/officer/indicators/tiem_chung"),

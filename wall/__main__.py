@@ -371,31 +371,46 @@ BRIEFS_EVERY_S = 600  # how often `briefs` looks for an ended period
 
 
 def briefs(args: argparse.Namespace, settings: Settings) -> int:
-    """Each ended period's brief, once, into IOC_BRIEF_DIR, until SIGTERM/SIGINT (or --once).
-    A store out of reach or a folder that cannot be written (disk full) is logged and tried
-    again on the next pass."""
+    """Each ended period's brief, once, into IOC_BRIEF_DIR, each new one e-mailed to its
+    period kind's readers (IOC_BRIEF_EMAIL), until SIGTERM/SIGINT (or --once). A store out of
+    reach, a folder that cannot be written (disk full) or a mail server that does not take the
+    mail is logged and tried again on the next pass; the exit status is 1 when the last pass
+    had such a failure."""
     from wall.brief import make_due_briefs
+    from wall.brief_mail import mark_due, send_due_mail
 
     log = logging.getLogger("wall.briefs")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     out = Path(settings.brief_dir)
+    mail = settings.brief_email
     while True:
+        failed = False
         try:
             with open_store(settings) as store:
-                made = make_due_briefs(
-                    store, settings.profile, settings.tz, out, settings.brief_keep_days,
-                    settings.brief_lang, datetime.now(UTC),
-                )  # fmt: skip
-            for path in made:
-                log.info("brief made: %s", path)
-        except StoreUnavailable as exc:
-            log.error("briefs not made: store not reachable: %s", exc)
-        except OSError as exc:
-            log.error("briefs not made: cannot write into %s: %s", out, exc)
+                now = datetime.now(UTC)
+
+                def made(path: Path, store=store, now=now) -> None:
+                    log.info("brief made: %s", path)
+                    mark_due(store, mail, [path], settings.tz, now)
+
+                try:
+                    make_due_briefs(
+                        store, settings.profile, settings.tz, out, settings.brief_keep_days,
+                        settings.brief_lang, now, made,
+                    )  # fmt: skip
+                except OSError as exc:
+                    log.error("briefs not made: cannot write into %s: %s", out, exc)
+                    failed = True
+                lang, town = settings.brief_lang, settings.profile.name(settings.brief_lang)
+                failures = send_due_mail(store, mail, out, lang, town)[1]
+                failed = failed or bool(failures)
+        except StoreError as exc:
+            log.error("briefs not made or e-mailed: store not reachable: %s", exc)
+            failed = True
         if args.once or stop.wait(BRIEFS_EVERY_S):
-            return 0
+            return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:

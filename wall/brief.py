@@ -11,6 +11,8 @@ why that library and how fast).
 from __future__ import annotations
 
 import csv
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -21,11 +23,14 @@ import pandas as pd
 from wall.alerts.model import STREAM as ALERT_STREAM
 from wall.city import CityProfile
 from wall.domain import CAMERA_STATUS, CLOSED_REPORT_STATUSES, FIELD_REPORT, WIFI_USAGE
+from wall.indicator_projection import STATES as INDICATOR_STATES
 from wall.settings_core import PROJECT_DIR, Section, positive_whole_number, setting
 from wall.settings_core import text as text_setting
 from wall.store import Store
 
 PERIODS = ("day", "week", "month")
+# A brief's file name: brief-<period kind>-<first day>.pdf or .csv, and nothing else.
+BRIEF_NAME = re.compile(r"brief-(day|week|month)-(\d{4}-\d{2}-\d{2})\.(pdf|csv)")
 HOUR = timedelta(hours=1)
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 
@@ -36,7 +41,45 @@ TEXTS = {
     "period_month": ("tháng", "month"),
     "made": ("Lập lúc", "Made"),
     "range": ("Dữ liệu", "Data"),
-    "page": ("Trang", "Page"),
+    "page": ("Trang {page}/{pages}", "Page {page} of {pages}"),
+    "units": ("Xử lý phản ánh theo đơn vị", "Field reports by handling unit"),
+    "unit": ("Đơn vị xử lý", "Handling unit"),
+    "unit_reports": ("Phản ánh", "Reports"),
+    "unit_handled": ("Đã xử lý", "Handled"),
+    "unit_on_time": ("Đúng hạn", "On time"),
+    "unit_overdue": ("Quá hạn", "Overdue"),
+    "no_unit": ("(chưa rõ đơn vị)", "(no unit)"),
+    "oldest_open": (
+        "Phản ánh mở lâu nhất: {report} ({unit}), nhận lúc {time}",
+        "Oldest open report: {report} ({unit}), received {time}",
+    ),
+    "indicators": ("Chỉ số điều hành", "Operating indicators"),
+    "indicators_short": (
+        "{count} chỉ số không đạt hoặc có nguy cơ không đạt mục tiêu",
+        "Indicators missing or at risk of missing their target: {count}",
+    ),
+    "reports_overdue": (
+        "{count} phản ánh quá hạn xử lý vẫn còn mở",
+        "Field reports open past their deadline: {count}",
+    ),
+    "ind_met": ("Đạt", "Met"),
+    "ind_on_track": ("Đúng hướng", "On track"),
+    "ind_at_risk": ("Có nguy cơ không đạt", "At risk"),
+    "ind_missed": ("Không đạt", "Missed"),
+    "ind_no_data": ("Chưa có số liệu", "No data"),
+    "ind_line": (
+        "{name} ({period}): {value} / mục tiêu {target}",
+        "{name} ({period}): {value} / target {target}",
+    ),
+    "ind_late_title": ("Số liệu nộp muộn hoặc chưa nộp", "Values submitted late or not at all"),
+    "ind_late": ("nộp muộn", "late"),
+    "ind_missing": ("chưa nộp", "not submitted"),
+    "ind_late_line": ("{name} ({period}) – {unit}: {state}", "{name} ({period}) – {unit}: {state}"),
+    "ind_none_late": (
+        "Mọi số liệu đến hạn đều nộp đúng hạn.",
+        "Every value due was submitted on time.",
+    ),
+    "none_open": ("Cuối kỳ không còn phản ánh nào đang mở.", "No report was open at the end."),
     "headline": ("Số liệu chính so với kỳ trước", "Headline figures against the previous period"),
     "decide": ("Cần quyết định", "Needs a decision"),
     "nothing_to_decide": ("Không có việc cần quyết định.", "Nothing needs a decision."),
@@ -192,9 +235,27 @@ class Figures:
     alerts_escalated: int = 0
     minutes_to_acknowledge: float | None = None  # mean, of those acknowledged
     gaps: list[tuple[str, datetime, datetime]] = field(default_factory=list)
+    # Per handling unit (code): its reports of the period, handled, handled within their
+    # category's deadline, open past it at the period's end (wall.accountability.standings).
+    units: dict[str, UnitFigures] = field(default_factory=dict)
+    oldest_open: tuple[str, datetime, str | None] | None = None  # report, created, unit
+    # Each catalogue indicator judged at the period's end (wall.indicator_projection): id,
+    # state, its period, value (None: no data); and those due and late or missing by then.
+    indicators: list[tuple[str, str, str, float | None]] = field(default_factory=list)
+    indicators_late: list[tuple[str, str, str]] = field(default_factory=list)  # id, period, state
 
 
-def figures(store: Store, start: datetime, end: datetime) -> Figures:
+@dataclass(frozen=True)
+class UnitFigures:
+    reports: int
+    handled: int
+    handled_on_time: int
+    overdue: int
+
+
+def figures(
+    store: Store, start: datetime, end: datetime, profile: CityProfile | None = None
+) -> Figures:
     """One pass over each telemetry measurement (hourly windows), reused for every figure of it
     and for its data gaps: the reads are most of a brief's time."""
     out = Figures()
@@ -225,8 +286,65 @@ def figures(store: Store, start: datetime, end: datetime) -> Figures:
         out.reports_received_by_ward = received.groupby("ward").size().to_dict()
         resolved = reports[reports["status"].isin(CLOSED_REPORT_STATUSES)]
         out.reports_resolved = resolved["report_id"].nunique()
+        if profile is not None:
+            unit_figures(profile, reports, end, out)
+    if profile is not None:
+        indicator_figures(store, profile, end, out)
     alert_figures(store, start, end, out)
     return out
+
+
+def unit_figures(profile: CityProfile, reports: pd.DataFrame, end: datetime, out: Figures) -> None:
+    """On-time handling per handling unit and the oldest report still open at the period's end,
+    of the reports with a version in the period (the accountability screen's rules)."""
+    from wall.accountability import reports_by_unit, standings
+
+    empty = pd.DataFrame({"indicator_id": [], "period": [], "time": []})
+    for s in standings(profile, empty, reports, end.astimezone(UTC), ZoneInfo("UTC")):
+        if s.reports:
+            out.units[s.unit] = UnitFigures(s.reports, s.handled, s.handled_on_time, s.overdue_now)
+    rows = reports_by_unit(profile, reports)
+    still_open = rows[rows["open"].astype(bool)].sort_values("created_at")
+    if len(still_open):
+        first = still_open.iloc[0]
+        created = pd.Timestamp(first["created_at"]).to_pydatetime()
+        out.oldest_open = (str(first["report_id"]), created, first["unit"])
+
+
+def indicator_figures(store: Store, profile: CityProfile, end: datetime, out: Figures) -> None:
+    """Each indicator of the catalogue judged at the period's end from its latest submitted
+    value of the period holding that moment (met, on track, at risk, missed, no data), and the
+    values due by then that came late or not at all (wall.accountability's rules)."""
+    from wall.accountability import indicators_due
+    from wall.indicator_projection import projection
+    from wall.periods import period_of
+    from wall.submissions import latest_values
+
+    values = latest_values(store)
+    zone = end.tzinfo if isinstance(end.tzinfo, ZoneInfo) else ZoneInfo("UTC")
+    moment = end - timedelta(microseconds=1)
+    submitted = {
+        (row.indicator_id, row.period): (pd.Timestamp(row.time).to_pydatetime(), row.actual)
+        for row in values.itertuples(index=False)
+        if pd.Timestamp(row.time).to_pydatetime() < end
+    }
+    for indicator in profile.indicators:
+        period = period_of(indicator.period, moment, zone)
+        found = submitted.get((indicator.indicator_id, period.name))
+        judged = projection(
+            [found] if found else [],
+            period=period,
+            target=indicator.target,
+            direction=indicator.direction,
+            aggregation=indicator.aggregation,
+            now=end,
+            zone=zone,
+        )
+        out.indicators.append((indicator.indicator_id, judged.state, period.name, judged.value))
+    known = values[pd.to_datetime(values["time"], utc=True) < end] if len(values) else values
+    for due in indicators_due(profile, known, end, zone):
+        if due.state in ("late", "missing"):
+            out.indicators_late.append((due.indicator.indicator_id, due.period, due.state))
 
 
 def alert_figures(store: Store, start: datetime, end: datetime, out: Figures) -> None:
@@ -327,14 +445,34 @@ def decisions(now: Figures, profile: CityProfile, lang: str) -> list[str]:
         )
     if now.alerts_raised > now.alerts_acknowledged:
         out.append(text("unacknowledged", lang, count=now.alerts_raised - now.alerts_acknowledged))
+    missed = [i for i, state, _, _ in now.indicators if state in ("missed", "at_risk")]
+    if missed:
+        out.append(text("indicators_short", lang, count=len(missed)))
+    overdue = sum(u.overdue for u in now.units.values())
+    if overdue:
+        out.append(text("reports_overdue", lang, count=overdue))
     if now.gaps:
         out.append(text("gaps_named", lang))
     return out
 
 
-def csv_rows(now: Figures, before: Figures, profile: CityProfile, lang: str) -> list[list[str]]:
-    """section, figure, key, this period, previous period: the numbers of the PDF."""
+def csv_rows(
+    now: Figures,
+    before: Figures,
+    profile: CityProfile,
+    lang: str,
+    period: BriefPeriod | None = None,
+    made: datetime | None = None,
+) -> list[list[str]]:
+    """section, figure, key, this period, previous period: the numbers of the PDF; first the
+    brief's own rows (its period, language and when it was made), which the console lists."""
     rows = [["section", "figure", "key", "value", "previous"]]
+    if period is not None:
+        last_day = period.next_first_day - timedelta(days=1)
+        rows.append(["brief", "period", period.kind, period.first_day.isoformat(), str(last_day)])
+    rows.append(["brief", "language", "", lang, ""])
+    if made is not None:
+        rows.append(["brief", "made", "", made.astimezone(UTC).isoformat(timespec="seconds"), ""])
     for name, _percent in HEADLINES:
         value, prev = getattr(now, name), getattr(before, name)
         rows.append(["headline", name, "", _csv(value), _csv(prev)])
@@ -360,9 +498,39 @@ def csv_rows(now: Figures, before: Figures, profile: CityProfile, lang: str) -> 
                 _csv(before.reports_received_by_ward.get(ward)),
             ]
         )
+    for code, u in now.units.items():
+        name = unit_name(profile, code, lang)
+        was = before.units.get(code)
+        for figure in ("reports", "handled", "handled_on_time", "overdue"):
+            rows.append(
+                ["units", figure, name, _csv(getattr(u, figure)), _csv(getattr(was, figure, None))]
+            )
+    if now.oldest_open:
+        report, created, unit = now.oldest_open
+        rows.append(
+            [
+                "reports",
+                "oldest_open",
+                report,
+                created.astimezone(UTC).isoformat(),
+                unit_name(profile, unit, lang),
+            ]
+        )
+    names = {i.indicator_id: i.name(lang) for i in profile.indicators}
+    for indicator_id, state, period_name, value in now.indicators:
+        rows.append(["indicators", state, names[indicator_id], _csv(value), period_name])
+    for indicator_id, period_name, state in now.indicators_late:
+        rows.append(["indicators", state, names[indicator_id], period_name, ""])
     for source, start, end in now.gaps:
         rows.append(["data", "gap", source, start.isoformat(), end.isoformat()])
     return rows
+
+
+def unit_name(profile: CityProfile, code: str | None, lang: str) -> str:
+    unit = profile.handling_unit(code) if code else None
+    if unit is None:
+        return code or text("no_unit", lang)
+    return unit.name_vi if lang == "vi" else unit.name_en
 
 
 def _csv(value: float | int | None) -> str:
@@ -402,6 +570,7 @@ def write_pdf(
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
+    from reportlab.pdfgen.canvas import Canvas
     from reportlab.platypus import (
         PageBreak,
         Paragraph,
@@ -430,8 +599,28 @@ def write_pdf(
         canvas.drawString(18 * mm, 287 * mm, f"{profile.name(lang)} · {text('title', lang)}")
         canvas.drawRightString(192 * mm, 287 * mm, data_range)
         canvas.drawString(18 * mm, 10 * mm, made_text)
-        canvas.drawRightString(192 * mm, 10 * mm, f"{text('page', lang)} {doc.page}")
         canvas.restoreState()
+
+    class NumberedCanvas(Canvas):
+        """Keeps each page until the end, so its footer can say "page X of N"."""
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self._kept: list[dict] = []
+
+        def showPage(self) -> None:
+            self._kept.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            for state in self._kept:
+                self.__dict__.update(state)
+                self.setFont(regular, 8.5)
+                self.setFillColor(colors.HexColor("#444444"))
+                page_of = text("page", lang, page=self._pageNumber, pages=len(self._kept))
+                self.drawRightString(192 * mm, 10 * mm, page_of)
+                super().showPage()
+            super().save()
 
     def table(rows: list[list[str]], widths: list[float]) -> Table:
         t = Table(rows, colWidths=widths, repeatRows=1)
@@ -475,7 +664,7 @@ def write_pdf(
                 change(value, prev, lang, percent),
             ]
         )
-    story.append(table(rows, [62 * mm, 32 * mm, 32 * mm, 48 * mm]))
+    story.append(table(rows, [60 * mm, 32 * mm, 38 * mm, 44 * mm]))
     story.append(Paragraph(text("decide", lang), heading))
     for line in decisions(now, profile, lang) or [text("nothing_to_decide", lang)]:
         story.append(Paragraph("• " + escape(line), body))
@@ -533,6 +722,81 @@ def write_pdf(
     else:
         story.append(Paragraph(text("no_data", lang), body))
 
+    story.append(Paragraph(text("units", lang), heading))
+    if now.units:
+        rows = [
+            [
+                text("unit", lang),
+                text("unit_reports", lang),
+                text("unit_handled", lang),
+                text("unit_on_time", lang),
+                text("unit_overdue", lang),
+            ]
+        ]
+        for code, u in now.units.items():
+            on_time = number(u.handled_on_time / u.handled, lang, True) if u.handled else "–"
+            rows.append(
+                [
+                    Paragraph(escape(unit_name(profile, code, lang)), body),
+                    number(u.reports, lang),
+                    number(u.handled, lang),
+                    f"{number(u.handled_on_time, lang)} ({on_time})",
+                    number(u.overdue, lang),
+                ]
+            )
+        story.append(table(rows, [62 * mm, 24 * mm, 24 * mm, 36 * mm, 28 * mm]))
+    if now.oldest_open:
+        report, created, unit = now.oldest_open
+        line = text(
+            "oldest_open",
+            lang,
+            report=report,
+            unit=unit_name(profile, unit, lang),
+            time=f"{created.astimezone(zone):%d/%m/%Y %H:%M}",
+        )
+    else:
+        line = text("none_open", lang)
+    story.append(Paragraph(escape(line), body))
+
+    story.append(Paragraph(text("indicators", lang), heading))
+    catalogue = {i.indicator_id: i for i in profile.indicators}
+    counts = {state: 0 for state in INDICATOR_STATES}
+    for _, state, _, _ in now.indicators:
+        counts[state] += 1
+    story.append(
+        Paragraph(
+            " · ".join(f"{text('ind_' + state, lang)}: {counts[state]}" for state in counts), body
+        )
+    )
+    for shown in ("missed", "at_risk"):
+        for indicator_id, state, period_name, value in now.indicators:
+            if state != shown:
+                continue
+            indicator = catalogue[indicator_id]
+            line = text(
+                "ind_line",
+                lang,
+                name=indicator.name(lang),
+                period=period_name,
+                value=number(value, lang),
+                target=number(indicator.target, lang),
+            )
+            story.append(Paragraph(f"• {text('ind_' + state, lang)}: " + escape(line), body))
+    story.append(Paragraph(text("ind_late_title", lang), body))
+    for indicator_id, period_name, state in now.indicators_late:
+        indicator = catalogue[indicator_id]
+        line = text(
+            "ind_late_line",
+            lang,
+            name=indicator.name(lang),
+            period=period_name,
+            unit=unit_name(profile, indicator.responsible_unit, lang),
+            state=text("ind_late" if state == "late" else "ind_missing", lang),
+        )
+        story.append(Paragraph("• " + escape(line), body))
+    if not now.indicators_late:
+        story.append(Paragraph(text("ind_none_late", lang), body))
+
     story.append(Paragraph(text("data", lang), heading))
     sources = {CAMERA_STATUS.name: text("cameras", lang), WIFI_USAGE.name: text("wifi", lang)}
     for source, gap_start, gap_end in now.gaps:
@@ -565,7 +829,7 @@ def write_pdf(
         title=title,
         author=profile.name(lang),
     )
-    doc.build(story, onFirstPage=every_page, onLaterPages=every_page)
+    doc.build(story, onFirstPage=every_page, onLaterPages=every_page, canvasmaker=NumberedCanvas)
 
 
 def write_brief(
@@ -579,14 +843,14 @@ def write_brief(
 ) -> tuple[Path, Path]:
     """Write brief-<period>-<first day>.pdf and .csv into `out`; their paths."""
     made = made or datetime.now(UTC)
-    now = figures(store, period.start(zone), period.end(zone))
+    now = figures(store, period.start(zone), period.end(zone), profile)
     previous = period.previous()
-    before = figures(store, previous.start(zone), previous.end(zone))
+    before = figures(store, previous.start(zone), previous.end(zone), profile)
     out.mkdir(parents=True, exist_ok=True)
     pdf, table_path = brief_paths(out, period)
     partial = pdf.with_suffix(".part")
     with table_path.open("w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows(csv_rows(now, before, profile, lang))
+        csv.writer(f).writerows(csv_rows(now, before, profile, lang, period, made))
     write_pdf(partial, period, now, before, profile, zone, made, lang)
     partial.replace(pdf)  # last: a brief whose PDF is there is whole
     return pdf, table_path
@@ -605,10 +869,12 @@ def make_due_briefs(
     keep_days: int,
     lang: str,
     now: datetime,
+    on_made: Callable[[Path], None] | None = None,
 ) -> list[Path]:
     """Make the brief of every ended period of the last `keep_days` whose PDF is not in `out`
     (so a restart catches up after downtime and makes none twice), then remove the briefs of
-    periods older than that; the PDFs made."""
+    periods older than that; the PDFs made, each also handed to `on_made` as soon as it is
+    (a later brief's failure does not lose the earlier ones' e-mail)."""
     oldest = now.astimezone(zone).date() - timedelta(days=keep_days)
     made = []
     for kind in PERIODS:
@@ -616,6 +882,8 @@ def make_due_briefs(
         while period.first_day >= oldest:
             if not brief_paths(out, period)[0].exists():
                 made.append(write_brief(store, profile, zone, period, out, lang, now)[0])
+                if on_made is not None:
+                    on_made(made[-1])
             period = period.previous()
     for old in out.glob("brief-*-*.*"):
         try:
@@ -625,3 +893,70 @@ def make_due_briefs(
         if first_day < oldest:
             old.unlink(missing_ok=True)
     return made
+
+
+@dataclass(frozen=True)
+class KeptBrief:
+    """A brief in the brief folder, as the console lists it."""
+
+    stem: str  # brief-<kind>-<first day>
+    kind: str
+    first_day: date
+    files: dict[str, int]  # "pdf"/"csv": size in bytes
+    made: datetime  # from its CSV, else the PDF's modification time
+    lang: str | None  # None: a brief from before the CSV said its language
+
+    @property
+    def period(self) -> BriefPeriod:
+        return brief_period(self.kind, self.first_day)
+
+
+def kept_briefs(out: Path) -> list[KeptBrief]:
+    """Every whole brief (its PDF is there) in `out`, newest period first; OSError when the
+    folder cannot be read."""
+    found: dict[str, dict[str, int]] = {}
+    for entry in out.iterdir():
+        match = BRIEF_NAME.fullmatch(entry.name)
+        if not match or not entry.is_file():
+            continue
+        try:
+            date.fromisoformat(match.group(2))
+            size = entry.stat().st_size
+        except (ValueError, OSError):
+            continue
+        found.setdefault(entry.name.rsplit(".", 1)[0], {})[match.group(3)] = size
+    briefs = []
+    for stem, files in found.items():
+        if "pdf" not in files:
+            continue  # being written, or half removed
+        _, kind, day = stem.split("-", 2)
+        made, lang = _brief_rows(out / f"{stem}.csv") if "csv" in files else (None, None)
+        if made is None:
+            try:
+                made = datetime.fromtimestamp((out / f"{stem}.pdf").stat().st_mtime, UTC)
+            except OSError:
+                continue
+        briefs.append(KeptBrief(stem, kind, date.fromisoformat(day), files, made, lang))
+    order = {kind: n for n, kind in enumerate(PERIODS)}
+    briefs.sort(key=lambda b: (b.period.next_first_day, -order[b.kind]), reverse=True)
+    return briefs
+
+
+def _brief_rows(path: Path) -> tuple[datetime | None, str | None]:
+    """When the brief of this CSV was made and in which language, from its first rows."""
+    made = lang = None
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            for n, row in enumerate(csv.reader(f)):
+                if n > 5 or (n and row[:1] != ["brief"]):
+                    break
+                if row[:2] == ["brief", "language"] and len(row) > 3:
+                    lang = row[3] if row[3] in ("vi", "en") else None
+                elif row[:2] == ["brief", "made"] and len(row) > 3:
+                    try:
+                        made = datetime.fromisoformat(row[3])
+                    except ValueError:
+                        made = None
+    except (OSError, UnicodeDecodeError, csv.Error):
+        pass
+    return made, lang

@@ -521,6 +521,41 @@ TEXT: dict[str, tuple[str, str]] = {
     "oc.screen_live": ("● Đang hoạt động", "● Live"),
     "oc.screen_silent": ("✖ Im lặng {age}", "✖ Silent for {age}"),
     "oc.screen_no_refresh": ("chưa lần nào", "none yet"),
+    "oc.briefs": ("Báo cáo lãnh đạo", "Leaders' briefs"),
+    "oc.briefs_intro": (
+        "Báo cáo ngày, tuần, tháng do dịch vụ wall briefs lập sau khi mỗi kỳ kết thúc, "
+        "lưu trong {folder}; mới nhất ở trên.",
+        "Daily, weekly and monthly briefs made by the wall briefs service once each period "
+        "ends, kept in {folder}; newest first.",
+    ),
+    "oc.briefs_none": ("Chưa có báo cáo nào.", "No brief has been made yet."),
+    "oc.briefs_no_dir": (
+        "Chưa có thư mục báo cáo: chưa báo cáo nào được lập (dịch vụ `wall briefs` chưa chạy?).",
+        "The brief folder does not exist: no brief has been made (is `wall briefs` running?).",
+    ),
+    "oc.briefs_unreadable": (
+        "Không đọc được thư mục báo cáo: {why}.",
+        "The brief folder cannot be read: {why}.",
+    ),
+    "oc.briefs_mail_unknown": (
+        "Không truy cập được kho dữ liệu: chưa biết báo cáo nào đã gửi thư.",
+        "The data store cannot be reached: which briefs were e-mailed is not known.",
+    ),
+    "oc.brief_kind": ("Loại", "Kind"),
+    "oc.brief_period": ("Kỳ", "Period"),
+    "oc.brief_lang": ("Ngôn ngữ", "Language"),
+    "oc.brief_made": ("Lập lúc", "Made at"),
+    "oc.brief_files": ("Tải về", "Download"),
+    "oc.brief_mail": ("Thư điện tử", "E-mail"),
+    "oc.brief_day": ("Ngày", "Day"),
+    "oc.brief_week": ("Tuần", "Week"),
+    "oc.brief_month": ("Tháng", "Month"),
+    "oc.brief_mailed": ("đã gửi {time} tới {count} người", "e-mailed {time} to {count}"),
+    "oc.brief_not_mailed": ("chưa gửi thư: {why}", "not e-mailed: {why}"),
+    "oc.brief_not_found": (
+        "Không có báo cáo này (chỉ tải được tệp trong danh sách báo cáo).",
+        "There is no such brief (only the files in the list of briefs can be downloaded).",
+    ),
     "oc.unknown": ("—", "—"),
     "oc.store_down": (
         "Không truy cập được kho dữ liệu – thử lại sau.",

@@ -29,7 +29,7 @@ from flask import Blueprint, Flask, Response, g, redirect, render_template, requ
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from layouts.common import age_text, fmt_int
-from wall import indicator_console
+from wall import brief_console, indicator_console
 from wall.alerts.model import (
     OFFICER_ACTIONS,
     STREAM,
@@ -613,6 +613,7 @@ def console(settings: Settings, store: Store, limiter: SigninLimiter | None = No
 
     parts = ConsoleParts(page, refused, request_is_genuine, t, lang, local)
     bp.register_blueprint(indicator_console.pages(settings, store, parts))
+    brief_console.add_routes(bp, settings, store, page, t, lang, local)
     return bp
 
 

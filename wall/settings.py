@@ -24,6 +24,7 @@ from feeds.settings import (
 )
 from wall.alerts.settings import AlertSettings
 from wall.brief import BriefSettings
+from wall.brief_mail import BriefMailSettings
 from wall.city import CitySettings
 from wall.heartbeat import HeartbeatSettings
 from wall.i18n import LANGUAGES
@@ -174,6 +175,7 @@ class Settings(
     AlertSettings,
     NotificationSettings,
     BriefSettings,
+    BriefMailSettings,
     HeartbeatSettings,
     ScreenHealthSettings,
     OfficerSettings,

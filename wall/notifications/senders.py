@@ -87,40 +87,41 @@ def email_message(channel: EmailChannel, message: Message, tz: ZoneInfo) -> Emai
     return mail
 
 
-def email_sender(channel: EmailChannel, tz: ZoneInfo) -> Send:
+def smtp_send(channel: EmailChannel, mail: EmailMessage) -> None:
+    """Hand `mail` to the channel's server: Refused or Unavailable when it did not take it."""
     where = f"smtp {channel.host}:{channel.port}"
+    context = ssl.create_default_context(cafile=channel.ca_file)
+    try:
+        if channel.security == "tls":
+            smtp = smtplib.SMTP_SSL(
+                channel.host, channel.port, timeout=channel.timeout_seconds, context=context
+            )
+        else:
+            smtp = smtplib.SMTP(channel.host, channel.port, timeout=channel.timeout_seconds)
+        with smtp:
+            if channel.security == "starttls":
+                smtp.starttls(context=context)  # no STARTTLS offered: fails, never plain
+            if channel.username:
+                smtp.login(channel.username, channel.password or "")
+            smtp.send_message(mail)
+    except smtplib.SMTPDataError as exc:
+        if 500 <= exc.smtp_code < 600:
+            raise Refused(f"{where} refused the message: {exc.smtp_code} {_said(exc)}") from None
+        raise Unavailable(f"{where}: {exc.smtp_code} {_said(exc)}") from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = ", ".join(f"{to} {code}" for to, (code, _) in exc.recipients.items())
+        raise Unavailable(f"{where} refused every recipient ({codes})") from None
+    except smtplib.SMTPAuthenticationError as exc:
+        raise Unavailable(f"{where} refused the login: {exc.smtp_code}") from None
+    except smtplib.SMTPResponseException as exc:
+        raise Unavailable(f"{where}: {exc.smtp_code} {_said(exc)}") from None
+    except (smtplib.SMTPException, OSError) as exc:  # down, TLS, no STARTTLS, timeout
+        raise Unavailable(f"{where}: {type(exc).__name__}: {exc}") from None
 
+
+def email_sender(channel: EmailChannel, tz: ZoneInfo) -> Send:
     def send(message: Message) -> None:
-        mail = email_message(channel, message, tz)
-        context = ssl.create_default_context(cafile=channel.ca_file)
-        try:
-            if channel.security == "tls":
-                smtp = smtplib.SMTP_SSL(
-                    channel.host, channel.port, timeout=channel.timeout_seconds, context=context
-                )
-            else:
-                smtp = smtplib.SMTP(channel.host, channel.port, timeout=channel.timeout_seconds)
-            with smtp:
-                if channel.security == "starttls":
-                    smtp.starttls(context=context)  # no STARTTLS offered: fails, never plain
-                if channel.username:
-                    smtp.login(channel.username, channel.password or "")
-                smtp.send_message(mail)
-        except smtplib.SMTPDataError as exc:
-            if 500 <= exc.smtp_code < 600:
-                raise Refused(
-                    f"{where} refused the message: {exc.smtp_code} {_said(exc)}"
-                ) from None
-            raise Unavailable(f"{where}: {exc.smtp_code} {_said(exc)}") from None
-        except smtplib.SMTPRecipientsRefused as exc:
-            codes = ", ".join(f"{to} {code}" for to, (code, _) in exc.recipients.items())
-            raise Unavailable(f"{where} refused every recipient ({codes})") from None
-        except smtplib.SMTPAuthenticationError as exc:
-            raise Unavailable(f"{where} refused the login: {exc.smtp_code}") from None
-        except smtplib.SMTPResponseException as exc:
-            raise Unavailable(f"{where}: {exc.smtp_code} {_said(exc)}") from None
-        except (smtplib.SMTPException, OSError) as exc:  # down, TLS, no STARTTLS, timeout
-            raise Unavailable(f"{where}: {type(exc).__name__}: {exc}") from None
+        smtp_send(channel, email_message(channel, message, tz))
 
     return send
 

@@ -307,6 +307,13 @@ def _channel(table: Any) -> Channel:
     return MqttChannel(**common, topic=topic)
 
 
+def email_channel(table: Mapping[str, Any]) -> EmailChannel:
+    """An e-mail channel's table checked by the same rules (the leaders' briefs' mail server)."""
+    channel = _channel({**table, "type": "email"})
+    assert isinstance(channel, EmailChannel)
+    return channel
+
+
 def parse_channels(value: Any) -> Channels:
     value = json_or_value(value) or []
     if isinstance(value, Mapping):
