@@ -395,10 +395,11 @@ def report(command: str, q: dict, c: dict) -> str:
         )
     with_rule, ref = c["runs"]["with the anomaly rule"], c["runs"]["reference: without it"]
     tick, ref_tick = statistics.median(with_rule["cpu"]), statistics.median(ref["cpu"])
+    first = with_rule["first_cpu"] - ref["first_cpu"]
     lines += [
         "",
         f"The anomaly rule adds {tick - ref_tick:.3f} CPU s to a tick (median; "
-        f"×{tick / ref_tick:.2f} the reference) and {with_rule['first_cpu'] - ref['first_cpu']:.1f} "
+        f"×{tick / ref_tick:.2f} the reference) and {first:.1f} "
         "CPU s to the first pass, where it reads its 4 weeks of hourly means once.",
     ]
     return "\n".join(lines)
