@@ -35,9 +35,17 @@ from layouts.cameras import HISTORY as CAMERA_HISTORY
 from layouts.cameras import fold_outages
 from layouts.common import Parts
 from layouts.indicators import TREND_POINTS
-from layouts.wifi import CURVE_WINDOW, THROUGHPUT_WINDOW, throughput_series
+from layouts.wifi import (
+    CURVE_WINDOW,
+    THROUGHPUT_WINDOW,
+    throughput_series,
+    usual_town_band,
+)
+from wall.alerts.rules import check_rules
 from wall.alerts.state import alerts_changed_since
+from wall.baselines import last_hour_end
 from wall.cache import in_background, remember, remembered, shared
+from wall.city import load_profile
 from wall.domain import CLOSED_REPORT_STATUSES, FIELD_REPORT, is_open_report
 from wall.settings import Settings
 from wall.store import Store, open_store
@@ -62,9 +70,10 @@ class Part:
     """One question: asked whole each time, or (an `Incremental`) folded forward from its
     previous answer, of which the screens see only the frame."""
 
-    # A question is asked with the wall's settings (the city profile and zone some need).
-    fetch: Callable[[Store, datetime, Settings], pd.DataFrame] | Incremental
+    # (store, now, the wall's settings: None in tests that ask a part without a wall)
+    fetch: Callable[[Store, datetime, Settings | None], pd.DataFrame] | Incremental
     history: bool = False  # held for history_refresh_seconds instead of one tick
+    hold_seconds: float | None = None  # held this long instead (periods aligned to the clock)
 
 
 def _wifi_throughput(store: Store, now: datetime, _: object) -> pd.DataFrame:
@@ -126,6 +135,35 @@ def _alerts(store: Store, now: datetime, _: object) -> pd.DataFrame:
     return alerts_frame(alerts_changed_since(store, now - ALERT_HISTORY))
 
 
+def _wifi_usual(store: Store, now: datetime, settings: Settings | None) -> pd.DataFrame:
+    """The town's usual clients per hour, a day back and FORECAST ahead (layouts.wifi.
+    usual_town_band), from one aggregate: the town's clients per whole hour over the anomaly
+    rule's `weeks` (answered from the hourly rollups past the raw points kept). Held an hour:
+    what is usual changes when an hour ends, not at each tick."""
+    profile = settings.profile if settings is not None else load_profile()
+    rules = (settings.alert_rules if settings is not None else None) or check_rules({})
+    anomaly = rules["anomaly"]
+    end = last_hour_end(now)
+    hourly = store.aggregate(
+        "wifi_usage",
+        "clients",
+        "mean",
+        end - timedelta(weeks=anomaly["weeks"]),
+        end,
+        timedelta(hours=1),
+        ["ap_id"],
+        combine="sum",
+    )
+    return usual_town_band(
+        hourly,
+        now,
+        profile.timezone,
+        profile.festival_days,
+        anomaly["deviations"],
+        anomaly["weeks"],
+    )
+
+
 REPORTS_HANDLED = timedelta(days=30)
 
 PARTS: dict[str, Part] = {
@@ -157,6 +195,7 @@ PARTS: dict[str, Part] = {
         history=True,
     ),
     "wifi_throughput_3h": Part(_wifi_throughput, history=True),
+    "wifi_usual": Part(_wifi_usual, history=True, hold_seconds=3600.0),
     "kpi_daily": Part(
         lambda s, now, _: s.aggregate(
             "kpi",
@@ -190,6 +229,8 @@ class Queries:
             return self._store
 
     def _held_seconds(self, name: str) -> float:
+        if PARTS[name].hold_seconds is not None:
+            return PARTS[name].hold_seconds
         history = PARTS[name].history
         return self.settings.history_refresh_seconds if history else self.settings.refresh_seconds
 

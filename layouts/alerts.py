@@ -53,6 +53,7 @@ COLUMNS = (
     "owner_en",
     "shelved_until",
     "time",
+    "facts",  # the figures the rule found (the WiFi curve marks the anomalies with them)
 )
 SHOWN_STATES = ("active_unack", "active_ack", "cleared_unack")
 MAX_ROWS = 9
@@ -78,6 +79,7 @@ def alerts_frame(alerts: Mapping[str, Alert]) -> pd.DataFrame:
             "owner_en": alert.owner_name("en"),
             "shelved_until": pd.Timestamp(alert.shelved_until) if alert.shelved_until else pd.NaT,
             "time": pd.Timestamp(alert.updated_at or alert.raised_at),
+            "facts": dict(alert.facts),
         }
         for alert in alerts.values()
     ]

@@ -1,11 +1,14 @@
-"""WiFi: clients per site now, the 24-hour curve against yesterday, the most loaded access points
-against their capacity, and throughput from the byte counters."""
+"""WiFi: clients per site now, the 24-hour curve against yesterday and against what is usual for
+each hour (wall.baselines; ahead of now, the usual band is the forecast of the next hours), with
+the anomaly alerts raised on it, the most loaded access points against their capacity, and
+throughput from the byte counters."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 from dash import html
 
@@ -19,6 +22,7 @@ from layouts.common import (
     big_tile,
     empty_figure,
     figure,
+    figure_text,
     fmt_int,
     fmt_number,
     graph,
@@ -28,13 +32,18 @@ from layouts.common import (
     screen_header,
     tile_head,
 )
+from wall.baselines import HourlyHistory, usual_band
 from wall.city import CitySettings
 from wall.domain import throughput_from_counters
 from wall.i18n import Translator
 
 NAME = "wifi"
-PARTS = ("wifi", "wifi_clients_48h", "wifi_throughput_3h")
+PARTS = ("wifi", "wifi_clients_48h", "wifi_throughput_3h", "wifi_usual", "alerts")
 CURVE_WINDOW = timedelta(minutes=15)
+FORECAST = timedelta(hours=6)  # the usual band drawn ahead of now
+TOWN = "town"  # the series of the town's clients in the band's history
+ANOMALIES_SHOWN = 8  # markers on the curve, the newest (a crowd raises an AP's and its site's)
+LABEL_SHOWN = 22  # characters of a marker's label
 THROUGHPUT_WINDOW = timedelta(minutes=5)
 SITES_SHOWN = 12
 APS_SHOWN = 7
@@ -144,17 +153,84 @@ def curve_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
     return tile_head(ctx.t("wifi.curve"), newest_age(data["wifi"], ctx), ctx)
 
 
+def usual_town_band(
+    hourly: pd.DataFrame,
+    now: datetime,
+    timezone: str,
+    festival_days: Iterable[date],
+    deviations: float,
+    weeks: float,
+) -> pd.DataFrame:
+    """The town's usual clients for each hour from a day before `now` to FORECAST after it (and
+    an hour more each side, for the hour the band is kept): time, centre, low, high, level.
+
+    `hourly` is the town's clients per whole hour (time, value: the sum over access points of
+    each one's hourly mean), one aggregate over the last `weeks`; the band is the anomaly rule's
+    (`deviations` sigmas around the per-slot median, wall.baselines), so "usual" on the chart
+    means what it means in an anomaly alert's words."""
+    history = HourlyHistory(timezone, festival_days, weeks)
+    if not hourly.empty:
+        history.add(hourly.assign(series=TOWN)[["time", "series", "value"]])
+    hour = pd.Timestamp(now).floor("h")
+    hours = pd.date_range(
+        hour - pd.Timedelta(days=1, hours=1), hour + FORECAST + pd.Timedelta(hours=1), freq="h"
+    )
+    return usual_band(history, TOWN, [h.to_pydatetime() for h in hours], deviations)
+
+
+def anomaly_raises(alerts: pd.DataFrame) -> pd.DataFrame:
+    """The `anomaly` alerts on WiFi series (an access point's or a site's clients) and when
+    each was raised, from the alerts part (layouts.alerts.alerts_frame: the kept state of each
+    alert, open or closed within the week, so the screen asks the store nothing more; an alert
+    raised twice in a day is marked at its latest raise): time, key, kind, name, site, value,
+    low, high."""
+    columns = ["time", "key", "kind", "name", "site", "value", "low", "high"]
+    rows = []
+    if not alerts.empty and {"rule", "facts", "raised"} <= set(alerts.columns):
+        for alert in alerts[alerts["rule"] == "anomaly"].itertuples():
+            facts = alert.facts if isinstance(alert.facts, dict) else {}
+            if facts.get("kind") not in ("ap", "site"):
+                continue
+            rows.append(
+                {
+                    "time": alert.raised,
+                    "key": alert.key,
+                    "kind": facts["kind"],
+                    "name": str(facts.get("name") or alert.key),
+                    "site": facts.get("site"),
+                    "value": facts.get("value"),
+                    "low": facts.get("low"),
+                    "high": facts.get("high"),
+                }
+            )
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    return frame
+
+
 def curve_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
-    """Today as a solid filled line, yesterday (shifted by a day) as a dashed line."""
+    """Today as a solid line, yesterday (shifted by a day) as a dashed one, both in front of
+    the usual band of each hour, which goes on FORECAST past now (the forecast); the anomaly
+    alerts raised on WiFi series as triangles on today's line (up: more users than usual,
+    down: fewer), labelled with their site or access point."""
     ctx = ctx.on_time_axis()
     totals = clients_per_window(data["wifi_clients_48h"])
-    if totals.empty:
+    band = data.get("wifi_usual", pd.DataFrame())
+    if totals.empty and band.empty:
         return empty_figure(ctx)
     now = pd.Timestamp(ctx.now)
     day = pd.Timedelta(days=1)
-    today = totals[totals["time"] >= now - day]
-    yesterday = totals[totals["time"] < now - day].assign(time=lambda f: f["time"] + day)
-    fig = figure(ctx, showlegend=True)
+    start, end = now - day, now + pd.Timedelta(FORECAST)
+    today = totals[totals["time"] >= start]
+    yesterday = totals.assign(time=totals["time"] + day)
+    yesterday = yesterday[(yesterday["time"] >= start) & (yesterday["time"] <= end)]
+
+    def local(times: pd.Series) -> pd.Series:
+        return times.dt.tz_convert(ctx.tz).dt.tz_localize(None)
+
+    # In the order drawn (plotly would reverse it for the band's fill).
+    fig = figure(ctx, showlegend=True, legend={"traceorder": "normal"})
+    fig["data"] += band_traces(band, start, end, ctx)
     for frame, name, style in (
         (yesterday, ctx.t("wifi.yesterday"), {"dash": "dash", "color": COLORS["muted"]}),
         (today, ctx.t("wifi.today"), {"color": COLORS["info"], "width": 4 * ctx.scale}),
@@ -164,17 +240,181 @@ def curve_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
         fig["data"].append(
             {
                 "type": "scatter",
-                "x": frame["time"].dt.tz_convert(ctx.tz).dt.tz_localize(None),
+                "x": local(frame["time"]),
                 "y": frame["clients"],
                 "mode": "lines",
                 "line": {"width": 3 * ctx.scale, **style},
                 "name": name,
             }
         )
+    raises = anomaly_raises(data.get("alerts", pd.DataFrame()))
+    labels = []
+    if not raises.empty:
+        marks, labels = anomaly_traces(raises[raises["time"] >= start], today, ctx)
+        fig["data"] += marks
     local_now = now.tz_convert(ctx.tz).tz_localize(None)
-    fig["layout"]["xaxis"].update(range=[local_now - day, local_now], tickformat="%H:%M")
+    fig["layout"]["xaxis"].update(
+        range=[local_now - day, local_now + pd.Timedelta(FORECAST)], tickformat="%H:%M"
+    )
     fig["layout"]["yaxis"]["rangemode"] = "tozero"
+    # Now, and the forecast after it: a line and two words, not a colour alone.
+    fig["layout"]["shapes"] = [
+        {
+            "type": "line",
+            "xref": "x",
+            "yref": "paper",
+            "x0": local_now,
+            "x1": local_now,
+            "y0": 0,
+            "y1": 1,
+            "line": {"color": COLORS["text"], "width": 2 * ctx.scale, "dash": "dot"},
+        }
+    ]
+    words = {"size": 20 * ctx.scale, "color": COLORS["text"]}
+    fig["layout"]["annotations"] = [
+        {
+            "text": ctx.t("wifi.now"),
+            "xref": "x",
+            "yref": "paper",
+            "x": local_now,
+            "y": 1,
+            "xanchor": "right",
+            "yanchor": "top",
+            "xshift": -8 * ctx.scale,
+            "showarrow": False,
+            "font": words,
+        },
+        {
+            "text": ctx.t("wifi.forecast") + " →",
+            "xref": "x",
+            "yref": "paper",
+            "x": local_now,
+            "y": 1,
+            "xanchor": "left",
+            "yanchor": "top",
+            "xshift": 8 * ctx.scale,
+            "showarrow": False,
+            "font": words,
+        },
+        *labels,
+    ]
     return fig
+
+
+def band_traces(band: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, ctx: Context) -> list:
+    """The usual band as a filled area, one step per hour (each hour's own low–high), over
+    start–end; none when there is no band (too little history)."""
+    if band.empty:
+        return []
+    hour = pd.Timedelta(hours=1)
+    band = band[(band["time"] + hour > start) & (band["time"] < end)].sort_values("time")
+    if band.empty:
+        return []
+    # Each hour's value drawn over the whole hour: the last hour's end closes the step.
+    last = band.iloc[[-1]].assign(time=band["time"].iloc[-1] + hour)
+    steps = pd.concat([band, last], ignore_index=True)
+    x = steps["time"].dt.tz_convert(ctx.tz).dt.tz_localize(None)
+    line = {"width": 0, "shape": "hv"}
+    return [
+        {
+            "type": "scatter",
+            "x": x,
+            "y": steps["low"],
+            "mode": "lines",
+            "line": line,
+            "hoverinfo": "skip",
+            "showlegend": False,
+        },
+        {
+            "type": "scatter",
+            "x": x,
+            "y": steps["high"],
+            "mode": "lines",
+            "line": line,
+            "fill": "tonexty",
+            "fillcolor": "rgba(92, 184, 240, 0.3)",  # COLORS["info"], faint behind the lines
+            "name": ctx.t("wifi.usual"),
+        },
+    ]
+
+
+def anomaly_traces(raises: pd.DataFrame, today: pd.DataFrame, ctx: Context) -> tuple[list, list]:
+    """The newest ANOMALIES_SHOWN raises, one triangle per place and curve window (a crowd
+    raises its access points' and its site's alerts together): on today's line at that time,
+    labelled with the site (or the access point and its site) and how many more raised with it.
+    Returns the marks' traces and their labels (annotations)."""
+    if raises.empty:
+        return [], []
+    place = raises["site"].where(raises["site"].map(lambda s: isinstance(s, str)), raises["name"])
+    marked = raises.assign(
+        window=raises["time"].dt.floor(CURVE_WINDOW),
+        place=place,
+        rank=(raises["kind"] != "site").astype(int),  # the site first: it names the place
+    )
+    marks = []
+    ordered = marked.sort_values(["window", "place", "rank", "time"], kind="stable")
+    for (at, _), group in ordered.groupby(["window", "place"], sort=False):
+        first = group.iloc[0]
+        name = first["name"]
+        if first["kind"] == "ap" and isinstance(first["site"], str):
+            name = f"{name} · {first['site']}"  # the access point, where it is
+        label = figure_text(name, LABEL_SHOWN)
+        if len(group) > 1:
+            label += f" +{len(group) - 1}"
+        value, high = first["value"], first["high"]
+        up = bool(pd.notna(value) and pd.notna(high) and value > high)
+        marks.append((at, label, up))
+    marks = marks[-ANOMALIES_SHOWN:]
+    times = pd.to_datetime([at for at, _, _ in marks], utc=True)
+    if today.empty:
+        y = [0.0] * len(marks)
+    else:
+        curve_x = today["time"].astype("int64").to_numpy()
+        y = np.interp(times.astype("int64").to_numpy(), curve_x, today["clients"].to_numpy(float))
+    x = times.tz_convert(ctx.tz).tz_localize(None)
+    traces, labels = [], []
+    for direction in (True, False):
+        chosen = [i for i, (_, _, up) in enumerate(marks) if up is direction]
+        if not chosen:
+            continue
+        traces.append(
+            {
+                "type": "scatter",
+                "x": [x[i] for i in chosen],
+                "y": [float(y[i]) for i in chosen],
+                "mode": "markers",
+                "marker": {
+                    "symbol": "triangle-up" if direction else "triangle-down",
+                    "size": 26 * ctx.scale,
+                    "color": COLORS["bad"],
+                    "line": {"color": COLORS["text"], "width": 2 * ctx.scale},
+                },
+                "cliponaxis": False,
+                # One legend entry for both: the triangle's direction says more or fewer.
+                "name": ctx.t("wifi.anomaly"),
+                "showlegend": not traces,
+            }
+        )
+        # Each label on a dark plate above (below) its triangle, readable over the lines.
+        labels += [
+            {
+                "text": marks[i][1],
+                "xref": "x",
+                "yref": "y",
+                "x": x[i],
+                "y": float(y[i]),
+                "yanchor": "bottom" if direction else "top",
+                "yshift": (16 if direction else -16) * ctx.scale,
+                "showarrow": False,
+                "font": {"size": 20 * ctx.scale, "color": COLORS["text"]},
+                "bgcolor": "rgba(11, 16, 22, 0.85)",
+                "bordercolor": COLORS["bad"],
+                "borderwidth": 1 * ctx.scale,
+                "borderpad": 3 * ctx.scale,
+            }
+            for i in chosen
+        ]
+    return traces, labels
 
 
 def top_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:

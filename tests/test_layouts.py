@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
@@ -557,6 +558,150 @@ def test_wifi_curve_compares_today_with_yesterday_shifted_by_a_day():
     assert fig.data[0].line.dash == "dash"  # yesterday differs by line style, not colour only
     # Yesterday's point 30 h ago is drawn 6 h ago, in the city's time: 08:00 UTC is 15:00 there.
     assert pd.Timestamp(fig.data[0].x[0]) == pd.Timestamp("2026-11-26 09:00")
+
+
+def usual_town_hours(weeks: int = 3) -> pd.DataFrame:
+    """The town's clients per hour for `weeks` before NOW: 200 at night, 1,000 at 15:00 local
+    on weekdays, 1,500 on weekend afternoons, with a little noise."""
+    hours = pd.date_range(NOW - timedelta(weeks=weeks), NOW, freq="h", inclusive="left")
+    local = hours.tz_convert("Asia/Ho_Chi_Minh")
+    peak = np.where(local.day_of_week >= 5, 1300.0, 800.0)
+    values = 200 + peak * np.exp(-(((local.hour - 15) / 3.0) ** 2))
+    noise = np.random.default_rng(7).normal(0, 10, len(hours))
+    return pd.DataFrame({"time": hours, "value": values + noise})
+
+
+def town_band(weeks: int = 3, festival_days=()) -> pd.DataFrame:
+    return wifi.usual_town_band(
+        usual_town_hours(weeks), NOW, "Asia/Ho_Chi_Minh", festival_days, 4.0, 4.0
+    )
+
+
+def test_the_usual_band_covers_the_last_day_and_the_next_hours_by_weekday_and_hour():
+    band = town_band()
+    # NOW is a Thursday 08:00 UTC (15:00 local): a day back and FORECAST ahead, hour by hour.
+    assert band["time"].min() <= pd.Timestamp(NOW) - pd.Timedelta(days=1)
+    assert band["time"].max() >= pd.Timestamp(NOW) + pd.Timedelta(wifi.FORECAST)
+    assert (band["time"].diff().dropna() == pd.Timedelta(hours=1)).all()
+    at = band.set_index("time")
+    # Thursday 15:00 local is a weekday's peak; Saturday's would be 1,500.
+    assert at.loc[pd.Timestamp(NOW), "centre"] == pytest.approx(1000, abs=15)
+    assert at.loc[pd.Timestamp(NOW), "level"] == "weekday_hour"
+    night = pd.Timestamp(NOW) + pd.Timedelta(hours=6)  # 21:00 local, ahead of now
+    assert at.loc[night, "centre"] < 400
+    assert (band["low"] <= band["centre"]).all() and (band["centre"] <= band["high"]).all()
+    assert (band["low"] >= 0).all()
+
+
+def test_without_three_days_of_history_there_is_no_band():
+    assert wifi.usual_town_band(
+        usual_town_hours(1).tail(48), NOW, "Asia/Ho_Chi_Minh", (), 4.0, 4.0
+    ).empty
+
+
+def test_a_festival_day_is_not_learned_as_usual():
+    """A crowd on a festival day three weeks running would otherwise raise Thursday's band."""
+    hours = usual_town_hours()
+    local_day = hours["time"].dt.tz_convert("Asia/Ho_Chi_Minh").dt.date
+    festival = {d for d in local_day.unique() if pd.Timestamp(d).day_of_week == 3}
+    crowded = hours.assign(value=hours["value"].where(~local_day.isin(festival), 5000.0))
+    plain = wifi.usual_town_band(crowded, NOW, "Asia/Ho_Chi_Minh", (), 4.0, 4.0)
+    kept = wifi.usual_town_band(crowded, NOW, "Asia/Ho_Chi_Minh", festival, 4.0, 4.0)
+    at = pd.Timestamp(NOW)
+    assert plain.set_index("time").loc[at, "centre"] == 5000.0
+    assert kept.set_index("time").loc[at, "centre"] == pytest.approx(1000, abs=15)
+
+
+def anomaly_event(key: str, minutes_ago: float, facts: dict, rule: str = "anomaly") -> Event:
+    data = {"rule": rule, "entity": key.split(":", 1)[1], "severity": "medium", "facts": facts}
+    return Event.new(
+        "alerts", key, "raised", actor="system", data=data, at=NOW - timedelta(minutes=minutes_ago)
+    )
+
+
+CROWD = {"value": 900, "low": 10, "high": 60, "usual": 35.0, "level": "weekday_hour"}
+
+
+def curve_with_anomalies(lang: str = "vi") -> go.Figure:
+    curve = pd.DataFrame(
+        {
+            "time": [ts(m) for m in range(24 * 60, -1, -15)],
+            "ap_id": "a",
+            "value": 1000.0,
+        }
+    )
+    events = [
+        anomaly_event("anomaly:site:Chợ Long Hoa", 120, {**CROWD, "kind": "site",
+                      "name": "Chợ Long Hoa", "site": "Chợ Long Hoa"}),
+        anomaly_event("anomaly:ap:ap-031", 118, {**CROWD, "kind": "ap", "name": "ap-031",
+                      "site": "Chợ Long Hoa"}),
+        anomaly_event("anomaly:ap:ap-077", 300, {**CROWD, "value": 0, "kind": "ap",
+                      "name": "ap-077", "site": "Trường THPT Lý Tự Trọng"}),
+        # Not WiFi's: a ward's reports, and another rule's alert.
+        anomaly_event("anomaly:reports:Long Hoa", 60, {**CROWD, "kind": "reports",
+                      "name": "Long Hoa", "site": None}),
+        anomaly_event("ap_down:ap-009", 30, {"site": "x"}, rule="ap_down"),
+        # Older than the curve's day.
+        anomaly_event("anomaly:ap:ap-001", 25 * 60, {**CROWD, "kind": "ap", "name": "ap-001",
+                      "site": "Chợ"}),
+    ]  # fmt: skip
+    data = {
+        "wifi_clients_48h": curve,
+        "wifi_usual": town_band(),
+        "alerts": alerts.alerts_frame(fold(events)),  # the alerts part, as the screen reads it
+    }
+    return plotted(wifi.curve_figure(data, ctx(lang)))
+
+
+def test_the_curve_is_drawn_in_front_of_the_usual_band_which_goes_on_past_now():
+    fig = curve_with_anomalies()
+    band_low, band_high = fig.data[0], fig.data[1]
+    assert band_high.fill == "tonexty" and band_high.name == "Mức bình thường"
+    assert band_low.showlegend is False and band_low.line.width == 0
+    assert [t.name for t in fig.data[2:4]] == ["Hôm qua", "Hôm nay"]  # drawn over the band
+    assert fig.layout.legend.traceorder == "normal"  # the legend in that order too
+    local_now = pd.Timestamp("2026-11-26 15:00")
+    # The band reaches the axis' end, 6 h past now: the forecast of the next hours.
+    assert pd.Timestamp(band_high.x[-1]) >= local_now + pd.Timedelta(hours=6)
+    assert pd.Timestamp(fig.layout.xaxis.range[1]) == local_now + pd.Timedelta(hours=6)
+    assert pd.Timestamp(fig.layout.xaxis.range[0]) == local_now - pd.Timedelta(days=1)
+    today = fig.data[3]
+    assert pd.Timestamp(today.x[-1]) <= local_now  # users are measured, not forecast
+    words = [a.text for a in fig.layout.annotations]
+    assert words[:2] == ["Bây giờ", "Dự báo →"]
+
+
+def test_anomalies_raised_on_wifi_are_marked_on_todays_curve_by_direction():
+    fig = curve_with_anomalies()
+    marks = [t for t in fig.data if t.name == "Bất thường"]
+    up, down = marks
+    assert [m.showlegend for m in marks] == [True, False]  # one legend entry
+    assert up.marker.symbol == "triangle-up" and down.marker.symbol == "triangle-down"
+    assert pd.Timestamp(up.x[0]) == pd.Timestamp("2026-11-26 13:00")
+    assert list(up.y) == [1000.0]  # on today's line
+    labels = {a.text: a for a in fig.layout.annotations[2:]}
+    # The crowd raised its site's and an access point's alerts in one window: one mark, the site.
+    assert set(labels) == {"Chợ Long Hoa +1", "ap-077 · Trường THPT…"}
+    assert labels["Chợ Long Hoa +1"].yanchor == "bottom"  # above the upward triangle
+    assert labels["ap-077 · Trường THPT…"].yanchor == "top"
+    assert labels["Chợ Long Hoa +1"].bgcolor  # on a plate, readable over the lines
+    assert len(fig.data) == 6  # band (2), yesterday, today, up, down: no reports, no ap_down
+
+
+def test_the_curves_words_in_english():
+    fig = curve_with_anomalies("en")
+    names = [t.name for t in fig.data if t.showlegend is not False]
+    assert names == ["Usual range", "Yesterday", "Today", "Anomaly"]
+    assert [a.text for a in fig.layout.annotations][:2] == ["Now", "Forecast →"]
+
+
+def test_a_site_named_like_markup_is_shown_as_written_on_its_mark():
+    facts = {**CROWD, "kind": "site", "name": "<b>Chợ</b>", "site": "<b>Chợ</b>"}
+    raised = alerts.alerts_frame(fold([anomaly_event("anomaly:site:<b>Chợ</b>", 30, facts)]))
+    fig = wifi.curve_figure(
+        {"wifi_clients_48h": pd.DataFrame(), "wifi_usual": town_band(), "alerts": raised}, ctx()
+    )
+    assert fig["layout"]["annotations"][-1]["text"] == "&lt;b&gt;Chợ&lt;/b&gt;"
 
 
 def test_day_long_charts_stay_the_same_drawing_for_a_minute_of_ticks_from_the_same_data():

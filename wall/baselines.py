@@ -175,3 +175,38 @@ def _nanmedian(values: np.ndarray) -> np.ndarray:
 def last_hour_end(now: datetime) -> datetime:
     """The end of the last whole UTC hour before `now`."""
     return pd.Timestamp(now).floor("h").to_pydatetime()
+
+
+def usual_band(
+    history: HourlyHistory, series: str, hours: Iterable[datetime], deviations: float
+) -> pd.DataFrame:
+    """What is usual for one series at each of `hours` (their starts, past or ahead of now):
+    time, centre, low, high (never below 0), level. An hour the series has no usual value for is
+    left out. Ahead of now this is the forecast: the usual day of the week and hour."""
+    rows = []
+    for at in hours:
+        usual = history.usual(at)
+        if series not in usual.frame.index:
+            continue
+        row = usual.frame.loc[series]
+        band = usual.band(deviations).loc[series]
+        rows.append(
+            {
+                "time": pd.Timestamp(at),
+                "centre": float(row["centre"]),
+                "low": float(band["low"]),
+                "high": float(band["high"]),
+                "level": row["level"],
+            }
+        )
+    if not rows:
+        return pd.DataFrame(
+            {
+                "time": pd.Series(dtype="datetime64[ns, UTC]"),
+                **{c: pd.Series(dtype=float) for c in ("centre", "low", "high")},
+                "level": pd.Series(dtype=object),
+            }
+        )
+    frame = pd.DataFrame(rows)
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    return frame

@@ -77,7 +77,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "cam.unknown_ward": ("Chưa rõ phường", "Ward unknown"),
     # WiFi
     "wifi.by_site": ("Người dùng theo điểm", "Clients per site"),
-    "wifi.curve": ("Người dùng 24 giờ (so với hôm qua)", "Clients, 24 h (vs yesterday)"),
+    "wifi.curve": (
+        "Người dùng 24 giờ qua và dự báo 6 giờ tới",
+        "Clients, last 24 h and next 6 h forecast",
+    ),
+    "wifi.usual": ("Mức bình thường", "Usual range"),
+    "wifi.now": ("Bây giờ", "Now"),
+    "wifi.forecast": ("Dự báo", "Forecast"),
+    "wifi.anomaly": ("Bất thường", "Anomaly"),
     "wifi.today": ("Hôm nay", "Today"),
     "wifi.yesterday": ("Hôm qua", "Yesterday"),
     "wifi.top": ("Điểm truy cập tải cao nhất", "Most loaded access points"),
