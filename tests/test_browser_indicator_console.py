@@ -33,8 +33,8 @@ def test_a_reporter_enters_a_figure_and_the_wall_shows_it(browser, tmp_path) -> 
         browser.find_element(By.NAME, "name").send_keys("le.cuong")
         browser.find_element(By.NAME, "password").send_keys(PASSWORD)
         browser.find_element(By.CSS_SELECTOR, "main form button").click()
-        wait_for(browser, "return document.location.pathname === '/officer';")
-        browser.find_element(By.LINK_TEXT, "Chỉ số").click()
+        # A unit's reporter lands on its indicators.
+        wait_for(browser, "return document.location.pathname === '/officer/indicators';")
         wait_for(browser, "return document.querySelector('[data-indicator=tiem_chung]');")
         section = browser.find_element(By.CSS_SELECTOR, "section[data-indicator=tiem_chung]")
         section.find_element(By.NAME, "value").send_keys("94.7")

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from flask import Blueprint, g, redirect, request, session
@@ -44,9 +45,6 @@ from wall.submissions import (
     values_of,
 )
 
-if TYPE_CHECKING:
-    from wall.officer_console import ConsoleParts
-
 log = logging.getLogger(__name__)
 
 # A unit's file of 5,000 values is ~200 KB as CSV or XLSX: 2 MiB leaves room, and keeps a web
@@ -54,6 +52,21 @@ log = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 2 * 2**20
 MAX_FILE_NAME_CHARS = 200
 FIELDS = ("period", "value", "note", "reason")
+
+
+@dataclass(frozen=True)
+class ConsoleParts:
+    """What wall.officer_console shares with the pages of this module:
+    the page frame, the CSRF check and the refusal; the session check runs for them as their
+    blueprints are nested in this one."""
+
+    page: Callable[..., tuple[str, int]]
+    refused: Callable[[], tuple[str, int]]
+    request_is_genuine: Callable[[], bool]
+    t: Callable[..., str]
+    lang: Callable[[], str]
+    local: Callable[[datetime], str]
+    max_form_bytes: int
 
 
 def pages(settings: Settings, store: Store, parts: ConsoleParts) -> Blueprint:
@@ -327,9 +340,7 @@ def pages(settings: Settings, store: Store, parts: ConsoleParts) -> Blueprint:
         if request.path == "/officer/indicators/upload" and g.get("officer"):
             message = t("ind_upload_too_large", mb=MAX_UPLOAD_BYTES // 2**20)
             return listing(413, messages=[("error", message)])
-        from wall.officer_console import MAX_FORM_BYTES  # the console's own forms' limit
-
-        message = t("too_large", kb=MAX_FORM_BYTES // 1024)
+        message = t("too_large", kb=parts.max_form_bytes // 1024)  # the console's own limit
         return page(title(), "base", 413, messages=[("error", message)])
 
     @bp.post("/officer/indicators/upload")

@@ -19,8 +19,6 @@ import logging
 import math
 import os
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
@@ -95,20 +93,6 @@ def load_secret_key(settings: Settings) -> str:
     if len(key) < 32:
         raise SettingsError("IOC_SECRET_KEY_FILE", f"{path} holds fewer than 32 characters")
     return key
-
-
-@dataclass(frozen=True)
-class ConsoleParts:
-    """What the console's pages in other modules (wall.indicator_console) share with these:
-    the page frame, the CSRF check and the refusal; the session check runs for them as their
-    blueprints are nested in this one."""
-
-    page: Callable[..., tuple[str, int]]
-    refused: Callable[[], tuple[str, int]]
-    request_is_genuine: Callable[[], bool]
-    t: Callable[..., str]
-    lang: Callable[[], str]
-    local: Callable[[datetime], str]
 
 
 def register(
@@ -611,7 +595,9 @@ def console(settings: Settings, store: Store, limiter: SigninLimiter | None = No
         header = [t("time"), t("who"), t("event"), t("detail")]
         return csv_download(header, describer.rows(entries), f"{summary_name(alert)}.csv")
 
-    parts = ConsoleParts(page, refused, request_is_genuine, t, lang, local)
+    parts = indicator_console.ConsoleParts(
+        page, refused, request_is_genuine, t, lang, local, MAX_FORM_BYTES
+    )
     bp.register_blueprint(indicator_console.pages(settings, store, parts))
     brief_console.add_routes(bp, settings, store, page, t, lang, local)
     return bp
