@@ -50,7 +50,7 @@ from wall.domain import CLOSED_REPORT_STATUSES, FIELD_REPORT, is_open_report
 from wall.settings import Settings
 from wall.store import Store, open_store
 from wall.store.newest import Incremental, Previous, newest, refold_due
-from wall.submissions import SENT_REREAD, due_periods, latest_values, sent_in_due_periods
+from wall.submissions import latest_values, sent_shared
 
 log = logging.getLogger(__name__)
 REPORTS_KEPT = timedelta(days=90)
@@ -121,12 +121,7 @@ def open_or_recent(reports: pd.DataFrame, now: datetime) -> pd.Series:
 
 
 def _kpi_sent(store: Store, now: datetime, settings: Settings) -> pd.DataFrame:
-    """Counted once per SENT_REREAD and set of periods, by whichever process asks (a year of
-    kpi points is counted: 1 s on SQLite, docs/benchmarks.md)."""
-    profile, zone = settings.profile, settings.tz
-    key = "kpi_sent:" + ",".join(due_periods(profile, now, zone))
-    seconds = SENT_REREAD.total_seconds()
-    return shared(key, seconds, lambda: sent_in_due_periods(store, profile, now, zone))
+    return sent_shared(store, settings.profile, now, settings.tz)
 
 
 def _alerts(store: Store, now: datetime, _: object) -> pd.DataFrame:

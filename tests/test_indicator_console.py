@@ -306,3 +306,20 @@ def test_signed_out_pages_redirect_and_posts_are_refused(console, store) -> None
     forged = {"csrf_token": "forged", "indicator_id": "tiem_chung", "period": LAST_MONTH}
     assert signed_in.post("/officer/indicators", data={**forged, "value": "1"}).status_code == 403
     assert store.events(STREAM) == []
+
+
+def test_values_an_automated_source_sent_count_as_delivered(reporter, store) -> None:
+    """A unit whose figures come over MQTT is not told it is overdue, as the accountability
+    screen does not count it late; its own submission then reads as one."""
+    from tests.test_indicator_submissions import kpi_point
+
+    start = parse_period("month", LAST_MONTH).start(ZONE)
+    store.write(kpi_point("tiem_chung", 93.1, LAST_MONTH, start + timedelta(days=9, hours=3)))
+    page = reporter.get("/officer/indicators").get_data(as_text=True)
+    vaccinated = section(page, "tiem_chung")
+    assert f"✔ Kỳ {LAST_MONTH}: đã nhận số liệu tự động (MQTT) trong kỳ" in vaccinated
+    assert "quá hạn" not in vaccinated and "chưa nộp" not in vaccinated
+    assert "quá hạn" in section(page, "bao_hiem_y_te")  # sent nothing: still overdue
+    assert enter(reporter, "tiem_chung", value="95.2", note=NOTE).status_code == 302
+    page = reporter.get("/officer/indicators").get_data(as_text=True)
+    assert f"✔ Kỳ {LAST_MONTH}: đã nộp đúng hạn" in section(page, "tiem_chung")

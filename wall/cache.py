@@ -19,15 +19,17 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from flask import Flask, current_app
 from flask_caching import Cache
 from redis.exceptions import LockError, RedisError
 
-from wall.settings import Settings
 from wall.writable import require_writable
+
+if TYPE_CHECKING:  # the settings import the alert rules, which use the cache
+    from wall.settings import Settings
 
 log = logging.getLogger(__name__)
 cache = Cache()

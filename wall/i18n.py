@@ -607,6 +607,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "✔ Kỳ {period}: đã nộp đúng hạn",
         "✔ Period {period}: submitted on time",
     ),
+    "oc.ind_due_sent": (
+        "✔ Kỳ {period}: đã nhận số liệu tự động (MQTT) trong kỳ",
+        "✔ Period {period}: values received automatically (MQTT) during the period",
+    ),
     "oc.ind_due_late": (
         "Kỳ {period}: nộp trễ (hạn hết ngày {day})",
         "Period {period}: submitted late (due by the end of {day})",

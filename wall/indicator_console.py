@@ -39,8 +39,10 @@ from wall.submissions import (
     Row,
     SubmissionRefused,
     check_rows,
+    delivered,
     key_of,
     number,
+    sent_shared,
     submit,
     values_of,
 )
@@ -143,6 +145,8 @@ def pages(settings: Settings, store: Store, parts: ConsoleParts) -> Blueprint:
         newest = max(mine, key=lambda e: e.data.get("period", ""), default=None)
         state = due[indicator.indicator_id]
         day = f"{state.due - timedelta(days=1):%d/%m/%Y}"
+        submitted = key_of(indicator.indicator_id, state.period) in latest
+        shown_state = "sent" if state.submitted is not None and not submitted else state.state
         target = f"{fmt_number(indicator.target, lang)} {indicator.unit_in(lang)}".strip()
         typed = typed or {}
         unfilled = next((p["name"] for p in periods if not p["has_value"]), periods[0]["name"])
@@ -159,7 +163,7 @@ def pages(settings: Settings, store: Store, parts: ConsoleParts) -> Blueprint:
             if newest
             else t("ind_none_yet"),
             "due_state": state.state,
-            "due": t(f"ind_due_{state.state}", period=state.period, day=day),
+            "due": t(f"ind_due_{shown_state}", period=state.period, day=day),
             "history": f"/officer/indicators/{quote(indicator.indicator_id, safe='')}",
             "errors": errors or {},
             "typed": {f: typed.get(f, "") for f in FIELDS}
@@ -177,11 +181,14 @@ def pages(settings: Settings, store: Store, parts: ConsoleParts) -> Blueprint:
         try:
             who = user()
             latest = store.latest_events(STREAM)
+            now = datetime.now(UTC)
+            sent = sent_shared(store, profile, now, zone)
         except (OfficerError, StoreError):
             return store_down()
-        now = datetime.now(UTC)
         shown = [i for i in profile.indicators if may_submit(who, i)]
-        found = indicators_due(profile, values_of(latest), now, zone)
+        # values an automated source sent during the period count as delivered, as on the
+        # accountability screen
+        found = indicators_due(profile, delivered(values_of(latest), sent), now, zone)
         due = {d.indicator.indicator_id: d for d in found}
         groups: dict[str, list[dict]] = {}
         for i in shown:

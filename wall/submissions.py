@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from wall.accountability import due_period
+from wall.cache import shared
 from wall.city import CityProfile, Indicator
 from wall.i18n import Translator
 from wall.periods import FORMATS, PeriodError, parse_period, period_of
@@ -301,6 +302,15 @@ def sent_in_due_periods(
                     }
                 )
     return pd.DataFrame(rows, columns=["time", "submitted_at", "indicator_id", "period", "path"])
+
+
+def sent_shared(store: Store, profile: CityProfile, now: datetime, zone: ZoneInfo) -> pd.DataFrame:
+    """sent_in_due_periods, counted once per SENT_REREAD and set of periods by whichever of the
+    wall's processes asks first, the screens or the console (a year of kpi points is counted:
+    1 s on SQLite, docs/benchmarks.md)."""
+    key = "kpi_sent:" + ",".join(due_periods(profile, now, zone))
+    seconds = SENT_REREAD.total_seconds()
+    return shared(key, seconds, lambda: sent_in_due_periods(store, profile, now, zone))
 
 
 def delivered(submitted: pd.DataFrame, sent: pd.DataFrame) -> pd.DataFrame:
