@@ -369,9 +369,8 @@ def timeline_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     )
     rows = [figure_text(names.get(c, c)) for c in shown]
     fig["layout"]["yaxis"].update(
-        autorange="reversed",
         categoryorder="array",
-        categoryarray=rows,
+        categoryarray=rows[::-1],  # the first on top (see common.horizontal_bars)
         tickmode="array",
         tickvals=rows,
         ticktext=[figure_text(names.get(c, c), TIMELINE_LABEL_CHARS) for c in shown],

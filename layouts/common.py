@@ -372,8 +372,17 @@ def horizontal_bars(
         {**bar, "yaxis": "y2", "marker": {"opacity": 0}, "hoverinfo": "skip", "showlegend": False}
     )
     layout = fig["layout"]
-    # Every label shown, even when the bars are close: plotly would otherwise skip some.
-    layout["yaxis"].update(tickmode="array", tickvals=labels, ticktext=shown, autorange="reversed")
+    # Every label shown, even when the bars are close: plotly would otherwise skip some. The
+    # first row on top by the rows' order (plotly puts the array's first at the bottom), not by
+    # a reversed autorange, which a redraw of the same chart may not apply (the labels and bars
+    # were seen upside down against the values' column).
+    layout["yaxis"].update(
+        tickmode="array",
+        tickvals=labels,
+        ticktext=shown,
+        categoryorder="array",
+        categoryarray=labels[::-1],
+    )
     layout["yaxis2"] = {
         **layout["yaxis"],
         "overlaying": "y",

@@ -133,6 +133,38 @@ return {
 """
 
 
+# The clients-per-site chart as drawn: each row's name, value and bar, by their place on screen.
+SITES = """
+const graph = document.querySelector('#wifi-sites .js-plotly-plot');
+if (!graph) return false;
+const rows = (selector, within = graph) => Array.from(within.querySelectorAll(selector)).map(e => {
+  const r = e.getBoundingClientRect();
+  return {text: e.textContent, middle: (r.top + r.bottom) / 2, width: r.width};
+}).sort((a, b) => a.middle - b.middle);
+const names = rows('.ytick text');
+const values = rows('.y2tick text');
+const bars = rows('.point path', graph.querySelector('.barlayer'));  // the visible bars' subplot
+if (!names.length || names.length !== values.length || names.length !== bars.length) {
+  return {counts: [names.length, values.length, bars.length]};
+}
+return {names: names.map(r => r.text), values: values.map(r => r.text),
+        bars: bars.map(r => r.width),
+        apart: Math.max(...names.map((r, i) => Math.abs(r.middle - bars[i].middle)))};
+"""
+
+
+def sites_read_top_down(browser) -> None:
+    """The busiest site on top, its name, value and bar on one row, and so on down (in one
+    run the names and bars were drawn bottom-up against the values' column)."""
+    sites = wait_for(browser, f"return (() => {{{SITES}}})();", 30, "the sites chart")
+    assert "counts" not in sites, sites
+    counts = [int(v.replace(".", "").replace(",", "")) for v in sites["values"]]
+    assert counts == sorted(counts, reverse=True), sites
+    assert sites["bars"] == sorted(sites["bars"], reverse=True), sites
+    assert sites["names"][0] == CROWD_SITE, sites
+    assert sites["apart"] < 5, sites  # each name beside its own bar
+
+
 @pytest.mark.parametrize(
     ("lang", "words"),
     [
@@ -165,5 +197,6 @@ def test_the_usual_band_and_the_anomalies_are_drawn_on_the_wifi_curve(wall, brow
         # 20 px on a 1080p panel (1.3 cm on a 55" one): read from 5 m; twice on 4K.
         assert min(curve["labelPx"]) >= 20 * width / 1920 - 0.5, curve
         assert {band_name, anomaly} <= set(curve["legend"]), curve
+        sites_read_top_down(browser)
         browser.save_screenshot(str(SCREENSHOTS / f"wifi-usual-{lang}-{width}x{height}.png"))
     assert console_errors(browser) == []
