@@ -24,6 +24,7 @@ from tests.browser_fixtures import chromium, free_port, wait_healthy
 from tests.test_browser import SCREENSHOTS, wait_for
 from wall.settings_core import PROJECT_DIR
 from wall.store.sqlite import SQLiteStore
+from wall.submissions import latest_values
 
 OFFICER = "tran.binh"
 PASSWORD = "Ca trực sáng 2026"
@@ -151,6 +152,8 @@ def test_the_demo_command_feeds_the_store_and_serves_the_wall(tmp_path, request,
             with SQLiteStore(tmp_path / "ioc.db") as store:
                 cameras = len(store.latest("camera_status", "camera_id"))
         assert cameras > 300, "the simulator's cameras reached the store"
+        with SQLiteStore(tmp_path / "ioc.db") as store:  # the units' figures of last period
+            assert len(latest_values(store)) > 10
         # SQLite's locks do not survive a fork: the web workers' parent never opens the store.
         held = {f for f in open_files(web_worker_parent(demo)) if "ioc.db" in f}
         assert not held, f"the process the web workers are forked from holds {held}"

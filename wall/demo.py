@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event
@@ -170,6 +171,9 @@ def feed(settings: Settings, level: int, feeding: Event, history_written: Event)
     stop = _child(level)
     with open_store(settings) as store:
         store.check()
+        from feeds.simulated_submissions import simulate_submissions
+
+        simulate_submissions(store, settings.profile, datetime.now(UTC), settings.tz)
         if settings.mqtt_url:
             _feed_over_mqtt(settings, store, stop, feeding, history_written)
             return
