@@ -293,22 +293,35 @@ BROKEN = {
 }
 
 
-@pytest.mark.parametrize("broken", sorted(BROKEN))
-def test_boundaries_the_map_cannot_use_leave_it_out_and_the_data_section_says_why(tmp_path, broken):
+LEFT_OUT = {
+    "en": "• The ward map is left out: the boundaries file of the city profile cannot be used",
+    "vi": "• Không vẽ bản đồ phường/xã: tệp ranh giới của hồ sơ city không dùng được",
+}
+
+
+@pytest.mark.parametrize(
+    ("broken", "lang"), [*((b, "en") for b in sorted(BROKEN)), ("unknown unit", "vi")]
+)
+def test_boundaries_the_map_cannot_use_leave_it_out_and_the_data_section_says_why(
+    tmp_path, broken, lang
+):
     boundaries, problem = BROKEN[broken]
+    if lang == "vi":
+        problem = "properties.unit 'XX' không phải đơn vị nào của hồ sơ"
     city = profile_copy(tmp_path, boundaries)
     day = yesterday(LAKESIDE_OFFSET)
     seed(tmp_path / "ioc.db", day)
-    done = run_brief(tmp_path / "ioc.db", city, day, tmp_path / "out", "en")
+    done = run_brief(tmp_path / "ioc.db", city, day, tmp_path / "out", lang)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     rows = csv_of(tmp_path / "out", day)
     assert problem in rows["data", "map_left_out", "boundaries"]["value"]
-    assert rows["reports", "received", "North Bank"]["value"] == "4"  # the table still says it
+    north = NAMES[lang]["NB"]
+    assert rows["reports", "received", north]["value"] == "4"  # the table still says it
     assert not [k for k in rows if k[0] == "report_map"]
     text = " ".join(" ".join(page_texts(tmp_path / "out" / f"brief-day-{day}.pdf")).split())
-    assert MAP_TITLE["en"] not in text
-    assert "• The ward map is left out: the boundaries file of the city profile" in text
+    assert MAP_TITLE[lang] not in text
+    assert LEFT_OUT[lang] in text
     assert problem in text
 
 

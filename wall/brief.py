@@ -246,7 +246,7 @@ class Figures:
     # The ward map's counts (reports received by where they were made), when the profile has
     # boundaries the map can be drawn from; else None and, for a file it cannot, why not.
     report_map: MapCounts | None = None
-    map_problem: str | None = None
+    map_problem: BoundaryError | None = None
     alerts_raised: int = 0
     alerts_acknowledged: int = 0  # of those raised in the period
     alerts_escalated: int = 0
@@ -310,7 +310,7 @@ def figures(
         try:
             out.report_map = located_counts(ward_shapes(profile), reports)
         except BoundaryError as exc:
-            out.map_problem = str(exc)
+            out.map_problem = exc
     if profile is not None:
         indicator_figures(store, profile, end, out)
     alert_figures(store, start, end, out)
@@ -564,7 +564,7 @@ def report_csv_rows(
             ["report_map", "received", map_text("unlocated", lang), str(counts.unlocated), ""]
         )
     if now.map_problem:
-        rows.append(["data", "map_left_out", "boundaries", now.map_problem, ""])
+        rows.append(["data", "map_left_out", "boundaries", now.map_problem.text(lang), ""])
     return rows
 
 
@@ -889,7 +889,8 @@ def write_pdf(
             )
         )
     if now.map_problem:
-        said = map_text("map_left_out", lang, city=profile.folder.name, problem=now.map_problem)
+        problem = now.map_problem.text(lang)
+        said = map_text("map_left_out", lang, city=profile.folder.name, problem=problem)
         story.append(Paragraph("• " + escape(said), body))
     if not now.gaps:
         story.append(Paragraph(text("no_gaps", lang), body))

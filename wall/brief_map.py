@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from wall.city import CityProfile
-from wall.domain import CLOSED_REPORT_STATUSES, UNKNOWN, UNKNOWN_LABEL
+from wall.domain import CLOSED_REPORT_STATUSES, OTHER_CATEGORY, UNKNOWN, UNKNOWN_LABEL
 
 # Sequential fills, fewest to most: the wall's info blue (assets/wall.css --info, #5cb8f0) from
 # a pale tint to a deep shade (print is light: the wall's own dark panels would not read).
@@ -48,6 +48,7 @@ TEXTS = {
         "({problem})",
     ),
 }
+OTHER_LABEL = ("Khác", "Other")  # reports of none of the profile's categories
 LEGEND_WARDS = 24  # more wards than this: the legend gives the classes only (the table has all)
 
 
@@ -56,8 +57,43 @@ def text(key: str, lang: str, **values: object) -> str:
     return (vi if lang == "vi" else en).format(**values)
 
 
+PROBLEMS = {
+    "no_features": ("không có vùng nào (features)", "has no features"),
+    "unit": (
+        "{where}: properties.unit {unit} không phải đơn vị nào của hồ sơ",
+        "{where}: properties.unit {unit} names no unit of the city profile",
+    ),
+    "geometry": (
+        "{where}: không phải Polygon hay MultiPolygon có toạ độ",
+        "{where}: is not a Polygon or MultiPolygon with coordinates",
+    ),
+    "no_rings": ("{where}: có đa giác không có vòng nào", "{where}: has a polygon without rings"),
+    "point": (
+        "{where}: có điểm không phải [kinh độ, vĩ độ]",
+        "{where}: has a point that is not [longitude, latitude]",
+    ),
+    "off_globe": (
+        "{where}: có điểm ngoài trái đất: {point}",
+        "{where}: has a point off the globe: {point}",
+    ),
+    "few_points": (
+        "{where}: có vòng ít hơn 3 điểm",
+        "{where}: has a ring of fewer than 3 points",
+    ),
+}
+
+
 class BoundaryError(ValueError):
-    """A boundaries file the map cannot be drawn from; the message says what is wrong in it."""
+    """A boundaries file the map cannot be drawn from; says what is wrong in it, in either
+    language (`str()`: English, for logs)."""
+
+    def __init__(self, problem: str, **values: object) -> None:
+        self.problem, self.values = problem, values
+        super().__init__(self.text("en"))
+
+    def text(self, lang: str) -> str:
+        vi, en = PROBLEMS[self.problem]
+        return (vi if lang == "vi" else en).format(**self.values)
 
 
 Ring = tuple[tuple[float, float], ...]  # (longitude, latitude) points, closed or not
@@ -105,7 +141,8 @@ def ward_label(profile: CityProfile, ward: str, lang: str) -> str:
 
 
 def category_label(profile: CityProfile, code: str, lang: str) -> str:
-    pair = {**profile.category_labels, UNKNOWN: UNKNOWN_LABEL}.get(code)
+    labels = {OTHER_CATEGORY: OTHER_LABEL, UNKNOWN: UNKNOWN_LABEL, **profile.category_labels}
+    pair = labels.get(code)
     return pair[0 if lang == "vi" else 1] if pair else code.replace("_", " ")
 
 
@@ -117,7 +154,7 @@ def ward_shapes(profile: CityProfile) -> list[WardShape]:
         return []
     features = data.get("features") if isinstance(data, dict) else None
     if not isinstance(features, list) or not features:
-        raise BoundaryError("has no features")
+        raise BoundaryError("no_features")
     polygons: dict[str, list[tuple[Ring, ...]]] = {}
     for n, feature in enumerate(features, start=1):
         where = f"features[{n}]"
@@ -125,17 +162,16 @@ def ward_shapes(profile: CityProfile) -> list[WardShape]:
         named = properties.get("unit") if isinstance(properties, dict) else None
         ward = profile.unit_of(named) if isinstance(named, str) else None
         if ward is None:
-            raise BoundaryError(
-                f"{where}: properties.unit {named!r} names no unit of the city profile"
-            )
-        geometry = feature.get("geometry") or {}
+            raise BoundaryError("unit", where=where, unit=repr(named))
+        geometry = feature.get("geometry")
+        geometry = geometry if isinstance(geometry, dict) else {}
         kind, coordinates = geometry.get("type"), geometry.get("coordinates")
         parts = [coordinates] if kind == "Polygon" else coordinates
         if kind not in ("Polygon", "MultiPolygon") or not isinstance(parts, list) or not parts:
-            raise BoundaryError(f"{where}: is not a Polygon or MultiPolygon with coordinates")
+            raise BoundaryError("geometry", where=where)
         for polygon in parts:
             if not isinstance(polygon, list) or not polygon:
-                raise BoundaryError(f"{where}: has a polygon without rings")
+                raise BoundaryError("no_rings", where=where)
             polygons.setdefault(ward, []).append(tuple(_ring(ring, where) for ring in polygon))
     order = [u.name_vi for u in profile.units]
     return [WardShape(w, tuple(polygons[w])) for w in sorted(polygons, key=order.index)]
@@ -145,14 +181,14 @@ def _ring(ring: Any, where: str) -> Ring:
     try:
         points = tuple((float(p[0]), float(p[1])) for p in ring)
     except (TypeError, ValueError, IndexError):
-        raise BoundaryError(f"{where}: has a point that is not [longitude, latitude]") from None
+        raise BoundaryError("point", where=where) from None
     for lon, lat in points:
         if not (
             math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90
         ):
-            raise BoundaryError(f"{where}: has a point off the globe: [{lon}, {lat}]")
+            raise BoundaryError("off_globe", where=where, point=f"[{lon}, {lat}]")
     if len(set(points)) < 3:
-        raise BoundaryError(f"{where}: has a ring of fewer than 3 points")
+        raise BoundaryError("few_points", where=where)
     return points
 
 
