@@ -267,6 +267,9 @@ def test_markup_in_a_ward_name_shows_literally_and_holes_and_multipolygons_count
     assert f"{nb}: 2" in words, words  # the legend, literally
     whole = " ".join(" ".join(page_texts(pdf)).split())
     assert whole.count(nb) >= 3, whole  # the table, on the map and in the legend
+    margin = 18 * 72 / 25.4  # the page's left margin, in points
+    outside = [w for w in words_of_page(pdf, page) if w[1] < margin - 1]
+    assert not outside, outside  # a long name near a ward's edge stays on the map
     render(pdf, page, f"markup-holes-{lang}")
 
 

@@ -362,6 +362,8 @@ def map_drawing(
         size = 9.0
         while size > 6 and stringWidth(name, bold, size) > map_width * 0.45:
             size -= 0.5
+        half = min(stringWidth(name, bold, size) / 2 + 2, map_width / 2)
+        x = min(max(x, half), map_width - half)  # a name near the map's edge stays on it
         drawing.add(
             String(x, y + 1, name, fontName=bold, fontSize=size, fillColor=ink, textAnchor="middle")
         )
