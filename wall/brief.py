@@ -21,6 +21,17 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from wall.alerts.model import STREAM as ALERT_STREAM
+from wall.brief_map import (
+    BoundaryError,
+    MapCounts,
+    breakdown,
+    category_label,
+    located_counts,
+    map_drawing,
+    ward_label,
+    ward_shapes,
+)
+from wall.brief_map import text as map_text
 from wall.city import CityProfile
 from wall.domain import CAMERA_STATUS, CLOSED_REPORT_STATUSES, FIELD_REPORT, WIFI_USAGE
 from wall.indicator_projection import STATES as INDICATOR_STATES
@@ -229,7 +240,13 @@ class Figures:
     wifi_by_site: dict[str, float] = field(default_factory=dict)
     reports_received: int = 0
     reports_resolved: int = 0
-    reports_received_by_ward: dict[str, int] = field(default_factory=dict)
+    # {today's ward or category code: (received, resolved)}, as the headline counts them
+    reports_by_ward: dict[str, tuple[int, int]] = field(default_factory=dict)
+    reports_by_category: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # The ward map's counts (reports received by where they were made), when the profile has
+    # boundaries the map can be drawn from; else None and, for a file it cannot, why not.
+    report_map: MapCounts | None = None
+    map_problem: BoundaryError | None = None
     alerts_raised: int = 0
     alerts_acknowledged: int = 0  # of those raised in the period
     alerts_escalated: int = 0
@@ -283,11 +300,17 @@ def figures(
     if len(reports) and "status" in reports.columns:
         received = reports[reports["status"] == "new"].drop_duplicates("report_id")
         out.reports_received = len(received)
-        out.reports_received_by_ward = received.groupby("ward").size().to_dict()
         resolved = reports[reports["status"].isin(CLOSED_REPORT_STATUSES)]
         out.reports_resolved = resolved["report_id"].nunique()
+        out.reports_by_ward = breakdown(reports, profile, "ward")
+        out.reports_by_category = breakdown(reports, profile, "category")
         if profile is not None:
             unit_figures(profile, reports, end, out)
+    if profile is not None and profile.boundaries:
+        try:
+            out.report_map = located_counts(ward_shapes(profile), reports)
+        except BoundaryError as exc:
+            out.map_problem = exc
     if profile is not None:
         indicator_figures(store, profile, end, out)
     alert_figures(store, start, end, out)
@@ -488,16 +511,7 @@ def csv_rows(
         )
     for site, users in sorted(now.wifi_by_site.items()):
         rows.append(["wifi", "users_mean", site, _csv(users), _csv(before.wifi_by_site.get(site))])
-    for ward, count in sorted(now.reports_received_by_ward.items()):
-        rows.append(
-            [
-                "reports",
-                "received",
-                profile.unit_name(ward, lang),
-                _csv(count),
-                _csv(before.reports_received_by_ward.get(ward)),
-            ]
-        )
+    rows += report_csv_rows(now, before, profile, lang)
     for code, u in now.units.items():
         name = unit_name(profile, code, lang)
         was = before.units.get(code)
@@ -524,6 +538,38 @@ def csv_rows(
     for source, start, end in now.gaps:
         rows.append(["data", "gap", source, start.isoformat(), end.isoformat()])
     return rows
+
+
+def report_csv_rows(
+    now: Figures, before: Figures, profile: CityProfile, lang: str
+) -> list[list[str]]:
+    """The field reports received and resolved per ward and per category, and the map's
+    counts: the PDF's figures, named as the PDF names them."""
+    rows = []
+    for section, mine, theirs, label in (
+        ("reports", now.reports_by_ward, before.reports_by_ward, ward_label),
+        ("reports_by_category", now.reports_by_category, before.reports_by_category,
+         category_label),
+    ):  # fmt: skip
+        for key in sorted(mine, key=lambda k: label(profile, k, lang)):
+            name, was = label(profile, key, lang), theirs.get(key)
+            for n, figure in enumerate(("received", "resolved")):
+                rows.append([section, figure, name, _csv(mine[key][n]), _csv(was[n] if was else 0)])
+    if now.report_map is not None:
+        counts = now.report_map
+        for ward, count in counts.by_ward.items():
+            rows.append(["report_map", "received", ward_label(profile, ward, lang), str(count), ""])
+        rows.append(["report_map", "received", map_text("outside", lang), str(counts.outside), ""])
+        rows.append(
+            ["report_map", "received", map_text("unlocated", lang), str(counts.unlocated), ""]
+        )
+    if now.map_problem:
+        rows.append(["data", "map_left_out", "boundaries", now.map_problem.text(lang), ""])
+    return rows
+
+
+def _report_text(key: str, lang: str) -> str:
+    return text(key, lang) if key in TEXTS else map_text(key, lang)
 
 
 def unit_name(profile: CityProfile, code: str | None, lang: str) -> str:
@@ -572,6 +618,7 @@ def write_pdf(
     from reportlab.lib.units import mm
     from reportlab.pdfgen.canvas import Canvas
     from reportlab.platypus import (
+        KeepTogether,
         PageBreak,
         Paragraph,
         SimpleDocTemplate,
@@ -582,6 +629,7 @@ def write_pdf(
 
     regular, bold = _fonts()
     body = ParagraphStyle("body", fontName=regular, fontSize=11, leading=15)
+    spaced = ParagraphStyle("spaced", parent=body, spaceBefore=8, spaceAfter=2)
     big = ParagraphStyle("big", fontName=bold, fontSize=20, leading=26, spaceAfter=6)
     heading = ParagraphStyle(
         "h", fontName=bold, fontSize=14, leading=19, spaceBefore=10, spaceAfter=6
@@ -711,16 +759,41 @@ def write_pdf(
         story.append(Paragraph(text("no_data", lang), body))
 
     story.append(Paragraph(text("reports", lang), heading))
-    if now.reports_received_by_ward:
-        story.append(Paragraph(text("by_ward", lang), body))
-        rows = [[text("ward", lang), text("this_period", lang), text("previous", lang)]]
-        rows += [
-            [ward(w), number(n, lang), number(before.reports_received_by_ward.get(w), lang)]
-            for w, n in sorted(now.reports_received_by_ward.items(), key=lambda i: -i[1])
+    for title_key, head_key, mine, theirs, label in (
+        ("by_ward", "ward", now.reports_by_ward, before.reports_by_ward, ward_label),
+        ("by_category", "category", now.reports_by_category, before.reports_by_category,
+         category_label),
+    ):  # fmt: skip
+        if not mine:
+            continue
+        story.append(Paragraph(escape(_report_text(title_key, lang)), spaced))
+        rows = [
+            [
+                _report_text(head_key, lang),
+                map_text("received", lang),
+                map_text("resolved", lang),
+                map_text("received_before", lang),
+            ]
         ]
-        story.append(table(rows, [70 * mm, 40 * mm, 40 * mm]))
-    else:
+        for key, (received, resolved) in sorted(mine.items(), key=lambda i: (-i[1][0], i[0])):
+            was = theirs.get(key)
+            rows.append(
+                [
+                    Paragraph(escape(label(profile, key, lang)), body),
+                    number(received, lang),
+                    number(resolved, lang),
+                    number(was[0] if was else 0, lang),
+                ]
+            )
+        story.append(table(rows, [70 * mm, 30 * mm, 30 * mm, 44 * mm]))
+    if not now.reports_by_ward:
         story.append(Paragraph(text("no_data", lang), body))
+    if now.report_map is not None:
+        drawing = map_drawing(
+            ward_shapes(profile), now.report_map, profile, lang, 174 * mm, (regular, bold)
+        )
+        map_title = Paragraph(escape(map_text("map", lang)), spaced)
+        story.append(KeepTogether([map_title, Spacer(1, 4), drawing]))
 
     story.append(Paragraph(text("units", lang), heading))
     if now.units:
@@ -815,6 +888,10 @@ def write_pdf(
                 body,
             )
         )
+    if now.map_problem:
+        problem = now.map_problem.text(lang)
+        said = map_text("map_left_out", lang, city=profile.folder.name, problem=problem)
+        story.append(Paragraph("• " + escape(said), body))
     if not now.gaps:
         story.append(Paragraph(text("no_gaps", lang), body))
 
