@@ -392,13 +392,14 @@ def data_gaps(
     source: str, hourly: pd.DataFrame, start: datetime, end: datetime
 ) -> list[tuple[str, datetime, datetime]]:
     """(source, from, to) of each run of whole hours without a window in `hourly` (a source's
-    hourly aggregate)."""
+    hourly aggregate, its windows on the UTC hour: a period of a city half an hour off UTC
+    starts at :30, in the window of the hour before)."""
     gaps = []
     hours = pd.date_range(start.astimezone(UTC), end.astimezone(UTC), freq="1h", inclusive="left")
     present = set(pd.to_datetime(hourly["time"], utc=True)) if len(hourly) else set()
     run_start = None
     for hour in [*hours, None]:
-        missing = hour is not None and hour not in present
+        missing = hour is not None and hour.floor("h") not in present
         if missing and run_start is None:
             run_start = hour
         elif not missing and run_start is not None:
