@@ -262,10 +262,16 @@ class UnitFigures:
 
 
 def figures(
-    store: Store, start: datetime, end: datetime, profile: CityProfile | None = None
+    store: Store,
+    start: datetime,
+    end: datetime,
+    profile: CityProfile | None = None,
+    late: bool = True,
 ) -> Figures:
     """One pass over each telemetry measurement (hourly windows), reused for every figure of it
-    and for its data gaps: the reads are most of a brief's time."""
+    and for its data gaps: the reads are most of a brief's time. `late=False` leaves out the
+    indicator values due and late (the previous period's, which no brief shows, cost a count of
+    the MQTT values of each indicator's period just ended)."""
     out = Figures()
     cams = store.aggregate(CAMERA_STATUS.name, "online", "mean", start, end, HOUR, by=("ward",))
     counts = store.aggregate(CAMERA_STATUS.name, "online", "count", start, end, HOUR, by=("ward",))
@@ -297,7 +303,7 @@ def figures(
         if profile is not None:
             unit_figures(profile, reports, end, out)
     if profile is not None:
-        indicator_figures(store, profile, end, out)
+        indicator_figures(store, profile, end, out, late)
     alert_figures(store, start, end, out)
     return out
 
@@ -319,7 +325,9 @@ def unit_figures(profile: CityProfile, reports: pd.DataFrame, end: datetime, out
         out.oldest_open = (str(first["report_id"]), created, first["unit"])
 
 
-def indicator_figures(store: Store, profile: CityProfile, end: datetime, out: Figures) -> None:
+def indicator_figures(
+    store: Store, profile: CityProfile, end: datetime, out: Figures, late: bool = True
+) -> None:
     """Each indicator of the catalogue as the indicators screen judged it at the period's end
     (its latest accepted value, a unit's submission or an MQTT value, and the same projection:
     met, on track, at risk, missed, no data), and the values due by then that came late or not
@@ -334,8 +342,9 @@ def indicator_figures(store: Store, profile: CityProfile, end: datetime, out: Fi
     zone = end.tzinfo if isinstance(end.tzinfo, ZoneInfo) else ZoneInfo("UTC")
     submitted = submissions_at(store, end)
     ctx = Context(now=end, tz=zone, t=Translator("vi"), stale_after_seconds=0, profile=profile)
-    data = {"kpi": kpi_newest_at(store, profile, end, zone), "kpi_submitted": submitted}
-    shown = assess(shown_values(data, ctx), kpi_daily_at(store, end), ctx)
+    daily = kpi_daily_at(store, end)
+    data = {"kpi": kpi_newest_at(store, profile, end, zone, daily), "kpi_submitted": submitted}
+    shown = assess(shown_values(data, ctx), daily, ctx)
     judged = {
         row["indicator_id"]: row["projection"]
         for row in shown.to_dict("records")
@@ -350,15 +359,17 @@ def indicator_figures(store: Store, profile: CityProfile, end: datetime, out: Fi
             out.indicators.append(
                 (indicator.indicator_id, found.state, found.period.name, found.value)
             )
+    if not late:
+        return
     sent = sent_in_due_periods(store, profile, end, zone)
     order = {u.code: n for n, u in enumerate(profile.handling_units)}
-    late = [
+    overdue = [
         due
         for due in indicators_due(profile, delivered(submitted, sent), end, zone)
         if due.state in ("late", "missing")
     ]
-    late.sort(key=lambda d: order.get(d.indicator.responsible_unit, len(order)))  # per unit
-    out.indicators_late = [(d.indicator.indicator_id, d.period, d.state) for d in late]
+    overdue.sort(key=lambda d: order.get(d.indicator.responsible_unit, len(order)))  # per unit
+    out.indicators_late = [(d.indicator.indicator_id, d.period, d.state) for d in overdue]
 
 
 def submissions_at(store: Store, end: datetime) -> pd.DataFrame:
@@ -371,37 +382,44 @@ def submissions_at(store: Store, end: datetime) -> pd.DataFrame:
 
 
 def kpi_newest_at(
-    store: Store, profile: CityProfile, end: datetime, zone: ZoneInfo
+    store: Store, profile: CityProfile, end: datetime, zone: ZoneInfo, daily: pd.DataFrame
 ) -> pd.DataFrame:
     """The newest MQTT `kpi` point of each catalogue indicator before `end` (the screen's `kpi`
-    part then), looked for back to the start of the period before the one holding `end`: a
-    daily count finds each one's last day, whose points alone are read."""
+    part then): each one's last day with points, from `daily` (kpi_daily_at's days) or else a
+    daily count of its own points back to the start of its period before the one holding `end`;
+    only that day's points are read."""
     from wall.store.newest import newest_per_entity
 
     moment = end - timedelta(microseconds=1)
-    ids = [i.indicator_id for i in profile.indicators]
-    if not ids:
-        return pd.DataFrame(columns=["time", "indicator_id"])
-    since = min(
-        period_of(i.period, moment, zone).previous().start(zone) for i in profile.indicators
-    )
-    counts = store.aggregate(
-        "kpi", "actual", "count", since, end, timedelta(days=1), by=["indicator_id"],
-        where={"indicator_id": ids},
-    )  # fmt: skip
-    if counts.empty:
-        return pd.DataFrame(columns=["time", "indicator_id"])
-    counts = counts[pd.to_numeric(counts["value"]) > 0]
-    last_day = counts.groupby("indicator_id")["time"].max()
+    last_day: dict[str, pd.Timestamp] = {}
+    if not daily.empty:
+        last_day.update(daily.groupby("indicator_id")["time"].max().to_dict())
+    quiet: dict[datetime, list[str]] = {}  # not sent in those days: looked for further back
+    for indicator in profile.indicators:
+        if indicator.indicator_id not in last_day:
+            since = period_of(indicator.period, moment, zone).previous().start(zone)
+            quiet.setdefault(since, []).append(indicator.indicator_id)
+    for since, ids in quiet.items():
+        counts = store.aggregate(
+            "kpi", "actual", "count", since, end, timedelta(days=1), by=["indicator_id"],
+            where={"indicator_id": ids},
+        )  # fmt: skip
+        if not counts.empty:
+            counts = counts[pd.to_numeric(counts["value"]) > 0]
+            last_day.update(counts.groupby("indicator_id")["time"].max().to_dict())
+    catalogue = {i.indicator_id for i in profile.indicators}
+    by_day: dict[pd.Timestamp, list[str]] = {}
+    for indicator_id, day in last_day.items():
+        if indicator_id in catalogue:
+            by_day.setdefault(pd.Timestamp(day), []).append(indicator_id)
     frames = []
-    for day, group in last_day.groupby(last_day):
-        first = pd.Timestamp(day).to_pydatetime()
+    for day, ids in by_day.items():
+        first = day.to_pydatetime()
         frames.append(
             store.points(
-                "kpi", first, min(first + timedelta(days=1), end),
-                where={"indicator_id": list(group.index)},
+                "kpi", first, min(first + timedelta(days=1), end), where={"indicator_id": ids}
             )
-        )  # fmt: skip
+        )
     return newest_per_entity([f for f in frames if not f.empty], "indicator_id")
 
 
@@ -993,7 +1011,7 @@ def write_brief(
     made = made or datetime.now(UTC)
     now = figures(store, period.start(zone), period.end(zone), profile)
     previous = period.previous()
-    before = figures(store, previous.start(zone), previous.end(zone), profile)
+    before = figures(store, previous.start(zone), previous.end(zone), profile, late=False)
     out.mkdir(parents=True, exist_ok=True)
     pdf, table_path = brief_paths(out, period)
     partial = pdf.with_suffix(".part")
