@@ -642,15 +642,8 @@ def change_lines(now: Figures, before: Figures, profile: CityProfile, lang: str)
     2026-11)", the periods named each side when they differ."""
     names = {i.indicator_id: i.name(lang) for i in profile.indicators}
     lines = []
-    for (
-        indicator_id,
-        old_state,
-        state,
-        old_value,
-        value,
-        old_period,
-        new_period,
-    ) in indicator_changes(now, before):
+    for change in indicator_changes(now, before):
+        indicator_id, old_state, state, old_value, value, old_period, new_period = change
         if old_period == new_period:
             values = text(
                 "ind_change_values", lang, before=number(old_value, lang), now=number(value, lang)
@@ -675,7 +668,7 @@ def change_lines(now: Figures, before: Figures, profile: CityProfile, lang: str)
 
 
 def period_words(period: BriefPeriod, lang: str) -> str:
-    """ "ngày 30/11/2026", "tuần 23/11/2026 – 29/11/2026": a brief's period as its title says."""
+    """A brief's period in words: "ngày 30/11/2026", "tuần 23/11/2026 – 29/11/2026"."""
     last_day = period.next_first_day - timedelta(days=1)
     days = f"{period.first_day:%d/%m/%Y}"
     if last_day != period.first_day:
