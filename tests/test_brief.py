@@ -309,7 +309,9 @@ def test_indicators_met_missed_and_late_in_pdf_and_csv(tmp_path):
     assert rows["indicators", "missed", profile["dvc_toan_trinh"]]["previous"] == "2026-10"
     assert rows["indicators", "late", profile["thu_ngan_sach"]]["value"] == "2026-Q3"
     assert rows["indicators", "missing", profile["giai_ngan_dtc"]]["value"] == "2026-Q3"
-    assert ("indicators", "no_data", profile["thu_ngan_sach"]) in rows  # nothing for Q4 yet
+    # Nothing for Q4 yet: as on the indicators screen, its latest value (Q3's, met) stands.
+    assert rows["indicators", "met", profile["thu_ngan_sach"]]["previous"] == "2026-Q3"
+    assert ("indicators", "no_data", profile["giai_ngan_dtc"]) in rows  # never given
 
     pdf = tmp_path / "out" / "brief-month-2026-10-01.pdf"
     words = " ".join(pdf_text(pdf).split())

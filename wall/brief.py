@@ -35,6 +35,7 @@ from wall.brief_map import text as map_text
 from wall.city import CityProfile
 from wall.domain import CAMERA_STATUS, CLOSED_REPORT_STATUSES, FIELD_REPORT, WIFI_USAGE
 from wall.indicator_projection import STATES as INDICATOR_STATES
+from wall.periods import period_of
 from wall.settings_core import PROJECT_DIR, Section, positive_whole_number, setting
 from wall.settings_core import text as text_setting
 from wall.store import Store
@@ -90,6 +91,13 @@ TEXTS = {
         "Mọi số liệu đến hạn đều nộp đúng hạn.",
         "Every value due was submitted on time.",
     ),
+    "ind_changes_title": (
+        "Thay đổi so với báo cáo trước ({period})",
+        "Changes since the last brief ({period})",
+    ),
+    "ind_change_line": ("{name}: {before} → {now}", "{name}: {before} → {now}"),
+    "ind_change_values": ("giá trị {before} → {now}", "value {before} → {now}"),
+    "ind_no_change": ("Không thay đổi.", "No change."),
     "none_open": ("Cuối kỳ không còn phản ánh nào đang mở.", "No report was open at the end."),
     "headline": ("Số liệu chính so với kỳ trước", "Headline figures against the previous period"),
     "decide": ("Cần quyết định", "Needs a decision"),
@@ -271,10 +279,16 @@ class UnitFigures:
 
 
 def figures(
-    store: Store, start: datetime, end: datetime, profile: CityProfile | None = None
+    store: Store,
+    start: datetime,
+    end: datetime,
+    profile: CityProfile | None = None,
+    late: bool = True,
 ) -> Figures:
     """One pass over each telemetry measurement (hourly windows), reused for every figure of it
-    and for its data gaps: the reads are most of a brief's time."""
+    and for its data gaps: the reads are most of a brief's time. `late=False` leaves out the
+    indicator values due and late (the previous period's, which no brief shows, cost a count of
+    the MQTT values of each indicator's period just ended)."""
     out = Figures()
     cams = store.aggregate(CAMERA_STATUS.name, "online", "mean", start, end, HOUR, by=("ward",))
     counts = store.aggregate(CAMERA_STATUS.name, "online", "count", start, end, HOUR, by=("ward",))
@@ -312,7 +326,7 @@ def figures(
         except BoundaryError as exc:
             out.map_problem = exc
     if profile is not None:
-        indicator_figures(store, profile, end, out)
+        indicator_figures(store, profile, end, out, late)
     alert_figures(store, start, end, out)
     return out
 
@@ -334,40 +348,128 @@ def unit_figures(profile: CityProfile, reports: pd.DataFrame, end: datetime, out
         out.oldest_open = (str(first["report_id"]), created, first["unit"])
 
 
-def indicator_figures(store: Store, profile: CityProfile, end: datetime, out: Figures) -> None:
-    """Each indicator of the catalogue judged at the period's end from its latest submitted
-    value of the period holding that moment (met, on track, at risk, missed, no data), and the
-    values due by then that came late or not at all (wall.accountability's rules)."""
+def indicator_figures(
+    store: Store, profile: CityProfile, end: datetime, out: Figures, late: bool = True
+) -> None:
+    """Each indicator of the catalogue as the indicators screen judged it at the period's end
+    (its latest accepted value, a unit's submission or an MQTT value, and the same projection:
+    met, on track, at risk, missed, no data), and the values due by then that came late or not
+    at all, an automated source's counting as delivered (the accountability screen's rules)."""
+    from layouts.common import Context
+    from layouts.indicators import assess
+    from layouts.indicators import latest_values as shown_values
     from wall.accountability import indicators_due
-    from wall.indicator_projection import projection
-    from wall.periods import period_of
-    from wall.submissions import latest_values
+    from wall.i18n import Translator
+    from wall.submissions import delivered, sent_in_due_periods
 
-    values = latest_values(store)
     zone = end.tzinfo if isinstance(end.tzinfo, ZoneInfo) else ZoneInfo("UTC")
-    moment = end - timedelta(microseconds=1)
-    submitted = {
-        (row.indicator_id, row.period): (pd.Timestamp(row.time).to_pydatetime(), row.actual)
-        for row in values.itertuples(index=False)
-        if pd.Timestamp(row.time).to_pydatetime() < end
+    submitted = submissions_at(store, end)
+    ctx = Context(now=end, tz=zone, t=Translator("vi"), stale_after_seconds=0, profile=profile)
+    daily = kpi_daily_at(store, end)
+    data = {"kpi": kpi_newest_at(store, profile, end, zone, daily), "kpi_submitted": submitted}
+    shown = assess(shown_values(data, ctx), daily, ctx)
+    judged = {
+        row["indicator_id"]: row["projection"]
+        for row in shown.to_dict("records")
+        if row.get("projection") is not None
     }
     for indicator in profile.indicators:
-        period = period_of(indicator.period, moment, zone)
-        found = submitted.get((indicator.indicator_id, period.name))
-        judged = projection(
-            [found] if found else [],
-            period=period,
-            target=indicator.target,
-            direction=indicator.direction,
-            aggregation=indicator.aggregation,
-            now=end,
-            zone=zone,
+        found = judged.get(indicator.indicator_id)
+        if found is None:
+            period = period_of(indicator.period, end - timedelta(microseconds=1), zone)
+            out.indicators.append((indicator.indicator_id, "no_data", period.name, None))
+        else:
+            out.indicators.append(
+                (indicator.indicator_id, found.state, found.period.name, found.value)
+            )
+    if not late:
+        return
+    sent = sent_in_due_periods(store, profile, end, zone)
+    order = {u.code: n for n, u in enumerate(profile.handling_units)}
+    overdue = [
+        due
+        for due in indicators_due(profile, delivered(submitted, sent), end, zone)
+        if due.state in ("late", "missing")
+    ]
+    overdue.sort(key=lambda d: order.get(d.indicator.responsible_unit, len(order)))  # per unit
+    out.indicators_late = [(d.indicator.indicator_id, d.period, d.state) for d in overdue]
+
+
+def submissions_at(store: Store, end: datetime) -> pd.DataFrame:
+    """wall.submissions.latest_values as it stood at `end`: the newest value of each indicator
+    and period given before then (a later correction is the next brief's)."""
+    from wall.submissions import STREAM, values_of
+
+    newest = {e.key: e for e in store.events(STREAM) if e.time < end}
+    return values_of(newest)
+
+
+def kpi_newest_at(
+    store: Store, profile: CityProfile, end: datetime, zone: ZoneInfo, daily: pd.DataFrame
+) -> pd.DataFrame:
+    """The newest MQTT `kpi` point of each catalogue indicator before `end` (the screen's `kpi`
+    part then): each one's last day with points, from `daily` (kpi_daily_at's days) or else a
+    daily count of its own points back to the start of its period before the one holding `end`;
+    only that day's points are read."""
+    from wall.store.newest import newest_per_entity
+
+    moment = end - timedelta(microseconds=1)
+    last_day: dict[str, pd.Timestamp] = {}
+    if not daily.empty:
+        last_day.update(daily.groupby("indicator_id")["time"].max().to_dict())
+    quiet: dict[datetime, list[str]] = {}  # not sent in those days: looked for further back
+    for indicator in profile.indicators:
+        if indicator.indicator_id not in last_day:
+            since = period_of(indicator.period, moment, zone).previous().start(zone)
+            quiet.setdefault(since, []).append(indicator.indicator_id)
+    for since, ids in quiet.items():
+        counts = store.aggregate(
+            "kpi", "actual", "count", since, end, timedelta(days=1), by=["indicator_id"],
+            where={"indicator_id": ids},
+        )  # fmt: skip
+        if not counts.empty:
+            counts = counts[pd.to_numeric(counts["value"]) > 0]
+            last_day.update(counts.groupby("indicator_id")["time"].max().to_dict())
+    catalogue = {i.indicator_id for i in profile.indicators}
+    by_day: dict[pd.Timestamp, list[str]] = {}
+    for indicator_id, day in last_day.items():
+        if indicator_id in catalogue:
+            by_day.setdefault(pd.Timestamp(day), []).append(indicator_id)
+    frames = []
+    for day, ids in by_day.items():
+        first = day.to_pydatetime()
+        frames.append(
+            store.points(
+                "kpi", first, min(first + timedelta(days=1), end), where={"indicator_id": ids}
+            )
         )
-        out.indicators.append((indicator.indicator_id, judged.state, period.name, judged.value))
-    known = values[pd.to_datetime(values["time"], utc=True) < end] if len(values) else values
-    for due in indicators_due(profile, known, end, zone):
-        if due.state in ("late", "missing"):
-            out.indicators_late.append((due.indicator.indicator_id, due.period, due.state))
+    return newest_per_entity([f for f in frames if not f.empty], "indicator_id")
+
+
+def kpi_daily_at(store: Store, end: datetime) -> pd.DataFrame:
+    """The screen's `kpi_daily` part at `end`: daily means of the MQTT values, the trend a
+    period under way is projected from."""
+    from layouts.indicators import TREND_POINTS
+
+    return store.aggregate(
+        "kpi", "actual", "mean", end - timedelta(days=TREND_POINTS), end, timedelta(days=1),
+        ["indicator_id"],
+    )  # fmt: skip
+
+
+def indicator_changes(
+    now: Figures, before: Figures
+) -> list[tuple[str, str, str, float | None, float | None, str, str]]:
+    """Each indicator whose state at this period's end differs from the previous period's end
+    (both judged from the store, so a brief never made still counts): id, state before, state
+    now, value before, value now, period before, period now."""
+    was = {i: (state, period, value) for i, state, period, value in before.indicators}
+    found = []
+    for indicator_id, state, period, value in now.indicators:
+        old_state, old_period, old_value = was.get(indicator_id, ("no_data", "", None))
+        if state != old_state:
+            found.append((indicator_id, old_state, state, old_value, value, old_period, period))
+    return found
 
 
 def alert_figures(store: Store, start: datetime, end: datetime, out: Figures) -> None:
@@ -536,6 +638,15 @@ def csv_rows(
         rows.append(["indicators", state, names[indicator_id], _csv(value), period_name])
     for indicator_id, period_name, state in now.indicators_late:
         rows.append(["indicators", state, names[indicator_id], period_name, ""])
+    changes = indicator_changes(now, before)
+    for indicator_id, old_state, state, old_value, value, old_period, new_period in changes:
+        rows.append(["indicator_changes", "state", names[indicator_id], state, old_state])
+        rows.append(
+            ["indicator_changes", "value", names[indicator_id], _csv(value), _csv(old_value)]
+        )
+        rows.append(["indicator_changes", "period", names[indicator_id], new_period, old_period])
+    if not changes:
+        rows.append(["indicator_changes", "no_change", "", "", ""])
     for source, start, end in now.gaps:
         rows.append(["data", "gap", source, start.isoformat(), end.isoformat()])
     return rows
@@ -571,6 +682,45 @@ def report_csv_rows(
 
 def _report_text(key: str, lang: str) -> str:
     return text(key, lang) if key in TEXTS else map_text(key, lang)
+
+
+def change_lines(now: Figures, before: Figures, profile: CityProfile, lang: str) -> list[str]:
+    """indicator_changes in words: "Name: Đạt → Có nguy cơ không đạt (giá trị 99 → 90,
+    2026-11)", the periods named each side when they differ."""
+    names = {i.indicator_id: i.name(lang) for i in profile.indicators}
+    lines = []
+    for change in indicator_changes(now, before):
+        indicator_id, old_state, state, old_value, value, old_period, new_period = change
+        if old_period == new_period:
+            values = text(
+                "ind_change_values", lang, before=number(old_value, lang), now=number(value, lang)
+            )
+            values = f"{values}, {new_period}"
+        else:
+            values = text(
+                "ind_change_values",
+                lang,
+                before=f"{number(old_value, lang)} ({old_period})",
+                now=f"{number(value, lang)} ({new_period})",
+            )
+        line = text(
+            "ind_change_line",
+            lang,
+            name=names[indicator_id],
+            before=text("ind_" + old_state, lang),
+            now=text("ind_" + state, lang),
+        )
+        lines.append(f"• {line} ({values})")
+    return lines
+
+
+def period_words(period: BriefPeriod, lang: str) -> str:
+    """A brief's period in words: "ngày 30/11/2026", "tuần 23/11/2026 – 29/11/2026"."""
+    last_day = period.next_first_day - timedelta(days=1)
+    days = f"{period.first_day:%d/%m/%Y}"
+    if last_day != period.first_day:
+        days += f" – {last_day:%d/%m/%Y}"
+    return f"{text('period_' + period.kind, lang)} {days}"
 
 
 def unit_name(profile: CityProfile, code: str | None, lang: str) -> str:
@@ -631,6 +781,7 @@ def write_pdf(
     regular, bold = _fonts()
     body = ParagraphStyle("body", fontName=regular, fontSize=11, leading=15)
     spaced = ParagraphStyle("spaced", parent=body, spaceBefore=8, spaceAfter=2)
+    bold_body = ParagraphStyle("bold", fontName=bold, fontSize=11, leading=15, spaceBefore=6)
     big = ParagraphStyle("big", fontName=bold, fontSize=20, leading=26, spaceAfter=6)
     heading = ParagraphStyle(
         "h", fontName=bold, fontSize=14, leading=19, spaceBefore=10, spaceAfter=6
@@ -856,7 +1007,15 @@ def write_pdf(
                 target=number(indicator.target, lang),
             )
             story.append(Paragraph(f"• {text('ind_' + state, lang)}: " + escape(line), body))
-    story.append(Paragraph(text("ind_late_title", lang), body))
+    previous = period.previous()
+    story.append(
+        Paragraph(
+            escape(text("ind_changes_title", lang, period=period_words(previous, lang))), bold_body
+        )
+    )
+    for line in change_lines(now, before, profile, lang) or [text("ind_no_change", lang)]:
+        story.append(Paragraph(escape(line), body))
+    story.append(Paragraph(text("ind_late_title", lang), bold_body))
     for indicator_id, period_name, state in now.indicators_late:
         indicator = catalogue[indicator_id]
         line = text(
@@ -923,7 +1082,7 @@ def write_brief(
     made = made or datetime.now(UTC)
     now = figures(store, period.start(zone), period.end(zone), profile)
     previous = period.previous()
-    before = figures(store, previous.start(zone), previous.end(zone), profile)
+    before = figures(store, previous.start(zone), previous.end(zone), profile, late=False)
     out.mkdir(parents=True, exist_ok=True)
     pdf, table_path = brief_paths(out, period)
     partial = pdf.with_suffix(".part")

@@ -272,7 +272,8 @@ def sent_in_due_periods(
     its period just ended, to the day: that period counts as delivered then (so on time), as a
     unit's submission would. Values sent after the period's end are not counted: they may be of
     the next period (the points' `period` is not read, to count in the store). Rows as
-    latest_values (path `mqtt`); one daily count per distinct period, read in the store."""
+    latest_values (path `mqtt`); one daily count per distinct period, of the indicators of that
+    period only (a year of points is read for the yearly ones alone), read in the store."""
     windows: dict[tuple[datetime, datetime], list[tuple[Indicator, str]]] = {}
     for indicator in profile.indicators:
         period = due_period(indicator, now, zone)
@@ -282,9 +283,11 @@ def sent_in_due_periods(
     for (start, end), wanted in windows.items():
         if end <= start:
             continue
+        ids = [indicator.indicator_id for indicator, _ in wanted]
         counts = store.aggregate(
-            "kpi", "actual", "count", start, end, timedelta(days=1), by=["indicator_id"]
-        )
+            "kpi", "actual", "count", start, end, timedelta(days=1), by=["indicator_id"],
+            where={"indicator_id": ids},
+        )  # fmt: skip
         if counts.empty:
             continue
         sent = counts[pd.to_numeric(counts["value"]) > 0]
