@@ -715,7 +715,11 @@ def change_lines(now: Figures, before: Figures, profile: CityProfile, lang: str)
 
 
 def period_words(period: BriefPeriod, lang: str) -> str:
-    """A brief's period in words: "ngày 30/11/2026", "tuần 23/11/2026 – 29/11/2026"."""
+    """A brief's period in words: "ngày 30/11/2026", "tuần 23/11/2026 – 29/11/2026", "tháng
+    11/2026" (English: "November 2026")."""
+    if period.kind == "month":
+        first = period.first_day
+        return f"{first:%B %Y}" if lang == "en" else f"{text('period_month', lang)} {first:%m/%Y}"
     last_day = period.next_first_day - timedelta(days=1)
     days = f"{period.first_day:%d/%m/%Y}"
     if last_day != period.first_day:
@@ -841,9 +845,7 @@ def write_pdf(
     def ward(name: str) -> str:
         return profile.unit_name(name, lang)
 
-    title = (
-        f"{text('title', lang)} – {text('period_' + period.kind, lang)} {period.first_day:%d/%m/%Y}"
-    )
+    title = f"{text('title', lang)} – {period_words(period, lang)}"
     story: list = [Paragraph(escape(title), big), Paragraph(escape(data_range), body), Spacer(1, 6)]
     story.append(Paragraph(text("headline", lang), heading))
     rows = [
@@ -864,7 +866,7 @@ def write_pdf(
                 change(value, prev, lang, percent),
             ]
         )
-    story.append(table(rows, [60 * mm, 32 * mm, 38 * mm, 44 * mm]))
+    story.append(table(rows, [72 * mm, 33 * mm, 33 * mm, 36 * mm]))  # no label runs into a value
     story.append(Paragraph(text("decide", lang), heading))
     for line in decisions(now, profile, lang) or [text("nothing_to_decide", lang)]:
         story.append(Paragraph("• " + escape(line), body))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from wall.brief import PERIODS, BriefPeriod, brief_paths, brief_period, text
+from wall.brief import PERIODS, BriefPeriod, brief_paths, brief_period, period_words, text
 from wall.notifications.senders import Refused, Unavailable, smtp_send
 from wall.notifications.settings import EmailChannel, email_channel
 from wall.settings_core import Section, json_or_value, setting
@@ -147,18 +147,17 @@ def brief_email(
     on every try, so a reader's mail program shows one mail even if a send was repeated."""
     kind = period.kind
     message = EmailMessage()
-    title, period_word = text("title", lang), text(f"period_{kind}", lang)
-    day = f"{period.first_day:%d/%m/%Y}"
-    message["Subject"] = f"{town} · {title} – {period_word} {day}"
+    title = f"{text('title', lang)} – {period_words(period, lang)}"
+    message["Subject"] = f"{town} · {title}"
     message["From"] = mail.server.sender
     message["To"] = ", ".join(mail.readers[kind])
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = f"<{pdf.stem}@ioc-wall>"  # the same on every try: readers dedupe
     message["X-Idempotency-Key"] = pdf.stem
     body = (
-        f"{title} – {period_word} {day}.\nTệp đính kèm: {pdf.name} (PDF), {csv_path.name} (CSV)."
+        f"{title}.\nTệp đính kèm: {pdf.name} (PDF), {csv_path.name} (CSV)."
         if lang == "vi"
-        else f"{title} – {period_word} {day}.\nAttached: {pdf.name} (PDF), {csv_path.name} (CSV)."
+        else f"{title}.\nAttached: {pdf.name} (PDF), {csv_path.name} (CSV)."
     )
     message.set_content(body, cte="quoted-printable")
     message.add_attachment(
