@@ -89,10 +89,10 @@ whole one. PDF {pdf_kib:.0f} KiB.
 Why ReportLab: it is pure Python (no browser, no system libraries beyond a TTF font), draws
 charts as vector graphics directly into the PDF (sharp at any print size) and embeds the DejaVu
 fonts (subset) so Vietnamese diacritics print right anywhere; it is maintained since 2000 under
-a BSD licence. Candidates not taken (not measured in this run): WeasyPrint (HTML/CSS,
-needs the Pango system libraries), headless Chromium's print to PDF (a browser process per
-brief), plotly's static export (Kaleido drives a browser), matplotlib (charts only, the
-pages still need a layout engine).""",
+a BSD licence. WeasyPrint (HTML/CSS, needs the Pango system libraries) and headless
+Chromium's print to PDF are measured against it in "Leaders' brief: renderers compared";
+plotly's static export (Kaleido drives a browser) and matplotlib (charts only, the pages still
+need a layout engine) were not measured.""",
         )
 
 
