@@ -135,6 +135,9 @@ def test_an_mqtt_fed_indicator_is_judged_and_counts_as_delivered(seeded, store_u
         f"Đạt: {count['met']} · Đúng hướng: {count['on_track']} · "
         f"Có nguy cơ không đạt: {count['at_risk']} · Không đạt: {count['missed']}"
     ) in words
+    # The first page's figure against target: the indicators met, this period and the last.
+    assert rows["headline", "indicators_met", ""]["value"] == str(count["met"])
+    assert f"Chỉ số đạt mục tiêu {count['met']} " in words
 
 
 @pytest.mark.parametrize("lang", ["vi", "en"])

@@ -121,6 +121,7 @@ TEXTS = {
     "alerts_acknowledged": ("Cảnh báo đã xác nhận", "Alerts acknowledged"),
     "minutes_to_acknowledge": ("Phút đến khi xác nhận (TB)", "Minutes to acknowledge, mean"),
     "alerts_escalated": ("Cảnh báo chuyển cấp", "Alerts escalated"),
+    "indicators_met": ("Chỉ số đạt mục tiêu", "Indicators meeting target"),
     "unacknowledged": (
         "{count} cảnh báo phát sinh trong kỳ chưa được xác nhận",
         "Alerts raised this period and not acknowledged: {count}",
@@ -268,6 +269,14 @@ class Figures:
     # state, its period, value (None: no data); and those due and late or missing by then.
     indicators: list[tuple[str, str, str, float | None]] = field(default_factory=list)
     indicators_late: list[tuple[str, str, str]] = field(default_factory=list)  # id, period, state
+
+    @property
+    def indicators_met(self) -> int | None:
+        """How many indicators met their target at the period's end: the first page's figure
+        against target (None when none was judged)."""
+        if not self.indicators:
+            return None
+        return sum(1 for _, state, _, _ in self.indicators if state == "met")
 
 
 @dataclass(frozen=True)
@@ -542,6 +551,7 @@ def change(now: float | None, before: float | None, lang: str, percent: bool = F
 
 
 HEADLINES = (
+    ("indicators_met", False),
     ("camera_availability", True),
     ("wifi_users_mean", False),
     ("wifi_users_peak", False),
