@@ -111,6 +111,14 @@ def test_brief_says_the_seeded_figures_in_pdf_and_csv(seeded, lang):
         rows["cameras", "availability", load_profile().unit_name(WARD_B, lang)]["value"] == "0.75"
     )
     assert rows["wifi", "users_mean", "Cong vien"]["value"] == "30"
+    # the longest outages: B's camera down 00:00-06:00, A's never
+    outage = rows["cameras", "offline_hours", "c2"]
+    assert (outage["value"], outage["previous"]) == ("6", load_profile().unit_name(WARD_B, lang))
+    assert ("cameras", "offline_hours", "c1") not in rows
+    # the busiest hour: 40 users from midnight (17:00 UTC the day before) on, the first of them
+    peak = rows["wifi", "peak_hour", ""]
+    assert peak["value"].startswith(f"{day - timedelta(days=1)}T17:00:00"), peak
+    assert peak["previous"] == "40"
     assert rows["headline", "alerts_raised", ""]["value"] == "3"
     assert rows["headline", "alerts_acknowledged", ""]["value"] == "2"
     assert rows["headline", "minutes_to_acknowledge", ""]["value"] == "15"
@@ -131,9 +139,13 @@ def test_brief_says_the_seeded_figures_in_pdf_and_csv(seeded, lang):
         )
         assert re.search(r"Phản ánh nhận được +4 +0 +▲ tăng 4$", words, re.M), words
         assert "1 cảnh báo phát sinh trong kỳ chưa được xác nhận" in words
+        assert "Camera mất kết nối lâu nhất" in words
+        assert f"Giờ đông nhất: {day:%d/%m} 00:00, 40 người dùng" in words
     else:
         assert "No Public WiFi data from" in words
         assert re.search(r"Field reports received +4 +0 +▲ up 4$", words, re.M), words
+        assert "Cameras offline longest" in words
+        assert f"Busiest hour: {day:%d/%m} 00:00, 40 users" in words
     assert words.count(f"{day:%d/%m/%Y}") >= 3  # the data range on every page
     assert "Trang 2" in words if lang == "vi" else "Page 2" in words
     fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True).stdout

@@ -152,6 +152,10 @@ TEXTS = {
         "Busiest WiFi sites (mean users)",
     ),
     "by_ward": ("Theo phường/xã", "By ward"),
+    "longest_outages": ("Camera mất kết nối lâu nhất", "Cameras offline longest"),
+    "camera": ("Camera", "Camera"),
+    "offline_hours": ("Số giờ mất kết nối", "Hours offline"),
+    "wifi_peak": ("Giờ đông nhất: {at}, {users} người dùng", "Busiest hour: {at}, {users} users"),
 }
 AVAILABILITY_AT_RISK = 0.9  # a ward whose cameras were up less of the period needs a decision
 
@@ -246,6 +250,7 @@ class Figures:
     camera_by_ward: dict[str, float] = field(default_factory=dict)
     wifi_users_mean: float | None = None  # the town's concurrent users, mean of hours
     wifi_users_peak: float | None = None  # the busiest hour's
+    wifi_peak_at: datetime | None = None  # that hour's start
     wifi_by_site: dict[str, float] = field(default_factory=dict)
     reports_received: int = 0
     reports_resolved: int = 0
@@ -269,6 +274,9 @@ class Figures:
     # state, its period, value (None: no data); and those due and late or missing by then.
     indicators: list[tuple[str, str, str, float | None]] = field(default_factory=list)
     indicators_late: list[tuple[str, str, str]] = field(default_factory=list)  # id, period, state
+    # The cameras offline longest in the period: name (or id), ward, hours offline (summed
+    # over the hours it reported in, from its hourly share of points online).
+    camera_downtime: list[tuple[str, str | None, float]] = field(default_factory=list)
 
     @property
     def indicators_met(self) -> int | None:
@@ -299,20 +307,25 @@ def figures(
     indicator values due and late (the previous period's, which no brief shows, cost a count of
     the MQTT values of each indicator's period just ended)."""
     out = Figures()
-    cams = store.aggregate(CAMERA_STATUS.name, "online", "mean", start, end, HOUR, by=("ward",))
-    counts = store.aggregate(CAMERA_STATUS.name, "online", "count", start, end, HOUR, by=("ward",))
+    # Per camera and hour: the same pass gives the wards' availability and the longest outages.
+    per_camera = ("ward", "camera_id")
+    cams = store.aggregate(CAMERA_STATUS.name, "online", "mean", start, end, HOUR, by=per_camera)
+    counts = store.aggregate(CAMERA_STATUS.name, "online", "count", start, end, HOUR, by=per_camera)
     if len(cams):
-        both = cams.merge(counts, on=["time", "ward"], suffixes=("_mean", "_count"))
+        keys = ["time", "ward", "camera_id"]
+        both = cams.merge(counts, on=keys, how="left", suffixes=("_mean", "_count"))
         both["up"] = both["value_mean"] * both["value_count"]
         per_ward = both.groupby("ward")[["up", "value_count"]].sum()
         out.camera_by_ward = (per_ward["up"] / per_ward["value_count"]).to_dict()
         out.camera_availability = float(per_ward["up"].sum() / per_ward["value_count"].sum())
+        out.camera_downtime = camera_downtime(store, both)
     per_ap = store.aggregate(
         WIFI_USAGE.name, "clients", "mean", start, end, HOUR, by=("site", "ap_id")
     )
     if len(per_ap):
         users = per_ap.groupby("time")["value"].sum()  # the town's users each hour
         out.wifi_users_mean, out.wifi_users_peak = float(users.mean()), float(users.max())
+        out.wifi_peak_at = pd.Timestamp(users.idxmax()).to_pydatetime()
         per_site = per_ap.groupby(["time", "site"])["value"].sum()  # a site's users each hour
         out.wifi_by_site = per_site.groupby("site").mean().to_dict()
     out.gaps = [
@@ -338,6 +351,28 @@ def figures(
         indicator_figures(store, profile, end, out, late)
     alert_figures(store, start, end, out)
     return out
+
+
+LONGEST_OUTAGES = 5
+
+
+def camera_downtime(store: Store, hourly: pd.DataFrame) -> list[tuple[str, str | None, float]]:
+    """The cameras offline longest, from their hourly share of points online (`hourly`: time,
+    ward, camera_id, value_mean), with the names their newest points give."""
+    offline = (1 - hourly["value_mean"].astype(float)).groupby(hourly["camera_id"]).sum()
+    worst = offline[offline > 0].sort_values(ascending=False).head(LONGEST_OUTAGES)
+    if worst.empty:
+        return []
+    wards = hourly.drop_duplicates("camera_id", keep="last").set_index("camera_id")["ward"]
+    newest = store.latest(CAMERA_STATUS.name, "camera_id", hourly["time"].min())
+    names: dict[str, str] = {}
+    if not newest.empty and "name" in newest.columns:
+        named = newest[newest["camera_id"].isin(worst.index)]
+        names = {c: str(n) for c, n in zip(named["camera_id"], named["name"], strict=True) if n}
+    return [
+        (names.get(camera, camera), wards.get(camera), round(float(hours), 1))
+        for camera, hours in worst.items()
+    ]
 
 
 def unit_figures(profile: CityProfile, reports: pd.DataFrame, end: datetime, out: Figures) -> None:
@@ -622,8 +657,14 @@ def csv_rows(
                 _csv(before.camera_by_ward.get(ward)),
             ]
         )
+    for name, ward, hours in now.camera_downtime:
+        where = profile.unit_name(ward, lang) if ward else ""
+        rows.append(["cameras", "offline_hours", name, _csv(hours), where])
     for site, users in sorted(now.wifi_by_site.items()):
         rows.append(["wifi", "users_mean", site, _csv(users), _csv(before.wifi_by_site.get(site))])
+    if now.wifi_peak_at is not None:
+        peak = now.wifi_peak_at.astimezone(UTC).isoformat()
+        rows.append(["wifi", "peak_hour", "", peak, _csv(now.wifi_users_peak)])
     rows += report_csv_rows(now, before, profile, lang)
     for code, u in now.units.items():
         name = unit_name(profile, code, lang)
@@ -907,16 +948,29 @@ def write_pdf(
             for w in wards
         ]
         story.append(table(rows, [70 * mm, 40 * mm, 40 * mm]))
+        if now.camera_downtime:
+            story.append(Paragraph(text("longest_outages", lang), spaced))
+            rows = [[text("camera", lang), text("ward", lang), text("offline_hours", lang)]]
+            rows += [  # names wrap in a Paragraph, escaped: text from data is never markup
+                [Paragraph(escape(name), body), ward(w) if w else "–", number(hours, lang)]
+                for name, w, hours in now.camera_downtime
+            ]
+            story.append(table(rows, [90 * mm, 45 * mm, 40 * mm]))
     else:
         story.append(Paragraph(text("no_data", lang), body))
 
     story.append(Paragraph(text("wifi", lang), heading))
+    if now.wifi_peak_at is not None:
+        at = f"{now.wifi_peak_at.astimezone(zone):%d/%m %H:%M}"
+        said = text("wifi_peak", lang, at=at, users=number(now.wifi_users_peak, lang))
+        story.append(Paragraph(escape(said), body))
     if now.wifi_by_site:
         story.append(Paragraph(text("busiest_sites", lang), body))
         top = sorted(now.wifi_by_site.items(), key=lambda item: -item[1])[:10]
         rows = [[text("site", lang), text("this_period", lang), text("previous", lang)]]
-        rows += [
-            [escape(s), number(v, lang), number(before.wifi_by_site.get(s), lang)] for s, v in top
+        rows += [  # names wrap in a Paragraph, escaped: text from data is never markup
+            [Paragraph(escape(s), body), number(v, lang), number(before.wifi_by_site.get(s), lang)]
+            for s, v in top
         ]
         story.append(table(rows, [70 * mm, 40 * mm, 40 * mm]))
     else:
