@@ -331,6 +331,8 @@ def test_indicators_met_missed_and_late_in_pdf_and_csv(tmp_path):
     assert f"Đạt: {met} · Đúng hướng: 0 · Có nguy cơ không đạt: 0 · Không đạt: 1" in words
     assert f"• Không đạt: {profile['dvc_toan_trinh']} (2026-10): 50 / mục tiêu 80" in words
     assert "• 1 chỉ số không đạt hoặc có nguy cơ không đạt mục tiêu" in words  # page 1
+    late_units = re.search(r"• Đơn vị nộp chỉ số muộn hoặc chưa nộp: (.*?) •", words)
+    assert late_units and "Phòng Kinh tế, Hạ tầng và Đô thị" in late_units.group(1), words
     assert (
         f"{profile['thu_ngan_sach']} (2026-Q3) – Phòng Kinh tế, Hạ tầng và Đô thị: nộp muộn"
         in words

@@ -70,6 +70,10 @@ TEXTS = {
         "{count} chỉ số không đạt hoặc có nguy cơ không đạt mục tiêu",
         "Indicators missing or at risk of missing their target: {count}",
     ),
+    "units_late": (
+        "Đơn vị nộp chỉ số muộn hoặc chưa nộp: {units}",
+        "Units late with their indicators, or not submitted: {units}",
+    ),
     "reports_overdue": (
         "{count} phản ánh quá hạn xử lý vẫn còn mở",
         "Field reports open past their deadline: {count}",
@@ -619,6 +623,11 @@ def decisions(now: Figures, profile: CityProfile, lang: str) -> list[str]:
     missed = [i for i, state, _, _ in now.indicators if state in ("missed", "at_risk")]
     if missed:
         out.append(text("indicators_short", lang, count=len(missed)))
+    unit_of = {i.indicator_id: i.responsible_unit for i in profile.indicators}
+    late_units = dict.fromkeys(unit_of.get(i) for i, _, _ in now.indicators_late)
+    if late_units:
+        names = ", ".join(unit_name(profile, u, lang) for u in late_units)
+        out.append(text("units_late", lang, units=names))
     overdue = sum(u.overdue for u in now.units.values())
     if overdue:
         out.append(text("reports_overdue", lang, count=overdue))
