@@ -60,7 +60,7 @@ TEXTS = {
     "unit_handled": ("Đã xử lý", "Handled"),
     "unit_on_time": ("Đúng hạn", "On time"),
     "unit_overdue": ("Quá hạn", "Overdue"),
-    "no_unit": ("(chưa rõ đơn vị)", "(no unit)"),
+    "no_unit": ("chưa rõ đơn vị", "no unit"),
     "oldest_open": (
         "Phản ánh mở lâu nhất: {report} ({unit}), nhận lúc {time}",
         "Oldest open report: {report} ({unit}), received {time}",
@@ -964,7 +964,7 @@ def write_pdf(
                 [Paragraph(escape(name), body), ward(w) if w else "–", number(hours, lang)]
                 for name, w, hours in now.camera_downtime
             ]
-            story.append(table(rows, [90 * mm, 45 * mm, 40 * mm]))
+            story.append(table(rows, [78 * mm, 45 * mm, 52 * mm]))
     else:
         story.append(Paragraph(text("no_data", lang), body))
 
