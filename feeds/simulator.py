@@ -16,6 +16,11 @@ What it models, none of it hand-placed:
   in_progress → resolved → closed (or new → rejected) over hours;
 - the profile's operating indicators with targets, some met and some missed.
 
+Injected events (feeds.sim_events; none unless asked for, from a schedule or drawn at a rate):
+a festival crowd at a gathering place, a ward's power cut, a surge of one category's reports in
+a ward, an AP up with 0 clients. Each is appended to `events` as it begins and handed to
+`on_event` (the ground truth file of `--truth`).
+
 Runners: `publish_mqtt` (paho-mqtt 2, when IOC_MQTT_URL is set) and `run_in_process` (feeds the
 `Ingestor` directly, the demo without a broker). `Open311Server` serves the reports as an Open311
 GeoReport v2 endpoint for the polling worker.
@@ -50,6 +55,7 @@ from feeds.inventory import (
 )
 from feeds.known_values import KnownValues
 from feeds.payloads import topic_for
+from feeds.sim_events import EventPicker, ScheduleError, SimEvent, TruthWriter, load_schedule
 from wall.city import Indicator
 from wall.periods import period_of
 from wall.settings import Settings
@@ -102,6 +108,8 @@ class SimOptions:
     unregistered_cameras: int = 3
     festival_days: frozenset[date] = frozenset()  # besides the city profile's
     publish_reports: bool = True  # False: reports only reach `on_report` (an Open311 server)
+    events: tuple[SimEvent, ...] = ()  # injected at their times (feeds.sim_events)
+    events_per_day: float = 0.0  # besides: events drawn at this mean rate, seeded
 
     @classmethod
     def for_rate(cls, rate: float, devices: int, **kwargs: Any) -> SimOptions:
@@ -180,10 +188,15 @@ class CitySimulator:
         self.power_cuts: list[PowerCut] = []
         self.reports: dict[str, ReportState] = {}
         self.on_report: Callable[[ReportState], None] | None = None  # e.g. an Open311 server
+        self.events: list[SimEvent] = []  # injected events begun so far: the ground truth
+        self.on_event: Callable[[SimEvent], None] | None = None  # e.g. a TruthWriter
         self._heap: list[tuple[datetime, int, Callable[[], Iterable[SimMessage]]]] = []
         self._order = itertools.count()
         self._report_count = 0
         self._unpowered: set[str] = set()
+        self._event_cuts: dict[str, int] = {}  # ward: injected power cuts under way
+        self._event_crowds: dict[str, int] = {}  # ap_id: injected crowds under way
+        self._event_silent: dict[str, int] = {}  # ap_id: injected silences under way
         rng = self.rng
         self.cameras = [
             _CameraState(
@@ -228,6 +241,14 @@ class CitySimulator:
         if self.options.reports_per_day > 0:
             self._at(self.now, self._report_arrival())
         self._at(self.now + self._exp(self.options.power_cut_every) / 4, self._power_cut())
+        # Events draw from a generator of their own: the town's own randomness is the same.
+        self._event_rng = random.Random(f"events-{seed}")
+        self._picker = EventPicker(inventory)
+        for event in self.options.events:
+            if event.end > self.now:
+                self._at(max(event.start, self.now), self._event_start(event))
+        if self.options.events_per_day > 0:
+            self._at(self.now + self._event_gap(), self._event_draw())
 
     # -- the event loop -------------------------------------------------------------------
 
@@ -281,8 +302,11 @@ class CitySimulator:
 
     # -- cameras --------------------------------------------------------------------------
 
+    def _powered(self, ward: str) -> bool:
+        return ward not in self._unpowered and not self._event_cuts.get(ward)
+
     def _online(self, state: _CameraState) -> bool:
-        return not state.failed and state.camera.ward not in self._unpowered
+        return not state.failed and self._powered(state.camera.ward)
 
     def _camera_message(self, state: _CameraState) -> SimMessage:
         c, online = state.camera, self._online(state)
@@ -341,10 +365,15 @@ class CitySimulator:
 
         return start
 
-    def _set_power(self, ward: str, *, powered: bool) -> Iterator[SimMessage]:
-        """Every device of the ward changes at the same instant."""
+    def _set_power(
+        self, ward: str, *, powered: bool, injected: bool = False
+    ) -> Iterator[SimMessage]:
+        """Every device of the ward changes at the same instant (an injected cut and one of the
+        town's own may overlap: the ward is powered once neither holds)."""
         was = {id(s): self._online(s) for s in self.cameras if s.camera.ward == ward}
-        if powered:
+        if injected:
+            self._event_cuts[ward] = self._event_cuts.get(ward, 0) + (-1 if powered else 1)
+        elif powered:
             self._unpowered.discard(ward)
         else:
             self._unpowered.add(ward)
@@ -381,13 +410,15 @@ class CitySimulator:
                 load = max(load, 0.97)
             elif state.ap.ward in self.crowd_units:
                 load *= 1.6
+        if self._event_crowds.get(state.ap.ap_id):  # an injected crowd, festival day or not
+            load = max(load, 0.97)
         return min(load, 1.0)
 
     def _ap_message(self, state: _APState) -> SimMessage:
         a = state.ap
-        up = a.ward not in self._unpowered and not state.rebooting
+        up = self._powered(a.ward) and not state.rebooting
         clients = 0
-        if up:
+        if up and not self._event_silent.get(a.ap_id):
             expected = a.capacity * self.wifi_load(state, self.now)
             clients = min(a.capacity, max(0, round(expected * self.rng.lognormvariate(0, 0.15))))
         return self._message(
@@ -414,7 +445,7 @@ class CitySimulator:
             state.rebooting = self.rng.random() < 0.002
             if state.rebooting:
                 state.rx_bytes = state.tx_bytes = 0  # counters restart after a reboot
-            elif state.ap.ward not in self._unpowered:
+            elif self._powered(state.ap.ward) and not self._event_silent.get(state.ap.ap_id):
                 clients = state.ap.capacity * self.wifi_load(state, self.now)
                 per_client = self.rng.uniform(20_000, 120_000)  # bytes/s
                 state.rx_bytes += int(clients * per_client * seconds)
@@ -443,14 +474,22 @@ class CitySimulator:
 
         return action
 
-    def _new_report(self) -> Iterator[SimMessage]:
-        rng = self.rng
+    def _new_report(
+        self, rng: random.Random | None = None, ward: str = "", category: str = ""
+    ) -> Iterator[SimMessage]:
+        """A new report somewhere in town (or in `ward`, of `category`: a surge's)."""
+        rng = rng or self.rng
         devices = [*self.inventory.cameras, *self.inventory.access_points]
+        if ward:
+            devices = [d for d in devices if d.ward == ward]
         if not devices:
             return
         place = rng.choice(devices)
         categories = self.profile.categories
-        category = rng.choices(categories, [c.weight for c in categories])[0]
+        if category:
+            category = next(c for c in categories if c.code == category)
+        else:
+            category = rng.choices(categories, [c.weight for c in categories])[0]
         street, cross = rng.sample(self.profile.simulation.streets, 2)
         title = rng.choice(category.titles).format(street=street, cross=cross, ward=place.ward)
         self._report_count += 1
@@ -498,6 +537,50 @@ class CitySimulator:
             self._schedule_transition(report)
 
         self._at(self.now + timedelta(minutes=minutes), action)
+
+    # -- injected events ------------------------------------------------------------------
+
+    def _event_gap(self) -> timedelta:
+        return timedelta(days=self._event_rng.expovariate(self.options.events_per_day))
+
+    def _event_draw(self) -> Callable[[], Iterator[SimMessage]]:
+        def action() -> Iterator[SimMessage]:
+            event = self._picker.draw(self.now, self._event_rng)
+            self._at(event.start, self._event_start(event))
+            self._at(self.now + self._event_gap(), action)
+            return iter(())
+
+        return action
+
+    def _event_start(self, event: SimEvent) -> Callable[[], Iterator[SimMessage]]:
+        def action() -> Iterator[SimMessage]:
+            self.events.append(event)
+            if self.on_event is not None:
+                self.on_event(event)
+            yield from self._event_effect(event, begin=True)
+            self._at(event.end, lambda: self._event_effect(event, begin=False))
+
+        return action
+
+    def _event_effect(self, event: SimEvent, *, begin: bool) -> Iterator[SimMessage]:
+        step = 1 if begin else -1
+        if event.kind == "power_cut":
+            yield from self._set_power(event.ward, powered=not begin, injected=True)
+        elif event.kind == "report_surge" and begin:
+            span = (event.end - event.start).total_seconds()
+            for _ in range(event.reports):
+                when = self.now + timedelta(seconds=self._event_rng.uniform(0, span))
+                self._at(
+                    when,
+                    lambda: self._new_report(self._event_rng, event.ward, event.category),
+                )
+        elif event.kind in ("festival_crowd", "ap_silent"):
+            held = self._event_crowds if event.kind == "festival_crowd" else self._event_silent
+            for ap_id in event.aps:
+                held[ap_id] = held.get(ap_id, 0) + step
+            for state in self.aps:  # the change shows at once, as a power cut's does
+                if state.ap.ap_id in event.aps:
+                    yield self._ap_message(state)
 
     # -- indicators -----------------------------------------------------------------------
 
@@ -822,6 +905,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--open311-host", default="127.0.0.1", help="address to serve Open311 on")
     p.add_argument("--duration", type=parse_duration, help="stop after this long (default: run)")
+    p.add_argument(
+        "--events",
+        metavar="FILE",
+        help="inject the events of this TOML schedule ([[events]] kind, start, hours, and ward, "
+        "site, ap_id, category, reports as the kind needs; docs/feeds-contract.md)",
+    )
+    p.add_argument(
+        "--events-per-day",
+        type=_positive(float),
+        metavar="R",
+        help="inject events drawn at random (seeded) at this mean rate per simulated day",
+    )
+    p.add_argument(
+        "--truth",
+        metavar="FILE",
+        help="write each injected event as it begins to this CSV file (the ground truth)",
+    )
 
 
 def simulate(args: argparse.Namespace, settings: Settings) -> int:
@@ -837,9 +937,29 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
     options = SimOptions.for_rate(args.rate, devices) if args.rate else SimOptions()
     options.festival_days = options.festival_days | set(args.festival)
     options.publish_reports = args.open311_port is None
+    if args.events:
+        try:
+            options.events = tuple(
+                load_schedule(args.events, inventory, random.Random(f"schedule-{args.seed}"))
+            )
+        except ScheduleError as exc:
+            print(f"feeds simulate: {exc}", file=sys.stderr)
+            return 2
+    options.events_per_day = args.events_per_day or 0.0
     simulator = build_simulator(
         settings, seed=args.seed, backfill=args.backfill, options=options, inventory=inventory
     )
+    truth = None
+    if args.truth:
+        try:
+            truth = TruthWriter(args.truth)
+        except OSError as exc:
+            print(
+                f"feeds simulate: cannot write --truth {args.truth}: {exc.strerror}",
+                file=sys.stderr,
+            )
+            return 2
+        simulator.on_event = truth
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: stop.set())  # flush what is queued, then exit
@@ -896,6 +1016,8 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         if open311 is not None:
             open311.close()
+        if truth is not None:
+            truth.close()
     return 0
 
 

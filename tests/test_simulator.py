@@ -25,6 +25,7 @@ from feeds.__main__ import main
 from feeds.inventory import Inventory, generate_inventory, town_inventory
 from feeds.open311_server import Open311Server
 from feeds.payloads import parse_message
+from feeds.sim_events import crowd_access_points, read_truth
 from feeds.simulator import (
     CLOSE_FLUSH_SECONDS,
     REPORT_TRANSITIONS,
@@ -474,3 +475,251 @@ def test_rate_option_sets_how_many_status_messages_a_second() -> None:
     minute = list(sim.advance(START + timedelta(minutes=3)))
     status = [m for m in minute if m.topic.split("/")[1] in ("camera", "wifi")]
     assert 0.9 * 200 * 120 < len(status) < 1.1 * 200 * 120
+
+
+# -- injected events ----------------------------------------------------------------------------
+
+# 2026-11-17 to 22 are ordinary days; the profile lists 2026-11-23 as a festival day.
+EVENTS_START = datetime(2026, 11, 16, 17, 0, tzinfo=UTC)  # midnight local, Tuesday 17th
+FESTIVAL_DAY = min(d for d in HOA_THANH.festival_days if d > EVENTS_START.date())
+
+
+def local(day: date, hour: int) -> str:
+    return f"{day.isoformat()}T{hour:02d}:00:00"
+
+
+def schedule_file(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A schedule of each kind, with the names of the profile and the small town."""
+    crowd_site = next(iter(crowd_access_points(SMALL_TOWN)))
+    ward_cut, ward_surge = SMALL_TOWN.wards[1], SMALL_TOWN.wards[2]
+    category = REPORT_CATEGORIES[1]
+    quiet_ap = next(
+        a for a in SMALL_TOWN.access_points if a.site != crowd_site and a.ward != ward_cut
+    )
+    day = date(2026, 11, 18)
+    names = {
+        "site": crowd_site,
+        "ward_cut": ward_cut,
+        "ward_surge": ward_surge,
+        "category": category,
+        "ap": quiet_ap.ap_id,
+    }
+    path = tmp_path / "events.toml"
+    path.write_text(
+        f"""
+[[events]]
+kind = "festival_crowd"
+start = {local(day, 14)}
+hours = 4
+site = "{crowd_site}"
+
+[[events]]
+kind = "power_cut"
+start = {local(day, 9)}
+hours = 1.5
+ward = "{ward_cut}"
+
+[[events]]
+kind = "report_surge"
+start = "{local(day, 10)}"
+hours = 1
+ward = "{ward_surge}"
+category = "{category}"
+reports = 12
+
+[[events]]
+kind = "ap_silent"
+start = {local(day, 8)}+07:00
+hours = 6
+ap_id = "{quiet_ap.ap_id}"
+
+[[events]]
+kind = "festival_crowd"
+start = {local(FESTIVAL_DAY, 9)}
+hours = 3
+""",
+        encoding="utf-8",
+    )
+    return path, names
+
+
+def run_with_events(tmp_path: Path, days: float, **kwargs) -> tuple[list, list[SimMessage]]:
+    """The simulator run by the command's own path: schedule, options, ground-truth file."""
+    from feeds.sim_events import TruthWriter
+
+    sim = CitySimulator(
+        SMALL_TOWN,
+        seed=7,
+        start=EVENTS_START,
+        options=SimOptions(
+            status_interval=timedelta(minutes=5), power_cut_every=timedelta(days=3650), **kwargs
+        ),
+    )
+    truth = TruthWriter(tmp_path / "truth.csv")
+    sim.on_event = truth
+    messages = list(sim.advance(EVENTS_START + timedelta(days=days)))
+    truth.close()
+    assert read_truth(tmp_path / "truth.csv") == sim.events
+    return sim.events, messages
+
+
+def within(messages: list[SimMessage], start: datetime, end: datetime) -> list[SimMessage]:
+    return [m for m in messages if start <= m.time < end]
+
+
+def test_scheduled_events_show_in_the_data_where_and_when_the_ground_truth_says(
+    tmp_path: Path,
+) -> None:
+    import random
+
+    from feeds.sim_events import load_schedule
+
+    path, names = schedule_file(tmp_path)
+    events = tuple(load_schedule(path, SMALL_TOWN, random.Random(1)))
+    truth, messages = run_with_events(tmp_path, 8, events=events)
+    assert [e.kind for e in truth] == [
+        "ap_silent", "power_cut", "report_surge", "festival_crowd", "festival_crowd"
+    ]  # fmt: skip
+    by_kind = {e.kind: e for e in truth}
+    hour = timedelta(hours=1)
+    day = timedelta(days=1)
+    capacity = {a.ap_id: a.capacity for a in SMALL_TOWN.access_points}
+
+    # An AP failing silently: says it is up, has 0 clients, only while the truth says.
+    silent = by_kind["ap_silent"]
+    assert silent.aps == (names["ap"],) and silent.end - silent.start == 6 * hour
+    during = [p for i, p in decoded(within(messages, silent.start, silent.end), "wifi")
+              if i == names["ap"]]  # fmt: skip
+    # (an AP may still reboot now and then: down for one sample)
+    assert len(during) >= 60 and sum(p["up"] for p in during) >= 0.9 * len(during)
+    assert all(p["clients"] == 0 for p in during)
+    day_before = [p for i, p in decoded(within(messages, silent.start - day, silent.end - day),
+                  "wifi") if i == names["ap"]]  # fmt: skip
+    assert sum(p["clients"] for p in day_before) > 10 * len(day_before)
+
+    # A ward's power cut: every reporting camera and AP of that ward down, the others not.
+    cut = by_kind["power_cut"]
+    assert cut.ward == names["ward_cut"]
+    ward_of = {c.camera_id: c.ward for c in SMALL_TOWN.cameras}
+    ward_of |= {a.ap_id: a.ward for a in SMALL_TOWN.access_points}
+    cams = decoded(within(messages, cut.start, cut.end), "camera")
+    aps = decoded(within(messages, cut.start, cut.end), "wifi")
+    assert {i for i, _ in cams if ward_of.get(i) == cut.ward}
+    assert not [i for i, p in cams if ward_of.get(i) == cut.ward and p["online"]]
+    assert not [i for i, p in aps if ward_of[i] == cut.ward and p["up"]]
+    assert sum(p["online"] for i, p in cams if ward_of.get(i) != cut.ward) > 0.8 * sum(
+        1 for i, _ in cams if ward_of.get(i) != cut.ward
+    )
+    after = decoded(within(messages, cut.end + 10 * timedelta(minutes=1), cut.end + hour), "wifi")
+    assert any(p["up"] for i, p in after if ward_of[i] == cut.ward)
+
+    # A surge: the reports of one category in one ward within its hour.
+    surge = by_kind["report_surge"]
+    assert (surge.ward, surge.category, surge.reports) == (
+        names["ward_surge"], names["category"], 12
+    )  # fmt: skip
+
+    def new_reports(start: datetime, end: datetime) -> list[dict]:
+        return [
+            p
+            for _, p in decoded(within(messages, start, end), "report")
+            if p["status"] == "new" and p["ward"] == surge.ward and p["category"] == surge.category
+        ]
+
+    assert len(new_reports(surge.start, surge.end)) >= 12
+    assert len(new_reports(surge.start - day, surge.end - day)) <= 2
+
+    # A festival crowd on an ordinary day: the gathering place's APs near capacity, an anomaly;
+    # on the profile's festival day the same crowd is expected.
+    crowd, listed = [e for e in truth if e.kind == "festival_crowd"]
+    assert crowd.site == names["site"] and crowd.anomaly
+    assert listed.site == names["site"] and not listed.anomaly
+    assert listed.start.astimezone(LOCAL_TZ).date() == FESTIVAL_DAY
+    assert set(crowd.aps) == set(crowd_access_points(SMALL_TOWN)[names["site"]])
+
+    def load(start: datetime, end: datetime) -> float:
+        points = [p["clients"] / capacity[i] for i, p in decoded(within(messages, start, end),
+                  "wifi") if i in crowd.aps]  # fmt: skip
+        return sum(points) / len(points)
+
+    assert load(crowd.start, crowd.end) > 0.85
+    assert load(crowd.start - day, crowd.end - day) < 0.6
+    assert load(crowd.end + hour, crowd.end + 2 * hour) < 0.6
+
+
+def test_events_drawn_at_a_rate_are_seeded_and_all_written_to_the_ground_truth(
+    tmp_path: Path,
+) -> None:
+    truth, messages = run_with_events(tmp_path, 4, events_per_day=3)
+    again, _ = run_with_events(tmp_path, 4, events_per_day=3)
+    assert truth == again and 5 <= len(truth) <= 25
+    assert {e.kind for e in truth} >= {"power_cut", "report_surge", "ap_silent"}
+    for event in truth:
+        assert event.start < event.end <= event.start + timedelta(hours=8)
+        if event.kind == "ap_silent":
+            points = [p for i, p in decoded(within(messages, event.start, event.end), "wifi")
+                      if i == event.aps[0]]  # fmt: skip
+            assert points and all(p["clients"] == 0 for p in points if p["up"])
+
+
+def test_no_events_asked_for_no_events_played(tmp_path: Path) -> None:
+    truth, _ = run_with_events(tmp_path, 2)
+    assert truth == []
+    assert (tmp_path / "truth.csv").read_text().splitlines() == [
+        "kind,anomaly,start,end,ward,site,aps,category,reports"
+    ]
+
+
+def test_simulate_command_plays_a_schedule_and_writes_the_ground_truth(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ward = SMALL_TOWN.wards[0]
+    now = datetime.now(UTC)
+    schedule = tmp_path / "events.toml"
+    start = (now - timedelta(hours=2)).isoformat(timespec="seconds")
+    schedule.write_text(
+        f'[[events]]\nkind = "power_cut"\nstart = "{start}"\nhours = 1\nward = "{ward}"\n',
+        encoding="utf-8",
+    )
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    monkeypatch.setenv("IOC_STORE", url)
+    argv = ["simulate", "--cameras", "30", "--aps", "6", "--backfill", "3h", "--duration", "1s",
+            "--events", str(schedule), "--truth", str(tmp_path / "truth.csv")]  # fmt: skip
+    assert main(argv) == 0
+    [cut] = read_truth(tmp_path / "truth.csv")
+    assert (cut.kind, cut.ward, cut.anomaly) == ("power_cut", ward, True)
+    with open_store(Settings(store=url)) as store:
+        points = store.points("camera_status", cut.start, cut.end)
+    in_ward = points[points["ward"] == ward]
+    assert len(in_ward) and not in_ward["online"].astype(bool).any()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[[events]]\nkind = "flood"\nstart = 2026-11-17T09:00:00\nhours = 1\n',
+         "event 1: unknown kind 'flood'; known: festival_crowd, power_cut, report_surge, "
+         "ap_silent"),
+        ('[[events]]\nkind = "power_cut"\nstart = 2026-11-17T09:00:00\nhours = 1\n'
+         'ward = "Atlantis"\n', "event 1: power_cut: unknown ward 'Atlantis'; known: "),
+        ('[[events]]\nkind = "ap_silent"\nhours = 1\n', "event 1: start is missing"),
+        ('[[events]]\nkind = "ap_silent"\nstart = "soon"\nhours = 1\n',
+         "event 1: start 'soon' is not a date and time"),
+        ("[[events]\n", "is not valid TOML"),
+    ],
+)  # fmt: skip
+def test_simulate_command_names_what_is_wrong_in_a_schedule(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    text: str,
+    message: str,
+) -> None:
+    schedule = tmp_path / "events.toml"
+    schedule.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("IOC_STORE", f"sqlite:///{tmp_path / 'x.db'}")
+    argv = ["simulate", "--cameras", "30", "--aps", "6", "--events", str(schedule)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("feeds simulate: ") and message in err
+    assert "Traceback" not in err
