@@ -189,3 +189,20 @@ def test_indicators_late_per_unit_and_quiet_without_submissions() -> None:
     assert late["qlđt"]["oldest"] == "dn_thanh_lap"  # due 15 January, nuoc_sach the 30th
     assert "tt-hcc" not in late
     assert set(late) == {"qlđt", "vh-xh"}
+
+
+def test_a_unit_that_only_reports_figures_ranks_by_them_not_below_those_handling_reports():
+    """A unit with no field reports to handle (the office reporting its indicators) is ranked
+    by its indicators' on-time share beside the others' report shares, not put after them."""
+    due = indicators_due(PROFILE, values(), NOW, ZONE)
+    office = [d for d in due if d.indicator.responsible_unit == "van-phong"]
+    given = values(
+        *((d.indicator.indicator_id, d.period, d.due - timedelta(days=2)) for d in office)
+    )
+    table = standings(PROFILE, given, seeded_reports(), NOW, ZONE)
+    by_unit = {s.unit: s for s in table}
+    assert by_unit["van-phong"].on_time_percent is None  # no report is its to handle
+    assert by_unit["van-phong"].indicator_percent == 100.0
+    assert by_unit["qlđt"].on_time_percent == 50.0
+    order = [s.unit for s in table]
+    assert order.index("van-phong") < order.index("qlđt"), order

@@ -200,11 +200,13 @@ def standings(
 
 
 def _rank(s: UnitStanding) -> tuple:
-    empty = not s.indicators_due and not s.reports
+    """Best first by the mean of the unit's on-time shares it has (its reports', its
+    indicators'): a unit that only reports figures is ranked with one that only handles
+    reports, not below it; then fewest overdue, missing and late."""
+    shares = [p for p in (s.on_time_percent, s.indicator_percent) if p is not None]
     return (
-        empty,
-        -(s.on_time_percent if s.on_time_percent is not None else -1),
-        -(s.indicator_percent if s.indicator_percent is not None else -1),
+        not shares,
+        -(sum(shares) / len(shares)) if shares else 0.0,
         s.overdue_now + s.missing + s.late,
     )
 
