@@ -234,20 +234,29 @@ def test_an_indicator_out_of_its_band_is_raised_once_and_cleared_once(tmp_path):
 
 
 def test_on_a_festival_day_a_report_surge_is_expected_and_a_power_cut_is_not(tmp_path):
+    """The same hour twice: on an ordinary day the surge raises its category and ward; on a
+    festival day of the profile only the cameras down are raised (a crowd takes no camera
+    down)."""
     at = ten_o_clock()
     festival = dataclasses.replace(PROFILE, festival_days=frozenset({at.tz_convert(ZONE).date()}))
-    with SQLiteStore(tmp_path / "ioc.db") as store:
-        seed(store, at)
-        run = Run(store, at, profile=festival)
+    raised = {}
+    for name, profile in (("ordinary", PROFILE), ("festival", festival)):
+        with SQLiteStore(tmp_path / f"{name}.db") as store:
+            seed(store, at)
+            run = Run(store, at, profile=profile)
 
-        def crowd_and_cut(minute, now):
-            rows = [report(now, "Hòa Thành", CATEGORY.code) for _ in range(6)]
-            store.write_frame("field_report", pd.DataFrame(rows), REPORT_TAGS)
-            if minute == 0:
-                cameras_now(store, now, "Hòa Thành", online=False)
+            def crowd_and_cut(minute, now, store=store):
+                rows = [report(now, "Hòa Thành", CATEGORY.code) for _ in range(6)]
+                store.write_frame("field_report", pd.DataFrame(rows), REPORT_TAGS)
+                if minute == 0:
+                    cameras_now(store, now, "Hòa Thành", online=False)
 
-        run.minutes(40, each=crowd_and_cut)
-        assert run.of("raised") == ["anomaly:cameras:Hòa Thành"]
+            run.minutes(40, each=crowd_and_cut)
+            raised[name] = sorted(run.of("raised"))
+    cut = "anomaly:cameras:Hòa Thành"
+    surge = [f"anomaly:category:{CATEGORY.code}", "anomaly:reports:Hòa Thành"]
+    assert raised["ordinary"] == sorted([cut, *surge])
+    assert raised["festival"] == [cut]
 
 
 def test_quiet_with_less_than_three_days_of_history(tmp_path):
@@ -292,3 +301,53 @@ def test_the_alerts_screen_lists_it_with_its_explanation(raised_store):
         ctx = Context(now, PROFILE_ZONE(), Translator(lang), 120.0, profile=PROFILE)
         text = str(alert_list({"alerts": frame}, ctx))
         assert words in text and ("bình thường" if lang == "vi" else "usual for") in text
+
+
+def test_the_officers_console_lists_it_with_its_explanation(raised_store, tmp_path):
+    from flask import Flask
+
+    from wall.cache import init_cache
+    from wall.officer_console import register
+    from wall.officers import add_officer
+    from wall.settings import Settings
+
+    store, _ = raised_store
+    settings = Settings(
+        store="sqlite:///unused.db",
+        cache_url=f"file://{tmp_path / 'cache'}",
+        secret_key_file=str(tmp_path / "secret_key"),
+    )
+    server = Flask(__name__)
+    init_cache(server, settings)
+    register(server, settings, store)
+    add_officer(store, "nguyen.an", "ca trực đêm 2026")
+    client = server.test_client()
+    page = client.get("/officer/signin").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    form = {"name": "nguyen.an", "password": "ca trực đêm 2026", "csrf_token": token}
+    client.post("/officer/signin", data=form)
+    vi = client.get("/officer?lang=vi").get_data(as_text=True)
+    en = client.get("/officer?lang=en").get_data(as_text=True)
+    assert "Long Hoa: 12 camera mất kết nối lúc này; bình thường " in vi
+    assert "Long Hoa ward: 12 cameras offline now; usual for a " in en
+
+
+def test_the_hourly_history_reads_the_same_from_either_store(store: Store):
+    """The new series' first read (cameras' last status of each hour, indicators' hourly
+    means, reports per category) on SQLite and on a real influxd."""
+    from wall.alerts.anomaly import camera_hours, indicator_hours, report_hours
+
+    at = ten_o_clock()
+    seed(store, at, days=1)
+    start, end = (at - pd.Timedelta(days=1)).to_pydatetime(), at.to_pydatetime()
+    cameras = camera_hours(store, start, end, PROFILE).set_index(["time", "series"])["value"]
+    assert len(cameras) == 24 * 3
+    flaky = cameras.xs("cameras:Thanh Điền", level="series")
+    assert set(flaky) <= {0.0, 1.0} and cameras.xs("cameras:Long Hoa", level="series").eq(0).all()
+    kpi = indicator_hours(store, start, end)
+    assert len(kpi) == 24 and set(kpi["series"]) == {f"indicator:{INDICATOR.indicator_id}"}
+    assert kpi["value"].between(INDICATOR.level - 3, INDICATOR.level + 3).all()
+    reports, since = report_hours(store, start, end, PROFILE)
+    per_category = reports[reports["series"].str.startswith("category:")]
+    assert len(per_category) == 24 * len(PROFILE.categories)
+    assert since is not None and since >= start

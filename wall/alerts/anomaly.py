@@ -14,6 +14,7 @@ folded in, one aggregate a new hour: a pass never learns again from scratch.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -30,6 +31,9 @@ FRESH = timedelta(minutes=15)  # an AP's newest point older than this says nothi
 # unit_en: an indicator's unit.
 COLUMNS = ["series", "kind", "name", "name_vi", "name_en", "unit_vi", "unit_en", "site", "ward"]
 COLUMNS += ["value"]
+# The watched series, by what they count.
+WATCHED = ("wifi", "reports", "categories", "cameras", "indicators")
+REPORT_PREFIXES = {"reports": "reports:", "categories": "category:"}
 USUAL_COLUMNS = [*COLUMNS, "level", "centre", "sigma", "weekday", "hour", "festival"]
 
 
@@ -40,9 +44,14 @@ def empty_usual() -> pd.DataFrame:
 class UsualReader:
     """Each pass: the watched series' values now, each with what is usual at this hour."""
 
-    def __init__(self, profile: CityProfile, weeks: float):
+    def __init__(self, profile: CityProfile, weeks: float, watch: Collection[str] = WATCHED):
+        """`watch`: which of WATCHED (all by default; fewer to measure what each costs)."""
+        unknown = set(watch) - set(WATCHED)
+        if unknown:
+            raise ValueError(f"unknown series {sorted(unknown)}; known: {', '.join(WATCHED)}")
         self.profile = profile
         self.weeks = weeks
+        self.watch = frozenset(watch)
 
         def history(counts: bool = True) -> HourlyHistory:
             return HourlyHistory(profile.timezone, profile.festival_days, weeks, counts)
@@ -60,11 +69,19 @@ class UsualReader:
         start = self.learned_until or end - timedelta(weeks=self.weeks)
         if start >= end:
             return
-        self.wifi.add(wifi_hours(store, start, end))
-        hours, self.reports_from = report_hours(store, start, end, self.profile, self.reports_from)
-        self.reports.add(hours)
-        self.cameras.add(camera_hours(store, start, end, self.profile))
-        self.indicators.add(indicator_hours(store, start, end))
+        watch = self.watch
+        if "wifi" in watch:
+            self.wifi.add(wifi_hours(store, start, end))
+        if watch & {"reports", "categories"}:
+            hours, self.reports_from = report_hours(
+                store, start, end, self.profile, self.reports_from
+            )
+            wanted = tuple(p for w, p in REPORT_PREFIXES.items() if w in watch)
+            self.reports.add(hours[hours["series"].str.startswith(wanted)])
+        if "cameras" in watch:
+            self.cameras.add(camera_hours(store, start, end, self.profile))
+        if "indicators" in watch:
+            self.indicators.add(indicator_hours(store, start, end))
         self.learned_until = end
 
     def __call__(
@@ -72,18 +89,28 @@ class UsualReader:
     ) -> pd.DataFrame:
         """`aps`, `cameras`: the newest point of each (the rules' CityNow reads them)."""
         self.learn(store, now)
-        recent = store.points(FIELD_REPORT.name, now - HOUR, now + timedelta(seconds=1))
-        kpi = store.points(KPI.name, now - HOUR, now + timedelta(seconds=1))
+        watch, profile, soon = self.watch, self.profile, now + timedelta(seconds=1)
+        recent = pd.DataFrame()
+        if watch & {"reports", "categories"}:
+            recent = store.points(FIELD_REPORT.name, now - HOUR, soon)
         # What covers the last hour is held against the hour it mostly covers.
         half_hour_ago = now - HOUR / 2
+        series = {
+            "wifi": lambda: (self.wifi, wifi_now(aps, now), now),
+            "reports": lambda: (self.reports, reports_now(recent, profile), half_hour_ago),
+            "categories": lambda: (self.reports, categories_now(recent, profile), half_hour_ago),
+            "cameras": lambda: (self.cameras, cameras_now(cameras, profile), now),
+            "indicators": lambda: (
+                self.indicators,
+                indicators_now(store.points(KPI.name, now - HOUR, soon), profile),
+                half_hour_ago,
+            ),
+        }
         frames = []
-        for history, current, at in (
-            (self.wifi, wifi_now(aps, now), now),
-            (self.reports, reports_now(recent, self.profile), half_hour_ago),
-            (self.reports, categories_now(recent, self.profile), half_hour_ago),
-            (self.cameras, cameras_now(cameras, self.profile), now),
-            (self.indicators, indicators_now(kpi, self.profile), half_hour_ago),
-        ):
+        for name in WATCHED:
+            if name not in watch:
+                continue
+            history, current, at = series[name]()
             if current.empty:
                 continue
             usual = history.usual(at)
