@@ -2,14 +2,15 @@
 learned one hour at a time.
 
 A series (the WiFi clients of an access point or a site, the new field reports of a ward or a
-category, the cameras down in a ward, an operating indicator's value) is kept
-as one value per hour over the last `weeks` weeks. What is usual at an instant is the median of
-the values of the same slot (day of the week × hour of the day, in the city's zone, so a
-profile in a zone with summer time keeps 10:00 at 10:00); with fewer than MIN_VALUES of them (a
-new device, a short history) the median of the same hour of every day, then of every hour. The
-spread is the median absolute deviation (MAD) of the same hour's values, never below what
-counting noise alone gives (√median) nor a tenth of the median; of a measured figure (an
-indicator's value, `counts=False`), never below a hundredth of the median. The city profile's
+category, the cameras down in a ward, an operating indicator's value) is kept as one value per
+hour over the last `weeks` weeks. What is usual at an instant is the median of the values of the
+same slot (day of the week × hour of the day, in the city's zone, so a profile in a zone with
+summer time keeps 10:00 at 10:00); with fewer than MIN_VALUES of them (a new device, a short
+history) the median of the same hour of every day, then of every hour; with fewer than
+MIN_ALL_VALUES hours in all, nothing. The spread is the median absolute deviation (MAD) of the
+same hour's values, never below what counting noise alone gives (√median) nor a tenth of the
+median; of a measured figure (an indicator's value, `counts=False`), never below a hundredth of
+the median. The city profile's
 festival days are known exceptions: never learned from, and a value above the band on one is no
 anomaly where a crowd is expected to raise it (wall.alerts.rules.anomaly).
 Why medians and not seasonal decomposition or exponential smoothing: docs/analytics.md.
