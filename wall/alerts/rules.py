@@ -15,10 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from wall.accountability import handling_unit, indicators_due, late_indicators
 from wall.alerts.anomaly import UsualReader, empty_usual
+from wall.baselines import count_high
 from wall.city import CityProfile
 from wall.domain import (
     CAMERA_STATUS,
@@ -469,6 +471,10 @@ def anomaly(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
     deviations = raised.map({True: p["clear_deviations"], False: p["deviations"]})
     low, high = centre - deviations * sigma, centre + deviations * sigma
     low = low.where(measured, low.clip(lower=0.0))
+    # Counts: never below what counting noise alone reaches (the band the screens draw).
+    noise = {d: count_high(centre.to_numpy(), d) for d in (p["deviations"], p["clear_deviations"])}
+    noise_high = np.where(raised, noise[p["clear_deviations"]], noise[p["deviations"]])
+    high = high.where(measured, np.fmax(high, noise_high))
     value = usual["value"].astype(float)
     expected = usual["festival"].astype(bool) & usual["kind"].isin(CROWD_KINDS)
     above = (value > high) & ~expected  # a festival's crowd is expected
@@ -478,6 +484,7 @@ def anomaly(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
     shown_low = centre - p["deviations"] * sigma
     shown_low = shown_low.where(measured, shown_low.clip(lower=0.0))
     shown_high = centre + p["deviations"] * sigma
+    shown_high = shown_high.where(measured, np.fmax(shown_high, noise[p["deviations"]]))
     conditions = []
     for i in usual.index[out]:
         row = usual.loc[i]
