@@ -351,3 +351,21 @@ def test_the_hourly_history_reads_the_same_from_either_store(store: Store):
     per_category = reports[reports["series"].str.startswith("category:")]
     assert len(per_category) == 24 * len(PROFILE.categories)
     assert since is not None and since >= start
+
+
+def test_the_last_hour_is_held_against_both_clock_hours_it_overlaps():
+    """Reports pick up at 07:00 (none at 06:00, 6 an hour from 07:00): at 07:20 the last hour
+    (06:20–07:20) usually holds 2, not the 06:00 slot's 0 (a surge to the wall at each morning's
+    rise) nor 07:00's 6."""
+    from wall.alerts.anomaly import last_hour_usual
+    from wall.baselines import HourlyHistory
+
+    hours = pd.date_range(ten_o_clock() - pd.Timedelta(days=21), periods=21 * 24, freq="h")
+    local = hours.tz_convert(ZONE).hour
+    values = np.where(local >= 7, 6.0, 0.0)
+    history = HourlyHistory(ZONE, weeks=4)
+    history.add(pd.DataFrame({"time": hours, "series": "category:x", "value": values}))
+    today = pd.Timestamp(hours[-1]).tz_convert(ZONE).normalize() + pd.Timedelta(days=1)
+    usual = last_hour_usual(history, (today + pd.Timedelta(hours=7, minutes=20)).to_pydatetime())
+    assert usual.hour == 6  # the hour it covers most names it
+    assert usual.frame.loc["category:x", "centre"] == pytest.approx(2.0)

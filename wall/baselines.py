@@ -191,10 +191,9 @@ class HourlyHistory:
 def count_high(centre: np.ndarray, deviations: float) -> np.ndarray:
     """The highest count that counting noise alone (Poisson around `centre`) exceeds no more
     often than a normal value exceeds `deviations` sigmas (4: 3 in 100,000). A few reports an
-    hour have a longer upper tail than centre + 4 √centre: without this, a town's field reports
-    of a category (3 an hour) rose past that band once or twice a week of normal Poisson noise
-    (bench/anomalies.py). NaN where the centre is NaN; centres above POISSON_UP_TO are left to
-    the normal band (-inf), which is close enough there."""
+    hour have a longer upper tail than centre + 4 √centre: of a category with 3 an hour, 0.36 %
+    of normal hours rose past that band (tests/test_baselines.py). NaN where the centre is NaN;
+    centres above POISSON_UP_TO are left to the normal band (-inf), close enough there."""
     centre = np.asarray(centre, dtype=float)
     tail = 0.5 * math.erfc(deviations / math.sqrt(2.0))
     small = np.isfinite(centre) & (centre <= POISSON_UP_TO)

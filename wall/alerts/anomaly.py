@@ -15,11 +15,13 @@ folded in, one aggregate a new hour: a pass never learns again from scratch.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 from datetime import datetime, timedelta
 
+import numpy as np
 import pandas as pd
 
-from wall.baselines import HourlyHistory, last_hour_end
+from wall.baselines import HourlyHistory, Usual, last_hour_end
 from wall.city import CityProfile
 from wall.domain import CAMERA_STATUS, FIELD_REPORT, KPI, WIFI_USAGE
 from wall.store import Store
@@ -93,8 +95,8 @@ class UsualReader:
         recent = pd.DataFrame()
         if watch & {"reports", "categories"}:
             recent = store.points(FIELD_REPORT.name, now - HOUR, soon)
-        # What covers the last hour is held against the hour it mostly covers.
-        half_hour_ago = now - HOUR / 2
+        # What covers the last hour is held against the two clock hours it overlaps (None).
+        half_hour_ago = None
         series = {
             "wifi": lambda: (self.wifi, wifi_now(aps, now), now),
             "reports": lambda: (self.reports, reports_now(recent, profile), half_hour_ago),
@@ -113,13 +115,40 @@ class UsualReader:
             history, current, at = series[name]()
             if current.empty:
                 continue
-            usual = history.usual(at)
+            usual = history.usual(at) if at is not None else last_hour_usual(history, now)
             joined = current.join(usual.frame, on="series", how="inner")
             frames.append(
                 joined.assign(weekday=usual.weekday, hour=usual.hour, festival=usual.festival)
             )
         frames = [f for f in frames if not f.empty]
         return pd.concat(frames, ignore_index=True) if frames else empty_usual()
+
+
+def last_hour_usual(history: HourlyHistory, now: datetime) -> Usual:
+    """What is usual for a count (or mean) of the last hour, which overlaps two clock hours:
+    their centres weighted by how much of each it covers, the larger of their spreads; the
+    weekday, hour and level of the one it covers most. Held against that one alone, the hour
+    at 7:29 (half of it past 7:00, when the town's reports pick up) was judged against 6:00's
+    night-time values."""
+    earlier, later = history.usual(now - HOUR), history.usual(now)
+    weight = 1.0 - (now.minute * 60 + now.second) / 3600.0  # of the earlier hour
+    main = earlier if weight >= 0.5 else later
+    both = earlier.frame.merge(
+        later.frame, how="outer", left_index=True, right_index=True, suffixes=("_a", "_b")
+    )
+    centre_a, centre_b = both["centre_a"].astype(float), both["centre_b"].astype(float)
+    centre = (weight * centre_a + (1.0 - weight) * centre_b).fillna(centre_a).fillna(centre_b)
+    sigma = np.fmax(both["sigma_a"].astype(float), both["sigma_b"].astype(float))
+    first, second = ("level_a", "level_b") if main is earlier else ("level_b", "level_a")
+    frame = pd.DataFrame(
+        {
+            "level": both[first].where(both[first].notna(), both[second]),
+            "centre": centre,
+            "sigma": sigma,
+        },
+        index=both.index,
+    )
+    return replace(main, frame=frame)
 
 
 def current_frame(**columns) -> pd.DataFrame:
