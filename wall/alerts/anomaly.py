@@ -95,17 +95,17 @@ class UsualReader:
         recent = pd.DataFrame()
         if watch & {"reports", "categories"}:
             recent = store.points(FIELD_REPORT.name, now - HOUR, soon)
-        # What covers the last hour is held against the two clock hours it overlaps (None).
-        half_hour_ago = None
+        # What covers the last hour: held against the two clock hours it overlaps.
+        last_hour = None  # last_hour_usual
         series = {
             "wifi": lambda: (self.wifi, wifi_now(aps, now), now),
-            "reports": lambda: (self.reports, reports_now(recent, profile), half_hour_ago),
-            "categories": lambda: (self.reports, categories_now(recent, profile), half_hour_ago),
+            "reports": lambda: (self.reports, reports_now(recent, profile), last_hour),
+            "categories": lambda: (self.reports, categories_now(recent, profile), last_hour),
             "cameras": lambda: (self.cameras, cameras_now(cameras, profile), now),
             "indicators": lambda: (
                 self.indicators,
                 indicators_now(store.points(KPI.name, now - HOUR, soon), profile),
-                half_hour_ago,
+                last_hour,
             ),
         }
         frames = []
