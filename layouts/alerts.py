@@ -23,7 +23,7 @@ from layouts.common import (
     screen_header,
 )
 from wall.alerts.model import SEVERITIES, Alert, in_flood
-from wall.alerts.text import RULE_NAMES, alert_title, label
+from wall.alerts.text import RULE_NAMES, alert_title, anomaly_usual, label
 from wall.alerts.text import SEVERITIES as SEVERITY_WORDS
 from wall.alerts.text import STATES as STATE_WORDS
 from wall.city import CitySettings
@@ -46,6 +46,9 @@ COLUMNS = (
     "state",
     "title_vi",
     "title_en",
+    # What is usual, of an anomaly (its title then says what is now): a line of its own.
+    "usual_vi",
+    "usual_en",
     "ward",
     "raised",
     "acked_by",
@@ -70,8 +73,7 @@ def alerts_frame(alerts: Mapping[str, Alert]) -> pd.DataFrame:
             "escalated": alert.escalated_at is not None and alert.unacknowledged,
             "severity": alert.severity if alert.severity in SEVERITIES else "medium",
             "state": alert.state,
-            "title_vi": alert_title(alert, "vi"),
-            "title_en": alert_title(alert, "en"),
+            **titles(alert),
             "ward": alert.ward or "",
             "raised": pd.Timestamp(alert.raised_at),
             "acked_by": alert.acked_by or "",
@@ -87,6 +89,20 @@ def alerts_frame(alerts: Mapping[str, Alert]) -> pd.DataFrame:
     for column in ("raised", "shelved_until", "time"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame
+
+
+def titles(alert: Alert) -> dict[str, str]:
+    """title_vi, title_en, usual_vi, usual_en: an anomaly's explanation is split in two, what is
+    now and what is usual, each shown whole on the alerts screen."""
+    found = {}
+    for lang in ("vi", "en"):
+        title, usual = alert_title(alert, lang), anomaly_usual(alert, lang)
+        if usual and title.endswith("; " + usual):
+            title = title.removesuffix("; " + usual)
+        else:
+            usual = ""
+        found |= {f"title_{lang}": title, f"usual_{lang}": usual}
+    return found
 
 
 def shown_alerts(frame: pd.DataFrame, ctx: Context) -> pd.DataFrame:
@@ -215,9 +231,7 @@ def alert_rows(shown: pd.DataFrame, ctx: Context) -> list:
                     html.Div(severity_mark(row.severity, ctx.t), className="al-sev"),
                     html.Div(
                         [
-                            html.Div(
-                                getattr(row, f"title_{ctx.lang}"), className="al-title", **TRUNCATES
-                            ),
+                            *title_lines(row, ctx),
                             html.Div(
                                 ctx.profile.unit_name(row.ward, ctx.lang), className="al-where"
                             ),
@@ -233,6 +247,18 @@ def alert_rows(shown: pd.DataFrame, ctx: Context) -> list:
             )
         )
     return rows
+
+
+def title_lines(row, ctx: Context) -> list[html.Div]:
+    """The alert's title on one line, cut if it must be; an anomaly's explanation whole, what
+    is now and what is usual each on its own line (wrapped rather than cut)."""
+    title, usual = getattr(row, f"title_{ctx.lang}"), getattr(row, f"usual_{ctx.lang}", "")
+    if not usual:
+        return [html.Div(title, className="al-title", **TRUNCATES)]
+    return [
+        html.Div(title, className="al-title al-title--whole"),
+        html.Div(usual, className="al-usual"),
+    ]
 
 
 def owner_line(owner: str, ctx: Context) -> html.Div | None:

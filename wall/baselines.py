@@ -1,19 +1,24 @@
 """What is usual for a series at a day of the week and hour of the day: robust per-slot baselines,
 learned one hour at a time.
 
-A series (the WiFi clients of an access point or a site, the new field reports of a ward) is kept
-as one value per hour over the last `weeks` weeks. What is usual at an instant is the median of
-the values of the same slot (day of the week × hour of the day, in the city's zone, so a
-profile in a zone with summer time keeps 10:00 at 10:00); with fewer than MIN_VALUES of them (a
-new device, a short history) the median of the same hour of every day, then of every hour. The
-spread is the median absolute deviation (MAD) of the same hour's values, never below what
-counting noise alone gives (√median) nor a tenth of the median. The city profile's festival
-days are known exceptions: never learned from, and a value above the band on one is no anomaly.
+A series (the WiFi clients of an access point or a site, the new field reports of a ward or a
+category, the cameras down in a ward, an operating indicator's value) is kept as one value per
+hour over the last `weeks` weeks. What is usual at an instant is the median of the values of the
+same slot (day of the week × hour of the day, in the city's zone, so a profile in a zone with
+summer time keeps 10:00 at 10:00); with fewer than MIN_VALUES of them (a new device, a short
+history) the median of the same hour of every day, then of every hour; with fewer than
+MIN_ALL_VALUES hours in all, nothing. The spread is the median absolute deviation (MAD) of the
+same hour's values, never below what counting noise alone gives (√median) nor a tenth of the
+median; of a measured figure (an indicator's value, `counts=False`), never below a hundredth of
+the median. The city profile's
+festival days are known exceptions: never learned from, and a value above the band on one is no
+anomaly where a crowd is expected to raise it (wall.alerts.rules.anomaly).
 Why medians and not seasonal decomposition or exponential smoothing: docs/analytics.md.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,6 +33,8 @@ MIN_VALUES = 3  # of a slot, before its median is trusted
 MIN_HOUR_VALUES = 5  # days with that hour, before the spread of the hour is
 MIN_ALL_VALUES = 72  # hours of a series (three days) before anything is said of it
 MAD_TO_SIGMA = 1.4826  # the MAD of normal noise times this is its standard deviation
+MEASURED_FLOOR = 0.01  # a measured figure's spread is never below this share of its median
+POISSON_UP_TO = 400.0  # centres of counts up to this get count_high; above, normal is close
 LEVELS = ("weekday_hour", "hour", "all")  # the slots a centre may come from, most specific first
 
 
@@ -40,16 +47,18 @@ class Usual:
     festival: bool  # the instant falls on one of the profile's festival days
     frame: pd.DataFrame  # index: series; columns: level, centre, sigma
 
+    counts: bool = True  # counts never go below 0; a measured figure may
+
     def band(self, deviations: float) -> pd.DataFrame:
-        """low, high (never below 0) of `deviations` sigmas around the centre."""
+        """low, high (never below 0 for counts) of `deviations` sigmas around the centre; of
+        counts, high is never below what counting noise alone reaches (count_high)."""
         f = self.frame
-        return pd.DataFrame(
-            {
-                "low": (f["centre"] - deviations * f["sigma"]).clip(lower=0.0),
-                "high": f["centre"] + deviations * f["sigma"],
-            },
-            index=f.index,
-        )
+        centre, sigma = f["centre"].to_numpy(float), f["sigma"].to_numpy(float)
+        low = centre - deviations * sigma
+        high = centre + deviations * sigma
+        if self.counts:
+            low, high = np.fmax(low, 0.0), np.fmax(high, count_high(centre, deviations))
+        return pd.DataFrame({"low": low, "high": high}, index=f.index)
 
 
 class HourlyHistory:
@@ -57,8 +66,15 @@ class HourlyHistory:
     hours) so the usual values of a thousand access points are a few vectorised medians. Hours are
     added as they end (`add`); the oldest beyond the window go."""
 
-    def __init__(self, timezone: str, festival_days: Iterable[date] = (), weeks: float = 4.0):
+    def __init__(
+        self,
+        timezone: str,
+        festival_days: Iterable[date] = (),
+        weeks: float = 4.0,
+        counts: bool = True,
+    ):
         self.zone = ZoneInfo(timezone)
+        self.counts = counts  # counts of things (users, reports): counting noise is the floor
         self.festival_days = frozenset(festival_days)
         self.window_ms = int(weeks * 7 * 24 * HOUR_MS)
         self.names: list[str] = []
@@ -134,7 +150,7 @@ class HourlyHistory:
             },
             index=pd.Index(np.array(self.names, dtype=object)[known], name="series"),
         )
-        return Usual(weekday, hour, festival, frame)
+        return Usual(weekday, hour, festival, frame, self.counts)
 
     def _slot_stats(self, weekday: int, hour: int) -> tuple[np.ndarray, ...]:
         n = len(self.names)
@@ -159,9 +175,42 @@ class HourlyHistory:
                     np.where(count >= (MIN_HOUR_VALUES if index == 1 else 1), mad, np.nan)
                 )
         whole, of_hour = spreads
+        # Nothing is said of a series with less than MIN_ALL_VALUES hours (three days), though
+        # some of its hours may have been seen three times already.
+        young = np.sum(~np.isnan(self.values[:, self._learned]), axis=1) < MIN_ALL_VALUES
+        level = np.where(young, -1, level)
         mad = np.where(np.isnan(of_hour) | (level == 2), whole, of_hour)
-        sigma = np.fmax(MAD_TO_SIGMA * mad, np.fmax(np.sqrt(np.fmax(centre, 1.0)), 0.1 * centre))
+        if self.counts:
+            floor = np.fmax(np.sqrt(np.fmax(centre, 1.0)), 0.1 * centre)
+        else:  # a measured figure (an indicator's value): no counting noise, any scale
+            floor = np.fmax(MEASURED_FLOOR * np.abs(centre), 1e-9)
+        sigma = np.fmax(MAD_TO_SIGMA * mad, floor)
         return level, centre, sigma
+
+
+def count_high(centre: np.ndarray, deviations: float) -> np.ndarray:
+    """The highest count that counting noise alone (Poisson around `centre`) exceeds no more
+    often than a normal value exceeds `deviations` sigmas (4: 3 in 100,000). A few reports an
+    hour have a longer upper tail than centre + 4 √centre: of a category with 3 an hour, 0.36 %
+    of normal hours rose past that band (tests/test_baselines.py). NaN where the centre is NaN;
+    centres above POISSON_UP_TO are left to the normal band (-inf), close enough there."""
+    centre = np.asarray(centre, dtype=float)
+    tail = 0.5 * math.erfc(deviations / math.sqrt(2.0))
+    small = np.isfinite(centre) & (centre <= POISSON_UP_TO)
+    lam = np.where(small, np.fmax(centre, 0.0), 0.0)
+    pmf = np.exp(-lam)
+    cdf = pmf.copy()
+    high = np.where(small, np.nan, -np.inf)
+    high = np.where(np.isnan(centre), np.nan, high)
+    k = 0
+    while True:
+        found = small & np.isnan(high) & (1.0 - cdf <= tail)  # P(count > k) small enough
+        high = np.where(found, float(k), high)
+        if not (small & np.isnan(high)).any():
+            return high
+        k += 1
+        pmf = pmf * lam / k
+        cdf = cdf + pmf
 
 
 def _nanmedian(values: np.ndarray) -> np.ndarray:

@@ -1,27 +1,41 @@
 """The `anomaly` rule's data: what each watched series is now, beside what is usual for it.
 
 Watched series: the WiFi clients of each access point (while it says it is up: one that is down
-is `ap_down`'s) and of each site (its access points together), and the new field reports of each
-ward in the last hour. Their hourly history (wall.baselines) is read from the store once, on the
-rule's first pass — `weeks` of hourly means, which the store answers from its hourly rollups past
-the raw points' retention — and then only the hours ended since are folded in, one aggregate
-a new hour: a pass never learns again from scratch.
+is `ap_down`'s) and of each site (its access points together); the new field reports of each
+ward and of each category in the last hour; the cameras down in each ward now (the newest
+status of each camera, as the cameras screen and `ward_cameras_offline` read it; a ward's power
+cut is one series, so one alert, however many cameras it takes down); and each operating
+indicator's value sent by its source over MQTT (`kpi`, the mean of the last hour). Their hourly
+history (wall.baselines) is read from the store once, on the rule's first pass — `weeks` of
+hourly means (of the cameras: each one's last status of each hour), which the store answers from
+its hourly rollups past the raw points' retention — and then only the hours ended since are
+folded in, one aggregate a new hour: a pass never learns again from scratch.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import replace
 from datetime import datetime, timedelta
 
+import numpy as np
 import pandas as pd
 
-from wall.baselines import HourlyHistory, last_hour_end
+from wall.baselines import HourlyHistory, Usual, last_hour_end
 from wall.city import CityProfile
-from wall.domain import FIELD_REPORT, WIFI_USAGE
+from wall.domain import CAMERA_STATUS, FIELD_REPORT, KPI, WIFI_USAGE
 from wall.store import Store
 
 HOUR = timedelta(hours=1)
 FRESH = timedelta(minutes=15)  # an AP's newest point older than this says nothing of now
-COLUMNS = ["series", "kind", "name", "site", "ward", "value"]
+# name: as stored (a ward's Vietnamese name, a site, an AP, a category's code, an indicator's
+# id); name_vi, name_en: what the alert's words call it, from the city profile; unit_vi,
+# unit_en: an indicator's unit.
+COLUMNS = ["series", "kind", "name", "name_vi", "name_en", "unit_vi", "unit_en", "site", "ward"]
+COLUMNS += ["value"]
+# The watched series, by what they count.
+WATCHED = ("wifi", "reports", "categories", "cameras", "indicators")
+REPORT_PREFIXES = {"reports": "reports:", "categories": "category:"}
 USUAL_COLUMNS = [*COLUMNS, "level", "centre", "sigma", "weekday", "hour", "festival"]
 
 
@@ -32,12 +46,24 @@ def empty_usual() -> pd.DataFrame:
 class UsualReader:
     """Each pass: the watched series' values now, each with what is usual at this hour."""
 
-    def __init__(self, profile: CityProfile, weeks: float):
+    def __init__(self, profile: CityProfile, weeks: float, watch: Collection[str] = WATCHED):
+        """`watch`: which of WATCHED (all by default; fewer to measure what each costs)."""
+        unknown = set(watch) - set(WATCHED)
+        if unknown:
+            raise ValueError(f"unknown series {sorted(unknown)}; known: {', '.join(WATCHED)}")
         self.profile = profile
         self.weeks = weeks
-        self.wifi = HourlyHistory(profile.timezone, profile.festival_days, weeks)
-        self.reports = HourlyHistory(profile.timezone, profile.festival_days, weeks)
+        self.watch = frozenset(watch)
+
+        def history(counts: bool = True) -> HourlyHistory:
+            return HourlyHistory(profile.timezone, profile.festival_days, weeks, counts)
+
+        self.wifi = history()
+        self.reports = history()  # per ward and per category
+        self.cameras = history()
+        self.indicators = history(counts=False)
         self.learned_until: datetime | None = None
+        self.reports_from: datetime | None = None  # the first hour the store has reports of
 
     def learn(self, store: Store, now: datetime) -> None:
         """Fold in the hours ended since the last pass (the first pass: the last `weeks`)."""
@@ -45,26 +71,93 @@ class UsualReader:
         start = self.learned_until or end - timedelta(weeks=self.weeks)
         if start >= end:
             return
-        self.wifi.add(wifi_hours(store, start, end))
-        self.reports.add(report_hours(store, start, end, self.profile))
+        watch = self.watch
+        if "wifi" in watch:
+            self.wifi.add(wifi_hours(store, start, end))
+        if watch & {"reports", "categories"}:
+            hours, self.reports_from = report_hours(
+                store, start, end, self.profile, self.reports_from
+            )
+            wanted = tuple(p for w, p in REPORT_PREFIXES.items() if w in watch)
+            self.reports.add(hours[hours["series"].str.startswith(wanted)])
+        if "cameras" in watch:
+            self.cameras.add(camera_hours(store, start, end, self.profile))
+        if "indicators" in watch:
+            self.indicators.add(indicator_hours(store, start, end))
         self.learned_until = end
 
-    def __call__(self, store: Store, now: datetime, aps: pd.DataFrame) -> pd.DataFrame:
+    def __call__(
+        self, store: Store, now: datetime, aps: pd.DataFrame, cameras: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
+        """`aps`, `cameras`: the newest point of each (the rules' CityNow reads them)."""
         self.learn(store, now)
-        recent = store.points(FIELD_REPORT.name, now - HOUR, now + timedelta(seconds=1))
+        watch, profile, soon = self.watch, self.profile, now + timedelta(seconds=1)
+        recent = pd.DataFrame()
+        if watch & {"reports", "categories"}:
+            recent = store.points(FIELD_REPORT.name, now - HOUR, soon)
+        # What covers the last hour: held against the two clock hours it overlaps.
+        last_hour = None  # last_hour_usual
+        series = {
+            "wifi": lambda: (self.wifi, wifi_now(aps, now), now),
+            "reports": lambda: (self.reports, reports_now(recent, profile), last_hour),
+            "categories": lambda: (self.reports, categories_now(recent, profile), last_hour),
+            "cameras": lambda: (self.cameras, cameras_now(cameras, profile), now),
+            "indicators": lambda: (
+                self.indicators,
+                indicators_now(store.points(KPI.name, now - HOUR, soon), profile),
+                last_hour,
+            ),
+        }
         frames = []
-        for history, current, at in (
-            (self.wifi, wifi_now(aps, now), now),
-            # The last hour's reports are held against the hour it mostly covers.
-            (self.reports, reports_now(recent, self.profile), now - HOUR / 2),
-        ):
-            usual = history.usual(at)
+        for name in WATCHED:
+            if name not in watch:
+                continue
+            history, current, at = series[name]()
+            if current.empty:
+                continue
+            usual = history.usual(at) if at is not None else last_hour_usual(history, now)
             joined = current.join(usual.frame, on="series", how="inner")
             frames.append(
                 joined.assign(weekday=usual.weekday, hour=usual.hour, festival=usual.festival)
             )
         frames = [f for f in frames if not f.empty]
         return pd.concat(frames, ignore_index=True) if frames else empty_usual()
+
+
+def last_hour_usual(history: HourlyHistory, now: datetime) -> Usual:
+    """What is usual for a count (or mean) of the last hour, which overlaps two clock hours:
+    their centres weighted by how much of each it covers, the larger of their spreads; the
+    weekday, hour and level of the one it covers most. Held against that one alone, the hour
+    at 7:29 (half of it past 7:00, when the town's reports pick up) was judged against 6:00's
+    night-time values."""
+    earlier, later = history.usual(now - HOUR), history.usual(now)
+    weight = 1.0 - (now.minute * 60 + now.second) / 3600.0  # of the earlier hour
+    main = earlier if weight >= 0.5 else later
+    both = earlier.frame.merge(
+        later.frame, how="outer", left_index=True, right_index=True, suffixes=("_a", "_b")
+    )
+    centre_a, centre_b = both["centre_a"].astype(float), both["centre_b"].astype(float)
+    centre = (weight * centre_a + (1.0 - weight) * centre_b).fillna(centre_a).fillna(centre_b)
+    sigma = np.fmax(both["sigma_a"].astype(float), both["sigma_b"].astype(float))
+    first, second = ("level_a", "level_b") if main is earlier else ("level_b", "level_a")
+    frame = pd.DataFrame(
+        {
+            "level": both[first].where(both[first].notna(), both[second]),
+            "centre": centre,
+            "sigma": sigma,
+        },
+        index=both.index,
+    )
+    return replace(main, frame=frame)
+
+
+def current_frame(**columns) -> pd.DataFrame:
+    """A frame of COLUMNS: those not given are empty (None)."""
+    frame = pd.DataFrame(columns)
+    for column in COLUMNS:
+        if column not in frame.columns:
+            frame[column] = None
+    return frame[COLUMNS]
 
 
 def wifi_hours(store: Store, start: datetime, end: datetime) -> pd.DataFrame:
@@ -91,42 +184,107 @@ def wifi_hours(store: Store, start: datetime, end: datetime) -> pd.DataFrame:
 
 
 def new_reports(points: pd.DataFrame, profile: CityProfile) -> pd.DataFrame:
-    """The first point of each report (status new), its ward as today's unit: time, ward."""
+    """The first point of each report (status new), its ward as today's unit: time, ward,
+    category."""
     if points.empty or not {"status", "ward", "report_id"} <= set(points.columns):
-        return pd.DataFrame({"time": pd.Series(dtype="datetime64[ns, UTC]"), "ward": []})
+        return pd.DataFrame(
+            {"time": pd.Series(dtype="datetime64[ns, UTC]"), "ward": [], "category": []}
+        )
     first = points[points["status"] == "new"].drop_duplicates("report_id")
     wards = profile.todays_units(first["ward"]).fillna(first["ward"])
-    return pd.DataFrame({"time": first["time"], "ward": wards})
+    category = first["category"] if "category" in first.columns else None
+    return pd.DataFrame({"time": first["time"], "ward": wards, "category": category})
 
 
 def report_hours(
-    store: Store, start: datetime, end: datetime, profile: CityProfile
+    store: Store,
+    start: datetime,
+    end: datetime,
+    profile: CityProfile,
+    known_from: datetime | None = None,
+) -> tuple[pd.DataFrame, datetime | None]:
+    """New reports per ward and per category per hour, 0 for an hour without any (one read of
+    the reports for both): time, series, value; and from when the store holds reports. Hours
+    before its first report (`known_from`, else the first in this read) are not 0 but
+    unknown: a store with two days of reports has two days of history, not four weeks."""
+    points = store.points(FIELD_REPORT.name, start, end)
+    if known_from is None and not points.empty:
+        first = pd.to_datetime(points["time"], utc=True).min().floor("h")
+        known_from = first.to_pydatetime()
+    if known_from is None:
+        return pd.DataFrame(columns=["time", "series", "value"]), None
+    new = new_reports(points, profile)
+    new = new.assign(time=pd.to_datetime(new["time"], utc=True).dt.floor("h"))
+    hours = pd.date_range(max(start, known_from), end, freq="h", inclusive="left", tz="UTC")
+    per_ward = hourly_counts(new, hours, "ward", profile.unit_names, "reports:")
+    per_category = hourly_counts(new, hours, "category", profile.category_codes, "category:")
+    return pd.concat([per_ward, per_category], ignore_index=True), known_from
+
+
+def hourly_counts(
+    new: pd.DataFrame, hours: pd.DatetimeIndex, column: str, known: tuple[str, ...], prefix: str
 ) -> pd.DataFrame:
-    """New reports per ward per hour, 0 for an hour without any: time, series, value."""
-    new = new_reports(store.points(FIELD_REPORT.name, start, end), profile)
-    hours = pd.date_range(start, end, freq="h", inclusive="left", tz="UTC")
-    wards = sorted({*profile.unit_names, *new["ward"].dropna()})
-    counts = (
-        new.assign(time=pd.to_datetime(new["time"], utc=True).dt.floor("h"))
-        .groupby(["time", "ward"])
-        .size()
-    )
-    grid = pd.MultiIndex.from_product([hours, wards], names=["time", "ward"])
+    """Rows of `new` per hour and value of `column` (every known value, 0 where none)."""
+    keys = sorted({*known, *new[column].dropna()})
+    counts = new.groupby(["time", column]).size()
+    grid = pd.MultiIndex.from_product([hours, keys], names=["time", column])
     counts = counts.reindex(grid, fill_value=0).reset_index(name="value")
     return pd.DataFrame(
         {
             "time": counts["time"],
-            "series": "reports:" + counts["ward"].astype(str),
+            "series": prefix + counts[column].astype(str),
             "value": counts["value"],
         }
     )
+
+
+def camera_hours(
+    store: Store, start: datetime, end: datetime, profile: CityProfile
+) -> pd.DataFrame:
+    """Cameras down per ward per hour (each camera's last status of the hour, as its hourly
+    rollup keeps it past the raw points' retention): time, series, value."""
+    last = store.aggregate(
+        CAMERA_STATUS.name, "online", "last", start, end, HOUR, ["camera_id", "ward"]
+    )
+    if last.empty or "ward" not in last.columns:
+        return pd.DataFrame(columns=["time", "series", "value"])
+    wards = profile.todays_units(last["ward"]).fillna(last["ward"])
+    down = last.assign(ward=wards, down=is_flag(last["value"], False)).dropna(subset=["ward"])
+    down = down.groupby(["time", "ward"], as_index=False)["down"].sum()
+    return pd.DataFrame(
+        {
+            "time": down["time"],
+            "series": "cameras:" + down["ward"].astype(str),
+            "value": down["down"].astype(float),
+        }
+    )
+
+
+def indicator_hours(store: Store, start: datetime, end: datetime) -> pd.DataFrame:
+    """Each indicator's hourly mean of what its source sent (`ioc/kpi/<id>`)."""
+    means = store.aggregate(KPI.name, "actual", "mean", start, end, HOUR, ["indicator_id"])
+    if means.empty:
+        return pd.DataFrame(columns=["time", "series", "value"])
+    return pd.DataFrame(
+        {
+            "time": means["time"],
+            "series": "indicator:" + means["indicator_id"].astype(str),
+            "value": means["value"],
+        }
+    )
+
+
+def is_flag(values: pd.Series, flag: bool) -> pd.Series:
+    """Which values are the boolean `flag` (numpy's too, or 1/0 as a store may give it back);
+    missing and anything else is neither."""
+    return values.map(lambda v: not isinstance(v, str) and v is not None and v == flag)
 
 
 def wifi_now(aps: pd.DataFrame, now: datetime) -> pd.DataFrame:
     """Clients now of each AP that says it is up, and of each site (a down AP counts 0)."""
     needed = {"ap_id", "clients", "up", "time"}
     if aps.empty or not needed <= set(aps.columns):
-        return pd.DataFrame(columns=COLUMNS)
+        return current_frame()
     fresh = aps[aps["time"] >= pd.Timestamp(now - FRESH)]
     up = fresh["up"].map(lambda v: v is True or v == True)  # noqa: E712 - numpy booleans too
     clients = pd.to_numeric(fresh["clients"], errors="coerce")
@@ -159,7 +317,7 @@ def wifi_now(aps: pd.DataFrame, now: datetime) -> pd.DataFrame:
             "value": per_site["value"],
         }
     )
-    return pd.concat([aps_now, sites_now], ignore_index=True)
+    return pd.concat([aps_now, sites_now], ignore_index=True).reindex(columns=COLUMNS)
 
 
 def reports_now(recent: pd.DataFrame, profile: CityProfile) -> pd.DataFrame:
@@ -168,13 +326,76 @@ def reports_now(recent: pd.DataFrame, profile: CityProfile) -> pd.DataFrame:
     counts = new.groupby("ward").size()
     wards = sorted({*profile.unit_names, *counts.index})
     counts = counts.reindex(wards, fill_value=0)
-    return pd.DataFrame(
-        {
-            "series": ["reports:" + w for w in wards],
-            "kind": "reports",
-            "name": wards,
-            "site": None,
-            "ward": wards,
-            "value": counts.to_numpy(float),
-        }
+    names = {u.name_vi: u for u in profile.units}
+    return current_frame(
+        series=["reports:" + w for w in wards],
+        kind="reports",
+        name=wards,
+        name_vi=wards,
+        name_en=[names[w].name_en if w in names else w for w in wards],
+        ward=wards,
+        value=counts.to_numpy(float),
+    )
+
+
+def categories_now(recent: pd.DataFrame, profile: CityProfile) -> pd.DataFrame:
+    """New reports of each category in the last hour (0 for a category without any)."""
+    new = new_reports(recent, profile)
+    counts = new.groupby("category").size()
+    codes = sorted({*profile.category_codes, *counts.index})
+    counts = counts.reindex(codes, fill_value=0)
+    labels = profile.category_labels
+    return current_frame(
+        series=["category:" + c for c in codes],
+        kind="category",
+        name=codes,
+        name_vi=[labels.get(c, (c, c))[0] for c in codes],
+        name_en=[labels.get(c, (c, c))[1] for c in codes],
+        value=counts.to_numpy(float),
+    )
+
+
+def cameras_now(cameras: pd.DataFrame | None, profile: CityProfile) -> pd.DataFrame:
+    """Cameras down now in each ward that has cameras: those whose newest status says offline
+    (what `ward_cameras_offline` counts; a camera not heard from at all is not counted)."""
+    if cameras is None or cameras.empty or not {"online", "ward"} <= set(cameras.columns):
+        return current_frame()
+    wards = profile.todays_units(cameras["ward"]).fillna(cameras["ward"])
+    down = is_flag(cameras["online"], False).groupby(wards).sum()
+    names = {u.name_vi: u for u in profile.units}
+    wards = [str(w) for w in down.index]
+    return current_frame(
+        series=["cameras:" + w for w in wards],
+        kind="cameras",
+        name=wards,
+        name_vi=wards,
+        name_en=[names[w].name_en if w in names else w for w in wards],
+        ward=wards,
+        value=down.to_numpy(float),
+    )
+
+
+def indicators_now(kpi: pd.DataFrame, profile: CityProfile) -> pd.DataFrame:
+    """The mean of what each indicator's source sent in the last hour; an indicator that sent
+    nothing then says nothing now."""
+    if kpi.empty or not {"indicator_id", "actual"} <= set(kpi.columns):
+        return current_frame()
+    values = pd.to_numeric(kpi["actual"], errors="coerce")
+    means = values.groupby(kpi["indicator_id"]).mean().dropna()
+    catalogue = {i.indicator_id: i for i in profile.indicators}
+    ids = [str(i) for i in means.index]
+
+    def of(indicator_id: str, attribute: str, default: str = "") -> str:
+        known = catalogue.get(indicator_id)
+        return getattr(known, attribute) if known else default
+
+    return current_frame(
+        series=["indicator:" + i for i in ids],
+        kind="indicator",
+        name=ids,
+        name_vi=[of(i, "name_vi", i) for i in ids],
+        name_en=[of(i, "name_en", i) for i in ids],
+        unit_vi=[of(i, "unit") for i in ids],
+        unit_en=[of(i, "unit_en") for i in ids],
+        value=means.to_numpy(float),
     )

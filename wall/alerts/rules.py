@@ -15,10 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from wall.accountability import handling_unit, indicators_due, late_indicators
 from wall.alerts.anomaly import UsualReader, empty_usual
+from wall.baselines import count_high
 from wall.city import CityProfile
 from wall.domain import (
     CAMERA_STATUS,
@@ -86,13 +88,17 @@ RULE_DEFAULTS: dict[str, dict[str, Any]] = {
         # A screen not heard from for this long is taken as taken away: no longer watched.
         "forget_hours": 24.0,
     },
-    # A watched series (WiFi clients of an AP or a site, new reports of a ward) outside what is
-    # usual for the day of the week and hour (wall.baselines; quiet until there is history).
+    # A watched series (WiFi clients of an AP or a site, new reports of a ward or a category,
+    # cameras down in a ward, an indicator's value) outside what is usual for the day of the
+    # week and hour (wall.baselines; quiet until there is history).
     "anomaly": {
         "severity": "medium",
         "deviations": 4.0,  # the band: the usual median ± this many sigmas (MAD-based) …
         "clear_deviations": 3.0,  # … and while raised, the narrower band it must come back into
-        "min_difference": 5.0,  # users or reports away from the median, at least
+        "min_difference": 5.0,  # users, reports or cameras away from the median, at least
+        # An indicator's value away from its median by at least this share of it (its units
+        # differ from one indicator to the next: %, tonnes, minutes).
+        "indicator_min_percent": 5.0,
         "weeks": 4.0,  # of hourly history learned from
         "minutes": 15.0,
         "clear_minutes": 15.0,
@@ -100,6 +106,12 @@ RULE_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 # Conditions a ward-wide outage stands for, in that ward.
 GROUPED_IN_WARD = ("camera_offline", "ap_down", "anomaly")
+# Anomaly series that are the ward's outage itself, said against what is usual: not grouped
+# away (a power cut raises the ward's one camera anomaly, never one per camera).
+WARD_LEVEL_KINDS = ("cameras",)
+# Anomaly series a festival's crowd is expected to raise: above the band on a festival day is
+# no anomaly. Cameras down and indicators are told on a festival day as on any other.
+CROWD_KINDS = ("ap", "site", "reports", "category")
 # Rules whose data already carry how long the condition has held.
 SELF_TIMED = ("report_overdue", "indicators_late", "feed_silent", "rejected_spike", "screen_silent")
 # Measurements whose silence means a feed stopped (reports and indicators arrive rarely).
@@ -263,7 +275,7 @@ class CityReader:
             submissions=self._indicator_values(store, now) if self.read_submissions else None,
             usual=empty_usual()
             if self._usual is None
-            else self._usual(store, now, frames[WIFI_USAGE.name]),
+            else self._usual(store, now, frames[WIFI_USAGE.name], frames[CAMERA_STATUS.name]),
         )
 
 
@@ -453,32 +465,50 @@ def anomaly(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
     usual = city.usual
     if usual.empty:
         return []
-    centre, sigma = usual["centre"], usual["sigma"]
+    centre, sigma = usual["centre"].astype(float), usual["sigma"].astype(float)
+    measured = usual["kind"] == "indicator"  # a figure, not a count: any sign, any scale
     raised = ("anomaly:" + usual["series"]).isin(active)
     deviations = raised.map({True: p["clear_deviations"], False: p["deviations"]})
-    low, high = (centre - deviations * sigma).clip(lower=0.0), centre + deviations * sigma
+    low, high = centre - deviations * sigma, centre + deviations * sigma
+    low = low.where(measured, low.clip(lower=0.0))
+    # Counts: never below what counting noise alone reaches (the band the screens draw).
+    noise = {d: count_high(centre.to_numpy(), d) for d in (p["deviations"], p["clear_deviations"])}
+    noise_high = np.where(raised, noise[p["clear_deviations"]], noise[p["deviations"]])
+    high = high.where(measured, np.fmax(high, noise_high))
     value = usual["value"].astype(float)
-    above = (value > high) & ~usual["festival"].astype(bool)  # a festival's crowd is expected
-    away = (value - centre).abs() >= p["min_difference"]
+    expected = usual["festival"].astype(bool) & usual["kind"].isin(CROWD_KINDS)
+    above = (value > high) & ~expected  # a festival's crowd is expected
+    least = centre.abs() * p["indicator_min_percent"] / 100.0
+    away = (value - centre).abs() >= least.where(measured, p["min_difference"])
     out = (above | (value < low)) & away
-    shown_low = (centre - p["deviations"] * sigma).clip(lower=0.0)
+    shown_low = centre - p["deviations"] * sigma
+    shown_low = shown_low.where(measured, shown_low.clip(lower=0.0))
     shown_high = centre + p["deviations"] * sigma
+    shown_high = shown_high.where(measured, np.fmax(shown_high, noise[p["deviations"]]))
     conditions = []
     for i in usual.index[out]:
         row = usual.loc[i]
+        if measured[i]:  # a tenth of the indicator's unit
+            shown = (round(float(value[i]), 1), round(float(shown_low[i]), 1))
+            shown += (round(float(shown_high[i]), 1),)
+        else:  # whole users, reports or cameras, the band widened to them
+            shown = (round(float(value[i])), int(shown_low[i]), int(-(-shown_high[i] // 1)))
         facts = {
             "kind": row["kind"],
             "name": row["name"],
             "site": row["site"] if isinstance(row["site"], str) else None,
-            "value": round(float(value[i])),
-            "low": int(shown_low[i]),
-            "high": int(-(-shown_high[i] // 1)),
+            "value": shown[0],
+            "low": shown[1],
+            "high": shown[2],
             "usual": round(float(centre[i]), 1),
             "score": round(float((value[i] - centre[i]) / sigma[i]), 1),
             "level": row["level"],
             "weekday": int(row["weekday"]),
             "hour": int(row["hour"]),
         }
+        for key in ("name_vi", "name_en", "unit_vi", "unit_en"):  # from the city profile
+            if isinstance(row.get(key), str):
+                facts[key] = row[key]
         ward = row["ward"] if isinstance(row["ward"], str) else None
         conditions.append(Condition("anomaly", row["series"], p["severity"], ward, facts=facts))
     return conditions
@@ -504,8 +534,9 @@ def conditions_now(
     """Every condition that holds now, keyed by alert key.
 
     A ward whose cameras are down together (a power cut) is one grouped alert: its cameras'
-    and access points' own conditions are left out while the ward condition holds, and counted
-    in the ward's facts instead.
+    and access points' own conditions (and their anomalies) are left out while the ward
+    condition holds, and counted in the ward's facts instead; the ward's cameras-down anomaly
+    (the same outage against what is usual for the ward) stays, one for the ward.
     """
     found: dict[str, Condition] = {}
     for name, rule in RULES.items():
@@ -516,7 +547,8 @@ def conditions_now(
     grouped: dict[str, Counter] = {ward: Counter() for ward in wards}
     kept = {}
     for key, c in found.items():
-        if c.rule in GROUPED_IN_WARD and c.ward in wards:
+        ward_level = c.rule == "anomaly" and c.facts.get("kind") in WARD_LEVEL_KINDS
+        if c.rule in GROUPED_IN_WARD and c.ward in wards and not ward_level:
             grouped[c.ward][c.rule] += 1
         else:
             kept[key] = c

@@ -77,6 +77,18 @@ ANOMALY_NOW: dict[str, tuple[str, str]] = {
         "{name}: {value} phản ánh mới trong 1 giờ qua",
         "{name}: {value} new field reports in the last hour",
     ),
+    "category": (
+        "Lĩnh vực {name}: {value} phản ánh mới trong 1 giờ qua",
+        "Category {name}: {value} new field reports in the last hour",
+    ),
+    "cameras": (
+        "{name}: {value} camera mất kết nối lúc này",
+        "{name}: {value} cameras offline now",
+    ),
+    "indicator": (
+        "{name}: {value}{unit} (trung bình 1 giờ qua)",
+        "{name}: {value}{unit} (mean of the last hour)",
+    ),
 }
 ANOMALY_USUAL: dict[str, tuple[str, str]] = {
     "weekday_hour": (
@@ -101,16 +113,47 @@ SEVERITIES: dict[str, tuple[str, str]] = {
 
 
 def anomaly_text(facts: Mapping[str, Any], lang: str) -> str:
-    """E.g. "<site>: 400 users now; usual for a Friday at 10:00 is 25–40"."""
+    """E.g. "<site>: 400 users now; usual for a Friday at 10:00 is 25–40". The ward, category or
+    indicator is named as the city profile names it in `lang` (kept in the facts when raised)."""
+    return "; ".join(anomaly_parts(facts, lang))
+
+
+def anomaly_parts(facts: Mapping[str, Any], lang: str) -> tuple[str, str]:
+    """The anomaly's explanation in two parts: what the series is now, and what is usual then
+    (the alerts screen shows them on two lines, so neither is cut)."""
     index = 1 if lang == "en" else 0
+    suffix = "_en" if index else "_vi"
+    unit = facts.get("unit" + suffix) or ""
     values = {
         **facts,
+        "name": facts.get("name" + suffix) or facts["name"],
         "site": facts.get("site") or "–",
         "weekday": WEEKDAYS[int(facts.get("weekday", 0)) % 7][index],
         "hour": f"{int(facts.get('hour', 0)):02d}:00",
+        "unit": f" {unit}" if unit else "",
     }
+    for key in ("value", "low", "high"):  # 8.7 in English, 8,7 in Vietnamese
+        values[key] = number(facts[key], lang)
     now = ANOMALY_NOW[facts["kind"]][index].format(**values)
-    return f"{now}; {ANOMALY_USUAL[facts['level']][index].format(**values)}"
+    return now, ANOMALY_USUAL[facts["level"]][index].format(**values)
+
+
+def anomaly_usual(alert: Alert, lang: str) -> str:
+    """What is usual, of an anomaly alert ("" for any other, or an event of an older rule)."""
+    if alert.rule != "anomaly":
+        return ""
+    try:
+        return anomaly_parts(alert.facts, lang)[1]
+    except (KeyError, ValueError, TypeError):
+        return ""
+
+
+def number(value: Any, lang: str) -> str:
+    """A figure to a tenth (no exponent however large), with the language's decimal mark."""
+    if isinstance(value, float):
+        text = f"{value:.1f}".removesuffix(".0")
+        return text if lang == "en" else text.replace(".", ",")
+    return str(value)
 
 
 def alert_title(alert: Alert, lang: str) -> str:

@@ -1,0 +1,127 @@
+"""The anomaly alerts of the newer series on the alerts screen in real headless Chromium against
+`python -m wall serve`: three weeks of a normal town in the store, then a ward's power cut, a
+surge of one category's field reports and an indicator far below its usual value, raised by
+the real evaluator. Each must be listed with its whole explanation (what it is now, what is
+usual then) readable, in Vietnamese and in English. Screenshots: test-artifacts/screenshots/
+anomaly-alerts-*.png (look at them)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+
+from tests.browser_fixtures import resize, wall_on_sqlite
+from tests.test_anomaly_series import (
+    CAMERAS,
+    CATEGORY,
+    INDICATOR,
+    REPORT_TAGS,
+    Run,
+    cameras_now,
+    report,
+    seed,
+    write_kpi,
+)
+from tests.test_browser import SCREEN_DRAWN, SCREENSHOTS, console_errors, wait_for
+from wall.heartbeat import Heartbeat
+from wall.settings import Settings
+from wall.store.sqlite import SQLiteStore
+
+KEYS = {
+    "anomaly:cameras:Long Hoa",
+    f"anomaly:category:{CATEGORY.code}",
+    f"anomaly:indicator:{INDICATOR.indicator_id}",
+}
+
+
+@pytest.fixture(scope="module")
+def wall(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("wall-anomaly-alerts")
+    now = pd.Timestamp(datetime.now(UTC)).floor("5min")
+    at = now - pd.Timedelta(minutes=30)
+    store = SQLiteStore(folder / "ioc.db")
+    seed(store, at)
+    run = Run(store, at)
+
+    def incidents(minute, when):
+        if minute == 0:
+            cameras_now(store, when, "Long Hoa", online=False)
+        rows = [report(when, ward, CATEGORY.code) for ward in CAMERAS]
+        store.write_frame("field_report", pd.DataFrame(rows), REPORT_TAGS)
+        value = INDICATOR.level - 30
+        write_kpi(store, pd.DataFrame({"time": [when], "actual": [value]}))
+
+    run.minutes(35, each=incidents)
+    assert set(run.of("raised")) >= KEYS, run.of("raised")
+    server = wall_on_sqlite(
+        folder,
+        IOC_REFRESH_SECONDS="1",
+        IOC_STALE_AFTER_SECONDS="3600",  # not fed live here
+        IOC_ALERT_EVALUATE_SECONDS="3600",  # the beat below stays fresh throughout
+    )
+    heartbeat = Heartbeat(Settings(heartbeat_dir=str(folder / "heartbeat")), "alerts")
+    heartbeat.path.parent.mkdir()
+    heartbeat.beat()  # the alert service ran (above)
+    server.start()
+    yield server
+    server.stop()
+    store.close()
+
+
+TITLES = """
+return Array.from(document.querySelectorAll('.al-row')).map(row => {
+  const title = row.querySelector('.al-title');
+  const usual = row.querySelector('.al-usual');
+  const whole = [title, usual].filter(Boolean);
+  return {
+    text: whole.map(e => e.textContent).join(' '),
+    cut: whole.some(e => e.scrollWidth > e.clientWidth + 1),
+  };
+});
+"""
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        (
+            "vi",
+            (
+                "Long Hoa: 12 camera mất kết nối lúc này",
+                f"Lĩnh vực {CATEGORY.label_vi}: ",
+                f"{INDICATOR.name_vi}: ",
+                "bình thường ",
+            ),
+        ),
+        (
+            "en",
+            (
+                "Long Hoa ward: 12 cameras offline now",
+                f"Category {CATEGORY.label_en}: ",
+                f"{INDICATOR.name_en}: ",
+                "usual ",
+            ),
+        ),
+    ],
+)
+def test_each_new_anomaly_is_listed_with_its_whole_explanation(wall, browser, lang, words):
+    *starts, usual = words
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for width, height in ((1920, 1080), (3840, 2160)):
+        resize(browser, width, height)
+        browser.get(f"{wall.url}/kiosk?layouts=alerts&lang={lang}")
+        wait_for(browser, SCREEN_DRAWN, what="the alerts screen drawn")
+        rows = wait_for(
+            browser,
+            f"const rows = (() => {{{TITLES}}})(); return rows.length >= 3 && rows;",
+            30,
+            "the alerts listed",
+        )
+        browser.save_screenshot(str(SCREENSHOTS / f"anomaly-alerts-{lang}-{width}x{height}.png"))
+        for start in starts:
+            row = next((r for r in rows if r["text"].startswith(start)), None)
+            assert row is not None, (start, rows)
+            assert usual in row["text"] and not row["cut"], row
+    assert console_errors(browser) == []
