@@ -8,7 +8,7 @@ for it, the freshness it must keep, its last data and whether it is live.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 import pandas as pd
@@ -96,6 +96,23 @@ def headline(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:
     )
 
 
+DENSE_FROM = 9  # rows from which a list is drawn tighter, to fit a 1080p panel
+ROWS_SHOWN = 16  # rows at most: past it the middle of the list is said in one line
+
+
+def fitted(rows: list, more: Callable[[int, int, int], html.Div]) -> html.Div:
+    """The list's rows in a panel's height: tighter from DENSE_FROM rows; past ROWS_SHOWN the
+    first and last halves, and `more(count, first, last)` (1-based positions) for the middle
+    left out: the best and the worst of a league are what leaders read."""
+    shown = rows
+    if len(rows) > ROWS_SHOWN:
+        half = ROWS_SHOWN // 2
+        left_out = len(rows) - 2 * half + 1
+        shown = [*rows[:half], more(left_out, half + 1, half + left_out), *rows[-half + 1 :]]
+    dense = " acc-list--dense" if len(shown) >= DENSE_FROM else ""
+    return html.Div(shown, className="acc-list" + dense)
+
+
 def league(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
     t = ctx.t
     table = standings(ctx.profile, indicator_values(data), all_reports(data), ctx.now, ctx.tz)
@@ -146,7 +163,14 @@ def league(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
                 className="acc-row",
             )
         )
-    return [html.Div(t("acc.league", days=REPORT_DAYS), className="tile-title"), head, *rows]
+
+    def more(count: int, first: int, last: int) -> html.Div:
+        return html.Div(t("acc.more_units", n=count, first=first, last=last), className="acc-more")
+
+    return [
+        html.Div(t("acc.league", days=REPORT_DAYS), className="tile-title"),
+        fitted([head, *rows], lambda n, a, b: more(n, a - 1, b - 1)),
+    ]
 
 
 def sources(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
@@ -165,6 +189,8 @@ def sources(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
     )
     declared = {d.feed: d for d in ctx.profile.data_sources}
     names = {u.code: u.name(ctx.lang) for u in ctx.profile.handling_units}
+    if len(found) > ROWS_SHOWN:  # the late first: the middle left out is then live sources
+        found = sorted(found, key=lambda s: s.live)
     rows = []
     for s in found:
         age = ctx.age_seconds(s.last_update) if s.last_update is not None else None
@@ -192,7 +218,11 @@ def sources(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
                 className="acc-source",
             )
         )
-    return [html.Div(t("acc.sources"), className="tile-title"), *rows]
+
+    def more(count: int, _first: int, _last: int) -> html.Div:
+        return html.Div(t("acc.more_sources", n=count), className="acc-more")
+
+    return [html.Div(t("acc.sources"), className="tile-title"), fitted(rows, more)]
 
 
 def footer(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:

@@ -206,3 +206,26 @@ def test_a_unit_that_only_reports_figures_ranks_by_them_not_below_those_handling
     assert by_unit["qlđt"].on_time_percent == 50.0
     order = [s.unit for s in table]
     assert order.index("van-phong") < order.index("qlđt"), order
+
+
+def test_a_long_league_keeps_its_best_and_worst_and_says_the_middle_in_one_line() -> None:
+    """Thirty units cannot all be read on one 1080p panel: the first and last are drawn, the
+    middle is one line saying how many and which ranks, and the list is drawn tighter."""
+    from dash import html
+
+    from layouts.accountability import ROWS_SHOWN, fitted
+
+    def more(count: int, first: int, last: int):
+        return html.Div(f"{count} more, {first}-{last}")
+
+    rows = [html.Div(f"rank {n}") for n in range(1, 31)]
+    shown = fitted(rows, more)
+    texts = [r.children for r in shown.children]
+    assert len(texts) == ROWS_SHOWN
+    assert texts[:8] == [f"rank {n}" for n in range(1, 9)]
+    assert texts[8] == "15 more, 9-23"
+    assert texts[9:] == [f"rank {n}" for n in range(24, 31)]
+    assert "acc-list--dense" in shown.className
+    few = fitted(rows[:5], more)
+    assert [r.children for r in few.children] == [f"rank {n}" for n in range(1, 6)]
+    assert "dense" not in few.className

@@ -102,10 +102,15 @@ def test_the_accountability_screen_in_both_languages(browser, tmp_path) -> None:
             assert wait_for(browser, SCREEN_DRAWN) == title
             rows = wait_for(browser, f"const r = (() => {{{ROWS}}})(); return r.length ? r : null;")
             hours = "giờ" if lang == "vi" else "h"
-            # Rank 1: every report handled on time; then half of them, one overdue now.
-            assert rows[0].startswith(f"1 {board}") and rows[0].endswith(f"100% 0 12 {hours}")
+            # Ranked by the mean of their on-time shares: the board handled every report on
+            # time but gave none of its 2 indicators (50 %), the centre 1 of its 2 and has no
+            # report (50 %): the centre first, with fewer missing; the office with half its
+            # reports on time and none of its indicators after both.
+            assert rows[0].startswith(f"1 {centre}"), rows
+            assert rows[1].startswith(f"2 {board}") and rows[1].endswith(f"100% 0 12 {hours}")
             infra = next(r for r in rows if works in r)
             assert infra.endswith(f"50% 1 35 {hours}"), infra
+            assert rows.index(infra) > 1, rows
             assert any(centre in r for r in rows), rows
             sources = wait_for(
                 browser, f"const r = (() => {{{SOURCES}}})(); return r.length ? r : null;"

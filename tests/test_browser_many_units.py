@@ -43,7 +43,14 @@ def many_units_profile(folder):
         f"spread = 0.002\nshare = 1.0\n\n"
         for n in range(len(UNITS))
     )
-    text = re.sub(r"\[\[units\]\].*?(?=\[\[handling_units\]\])", units, text, count=1, flags=re.S)
+    committees = "".join(  # each ward's committee handles reports: sixteen handling units
+        f'[[handling_units]]\ncode = "ubnd-u{n:02d}"\nname_vi = "UBND phường {name}"\n'
+        f'name_en = "{name} ward committee"\n\n'
+        for n, name in enumerate(UNITS)
+    )
+    text = re.sub(
+        r"\[\[units\]\].*?(?=\[\[handling_units\]\])", units + committees, text, count=1, flags=re.S
+    )
     text = re.sub(
         r"\[\[simulator\.areas\]\].*?(?=\[\[simulator\.sites\]\])", areas, text, flags=re.S
     )

@@ -130,6 +130,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "acc.unit_indicators": ("Chỉ số: {unit}", "Indicators: {unit}"),
     "acc.last": ("dữ liệu {age} trước", "data {age} ago"),
     "acc.late": ("Chậm", "Late"),
+    "acc.more_units": (
+        "… {n} đơn vị khác, xếp hạng {first}–{last}",
+        "… {n} more units, ranked {first}–{last}",
+    ),
+    "acc.more_sources": ("… {n} nguồn khác đang trực tiếp", "… {n} more sources, all live"),
     "kpi.summary": ("{met}/{total} chỉ tiêu đạt", "{met} of {total} targets met"),
     "kpi.target": ("Chỉ tiêu {target}", "Target {target}"),
     "kpi.unreported": ("Chưa nhận số liệu", "Nothing reported yet"),
