@@ -310,7 +310,7 @@ def sent_in_due_periods(
 def sent_shared(store: Store, profile: CityProfile, now: datetime, zone: ZoneInfo) -> pd.DataFrame:
     """sent_in_due_periods, counted once per SENT_REREAD and set of periods by whichever of the
     wall's processes asks first, the screens or the console (a year of kpi points is counted:
-    1 s on SQLite, docs/benchmarks.md)."""
+    0.7 s on SQLite, docs/benchmarks.md)."""
     key = "kpi_sent:" + ",".join(due_periods(profile, now, zone))
     seconds = SENT_REREAD.total_seconds()
     return shared(key, seconds, lambda: sent_in_due_periods(store, profile, now, zone))
