@@ -91,6 +91,40 @@ def alerts_frame(alerts: Mapping[str, Alert]) -> pd.DataFrame:
     return frame
 
 
+def anomaly_raises(alerts: pd.DataFrame, kinds: tuple[str, ...]) -> pd.DataFrame:
+    """The `anomaly` alerts on series of `kinds` (wall.alerts.anomaly: ap, site, reports,
+    category, cameras, indicator) and when each was raised, from the alerts part (the kept
+    state of each alert, open or closed within the week, so a chart marking them asks the store
+    nothing more; an alert raised twice in a day is marked at its latest raise): time, key,
+    kind, name, name_vi, name_en (the profile's words, where it has them), site, value, low,
+    high."""
+    columns = ["time", "key", "kind", "name", "name_vi", "name_en", "site", "value", "low", "high"]
+    rows = []
+    if not alerts.empty and {"rule", "facts", "raised"} <= set(alerts.columns):
+        for alert in alerts[alerts["rule"] == "anomaly"].itertuples():
+            facts = alert.facts if isinstance(alert.facts, dict) else {}
+            if facts.get("kind") not in kinds:
+                continue
+            name = str(facts.get("name") or alert.key)
+            rows.append(
+                {
+                    "time": alert.raised,
+                    "key": alert.key,
+                    "kind": facts["kind"],
+                    "name": name,
+                    "name_vi": str(facts.get("name_vi") or name),
+                    "name_en": str(facts.get("name_en") or name),
+                    "site": facts.get("site"),
+                    "value": facts.get("value"),
+                    "low": facts.get("low"),
+                    "high": facts.get("high"),
+                }
+            )
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    return frame
+
+
 def titles(alert: Alert) -> dict[str, str]:
     """title_vi, title_en, usual_vi, usual_en: an anomaly's explanation is split in two, what is
     now and what is usual, each shown whole on the alerts screen."""

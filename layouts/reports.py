@@ -10,6 +10,7 @@ from datetime import timedelta
 import pandas as pd
 from dash import html
 
+from layouts.alerts import anomaly_raises
 from layouts.common import (
     COLORS,
     LABEL_CHARS,
@@ -37,9 +38,10 @@ from wall.domain import UNKNOWN, UNKNOWN_LABEL
 from wall.i18n import Translator
 
 NAME = "reports"
-PARTS = ("reports", "cameras")
+PARTS = ("reports", "cameras", "alerts")
 HISTORY = timedelta(hours=24)
 OLDEST_SHOWN = 7
+SURGES_SHOWN = 6  # anomaly marks on the hourly chart, the newest
 # Category shapes: the map and charts never tell categories apart by colour alone.
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "star", "hexagon", "cross")
 SYMBOL_GLYPHS = ("●", "■", "◆", "▲", "✖", "★", "⬢", "✚")
@@ -330,9 +332,66 @@ def hourly_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
             "marker": {"color": COLORS["ok"], "pattern": {"shape": "/", "fgcolor": "#000"}},
         },
     ]
+    marks, labels = surge_marks(data.get("alerts", pd.DataFrame()), counts, ctx)
+    fig["data"] += marks
+    fig["layout"]["annotations"] = labels
     fig["layout"]["xaxis"].update(tickformat="%H:%M", dtick=3 * 3600 * 1000)
     fig["layout"]["yaxis"]["rangemode"] = "tozero"
     return fig
+
+
+def surge_marks(alerts: pd.DataFrame, counts: pd.DataFrame, ctx: Context) -> tuple[list, list]:
+    """The anomaly alerts on new reports (a ward's, a category's) raised in the chart's hours:
+    a triangle over that hour's bar of new reports, labelled with the ward or category in the
+    screen's language (and how many more were raised that hour). Marks and their labels."""
+    raises = anomaly_raises(alerts, ("reports", "category"))
+    if raises.empty or counts.empty:
+        return [], []
+    hours = raises.assign(hour=raises["time"].dt.floor("h"))
+    hours = hours[hours["hour"].isin(counts["hour"])].sort_values(["hour", "kind", "time"])
+    name = "name_vi" if ctx.lang == "vi" else "name_en"
+    marks = []
+    for hour, group in hours.groupby("hour", sort=True):
+        label = figure_text(str(group.iloc[0][name]), LABEL_CHARS)
+        if len(group) > 1:
+            label += f" +{len(group) - 1}"
+        new = int(counts.loc[counts["hour"] == hour, "new"].iloc[0])
+        marks.append((hour, new, label))
+    marks = marks[-SURGES_SHOWN:]
+    x = [pd.Timestamp(h).tz_convert(ctx.tz).tz_localize(None) for h, _, _ in marks]
+    trace = {
+        "type": "scatter",
+        "x": x,
+        "y": [n for _, n, _ in marks],
+        "mode": "markers",
+        "marker": {
+            "symbol": "triangle-up",
+            "size": 24 * ctx.scale,
+            "color": COLORS["bad"],
+            "line": {"color": COLORS["text"], "width": 2 * ctx.scale},
+        },
+        "cliponaxis": False,
+        "name": ctx.t("wifi.anomaly"),
+    }
+    labels = [
+        {
+            "text": label,
+            "x": at,
+            "y": n,
+            "xref": "x",
+            "yref": "y",
+            "yanchor": "bottom",
+            "yshift": 16 * ctx.scale,
+            "showarrow": False,
+            "font": {"size": 20 * ctx.scale, "color": COLORS["text"]},
+            "bgcolor": "rgba(11, 16, 22, 0.85)",
+            "bordercolor": COLORS["bad"],
+            "borderwidth": 1 * ctx.scale,
+            "borderpad": 3 * ctx.scale,
+        }
+        for at, (_, n, label) in zip(x, marks, strict=True)
+    ]
+    return [trace], labels
 
 
 def oldest(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:

@@ -13,6 +13,7 @@ import pandas as pd
 from dash import html
 
 from layouts import overview
+from layouts.alerts import anomaly_raises
 from layouts.common import (
     COLORS,
     TRUNCATES,
@@ -178,36 +179,6 @@ def usual_town_band(
     return usual_band(history, TOWN, [h.to_pydatetime() for h in hours], deviations)
 
 
-def anomaly_raises(alerts: pd.DataFrame) -> pd.DataFrame:
-    """The `anomaly` alerts on WiFi series (an access point's or a site's clients) and when
-    each was raised, from the alerts part (layouts.alerts.alerts_frame: the kept state of each
-    alert, open or closed within the week, so the screen asks the store nothing more; an alert
-    raised twice in a day is marked at its latest raise): time, key, kind, name, site, value,
-    low, high."""
-    columns = ["time", "key", "kind", "name", "site", "value", "low", "high"]
-    rows = []
-    if not alerts.empty and {"rule", "facts", "raised"} <= set(alerts.columns):
-        for alert in alerts[alerts["rule"] == "anomaly"].itertuples():
-            facts = alert.facts if isinstance(alert.facts, dict) else {}
-            if facts.get("kind") not in ("ap", "site"):
-                continue
-            rows.append(
-                {
-                    "time": alert.raised,
-                    "key": alert.key,
-                    "kind": facts["kind"],
-                    "name": str(facts.get("name") or alert.key),
-                    "site": facts.get("site"),
-                    "value": facts.get("value"),
-                    "low": facts.get("low"),
-                    "high": facts.get("high"),
-                }
-            )
-    frame = pd.DataFrame(rows, columns=columns)
-    frame["time"] = pd.to_datetime(frame["time"], utc=True)
-    return frame
-
-
 def curve_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     """Today as a solid line, yesterday (shifted by a day) as a dashed one, both in front of
     the usual band of each hour, which goes on FORECAST past now (the forecast); the anomaly
@@ -247,7 +218,7 @@ def curve_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
                 "name": name,
             }
         )
-    raises = anomaly_raises(data.get("alerts", pd.DataFrame()))
+    raises = anomaly_raises(data.get("alerts", pd.DataFrame()), ("ap", "site"))
     labels = []
     if not raises.empty:
         marks, labels = anomaly_traces(raises[raises["time"] >= start], today, ctx)

@@ -125,3 +125,30 @@ def test_each_new_anomaly_is_listed_with_its_whole_explanation(wall, browser, la
             assert row is not None, (start, rows)
             assert usual in row["text"] and not row["cut"], row
     assert console_errors(browser) == []
+
+
+# The marks over the reports' hourly chart: plotly's own data and the labels it drew.
+SURGE_MARKS = """
+const graph = document.querySelector('#reports-hourly .js-plotly-plot');
+if (!graph || !graph.data) return false;
+const marks = graph.data.filter(t => t.mode === 'markers');
+if (!marks.length) return false;
+return {
+  symbols: marks.map(t => t.marker.symbol),
+  drawn: graph.querySelectorAll('.scatterlayer .points path').length,
+  labels: Array.from(graph.querySelectorAll('.annotation-text')).map(t => t.textContent),
+};
+"""
+
+
+@pytest.mark.parametrize(("lang", "label"), [("vi", CATEGORY.label_vi), ("en", CATEGORY.label_en)])
+def test_a_report_surge_is_marked_on_the_reports_hourly_chart(wall, browser, lang, label):
+    resize(browser, 1920, 1080)
+    browser.get(f"{wall.url}/kiosk?layouts=reports&lang={lang}")
+    # (not SCREEN_DRAWN: these reports have no coordinates, so the map has nothing to draw)
+    marks = wait_for(browser, f"return (() => {{{SURGE_MARKS}}})();", 30, "the surge's mark")
+    assert marks["symbols"] == ["triangle-up"] and marks["drawn"] >= 1, marks
+    # the category and the wards' series raised in the same hours: named by the category
+    assert any(text.startswith(label) for text in marks["labels"]), marks
+    browser.save_screenshot(str(SCREENSHOTS / f"anomaly-reports-{lang}-1920x1080.png"))
+    assert console_errors(browser) == []

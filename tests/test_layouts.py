@@ -1043,3 +1043,36 @@ def test_every_indicator_has_a_cell_of_the_grid_and_the_town_keeps_its_six_by_th
     assert columns * rows < count + columns or count < 18  # no empty row
     if count <= 18:
         assert (columns, rows) == (6, 3)
+
+
+@pytest.mark.parametrize(
+    ("lang", "ward", "category"), [("vi", "Long Hoa", "Ngập nước"), ("en", "Long Hoa", "Flooding")]
+)
+def test_report_surges_are_marked_over_their_hour_of_new_reports(lang, ward, category):
+    """A ward's and a category's surge raised in the same hour: one triangle over that hour's
+    bar, named in the screen's language with how many more; an older one past the chart's 24
+    hours and a WiFi anomaly are not marked here."""
+    created = [f"2026-11-26T06:{m:02d}:00Z" for m in range(0, 60, 5)]
+    frame = pd.DataFrame(
+        {"time": [ts(60)] * 12, "report_id": [f"r{n}" for n in range(12)], "status": "new",
+         "created": created}
+    )  # fmt: skip
+    surge = {"value": 12, "low": 0, "high": 3, "usual": 1.0, "level": "weekday_hour"}
+    events = [
+        anomaly_event("anomaly:reports:Long Hoa", 80, {**surge, "kind": "reports",
+                      "name": "Long Hoa", "name_vi": "Long Hoa", "name_en": "Long Hoa"}),
+        anomaly_event("anomaly:category:flooding", 75, {**surge, "kind": "category",
+                      "name": "flooding", "name_vi": "Ngập nước", "name_en": "Flooding"}),
+        anomaly_event("anomaly:category:traffic", 60 * 30, {**surge, "kind": "category",
+                      "name": "traffic", "name_vi": "Giao thông", "name_en": "Traffic"}),
+        anomaly_event("anomaly:site:Chợ", 70, {**CROWD, "kind": "site", "name": "Chợ"}),
+    ]  # fmt: skip
+    data = {"reports": frame, "alerts": alerts.alerts_frame(fold(events))}
+    fig = reports.hourly_figure(data, ctx(lang))
+    (mark,) = [t for t in fig["data"] if t.get("mode") == "markers"]
+    assert mark["marker"]["symbol"] == "triangle-up"
+    assert [str(x) for x in mark["x"]] == ["2026-11-26 13:00:00"]  # 06:00 UTC, in the town
+    assert list(mark["y"]) == [12]  # on that hour's bar of new reports
+    (label,) = [a["text"] for a in fig["layout"]["annotations"]]
+    assert label == f"{category} +1"  # the category first: it says what surged
+    assert renderable(fig)
