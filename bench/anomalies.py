@@ -8,7 +8,8 @@ four weeks of history, then two weeks evaluated tick by tick (every TICK, an inj
 wall.alerts.evaluator.AlertEvaluator with the anomaly rule alone and its default parameters, the
 points of each tick written through a real SQLite store before the tick, as the feeds would.
 Users of an access point: Poisson around a daily curve (weekends busier), with a level of its
-own and a day-to-day swing of ±10 %; new field reports: Poisson per ward, more in the day.
+own and a day-to-day swing of ±10 %; new field reports: Poisson per ward, more in the day, at
+the same rate an hour in the history (written every 15 min) as in the ticks.
 - week 1 is a normal week: every alert raised is a false alarm (per day, and per watched series
   and day);
 - week 2 holds INCIDENTS, each twice (other place, other day): a festival crowd at a site (its
@@ -156,9 +157,14 @@ def incidents(town: Town) -> list[Incident]:
 
 
 def town_points(
-    town: Town, at: pd.Timestamp, happening: list[Incident], counter: list[int]
+    town: Town,
+    at: pd.Timestamp,
+    happening: list[Incident],
+    counter: list[int],
+    step: timedelta = TICK,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The access points' points and the new reports of the tick ending at `at`."""
+    """The access points' points and the new reports of the `step` ending at `at` (the reports
+    of a step, so the history written every 15 min holds as many an hour as the ticks do)."""
     aps = town.aps
     mean = town.mean_clients(at)
     up = np.ones(len(aps), dtype=bool)
@@ -176,14 +182,15 @@ def town_points(
             clients = np.where(aps["ap_id"] == incident.where, 0, clients)
     wifi = aps.assign(time=at, up=up, clients=np.where(up, clients, 0), capacity=250)
     rows = []
+    seconds = int(step.total_seconds()) - 1
     for ward in WARDS:
-        rate = (town.report_rate(at) + extra_reports.get(ward, 0.0)) * TICK / pd.Timedelta(hours=1)
+        rate = (town.report_rate(at) + extra_reports.get(ward, 0.0)) * step / timedelta(hours=1)
         for _ in range(town.rng.poisson(rate)):
             counter[0] += 1
             rid = f"pa-{counter[0]:06d}"
             rows.append(
                 {
-                    "time": at - pd.Timedelta(seconds=int(town.rng.integers(1, 299))),
+                    "time": at - pd.Timedelta(seconds=int(town.rng.integers(1, seconds))),
                     "category": "urban_order",
                     "ward": ward,
                     "report_slot": report_slot(rid),
@@ -212,8 +219,9 @@ def quality(folder: Path) -> dict:
     with SQLiteStore(folder / "quality.db") as store:
         # History: 4 weeks before week 1, every 15 minutes (the rule learns hourly means).
         frames, reports = [], []
-        for at in pd.date_range(WEEK_1 - HISTORY, WEEK_1, freq="15min", inclusive="left"):
-            wifi, new = town_points(town, at, [], counter)
+        step = timedelta(minutes=15)
+        for at in pd.date_range(WEEK_1 - HISTORY, WEEK_1, freq=step, inclusive="left"):
+            wifi, new = town_points(town, at, [], counter, step)
             frames.append(wifi)
             reports.append(new)
         write_tick(store, pd.concat(frames), pd.concat(reports))
@@ -231,7 +239,8 @@ def quality(folder: Path) -> dict:
             raised += [e for e in evaluator.evaluate() if e.kind == "raised"]
             ticks += 1
         evaluated = time.perf_counter() - evaluated
-    watched = len(town.aps) + SITES + len(WARDS)
+    # APs, sites, new reports per ward and per category of the profile (all "urban_order" here).
+    watched = len(town.aps) + SITES + len(WARDS) + len(PROFILE.category_codes)
     normal = [e for e in raised if e.time < (WEEK_1 + WEEK).to_pydatetime()]
     week2 = [e for e in raised if e.time >= (WEEK_1 + WEEK).to_pydatetime()]
     grace = pd.Timedelta(hours=1)
@@ -385,7 +394,8 @@ def report_quality(command: str, q: dict) -> str:
         "",
         "What the `anomaly` rule finds (bench/anomalies.py docstring: a town of "
         f"{q['watched']} watched series — {SITES * APS_PER_SITE} access points, {SITES} sites, "
-        f"{len(WARDS)} wards' new reports —, 4 weeks of seeded history, then "
+        f"{len(WARDS)} wards' and {len(PROFILE.category_codes)} categories' new reports —, 4 "
+        "weeks of seeded history (its reports at the ticks' rate an hour), then "
         f"{q['ticks']:,} ticks of 5 min through `AlertEvaluator.evaluate` on SQLite, the rule's "
         "default parameters: ±4 sigmas, 3 to clear, 5 users or reports away at least, 15 min "
         "held):",

@@ -19,7 +19,8 @@ three events of each kind, the places picked by position in the profile's and in
 and on two of the festival days (expected: an alert on them is a false alarm), ward power cuts,
 surges of one category's reports in a ward, APs up with 0 clients. The simulator writes the
 ground truth (`SimEvent`s); an alert matches an event when it names the event's place — the
-gathering place's site or one of its APs for a crowd; any series of the ward for a power cut;
+gathering place's site or one of its APs for a crowd; the ward's cameras down
+(`anomaly:cameras:<ward>`) or the WiFi of its APs and sites for a power cut;
 the ward's reports for a surge; the AP or its site for a silent AP — and is raised from the
 event's start to an hour after its end.
 - recall per kind: events with a matching alert / events (anomalies only);
@@ -116,7 +117,9 @@ def matches(alert: Raised, event: SimEvent) -> bool:
     kind, _, name = alert.series.partition(":")
     if event.kind == "festival_crowd":
         return (kind == "site" and name == event.site) or (kind == "ap" and name in event.aps)
-    if event.kind == "power_cut":
+    if event.kind == "power_cut":  # the ward's cameras down, or the WiFi of its sites
+        if kind == "cameras":
+            return name == event.ward or alert.ward == event.ward
         return alert.ward == event.ward and kind in ("ap", "site")
     if event.kind == "report_surge":
         return kind.startswith("reports") and alert.ward == event.ward
@@ -191,7 +194,9 @@ def run(folder: Path, tick: timedelta, status: timedelta) -> dict:
         "status": status,
         "series": len(inv.access_points)
         + len({a.site for a in inv.access_points})
-        + len(inv.wards),
+        + 2 * len(inv.wards)  # new reports and cameras down per ward
+        + len(PROFILE.category_codes)
+        + len(PROFILE.indicators),
     }
 
 
@@ -226,7 +231,7 @@ def score(r: dict) -> dict:
 
 KIND_TEXT = {
     "festival_crowd": "festival crowd at the gathering place, ordinary day",
-    "power_cut": "ward power cut (scored on the AP and site series)",
+    "power_cut": "ward power cut (scored on the ward's cameras down, its APs and sites)",
     "report_surge": "surge of one category's reports in a ward",
     "ap_silent": "AP up with 0 clients",
 }
@@ -310,10 +315,12 @@ def report(command: str, r: dict, s: dict, tick: timedelta, seconds: float) -> s
         f"{at_hours(s['normal'])}. Alerts of the event week on no anomalous event: "
         f"{on_series(s['unmatched'])}; at local hours {at_hours(s['unmatched'])}.",
         "",
-        "Ward power cuts are scored by what the rule raises today: the WiFi of the ward's sites "
-        "falling to 0 (its APs say they are down, so their own series are `ap_down`'s, not the "
-        "anomaly rule's). Camera outages per ward are being added to the rule in parallel; these "
-        "figures are to be measured again once that is merged.",
+        "Ward power cuts are scored on the ward's cameras down (`anomaly:cameras:<ward>`, one "
+        "series however many cameras the cut takes) and on the WiFi of the ward's sites falling "
+        "to 0 (its APs say they are down, so their own series are `ap_down`'s, not the anomaly "
+        "rule's). WiFi clients are judged against what is usual at the instant, between the "
+        "hourly slots around it, the band widened by half the largest change between "
+        "neighbouring slots (docs/analytics.md).",
     ]
     return "\n".join(lines)
 

@@ -369,3 +369,73 @@ def test_the_last_hour_is_held_against_both_clock_hours_it_overlaps():
     usual = last_hour_usual(history, (today + pd.Timedelta(hours=7, minutes=20)).to_pydatetime())
     assert usual.hour == 6  # the hour it covers most names it
     assert usual.frame.loc["category:x", "centre"] == pytest.approx(2.0)
+
+
+RAMP_AP = {"ap_id": "ap-ramp", "ward": "Hòa Thành", "site": "Sân lễ"}
+
+
+def ramp_clients(at: pd.Timestamp) -> float:
+    """The gathering place's clients: 10 until 17:00, climbing evenly to 250 at 18:00, 250 until
+    20:00, then 10 again; every day alike."""
+    local = at.tz_convert(ZONE)
+    hours = local.hour + local.minute / 60
+    if 17 <= hours < 18:
+        return 10 + 240 * (hours - 17)
+    return 250.0 if 18 <= hours < 20 else 10.0
+
+
+def write_clients(store: Store, times, values) -> None:
+    clients = [round(v) for v in values]  # as an AP sends them
+    frame = pd.DataFrame({"time": times, "clients": clients, "up": True, "capacity": 300})
+    store.write_frame("wifi_usage", frame.assign(**RAMP_AP), ["ap_id", "ward", "site"])
+
+
+def seed_ramp(store: Store, at: pd.Timestamp) -> None:
+    """Three weeks of the ramp before `at`, a point every 5 minutes, a little noise."""
+    rng = np.random.default_rng(3)
+    times = pd.date_range(at - pd.Timedelta(days=21), at, freq="5min", inclusive="left")
+    values = [max(0.0, round(ramp_clients(t) + rng.normal(0, 2))) for t in times]
+    write_clients(store, times, values)
+
+
+def five_o_clock() -> pd.Timestamp:
+    return ten_o_clock() + pd.Timedelta(hours=7)
+
+
+def test_wifi_climbing_steeply_as_every_day_is_not_raised(tmp_path):
+    """Clients climbing from 10 to 250 within 17:00–18:00, as on every day before: judged
+    against the 17:00 slot's mean (130, band about 78–182) 17:00–17:15 and 17:45–18:00 fell
+    outside; against what is usual at the minute, nothing is raised."""
+    at = five_o_clock()
+    with SQLiteStore(tmp_path / "ioc.db") as store:
+        seed_ramp(store, at)
+        run = Run(store, at)
+        run.minutes(90, each=lambda m, now: write_clients(store, [now], [ramp_clients(now)]))
+        assert run.of("raised") == []
+
+
+def test_a_crowd_on_the_steep_climb_is_still_raised_with_the_band_of_its_minute(tmp_path):
+    at = five_o_clock()
+    with SQLiteStore(tmp_path / "ioc.db") as store:
+        seed_ramp(store, at)
+        run = Run(store, at)
+
+        def crowd(minute, now):  # from 17:30, 600 where about 130–250 is usual
+            write_clients(store, [now], [600 if minute >= 30 else ramp_clients(now)])
+
+        run.minutes(60, each=crowd)
+        raised = [e for e in run.events if e.kind == "raised"]
+        assert {e.key for e in raised} == {"anomaly:ap:ap-ramp", "anomaly:site:Sân lễ"}
+        alert = fold(store.events(STREAM))["anomaly:ap:ap-ramp"]
+        facts = alert.facts
+        local = pd.Timestamp(alert.raised_at).tz_convert(ZONE)
+        assert local.hour == 17 and local.minute >= 45
+        # The band of that minute: the usual 190–250 of 17:45–18:00 inside it, 600 far above.
+        assert facts["low"] <= ramp_clients(pd.Timestamp(alert.raised_at)) <= facts["high"] < 600
+        assert (facts["hour"], facts["minute"]) == (17, local.minute)
+        assert alert_title(alert, "en").endswith(
+            f"usual for a {local:%A} at 17:{local.minute:02d} is {facts['low']}–{facts['high']}"
+        )
+        assert f"17:{local.minute:02d} là {facts['low']}–{facts['high']}" in alert_title(
+            alert, "vi"
+        )

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from wall.alerts.model import Alert
 from wall.alerts.text import alert_title
@@ -185,3 +186,32 @@ def test_a_few_counts_an_hour_of_normal_noise_stay_inside_the_band():
         pmf = np.exp(-3.0) * 3.0**k / np.array([math.factorial(int(n)) for n in k])
         tails.append(1.0 - pmf.sum())  # P(count > high)
     assert np.mean(tails) < 1e-3, np.mean(tails)
+
+
+def test_what_is_usual_at_an_instant_lies_between_the_slots_around_it():
+    """A site at 10 an hour until 17:00 and 250 from 18:00, 130 on average in between (climbing
+    each day through that hour): at 17:45 the centre is three quarters of 17:00's and a quarter
+    of 18:00's (160), the band widened by half the largest change to a neighbouring slot (60)
+    so the 190 of a normal 17:45 is inside it (36–284) where the clock hour's band (78–182)
+    was not, and 600 is still far above it."""
+    hours = pd.date_range(START, periods=28 * 24, freq="h", tz="UTC")
+    local = hours.tz_convert("Asia/Ho_Chi_Minh").hour
+    values = np.where(local == 17, 130.0, np.where((local >= 18) & (local < 20), 250.0, 10.0))
+    history = HourlyHistory("Asia/Ho_Chi_Minh", weeks=4)
+    history.add(frame(hours, "site:Sân lễ", values))
+    day = pd.Timestamp(hours[-1]).tz_convert("Asia/Ho_Chi_Minh").normalize() + pd.Timedelta(days=1)
+    at = (day + pd.Timedelta(hours=17, minutes=45)).to_pydatetime()
+    clock_hour = history.usual(at).band(4.0).loc["site:Sân lễ"]
+    assert clock_hour["high"] < 190
+    usual = history.usual_at(at)
+    row = usual.frame.loc["site:Sân lễ"]
+    assert (usual.hour, usual.minute, row["level"]) == (17, 45, "weekday_hour")
+    assert row["centre"] == pytest.approx(0.75 * 130 + 0.25 * 250)
+    assert row["slack"] == pytest.approx(60.0)
+    band = usual.band(4.0).loc["site:Sân lễ"]
+    assert (band["low"], band["high"]) == (pytest.approx(36.0), pytest.approx(284.0))
+    # At a slot's half hour the centre is the slot's own; on a flat stretch nothing widens it.
+    half_past = history.usual_at(at - timedelta(minutes=15)).frame.loc["site:Sân lễ"]
+    assert half_past["centre"] == pytest.approx(130.0)
+    flat = history.usual_at(at - timedelta(hours=4)).frame.loc["site:Sân lễ"]
+    assert (flat["centre"], flat["slack"]) == (pytest.approx(10.0), 0.0)

@@ -13,6 +13,11 @@ median; of a measured figure (an indicator's value, `counts=False`), never below
 the median. The city profile's
 festival days are known exceptions: never learned from, and a value above the band on one is no
 anomaly where a crowd is expected to raise it (wall.alerts.rules.anomaly).
+What is usual at an instant inside the hour (`usual_at`, of a value read now, not a count over
+an hour): each slot's median stands at its half hour, the centre and sigma at the instant lie
+on the line between the two slots around it, and the band is widened by RAMP_SHARE of the
+largest change between the instant's slot and the slots on either side (the curve may bend or
+step within the hour, where no line between hourly means follows it).
 Why medians and not seasonal decomposition or exponential smoothing: docs/analytics.md.
 """
 
@@ -22,7 +27,7 @@ import math
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -36,6 +41,11 @@ MAD_TO_SIGMA = 1.4826  # the MAD of normal noise times this is its standard devi
 MEASURED_FLOOR = 0.01  # a measured figure's spread is never below this share of its median
 POISSON_UP_TO = 400.0  # centres of counts up to this get count_high; above, normal is close
 LEVELS = ("weekday_hour", "hour", "all")  # the slots a centre may come from, most specific first
+# Of the largest change between neighbouring slots' medians, what widens the band at an instant
+# (`usual_at`): a curve that steps on the hour (an opening time) is off the line between the
+# two half hours by up to half the step; the smooth daily curves of the simulator's APs by at
+# most 0.33 of that change (docs/analytics.md).
+RAMP_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -48,14 +58,17 @@ class Usual:
     frame: pd.DataFrame  # index: series; columns: level, centre, sigma
 
     counts: bool = True  # counts never go below 0; a measured figure may
+    minute: int = 0  # local, of an instant inside the hour (`usual_at`); 0 of a clock hour
 
     def band(self, deviations: float) -> pd.DataFrame:
-        """low, high (never below 0 for counts) of `deviations` sigmas around the centre; of
-        counts, high is never below what counting noise alone reaches (count_high)."""
+        """low, high (never below 0 for counts) of `deviations` sigmas around the centre, widened
+        by the frame's `slack` where it has one (`usual_at`); of counts, high is never below
+        what counting noise alone reaches (count_high)."""
         f = self.frame
         centre, sigma = f["centre"].to_numpy(float), f["sigma"].to_numpy(float)
-        low = centre - deviations * sigma
-        high = centre + deviations * sigma
+        slack = f["slack"].to_numpy(float) if "slack" in f.columns else 0.0
+        low = centre - deviations * sigma - slack
+        high = centre + deviations * sigma + slack
         if self.counts:
             low, high = np.fmax(low, 0.0), np.fmax(high, count_high(centre, deviations))
         return pd.DataFrame({"low": low, "high": high}, index=f.index)
@@ -137,10 +150,7 @@ class HourlyHistory:
     def usual(self, at: datetime) -> Usual:
         """Centre and sigma of every series with enough history at `at`'s slot."""
         weekday, hour, festival = self.slot(at)
-        key = (weekday, hour)
-        if key not in self._cache:
-            self._cache[key] = self._slot_stats(weekday, hour)
-        level, centre, sigma = self._cache[key]
+        level, centre, sigma = self._stats(weekday, hour)
         known = level >= 0
         frame = pd.DataFrame(
             {
@@ -151,6 +161,45 @@ class HourlyHistory:
             index=pd.Index(np.array(self.names, dtype=object)[known], name="series"),
         )
         return Usual(weekday, hour, festival, frame, self.counts)
+
+    def usual_at(self, at: datetime) -> Usual:
+        """What is usual at the instant `at` (a value read now, not a count over an hour): the
+        centre and sigma on the line between the half hours of the slots around it (06:45:
+        three quarters of 06:00's, a quarter of 07:00's), the band widened (`slack`) by RAMP_SHARE
+        of the largest change from `at`'s slot to the slot before or after it. The level is
+        the less specific of the two slots'. A slot a series has no usual value for: the
+        other's alone, unwidened by it. Three cached slots: no more medians than `usual`."""
+        weekday, hour, festival = self.slot(at)
+        local = at.astimezone(self.zone)
+        into = (local.minute * 60 + local.second + local.microsecond / 1e6) / 3600.0
+        level, centre, sigma = self._stats(weekday, hour)
+        before = self._stats(*self.slot(at - timedelta(hours=1))[:2])
+        after = self._stats(*self.slot(at + timedelta(hours=1))[:2])
+        other, weight = (before, 0.5 - into) if into < 0.5 else (after, into - 0.5)
+        known = level >= 0
+        both = known & (other[0] >= 0)
+        mixed_centre = np.where(both, (1.0 - weight) * centre + weight * other[1], centre)
+        mixed_sigma = np.where(both, (1.0 - weight) * sigma + weight * other[2], sigma)
+        mixed_level = np.where(both, np.maximum(level, other[0]), level)
+        changes = [np.where(n[0] >= 0, np.abs(n[1] - centre), 0.0) for n in (before, after)]
+        slack = RAMP_SHARE * np.fmax(*changes)
+        frame = pd.DataFrame(
+            {
+                "level": np.array(LEVELS, dtype=object)[mixed_level[known]],
+                "centre": mixed_centre[known],
+                "sigma": mixed_sigma[known],
+                "slack": slack[known],
+            },
+            index=pd.Index(np.array(self.names, dtype=object)[known], name="series"),
+        )
+        return Usual(weekday, hour, festival, frame, self.counts, local.minute)
+
+    def _stats(self, weekday: int, hour: int) -> tuple[np.ndarray, ...]:
+        """level, centre, sigma of every series at a slot, computed once an hour."""
+        key = (weekday, hour)
+        if key not in self._cache:
+            self._cache[key] = self._slot_stats(weekday, hour)
+        return self._cache[key]
 
     def _slot_stats(self, weekday: int, hour: int) -> tuple[np.ndarray, ...]:
         n = len(self.names)

@@ -36,7 +36,8 @@ COLUMNS += ["value"]
 # The watched series, by what they count.
 WATCHED = ("wifi", "reports", "categories", "cameras", "indicators")
 REPORT_PREFIXES = {"reports": "reports:", "categories": "category:"}
-USUAL_COLUMNS = [*COLUMNS, "level", "centre", "sigma", "weekday", "hour", "festival"]
+USUAL_COLUMNS = [*COLUMNS, "level", "centre", "sigma", "slack", "weekday", "hour", "minute"]
+USUAL_COLUMNS += ["festival"]
 
 
 def empty_usual() -> pd.DataFrame:
@@ -95,30 +96,42 @@ class UsualReader:
         recent = pd.DataFrame()
         if watch & {"reports", "categories"}:
             recent = store.points(FIELD_REPORT.name, now - HOUR, soon)
-        # What covers the last hour: held against the two clock hours it overlaps.
-        last_hour = None  # last_hour_usual
+
+        # A value read now (clients) against what is usual at this instant, between the slots
+        # around it; what covers the last hour against the two clock hours it overlaps; cameras
+        # down (a count that steps, not a curve) against the slot of the hour.
+        def last_hour(history: HourlyHistory) -> Usual:
+            return last_hour_usual(history, now)
+
         series = {
-            "wifi": lambda: (self.wifi, wifi_now(aps, now), now),
-            "reports": lambda: (self.reports, reports_now(recent, profile), last_hour),
-            "categories": lambda: (self.reports, categories_now(recent, profile), last_hour),
-            "cameras": lambda: (self.cameras, cameras_now(cameras, profile), now),
+            "wifi": lambda: (wifi_now(aps, now), lambda: self.wifi.usual_at(now)),
+            "reports": lambda: (reports_now(recent, profile), lambda: last_hour(self.reports)),
+            "categories": lambda: (
+                categories_now(recent, profile),
+                lambda: last_hour(self.reports),
+            ),
+            "cameras": lambda: (cameras_now(cameras, profile), lambda: self.cameras.usual(now)),
             "indicators": lambda: (
-                self.indicators,
                 indicators_now(store.points(KPI.name, now - HOUR, soon), profile),
-                last_hour,
+                lambda: last_hour(self.indicators),
             ),
         }
         frames = []
         for name in WATCHED:
             if name not in watch:
                 continue
-            history, current, at = series[name]()
+            current, usual_now = series[name]()
             if current.empty:
                 continue
-            usual = history.usual(at) if at is not None else last_hour_usual(history, now)
+            usual = usual_now()
             joined = current.join(usual.frame, on="series", how="inner")
             frames.append(
-                joined.assign(weekday=usual.weekday, hour=usual.hour, festival=usual.festival)
+                joined.assign(
+                    weekday=usual.weekday,
+                    hour=usual.hour,
+                    minute=usual.minute,
+                    festival=usual.festival,
+                )
             )
         frames = [f for f in frames if not f.empty]
         return pd.concat(frames, ignore_index=True) if frames else empty_usual()

@@ -469,7 +469,11 @@ def anomaly(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
     measured = usual["kind"] == "indicator"  # a figure, not a count: any sign, any scale
     raised = ("anomaly:" + usual["series"]).isin(active)
     deviations = raised.map({True: p["clear_deviations"], False: p["deviations"]})
-    low, high = centre - deviations * sigma, centre + deviations * sigma
+    # A value read inside the hour (WiFi clients): the band widened by how much the usual
+    # changes around it (wall.baselines.HourlyHistory.usual_at); 0 of the other series.
+    slack = usual["slack"] if "slack" in usual.columns else pd.Series(0.0, usual.index)
+    slack = slack.astype(float).fillna(0.0)
+    low, high = centre - deviations * sigma - slack, centre + deviations * sigma + slack
     low = low.where(measured, low.clip(lower=0.0))
     # Counts: never below what counting noise alone reaches (the band the screens draw).
     noise = {d: count_high(centre.to_numpy(), d) for d in (p["deviations"], p["clear_deviations"])}
@@ -481,9 +485,9 @@ def anomaly(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
     least = centre.abs() * p["indicator_min_percent"] / 100.0
     away = (value - centre).abs() >= least.where(measured, p["min_difference"])
     out = (above | (value < low)) & away
-    shown_low = centre - p["deviations"] * sigma
+    shown_low = centre - p["deviations"] * sigma - slack
     shown_low = shown_low.where(measured, shown_low.clip(lower=0.0))
-    shown_high = centre + p["deviations"] * sigma
+    shown_high = centre + p["deviations"] * sigma + slack
     shown_high = shown_high.where(measured, np.fmax(shown_high, noise[p["deviations"]]))
     conditions = []
     for i in usual.index[out]:
@@ -505,6 +509,8 @@ def anomaly(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
             "level": row["level"],
             "weekday": int(row["weekday"]),
             "hour": int(row["hour"]),
+            # The instant the band is of (WiFi clients: between the slots around it).
+            "minute": int(row["minute"]) if pd.notna(row.get("minute")) else 0,
         }
         for key in ("name_vi", "name_en", "unit_vi", "unit_en"):  # from the city profile
             if isinstance(row.get(key), str):

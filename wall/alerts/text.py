@@ -129,7 +129,7 @@ def anomaly_parts(facts: Mapping[str, Any], lang: str) -> tuple[str, str]:
         "name": facts.get("name" + suffix) or facts["name"],
         "site": facts.get("site") or "–",
         "weekday": WEEKDAYS[int(facts.get("weekday", 0)) % 7][index],
-        "hour": f"{int(facts.get('hour', 0)):02d}:00",
+        "hour": f"{int(facts.get('hour', 0)):02d}:{int(facts.get('minute') or 0):02d}",
         "unit": f" {unit}" if unit else "",
     }
     for key in ("value", "low", "high"):  # 8.7 in English, 8,7 in Vietnamese
