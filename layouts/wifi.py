@@ -166,9 +166,9 @@ def usual_town_band(
     an hour more each side, for the hour the band is kept): time, centre, low, high, level.
 
     `hourly` is the town's clients per whole hour (time, value: the sum over access points of
-    each one's hourly mean), one aggregate over the last `weeks`; the band is the anomaly rule's
-    (`deviations` sigmas around the per-slot median, wall.baselines), so "usual" on the chart
-    means what it means in an anomaly alert's words."""
+    each one's hourly mean), one aggregate over the last `weeks`; the band is each clock hour's
+    slot of the anomaly rule (`deviations` sigmas around the per-slot median, wall.baselines).
+    An alert's words give the band at its minute (HourlyHistory.usual_at), wider on a ramp."""
     history = HourlyHistory(timezone, festival_days, weeks)
     if not hourly.empty:
         history.add(hourly.assign(series=TOWN)[["time", "series", "value"]])
