@@ -13,6 +13,7 @@ import pandas as pd
 from dash import html
 
 from layouts.common import (
+    COLORS,
     TRUNCATES,
     Context,
     age_text,
@@ -123,6 +124,46 @@ def anomaly_raises(alerts: pd.DataFrame, kinds: tuple[str, ...]) -> pd.DataFrame
     frame = pd.DataFrame(rows, columns=columns)
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
     return frame
+
+
+def anomaly_trace(x: list, y: list, ctx: Context, up: bool, size: float, legend: bool) -> dict:
+    """Triangles at anomalies on a chart (up: more than usual, down: fewer), one legend entry
+    "Bất thường" / "Anomaly" when `legend`."""
+    return {
+        "type": "scatter",
+        "x": x,
+        "y": y,
+        "mode": "markers",
+        "marker": {
+            "symbol": "triangle-up" if up else "triangle-down",
+            "size": size * ctx.scale,
+            "color": COLORS["bad"],
+            "line": {"color": COLORS["text"], "width": 2 * ctx.scale},
+        },
+        "cliponaxis": False,
+        "name": ctx.t("wifi.anomaly"),
+        "showlegend": legend,
+    }
+
+
+def anomaly_label(text: str, x: object, y: float, ctx: Context, up: bool) -> dict:
+    """An anomaly's label on a dark plate above (below) its triangle, readable over the lines
+    and bars."""
+    return {
+        "text": text,
+        "xref": "x",
+        "yref": "y",
+        "x": x,
+        "y": y,
+        "yanchor": "bottom" if up else "top",
+        "yshift": (16 if up else -16) * ctx.scale,
+        "showarrow": False,
+        "font": {"size": 20 * ctx.scale, "color": COLORS["text"]},
+        "bgcolor": "rgba(11, 16, 22, 0.85)",
+        "bordercolor": COLORS["bad"],
+        "borderwidth": 1 * ctx.scale,
+        "borderpad": 3 * ctx.scale,
+    }
 
 
 def titles(alert: Alert) -> dict[str, str]:

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pandas as pd
 from dash import html
 
-from layouts.alerts import anomaly_raises
+from layouts.alerts import anomaly_label, anomaly_raises, anomaly_trace
 from layouts.common import (
     COLORS,
     LABEL_CHARS,
@@ -359,37 +359,9 @@ def surge_marks(alerts: pd.DataFrame, counts: pd.DataFrame, ctx: Context) -> tup
         marks.append((hour, new, label))
     marks = marks[-SURGES_SHOWN:]
     x = [pd.Timestamp(h).tz_convert(ctx.tz).tz_localize(None) for h, _, _ in marks]
-    trace = {
-        "type": "scatter",
-        "x": x,
-        "y": [n for _, n, _ in marks],
-        "mode": "markers",
-        "marker": {
-            "symbol": "triangle-up",
-            "size": 24 * ctx.scale,
-            "color": COLORS["bad"],
-            "line": {"color": COLORS["text"], "width": 2 * ctx.scale},
-        },
-        "cliponaxis": False,
-        "name": ctx.t("wifi.anomaly"),
-    }
+    trace = anomaly_trace(x, [n for _, n, _ in marks], ctx, True, 24, legend=True)
     labels = [
-        {
-            "text": label,
-            "x": at,
-            "y": n,
-            "xref": "x",
-            "yref": "y",
-            "yanchor": "bottom",
-            "yshift": 16 * ctx.scale,
-            "showarrow": False,
-            "font": {"size": 20 * ctx.scale, "color": COLORS["text"]},
-            "bgcolor": "rgba(11, 16, 22, 0.85)",
-            "bordercolor": COLORS["bad"],
-            "borderwidth": 1 * ctx.scale,
-            "borderpad": 3 * ctx.scale,
-        }
-        for at, (_, n, label) in zip(x, marks, strict=True)
+        anomaly_label(label, at, n, ctx, True) for at, (_, n, label) in zip(x, marks, strict=True)
     ]
     return [trace], labels
 

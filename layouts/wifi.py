@@ -13,7 +13,7 @@ import pandas as pd
 from dash import html
 
 from layouts import overview
-from layouts.alerts import anomaly_raises
+from layouts.alerts import anomaly_label, anomaly_raises, anomaly_trace
 from layouts.common import (
     COLORS,
     TRUNCATES,
@@ -348,43 +348,10 @@ def anomaly_traces(raises: pd.DataFrame, today: pd.DataFrame, ctx: Context) -> t
         chosen = [i for i, (_, _, up) in enumerate(marks) if up is direction]
         if not chosen:
             continue
-        traces.append(
-            {
-                "type": "scatter",
-                "x": [x[i] for i in chosen],
-                "y": [float(y[i]) for i in chosen],
-                "mode": "markers",
-                "marker": {
-                    "symbol": "triangle-up" if direction else "triangle-down",
-                    "size": 26 * ctx.scale,
-                    "color": COLORS["bad"],
-                    "line": {"color": COLORS["text"], "width": 2 * ctx.scale},
-                },
-                "cliponaxis": False,
-                # One legend entry for both: the triangle's direction says more or fewer.
-                "name": ctx.t("wifi.anomaly"),
-                "showlegend": not traces,
-            }
-        )
-        # Each label on a dark plate above (below) its triangle, readable over the lines.
-        labels += [
-            {
-                "text": marks[i][1],
-                "xref": "x",
-                "yref": "y",
-                "x": x[i],
-                "y": float(y[i]),
-                "yanchor": "bottom" if direction else "top",
-                "yshift": (16 if direction else -16) * ctx.scale,
-                "showarrow": False,
-                "font": {"size": 20 * ctx.scale, "color": COLORS["text"]},
-                "bgcolor": "rgba(11, 16, 22, 0.85)",
-                "bordercolor": COLORS["bad"],
-                "borderwidth": 1 * ctx.scale,
-                "borderpad": 3 * ctx.scale,
-            }
-            for i in chosen
-        ]
+        # One legend entry for both: the triangle's direction says more or fewer.
+        xs, ys = [x[i] for i in chosen], [float(y[i]) for i in chosen]
+        traces.append(anomaly_trace(xs, ys, ctx, direction, 26, legend=not traces))
+        labels += [anomaly_label(marks[i][1], x[i], float(y[i]), ctx, direction) for i in chosen]
     return traces, labels
 
 
