@@ -707,13 +707,10 @@ def run_in_process(
     inventory: Inventory | None = None,
 ) -> InProcessRun:
     """Start the simulator in a daemon thread writing into `store` through the Ingestor, the
-    same validation and write path as the MQTT worker, whose feed health it reports (so the
-    accountability screen's MQTT source is live in the demo). Returns at once; `backfilled` is
-    set when history up to the start is written. Set `stop` to end it (the thread flushes and
+    same validation and write path as the MQTT worker. Returns at once; `backfilled` is set
+    when history up to the start is written. Set `stop` to end it (the thread flushes and
     closes its Ingestor)."""
-    from feeds.health import HealthReporter
     from feeds.ingest import Ingestor
-    from feeds.mqtt_worker import feed_name
 
     simulator = build_simulator(
         settings, seed=seed, backfill=backfill, options=options, inventory=inventory
@@ -724,15 +721,12 @@ def run_in_process(
         ingestor = Ingestor(
             store, feed="simulator", batch_size=5000, known=KnownValues.of(simulator.inventory)
         )
-        health = HealthReporter(ingestor, feed_name(settings), settings.feed_health_seconds)
-        health.start()
         try:
             sent = feed_sink(simulator, ingestor, stop, backfilled=backfilled)
             log.info("simulator stopped after %d messages", sent)
         except Exception:  # the demo's wall must keep running; say why its data stopped
             log.exception("simulator failed")
         finally:
-            health.stop()
             ingestor.close()
             backfilled.set()
 
