@@ -131,7 +131,7 @@ def _alerts(store: Store, now: datetime, _: object) -> pd.DataFrame:
 
 
 def _wifi_usual(store: Store, now: datetime, settings: Settings | None) -> pd.DataFrame:
-    """The town's usual clients per hour, a day back and FORECAST ahead (layouts.wifi.
+    """The town's usual clients per curve window, a day back and FORECAST ahead (layouts.wifi.
     usual_town_band), from one aggregate: the town's clients per whole hour over the anomaly
     rule's `weeks` (answered from the hourly rollups past the raw points kept). Held an hour:
     what is usual changes when an hour ends, not at each tick."""

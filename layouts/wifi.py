@@ -1,7 +1,7 @@
-"""WiFi: clients per site now, the 24-hour curve against yesterday and against what is usual for
-each hour (wall.baselines; ahead of now, the usual band is the forecast of the next hours), with
-the anomaly alerts raised on it, the most loaded access points against their capacity, and
-throughput from the byte counters."""
+"""WiFi: clients per site now, the 24-hour curve against yesterday and against what is usual at
+that time of day (wall.baselines; ahead of now, the usual band is the forecast of the next
+hours), with the anomaly alerts raised on it, the most loaded access points against their
+capacity, and throughput from the byte counters."""
 
 from __future__ import annotations
 
@@ -162,28 +162,34 @@ def usual_town_band(
     deviations: float,
     weeks: float,
 ) -> pd.DataFrame:
-    """The town's usual clients for each hour from a day before `now` to FORECAST after it (and
-    an hour more each side, for the hour the band is kept): time, centre, low, high, level.
+    """The town's usual clients for each CURVE_WINDOW of today's curve from a day before `now` to
+    FORECAST after it (and an hour more each side, for the hour the band is kept): time (the
+    window's start, where the curve draws its mean), centre, low, high, level.
 
     `hourly` is the town's clients per whole hour (time, value: the sum over access points of
-    each one's hourly mean), one aggregate over the last `weeks`; the band is each clock hour's
-    slot of the anomaly rule (`deviations` sigmas around the per-slot median, wall.baselines).
-    An alert's words give the band at its minute (HourlyHistory.usual_at), wider on a ramp."""
+    each one's hourly mean), one aggregate over the last `weeks`. Each window's band is the one
+    the anomaly rule judges a value read at the window's middle against (`deviations` sigmas
+    around the per-slot medians, between the slots around it and widened on a ramp:
+    HourlyHistory.usual_at), so the band drawn is the band an alert's words give."""
     history = HourlyHistory(timezone, festival_days, weeks)
     if not hourly.empty:
         history.add(hourly.assign(series=TOWN)[["time", "series", "value"]])
     hour = pd.Timestamp(now).floor("h")
-    hours = pd.date_range(
-        hour - pd.Timedelta(days=1, hours=1), hour + FORECAST + pd.Timedelta(hours=1), freq="h"
+    starts = pd.date_range(
+        hour - pd.Timedelta(days=1, hours=1),
+        hour + FORECAST + pd.Timedelta(hours=1),
+        freq=CURVE_WINDOW,
     )
-    return usual_band(history, TOWN, [h.to_pydatetime() for h in hours], deviations)
+    half = CURVE_WINDOW / 2
+    band = usual_band(history, TOWN, [(s + half).to_pydatetime() for s in starts], deviations)
+    return band.assign(time=band["time"] - half)
 
 
 def curve_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     """Today as a solid line, yesterday (shifted by a day) as a dashed one, both in front of
-    the usual band of each hour, which goes on FORECAST past now (the forecast); the anomaly
-    alerts raised on WiFi series as triangles on today's line (up: more users than usual,
-    down: fewer), labelled with their site or access point."""
+    the usual band (the anomaly rule's, at each window), which goes on FORECAST past now (the
+    forecast); the anomaly alerts raised on WiFi series as triangles on today's line (up: more
+    users than usual, down: fewer), labelled with their site or access point."""
     ctx = ctx.on_time_axis()
     totals = clients_per_window(data["wifi_clients_48h"])
     band = data.get("wifi_usual", pd.DataFrame())
@@ -273,24 +279,22 @@ def curve_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
 
 
 def band_traces(band: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, ctx: Context) -> list:
-    """The usual band as a filled area, one step per hour (each hour's own low–high), over
-    start–end; none when there is no band (too little history)."""
+    """The usual band as a filled area over start–end, a point per curve window (its low–high,
+    usual_town_band); none when there is no band (too little history)."""
     if band.empty:
         return []
-    hour = pd.Timedelta(hours=1)
-    band = band[(band["time"] + hour > start) & (band["time"] < end)].sort_values("time")
+    # A point either side of start–end, so the area reaches the axis' ends.
+    near = (band["time"] + CURVE_WINDOW > start) & (band["time"] - CURVE_WINDOW < end)
+    band = band[near].sort_values("time")
     if band.empty:
         return []
-    # Each hour's value drawn over the whole hour: the last hour's end closes the step.
-    last = band.iloc[[-1]].assign(time=band["time"].iloc[-1] + hour)
-    steps = pd.concat([band, last], ignore_index=True)
-    x = steps["time"].dt.tz_convert(ctx.tz).dt.tz_localize(None)
-    line = {"width": 0, "shape": "hv"}
+    x = band["time"].dt.tz_convert(ctx.tz).dt.tz_localize(None)
+    line = {"width": 0}
     return [
         {
             "type": "scatter",
             "x": x,
-            "y": steps["low"],
+            "y": band["low"],
             "mode": "lines",
             "line": line,
             "hoverinfo": "skip",
@@ -299,7 +303,7 @@ def band_traces(band: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, ctx:
         {
             "type": "scatter",
             "x": x,
-            "y": steps["high"],
+            "y": band["high"],
             "mode": "lines",
             "line": line,
             "fill": "tonexty",

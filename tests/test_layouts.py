@@ -28,6 +28,7 @@ from layouts.common import (
     render_outputs,
 )
 from wall.alerts.model import fold
+from wall.baselines import HourlyHistory
 from wall.city import load_profile
 from wall.i18n import TEXT, Translator
 from wall.store import Event
@@ -582,15 +583,34 @@ def test_the_usual_band_covers_the_last_day_and_the_next_hours_by_weekday_and_ho
     # NOW is a Thursday 08:00 UTC (15:00 local): a day back and FORECAST ahead, hour by hour.
     assert band["time"].min() <= pd.Timestamp(NOW) - pd.Timedelta(days=1)
     assert band["time"].max() >= pd.Timestamp(NOW) + pd.Timedelta(wifi.FORECAST)
-    assert (band["time"].diff().dropna() == pd.Timedelta(hours=1)).all()
+    assert (band["time"].diff().dropna() == wifi.CURVE_WINDOW).all()  # a point per curve window
     at = band.set_index("time")
-    # Thursday 15:00 local is a weekday's peak; Saturday's would be 1,500.
-    assert at.loc[pd.Timestamp(NOW), "centre"] == pytest.approx(1000, abs=15)
-    assert at.loc[pd.Timestamp(NOW), "level"] == "weekday_hour"
+    # Thursday 15:00 local is a weekday's peak; Saturday's would be 1,500. (The window
+    # 15:15–15:30 is judged at 15:22, near the half hour where the 15:00 slot's median stands.)
+    peak = pd.Timestamp(NOW) + wifi.CURVE_WINDOW
+    assert at.loc[peak, "centre"] == pytest.approx(1000, abs=15)
+    assert at.loc[peak, "level"] == "weekday_hour"
     night = pd.Timestamp(NOW) + pd.Timedelta(hours=6)  # 21:00 local, ahead of now
     assert at.loc[night, "centre"] < 400
     assert (band["low"] <= band["centre"]).all() and (band["centre"] <= band["high"]).all()
     assert (band["low"] >= 0).all()
+
+
+def test_the_band_drawn_is_the_band_the_anomaly_rule_judges_at_that_minute():
+    """On the morning climb a window's band is the rule's at the window's middle (between the
+    hours around it, widened on the ramp), as an alert's words give it, not the clock hour's."""
+    hours = usual_town_hours()
+    history = HourlyHistory("Asia/Ho_Chi_Minh", (), 4.0)
+    history.add(hours.assign(series=wifi.TOWN))
+    band = town_band().set_index("time")
+    window = pd.Timestamp(NOW) - pd.Timedelta(hours=3, minutes=15)  # 11:45 local, climbing
+    middle = (window + wifi.CURVE_WINDOW / 2).to_pydatetime()
+    rule = history.usual_at(middle).band(4.0).loc[wifi.TOWN]
+    assert band.loc[window, "low"] == pytest.approx(rule["low"])
+    assert band.loc[window, "high"] == pytest.approx(rule["high"])
+    clock_hour = history.usual(middle).band(4.0).loc[wifi.TOWN]
+    # The climb to the next hour raises and widens it: the clock hour's top is well below.
+    assert band.loc[window, "high"] > clock_hour["high"] + 50
 
 
 def test_without_three_days_of_history_there_is_no_band():
@@ -607,7 +627,7 @@ def test_a_festival_day_is_not_learned_as_usual():
     crowded = hours.assign(value=hours["value"].where(~local_day.isin(festival), 5000.0))
     plain = wifi.usual_town_band(crowded, NOW, "Asia/Ho_Chi_Minh", (), 4.0, 4.0)
     kept = wifi.usual_town_band(crowded, NOW, "Asia/Ho_Chi_Minh", festival, 4.0, 4.0)
-    at = pd.Timestamp(NOW)
+    at = pd.Timestamp(NOW) + wifi.CURVE_WINDOW  # 15:22 local, near the 15:00 slot's half hour
     assert plain.set_index("time").loc[at, "centre"] == 5000.0
     assert kept.set_index("time").loc[at, "centre"] == pytest.approx(1000, abs=15)
 

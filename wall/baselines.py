@@ -276,14 +276,16 @@ def last_hour_end(now: datetime) -> datetime:
 
 
 def usual_band(
-    history: HourlyHistory, series: str, hours: Iterable[datetime], deviations: float
+    history: HourlyHistory, series: str, instants: Iterable[datetime], deviations: float
 ) -> pd.DataFrame:
-    """What is usual for one series at each of `hours` (their starts, past or ahead of now):
-    time, centre, low, high (never below 0), level. An hour the series has no usual value for is
-    left out. Ahead of now this is the forecast: the usual day of the week and hour."""
+    """What is usual for one series at each of `instants` (past or ahead of now), as the anomaly
+    rule judges a value read then (`usual_at`: between the slots around it, widened on a ramp):
+    time, centre, low, high (never below 0 for counts), level. An instant the series has no
+    usual value for is left out. Ahead of now this is the forecast: the usual day of the week and
+    time of day."""
     rows = []
-    for at in hours:
-        usual = history.usual(at)
+    for at in instants:
+        usual = history.usual_at(at)
         if series not in usual.frame.index:
             continue
         row = usual.frame.loc[series]
