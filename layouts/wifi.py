@@ -247,31 +247,25 @@ def curve_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
             "line": {"color": COLORS["text"], "width": 2 * ctx.scale, "dash": "dot"},
         }
     ]
-    words = {"size": 20 * ctx.scale, "color": COLORS["text"]}
+    # At the foot of the line, on a plate: the top is where a fresh anomaly's label stands.
+    words = {
+        "xref": "x",
+        "yref": "paper",
+        "x": local_now,
+        "y": 0,
+        "yanchor": "bottom",
+        "yshift": 4 * ctx.scale,
+        "showarrow": False,
+        "font": {"size": 20 * ctx.scale, "color": COLORS["text"]},
+        "bgcolor": "rgba(11, 16, 22, 0.85)",
+    }
     fig["layout"]["annotations"] = [
+        {**words, "text": ctx.t("wifi.now"), "xanchor": "right", "xshift": -8 * ctx.scale},
         {
-            "text": ctx.t("wifi.now"),
-            "xref": "x",
-            "yref": "paper",
-            "x": local_now,
-            "y": 1,
-            "xanchor": "right",
-            "yanchor": "top",
-            "xshift": -8 * ctx.scale,
-            "showarrow": False,
-            "font": words,
-        },
-        {
+            **words,
             "text": ctx.t("wifi.forecast") + " →",
-            "xref": "x",
-            "yref": "paper",
-            "x": local_now,
-            "y": 1,
             "xanchor": "left",
-            "yanchor": "top",
             "xshift": 8 * ctx.scale,
-            "showarrow": False,
-            "font": words,
         },
         *labels,
     ]

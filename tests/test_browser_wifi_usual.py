@@ -124,6 +124,12 @@ return {
   labels: labels.map(t => t.textContent),
   labelPx: labels.map(t => parseFloat(t.style.fontSize)),
   legend: Array.from(graph.querySelectorAll('.legendtext')).map(t => t.textContent),
+  // Pairs of labels whose boxes cross (the words "now" and "forecast" were once hidden under
+  // a fresh anomaly's label at the chart's top).
+  crossing: labels.flatMap((a, i) => labels.slice(i + 1).filter(b => {
+      const p = a.getBoundingClientRect(), q = b.getBoundingClientRect();
+      return p.left < q.right && q.left < p.right && p.top < q.bottom && q.top < p.bottom;
+  }).map(b => [a.textContent, b.textContent])),
   inside: labels.every(t => {
       const r = t.getBoundingClientRect();
       return r.left >= box.left && r.right <= box.right && r.top >= box.top - 1
@@ -194,6 +200,7 @@ def test_the_usual_band_and_the_anomalies_are_drawn_on_the_wifi_curve(wall, brow
         assert any(label.startswith(SILENT_AP + " · Tòa Thánh") for label in labels), curve
         assert now_word in labels and forecast in labels, curve
         assert curve["inside"], curve  # no label runs off the chart
+        assert curve["crossing"] == [], curve  # nor over another
         # 20 px on a 1080p panel (1.3 cm on a 55" one): read from 5 m; twice on 4K.
         assert min(curve["labelPx"]) >= 20 * width / 1920 - 0.5, curve
         assert {band_name, anomaly} <= set(curve["legend"]), curve
