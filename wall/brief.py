@@ -304,12 +304,13 @@ def figures(
     start: datetime,
     end: datetime,
     profile: CityProfile | None = None,
-    late: bool = True,
+    shown: bool = True,
 ) -> Figures:
     """One pass over each telemetry measurement (hourly windows), reused for every figure of it
-    and for its data gaps: the reads are most of a brief's time. `late=False` leaves out the
-    indicator values due and late (the previous period's, which no brief shows, cost a count of
-    the MQTT values of each indicator's period just ended)."""
+    and for its data gaps: the reads are most of a brief's time. `shown=False` (the previous
+    period's, only compared against) leaves out what a brief lists of its own period alone:
+    the indicator values due and late (a count of the MQTT values of each indicator's period
+    just ended) and the names of the cameras offline longest (a read of their newest points)."""
     out = Figures()
     # Per camera and hour: the same pass gives the wards' availability and the longest outages.
     per_camera = ("ward", "camera_id")
@@ -322,7 +323,8 @@ def figures(
         per_ward = both.groupby("ward")[["up", "value_count"]].sum()
         out.camera_by_ward = (per_ward["up"] / per_ward["value_count"]).to_dict()
         out.camera_availability = float(per_ward["up"].sum() / per_ward["value_count"].sum())
-        out.camera_downtime = camera_downtime(store, both)
+        if shown:
+            out.camera_downtime = camera_downtime(store, both)
     per_ap = store.aggregate(
         WIFI_USAGE.name, "clients", "mean", start, end, HOUR, by=("site", "ap_id")
     )
@@ -352,7 +354,7 @@ def figures(
         except BoundaryError as exc:
             out.map_problem = exc
     if profile is not None:
-        indicator_figures(store, profile, end, out, late)
+        indicator_figures(store, profile, end, out, late=shown)
     alert_figures(store, start, end, out)
     return out
 
@@ -1157,7 +1159,7 @@ def write_brief(
     made = made or datetime.now(UTC)
     now = figures(store, period.start(zone), period.end(zone), profile)
     previous = period.previous()
-    before = figures(store, previous.start(zone), previous.end(zone), profile, late=False)
+    before = figures(store, previous.start(zone), previous.end(zone), profile, shown=False)
     out.mkdir(parents=True, exist_ok=True)
     pdf, table_path = brief_paths(out, period)
     partial = pdf.with_suffix(".part")
