@@ -156,6 +156,7 @@ def _wifi_usual(store: Store, now: datetime, settings: Settings | None) -> pd.Da
         profile.festival_days,
         anomaly["deviations"],
         anomaly["weeks"],
+        profile.holidays,
     )
 
 

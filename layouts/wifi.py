@@ -161,6 +161,7 @@ def usual_town_band(
     festival_days: Iterable[date],
     deviations: float,
     weeks: float,
+    holidays: Iterable[date] = (),
 ) -> pd.DataFrame:
     """The town's usual clients for each CURVE_WINDOW of today's curve from a day before `now` to
     FORECAST after it (and an hour more each side, for the hour the band is kept): time (the
@@ -171,7 +172,7 @@ def usual_town_band(
     the anomaly rule judges a value read at the window's middle against (`deviations` sigmas
     around the per-slot medians, between the slots around it and widened on a ramp:
     HourlyHistory.usual_at), so the band drawn is the band an alert's words give."""
-    history = HourlyHistory(timezone, festival_days, weeks)
+    history = HourlyHistory(timezone, festival_days, weeks, holidays=holidays)
     if not hourly.empty:
         history.add(hourly.assign(series=TOWN)[["time", "series", "value"]])
     hour = pd.Timestamp(now).floor("h")

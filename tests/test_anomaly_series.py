@@ -21,7 +21,9 @@ from wall.domain import report_slot
 from wall.store import Store
 from wall.store.sqlite import SQLiteStore
 
-PROFILE = dataclasses.replace(load_profile("hoa-thanh"), festival_days=frozenset())
+PROFILE = dataclasses.replace(
+    load_profile("hoa-thanh"), festival_days=frozenset(), holidays=frozenset()
+)
 ZONE = PROFILE.timezone
 # Cameras of each ward (today's units' names, as the store keeps them).
 CAMERAS = {"Long Hoa": 12, "Hòa Thành": 6, "Thanh Điền": 6}
@@ -192,6 +194,28 @@ def test_a_ward_power_cut_is_one_anomaly_for_the_ward_not_one_per_camera(tmp_pat
             f"Long Hoa ward: 12 cameras offline now; usual for a {days[raised_at.weekday()]} "
             f"at 10:00 is 0–{high}"
         )
+
+
+def test_on_a_public_holiday_a_power_cut_is_told_against_a_sundays_usual(tmp_path):
+    at = ten_o_clock()
+    holiday = dataclasses.replace(PROFILE, holidays=frozenset({at.tz_convert(ZONE).date()}))
+    with SQLiteStore(tmp_path / "ioc.db") as store:
+        seed(store, at)
+        run = Run(store, at, profile=holiday)
+
+        def power_cut(minute, now):
+            if minute == 0:
+                cameras_now(store, now, "Long Hoa", online=False)
+
+        run.minutes(30, each=power_cut)
+        assert "anomaly:cameras:Long Hoa" in run.of("raised")
+        alert = fold(store.events(STREAM))["anomaly:cameras:Long Hoa"]
+        assert alert.facts["holiday"] is True and alert.facts["weekday"] == 6
+        high = alert.facts["high"]
+        assert alert_title(alert, "vi") == (
+            f"Long Hoa: 12 camera mất kết nối lúc này; bình thường ngày nghỉ lễ 10:00 là 0–{high}"
+        )
+        assert alert_title(alert, "en").endswith(f"usual for a public holiday at 10:00 is 0–{high}")
 
 
 def PROFILE_ZONE():

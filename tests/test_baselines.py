@@ -84,6 +84,38 @@ def test_festival_days_are_not_learned_from_and_flagged():
     assert history.usual(at - timedelta(days=21)).festival
 
 
+def test_a_public_holiday_is_judged_as_a_sunday_and_not_learned_from():
+    """A Thursday off (Tết, 2/9) looks like a Sunday: its usual is Sunday's, its own quiet day
+    does not lower the Thursdays after it, and the words say it is a holiday."""
+    zone = "Asia/Ho_Chi_Minh"
+    hours = pd.date_range(START, periods=28 * 24, freq="h", tz="UTC")
+    local = hours.tz_convert(zone)
+    values = np.where(local.day_of_week == 6, 15.0, daily(hours, zone))  # Sundays are quiet
+    thursdays = sorted({d for d in local.date if d.weekday() == 3})
+    past_holiday, holiday = thursdays[1], thursdays[-1]
+    values[np.isin(local.date, [past_holiday, holiday])] = 15.0  # days off, like Sundays
+    history = HourlyHistory(zone, weeks=4, holidays={past_holiday, holiday})
+    history.add(frame(hours, "site:Chợ", values))
+    ten = pd.Timedelta(hours=10)
+    on_holiday = history.usual((pd.Timestamp(holiday, tz=zone) + ten).to_pydatetime())
+    assert on_holiday.holiday and on_holiday.weekday == 6
+    assert on_holiday.frame.loc["site:Chợ", "centre"] == 15.0  # Sunday's, not a Thursday's 40
+    ordinary = history.usual((pd.Timestamp(thursdays[-2], tz=zone) + ten).to_pydatetime())
+    assert not ordinary.holiday and ordinary.weekday == 3
+    # The two ordinary Thursdays (40 at 10:00) are too few for a Thursday's slot: every day's
+    # 10:00 but the days off says 40. Learned from, the days off would make Thursday's 27.5.
+    assert ordinary.frame.loc["site:Chợ", "centre"] == pytest.approx(40.0)
+    assert ordinary.frame.loc["site:Chợ", "level"] == "hour"
+    facts = {"kind": "site", "name": "Chợ", "site": "Chợ", "value": 90, "low": 0, "high": 40}
+    facts |= {"level": "weekday_hour", "weekday": 6, "hour": 10, "holiday": True}
+    assert alert_title(anomaly_alert(facts), "vi") == (
+        "Chợ: 90 người dùng lúc này; bình thường ngày nghỉ lễ 10:00 là 0–40"
+    )
+    assert alert_title(anomaly_alert(facts), "en") == (
+        "Chợ: 90 users now; usual for a public holiday at 10:00 is 0–40"
+    )
+
+
 def test_slots_follow_the_local_clock_across_a_change_of_summer_time():
     zone = "Europe/Berlin"  # a profile in a zone with summer time; 2026-10-25 ends it
     hours = pd.date_range("2026-09-28", "2026-11-09", freq="h", tz="UTC", inclusive="left")

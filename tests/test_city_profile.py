@@ -68,6 +68,8 @@ def run(command: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess
                 "categories (3): pothole, noise, water_leak",
                 "devices: 14 cameras, 7 access points",
                 "indicators: 5",
+                "festival days: 2",
+                "public holidays: 2",
                 "boundaries: yes",
             ],
         ),
@@ -126,6 +128,10 @@ BROKEN = {
     "due day past the next period": (
         lambda t: t.replace("due_day = 7", "due_day = 40", 1),
         r"indicators\[1\]\.due_day: must be a day from 1 to 28 after a month ends",
+    ),
+    "holiday not a date": (
+        lambda t: t.replace('holidays = ["2026-12-25"', 'holidays = ["25/12/2026"'),
+        r"city\.toml: holidays: '25/12/2026' is not a date \(YYYY-MM-DD\)",
     ),
     "indicator without English name": (
         lambda t: t.replace('name_en = "Visitors to the lake"\n', ""),

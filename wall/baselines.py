@@ -10,9 +10,9 @@ history) the median of the same hour of every day, then of every hour; with fewe
 MIN_ALL_VALUES hours in all, nothing. The spread is the median absolute deviation (MAD) of the
 same hour's values, never below what counting noise alone gives (√median) nor a tenth of the
 median; of a measured figure (an indicator's value, `counts=False`), never below a hundredth of
-the median. The city profile's
-festival days are known exceptions: never learned from, and a value above the band on one is no
-anomaly where a crowd is expected to raise it (wall.alerts.rules.anomaly).
+the median. The city profile's festival days and public holidays are known exceptions, never
+learned from: a value above the band on a festival day is no anomaly where a crowd is expected to
+raise it (wall.alerts.rules.anomaly); a public holiday, a day off, is judged as a Sunday.
 What is usual at an instant inside the hour (`usual_at`, of a value read now, not a count over
 an hour): each slot's median stands at its half hour, the centre and sigma at the instant lie
 on the line between the two slots around it, and the band is widened by RAMP_SHARE of the
@@ -59,6 +59,7 @@ class Usual:
 
     counts: bool = True  # counts never go below 0; a measured figure may
     minute: int = 0  # local, of an instant inside the hour (`usual_at`); 0 of a clock hour
+    holiday: bool = False  # a public holiday: `weekday` is Sunday's, whose slots it is judged by
 
     def band(self, deviations: float) -> pd.DataFrame:
         """low, high (never below 0 for counts) of `deviations` sigmas around the centre, widened
@@ -85,10 +86,12 @@ class HourlyHistory:
         festival_days: Iterable[date] = (),
         weeks: float = 4.0,
         counts: bool = True,
+        holidays: Iterable[date] = (),
     ):
         self.zone = ZoneInfo(timezone)
         self.counts = counts  # counts of things (users, reports): counting noise is the floor
         self.festival_days = frozenset(festival_days)
+        self.holidays = frozenset(holidays)
         self.window_ms = int(weeks * 7 * 24 * HOUR_MS)
         self.names: list[str] = []
         self._row: dict[str, int] = {}
@@ -96,7 +99,7 @@ class HourlyHistory:
         self.values = np.empty((0, 0))
         self._weekday = np.empty(0, dtype=np.int8)
         self._hour = np.empty(0, dtype=np.int8)
-        self._learned = np.empty(0, dtype=bool)  # not a festival day
+        self._learned = np.empty(0, dtype=bool)  # not a festival day nor a public holiday
         self._cache: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
 
     @property
@@ -134,8 +137,9 @@ class HourlyHistory:
         local = pd.to_datetime(new_hours, unit="ms", utc=True).tz_convert(self.zone)
         self._weekday = np.concatenate([self._weekday, local.day_of_week.to_numpy(np.int8)])
         self._hour = np.concatenate([self._hour, local.hour.to_numpy(np.int8)])
-        festival = np.array([d in self.festival_days for d in local.date], dtype=bool)
-        self._learned = np.concatenate([self._learned, ~festival])
+        exception = self.festival_days | self.holidays
+        known = np.array([d in exception for d in local.date], dtype=bool)
+        self._learned = np.concatenate([self._learned, ~known])
         kept = self.hours > self.hours[-1] - self.window_ms
         if not kept.all():
             self.values, self.hours = self.values[:, kept], self.hours[kept]
@@ -143,13 +147,16 @@ class HourlyHistory:
             self._learned = self._learned[kept]
         self._cache.clear()
 
-    def slot(self, at: datetime) -> tuple[int, int, bool]:
+    def slot(self, at: datetime) -> tuple[int, int, bool, bool]:
+        """weekday (a public holiday's: Sunday's), hour, festival day, public holiday."""
         local = at.astimezone(self.zone)
-        return local.weekday(), local.hour, local.date() in self.festival_days
+        day = local.date()
+        holiday = day in self.holidays
+        return 6 if holiday else local.weekday(), local.hour, day in self.festival_days, holiday
 
     def usual(self, at: datetime) -> Usual:
         """Centre and sigma of every series with enough history at `at`'s slot."""
-        weekday, hour, festival = self.slot(at)
+        weekday, hour, festival, holiday = self.slot(at)
         level, centre, sigma = self._stats(weekday, hour)
         known = level >= 0
         frame = pd.DataFrame(
@@ -160,7 +167,7 @@ class HourlyHistory:
             },
             index=pd.Index(np.array(self.names, dtype=object)[known], name="series"),
         )
-        return Usual(weekday, hour, festival, frame, self.counts)
+        return Usual(weekday, hour, festival, frame, self.counts, holiday=holiday)
 
     def usual_at(self, at: datetime) -> Usual:
         """What is usual at the instant `at` (a value read now, not a count over an hour): the
@@ -169,7 +176,7 @@ class HourlyHistory:
         of the largest change from `at`'s slot to the slot before or after it. The level is
         the less specific of the two slots'. A slot a series has no usual value for: the
         other's alone, unwidened by it. Three cached slots: no more medians than `usual`."""
-        weekday, hour, festival = self.slot(at)
+        weekday, hour, festival, holiday = self.slot(at)
         local = at.astimezone(self.zone)
         into = (local.minute * 60 + local.second + local.microsecond / 1e6) / 3600.0
         level, centre, sigma = self._stats(weekday, hour)
@@ -192,7 +199,7 @@ class HourlyHistory:
             },
             index=pd.Index(np.array(self.names, dtype=object)[known], name="series"),
         )
-        return Usual(weekday, hour, festival, frame, self.counts, local.minute)
+        return Usual(weekday, hour, festival, frame, self.counts, local.minute, holiday)
 
     def _stats(self, weekday: int, hour: int) -> tuple[np.ndarray, ...]:
         """level, centre, sigma of every series at a slot, computed once an hour."""

@@ -233,6 +233,8 @@ class CityProfile:
     sector_labels: dict[str, tuple[str, str]]  # {indicator sector: (vi, en)}
     data_sources: tuple[DataSource, ...]
     festival_days: frozenset[date]
+    # Public holidays, days off (Tết, 30/4, 2/9 …): the anomaly rule judges them as Sundays.
+    holidays: frozenset[date]
     simulation: Simulation
     inventory_path: Path
     boundaries: dict[str, Any] | None
@@ -326,6 +328,7 @@ class CityProfile:
                 f"  devices: {cameras} cameras, {access_points} access points",
                 f"  indicators: {len(self.indicators)}",
                 f"  festival days: {len(self.festival_days)}",
+                f"  public holidays: {len(self.holidays)}",
                 f"  boundaries: {'yes' if self.boundaries else 'none (points only)'}",
                 f"  procedures: {', '.join(sorted(self.procedures)) or 'none'}",
             )
@@ -417,7 +420,7 @@ class _Reader:
             data,
             "",
             "source city units handling_units categories indicators sectors festival_days "
-            "data_sources simulator",
+            "holidays data_sources simulator",
         )
         city = self.get(data, "city", "", dict)
         self.only(
@@ -469,12 +472,6 @@ class _Reader:
             for w, t in (self.tables(data, "data_sources") if "data_sources" in data else [])
         )
         self.unique("data_sources", [d.feed for d in sources])
-        festival_days = set()
-        for day in self.get(data, "festival_days", "", list, []):
-            try:
-                festival_days.add(date.fromisoformat(str(day)))
-            except ValueError:
-                raise self.fail("festival_days", f"{day!r} is not a date (YYYY-MM-DD)") from None
         folder = self.path.parent
         inventory = folder / self.get(city, "inventory", "city.", str, "inventory.csv")
         if not inventory.is_file():
@@ -500,12 +497,23 @@ class _Reader:
             indicators=indicators,
             sector_labels=sectors,
             data_sources=sources,
-            festival_days=frozenset(festival_days),
+            festival_days=self.days(data, "festival_days"),
+            holidays=self.days(data, "holidays"),
             simulation=self.simulation(self.get(data, "simulator", "", dict), units),
             inventory_path=inventory,
             boundaries=self.boundaries(folder / boundaries_file) if boundaries_file else None,
             procedures=_Reader(sops_path).procedures() if sops_path.is_file() else {},
         )
+
+    def days(self, data: dict, key: str) -> frozenset[date]:
+        """A top-level list of dates (festival days, public holidays)."""
+        days = set()
+        for day in self.get(data, key, "", list, []):
+            try:
+                days.add(date.fromisoformat(str(day)))
+            except ValueError:
+                raise self.fail(key, f"{day!r} is not a date (YYYY-MM-DD)") from None
+        return frozenset(days)
 
     def data_source(self, where: str, table: dict, handling: set[str]) -> DataSource:
         self.only(table, where, "feed name_vi name_en owner freshness_minutes")

@@ -37,7 +37,7 @@ COLUMNS += ["value"]
 WATCHED = ("wifi", "reports", "categories", "cameras", "indicators")
 REPORT_PREFIXES = {"reports": "reports:", "categories": "category:"}
 USUAL_COLUMNS = [*COLUMNS, "level", "centre", "sigma", "slack", "weekday", "hour", "minute"]
-USUAL_COLUMNS += ["festival"]
+USUAL_COLUMNS += ["festival", "holiday"]
 
 
 def empty_usual() -> pd.DataFrame:
@@ -57,7 +57,9 @@ class UsualReader:
         self.watch = frozenset(watch)
 
         def history(counts: bool = True) -> HourlyHistory:
-            return HourlyHistory(profile.timezone, profile.festival_days, weeks, counts)
+            return HourlyHistory(
+                profile.timezone, profile.festival_days, weeks, counts, profile.holidays
+            )
 
         self.wifi = history()
         self.reports = history()  # per ward and per category
@@ -131,6 +133,7 @@ class UsualReader:
                     hour=usual.hour,
                     minute=usual.minute,
                     festival=usual.festival,
+                    holiday=usual.holiday,
                 )
             )
         frames = [f for f in frames if not f.empty]

@@ -512,6 +512,8 @@ def anomaly(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
             # The instant the band is of (WiFi clients: between the slots around it).
             "minute": int(row["minute"]) if pd.notna(row.get("minute")) else 0,
         }
+        if pd.notna(row.get("holiday")) and bool(row["holiday"]):  # judged as a Sunday: said so
+            facts["holiday"] = True
         for key in ("name_vi", "name_en", "unit_vi", "unit_en"):  # from the city profile
             if isinstance(row.get(key), str):
                 facts[key] = row[key]

@@ -67,6 +67,7 @@ WEEKDAYS = (
     ("thứ Bảy", "a Saturday"),
     ("Chủ nhật", "a Sunday"),
 )
+HOLIDAY = ("ngày nghỉ lễ", "a public holiday")  # judged by Sunday's slots
 ANOMALY_NOW: dict[str, tuple[str, str]] = {
     "site": ("{name}: {value} người dùng lúc này", "{name}: {value} users now"),
     "ap": (
@@ -128,7 +129,9 @@ def anomaly_parts(facts: Mapping[str, Any], lang: str) -> tuple[str, str]:
         **facts,
         "name": facts.get("name" + suffix) or facts["name"],
         "site": facts.get("site") or "–",
-        "weekday": WEEKDAYS[int(facts.get("weekday", 0)) % 7][index],
+        "weekday": HOLIDAY[index]
+        if facts.get("holiday")
+        else WEEKDAYS[int(facts.get("weekday", 0)) % 7][index],
         "hour": f"{int(facts.get('hour', 0)):02d}:{int(facts.get('minute') or 0):02d}",
         "unit": f" {unit}" if unit else "",
     }
