@@ -98,8 +98,9 @@ def anomaly_raises(alerts: pd.DataFrame, kinds: tuple[str, ...]) -> pd.DataFrame
     state of each alert, open or closed within the week, so a chart marking them asks the store
     nothing more; an alert raised twice in a day is marked at its latest raise): time, key,
     kind, name, name_vi, name_en (the profile's words, where it has them), site, value, low,
-    high."""
+    high, active (the series is still out of its band: the alert is not cleared)."""
     columns = ["time", "key", "kind", "name", "name_vi", "name_en", "site", "value", "low", "high"]
+    columns += ["active"]
     rows = []
     if not alerts.empty and {"rule", "facts", "raised"} <= set(alerts.columns):
         for alert in alerts[alerts["rule"] == "anomaly"].itertuples():
@@ -119,6 +120,7 @@ def anomaly_raises(alerts: pd.DataFrame, kinds: tuple[str, ...]) -> pd.DataFrame
                     "value": facts.get("value"),
                     "low": facts.get("low"),
                     "high": facts.get("high"),
+                    "active": getattr(alert, "state", "") in ("active_unack", "active_ack"),
                 }
             )
     frame = pd.DataFrame(rows, columns=columns)

@@ -355,15 +355,18 @@ def horizontal_bars(
     labels: Sequence[str],
     values: Sequence[float],
     colors: str | Sequence[str],
+    value_marks: Sequence[str] = (),
 ) -> Figure:
     """The wall's ranking chart: bars from the top down, each with its value in a column on
-    the right. `labels` are plain text (a ward, a site), shown as written and cut to
-    LABEL_CHARS (the bars keep their own rows when two labels are cut alike). The values are
+    the right, after its row's `value_marks` (a "▲" of an anomaly) where given. `labels` are
+    plain text (a ward, a site), shown as written and cut to LABEL_CHARS (the bars keep their
+    own rows when two labels are cut alike). The values are
     the right axis' labels, so plotly makes room for the longest one: a value in the millions
     never runs past the panel, as text beside the bar would."""
     shown = [figure_text(label, LABEL_CHARS) for label in labels]
     labels = [figure_text(label) for label in labels]
-    texts = [fmt_int(v, ctx.lang) for v in values]
+    marks = list(value_marks) or [""] * len(values)
+    texts = [mark + fmt_int(v, ctx.lang) for mark, v in zip(marks, values, strict=True)]
     fig = figure(ctx, bargap=0.2)
     bar = {"type": "bar", "y": labels, "x": list(values), "orientation": "h"}
     fig["data"].append({**bar, "marker": {"color": colors}})

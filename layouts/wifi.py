@@ -146,8 +146,29 @@ def sites_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     if live.empty or "site" not in live.columns:
         return empty_figure(ctx)
     per_site = live.groupby("site")["clients"].sum().sort_values(ascending=False)
-    shown = per_site.head(SITES_SHOWN)
-    return horizontal_bars(ctx, list(shown.index), shown.tolist(), COLORS["info"])
+    raised = anomaly_raises(data.get("alerts", pd.DataFrame()), ("site",))
+    unusual = {
+        str(row.name): "▲ " if float(row.value) > float(row.high) else "▼ "
+        for row in raised[raised["active"]].itertuples()
+        if row.name in per_site.index
+    }
+    shown = sites_shown(per_site, set(unusual))
+    return horizontal_bars(
+        ctx,
+        list(shown.index),
+        shown.tolist(),
+        [COLORS["bad"] if site in unusual else COLORS["info"] for site in shown.index],
+        [unusual.get(site, "") for site in shown.index],
+    )
+
+
+def sites_shown(per_site: pd.Series, unusual: set[str]) -> pd.Series:
+    """The SITES_SHOWN busiest sites, where every site with an open anomaly takes the place
+    of the least busy (a site fallen silent is news, however few its users), busiest first."""
+    rest = per_site[~per_site.index.isin(unusual)]
+    keep = max(0, SITES_SHOWN - len(unusual))
+    chosen = pd.concat([per_site[per_site.index.isin(unusual)], rest.head(keep)])
+    return chosen.sort_values(ascending=False, kind="stable").head(SITES_SHOWN)
 
 
 def curve_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:

@@ -164,10 +164,14 @@ def sites_read_top_down(browser) -> None:
     run the names and bars were drawn bottom-up against the values' column)."""
     sites = wait_for(browser, f"return (() => {{{SITES}}})();", 30, "the sites chart")
     assert "counts" not in sites, sites
-    counts = [int(v.replace(".", "").replace(",", "")) for v in sites["values"]]
+    counts = [int(v.lstrip("▲▼ ").replace(".", "").replace(",", "")) for v in sites["values"]]
     assert counts == sorted(counts, reverse=True), sites
     assert sites["bars"] == sorted(sites["bars"], reverse=True), sites
     assert sites["names"][0] == CROWD_SITE, sites
+    # The crowd's site is out of its usual band (its anomaly is open): a triangle before its
+    # value, not a colour alone.
+    assert sites["values"][0].startswith("▲ "), sites
+    assert not any(v.startswith(("▲", "▼")) for v in sites["values"][1:]), sites
     assert sites["apart"] < 5, sites  # each name beside its own bar
 
 

@@ -16,6 +16,7 @@ from plotly.io.json import to_json_plotly
 
 from layouts import SCREENS, alerts, cameras, indicators, overview, reports, wifi
 from layouts.common import (
+    COLORS,
     LABEL_CHARS,
     Context,
     Parts,
@@ -713,6 +714,37 @@ def test_the_curves_words_in_english():
     names = [t.name for t in fig.data if t.showlegend is not False]
     assert names == ["Usual range", "Yesterday", "Today", "Anomaly"]
     assert [a.text for a in fig.layout.annotations][:2] == ["Now", "Forecast →"]
+
+
+def test_a_site_out_of_its_usual_band_is_marked_on_the_sites_chart_and_always_shown():
+    """A crowd's site and a site fallen silent (too few users to be among the busiest) are
+    drawn with a triangle before their value and a bar of the alarm colour; a site whose alert
+    has cleared is drawn as any other."""
+    sites = {f"Điểm {i:02d}": 100 - i for i in range(20)}
+    sites |= {"Chợ Long Hoa": 900, "Trạm y tế": 0, "Bến xe": 500}
+    live = pd.DataFrame(
+        {"time": ts(1), "ap_id": list(sites), "site": list(sites), "clients": list(sites.values())}
+    )
+    crowd = {**CROWD, "kind": "site", "name": "Chợ Long Hoa", "site": "Chợ Long Hoa"}
+    silent = {**CROWD, "value": 0, "low": 20, "high": 60, "kind": "site", "name": "Trạm y tế"}
+    over = {**CROWD, "kind": "site", "name": "Bến xe", "site": "Bến xe"}
+    events = [
+        anomaly_event("anomaly:site:Chợ Long Hoa", 30, crowd),
+        anomaly_event("anomaly:site:Trạm y tế", 40, {**silent, "site": "Trạm y tế"}),
+        anomaly_event("anomaly:site:Bến xe", 90, over),
+        Event.new("alerts", "anomaly:site:Bến xe", "cleared", at=NOW - timedelta(minutes=20)),
+    ]
+    data = {"wifi": live, "alerts": alerts.alerts_frame(fold(events))}
+    fig = plotted(wifi.sites_figure(data, ctx()))
+    rows = list(fig.layout.yaxis.tickvals)
+    values = dict(zip(rows, fig.layout.yaxis2.ticktext, strict=True))
+    colours = dict(zip(rows, fig.data[0].marker.color, strict=True))
+    assert len(rows) == wifi.SITES_SHOWN and rows[0] == "Chợ Long Hoa"
+    assert rows[-1] == "Trạm y tế"  # fallen silent: shown, in its place by users
+    assert values["Chợ Long Hoa"] == "▲ 900" and values["Trạm y tế"] == "▼ 0"
+    assert values["Bến xe"] == "500"  # cleared: no longer marked
+    assert colours["Chợ Long Hoa"] == colours["Trạm y tế"] == COLORS["bad"]
+    assert colours["Bến xe"] == COLORS["info"]
 
 
 def test_a_site_named_like_markup_is_shown_as_written_on_its_mark():
