@@ -309,6 +309,12 @@ def report(command: str, r: dict, s: dict, tick: timedelta, seconds: float) -> s
             f"{local:%a %d %b %H:%M} | {hours:g} | {hits} | "
             f"{'–' if first is None else f'{first.total_seconds() / 60:.0f} min'} |"
         )
+    lines += ["", "Alerts matching each anomalous event, by series (the key's series):", ""]
+    for e, _, _ in s["per_event"]:
+        if e.anomaly:
+            local = pd.Timestamp(e.start).tz_convert(ZONE)
+            hits = [a for a in r["raised"] if matches(a, e)]
+            lines.append(f"- {e.kind}, {where(e)}, {local:%a %d %b %H:%M}: {on_series(hits)}")
     lines += [
         "",
         f"False alarms of the normal week on: {on_series(s['normal'])}; at local hours "

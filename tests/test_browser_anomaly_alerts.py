@@ -1,8 +1,9 @@
 """The anomaly alerts of the newer series on the alerts screen in real headless Chromium against
 `python -m wall serve`: three weeks of a normal town in the store, then a ward's power cut, a
-surge of one category's field reports and an indicator far below its usual value, raised by
-the real evaluator. Each must be listed with its whole explanation (what it is now, what is
-usual then) readable, in Vietnamese and in English. Screenshots: test-artifacts/screenshots/
+surge of one category's field reports, an indicator far below its usual value and an access
+point silent (up, 0 users) for more than an hour, raised by the real evaluator. Each must be
+listed with its whole explanation (what it is now, what is usual then) readable, in Vietnamese
+and in English. Screenshots: test-artifacts/screenshots/
 anomaly-alerts-*.png (look at them)."""
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from tests.test_anomaly_series import (
     seed,
     write_kpi,
 )
+from tests.test_anomaly_silent_ap import STATION
+from tests.test_anomaly_silent_ap import seed as seed_ap
+from tests.test_anomaly_silent_ap import write as write_ap
 from tests.test_browser import SCREEN_DRAWN, SCREENSHOTS, console_errors, wait_for
 from wall.heartbeat import Heartbeat
 from wall.settings import Settings
@@ -33,7 +37,12 @@ KEYS = {
     "anomaly:cameras:Long Hoa",
     f"anomaly:category:{CATEGORY.code}",
     f"anomaly:indicator:{INDICATOR.indicator_id}",
+    "anomaly:ap:ap-station",
 }
+
+
+def three_to_ten(_, rng) -> int:
+    return int(rng.integers(3, 11))
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +52,15 @@ def wall(tmp_path_factory):
     at = now - pd.Timedelta(minutes=30)
     store = SQLiteStore(folder / "ioc.db")
     seed(store, at)
+    silent_from = at - pd.Timedelta(minutes=80)  # a health station's AP: 0 users since
+    seed_ap(store, STATION, silent_from, three_to_ten)
+    quiet = pd.date_range(silent_from, at, freq="10min", inclusive="left")
+    write_ap(store, STATION, quiet, [0] * len(quiet))
     run = Run(store, at)
 
     def incidents(minute, when):
+        if minute % 10 == 0:
+            write_ap(store, STATION, [when], [0])
         if minute == 0:
             cameras_now(store, when, "Long Hoa", online=False)
         rows = [report(when, ward, CATEGORY.code) for ward in CAMERAS]
@@ -92,6 +107,7 @@ return Array.from(document.querySelectorAll('.al-row')).map(row => {
                 "Long Hoa: 12 camera mất kết nối lúc này",
                 f"Lĩnh vực {CATEGORY.label_vi}: ",
                 f"{INDICATOR.name_vi}: ",
+                "Điểm WiFi ap-station (Trạm y tế Long Thành Bắc): 0 người dùng suốt ",
                 "bình thường ",
             ),
         ),
@@ -101,6 +117,7 @@ return Array.from(document.querySelectorAll('.al-row')).map(row => {
                 "Long Hoa ward: 12 cameras offline now",
                 f"Category {CATEGORY.label_en}: ",
                 f"{INDICATOR.name_en}: ",
+                "WiFi access point ap-station (Trạm y tế Long Thành Bắc): 0 users for ",
                 "usual ",
             ),
         ),
@@ -115,7 +132,7 @@ def test_each_new_anomaly_is_listed_with_its_whole_explanation(wall, browser, la
         wait_for(browser, SCREEN_DRAWN, what="the alerts screen drawn")
         rows = wait_for(
             browser,
-            f"const rows = (() => {{{TITLES}}})(); return rows.length >= 3 && rows;",
+            f"const rows = (() => {{{TITLES}}})(); return rows.length >= 4 && rows;",
             30,
             "the alerts listed",
         )

@@ -101,6 +101,7 @@ class HourlyHistory:
         self._hour = np.empty(0, dtype=np.int8)
         self._learned = np.empty(0, dtype=bool)  # not a festival day nor a public holiday
         self._cache: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
+        self._zero_cache: dict[tuple[int, int], pd.DataFrame] = {}
 
     @property
     def until(self) -> datetime | None:
@@ -146,6 +147,7 @@ class HourlyHistory:
             self._weekday, self._hour = self._weekday[kept], self._hour[kept]
             self._learned = self._learned[kept]
         self._cache.clear()
+        self._zero_cache.clear()
 
     def slot(self, at: datetime) -> tuple[int, int, bool, bool]:
         """weekday (a public holiday's: Sunday's), hour, festival day, public holiday."""
@@ -200,6 +202,54 @@ class HourlyHistory:
             index=pd.Index(np.array(self.names, dtype=object)[known], name="series"),
         )
         return Usual(weekday, hour, festival, frame, self.counts, local.minute, holiday)
+
+    def zero_hours(self, at: datetime) -> pd.DataFrame:
+        """How often each series was 0 for a whole hour at `at`'s local hour (a mean of counts
+        is 0 only when every reading of the hour was): index series; columns days (learned days
+        with a value at that hour), zero_share (of those days, the share at 0), centre (the slot's
+        usual, as `usual`), low and high (the least and most of the hourly values of `at`'s
+        weekday and hour, or of the hour on every day where that slot has fewer than MIN_VALUES),
+        level (which of the two). Computed once an hour, of every series."""
+        weekday, hour = self.slot(at)[:2]
+        key = (weekday, hour)
+        if key not in self._zero_cache:
+            self._zero_cache[key] = self._zero_stats(weekday, hour)
+        return self._zero_cache[key]
+
+    def _zero_stats(self, weekday: int, hour: int) -> pd.DataFrame:
+        same_hour = self._learned & (self._hour == hour)
+        of_hour = self.values[:, same_hour]
+        slot = self.values[:, same_hour & (self._weekday == weekday)]
+        days = np.sum(~np.isnan(of_hour), axis=1)
+        zeros = np.sum(of_hour == 0.0, axis=1)
+        share = np.where(days > 0, zeros / np.fmax(days, 1), np.nan)
+        by_slot = np.sum(~np.isnan(slot), axis=1) >= MIN_VALUES
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a row of only gaps: NaN, as meant
+            low = np.where(by_slot, _nanreduce(np.nanmin, slot), _nanreduce(np.nanmin, of_hour))
+            high = np.where(by_slot, _nanreduce(np.nanmax, slot), _nanreduce(np.nanmax, of_hour))
+        level, centre, _ = self._stats(weekday, hour)
+        return pd.DataFrame(
+            {
+                "days": days,
+                "zero_share": share,
+                "centre": np.where(level >= 0, centre, np.nan),
+                "low": low,
+                "high": high,
+                "level": np.where(by_slot, LEVELS[0], LEVELS[1]),
+            },
+            index=pd.Index(np.array(self.names, dtype=object), name="series"),
+        )
+
+    def zero_run(self) -> pd.Series:
+        """Of each series, how many of the newest hours held were 0 in a row (a gap ends the
+        run): index series."""
+        if not self.values.size:
+            return pd.Series(0, index=pd.Index(self.names, dtype=object), dtype=int)
+        nonzero = ~(self.values == 0.0)  # NaN too
+        last = nonzero[:, ::-1].argmax(axis=1)  # the first non-zero hour from the newest back
+        run = np.where(nonzero.any(axis=1), last, self.values.shape[1])
+        return pd.Series(run, index=pd.Index(self.names, dtype=object), dtype=int)
 
     def _stats(self, weekday: int, hour: int) -> tuple[np.ndarray, ...]:
         """level, centre, sigma of every series at a slot, computed once an hour."""
@@ -275,6 +325,12 @@ def _nanmedian(values: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a row of only gaps: NaN, as meant
         return np.nanmedian(values, axis=1)
+
+
+def _nanreduce(reduce, values: np.ndarray) -> np.ndarray:
+    if values.shape[1] == 0:
+        return np.full(values.shape[0], np.nan)
+    return reduce(values, axis=1)
 
 
 def last_hour_end(now: datetime) -> datetime:

@@ -10,6 +10,11 @@ history (wall.baselines) is read from the store once, on the rule's first pass �
 hourly means (of the cameras: each one's last status of each hour), which the store answers from
 its hourly rollups past the raw points' retention — and then only the hours ended since are
 folded in, one aggregate a new hour: a pass never learns again from scratch.
+
+Beside them, access points that fail silently (`silent_aps`): up, and 0 clients at every
+reading for a while. Such a 0 is often inside an AP's band (of an AP with 3–10 users, 0 is less
+than 4 sigmas and 5 users below its usual), yet an hour of only 0 readings may never have
+happened to it at that hour of the day: its hourly history says how rare one is.
 """
 
 from __future__ import annotations
@@ -38,17 +43,34 @@ WATCHED = ("wifi", "reports", "categories", "cameras", "indicators")
 REPORT_PREFIXES = {"reports": "reports:", "categories": "category:"}
 USUAL_COLUMNS = [*COLUMNS, "level", "centre", "sigma", "slack", "weekday", "hour", "minute"]
 USUAL_COLUMNS += ["festival", "holiday"]
+# An AP read 0 at every reading since `since` (silent_aps): its words, and how rare an hour of
+# only 0 readings is for it over the last `minutes` (wall.baselines.HourlyHistory.zero_hours:
+# the fewest days, largest share of them at 0 and least usual of the hours they cover), with
+# the range of its hourly values at now's slot for the explanation.
+SILENT_COLUMNS = ["series", "kind", "name", "site", "ward", "since", "minutes", "days"]
+SILENT_COLUMNS += ["zero_share", "centre", "low", "high", "level", "weekday", "hour", "holiday"]
 
 
 def empty_usual() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in USUAL_COLUMNS})
 
 
+def empty_silent() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in SILENT_COLUMNS})
+
+
 class UsualReader:
     """Each pass: the watched series' values now, each with what is usual at this hour."""
 
-    def __init__(self, profile: CityProfile, weeks: float, watch: Collection[str] = WATCHED):
-        """`watch`: which of WATCHED (all by default; fewer to measure what each costs)."""
+    def __init__(
+        self,
+        profile: CityProfile,
+        weeks: float,
+        watch: Collection[str] = WATCHED,
+        silent_minutes: float = 60.0,
+    ):
+        """`watch`: which of WATCHED (all by default; fewer to measure what each costs);
+        `silent_minutes`: the last minutes whose hours of the day a silent AP is judged by."""
         unknown = set(watch) - set(WATCHED)
         if unknown:
             raise ValueError(f"unknown series {sorted(unknown)}; known: {', '.join(WATCHED)}")
@@ -67,6 +89,8 @@ class UsualReader:
         self.indicators = history(counts=False)
         self.learned_until: datetime | None = None
         self.reports_from: datetime | None = None  # the first hour the store has reports of
+        self.silent_minutes = silent_minutes
+        self.zero_since: pd.Series | None = None  # of each AP at 0 now: since when; None: unread
 
     def learn(self, store: Store, now: datetime) -> None:
         """Fold in the hours ended since the last pass (the first pass: the last `weeks`)."""
@@ -138,6 +162,91 @@ class UsualReader:
             )
         frames = [f for f in frames if not f.empty]
         return pd.concat(frames, ignore_index=True) if frames else empty_usual()
+
+    def silent_aps(self, store: Store, now: datetime, aps: pd.DataFrame) -> pd.DataFrame:
+        """The APs up with 0 clients at every reading since some time (SILENT_COLUMNS), after
+        `__call__` of the same pass. The run of 0s is followed from each pass's newest reading
+        of each AP (every reading while the evaluator looks more often than the APs report); on
+        the first pass it starts where the AP's hourly history and one read of its readings
+        since the last whole hour say (an evaluator restarted does not wait a whole silence
+        again)."""
+        if "wifi" not in self.watch:
+            return empty_silent()
+        needed = {"ap_id", "clients", "up", "time"}
+        if aps.empty or not needed <= set(aps.columns):
+            self.zero_since = pd.Series(dtype="datetime64[ns, UTC]")
+            return empty_silent()
+        fresh = aps[aps["time"] >= pd.Timestamp(now - FRESH)]
+        up = fresh["up"].map(lambda v: v is True or v == True)  # noqa: E712 - numpy booleans too
+        zero = up & (pd.to_numeric(fresh["clients"], errors="coerce") == 0)
+        at_zero = fresh[zero]
+        ids = at_zero["ap_id"].astype(str).to_numpy()
+        read = pd.Series(
+            pd.to_datetime(at_zero["time"], utc=True).array, index=pd.Index(ids, dtype=object)
+        )
+        if self.zero_since is None:  # the first pass: what the store says of the run before
+            read = self._runs_before(store, now, read)
+        known = (self.zero_since if self.zero_since is not None else read.iloc[:0]).reindex(
+            read.index
+        )
+        self.zero_since = known.fillna(read)
+        if at_zero.empty:
+            return empty_silent()
+        series = "ap:" + at_zero["ap_id"].astype(str)
+        since = pd.to_datetime(self.zero_since.loc[ids], utc=True)
+        minutes = (pd.Timestamp(now) - since).dt.total_seconds().to_numpy() / 60.0
+        # The hours of the day the last `silent_minutes` cover, now's last.
+        covered, step = [], timedelta(minutes=self.silent_minutes)
+        at = now - step
+        while at < now:
+            covered.append(self.wifi.zero_hours(at))
+            at += HOUR
+        covered.append(self.wifi.zero_hours(now))
+        index = pd.Index(series.to_numpy(), dtype=object)
+        hours = [c.reindex(index) for c in covered]
+        shown = hours[-1]
+        weekday, hour, _, holiday = self.wifi.slot(now)
+        site = at_zero["site"] if "site" in at_zero.columns else None
+        ward = at_zero["ward"] if "ward" in at_zero.columns else None
+        return pd.DataFrame(
+            {
+                "series": index,
+                "kind": "ap",
+                "name": at_zero["ap_id"].to_numpy(),
+                "site": None if site is None else site.to_numpy(),
+                "ward": None if ward is None else ward.to_numpy(),
+                "since": since.array,
+                "minutes": minutes,
+                "days": np.fmin.reduce([h["days"].to_numpy(float) for h in hours]),
+                "zero_share": np.fmax.reduce([h["zero_share"].to_numpy(float) for h in hours]),
+                "centre": np.fmin.reduce([h["centre"].to_numpy(float) for h in hours]),
+                "low": shown["low"].to_numpy(float),
+                "high": shown["high"].to_numpy(float),
+                "level": shown["level"].to_numpy(object),
+                "weekday": weekday,
+                "hour": hour,
+                "holiday": holiday,
+            }
+        )[SILENT_COLUMNS]
+
+    def _runs_before(self, store: Store, now: datetime, read: pd.Series) -> pd.Series:
+        """Of APs at 0 now, seen for the first time: where no reading since the last whole hour
+        had clients, the run of 0s began then, or at the start of the whole hours at 0 just
+        before it (their hourly means)."""
+        end = last_hour_end(now)
+        if read.empty or self.wifi.until != end:
+            return read
+        since_end = store.aggregate(
+            WIFI_USAGE.name, "clients", "max", end, now + timedelta(seconds=1), HOUR, ["ap_id"]
+        )
+        busy = set()
+        if not since_end.empty:
+            busy = set(since_end.loc[since_end["value"] > 0, "ap_id"].astype(str))
+        runs = self.wifi.zero_run()
+        hours = runs.reindex("ap:" + read.index.to_series()).fillna(0).to_numpy()
+        start = pd.Series(pd.Timestamp(end) - pd.to_timedelta(hours, unit="h"), read.index)
+        quiet = ~read.index.isin(list(busy))
+        return read.where(~quiet, start)
 
 
 def last_hour_usual(history: HourlyHistory, now: datetime) -> Usual:

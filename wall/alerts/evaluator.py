@@ -77,7 +77,8 @@ class AlertEvaluator:
                 continue
             params = self.rules[condition.rule]
             start = self._holding_since.setdefault(key, now)
-            if condition.rule in SELF_TIMED:
+            # A condition that carries since when it holds (a silent AP's 0s) waits no more.
+            if condition.rule in SELF_TIMED or condition.since is not None:
                 start = min(start, condition.since or start)
             if now - start >= timedelta(minutes=params["minutes"]):
                 del self._holding_since[key]

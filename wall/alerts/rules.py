@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from wall.accountability import handling_unit, indicators_due, late_indicators
-from wall.alerts.anomaly import UsualReader, empty_usual
-from wall.baselines import count_high
+from wall.alerts.anomaly import UsualReader, empty_silent, empty_usual
+from wall.baselines import MIN_HOUR_VALUES, count_high
 from wall.city import CityProfile
 from wall.domain import (
     CAMERA_STATUS,
@@ -102,6 +102,15 @@ RULE_DEFAULTS: dict[str, dict[str, Any]] = {
         "weeks": 4.0,  # of hourly history learned from
         "minutes": 15.0,
         "clear_minutes": 15.0,
+        # An AP failing silently: up, and 0 clients at every reading for this long (raised
+        # then, without the `minutes` hold: the silence is its own) …
+        "silent_minutes": 60.0,
+        # … at hours of the day when a whole hour of 0 readings came on at most this share of
+        # its learned days (at least five of them) …
+        "silent_zero_percent": 5.0,
+        # … and its usual then (the slots' medians of its hourly means) is at least this many
+        # users. Cleared once it has users again.
+        "silent_min_usual": 1.0,
     },
 }
 # Conditions a ward-wide outage stands for, in that ward.
@@ -186,6 +195,9 @@ class CityNow:
     # The anomaly rule's series now beside their usual values (wall.alerts.anomaly); empty
     # when the rule is off.
     usual: pd.DataFrame = field(default_factory=empty_usual)
+    # APs up with 0 clients at every reading since a time, with how rare that is for them
+    # (wall.alerts.anomaly.UsualReader.silent_aps); empty when the rule is off.
+    silent: pd.DataFrame = field(default_factory=empty_silent)
 
 
 def _open_reports(store: Store, _: datetime) -> list[pd.DataFrame]:
@@ -222,8 +234,11 @@ class CityReader:
         ).get("enabled", True)
         anomaly = (rules or RULE_DEFAULTS)["anomaly"]
         # A rule that is off reads nothing.
+        silent = anomaly.get("silent_minutes", RULE_DEFAULTS["anomaly"]["silent_minutes"])
         self._usual = (
-            UsualReader(profile, anomaly["weeks"]) if anomaly.get("enabled", True) else None
+            UsualReader(profile, anomaly["weeks"], silent_minutes=silent)
+            if anomaly.get("enabled", True)
+            else None
         )
         self._questions = {
             CAMERA_STATUS.name: newest(CAMERA_STATUS.name, CAMERA_STATUS.entity),
@@ -276,6 +291,9 @@ class CityReader:
             usual=empty_usual()
             if self._usual is None
             else self._usual(store, now, frames[WIFI_USAGE.name], frames[CAMERA_STATUS.name]),
+            silent=empty_silent()
+            if self._usual is None
+            else self._usual.silent_aps(store, now, frames[WIFI_USAGE.name]),
         )
 
 
@@ -512,13 +530,63 @@ def anomaly(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
             # The instant the band is of (WiFi clients: between the slots around it).
             "minute": int(row["minute"]) if pd.notna(row.get("minute")) else 0,
         }
-        if pd.notna(row.get("holiday")) and bool(row["holiday"]):  # judged as a Sunday: said so
-            facts["holiday"] = True
+        facts |= holiday_fact(row)
         for key in ("name_vi", "name_en", "unit_vi", "unit_en"):  # from the city profile
             if isinstance(row.get(key), str):
                 facts[key] = row[key]
         ward = row["ward"] if isinstance(row["ward"], str) else None
         conditions.append(Condition("anomaly", row["series"], p["severity"], ward, facts=facts))
+    silent = silent_aps(city.silent, p, active)
+    return [c for c in conditions if c.entity not in {s.entity for s in silent}] + silent
+
+
+def holiday_fact(row: pd.Series) -> dict:
+    """On a public holiday (judged by Sunday's usual values), the words must say so."""
+    return {"holiday": True} if pd.notna(row.get("holiday")) and bool(row["holiday"]) else {}
+
+
+def silent_aps(silent: pd.DataFrame, p: dict, active: set[str]) -> list[Condition]:
+    """APs failing silently: up with 0 clients at every reading for `silent_minutes`, at hours
+    when a whole hour at 0 is rare for them (`silent_zero_percent` of at least MIN_HOUR_VALUES
+    learned days) and their usual is at least `silent_min_usual`; once raised, held until they
+    have users again, whatever the hour. The condition carries since when (no `minutes` hold on
+    top) and takes the place of the AP's band anomaly, its key the same."""
+    if silent.empty:
+        return []
+    minutes = silent["minutes"].astype(float)
+    rare = (
+        (silent["days"].astype(float) >= MIN_HOUR_VALUES)
+        & (silent["zero_share"].astype(float) * 100.0 <= p["silent_zero_percent"])
+        & (silent["centre"].astype(float) >= p["silent_min_usual"])
+    )
+    held = ("anomaly:" + silent["series"]).isin(active)
+    found = (minutes >= p["silent_minutes"]) & (rare | held)
+    conditions = []
+    for i in silent.index[found]:
+        row = silent.loc[i]
+        low, high = row["low"], row["high"]
+        known = pd.notna(low) and pd.notna(high)
+        facts = {
+            "kind": "ap",
+            "name": row["name"],
+            "site": row["site"] if isinstance(row["site"], str) else None,
+            "value": 0,
+            "silent_minutes": int(minutes[i]),
+            "low": round(float(low)) if known else None,
+            "high": round(float(high)) if known else None,
+            "usual": round(float(row["centre"]), 1) if pd.notna(row["centre"]) else None,
+            "zero_share": round(float(row["zero_share"]), 3)
+            if pd.notna(row["zero_share"])
+            else None,
+            "level": row["level"] if known else "all",
+            "weekday": int(row["weekday"]),
+            "hour": int(row["hour"]),
+            "minute": 0,
+        }
+        facts |= holiday_fact(row)
+        ward = row["ward"] if isinstance(row["ward"], str) else None
+        since = pd.Timestamp(row["since"]).to_pydatetime()
+        conditions.append(Condition("anomaly", row["series"], p["severity"], ward, since, facts))
     return conditions
 
 

@@ -82,6 +82,11 @@ ANOMALY_NOW: dict[str, tuple[str, str]] = {
         "Lĩnh vực {name}: {value} phản ánh mới trong 1 giờ qua",
         "Category {name}: {value} new field reports in the last hour",
     ),
+    # An AP failing silently: up, and 0 at every reading for a while (`silent_minutes`).
+    "ap_silent": (
+        "Điểm WiFi {name} ({site}): 0 người dùng suốt {duration}",
+        "WiFi access point {name} ({site}): 0 users for {duration}",
+    ),
     "cameras": (
         "{name}: {value} camera mất kết nối lúc này",
         "{name}: {value} cameras offline now",
@@ -137,8 +142,19 @@ def anomaly_parts(facts: Mapping[str, Any], lang: str) -> tuple[str, str]:
     }
     for key in ("value", "low", "high"):  # 8.7 in English, 8,7 in Vietnamese
         values[key] = number(facts[key], lang)
-    now = ANOMALY_NOW[facts["kind"]][index].format(**values)
+    kind = facts["kind"]
+    if facts.get("silent_minutes") is not None:
+        kind += "_silent"
+        values["duration"] = duration(int(facts["silent_minutes"]), lang)
+    now = ANOMALY_NOW[kind][index].format(**values)
     return now, ANOMALY_USUAL[facts["level"]][index].format(**values)
+
+
+def duration(minutes: int, lang: str) -> str:
+    """ "45 phút" / "45 min" under two hours; past that whole hours ("3 giờ" / "3 h")."""
+    if minutes < 120:
+        return f"{minutes} phút" if lang != "en" else f"{minutes} min"
+    return f"{minutes // 60} giờ" if lang != "en" else f"{minutes // 60} h"
 
 
 def anomaly_usual(alert: Alert, lang: str) -> str:
