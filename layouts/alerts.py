@@ -19,6 +19,7 @@ from layouts.common import (
     age_text,
     alarm_slot,
     fmt_int,
+    fmt_number,
     mark,
     more_line,
     screen_header,
@@ -98,8 +99,11 @@ def anomaly_raises(alerts: pd.DataFrame, kinds: tuple[str, ...]) -> pd.DataFrame
     state of each alert, open or closed within the week, so a chart marking them asks the store
     nothing more; an alert raised twice in a day is marked at its latest raise): time, key,
     kind, name, name_vi, name_en (the profile's words, where it has them), site, value, low,
-    high."""
-    columns = ["time", "key", "kind", "name", "name_vi", "name_en", "site", "value", "low", "high"]
+    high, up (above the band: more than usual), state, shelved_until."""
+    columns = [
+        "time", "key", "kind", "name", "name_vi", "name_en", "site", "value", "low", "high",
+        "up", "state", "shelved_until",
+    ]  # fmt: skip
     rows = []
     if not alerts.empty and {"rule", "facts", "raised"} <= set(alerts.columns):
         for alert in alerts[alerts["rule"] == "anomaly"].itertuples():
@@ -119,11 +123,62 @@ def anomaly_raises(alerts: pd.DataFrame, kinds: tuple[str, ...]) -> pd.DataFrame
                     "value": facts.get("value"),
                     "low": facts.get("low"),
                     "high": facts.get("high"),
+                    "up": _above(facts.get("value"), facts.get("high")),
+                    "state": getattr(alert, "state", "active_unack"),
+                    "shelved_until": getattr(alert, "shelved_until", pd.NaT),
                 }
             )
     frame = pd.DataFrame(rows, columns=columns)
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    frame["shelved_until"] = pd.to_datetime(frame["shelved_until"], utc=True)
     return frame
+
+
+def _above(value: object, high: object) -> bool:
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (value, high))
+    return bool(numbers and value > high)  # type: ignore[operator]
+
+
+def open_anomalies(alerts: pd.DataFrame, kinds: tuple[str, ...], ctx: Context) -> pd.DataFrame:
+    """The anomalies of `kinds` whose series is out of its usual band now: raised and not yet
+    cleared, not shelved (as the alerts screen lists them). A cleared one is history, marked
+    only on a chart's time axis. Columns of `anomaly_raises`, newest raise first."""
+    raises = anomaly_raises(alerts, kinds)
+    active = raises["state"].isin(("active_unack", "active_ack"))
+    shelved = raises["shelved_until"].notna() & (raises["shelved_until"] > pd.Timestamp(ctx.now))
+    return raises[active & ~shelved].sort_values("time", ascending=False, kind="stable")
+
+
+def anomaly_note(up: bool, words: str, ctx: Context, extra_class: str = "") -> html.Div:
+    """An open anomaly beside a series drawn as a panel or a card: the charts' red triangle (up:
+    more than usual, down: fewer) and its figures in words after "Bất thường:" / "Anomaly:",
+    so it is never told by colour alone. `words` is shown as written (text, not markup)."""
+    return html.Div(
+        [
+            html.Span("▲" if up else "▼", className="anomaly-symbol", **{"aria-hidden": "true"}),
+            html.Span(ctx.t("anomaly.note", words=words), className="anomaly-words"),
+        ],
+        className=f"anomaly-note {extra_class}".strip(),
+    )
+
+
+def anomaly_words(row: Mapping, ctx: Context, unit: str = "", counted: str = "") -> str:
+    """An anomaly's figures at its raise against its usual band, the local way: "12 mất kết
+    nối · thường 0–4" (`counted`: the i18n key saying what the value counts, "{n} mất kết
+    nối"), "56,1 % · thường 85,2–87,6 %" (`unit`: the series' unit)."""
+
+    def figure(value: object) -> str:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        return fmt_number(float(value), ctx.lang) if number else "–"  # type: ignore[arg-type]
+
+    # A figure stays with its unit and the band whole when the line wraps (no-break space, word
+    # joiners around the dash): "0–" above "4" reads as another band.
+    unit = f"\u00a0{unit}" if unit else ""
+    value = figure(row.get("value")) + unit
+    if counted:
+        value = ctx.t(counted, n=value)
+    band = f"{figure(row.get('low'))}\u2060–\u2060{figure(row.get('high'))}{unit}"
+    return ctx.t("anomaly.band", value=value, band=band)
 
 
 def anomaly_trace(x: list, y: list, ctx: Context, up: bool, size: float, legend: bool) -> dict:

@@ -188,9 +188,10 @@ return !!banner && !!banner.offsetParent
 
 
 def clipped_at_every_size(
-    browser, url: str, what: str, sizes=SIZES, banner_in_full: bool = True
+    browser, url: str, what: str, sizes=SIZES, banner_in_full: bool = True, prefix: str = "long"
 ) -> list[str]:
-    """What the check finds on the page at `url` at each size, as 'where: why: text' lines."""
+    """What the check finds on the page at `url` at each size, as 'where: why: text' lines
+    (screenshots: `prefix`-`what`-WxH.png)."""
     found = []
     browser.get(url)
     for width, height in sizes:
@@ -209,7 +210,7 @@ def clipped_at_every_size(
             what=f"{what}'s figures scaled for {width}",
         )
         time.sleep(0.8)  # plotly finishes laying out at the new size
-        browser.save_screenshot(str(SCREENSHOTS / f"long-{what}-{width}x{height}.png"))
+        browser.save_screenshot(str(SCREENSHOTS / f"{prefix}-{what}-{width}x{height}.png"))
         found += [
             f"{what} {width}×{height}: {p['where']}: {p['why']}: {p['text']!r}"
             for p in browser.execute_script(CLIPPED)
