@@ -353,6 +353,28 @@
       more.style.display = unsent + hidden ? "" : "none";
     }
   }
+  /* An indicator's card with an open anomaly carries one more line (layouts/indicators.py):
+   * where a long catalogue leaves the card no room for it, the card drops where its value came
+   * from, then the projection's words (its state's mark stays), rather than cut a text. */
+  var CARD_DROPS = [".kpi-source", ".kpi-projection"];
+  function fitCards() {
+    var cards = document.querySelectorAll(".kpi-card--anomaly");
+    for (var i = 0; i < cards.length; i++) {
+      var body = cards[i].querySelector(".kpi-card-body");
+      if (!body) continue;
+      var drops = [];
+      for (var s = 0; s < CARD_DROPS.length; s++) {
+        var line = body.querySelector(CARD_DROPS[s]);
+        if (line) {
+          line.style.display = "";
+          drops.push(line);
+        }
+      }
+      for (var d = 0; d < drops.length && body.scrollHeight > body.clientHeight + 1; d++) {
+        drops[d].style.display = "none";
+      }
+    }
+  }
   var fitting = false;
   function fitSoon() {
     if (fitting) return;
@@ -361,6 +383,7 @@
       fitting = false;
       fitCells();
       fitRows();
+      fitCards();
     });
   }
   /* Alarm sound (the URL's `sound=critical,high`, docs/wall.md): the tone of the most severe

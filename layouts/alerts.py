@@ -165,7 +165,8 @@ def anomaly_note(up: bool, words: str, ctx: Context, extra_class: str = "") -> h
 def anomaly_words(row: Mapping, ctx: Context, unit: str = "", counted: str = "") -> str:
     """An anomaly's figures at its raise against its usual band, the local way: "12 mất kết
     nối · thường 0–4" (`counted`: the i18n key saying what the value counts, "{n} mất kết
-    nối"), "56,1 % · thường 85,2–87,6 %" (`unit`: the series' unit)."""
+    nối"), "56,1 · thường 85,2–87,6 %" (`unit`: the series' unit, said once at the end: a
+    card of a long catalogue has no room for it twice)."""
 
     def figure(value: object) -> str:
         number = isinstance(value, int | float) and not isinstance(value, bool)
@@ -174,7 +175,7 @@ def anomaly_words(row: Mapping, ctx: Context, unit: str = "", counted: str = "")
     # A figure stays with its unit and the band whole when the line wraps (no-break space, word
     # joiners around the dash): "0–" above "4" reads as another band.
     unit = f"\u00a0{unit}" if unit else ""
-    value = figure(row.get("value")) + unit
+    value = figure(row.get("value"))
     if counted:
         value = ctx.t(counted, n=value)
     band = f"{figure(row.get('low'))}\u2060–\u2060{figure(row.get('high'))}{unit}"

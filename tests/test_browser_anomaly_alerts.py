@@ -243,6 +243,8 @@ return Array.from(document.querySelectorAll('.kpi-card--anomaly')).map(card => {
     color: beside ? getComputedStyle(beside).color : '',
     text: note ? read(note) : '',
     px: note ? parseFloat(getComputedStyle(note).fontSize) : 0,
+    shown: Array.from(card.querySelector('.kpi-card-body').children)
+      .filter(e => e.offsetParent).map(e => e.className.split(' ')[0]),
   };
 });
 """
@@ -252,8 +254,8 @@ return Array.from(document.querySelectorAll('.kpi-card--anomaly')).map(card => {
 @pytest.mark.parametrize(
     ("lang", "name", "words"),
     [
-        ("vi", INDICATOR.name_vi, r"▼Bất thường: [\d,]+ % · thường [\d,]+–[\d,]+ %"),
-        ("en", INDICATOR.name_en, r"▼Anomaly: [\d.]+ % · usual [\d.]+–[\d.]+ %"),
+        ("vi", INDICATOR.name_vi, r"▼Bất thường: [\d,]+ · thường [\d,]+–[\d,]+ %"),
+        ("en", INDICATOR.name_en, r"▼Anomaly: [\d.]+ · usual [\d.]+–[\d.]+ %"),
     ],
 )
 def test_an_indicators_anomaly_is_marked_on_its_card(wall, browser, lang, name, words):
@@ -274,4 +276,6 @@ def test_an_indicators_anomaly_is_marked_on_its_card(wall, browser, lang, name, 
     assert card["name"] == name and card["value"] == value, card
     assert card["beside"] == "▼" and card["color"] == RED, card
     assert re.fullmatch(words, card["text"]) and card["px"] >= 15, card
+    # The town's 17 cards have room for the anomaly's line and all the card says besides.
+    assert {"kpi-projection", "kpi-source", "kpi-status-row"} <= set(card["shown"]), card
     assert console_errors(browser) == []

@@ -1184,8 +1184,8 @@ def indicator_anomaly(indicator_id: str, minutes_ago: float, value: float) -> Ev
 @pytest.mark.parametrize(
     ("lang", "below", "above"),
     [
-        ("vi", "▼ Bất thường: 56,1 % · thường 85,2–87,6 %", "▲ Bất thường: 95 % · thường"),
-        ("en", "▼ Anomaly: 56.1 % · usual 85.2–87.6 %", "▲ Anomaly: 95 % · usual"),
+        ("vi", "▼ Bất thường: 56,1 · thường 85,2–87,6 %", "▲ Bất thường: 95 · thường"),
+        ("en", "▼ Anomaly: 56.1 · usual 85.2–87.6 %", "▲ Anomaly: 95 · usual"),
     ],
 )
 def test_an_indicators_open_anomaly_is_marked_beside_its_value_with_its_figures(lang, below, above):
