@@ -299,7 +299,7 @@
   /* Camera cells: each ward's cells at the largest size that lets all of them fit its panel,
    * whatever the number of wards and cameras (a ward of hundreds gets counted cells from the
    * server). Sized again when a tick redraws them or the screen changes size. */
-  var CELL_REM = { largest: 3, smallest: 0.9 };
+  var CELL_REM = { largest: 3, smallest: 0.75 };
   function fitCells() {
     var rem = parseFloat(getComputedStyle(document.documentElement).fontSize);
     var boxes = document.querySelectorAll(".cam-cells");

@@ -201,7 +201,7 @@ def ward_panels(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
         return [html.Div(age_line(None, ctx), className="tile tile--calm")]
     states = states.assign(ward=states["ward"].fillna(ctx.t("cam.unknown_ward")))
     anomalies = ward_anomalies(data.get("alerts", pd.DataFrame()), ctx)
-    panels, sizes = [], []
+    panels, sizes, noted = [], [], []
     for ward in ward_order(states["ward"], ctx.profile.unit_names_in(ctx.lang)):
         cams = states[states["ward"] == ward].sort_values(["status", "name"], key=_status_first)
         online = int((cams["status"] == "online").sum())
@@ -245,12 +245,18 @@ def ward_panels(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
             )
         )
         sizes.append(size)
+        noted.append(anomaly is not None)
     rows = [
         html.Div(
             panels[i : i + WARDS_PER_ROW],
             className="ward-row",
-            # Each row's panel heads take room whatever the count: allow for them.
-            style={"flexGrow": sum(sizes[i : i + WARDS_PER_ROW]) + 60},
+            # Each row's panel heads take room whatever the count: allow for them; a row with
+            # an anomaly's line gets its height first (two lines in a narrow panel), the rest is
+            # shared as before.
+            style={
+                "flexGrow": sum(sizes[i : i + WARDS_PER_ROW]) + 60,
+                **({"flexBasis": NOTE_ROOM} if any(noted[i : i + WARDS_PER_ROW]) else {}),
+            },
         )
         for i in range(0, len(panels), WARDS_PER_ROW)
     ]
@@ -347,6 +353,7 @@ WARD_CELLS = 80
 TROUBLE_CELLS = 32
 WARDS_PER_ROW = 4  # ward panels side by side; more wards take more rows
 MIN_PANEL = 20  # the share of the narrowest ward panel, in cells: its head fits
+NOTE_ROOM = "3.1rem"  # an anomaly's line on two lines (.ward-anomaly) and the gap above it
 
 
 def _status_first(column: pd.Series) -> pd.Series:
@@ -458,7 +465,7 @@ def raise_marks(raised: pd.DataFrame, ctx: Context) -> tuple[list, list, list]:
 
 
 RAISES_SHOWN = 4  # anomaly marks on the outages' chart, the newest
-RAISE_LABEL_CHARS = 24
+RAISE_LABEL_CHARS = 40  # whole, as the town's unit names are (the longest is 27 characters)
 MARK_Y = 0.06  # on y2: just above the time axis, clear of its tick labels
 
 
