@@ -99,11 +99,10 @@ def anomaly_raises(alerts: pd.DataFrame, kinds: tuple[str, ...]) -> pd.DataFrame
     state of each alert, open or closed within the week, so a chart marking them asks the store
     nothing more; an alert raised twice in a day is marked at its latest raise): time, key,
     kind, name, name_vi, name_en (the profile's words, where it has them), site, value, low,
-    high, up (above the band: more than usual), state, shelved_until."""
-    columns = [
-        "time", "key", "kind", "name", "name_vi", "name_en", "site", "value", "low", "high",
-        "up", "state", "shelved_until",
-    ]  # fmt: skip
+    high, active (the series is still out of its band: the alert is not cleared), up (above
+    the band: more than usual), shelved_until."""
+    columns = ["time", "key", "kind", "name", "name_vi", "name_en", "site", "value", "low", "high"]
+    columns += ["active", "up", "shelved_until"]
     rows = []
     if not alerts.empty and {"rule", "facts", "raised"} <= set(alerts.columns):
         for alert in alerts[alerts["rule"] == "anomaly"].itertuples():
@@ -123,8 +122,8 @@ def anomaly_raises(alerts: pd.DataFrame, kinds: tuple[str, ...]) -> pd.DataFrame
                     "value": facts.get("value"),
                     "low": facts.get("low"),
                     "high": facts.get("high"),
+                    "active": getattr(alert, "state", "") in ("active_unack", "active_ack"),
                     "up": _above(facts.get("value"), facts.get("high")),
-                    "state": getattr(alert, "state", "active_unack"),
                     "shelved_until": getattr(alert, "shelved_until", pd.NaT),
                 }
             )
@@ -144,9 +143,10 @@ def open_anomalies(alerts: pd.DataFrame, kinds: tuple[str, ...], ctx: Context) -
     cleared, not shelved (as the alerts screen lists them). A cleared one is history, marked
     only on a chart's time axis. Columns of `anomaly_raises`, newest raise first."""
     raises = anomaly_raises(alerts, kinds)
-    active = raises["state"].isin(("active_unack", "active_ack"))
     shelved = raises["shelved_until"].notna() & (raises["shelved_until"] > pd.Timestamp(ctx.now))
-    return raises[active & ~shelved].sort_values("time", ascending=False, kind="stable")
+    return raises[raises["active"].astype(bool) & ~shelved].sort_values(
+        "time", ascending=False, kind="stable"
+    )
 
 
 def anomaly_note(up: bool, words: str, ctx: Context, extra_class: str = "") -> html.Div:

@@ -268,12 +268,8 @@ def ward_anomalies(alerts: pd.DataFrame, ctx: Context) -> dict[str, dict]:
     ward's Vietnamese name (wall.alerts.anomaly), named here as the screen's language does."""
     found = open_anomalies(alerts, ("cameras",), ctx)
     names = ctx.profile.todays_units(found["name"].astype(object), ctx.lang).fillna(found["name"])
-    return {
-        ward: row
-        for ward, row in list(zip(names, found.to_dict("records"), strict=True))[
-            ::-1
-        ]  # newest wins
-    }
+    newest_last = list(zip(names, found.to_dict("records"), strict=True))[::-1]
+    return dict(newest_last)  # of two raises of one ward (a former name's), the newest
 
 
 def ward_cells(statuses: pd.Series, ctx: Context) -> list:
