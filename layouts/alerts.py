@@ -99,10 +99,9 @@ def anomaly_raises(alerts: pd.DataFrame, kinds: tuple[str, ...]) -> pd.DataFrame
     state of each alert, open or closed within the week, so a chart marking them asks the store
     nothing more; an alert raised twice in a day is marked at its latest raise): time, key,
     kind, name, name_vi, name_en (the profile's words, where it has them), site, value, low,
-    high, active (the series is still out of its band: the alert is not cleared), up (above
-    the band: more than usual), shelved_until."""
+    high, active (the series is still out of its band: the alert is not cleared)."""
     columns = ["time", "key", "kind", "name", "name_vi", "name_en", "site", "value", "low", "high"]
-    columns += ["active", "up", "shelved_until"]
+    columns += ["active"]
     rows = []
     if not alerts.empty and {"rule", "facts", "raised"} <= set(alerts.columns):
         for alert in alerts[alerts["rule"] == "anomaly"].itertuples():
@@ -123,30 +122,30 @@ def anomaly_raises(alerts: pd.DataFrame, kinds: tuple[str, ...]) -> pd.DataFrame
                     "low": facts.get("low"),
                     "high": facts.get("high"),
                     "active": getattr(alert, "state", "") in ("active_unack", "active_ack"),
-                    "up": _above(facts.get("value"), facts.get("high")),
-                    "shelved_until": getattr(alert, "shelved_until", pd.NaT),
                 }
             )
     frame = pd.DataFrame(rows, columns=columns)
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
-    frame["shelved_until"] = pd.to_datetime(frame["shelved_until"], utc=True)
     return frame
 
 
-def _above(value: object, high: object) -> bool:
-    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (value, high))
-    return bool(numbers and value > high)  # type: ignore[operator]
+def above_band(raises: pd.DataFrame) -> list[bool]:
+    """Of each row of `anomaly_raises`, whether the value was above its band (more than usual:
+    a triangle up) rather than below it."""
+    return [
+        bool(pd.notna(value) and pd.notna(high) and float(value) > float(high))
+        for value, high in zip(raises["value"], raises["high"], strict=True)
+    ]
 
 
-def open_anomalies(alerts: pd.DataFrame, kinds: tuple[str, ...], ctx: Context) -> pd.DataFrame:
-    """The anomalies of `kinds` whose series is out of its usual band now: raised and not yet
-    cleared, not shelved (as the alerts screen lists them). A cleared one is history, marked
-    only on a chart's time axis. Columns of `anomaly_raises`, newest raise first."""
+def open_anomalies(alerts: pd.DataFrame, kinds: tuple[str, ...]) -> pd.DataFrame:
+    """The anomalies of `kinds` whose series is out of its usual band now (raised, not yet
+    cleared; shelving silences the alarm, not the fact), newest raise first, with `up`
+    (above_band). A cleared one is history, marked only on a chart's time axis."""
     raises = anomaly_raises(alerts, kinds)
-    shelved = raises["shelved_until"].notna() & (raises["shelved_until"] > pd.Timestamp(ctx.now))
-    return raises[raises["active"].astype(bool) & ~shelved].sort_values(
-        "time", ascending=False, kind="stable"
-    )
+    found = raises[raises["active"].astype(bool)]
+    found = found.assign(up=above_band(found))
+    return found.sort_values("time", ascending=False, kind="stable")
 
 
 def anomaly_note(up: bool, words: str, ctx: Context, extra_class: str = "") -> html.Div:

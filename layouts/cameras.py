@@ -12,6 +12,7 @@ import pandas as pd
 from dash import html
 
 from layouts.alerts import (
+    above_band,
     anomaly_label,
     anomaly_note,
     anomaly_raises,
@@ -266,7 +267,7 @@ def ward_panels(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
 def ward_anomalies(alerts: pd.DataFrame, ctx: Context) -> dict[str, dict]:
     """{ward as the panels name it: its open cameras-down anomaly}: the series' name is the
     ward's Vietnamese name (wall.alerts.anomaly), named here as the screen's language does."""
-    found = open_anomalies(alerts, ("cameras",), ctx)
+    found = open_anomalies(alerts, ("cameras",))
     names = ctx.profile.todays_units(found["name"].astype(object), ctx.lang).fillna(found["name"])
     newest_last = list(zip(names, found.to_dict("records"), strict=True))[::-1]
     return dict(newest_last)  # of two raises of one ward (a former name's), the newest
@@ -435,7 +436,7 @@ def raise_marks(raised: pd.DataFrame, ctx: Context) -> tuple[list, list, list]:
     end = pd.Timestamp(ctx.now).tz_convert(ctx.tz).tz_localize(None)
     traces, labels = [], []
     for up in (True, False):
-        chosen = [i for i, u in enumerate(raised["up"]) if bool(u) is up]
+        chosen = [i for i, u in enumerate(above_band(raised)) if u is up]
         if chosen:
             xs = [at[i] for i in chosen]
             trace = anomaly_trace(xs, [MARK_Y] * len(xs), ctx, up, 24, legend=not traces)

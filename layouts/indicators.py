@@ -422,7 +422,7 @@ def cards(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
 
 def indicator_anomalies(alerts: pd.DataFrame, ctx: Context) -> dict[str, dict]:
     """{indicator_id: its open anomaly} (the series' name is the indicator's id)."""
-    found = open_anomalies(alerts, ("indicator",), ctx)
+    found = open_anomalies(alerts, ("indicator",))
     return {row["name"]: row for row in found.to_dict("records")[::-1]}  # the newest wins
 
 
