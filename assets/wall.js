@@ -299,7 +299,7 @@
   /* Camera cells: each ward's cells at the largest size that lets all of them fit its panel,
    * whatever the number of wards and cameras (a ward of hundreds gets counted cells from the
    * server). Sized again when a tick redraws them or the screen changes size. */
-  var CELL_REM = { largest: 3, smallest: 0.9 };
+  var CELL_REM = { largest: 3, smallest: 0.75 };
   function fitCells() {
     var rem = parseFloat(getComputedStyle(document.documentElement).fontSize);
     var boxes = document.querySelectorAll(".cam-cells");
@@ -353,6 +353,28 @@
       more.style.display = unsent + hidden ? "" : "none";
     }
   }
+  /* An indicator's card with an open anomaly carries one more line (layouts/indicators.py):
+   * where a long catalogue leaves the card no room for it, the card drops where its value came
+   * from, then the projection's words (its state's mark stays), rather than cut a text. */
+  var CARD_DROPS = [".kpi-source", ".kpi-projection"];
+  function fitCards() {
+    var cards = document.querySelectorAll(".kpi-card--anomaly");
+    for (var i = 0; i < cards.length; i++) {
+      var body = cards[i].querySelector(".kpi-card-body");
+      if (!body) continue;
+      var drops = [];
+      for (var s = 0; s < CARD_DROPS.length; s++) {
+        var line = body.querySelector(CARD_DROPS[s]);
+        if (line) {
+          line.style.display = "";
+          drops.push(line);
+        }
+      }
+      for (var d = 0; d < drops.length && body.scrollHeight > body.clientHeight + 1; d++) {
+        drops[d].style.display = "none";
+      }
+    }
+  }
   var fitting = false;
   function fitSoon() {
     if (fitting) return;
@@ -361,6 +383,7 @@
       fitting = false;
       fitCells();
       fitRows();
+      fitCards();
     });
   }
   /* Alarm sound (the URL's `sound=critical,high`, docs/wall.md): the tone of the most severe

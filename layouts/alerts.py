@@ -19,6 +19,7 @@ from layouts.common import (
     age_text,
     alarm_slot,
     fmt_int,
+    fmt_number,
     mark,
     more_line,
     screen_header,
@@ -126,6 +127,58 @@ def anomaly_raises(alerts: pd.DataFrame, kinds: tuple[str, ...]) -> pd.DataFrame
     frame = pd.DataFrame(rows, columns=columns)
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
     return frame
+
+
+def above_band(raises: pd.DataFrame) -> list[bool]:
+    """Of each row of `anomaly_raises`, whether the value was above its band (more than usual:
+    a triangle up) rather than below it."""
+    return [
+        bool(pd.notna(value) and pd.notna(high) and float(value) > float(high))
+        for value, high in zip(raises["value"], raises["high"], strict=True)
+    ]
+
+
+def open_anomalies(alerts: pd.DataFrame, kinds: tuple[str, ...]) -> pd.DataFrame:
+    """The anomalies of `kinds` whose series is out of its usual band now (raised, not yet
+    cleared; shelving silences the alarm, not the fact), newest raise first, with `up`
+    (above_band). A cleared one is history, marked only on a chart's time axis."""
+    raises = anomaly_raises(alerts, kinds)
+    found = raises[raises["active"].astype(bool)]
+    found = found.assign(up=above_band(found))
+    return found.sort_values("time", ascending=False, kind="stable")
+
+
+def anomaly_note(up: bool, words: str, ctx: Context, extra_class: str = "") -> html.Div:
+    """An open anomaly beside a series drawn as a panel or a card: the charts' red triangle (up:
+    more than usual, down: fewer) and its figures in words after "Bất thường:" / "Anomaly:",
+    so it is never told by colour alone. `words` is shown as written (text, not markup)."""
+    return html.Div(
+        [
+            html.Span("▲" if up else "▼", className="anomaly-symbol", **{"aria-hidden": "true"}),
+            html.Span(ctx.t("anomaly.note", words=words), className="anomaly-words"),
+        ],
+        className=f"anomaly-note {extra_class}".strip(),
+    )
+
+
+def anomaly_words(row: Mapping, ctx: Context, unit: str = "", counted: str = "") -> str:
+    """An anomaly's figures at its raise against its usual band, the local way: "12 mất kết
+    nối · thường 0–4" (`counted`: the i18n key saying what the value counts, "{n} mất kết
+    nối"), "56,1 · thường 85,2–87,6 %" (`unit`: the series' unit, said once at the end: a
+    card of a long catalogue has no room for it twice)."""
+
+    def figure(value: object) -> str:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        return fmt_number(float(value), ctx.lang) if number else "–"  # type: ignore[arg-type]
+
+    # A figure stays with its unit and the band whole when the line wraps (no-break space, word
+    # joiners around the dash): "0–" above "4" reads as another band.
+    unit = f"\u00a0{unit}" if unit else ""
+    value = figure(row.get("value"))
+    if counted:
+        value = ctx.t(counted, n=value)
+    band = f"{figure(row.get('low'))}\u2060–\u2060{figure(row.get('high'))}{unit}"
+    return ctx.t("anomaly.band", value=value, band=band)
 
 
 def anomaly_trace(x: list, y: list, ctx: Context, up: bool, size: float, legend: bool) -> dict:

@@ -1,4 +1,6 @@
-"""Cameras: every camera as a tile grouped by ward, availability per ward, outages over 24 hours."""
+"""Cameras: every camera as a tile grouped by ward, availability per ward, outages over 24 hours;
+a ward whose cameras down are out of their usual band (an open `anomaly` alert, wall.alerts) is
+marked on its panel, and the raise on the outages' time axis."""
 
 from __future__ import annotations
 
@@ -9,6 +11,15 @@ import numpy as np
 import pandas as pd
 from dash import html
 
+from layouts.alerts import (
+    above_band,
+    anomaly_label,
+    anomaly_note,
+    anomaly_raises,
+    anomaly_trace,
+    anomaly_words,
+    open_anomalies,
+)
 from layouts.common import (
     COLORS,
     MARKS,
@@ -35,7 +46,8 @@ from wall.city import CitySettings
 from wall.i18n import Translator
 
 NAME = "cameras"
-PARTS = ("cameras", "camera_outages")
+# The alerts part is the one every screen's alarm banner reads: the anomaly marks ask nothing more.
+PARTS = ("cameras", "camera_outages", "alerts")
 HISTORY = timedelta(hours=24)
 OUTAGE_COLUMNS = ("camera_id", "start", "end")
 TIMELINE_ROWS = 8
@@ -189,7 +201,8 @@ def ward_panels(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
     if states.empty:
         return [html.Div(age_line(None, ctx), className="tile tile--calm")]
     states = states.assign(ward=states["ward"].fillna(ctx.t("cam.unknown_ward")))
-    panels, sizes = [], []
+    anomalies = ward_anomalies(data.get("alerts", pd.DataFrame()), ctx)
+    panels, sizes, noted = [], [], []
     for ward in ward_order(states["ward"], ctx.profile.unit_names_in(ctx.lang)):
         cams = states[states["ward"] == ward].sort_values(["status", "name"], key=_status_first)
         online = int((cams["status"] == "online").sum())
@@ -200,6 +213,7 @@ def ward_panels(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
         # less than its head needs: a big ward never overflows its panel, a small one's name
         # and figures stay readable.
         size = max(len(cells) if len(cams) <= WARD_CELLS else TROUBLE_CELLS + 12, MIN_PANEL)
+        anomaly = anomalies.get(ward)
         panels.append(
             html.Div(
                 [
@@ -217,23 +231,46 @@ def ward_panels(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
                         html.Div(className="ward-bar-fill", style={"width": f"{pct or 0}%"}),
                         className="ward-bar",
                     ),
+                    anomaly_note(
+                        bool(anomaly["up"]),
+                        anomaly_words(anomaly, ctx, counted="cam.down_n"),
+                        ctx,
+                        "ward-anomaly",
+                    )
+                    if anomaly is not None
+                    else None,
                     html.Div(cells, className="cam-cells"),
                 ],
-                className="ward-panel",
+                className="ward-panel" + (" ward-panel--anomaly" if anomaly is not None else ""),
                 style={"flexGrow": size},
             )
         )
         sizes.append(size)
+        noted.append(anomaly is not None)
     rows = [
         html.Div(
             panels[i : i + WARDS_PER_ROW],
             className="ward-row",
-            # Each row's panel heads take room whatever the count: allow for them.
-            style={"flexGrow": sum(sizes[i : i + WARDS_PER_ROW]) + 60},
+            # Each row's panel heads take room whatever the count: allow for them; a row with
+            # an anomaly's line gets its height first (two lines in a narrow panel), the rest is
+            # shared as before.
+            style={
+                "flexGrow": sum(sizes[i : i + WARDS_PER_ROW]) + 60,
+                **({"flexBasis": NOTE_ROOM} if any(noted[i : i + WARDS_PER_ROW]) else {}),
+            },
         )
         for i in range(0, len(panels), WARDS_PER_ROW)
     ]
     return rows
+
+
+def ward_anomalies(alerts: pd.DataFrame, ctx: Context) -> dict[str, dict]:
+    """{ward as the panels name it: its open cameras-down anomaly}: the series' name is the
+    ward's Vietnamese name (wall.alerts.anomaly), named here as the screen's language does."""
+    found = open_anomalies(alerts, ("cameras",))
+    names = ctx.profile.todays_units(found["name"].astype(object), ctx.lang).fillna(found["name"])
+    newest_last = list(zip(names, found.to_dict("records"), strict=True))[::-1]
+    return dict(newest_last)  # of two raises of one ward (a former name's), the newest
 
 
 def ward_cells(statuses: pd.Series, ctx: Context) -> list:
@@ -313,6 +350,7 @@ WARD_CELLS = 80
 TROUBLE_CELLS = 32
 WARDS_PER_ROW = 4  # ward panels side by side; more wards take more rows
 MIN_PANEL = 20  # the share of the narrowest ward panel, in cells: its head fits
+NOTE_ROOM = "3.1rem"  # an anomaly's line on two lines (.ward-anomaly) and the gap above it
 
 
 def _status_first(column: pd.Series) -> pd.Series:
@@ -375,7 +413,57 @@ def timeline_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
         tickvals=rows,
         ticktext=[figure_text(names.get(c, c), TIMELINE_LABEL_CHARS) for c in shown],
     )
+    raised = anomaly_raises(data.get("alerts", pd.DataFrame()), ("cameras",))
+    raised = raised[raised["time"] >= pd.Timestamp(ctx.now) - pd.Timedelta(HISTORY)]
+    if not raised.empty:
+        traces, lines, labels = raise_marks(raised, ctx)
+        fig["data"] += traces
+        fig["layout"]["shapes"] = lines
+        fig["layout"]["annotations"] = labels
+        # The marks' own axis over the camera rows: 0 is the time axis, 1 the top.
+        fig["layout"]["yaxis2"] = {"overlaying": "y", "range": [0, 1], "visible": False}
     return fig
+
+
+def raise_marks(raised: pd.DataFrame, ctx: Context) -> tuple[list, list, list]:
+    """The newest RAISES_SHOWN cameras-down anomalies raised in the last 24 hours: a triangle on
+    the time axis at the raise, a dotted line up through the camera rows, and the ward's name
+    in the screen's language on a plate (on the side of the chart's middle, so a raise near now
+    stays inside). Traces (on the overlaid axis y2), shapes, labels."""
+    raised = raised.sort_values("time", kind="stable").tail(RAISES_SHOWN)
+    at = raised["time"].dt.tz_convert(ctx.tz).dt.tz_localize(None).tolist()
+    name = "name_vi" if ctx.lang == "vi" else "name_en"
+    end = pd.Timestamp(ctx.now).tz_convert(ctx.tz).tz_localize(None)
+    traces, labels = [], []
+    for up in (True, False):
+        chosen = [i for i, u in enumerate(above_band(raised)) if u is up]
+        if chosen:
+            xs = [at[i] for i in chosen]
+            trace = anomaly_trace(xs, [MARK_Y] * len(xs), ctx, up, 24, legend=not traces)
+            traces.append({**trace, "yaxis": "y2"})
+    for x, ward in zip(at, raised[name], strict=True):
+        label = anomaly_label(figure_text(ward, RAISE_LABEL_CHARS), x, MARK_Y, ctx, True)
+        late = x > end - pd.Timedelta(HISTORY) / 2
+        labels.append({**label, "yref": "y2", "xanchor": "right" if late else "left"})
+    lines = [
+        {
+            "type": "line",
+            "xref": "x",
+            "yref": "paper",
+            "x0": x,
+            "x1": x,
+            "y0": 0,
+            "y1": 1,
+            "line": {"color": COLORS["bad"], "width": 2 * ctx.scale, "dash": "dot"},
+        }
+        for x in at
+    ]
+    return traces, lines, labels
+
+
+RAISES_SHOWN = 4  # anomaly marks on the outages' chart, the newest
+RAISE_LABEL_CHARS = 40  # whole, as the town's unit names are (the longest is 27 characters)
+MARK_Y = 0.06  # on y2: just above the time axis, clear of its tick labels
 
 
 OUTPUTS = {

@@ -8,6 +8,8 @@ better. Its state and the figure expected at its period's end come from
 wall.indicator_projection (met, on track, at risk, missed), with the source of the value shown
 (console, file, API, MQTT). Trends
 are small inline SVG lines: crisp at any resolution and far lighter than seventeen plotly figures.
+An indicator whose MQTT values are out of their usual band (an open `anomaly` alert, wall.alerts)
+carries the charts' red triangle beside its value and the figures against the band in a line.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from urllib.parse import quote
 import pandas as pd
 from dash import html
 
+from layouts.alerts import anomaly_note, anomaly_words, open_anomalies
 from layouts.common import (
     COLORS,
     TRUNCATES,
@@ -36,7 +39,8 @@ from wall.indicator_projection import Projection, projection
 from wall.periods import Period, PeriodError, parse_period, period_of
 
 NAME = "indicators"
-PARTS = ("kpi", "kpi_submitted", "kpi_daily")
+# The alerts part is the one every screen's alarm banner reads: the anomaly marks ask nothing more.
+PARTS = ("kpi", "kpi_submitted", "kpi_daily", "alerts")
 TREND_POINTS = 14
 
 
@@ -328,6 +332,7 @@ def cards(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
     if kpis.empty:
         return [html.Div(mark("nodata", ctx.t), className="tile tile--calm")]
     lines = trends(data["kpi_daily"])
+    anomalies = indicator_anomalies(data.get("alerts", pd.DataFrame()), ctx)
     sector = kpis["sector"] if "sector" in kpis.columns else pd.Series("", index=kpis.index)
     kpis = kpis.assign(sector=sector.fillna("")).sort_values(["sector", "indicator_id"])
     result = []
@@ -344,6 +349,7 @@ def cards(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
         reported = row.assessment != "unreported"
         value = fmt_number(float(row.actual), ctx.lang) if reported else "–"
         sector = ctx.t.label(ctx.profile.sector_labels, row.sector) if row.sector else ""
+        anomaly = anomalies.get(row.indicator_id)
         result.append(
             html.Div(
                 html.Div(
@@ -360,9 +366,24 @@ def cards(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
                                     value, className="kpi-value", style={"--chars": str(len(value))}
                                 ),
                                 html.Span(unit, className="kpi-unit"),
+                                html.Span(
+                                    "▲" if anomaly["up"] else "▼",
+                                    className="anomaly-symbol kpi-anomaly-symbol",
+                                    **{"aria-hidden": "true"},
+                                )
+                                if anomaly is not None
+                                else None,
                             ],
                             className="kpi-value-row",
                         ),
+                        anomaly_note(
+                            bool(anomaly["up"]),
+                            anomaly_words(anomaly, ctx, unit=unit),
+                            ctx,
+                            "kpi-anomaly",
+                        )
+                        if anomaly is not None
+                        else None,
                         html.Div(
                             [
                                 mark(row.assessment, ctx.t),
@@ -392,10 +413,17 @@ def cards(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
                     ],
                     className="kpi-card-body",
                 ),
-                className=f"kpi-card kpi-card--{row.assessment}",
+                className=f"kpi-card kpi-card--{row.assessment}"
+                + (" kpi-card--anomaly" if anomaly is not None else ""),
             )
         )
     return [html.Div(result, className="kpi-cards", style=grid_style(len(result)))]
+
+
+def indicator_anomalies(alerts: pd.DataFrame, ctx: Context) -> dict[str, dict]:
+    """{indicator_id: its open anomaly} (the series' name is the indicator's id)."""
+    found = open_anomalies(alerts, ("indicator",))
+    return {row["name"]: row for row in found.to_dict("records")[::-1]}  # the newest wins
 
 
 def footer(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:

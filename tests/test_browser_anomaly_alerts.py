@@ -8,11 +8,13 @@ anomaly-alerts-*.png (look at them)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
 
+from layouts.common import fmt_number
 from tests.browser_fixtures import resize, wall_on_sqlite
 from tests.test_anomaly_series import (
     CAMERAS,
@@ -29,6 +31,7 @@ from tests.test_anomaly_silent_ap import STATION
 from tests.test_anomaly_silent_ap import seed as seed_ap
 from tests.test_anomaly_silent_ap import write as write_ap
 from tests.test_browser import SCREEN_DRAWN, SCREENSHOTS, console_errors, wait_for
+from tests.test_browser_clipping import clipped_at_every_size
 from wall.heartbeat import Heartbeat
 from wall.settings import Settings
 from wall.store.sqlite import SQLiteStore
@@ -168,4 +171,128 @@ def test_a_report_surge_is_marked_on_the_reports_hourly_chart(wall, browser, lan
     # the category and the wards' series raised in the same hours: named by the category
     assert any(text.startswith(label) for text in marks["labels"]), marks
     browser.save_screenshot(str(SCREENSHOTS / f"anomaly-reports-{lang}-1920x1080.png"))
+    assert console_errors(browser) == []
+
+
+# Text as read: the word joiners and no-break spaces that keep a band whole, as plain spaces.
+READ = "const read = e => e.textContent.replace(/\\u2060/g, '').replace(/\\u00a0/g, ' ');"
+# A ward's panel on the cameras screen: which panel carries the mark, its words and how big.
+WARD_MARKS = (
+    READ
+    + """
+return Array.from(document.querySelectorAll('.ward-panel--anomaly')).map(panel => {
+  const note = panel.querySelector('.ward-anomaly');
+  const symbol = note && note.querySelector('.anomaly-symbol');
+  return {
+    ward: panel.querySelector('.ward-name').textContent,
+    text: note ? read(note) : '',
+    symbol: symbol ? symbol.textContent : '',
+    color: symbol ? getComputedStyle(symbol).color : '',
+    px: note ? parseFloat(getComputedStyle(note).fontSize) : 0,
+    inside: note ? (() => { const n = note.getBoundingClientRect(),
+                                  p = panel.getBoundingClientRect();
+                            return n.left >= p.left && n.right <= p.right + 1
+                                && n.bottom <= p.bottom + 1; })() : false,
+  };
+});
+"""
+)
+# The raise on the outages' chart: plotly's own data and the labels it drew.
+TIMELINE_MARKS = """
+const graph = document.querySelector('#cameras-timeline .js-plotly-plot');
+if (!graph || !graph.data) return false;
+const marks = graph.data.filter(t => t.mode === 'markers');
+if (!marks.length) return false;
+return {
+  symbols: marks.map(t => t.marker.symbol),
+  axes: marks.map(t => t.yaxis),
+  drawn: graph.querySelectorAll('.scatterlayer .points path').length,
+  labels: Array.from(graph.querySelectorAll('.annotation-text')).map(t => t.textContent),
+};
+"""
+RED = "rgb(255, 112, 67)"  # --bad
+
+
+@pytest.mark.parametrize(
+    ("lang", "ward", "words"),
+    [
+        ("vi", "Long Hoa", "Bất thường: 12 mất kết nối · thường 0–"),
+        ("en", "Long Hoa ward", "Anomaly: 12 down · usual 0–"),
+    ],
+)
+def test_a_wards_cameras_down_anomaly_is_marked_on_its_panel_and_the_outages_chart(
+    wall, browser, lang, ward, words
+):
+    """The power cut's ward, and no other, carries the red triangle and its figures against the
+    usual band, whole inside its panel and as big as the panel's other words; the raise is a
+    triangle on the outages' time axis named by the ward. Nothing clipped at any size."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    url = f"{wall.url}/cameras?lang={lang}"
+    found = clipped_at_every_size(
+        browser, url, f"cameras-{lang}", banner_in_full=False, prefix="anomaly"
+    )
+    assert found == [], "\n".join(found)
+    resize(browser, 1920, 1080)
+    wait_for(browser, SCREEN_DRAWN, what="the cameras screen drawn")
+    (panel,) = wait_for(
+        browser, f"const m = (() => {{{WARD_MARKS}}})(); return m.length && m;", 30, "ward mark"
+    )
+    assert panel["ward"] == ward and panel["text"].startswith("▲" + words), panel
+    assert panel["symbol"] == "▲" and panel["color"] == RED and panel["inside"], panel
+    assert panel["px"] >= 20, panel  # 1.15 rem of 18 px: read from the back of the room
+    marks = wait_for(browser, f"return (() => {{{TIMELINE_MARKS}}})();", 30, "the raise's mark")
+    assert marks["symbols"] == ["triangle-up"] and marks["axes"] == ["y2"], marks
+    assert marks["drawn"] >= 1 and ward in marks["labels"], marks
+    assert console_errors(browser) == []
+
+
+# The indicator's card: the triangle beside its value and the line of its figures.
+CARD_MARKS = (
+    READ
+    + """
+return Array.from(document.querySelectorAll('.kpi-card--anomaly')).map(card => {
+  const note = card.querySelector('.kpi-anomaly');
+  const beside = card.querySelector('.kpi-value-row .anomaly-symbol');
+  return {
+    name: card.querySelector('.kpi-name').textContent,
+    value: card.querySelector('.kpi-value').textContent,
+    beside: beside ? beside.textContent : '',
+    color: beside ? getComputedStyle(beside).color : '',
+    text: note ? read(note) : '',
+    px: note ? parseFloat(getComputedStyle(note).fontSize) : 0,
+    shown: Array.from(card.querySelector('.kpi-card-body').children)
+      .filter(e => e.offsetParent).map(e => e.className.split(' ')[0]),
+  };
+});
+"""
+)
+
+
+@pytest.mark.parametrize(
+    ("lang", "name", "words"),
+    [
+        ("vi", INDICATOR.name_vi, r"▼Bất thường: [\d,]+ · thường [\d,]+–[\d,]+ %"),
+        ("en", INDICATOR.name_en, r"▼Anomaly: [\d.]+ · usual [\d.]+–[\d.]+ %"),
+    ],
+)
+def test_an_indicators_anomaly_is_marked_on_its_card(wall, browser, lang, name, words):
+    """The indicator far below its usual value carries a downward red triangle beside its value
+    and its figures against the usual band in its unit; cards fit at every size."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    url = f"{wall.url}/indicators?lang={lang}"
+    found = clipped_at_every_size(
+        browser, url, f"indicators-{lang}", banner_in_full=False, prefix="anomaly"
+    )
+    assert found == [], "\n".join(found)
+    resize(browser, 1920, 1080)
+    wait_for(browser, SCREEN_DRAWN, what="the indicators screen drawn")
+    (card,) = wait_for(
+        browser, f"const m = (() => {{{CARD_MARKS}}})(); return m.length && m;", 30, "card mark"
+    )
+    value = fmt_number(INDICATOR.level - 30, lang)  # the hour's mean, as the rule read it
+    assert card["name"] == name and card["value"] == value, card
+    assert card["beside"] == "▼" and card["color"] == RED, card
+    assert re.fullmatch(words, card["text"]) and card["px"] >= 15, card
+    # The town's 17 cards have room for the anomaly's line and all the card says besides.
+    assert {"kpi-projection", "kpi-source", "kpi-status-row"} <= set(card["shown"]), card
     assert console_errors(browser) == []

@@ -120,6 +120,35 @@ def seed_long(store: SQLiteStore, now: datetime) -> None:
         ],
     )
     record(store, long_alerts(now, cams[0].ward))
+    record(store, long_anomalies(now, cams[0].ward))
+
+
+def long_anomalies(now: datetime, ward: str) -> list[Event]:
+    """Open anomalies with the longest figures their marks can get: the ward of the first long
+    camera with all of the town's biggest ward's cameras down, the indicator in the millions
+    (zz-00, named as long as the contract allows) against a band in the millions."""
+    unit = load_profile("hoa-thanh").unit_of(ward) or ward
+    usual = {"level": "weekday_hour", "weekday": 3, "hour": 14, "minute": 0}
+    facts = {
+        f"anomaly:cameras:{unit}": {"kind": "cameras", "name": unit, "name_vi": unit,
+                                    "name_en": unit, "value": 69, "low": 0, "high": 12,
+                                    "usual": 3.0, **usual},
+        "anomaly:indicator:zz-00": {"kind": "indicator", "name": "zz-00",
+                                    "name_vi": long_text(MAX_NAME_CHARS), "unit_vi": "nghìn lượt",
+                                    "value": 1_234_567.8, "low": 987_654.3, "high": 1_111_111.1,
+                                    "usual": 1_049_382.7, **usual},
+    }  # fmt: skip
+    return [
+        Event.new(
+            "alerts",
+            key,
+            "raised",
+            actor="system",
+            data={"severity": "medium", "rule": "anomaly", "ward": unit, "facts": found},
+            at=now - timedelta(minutes=20),
+        )
+        for key, found in facts.items()
+    ]
 
 
 def long_alerts(now: datetime, ward: str) -> list[Event]:
@@ -188,9 +217,10 @@ return !!banner && !!banner.offsetParent
 
 
 def clipped_at_every_size(
-    browser, url: str, what: str, sizes=SIZES, banner_in_full: bool = True
+    browser, url: str, what: str, sizes=SIZES, banner_in_full: bool = True, prefix: str = "long"
 ) -> list[str]:
-    """What the check finds on the page at `url` at each size, as 'where: why: text' lines."""
+    """What the check finds on the page at `url` at each size, as 'where: why: text' lines
+    (screenshots: `prefix`-`what`-WxH.png)."""
     found = []
     browser.get(url)
     for width, height in sizes:
@@ -209,7 +239,7 @@ def clipped_at_every_size(
             what=f"{what}'s figures scaled for {width}",
         )
         time.sleep(0.8)  # plotly finishes laying out at the new size
-        browser.save_screenshot(str(SCREENSHOTS / f"long-{what}-{width}x{height}.png"))
+        browser.save_screenshot(str(SCREENSHOTS / f"{prefix}-{what}-{width}x{height}.png"))
         found += [
             f"{what} {width}×{height}: {p['where']}: {p['why']}: {p['text']!r}"
             for p in browser.execute_script(CLIPPED)
@@ -231,3 +261,26 @@ def test_no_text_is_clipped_on_the_kiosk(long_wall, browser):
     url = f"{long_wall.url}/kiosk?layouts=alerts,reports&rotate=600&lang=en"
     found = clipped_at_every_size(browser, url, "kiosk")
     assert found == [], "\n".join(found)
+
+
+ANOMALY_CARD = """
+const card = document.querySelector('.kpi-card--anomaly');
+if (!card) return false;
+return Array.from(card.querySelector('.kpi-card-body').children)
+  .filter(e => e.offsetParent).map(e => e.className.split(' ')[0]);
+"""
+
+
+def test_an_indicators_anomaly_keeps_its_line_where_a_long_catalogue_leaves_no_room(
+    long_wall, browser
+):
+    """37 cards at 960×540: the card of the indicator in the millions gives up where its value
+    came from and its projection's words (never cut: test above) for its anomaly's line and
+    the triangle beside its value, which stay."""
+    browser.get(f"{long_wall.url}/indicators")
+    resize(browser, 960, 540)
+    wait_for(browser, SCREEN_DRAWN, timeout=90, what="the indicators drawn")
+    time.sleep(0.8)
+    shown = wait_for(browser, f"return (() => {{{ANOMALY_CARD}}})();", what="the anomaly's card")
+    assert "anomaly-note" in shown[shown.index("kpi-value-row") :], shown
+    assert "kpi-source" not in shown and "kpi-status-row" in shown, shown

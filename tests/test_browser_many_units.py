@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from datetime import UTC, datetime
 
 import pytest
 
@@ -17,7 +18,10 @@ from tests.browser_fixtures import resize
 from tests.test_browser import SCREENSHOTS, console_errors
 from tests.test_browser_city_profiles import run_demo
 from tests.test_browser_clipping import clipped_at_every_size
+from wall.alerts.state import record
 from wall.city import CITIES_DIR, load_profile
+from wall.store import Event
+from wall.store.sqlite import SQLiteStore
 
 UNITS = (
     "Nguyễn Thị Minh Khai", "Trường Đông", "Long Thành Trung", "Hiệp Ninh", "Ninh Thạnh",
@@ -62,11 +66,33 @@ def many_units_profile(folder):
     return profile
 
 
+def open_anomalies(profile, now: datetime) -> list[Event]:
+    """The longest-named ward's cameras down out of their usual band, and the first indicator's
+    value below its own, as the anomaly rule raises them: their marks must fit too."""
+    ward, indicator = profile.units[0], profile.indicators[0]
+    usual = {"usual": 2.0, "level": "weekday_hour", "weekday": 6, "hour": 9, "minute": 0}
+    facts = {
+        f"anomaly:cameras:{ward.name_vi}": {"kind": "cameras", "name": ward.name_vi,
+            "name_vi": ward.name_vi, "name_en": ward.name_en, "value": 11, "low": 0,
+            "high": 4, **usual},
+        f"anomaly:indicator:{indicator.indicator_id}": {"kind": "indicator",
+            "name": indicator.indicator_id, "name_vi": indicator.name_vi,
+            "name_en": indicator.name_en, "value": 41.5, "low": 85.2, "high": 96.8, **usual},
+    }  # fmt: skip
+    data = {"severity": "medium", "rule": "anomaly", "ward": ward.name_vi}
+    return [
+        Event.new("alerts", key, "raised", actor="system", data={**data, "facts": found}, at=now)
+        for key, found in facts.items()
+    ]
+
+
 @pytest.fixture(scope="module")
 def many_units_demo(tmp_path_factory):
     folder = tmp_path_factory.mktemp("many-units")
     profile = many_units_profile(folder / "city")
     with run_demo(str(folder / "city"), folder) as url:
+        with SQLiteStore(folder / "ioc.db") as store:
+            record(store, open_anomalies(profile, datetime.now(UTC)))
         yield profile, url
 
 
@@ -84,6 +110,18 @@ def test_every_screen_draws_fourteen_units_with_nothing_clipped(many_units_demo,
                 "return Array.from(document.querySelectorAll('.ward-name')).map(e => e.textContent)"
             )
             assert set(wards) == set(profile.unit_names)
+            marked = browser.execute_script(
+                "return Array.from(document.querySelectorAll('.ward-panel--anomaly .ward-name'))"
+                ".map(e => e.textContent)"
+            )
+            assert marked == [profile.units[0].name_vi]  # its anomaly's mark fits (above)
+        if name == "indicators":
+            assert (
+                browser.execute_script(
+                    "return document.querySelectorAll('.kpi-card--anomaly .anomaly-note').length"
+                )
+                == 1
+            )
     resize(browser, 1920, 1080)
     assert found == [], "\n".join(found)
     assert console_errors(browser) == []

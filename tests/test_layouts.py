@@ -1128,3 +1128,150 @@ def test_report_surges_are_marked_over_their_hour_of_new_reports(lang, ward, cat
     (label,) = [a["text"] for a in fig["layout"]["annotations"]]
     assert label == f"{category} +1"  # the category first: it says what surged
     assert renderable(fig)
+
+
+def read(text: str) -> str:
+    """Text as read: the word joiners and no-break spaces that keep a band whole, as spaces."""
+    return text.replace("\u2060", "").replace("\u00a0", " ")
+
+
+def cameras_anomaly(ward: str, minutes_ago: float, value: int = 12, **names) -> Event:
+    facts = {"kind": "cameras", "name": ward, "value": value, "low": 0, "high": 4, "usual": 1.0,
+             "level": "weekday_hour", "weekday": 6, "hour": 9, **names}  # fmt: skip
+    return anomaly_event(f"anomaly:cameras:{ward}", minutes_ago, facts)
+
+
+def cameras_with_anomalies() -> dict[str, pd.DataFrame]:
+    """Long Hoa's 12 cameras down with its anomaly open; Hòa Thành's raised and cleared since,
+    Thanh Điền's open and shelved by an officer, and a surge of Long Hoa's reports (not the
+    cameras')."""
+    latest = camera_latest(
+        [(f"lh{n}", "Long Hoa", False, 1) for n in range(12)]
+        + [(f"ht{n}", "Hòa Thành", True, 1) for n in range(6)]
+        + [(f"td{n}", "Thanh Điền", n > 0, 1) for n in range(6)]
+    )
+    spans = pd.DataFrame({"camera_id": [f"lh{n}" for n in range(12)], "start": ts(40)})
+    spans = spans.assign(start=pd.to_datetime(spans["start"], utc=True), end=pd.NaT)
+    spans["end"] = pd.to_datetime(spans["end"], utc=True)
+    english = {"name_vi": "Long Hoa", "name_en": "Long Hoa ward"}
+    surge = {"value": 12, "low": 0, "high": 3, "usual": 1.0, "level": "weekday_hour",
+             "kind": "reports", "name": "Long Hoa"}  # fmt: skip
+    events = [
+        cameras_anomaly("Long Hoa", 25, **english),
+        cameras_anomaly("Hòa Thành", 300, value=9),
+        Event.new("alerts", "anomaly:cameras:Hòa Thành", "cleared", actor="system",
+                  at=NOW - timedelta(minutes=200)),
+        cameras_anomaly("Thanh Điền", 60, value=6),
+        Event.new("alerts", "anomaly:cameras:Thanh Điền", "shelved", actor="Trần Thị Bình",
+                  data={"until": (NOW + timedelta(hours=2)).isoformat()},
+                  at=NOW - timedelta(minutes=50)),
+        anomaly_event("anomaly:reports:Long Hoa", 20, surge),
+        cameras_anomaly("Ninh Thạnh", 26 * 60),  # more than a day ago: off the outages' chart
+    ]  # fmt: skip
+    return {"cameras": latest, "camera_outages": spans, "alerts": alerts.alerts_frame(fold(events))}
+
+
+@pytest.mark.parametrize(
+    ("lang", "wards", "words"),
+    [
+        ("vi", ("Long Hoa", "Thanh Điền"), "▲ Bất thường: 12 mất kết nối · thường 0–4"),
+        ("en", ("Long Hoa ward", "Thanh Điền ward"), "▲ Anomaly: 12 down · usual 0–4"),
+    ],
+)
+def test_a_ward_whose_cameras_down_are_an_anomaly_is_marked_on_its_panel(lang, wards, words):
+    """An open cameras anomaly marks its ward (a shelved one too: shelving silences the alarm,
+    not the fact): the triangle and the figures against the usual band in words (not a colour
+    alone); a cleared one, or one of another series (the ward's reports), no mark."""
+    panels = [p for row in cameras.ward_panels(cameras_with_anomalies(), ctx(lang)) for p in
+              row.children]  # fmt: skip
+    marked = [p for p in panels if "ward-panel--anomaly" in p.className]
+    assert [texts(p.children[0].children[0]) for p in marked] == list(wards)
+    (note,) = [c for c in marked[0].children if c is not None and "anomaly-note" in c.className]
+    assert read(texts(note)) == words
+    assert classes(note)[:2] == ["anomaly-note", "ward-anomaly"]
+    assert "anomaly-symbol" in classes(note)
+    assert sum("anomaly-note" in classes(p) for p in panels) == 2  # not Hòa Thành's (cleared)
+
+
+@pytest.mark.parametrize(("lang", "ward"), [("vi", "Long Hoa"), ("en", "Long Hoa ward")])
+def test_a_wards_cameras_anomaly_is_a_triangle_at_its_raise_on_the_outages_time_axis(lang, ward):
+    """Raised in the chart's 24 hours (the cleared one too: it happened), on the time axis at
+    the raise, a dotted line up through the camera rows, named in the screen's language; not
+    the one raised more than a day ago, nor the reports' surge."""
+    fig = plotted(cameras.timeline_figure(cameras_with_anomalies(), ctx(lang)))
+    (mark,) = [t for t in fig.data if t.type == "scatter"]
+    assert mark.marker.symbol == "triangle-up" and mark.yaxis == "y2"
+    assert mark.name == ("Bất thường" if lang == "vi" else "Anomaly")
+    local = [str(pd.Timestamp(x)) for x in mark.x]
+    # 25, 60 (shelved: still raised then) and 300 minutes before 15:00 in the town.
+    assert sorted(local) == ["2026-11-26 10:00:00", "2026-11-26 14:00:00", "2026-11-26 14:35:00"]
+    assert fig.layout.yaxis2.overlaying == "y" and fig.layout.yaxis2.visible is False
+    labels = [a.text for a in fig.layout.annotations]
+    assert ward in labels and len(labels) == 3
+    assert {s.x0 for s in fig.layout.shapes} == {pd.Timestamp(x) for x in mark.x}
+    # A raise in the chart's later half is labelled leftwards, so it stays inside.
+    latest = next(a for a in fig.layout.annotations if a.text == ward)
+    assert latest.xanchor == "right" and latest.yref == "y2"
+    assert renderable(cameras.timeline_figure(cameras_with_anomalies(), ctx(lang)))
+
+
+def test_a_ward_named_like_markup_is_shown_as_written_on_its_marks():
+    data = cameras_with_anomalies()
+    hostile = "<b>Long</b> Hoa"
+    data["cameras"] = data["cameras"].assign(ward=hostile)
+    data["alerts"] = alerts.alerts_frame(fold([cameras_anomaly(hostile, 25)]))
+    fig = cameras.timeline_figure(data, ctx())
+    assert [a["text"] for a in fig["layout"]["annotations"]] == ["&lt;b&gt;Long&lt;/b&gt; Hoa"]
+    panel = cameras.ward_panels(data, ctx())[0].children[0]
+    assert texts(panel.children[0].children[0]) == hostile  # a component: as written
+    assert "ward-panel--anomaly" in panel.className
+
+
+def indicator_anomaly(indicator_id: str, minutes_ago: float, value: float) -> Event:
+    facts = {"kind": "indicator", "name": indicator_id, "value": value, "low": 85.2,
+             "high": 87.6, "usual": 86.4, "level": "weekday_hour", "weekday": 3, "hour": 14,
+             "name_vi": "Hồ sơ", "name_en": "Files", "unit_vi": "%", "unit_en": "%"}  # fmt: skip
+    return anomaly_event(f"anomaly:indicator:{indicator_id}", minutes_ago, facts)
+
+
+@pytest.mark.parametrize(
+    ("lang", "below", "above"),
+    [
+        ("vi", "▼ Bất thường: 56,1 · thường 85,2–87,6 %", "▲ Bất thường: 95 · thường"),
+        ("en", "▼ Anomaly: 56.1 · usual 85.2–87.6 %", "▲ Anomaly: 95 · usual"),
+    ],
+)
+def test_an_indicators_open_anomaly_is_marked_beside_its_value_with_its_figures(lang, below, above):
+    """A downward triangle beside the value of the indicator below its usual band, an upward
+    one above it, and a line of the figures against the band in the indicator's unit; a
+    cleared anomaly and the other cards carry none."""
+    events = [
+        indicator_anomaly("k0", 20, 56.1),
+        indicator_anomaly("k1", 30, 95.0),
+        indicator_anomaly("k2", 90, 10.0),
+        Event.new("alerts", "anomaly:indicator:k2", "cleared", actor="system", at=ts(40)),
+    ]
+    kpi = kpi_rows([(56.1, 80), (95.0, 80), (86.0, 80), (86.0, 80)]).assign(unit="%")
+    data = {"kpi": kpi, "kpi_daily": pd.DataFrame(), "alerts": alerts.alerts_frame(fold(events))}
+    (grid,) = indicators.cards(data, ctx(lang))
+    by_value = {}
+    for card in grid.children:
+        if "kpi-card--anomaly" in card.className:
+            body = card.children.children
+            value_row = next(c for c in body if c is not None and c.className == "kpi-value-row")
+            note = next(c for c in body if c is not None and "kpi-anomaly" in c.className)
+            by_value[texts(value_row.children[0])] = (texts(value_row.children[2]), texts(note))
+    value_56 = "56,1" if lang == "vi" else "56.1"
+    assert set(by_value) == {value_56, "95"}  # k0 and k1; not k2 (cleared), not k3
+    assert by_value[value_56][0] == "▼" and read(by_value[value_56][1]) == below
+    assert by_value["95"][0] == "▲" and read(by_value["95"][1]).startswith(above)
+
+
+def test_the_anomaly_marks_read_the_alerts_part_every_screen_reads_already():
+    """No question of their own to the store: the alerts part is the alarm banner's."""
+    from callbacks.screens import parts
+    from layouts import alarm
+
+    for screen in (cameras, indicators):
+        assert "alerts" in screen.PARTS and "alerts" in alarm.PARTS
+        assert parts(screen).count("alerts") == 1

@@ -75,6 +75,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "cam.restored": ("Đã khôi phục", "Restored"),
     "cam.none_offline": ("Không có camera mất kết nối", "No camera offline"),
     "cam.unknown_ward": ("Chưa rõ phường", "Ward unknown"),
+    "cam.down_n": ("{n} mất kết nối", "{n} down"),
+    # An open anomaly on a ward's panel or an indicator's card (layouts.alerts.anomaly_note):
+    # its value at the raise against what is usual then.
+    "anomaly.note": ("Bất thường: {words}", "Anomaly: {words}"),
+    "anomaly.band": ("{value} · thường {band}", "{value} · usual {band}"),
     # WiFi
     "wifi.by_site": ("Người dùng theo điểm", "Clients per site"),
     "wifi.curve": (
