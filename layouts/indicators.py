@@ -139,6 +139,7 @@ def assess(kpis: pd.DataFrame, daily: pd.DataFrame, ctx: Context) -> pd.DataFram
             aggregation=indicator.aggregation if indicator is not None else "last",
             now=ctx.now,
             zone=ctx.tz,
+            unit=indicator.unit if indicator is not None else str(record.get("unit") or ""),
         )
         states.append(found.state)
         projections.append(found)

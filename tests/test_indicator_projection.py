@@ -24,7 +24,7 @@ def local(*parts: int) -> datetime:
     return datetime(*parts, tzinfo=ZONE)
 
 
-def projected(figures, period=YEAR, *, target, direction="higher", aggregation, now):
+def projected(figures, period=YEAR, *, target, direction="higher", aggregation, now, unit=""):
     return projection(
         figures,
         period=period,
@@ -33,6 +33,7 @@ def projected(figures, period=YEAR, *, target, direction="higher", aggregation, 
         aggregation=aggregation,
         now=now,
         zone=ZONE,
+        unit=unit,
     )
 
 
@@ -179,6 +180,22 @@ def test_a_noisy_trend_whose_range_reaches_below_the_target_is_at_risk_and_says_
         now=now,
     )
     assert found.expected < 105 < found.high and found.state == "at_risk"
+
+
+def test_a_share_falling_fast_is_not_projected_below_0_nor_its_range_above_100():
+    """A share collapsing early in the month would be drawn to -29 % by its month's end; the
+    wall said so on a card ("-28,9/98 vào 31/12 (khoảng -104,3–46,4)")."""
+    now = local(2026, 11, 10)
+    falling = [(local(2026, 11, d), v) for d, v in ((1, 99.0), (4, 90.0), (7, 62.0), (10, 69.0))]
+    found = projected(falling, MONTH, target=98, aggregation="mean", now=now, unit="%")
+    assert found.expected == 0.0 and found.low == 0.0 and 0.0 < found.high <= 100.0
+    assert found.state == "at_risk"
+    rising = [(t, 200.0 - v) for t, v in falling]  # 101 … 138 %: a share past 100 is kept
+    assert projected(rising, MONTH, target=98, aggregation="mean", now=now, unit="%").high > 100
+    tonnes = projected(falling, MONTH, target=98, aggregation="mean", now=now, unit="tấn")
+    assert tonnes.expected == 0.0  # an amount never below 0 is not drawn below it either
+    signed = [(t, v - 80.0) for t, v in falling]  # a balance that was below 0 may go on
+    assert projected(signed, MONTH, target=5, aggregation="mean", now=now).expected < 0
 
 
 def test_a_running_totals_range_is_the_spread_of_its_paces_and_few_figures_have_none():

@@ -24,6 +24,7 @@ forecast made elsewhere can be judged the same way. Pure: no store, no clock.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -161,6 +162,16 @@ def judged(
     return "met" if good and aggregation != "sum" else "on_track"
 
 
+def possible_range(unit: str, figures: Sequence[tuple[datetime, float]]) -> tuple[float, float]:
+    """Where an indicator's figure can lie: a share (`%`) within 0–100, and a figure never
+    below 0 (a count, an amount) not below 0, unless its own figures are; else anywhere. A
+    trend drawn to the period's end must not say "-28.9 %"."""
+    values = [v for _, v in figures]
+    low = 0.0 if all(v >= 0 for v in values) else -math.inf
+    high = 100.0 if unit.strip() == "%" and all(v <= 100 for v in values) else math.inf
+    return low, high
+
+
 def projection(
     figures: Sequence[tuple[datetime, float]],
     *,
@@ -170,8 +181,10 @@ def projection(
     aggregation: str,
     now: datetime,
     zone: ZoneInfo,
+    unit: str = "",
 ) -> Projection:
-    """The state of `period` for an indicator given its figures of the period at `now`."""
+    """The state of `period` for an indicator given its figures of the period at `now`; the
+    expected end and its interval kept within the figure's `possible_range`."""
     if not figures:
         return Projection("no_data", period, None, None, None, target, direction)
     value = max(figures, key=lambda f: f[0])[1]
@@ -182,6 +195,10 @@ def projection(
     else:
         expected, basis = expected_at_end(aggregation, period, figures, zone)
         interval = interval_at_end(aggregation, period, figures, zone)
+        least, most = possible_range(unit, figures)
+        expected = min(max(expected, least), most)
+        if interval is not None:
+            interval = (min(max(interval[0], least), most), min(max(interval[1], least), most))
     worst = None
     if interval is not None:
         worst = interval[1] if direction == "lower" else interval[0]
