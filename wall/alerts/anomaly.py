@@ -451,15 +451,23 @@ def reports_now(recent: pd.DataFrame, profile: CityProfile) -> pd.DataFrame:
     counts = new.groupby("ward").size()
     wards = sorted({*profile.unit_names, *counts.index})
     counts = counts.reindex(wards, fill_value=0)
-    names = {u.name_vi: u for u in profile.units}
+    return ward_frame("reports", wards, counts.to_numpy(float), profile)
+
+
+def ward_frame(
+    kind: str, wards: list[str], values: np.ndarray, profile: CityProfile
+) -> pd.DataFrame:
+    """A value per ward as series `<kind>:<ward>`, named in English as the profile names the
+    ward (a ward it does not know keeps its stored name)."""
+    names = {u.name_vi: u.name_en for u in profile.units}
     return current_frame(
-        series=["reports:" + w for w in wards],
-        kind="reports",
+        series=[f"{kind}:{w}" for w in wards],
+        kind=kind,
         name=wards,
         name_vi=wards,
-        name_en=[names[w].name_en if w in names else w for w in wards],
+        name_en=[names.get(w, w) for w in wards],
         ward=wards,
-        value=counts.to_numpy(float),
+        value=values,
     )
 
 
@@ -487,17 +495,7 @@ def cameras_now(cameras: pd.DataFrame | None, profile: CityProfile) -> pd.DataFr
         return current_frame()
     wards = profile.todays_units(cameras["ward"]).fillna(cameras["ward"])
     down = is_flag(cameras["online"], False).groupby(wards).sum()
-    names = {u.name_vi: u for u in profile.units}
-    wards = [str(w) for w in down.index]
-    return current_frame(
-        series=["cameras:" + w for w in wards],
-        kind="cameras",
-        name=wards,
-        name_vi=wards,
-        name_en=[names[w].name_en if w in names else w for w in wards],
-        ward=wards,
-        value=down.to_numpy(float),
-    )
+    return ward_frame("cameras", [str(w) for w in down.index], down.to_numpy(float), profile)
 
 
 def indicators_now(kpi: pd.DataFrame, profile: CityProfile) -> pd.DataFrame:
