@@ -368,7 +368,7 @@ def test_the_hourly_history_reads_the_same_from_either_store(store: Store):
     assert len(cameras) == 24 * 3
     flaky = cameras.xs("cameras:Thanh Điền", level="series")
     assert set(flaky) <= {0.0, 1.0} and cameras.xs("cameras:Long Hoa", level="series").eq(0).all()
-    kpi = indicator_hours(store, start, end)
+    kpi = indicator_hours(store, start, end, PROFILE)
     assert len(kpi) == 24 and set(kpi["series"]) == {f"indicator:{INDICATOR.indicator_id}"}
     assert kpi["value"].between(INDICATOR.level - 3, INDICATOR.level + 3).all()
     reports, since = report_hours(store, start, end, PROFILE)
@@ -463,3 +463,87 @@ def test_a_crowd_on_the_steep_climb_is_still_raised_with_the_band_of_its_minute(
         assert f"17:{local.minute:02d} là {facts['low']}–{facts['high']}" in alert_title(
             alert, "vi"
         )
+
+
+def running_total_profile():
+    """The town with its indicator sent as a running total restarting each month."""
+    total = dataclasses.replace(INDICATOR, aggregation="sum", period="month")
+    others = tuple(i for i in PROFILE.indicators if i.indicator_id != INDICATOR.indicator_id)
+    return dataclasses.replace(PROFILE, indicators=(total, *others)), total
+
+
+def month_start(moment: pd.Timestamp) -> pd.Timestamp:
+    return moment.tz_convert(ZONE).normalize().replace(day=1).tz_convert("UTC")
+
+
+def running_total(times: pd.DatetimeIndex, per_hour: float = 30.0) -> np.ndarray:
+    """Visits to date of the month each time is in: `per_hour` an hour since its first day."""
+    since = [(t - month_start(t)).total_seconds() / 3600.0 for t in times]
+    return np.round(np.array(since) * per_hour, 1)
+
+
+def test_a_running_totals_hours_are_its_rises_and_a_new_month_is_no_fall():
+    from wall.alerts.anomaly import hourly_rises, indicators_now, running_totals
+
+    profile, total = running_total_profile()
+    first = pd.Timestamp("2026-12-01", tz=ZONE).tz_convert("UTC")  # 1 December, local midnight
+    hours = pd.date_range(first - pd.Timedelta(hours=5), first + pd.Timedelta(hours=5), freq="h")
+    lasts = pd.DataFrame(
+        {
+            "time": hours,
+            "indicator_id": total.indicator_id,
+            # The hour's last value, 10 min before its end.
+            "value": running_total(hours + pd.Timedelta(minutes=50)),
+        }
+    )
+    rises = hourly_rises(lasts.drop(index=8), running_totals(profile))  # a gap at first + 3 h
+    by_hour = rises.set_index("time")["value"]
+    assert (by_hour.loc[: first - pd.Timedelta(hours=1)] == 30.0).all()
+    # The month's first hour rose by its 25 to 10 to 1:00, not fell by November's total.
+    assert by_hour.loc[first] == pytest.approx(25.0)
+    # No value in the hour from first + 3 h: neither it nor the next hour's rise is known.
+    assert {first + pd.Timedelta(hours=h) for h in (3, 4)}.isdisjoint(by_hour.index)
+    assert by_hour.loc[first + pd.Timedelta(hours=5)] == pytest.approx(30.0)
+    # Now, 20 minutes into the month: the last hour's rise is what came since it began.
+    now = first + pd.Timedelta(minutes=20)
+    sent = pd.date_range(now - pd.Timedelta(hours=2), now, freq="10min")
+    kpi = pd.DataFrame(
+        {"time": sent, "indicator_id": total.indicator_id, "actual": running_total(sent)}
+    )
+    current = indicators_now(kpi, profile, now.to_pydatetime()).set_index("series")
+    row = current.loc[f"indicator:{total.indicator_id}"]
+    assert row["value"] == pytest.approx(10.0) and row["rise"]
+    later = first + pd.Timedelta(hours=3)  # inside the month: newest less an hour ago's
+    sent = pd.date_range(later - pd.Timedelta(hours=2), later, freq="10min")
+    kpi = pd.DataFrame(
+        {"time": sent, "indicator_id": total.indicator_id, "actual": running_total(sent)}
+    )
+    current = indicators_now(kpi, profile, later.to_pydatetime()).set_index("series")
+    assert current.loc[f"indicator:{total.indicator_id}", "value"] == pytest.approx(30.0)
+
+
+def test_a_running_total_rising_far_faster_than_usual_is_raised_in_words_of_its_rise(tmp_path):
+    profile, total = running_total_profile()
+    at = ten_o_clock()
+    with SQLiteStore(tmp_path / "ioc.db") as store:
+        sent = pd.date_range(at - pd.Timedelta(days=21), at, freq="10min", inclusive="left")
+        write_kpi(store, pd.DataFrame({"time": sent, "actual": running_total(sent)}))
+        run = Run(store, at, profile=profile)
+        rush = {"extra": 0.0}
+
+        def visitors(minute, now):
+            if minute >= 30:
+                rush["extra"] += 100.0  # 100 more every 5 minutes: 1,200 an hour, not 30
+            actual = float(running_total(pd.DatetimeIndex([now]))[0]) + rush["extra"]
+            write_kpi(store, pd.DataFrame({"time": [now], "actual": [actual]}))
+
+        run.minutes(30, each=visitors)
+        assert run.of("raised") == []  # growing as usual: quiet, a running total's rise
+        run.minutes(60, each=visitors)
+        key = f"anomaly:indicator:{total.indicator_id}"
+        assert key in run.of("raised")
+        alert = fold(store.events(STREAM))[key]
+        assert alert.facts["rise"] is True and alert.facts["value"] > 200
+        vi, en = alert_title(alert, "vi"), alert_title(alert, "en")
+        assert vi.startswith(f"{total.name_vi}: tăng ") and "% trong 1 giờ qua; " in vi, vi
+        assert en.startswith(f"{total.name_en}: up ") and "% in the last hour; " in en, en

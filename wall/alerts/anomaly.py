@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,7 @@ import pandas as pd
 from wall.baselines import HourlyHistory, Usual, last_hour_end
 from wall.city import CityProfile
 from wall.domain import CAMERA_STATUS, FIELD_REPORT, KPI, WIFI_USAGE
+from wall.periods import period_of
 from wall.store import Store
 
 HOUR = timedelta(hours=1)
@@ -37,7 +39,7 @@ FRESH = timedelta(minutes=15)  # an AP's newest point older than this says nothi
 # id); name_vi, name_en: what the alert's words call it, from the city profile; unit_vi,
 # unit_en: an indicator's unit.
 COLUMNS = ["series", "kind", "name", "name_vi", "name_en", "unit_vi", "unit_en", "site", "ward"]
-COLUMNS += ["value"]
+COLUMNS += ["value", "rise"]  # rise: the value is a running total's rise in the last hour
 # The watched series, by what they count.
 WATCHED = ("wifi", "reports", "categories", "cameras", "indicators")
 REPORT_PREFIXES = {"reports": "reports:", "categories": "category:"}
@@ -110,7 +112,7 @@ class UsualReader:
         if "cameras" in watch:
             self.cameras.add(camera_hours(store, start, end, self.profile))
         if "indicators" in watch:
-            self.indicators.add(indicator_hours(store, start, end))
+            self.indicators.add(indicator_hours(store, start, end, self.profile))
         self.learned_until = end
 
     def __call__(
@@ -138,7 +140,7 @@ class UsualReader:
             ),
             "cameras": lambda: (cameras_now(cameras, profile), lambda: self.cameras.usual(now)),
             "indicators": lambda: (
-                indicators_now(store.points(KPI.name, now - HOUR, soon), profile),
+                indicators_now(store.points(KPI.name, now - 2 * HOUR, soon), profile, now),
                 lambda: last_hour(self.indicators),
             ),
         }
@@ -385,9 +387,23 @@ def camera_hours(
     )
 
 
-def indicator_hours(store: Store, start: datetime, end: datetime) -> pd.DataFrame:
-    """Each indicator's hourly mean of what its source sent (`ioc/kpi/<id>`)."""
+def indicator_hours(
+    store: Store, start: datetime, end: datetime, profile: CityProfile
+) -> pd.DataFrame:
+    """Each indicator's hourly mean of what its source sent (`ioc/kpi/<id>`); of a running
+    total (the catalogue's `sum`: visits to date, restarting with each period), its rise in
+    the hour instead (`hourly_rises`), so a new period's first hours are no fall."""
     means = store.aggregate(KPI.name, "actual", "mean", start, end, HOUR, ["indicator_id"])
+    totals = running_totals(profile)
+    if not means.empty:
+        means = means[~means["indicator_id"].astype(str).isin(totals)]
+    if totals:
+        lasts = store.aggregate(
+            KPI.name, "actual", "last", start - HOUR, end, HOUR, ["indicator_id"]
+        )
+        lasts = lasts[lasts["indicator_id"].astype(str).isin(totals)] if len(lasts) else lasts
+        rises = hourly_rises(lasts, totals)
+        means = pd.concat([means, rises[rises["time"] >= pd.Timestamp(start)]], ignore_index=True)
     if means.empty:
         return pd.DataFrame(columns=["time", "series", "value"])
     return pd.DataFrame(
@@ -397,6 +413,39 @@ def indicator_hours(store: Store, start: datetime, end: datetime) -> pd.DataFram
             "value": means["value"],
         }
     )
+
+
+def running_totals(profile: CityProfile) -> dict[str, tuple[str, ZoneInfo]]:
+    """{indicator id: (its period's kind, the city's zone)} of the catalogue's running totals."""
+    zone = ZoneInfo(profile.timezone)
+    return {i.indicator_id: (i.period, zone) for i in profile.indicators if i.aggregation == "sum"}
+
+
+def _period_start(kind_zone: tuple[str, ZoneInfo], moment: pd.Timestamp) -> date:
+    """The first day of the running total's period that holds `moment`."""
+    return period_of(kind_zone[0], moment.to_pydatetime(), kind_zone[1]).first_day
+
+
+def hourly_rises(lasts: pd.DataFrame, totals: dict[str, tuple[str, ZoneInfo]]) -> pd.DataFrame:
+    """A running total's rise in each hour (lasts: time, indicator_id, value, the hour's last
+    value): its last value less the hour before's, or the whole of it in the hour a new period
+    began (the total restarted); an hour after a gap is left out (its rise is not known)."""
+    rows = []
+    for indicator_id, group in lasts.groupby(lasts["indicator_id"].astype(str)):
+        group = group.sort_values("time")
+        times = pd.to_datetime(group["time"], utc=True)
+        ends = times + HOUR - pd.Timedelta(seconds=1)  # the hour's last value is of its end
+        period = [_period_start(totals[indicator_id], t) for t in ends]
+        values = group["value"].astype(float).to_numpy()
+        for i in range(1, len(group)):
+            if period[i] != period[i - 1]:
+                rise = values[i]  # restarted in this hour
+            elif times.iloc[i] - times.iloc[i - 1] == HOUR:
+                rise = values[i] - values[i - 1]
+            else:
+                continue
+            rows.append({"time": times.iloc[i], "indicator_id": indicator_id, "value": rise})
+    return pd.DataFrame(rows, columns=["time", "indicator_id", "value"])
 
 
 def is_flag(values: pd.Series, flag: bool) -> pd.Series:
@@ -498,13 +547,34 @@ def cameras_now(cameras: pd.DataFrame | None, profile: CityProfile) -> pd.DataFr
     return ward_frame("cameras", [str(w) for w in down.index], down.to_numpy(float), profile)
 
 
-def indicators_now(kpi: pd.DataFrame, profile: CityProfile) -> pd.DataFrame:
-    """The mean of what each indicator's source sent in the last hour; an indicator that sent
-    nothing then says nothing now."""
-    if kpi.empty or not {"indicator_id", "actual"} <= set(kpi.columns):
+def indicators_now(kpi: pd.DataFrame, profile: CityProfile, now: datetime) -> pd.DataFrame:
+    """The mean of what each indicator's source sent in the last hour (`kpi`: its points of
+    the last two hours); of a running total, its rise in the last hour (the newest value less
+    the newest an hour ago, or the whole of it when its period began since). An indicator
+    that sent nothing in the last hour says nothing now."""
+    if kpi.empty or not {"indicator_id", "actual", "time"} <= set(kpi.columns):
         return current_frame()
-    values = pd.to_numeric(kpi["actual"], errors="coerce")
-    means = values.groupby(kpi["indicator_id"]).mean().dropna()
+    kpi = kpi.assign(
+        time=pd.to_datetime(kpi["time"], utc=True),
+        actual=pd.to_numeric(kpi["actual"], errors="coerce"),
+        indicator_id=kpi["indicator_id"].astype(str),
+    ).dropna(subset=["actual"])
+    hour_ago = pd.Timestamp(now) - HOUR
+    recent = kpi[kpi["time"] > hour_ago]
+    totals = running_totals(profile)
+    means = recent[~recent["indicator_id"].isin(totals)].groupby("indicator_id")["actual"].mean()
+    rises = {}
+    for indicator_id, group in recent[recent["indicator_id"].isin(totals)].groupby("indicator_id"):
+        newest = group.sort_values("time").iloc[-1]
+        before = kpi[(kpi["indicator_id"] == indicator_id) & (kpi["time"] <= hour_ago)]
+        began = _period_start(totals[indicator_id], newest["time"])
+        if began != _period_start(totals[indicator_id], hour_ago):
+            rises[indicator_id] = float(newest["actual"])
+        elif len(before):
+            rises[indicator_id] = float(newest["actual"]) - float(
+                before.sort_values("time")["actual"].iloc[-1]
+            )
+    means = pd.concat([means, pd.Series(rises, dtype=float)])
     catalogue = {i.indicator_id: i for i in profile.indicators}
     ids = [str(i) for i in means.index]
 
@@ -521,4 +591,5 @@ def indicators_now(kpi: pd.DataFrame, profile: CityProfile) -> pd.DataFrame:
         unit_vi=[of(i, "unit") for i in ids],
         unit_en=[of(i, "unit_en") for i in ids],
         value=means.to_numpy(float),
+        rise=[i in rises for i in ids],
     )

@@ -531,6 +531,8 @@ def anomaly(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
             "minute": int(row["minute"]) if pd.notna(row.get("minute")) else 0,
         }
         facts |= holiday_fact(row)
+        if pd.notna(row.get("rise")) and bool(row["rise"]):  # a running total's last hour
+            facts["rise"] = True
         for key in ("name_vi", "name_en", "unit_vi", "unit_en"):  # from the city profile
             if isinstance(row.get(key), str):
                 facts[key] = row[key]

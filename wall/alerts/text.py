@@ -95,6 +95,11 @@ ANOMALY_NOW: dict[str, tuple[str, str]] = {
         "{name}: {value}{unit} (trung bình 1 giờ qua)",
         "{name}: {value}{unit} (mean of the last hour)",
     ),
+    # A running total's (`rise` in the facts): how much it grew in the last hour.
+    "indicator_rise": (
+        "{name}: tăng {value}{unit} trong 1 giờ qua",
+        "{name}: up {value}{unit} in the last hour",
+    ),
 }
 ANOMALY_USUAL: dict[str, tuple[str, str]] = {
     "weekday_hour": (
@@ -143,6 +148,8 @@ def anomaly_parts(facts: Mapping[str, Any], lang: str) -> tuple[str, str]:
     for key in ("value", "low", "high"):  # 8.7 in English, 8,7 in Vietnamese
         values[key] = number(facts[key], lang)
     kind = facts["kind"]
+    if facts.get("rise"):
+        kind += "_rise"
     if facts.get("silent_minutes") is not None:
         kind += "_silent"
         values["duration"] = duration(int(facts["silent_minutes"]), lang)
