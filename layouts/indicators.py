@@ -367,24 +367,22 @@ def cards(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
                                     value, className="kpi-value", style={"--chars": str(len(value))}
                                 ),
                                 html.Span(unit, className="kpi-unit"),
-                                html.Span(
-                                    "▲" if anomaly["up"] else "▼",
-                                    className="anomaly-symbol kpi-anomaly-symbol",
-                                    **{"aria-hidden": "true"},
-                                )
-                                if anomaly is not None
-                                else None,
+                                *anomaly_symbol(anomaly),
                             ],
                             className="kpi-value-row",
                         ),
-                        anomaly_note(
-                            bool(anomaly["up"]),
-                            anomaly_words(anomaly, ctx, unit=unit),
-                            ctx,
-                            "kpi-anomaly",
-                        )
-                        if anomaly is not None
-                        else None,
+                        *(
+                            [
+                                anomaly_note(
+                                    bool(anomaly["up"]),
+                                    anomaly_words(anomaly, ctx, unit=unit),
+                                    ctx,
+                                    "kpi-anomaly",
+                                )
+                            ]
+                            if anomaly is not None
+                            else []
+                        ),
                         html.Div(
                             [
                                 mark(row.assessment, ctx.t),
@@ -419,6 +417,16 @@ def cards(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
             )
         )
     return [html.Div(result, className="kpi-cards", style=grid_style(len(result)))]
+
+
+def anomaly_symbol(anomaly: dict | None) -> list:
+    """The triangle beside an indicator's value while its anomaly is open (none otherwise)."""
+    if anomaly is None:
+        return []
+    symbol = "▲" if anomaly["up"] else "▼"
+    return [
+        html.Span(symbol, className="anomaly-symbol kpi-anomaly-symbol", **{"aria-hidden": "true"})
+    ]
 
 
 def indicator_anomalies(alerts: pd.DataFrame, ctx: Context) -> dict[str, dict]:
