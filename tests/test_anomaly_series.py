@@ -257,6 +257,27 @@ def test_an_indicator_out_of_its_band_is_raised_once_and_cleared_once(tmp_path):
         ), en
 
 
+def test_a_share_near_100_percent_is_told_with_a_band_that_ends_at_100(tmp_path):
+    """A share is never over 100 %: its usual band in words must not say "97–101 %"."""
+    at = ten_o_clock()
+    rng = np.random.default_rng(3)
+    hours = pd.date_range(at - pd.Timedelta(days=21), at, freq="h", inclusive="left")
+    with SQLiteStore(tmp_path / "ioc.db") as store:
+        usual = np.minimum(100.0, np.round(99.2 + rng.normal(0, 0.5, len(hours)), 1))
+        write_kpi(store, pd.DataFrame({"time": hours, "actual": usual}))
+        run = Run(store, at)
+
+        def figures(minute, now):
+            if minute % 10 == 0:
+                write_kpi(store, pd.DataFrame({"time": [now], "actual": [80.0]}))
+
+        run.minutes(60, each=figures)
+        alert = fold(store.events(STREAM))[f"anomaly:indicator:{INDICATOR.indicator_id}"]
+        assert alert.facts["high"] == 100.0 and 95 < alert.facts["low"] < 100
+        assert alert_title(alert, "vi").endswith("–100"), alert_title(alert, "vi")
+        assert alert_title(alert, "en").endswith("–100"), alert_title(alert, "en")
+
+
 def test_on_a_festival_day_a_report_surge_is_expected_and_a_power_cut_is_not(tmp_path):
     """The same hour twice: on an ordinary day the surge raises its category and ward; on a
     festival day of the profile only the cameras down are raised (a crowd takes no camera

@@ -507,6 +507,11 @@ def anomaly(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
     shown_low = shown_low.where(measured, shown_low.clip(lower=0.0))
     shown_high = centre + p["deviations"] * sigma + slack
     shown_high = shown_high.where(measured, np.fmax(shown_high, noise[p["deviations"]]))
+    least_possible, most_possible = figure_bounds(usual)
+    shown_low, shown_high = (
+        shown_low.clip(lower=least_possible),
+        shown_high.clip(upper=most_possible),
+    )
     conditions = []
     for i in usual.index[out]:
         row = usual.loc[i]
@@ -540,6 +545,20 @@ def anomaly(city: CityNow, p: dict, active: set[str]) -> list[Condition]:
         conditions.append(Condition("anomaly", row["series"], p["severity"], ward, facts=facts))
     silent = silent_aps(city.silent, p, active)
     return [c for c in conditions if c.entity not in {s.entity for s in silent}] + silent
+
+
+def figure_bounds(usual: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Where each series' figure can lie, so its band in words stays there ("usual 81–100 %",
+    never "81–104 %"): an indicator in `%` within 0–100 and a running total's rise not below
+    0; anything else anywhere (counts are clipped at 0 by their own rule)."""
+    least = pd.Series(-np.inf, usual.index)
+    most = pd.Series(np.inf, usual.index)
+    if "unit_vi" in usual.columns:
+        share = usual["kind"].eq("indicator") & usual["unit_vi"].astype(str).str.strip().eq("%")
+        least, most = least.mask(share, 0.0), most.mask(share, 100.0)
+    if "rise" in usual.columns:
+        least = least.mask(usual["rise"].map(lambda r: r is True or r == 1) & least.lt(0), 0.0)
+    return least, most
 
 
 def holiday_fact(row: pd.Series) -> dict:
