@@ -133,9 +133,5 @@ def rules_item(ctx: Context) -> html.Div | None:
     if pulse.last_pass is None:
         words = ctx.t("alarm.rules_never")
     else:
-        last = ctx.local(pulse.last_pass)
-        shown = (
-            f"{last:%H:%M}" if last.date() == ctx.local(ctx.now).date() else f"{last:%H:%M %d/%m}"
-        )
-        words = ctx.t("alarm.rules_stopped", time=shown)
+        words = ctx.t("alarm.rules_stopped", time=ctx.clock(pulse.last_pass))
     return html.Div(mark("stale", ctx.t, words), className="alarm-rules")

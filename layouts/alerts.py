@@ -148,14 +148,20 @@ def open_anomalies(alerts: pd.DataFrame, kinds: tuple[str, ...]) -> pd.DataFrame
     return found.sort_values("time", ascending=False, kind="stable")
 
 
-def anomaly_note(up: bool, words: str, ctx: Context, extra_class: str = "") -> html.Div:
-    """An open anomaly beside a series drawn as a panel or a card: the charts' red triangle (up:
-    more than usual, down: fewer) and its figures in words after "Bất thường:" / "Anomaly:",
-    so it is never told by colour alone. `words` is shown as written (text, not markup)."""
+def anomaly_note(anomaly: Mapping, words: str, ctx: Context, extra_class: str = "") -> html.Div:
+    """An open anomaly (a row of `open_anomalies`) beside a series drawn as a panel or a card:
+    the charts' red triangle (up: more than usual, down: fewer) and, after "Bất thường từ
+    10:15:" / "Anomaly since 10:15:", its figures at that raise in words, so it is never told by
+    colour alone and its figures are not taken for the value now beside it. `words` is shown as
+    written (text, not markup)."""
+    up = bool(anomaly["up"])
     return html.Div(
         [
             html.Span("▲" if up else "▼", className="anomaly-symbol", **{"aria-hidden": "true"}),
-            html.Span(ctx.t("anomaly.note", words=words), className="anomaly-words"),
+            html.Span(
+                ctx.t("anomaly.note", since=ctx.clock(anomaly["time"]), words=words),
+                className="anomaly-words",
+            ),
         ],
         className=f"anomaly-note {extra_class}".strip(),
     )

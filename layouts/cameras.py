@@ -232,7 +232,7 @@ def ward_panels(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
                         className="ward-bar",
                     ),
                     anomaly_note(
-                        bool(anomaly["up"]),
+                        anomaly,
                         anomaly_words(anomaly, ctx, counted="cam.down_n"),
                         ctx,
                         "ward-anomaly",

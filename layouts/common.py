@@ -120,6 +120,12 @@ class Context:
     def local(self, when: Any) -> datetime:
         return pd.Timestamp(when).to_pydatetime().astimezone(self.tz)
 
+    def clock(self, when: Any) -> str:
+        """'10:15' in the city's time, '10:15 05/12' when not today."""
+        local = self.local(when)
+        today = local.date() == self.local(self.now).date()
+        return f"{local:%H:%M}" if today else f"{local:%H:%M %d/%m}"
+
 
 def age_text(seconds: float | None, t: Translator) -> str:
     """'12 giây', '5 phút', '3 giờ', '2 ngày': the rounded age an operator reads at a glance."""

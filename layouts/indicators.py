@@ -374,7 +374,7 @@ def cards(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
                         *(
                             [
                                 anomaly_note(
-                                    bool(anomaly["up"]),
+                                    anomaly,
                                     anomaly_words(anomaly, ctx, unit=unit),
                                     ctx,
                                     "kpi-anomaly",

@@ -1174,8 +1174,8 @@ def cameras_with_anomalies() -> dict[str, pd.DataFrame]:
 @pytest.mark.parametrize(
     ("lang", "wards", "words"),
     [
-        ("vi", ("Long Hoa", "Thanh Điền"), "▲ Bất thường: 12 mất kết nối · thường 0–4"),
-        ("en", ("Long Hoa ward", "Thanh Điền ward"), "▲ Anomaly: 12 down · usual 0–4"),
+        ("vi", ("Long Hoa", "Thanh Điền"), "▲ Bất thường từ 14:35: 12 mất kết nối · thường 0–4"),
+        ("en", ("Long Hoa ward", "Thanh Điền ward"), "▲ Anomaly since 14:35: 12 down · usual 0–4"),
     ],
 )
 def test_a_ward_whose_cameras_down_are_an_anomaly_is_marked_on_its_panel(lang, wards, words):
@@ -1237,8 +1237,16 @@ def indicator_anomaly(indicator_id: str, minutes_ago: float, value: float) -> Ev
 @pytest.mark.parametrize(
     ("lang", "below", "above"),
     [
-        ("vi", "▼ Bất thường: 56,1 · thường 85,2–87,6 %", "▲ Bất thường: 95 · thường"),
-        ("en", "▼ Anomaly: 56.1 · usual 85.2–87.6 %", "▲ Anomaly: 95 · usual"),
+        (
+            "vi",
+            "▼ Bất thường từ 14:40: 56,1 · thường 85,2–87,6 %",
+            "▲ Bất thường từ 14:30: 95 · thường",
+        ),
+        (
+            "en",
+            "▼ Anomaly since 14:40: 56.1 · usual 85.2–87.6 %",
+            "▲ Anomaly since 14:30: 95 · usual",
+        ),
     ],
 )
 def test_an_indicators_open_anomaly_is_marked_beside_its_value_with_its_figures(lang, below, above):

@@ -77,8 +77,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "cam.unknown_ward": ("Chưa rõ phường", "Ward unknown"),
     "cam.down_n": ("{n} mất kết nối", "{n} down"),
     # An open anomaly on a ward's panel or an indicator's card (layouts.alerts.anomaly_note):
-    # its value at the raise against what is usual then.
-    "anomaly.note": ("Bất thường: {words}", "Anomaly: {words}"),
+    # since when, and its value at the raise against what was usual then.
+    "anomaly.note": ("Bất thường từ {since}: {words}", "Anomaly since {since}: {words}"),
     "anomaly.band": ("{value} · thường {band}", "{value} · usual {band}"),
     # WiFi
     "wifi.by_site": ("Người dùng theo điểm", "Clients per site"),
