@@ -355,23 +355,33 @@
   }
   /* An indicator's card with an open anomaly carries one more line (layouts/indicators.py):
    * where a long catalogue leaves the card no room for it, the card drops where its value came
-   * from, then the projection's words (its state's mark stays), rather than cut a text. */
+   * from, then the projection's words (its state's mark stays), rather than cut a text. A
+   * card's trend left a sliver (under TREND_MIN_REM: it would show no fall) is not drawn. */
   var CARD_DROPS = [".kpi-source", ".kpi-projection"];
+  var TREND_MIN_REM = 1.5;
   function fitCards() {
-    var cards = document.querySelectorAll(".kpi-card--anomaly");
+    var rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
+    var cards = document.querySelectorAll(".kpi-card");
     for (var i = 0; i < cards.length; i++) {
       var body = cards[i].querySelector(".kpi-card-body");
       if (!body) continue;
-      var drops = [];
-      for (var s = 0; s < CARD_DROPS.length; s++) {
-        var line = body.querySelector(CARD_DROPS[s]);
-        if (line) {
-          line.style.display = "";
-          drops.push(line);
+      var trend = body.querySelector(".kpi-trend");
+      if (trend) trend.style.display = "";
+      if (cards[i].classList.contains("kpi-card--anomaly")) {
+        var drops = [];
+        for (var s = 0; s < CARD_DROPS.length; s++) {
+          var line = body.querySelector(CARD_DROPS[s]);
+          if (line) {
+            line.style.display = "";
+            drops.push(line);
+          }
+        }
+        for (var d = 0; d < drops.length && body.scrollHeight > body.clientHeight + 1; d++) {
+          drops[d].style.display = "none";
         }
       }
-      for (var d = 0; d < drops.length && body.scrollHeight > body.clientHeight + 1; d++) {
-        drops[d].style.display = "none";
+      if (trend && trend.getBoundingClientRect().height < TREND_MIN_REM * rem) {
+        trend.style.display = "none";
       }
     }
   }

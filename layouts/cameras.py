@@ -252,7 +252,7 @@ def ward_panels(data: Mapping[str, pd.DataFrame], ctx: Context) -> list:
             panels[i : i + WARDS_PER_ROW],
             className="ward-row",
             # Each row's panel heads take room whatever the count: allow for them; a row with
-            # an anomaly's line gets its height first (two lines in a narrow panel), the rest is
+            # an anomaly's line gets its height first (three lines in a narrow panel), the rest is
             # shared as before.
             style={
                 "flexGrow": sum(sizes[i : i + WARDS_PER_ROW]) + 60,
@@ -350,7 +350,7 @@ WARD_CELLS = 80
 TROUBLE_CELLS = 32
 WARDS_PER_ROW = 4  # ward panels side by side; more wards take more rows
 MIN_PANEL = 20  # the share of the narrowest ward panel, in cells: its head fits
-NOTE_ROOM = "3.1rem"  # an anomaly's line on two lines (.ward-anomaly) and the gap above it
+NOTE_ROOM = "4.6rem"  # an anomaly's line on three lines (.ward-anomaly) and the gap above it
 
 
 def _status_first(column: pd.Series) -> pd.Series:

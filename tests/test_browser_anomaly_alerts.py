@@ -262,6 +262,9 @@ return Array.from(document.querySelectorAll('.kpi-card--anomaly')).map(card => {
     px: note ? parseFloat(getComputedStyle(note).fontSize) : 0,
     shown: Array.from(card.querySelector('.kpi-card-body').children)
       .filter(e => e.offsetParent).map(e => e.className.split(' ')[0]),
+    trend: (t => t && t.offsetParent ? t.getBoundingClientRect().height : 0)(
+      card.querySelector('.kpi-trend')),
+    rem: parseFloat(getComputedStyle(document.documentElement).fontSize),
   };
 });
 """
@@ -295,4 +298,6 @@ def test_an_indicators_anomaly_is_marked_on_its_card(wall, browser, lang, name, 
     assert re.fullmatch(words, card["text"]) and card["px"] >= 15, card
     # The town's 17 cards have room for the anomaly's line and all the card says besides.
     assert {"kpi-projection", "kpi-source", "kpi-status-row"} <= set(card["shown"]), card
+    # Its trend is drawn at a height that shows a fall, or not at all (never a sliver).
+    assert card["trend"] == 0 or card["trend"] >= 1.5 * card["rem"], card
     assert console_errors(browser) == []
