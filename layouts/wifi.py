@@ -45,6 +45,8 @@ FORECAST = timedelta(hours=6)  # the usual band drawn ahead of now
 TOWN = "town"  # the series of the town's clients in the band's history
 ANOMALIES_SHOWN = 8  # markers on the curve, the newest (a crowd raises an AP's and its site's)
 LABEL_SHOWN = 22  # characters of a marker's label
+FOOT_CLEAR = 60  # px at 1080p from a low mark up to its label: over the foot words, an up label
+LOW_SHARE = 0.65  # of the axis' height: a label hung below a mark under it reaches the foot
 THROUGHPUT_WINDOW = timedelta(minutes=5)
 SITES_SHOWN = 12
 APS_SHOWN = 7
@@ -249,7 +251,9 @@ def curve_figure(data: Mapping[str, pd.DataFrame], ctx: Context) -> Figure:
     raises = anomaly_raises(data.get("alerts", pd.DataFrame()), ("ap", "site"))
     labels = []
     if not raises.empty:
-        marks, labels = anomaly_traces(raises[raises["time"] >= start], today, ctx)
+        drawn = pd.concat([pd.Series(t["y"], dtype=float) for t in fig["data"]] or [pd.Series()])
+        top = float(drawn.max()) if drawn.notna().any() else 0.0
+        marks, labels = anomaly_traces(raises[raises["time"] >= start], today, ctx, top)
         fig["data"] += marks
     local_now = now.tz_convert(ctx.tz).tz_localize(None)
     fig["layout"]["xaxis"].update(
@@ -329,11 +333,14 @@ def band_traces(band: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, ctx:
     ]
 
 
-def anomaly_traces(raises: pd.DataFrame, today: pd.DataFrame, ctx: Context) -> tuple[list, list]:
+def anomaly_traces(
+    raises: pd.DataFrame, today: pd.DataFrame, ctx: Context, top: float
+) -> tuple[list, list]:
     """The newest ANOMALIES_SHOWN raises, one triangle per place and curve window (a crowd
     raises its access points' and its site's alerts together): on today's line at that time,
     labelled with the site (or the access point and its site) and how many more raised with it.
-    Returns the marks' traces and their labels (annotations)."""
+    `top`: the highest value drawn (the axis' top, near enough). Returns the marks' traces and
+    their labels (annotations)."""
     if raises.empty:
         return [], []
     place = raises["site"].where(raises["site"].map(lambda s: isinstance(s, str)), raises["name"])
@@ -371,8 +378,25 @@ def anomaly_traces(raises: pd.DataFrame, today: pd.DataFrame, ctx: Context) -> t
         # One legend entry for both: the triangle's direction says more or fewer.
         xs, ys = [x[i] for i in chosen], [float(y[i]) for i in chosen]
         traces.append(anomaly_trace(xs, ys, ctx, direction, 26, legend=not traces))
-        labels += [anomaly_label(marks[i][1], x[i], float(y[i]), ctx, direction) for i in chosen]
+        labels += [
+            anomaly_label(
+                marks[i][1],
+                x[i],
+                float(y[i]),
+                ctx,
+                direction,
+                None if direction else label_shift(y[i], top),
+            )
+            for i in chosen
+        ]
     return traces, labels
+
+
+def label_shift(at: float, top: float) -> float | None:
+    """A downward mark in the chart's lower part (under LOW_SHARE of `top`, the highest value
+    drawn) is labelled above it, over an upward mark's label at the same place and clear of the
+    now line's words at the chart's foot; else in its usual place (None)."""
+    return FOOT_CLEAR if top <= 0 or at < LOW_SHARE * top else None
 
 
 def top_head(data: Mapping[str, pd.DataFrame], ctx: Context) -> html.Div:

@@ -709,6 +709,23 @@ def test_anomalies_raised_on_wifi_are_marked_on_todays_curve_by_direction():
     assert len(fig.data) == 6  # band (2), yesterday, today, up, down: no reports, no ap_down
 
 
+def test_a_mark_low_on_the_curve_is_labelled_above_it_clear_of_the_now_lines_words():
+    """The town's curve low at night, a silent AP raised then: its label hung below the
+    downward triangle would sit on "Bây giờ"/"Dự báo →" at the chart's foot; it goes above."""
+    fig = curve_with_anomalies()
+    night = [
+        {"time": ts(m), "ap_id": "a", "value": 1000.0 if m < 240 or m > 360 else 50.0}
+        for m in range(24 * 60, -1, -15)
+    ]
+    data = {"wifi_clients_48h": pd.DataFrame(night), "wifi_usual": town_band()}
+    data["alerts"] = alerts.alerts_frame(fold([anomaly_event("anomaly:ap:ap-077", 300, {
+        **CROWD, "value": 0, "kind": "ap", "name": "ap-077", "site": "Trường"})]))  # fmt: skip
+    (label,) = plotted(wifi.curve_figure(data, ctx())).layout.annotations[2:]
+    assert label.yanchor == "bottom" and label.yshift >= 50, label
+    # High on the curve (the fixture's flat 1000), it hangs below its triangle as before.
+    assert {a.yanchor for a in fig.layout.annotations[2:]} == {"bottom", "top"}
+
+
 def test_the_curves_words_in_english():
     fig = curve_with_anomalies("en")
     names = [t.name for t in fig.data if t.showlegend is not False]
